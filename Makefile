@@ -1,0 +1,117 @@
+# OmenDB build.
+#
+#   make            build libomendb (static + shared), tools, benchmarks
+#   make run        install missing packages, build, open the shell
+#   make test       install missing packages, build, run every test:
+#                   plain, ASan+UBSan, TSan (tests/test_conc_*), fuzzers, pytest
+#   make bench      build the benchmark programs into build/bench/
+#
+# Sources are discovered, not listed: every src/*/*.c goes into the library,
+# every tests/test_*.c is a cmocka test program, every bench/*.c a benchmark,
+# every tools/*.c a tool.  Module-specific rules live in mk/*.mk.
+#
+# Variants share this file: B is the build directory, SAN the sanitizer flags.
+
+B    ?= build
+SAN  ?=
+OPT  ?= -O2
+CC   ?= gcc
+CXX  ?= g++
+PY   := /usr/bin/python3
+
+WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS  := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) $(OPT) -g $(SAN) -Iinclude -Isrc $(EXTRA_CFLAGS)
+CXXFLAGS:= -std=c++17 -fPIC -pthread -Wall -Wextra -Werror $(OPT) -g $(SAN) -Iinclude -Isrc
+LDFLAGS := -pthread $(SAN)
+LIBS    := -llz4 -lzstd -lm
+
+LIB_SRC := $(sort $(wildcard src/*/*.c))
+LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC))
+LIB_A   := $(B)/libomendb.a
+LIB_SO  := $(B)/libomendb.so
+
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
+CONC_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(sort $(wildcard tests/test_conc_*.c)))
+
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+
+TOOL_SRC := $(sort $(wildcard tools/*.c))
+TOOL_BIN := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
+
+.PHONY: all lib tests bench tools deps run test test-plain test-asan test-tsan test-fuzz \
+        test-python crashtest clean format install
+.DEFAULT_GOAL := all
+
+all: lib tools bench tests
+
+lib: $(LIB_A) $(LIB_SO)
+tests: $(TEST_BIN)
+bench: $(BENCH_BIN)
+tools: $(TOOL_BIN)
+
+deps:
+	@scripts/deps.sh
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/obj/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIBS)
+
+# Tests link the static library so they may also reach internal symbols.
+$(B)/tests/%: tests/%.c $(LIB_A) $(wildcard tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests $< -o $@ $(LIB_A) $(LDFLAGS) -lcmocka $(LIBS)
+
+# Benchmarks: per-program extra objects/libraries come from mk/*.mk as
+# <name>_OBJS and <name>_LIBS.
+.SECONDEXPANSION:
+$(B)/bench/%: bench/%.c $(LIB_A) $$($$*_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $($*_OBJS) $(LIB_A) $(LDFLAGS) $($*_LIBS) $(LIBS)
+
+$(B)/%: tools/%.c $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ $(LIB_A) $(LDFLAGS) $($*_LIBS) $(LIBS)
+
+-include mk/*.mk
+-include $(LIB_OBJ:.o=.d)
+
+# ---- test driver --------------------------------------------------------
+
+test: deps
+	@scripts/run-all-tests.sh
+
+# One variant's tests (used by run-all-tests.sh): make test-plain B=... SAN=...
+test-plain: $(TEST_BIN)
+	@scripts/run-tests.sh $(B)/tests $(TEST_BIN)
+
+test-asan:
+	@$(MAKE) --no-print-directory B=build/asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test-plain
+
+test-tsan:
+	@$(MAKE) --no-print-directory B=build/tsan OPT=-O1 SAN="-fsanitize=thread" tsan-bins
+	@scripts/run-tests.sh build/tsan/tests $(patsubst $(B)/%,build/tsan/%,$(CONC_BIN))
+
+tsan-bins: $(CONC_BIN)
+
+run: deps all
+	@scripts/run-main.sh
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h' '*.cc')
