@@ -19,7 +19,7 @@ CC   ?= gcc
 CXX  ?= g++
 PY   := /usr/bin/python3
 
-WARN    := -Wall -Wextra -Werror -Wno-unused-parameter
+WARN    := -Wall -Wextra -Werror
 CFLAGS  := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) $(OPT) -g $(SAN) -Iinclude -Isrc $(EXTRA_CFLAGS)
 CXXFLAGS:= -std=c++17 -fPIC -pthread -Wall -Wextra -Werror $(OPT) -g $(SAN) -Iinclude -Isrc
 LDFLAGS := -pthread $(SAN)

@@ -31,6 +31,17 @@ typedef struct lidx lidx;
 int lidx_build(const uint64_t *keys, size_t n, unsigned epsilon, lidx **out);
 void lidx_free(lidx *m);
 
+/* Streaming build: feed keys in ascending order one at a time (e.g. while
+ * a compaction merges runs), then finish.  Produces the same model as
+ * lidx_build over the same keys.  Memory is O(segments), not O(keys). */
+typedef struct lidx_builder lidx_builder;
+int lidx_builder_new(unsigned epsilon, lidx_builder **out);
+/* Keys must be non-decreasing; OMEN_INVALID otherwise. */
+int lidx_builder_add(lidx_builder *b, uint64_t key);
+/* Ends the builder (freed whatever the result) and yields the model. */
+int lidx_builder_finish(lidx_builder *b, lidx **out);
+void lidx_builder_free(lidx_builder *b);
+
 /* Exact lower_bound of q in keys[0..n), the same array the model was built
  * (or loaded) for: the first position whose key >= q, n if none. */
 size_t lidx_lower_bound(const lidx *m, const uint64_t *keys, size_t n, uint64_t q);

@@ -1,0 +1,72 @@
+/*
+ * mem.c -- allocation wrappers with an optional injected failure point.
+ * The countdown is a relaxed atomic: cheap on the hot path (one load when
+ * disarmed) and safe when background threads allocate too.
+ */
+#include "util/mem.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_long fail_countdown = -1; /* -1: disarmed */
+static atomic_ulong fail_count;
+
+static int should_fail(void)
+{
+    long c = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+    if (c < 0) return 0;
+    if (c == 0) {
+        atomic_fetch_add_explicit(&fail_count, 1, memory_order_relaxed);
+        return 1;
+    }
+    /* Decrement unless another thread got there first; losing the race
+     * only shifts the failure point by one allocation. */
+    atomic_compare_exchange_strong(&fail_countdown, &c, c - 1);
+    return 0;
+}
+
+void omen_mem_fail_after(long countdown)
+{
+    atomic_store(&fail_countdown, countdown);
+}
+
+unsigned long omen_mem_failures(void)
+{
+    return atomic_exchange(&fail_count, 0);
+}
+
+void *omen_malloc(size_t n)
+{
+    if (should_fail()) return NULL;
+    return malloc(n ? n : 1);
+}
+
+void *omen_calloc(size_t count, size_t size)
+{
+    if (should_fail()) return NULL;
+    return calloc(count ? count : 1, size ? size : 1);
+}
+
+void *omen_realloc(void *p, size_t n)
+{
+    if (should_fail()) return NULL;
+    return realloc(p, n ? n : 1);
+}
+
+void omen_free(void *p)
+{
+    free(p);
+}
+
+char *omen_strdup(const char *s)
+{
+    return omen_memdup(s, strlen(s) + 1);
+}
+
+void *omen_memdup(const void *p, size_t n)
+{
+    void *q = omen_malloc(n);
+    if (q && n) memcpy(q, p, n);
+    return q;
+}
