@@ -10,6 +10,7 @@ step make --no-print-directory test-plain
 step make --no-print-directory -j2 test-asan
 step make --no-print-directory -j2 test-tsan
 if make -n test-fuzz >/dev/null 2>&1; then step make --no-print-directory test-fuzz; fi
+step make --no-print-directory test-extra
 if make -n test-python >/dev/null 2>&1; then step make --no-print-directory test-python; fi
 p=$(awk '{s+=$3} END {print s+0}' build/test-summary.txt 2>/dev/null || echo 0)
 f=$(awk '{s+=$4} END {print s+0}' build/test-summary.txt 2>/dev/null || echo 0)
