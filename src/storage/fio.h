@@ -1,0 +1,145 @@
+/*
+ * fio.h -- the file layer.  ALL engine file I/O goes through these calls.
+ *
+ * Why: tests replace the operations table (fio_set_env) with a fault-
+ * injecting one (fio_fault.h) that fails the Nth write/fsync/rename/open and
+ * simulates power loss.  Code that bypasses fio escapes those tests, so no
+ * engine module calls open/read/write/fsync/rename/unlink directly.
+ *
+ * Contract of every call:
+ *  - Returns OMEN_OK or an OMEN_* code and sets a message naming the path
+ *    (and strerror for OS failures) via omen_seterr*.
+ *  - EINTR is retried; short reads/writes are continued, so a write call
+ *    either wrote everything or returned an error (possibly after a prefix
+ *    reached the file: a failed write leaves unspecified bytes at its range).
+ *  - A fio_file remembers the env that opened it; swapping the env affects
+ *    files opened afterwards only.
+ *  - Thread-safety: different files are independent.  On one file,
+ *    fio_pread / fio_size / fio_sync / fio_mmap may run concurrently with
+ *    anything; writers (pwrite/append/truncate) must be serialized by the
+ *    caller (the WAL has one writer; run files are written by one thread).
+ *  - fio_append writes at the file's end as tracked by the handle (initial
+ *    size at open, advanced by append/pwrite/truncate through this handle);
+ *    files are never opened O_APPEND (pwrite would ignore its offset).
+ */
+#ifndef OMEN_FIO_H
+#define OMEN_FIO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "omendb.h"
+
+typedef struct fio_file fio_file;
+
+/* fio_open flags.  FIO_WRITE without FIO_READ still allows pread. */
+enum { FIO_READ = 1, FIO_WRITE = 2, FIO_CREATE = 4, FIO_TRUNC = 8, FIO_EXCL = 16 };
+
+/* Open `path`.  OMEN_NOTFOUND if absent and !FIO_CREATE; OMEN_EXISTS if
+ * FIO_CREATE|FIO_EXCL and it exists; OMEN_IO otherwise.  New files get mode
+ * 0644.  *out is NULL on failure. */
+int fio_open(const char *path, int flags, fio_file **out);
+
+/* Read up to n bytes at off.  *got (required) is the number read: < n only
+ * at end of file. */
+int fio_pread(fio_file *f, void *buf, size_t n, uint64_t off, size_t *got);
+
+/* Write all n bytes at off. */
+int fio_pwrite(fio_file *f, const void *buf, size_t n, uint64_t off);
+
+/* Write all n bytes at the end of the file (one write(2) in the common
+ * case).  On success the data is in the kernel: it survives a process
+ * crash, not a power loss (that needs fio_sync). */
+int fio_append(fio_file *f, const void *buf, size_t n);
+
+/* Gather-append: like fio_append of the concatenation of iov[0..iovcnt)
+ * (one writev(2) in the common case; iovcnt may exceed IOV_MAX). */
+int fio_appendv(fio_file *f, const struct iovec *iov, int iovcnt);
+
+/* fdatasync: every byte written before the call is durable after it. */
+int fio_sync(fio_file *f);
+
+/* Current size of the file (fstat). */
+int fio_size(fio_file *f, uint64_t *size);
+
+/* Set the file's size (the handle's append position follows). */
+int fio_truncate(fio_file *f, uint64_t size);
+
+/* Close and free the handle.  NULL is OK.  The handle is invalid afterwards
+ * even if close(2) reported an error. */
+int fio_close(fio_file *f);
+
+/* Read-only shared map of [0, len).  len must be > 0 and should not exceed
+ * the file size (touching pages past EOF raises SIGBUS).  The map stays
+ * valid after fio_close of f; release it with fio_munmap(addr, len). */
+int fio_mmap(fio_file *f, uint64_t len, const void **addr);
+void fio_munmap(const void *addr, uint64_t len);
+
+/* Path the handle was opened with (owned by the handle). */
+const char *fio_file_path(const fio_file *f);
+
+/* rename(2): atomically replace `to`.  Durable only after fio_sync_dir of
+ * the directory (of both paths if they differ). */
+int fio_rename(const char *from, const char *to);
+/* unlink(2).  OMEN_NOTFOUND if absent. */
+int fio_unlink(const char *path);
+/* fsync a directory: makes creations, renames and unlinks in it durable. */
+int fio_sync_dir(const char *dir);
+/* mkdir 0755; OMEN_OK if it already exists as a directory. */
+int fio_mkdir(const char *path);
+/* 1 if path exists (any type), 0 otherwise (including on errors). */
+int fio_exists(const char *path);
+/* Call fn(ctx, name) for each entry of dir except "." and "..", in no
+ * particular order.  A non-zero return from fn stops the walk and is
+ * returned.  OMEN_NOTFOUND if dir is absent. */
+int fio_list_dir(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx);
+
+/* Create/open `path` and take an exclusive flock on it (LOCK_EX|LOCK_NB).
+ * OMEN_LOCKED if another open file description holds it (another process,
+ * or another handle of this process).  Release with fio_close(*lock_out). */
+int fio_lock(const char *path, fio_file **lock_out);
+
+/* Replace dir/name atomically and durably with buf: write dir/name.tmp,
+ * fsync it, rename over dir/name, fsync dir.  After OMEN_OK the new content
+ * survives power loss; after a failure dir/name holds the old or (only if
+ * the failure was the final directory fsync) possibly the new content --
+ * never a mix.  A stale name.tmp may remain after a failure. */
+int fio_write_file_atomic(const char *dir, const char *name, const void *buf, size_t n);
+
+/* ---- Replaceable operations table -------------------------------------- */
+
+/* Every call above dispatches through the current env (file operations
+ * through the env that opened the file).  An env implementation builds its
+ * files with the posix env (fio_posix_env()->open) and wraps the other
+ * posix operations; fio stamps each opened file with the env that opened
+ * it.  Implementations set error messages themselves. */
+typedef struct fio_env {
+    int (*open)(const char *path, int flags, fio_file **out);
+    int (*pread)(fio_file *f, void *buf, size_t n, uint64_t off, size_t *got);
+    int (*pwrite)(fio_file *f, const void *buf, size_t n, uint64_t off);
+    int (*appendv)(fio_file *f, const struct iovec *iov, int iovcnt);
+    int (*sync)(fio_file *f);
+    int (*size)(fio_file *f, uint64_t *size);
+    int (*truncate)(fio_file *f, uint64_t size);
+    int (*close)(fio_file *f);
+    int (*mmap)(fio_file *f, uint64_t len, const void **addr);
+    int (*rename)(const char *from, const char *to);
+    int (*unlink)(const char *path);
+    int (*sync_dir)(const char *dir);
+    int (*mkdir)(const char *path);
+    int (*exists)(const char *path);
+    int (*list_dir)(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx);
+    int (*lock)(const char *path, fio_file **lock_out);
+} fio_env;
+
+/* Install e as the env for subsequent calls; NULL restores posix.  The env
+ * must outlive every file it opened. */
+void fio_set_env(const fio_env *e);
+const fio_env *fio_get_env(void);
+const fio_env *fio_posix_env(void);
+
+/* The file's OS descriptor (for env implementations and tests). */
+int fio_file_fd(const fio_file *f);
+
+#endif
