@@ -1,0 +1,288 @@
+/*
+ * wal.c -- write-ahead log writer and replay (format: docs/format.md).
+ *
+ * Writer invariants:
+ *  - w->size is the number of bytes this writer put in the file; every
+ *    append is one header + payload handed to fio_appendv in one call.
+ *  - Once w->failed is set (a write, fsync or directory fsync failed),
+ *    nothing more is written: see the "sticky" rationale in wal.h.
+ * Replay invariants:
+ *  - No byte is read outside [buf, buf+len); a record's length is checked
+ *    against the bytes that remain before its payload is touched, so bogus
+ *    lengths cost nothing (replay maps the file, it does not allocate per
+ *    record).
+ *  - A record reaches fn only after its checksum matched.
+ */
+#include "storage/wal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "storage/fio.h"
+#include "util/coding.h"
+#include "util/crc32c.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+#define WAL_MAGIC "OMENWAL\0"
+#define WAL_VERSION 1u
+#define WAL_REC_FULL 1u
+
+struct wal_writer {
+    fio_file *f;
+    uint64_t size;
+    int failed;
+    int dir_synced;
+    char *dir;
+    char failmsg[256];
+};
+
+static void make_file_header(uint8_t h[WAL_FILE_HEADER_SIZE])
+{
+    memcpy(h, WAL_MAGIC, 8);
+    put_fixed32(h + 8, WAL_VERSION);
+    put_fixed32(h + 12, crc32c_mask(crc32c(0, h, 12)));
+}
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash) return omen_strdup(".");
+    if (slash == path) return omen_strdup("/");
+    size_t n = (size_t)(slash - path);
+    char *d = omen_malloc(n + 1);
+    if (d) {
+        memcpy(d, path, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+/* Mark the writer dead, remembering why (the current thread's message). */
+static int fail(wal_writer *w, int rc)
+{
+    w->failed = 1;
+    snprintf(w->failmsg, sizeof w->failmsg, "%s", omen_last_error());
+    return rc;
+}
+
+static int failed_err(const wal_writer *w)
+{
+    return omen_seterr(OMEN_IO, "wal: %s: log unusable after an earlier failure (%s)",
+                       fio_file_path(w->f), w->failmsg);
+}
+
+int wal_writer_open(const char *path, wal_writer **out)
+{
+    if (out) *out = NULL;
+    if (!path || !out) return omen_seterr(OMEN_INVALID, "wal_writer_open: NULL argument");
+    wal_writer *w = omen_calloc(1, sizeof *w);
+    char *dir = dir_of(path);
+    if (!w || !dir) {
+        omen_free(w);
+        omen_free(dir);
+        return omen_seterr(OMEN_NOMEM, "wal: out of memory opening %s", path);
+    }
+    w->dir = dir;
+    int rc = fio_open(path, FIO_READ | FIO_WRITE | FIO_CREATE | FIO_EXCL, &w->f);
+    if (rc) {
+        omen_free(dir);
+        omen_free(w);
+        return rc;
+    }
+    uint8_t h[WAL_FILE_HEADER_SIZE];
+    make_file_header(h);
+    rc = fio_append(w->f, h, sizeof h);
+    if (rc) {
+        /* Best effort: don't leave a headerless log behind; keep the
+         * original message. */
+        char saved[512];
+        snprintf(saved, sizeof saved, "%s", omen_last_error());
+        fio_close(w->f);
+        fio_unlink(path);
+        omen_free(dir);
+        omen_free(w);
+        return omen_seterr(rc, "%s", saved);
+    }
+    w->size = sizeof h;
+    *out = w;
+    return OMEN_OK;
+}
+
+int wal_append_v(wal_writer *w, const struct iovec *iov, int iovcnt)
+{
+    if (!w || iovcnt < 0 || (!iov && iovcnt))
+        return omen_seterr(OMEN_INVALID, "wal_append_v: bad argument");
+    if (w->failed) return failed_err(w);
+    uint64_t len = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        if (!iov[i].iov_base && iov[i].iov_len)
+            return omen_seterr(OMEN_INVALID, "wal_append_v: NULL piece");
+        len += iov[i].iov_len;
+        if (len > WAL_MAX_RECORD)
+            return omen_seterr(OMEN_TOOBIG, "wal: %s: record larger than %u bytes",
+                               fio_file_path(w->f), WAL_MAX_RECORD);
+    }
+    uint8_t h[WAL_RECORD_HEADER_SIZE];
+    put_fixed32(h + 4, (uint32_t)len);
+    h[8] = WAL_REC_FULL;
+    uint32_t crc = crc32c(0, h + 4, 5);
+    for (int i = 0; i < iovcnt; i++) crc = crc32c(crc, iov[i].iov_base, iov[i].iov_len);
+    put_fixed32(h, crc32c_mask(crc));
+
+    struct iovec small[16];
+    struct iovec *v = small;
+    if (iovcnt + 1 > (int)(sizeof small / sizeof small[0])) {
+        v = omen_malloc(sizeof *v * ((size_t)iovcnt + 1));
+        if (!v) return omen_seterr(OMEN_NOMEM, "wal: out of memory appending");
+    }
+    v[0].iov_base = h;
+    v[0].iov_len = sizeof h;
+    if (iovcnt) memcpy(v + 1, iov, sizeof *v * (size_t)iovcnt);
+    int rc = fio_appendv(w->f, v, iovcnt + 1);
+    if (v != small) omen_free(v);
+    if (rc) return fail(w, rc == OMEN_NOMEM ? OMEN_NOMEM : OMEN_IO);
+    w->size += sizeof h + len;
+    return OMEN_OK;
+}
+
+int wal_append(wal_writer *w, const void *rec, size_t len)
+{
+    if (!rec && len) return omen_seterr(OMEN_INVALID, "wal_append: NULL record");
+    struct iovec v = {.iov_base = (void *)rec, .iov_len = len};
+    return wal_append_v(w, &v, 1);
+}
+
+int wal_sync(wal_writer *w)
+{
+    if (!w) return omen_seterr(OMEN_INVALID, "wal_sync: NULL writer");
+    if (w->failed) return failed_err(w);
+    int rc = fio_sync(w->f);
+    if (rc) return fail(w, OMEN_IO);
+    if (!w->dir_synced) {
+        rc = fio_sync_dir(w->dir);
+        if (rc) return fail(w, OMEN_IO);
+        w->dir_synced = 1;
+    }
+    return OMEN_OK;
+}
+
+uint64_t wal_size(const wal_writer *w)
+{
+    return w ? w->size : 0;
+}
+
+int wal_writer_close(wal_writer *w)
+{
+    if (!w) return OMEN_OK;
+    int rc = fio_close(w->f);
+    omen_free(w->dir);
+    omen_free(w);
+    return rc;
+}
+
+/* ---- replay -------------------------------------------------------------- */
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i]) return 0;
+    return 1;
+}
+
+int wal_replay_buf(const void *buf, size_t len, int (*fn)(void *ctx, const void *rec, size_t len),
+                   void *ctx, uint64_t *valid_len, int *tail_state)
+{
+    uint64_t vdummy;
+    int tdummy;
+    if (!valid_len) valid_len = &vdummy;
+    if (!tail_state) tail_state = &tdummy;
+    *valid_len = 0;
+    *tail_state = WAL_TAIL_CLEAN;
+    if ((!buf && len) || !fn) return omen_seterr(OMEN_INVALID, "wal_replay: bad argument");
+    const uint8_t *p = buf;
+
+    uint8_t h[WAL_FILE_HEADER_SIZE];
+    make_file_header(h);
+    if (len < WAL_FILE_HEADER_SIZE) {
+        /* A crash right after creating the log; anything else is foreign. */
+        if (len && memcmp(p, h, len) != 0)
+            return omen_seterr(OMEN_CORRUPT, "wal: damaged or foreign file header (%zu bytes)", len);
+        *tail_state = WAL_TAIL_TORN;
+        return OMEN_OK;
+    }
+    if (memcmp(p, WAL_MAGIC, 8) != 0)
+        return omen_seterr(OMEN_CORRUPT, "wal: bad magic: not an OmenDB log");
+    if (crc32c_mask(crc32c(0, p, 12)) != get_fixed32(p + 12))
+        return omen_seterr(OMEN_CORRUPT, "wal: file header checksum mismatch");
+    uint32_t version = get_fixed32(p + 8);
+    if (version != WAL_VERSION)
+        return omen_seterr(OMEN_VERSION, "wal: format version %u unsupported (this build reads %u)",
+                           version, WAL_VERSION);
+
+    size_t off = WAL_FILE_HEADER_SIZE;
+    *valid_len = off;
+    for (;;) {
+        size_t rem = len - off;
+        if (rem == 0) return OMEN_OK;
+        const uint8_t *r = p + off;
+        int state;
+        if (rem < WAL_RECORD_HEADER_SIZE) {
+            state = WAL_TAIL_TORN;
+        } else {
+            uint32_t n = get_fixed32(r + 4);
+            unsigned type = r[8];
+            if (type != WAL_REC_FULL || n > WAL_MAX_RECORD) {
+                state = WAL_TAIL_CORRUPT;
+            } else if ((size_t)n > rem - WAL_RECORD_HEADER_SIZE) {
+                state = WAL_TAIL_TORN;
+            } else if (crc32c_mask(crc32c(0, r + 4, 5 + (size_t)n)) != get_fixed32(r)) {
+                state = WAL_TAIL_CORRUPT;
+            } else {
+                int rc = fn(ctx, r + WAL_RECORD_HEADER_SIZE, n);
+                if (rc) return rc;
+                off += WAL_RECORD_HEADER_SIZE + (size_t)n;
+                *valid_len = off;
+                continue;
+            }
+        }
+        /* A zero-filled remainder is what a crash leaves when the size was
+         * extended before the data reached the disk: a torn tail. */
+        if (all_zero(r, rem)) state = WAL_TAIL_TORN;
+        *tail_state = state;
+        return OMEN_OK;
+    }
+}
+
+int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t len), void *ctx,
+               uint64_t *valid_len, int *tail_state)
+{
+    if (valid_len) *valid_len = 0;
+    if (tail_state) *tail_state = WAL_TAIL_CLEAN;
+    if (!path || !fn) return omen_seterr(OMEN_INVALID, "wal_replay: NULL argument");
+    fio_file *f;
+    int rc = fio_open(path, FIO_READ, &f);
+    if (rc) return rc;
+    uint64_t size;
+    rc = fio_size(f, &size);
+    if (rc) goto out;
+    if (size > (uint64_t)SIZE_MAX) {
+        rc = omen_seterr(OMEN_INVALID, "wal: %s too large to map", path);
+        goto out;
+    }
+    const void *map = NULL;
+    if (size) {
+        rc = fio_mmap(f, size, &map);
+        if (rc) goto out;
+    }
+    rc = wal_replay_buf(map, (size_t)size, fn, ctx, valid_len, tail_state);
+    if (rc == OMEN_CORRUPT || rc == OMEN_VERSION) {
+        char saved[400];
+        snprintf(saved, sizeof saved, "%s", omen_last_error());
+        omen_seterr(rc, "%s: %s", path, saved);
+    }
+    fio_munmap(map, size);
+out:
+    fio_close(f);
+    return rc;
+}
