@@ -80,7 +80,8 @@ enum { FIO_FAULT_STICKY = 1, FIO_FAULT_PARTIAL = 2 };
 enum { FIO_POWER_DROP = 0, FIO_POWER_TEAR = 1, FIO_POWER_SCRAMBLE = 2 };
 
 /* Install the env (fio_set_env) with fresh state: nothing armed, counters
- * zero, every existing file considered durable.  Idempotent. */
+ * zero, every existing file considered durable.  Calling it again resets
+ * the state (pending directory operations count as committed). */
 void fio_fault_install(void);
 
 /* Restore the posix env and drop all tracking state (pending directory
