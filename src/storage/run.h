@@ -1,0 +1,177 @@
+/*
+ * run.h -- sorted-run files: immutable, mmap'ed files of internal entries
+ * whose key section is searched by a learned index (src/index/lindex.h).
+ * The byte layout is in docs/format.md, "Sorted-run file".
+ *
+ * Entries are internal keys (user key, seq, type, value), ordered by user
+ * key ascending (memcmp, shorter first on a common prefix), then seq
+ * DESCENDING, so the first entry of a user key is its newest version.  A
+ * run may hold several versions of a user key, tombstones (type
+ * RUN_TYPE_DELETE, empty value) and empty values.
+ *
+ * Lookup: the run's common prefix check, bloom filter, then the learned
+ * model over the 8-byte slot array (lower_bound; a SIMD search finishes and
+ * full keys settle slot ties), then a walk over that user key's versions to
+ * the newest with seq <= snapshot.  No binary search index on the key path.
+ *
+ * Integrity: run_open verifies the footer, model, filter, block index and
+ * the whole key section (slots, entry records, key bytes) by crc32c and
+ * checks every record's bounds, so a run that opened never makes a read go
+ * outside the file.  Value blocks are verified the first time they are
+ * read after open (an atomic per-block "verified" bitmap; compressed blocks
+ * on every decompression, i.e. on every cache miss), so a flipped byte
+ * anywhere yields OMEN_CORRUPT, never wrong data.  run_verify checks
+ * everything, including key order and that the model finds every key.
+ *
+ * Thread-safety: a run is immutable after run_open; run_get,
+ * run_latest_seq and iterators (one thread per iterator) may be used by
+ * any number of threads concurrently.  Its lifetime (run_close) is managed
+ * by the caller.  A run_writer is used by one thread.
+ */
+#ifndef OMEN_RUN_H
+#define OMEN_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "omendb.h"
+#include "storage/cache.h"
+
+/* Entry types. */
+enum { RUN_TYPE_DELETE = 0, RUN_TYPE_PUT = 1 };
+
+/* Largest sequence number (56 bits). */
+#define RUN_MAX_SEQ ((UINT64_C(1) << 56) - 1)
+
+typedef struct run_opts {
+    int compression;        /* OMEN_COMPRESS_*                                  */
+    int bloom_bits_per_key; /* 0 disables the filter (answers "maybe" always)    */
+    unsigned epsilon;       /* learned-model error bound; 0 = LIDX_DEFAULT_EPSILON */
+    size_t block_size;      /* target value-block size; 0 = 4096                 */
+} run_opts;
+
+/* What a finished run holds.  smallest/largest are the smallest and largest
+ * USER keys, malloc'ed (omen_malloc; NULL when the run is empty); release
+ * with run_meta_clear. */
+typedef struct run_meta {
+    uint64_t entries, file_size, min_seq, max_seq, index_bytes, filter_bytes;
+    void *smallest;
+    size_t smallest_len;
+    void *largest;
+    size_t largest_len;
+} run_meta;
+
+/* Free the keys and zero *m.  NULL is allowed. */
+void run_meta_clear(run_meta *m);
+
+/* ---- Writing --------------------------------------------------------- */
+
+typedef struct run_writer run_writer;
+
+/* Create `path` (truncating any old file) and start a run.  o may be NULL
+ * (no compression, 10 bits/key, default epsilon, 4 KiB blocks).
+ * [lcp_lo, lcp_hi] bound every user key that will be added (e.g. the first
+ * and last key of a memtable, or of the merged inputs); their common prefix
+ * becomes the run's key prefix and slots are the 8 bytes after it.  The
+ * bounds may be loose (any lo <= every key <= hi works; tighter bounds give
+ * a longer prefix).  Temporary spill files "<path>.tmpN" may be created
+ * next to path for very large runs and are removed by finish/abort.
+ * OMEN_INVALID on bad options or lo > hi. */
+int run_writer_open(const char *path, const run_opts *o, const void *lcp_lo, size_t lo_len,
+                    const void *lcp_hi, size_t hi_len, run_writer **out);
+
+/* Append one entry.  Entries must come in internal-key order (user key
+ * ascending, then seq strictly descending for an equal user key), with
+ * lcp_lo <= key <= lcp_hi, seq <= RUN_MAX_SEQ, type PUT or DELETE,
+ * klen <= OMEN_MAX_KEY_LEN and vlen <= OMEN_MAX_VALUE_LEN; OMEN_INVALID
+ * (the writer stays usable) otherwise.  val may be NULL iff vlen == 0.
+ * An I/O failure (OMEN_IO) is sticky: later calls return it, and the
+ * writer can then only be aborted. */
+int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, int type,
+                   const void *val, size_t vlen);
+
+/* Write the remaining sections and the footer, fsync the file (fio_sync)
+ * and close it.  Frees w whatever the result; on failure the partial file
+ * is deleted.  out may be NULL; on OMEN_OK it receives the run's meta. */
+int run_writer_finish(run_writer *w, run_meta *out);
+
+/* Close and delete the partial file and any temporary; frees w. NULL ok. */
+void run_writer_abort(run_writer *w);
+
+/* ---- Reading ---------------------------------------------------------- */
+
+typedef struct run run;
+
+/* Open and verify a run file (see Integrity above).  file_number keys the
+ * block cache (must be unique per file in the cache); cache may be NULL
+ * (compressed blocks are then decompressed per read).  Errors:
+ * OMEN_NOTFOUND (no file), OMEN_CORRUPT (bad magic, checksum or structure,
+ * truncated), OMEN_VERSION (newer format), OMEN_IO, OMEN_NOMEM. */
+int run_open(const char *path, uint64_t file_number, block_cache *cache, run **out);
+/* Unmap and free.  Every iterator of the run must be freed first.  NULL ok. */
+void run_close(run *r);
+
+uint64_t run_entries(const run *r);
+uint64_t run_file_size(const run *r);
+uint64_t run_index_bytes(const run *r);  /* serialized learned model */
+uint64_t run_filter_bytes(const run *r); /* bloom filter image */
+uint64_t run_min_seq(const run *r);      /* 0 for an empty run */
+uint64_t run_max_seq(const run *r);
+uint64_t run_file_number(const run *r);
+/* Smallest / largest user key, borrowed from the map (valid until
+ * run_close); NULL with *len 0 for an empty run. */
+const void *run_smallest(const run *r, size_t *len);
+const void *run_largest(const run *r, size_t *len);
+
+/* Newest version of key with seq <= snap.  OMEN_OK with *seq, *type and,
+ * for a PUT, a malloc'ed copy of the value in *val (non-NULL even when
+ * empty; the caller releases it with omen_free) and *vlen; for a DELETE
+ * *val = NULL, *vlen = 0.  OMEN_NOTFOUND (with *val = NULL) if the run holds
+ * no version of key with seq <= snap.  OMEN_CORRUPT if the value's block
+ * fails its checksum; OMEN_NOMEM.  val/vlen may be NULL to skip the copy
+ * (then only *seq and *type are produced). */
+int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
+            void **val, size_t *vlen);
+
+/* Newest seq of key (any seq), for transaction validation.  OMEN_NOTFOUND
+ * if the run has no version of key. */
+int run_latest_seq(run *r, const void *key, size_t klen, uint64_t *seq);
+
+/* ---- Iteration over ALL internal entries (every version) -------------- */
+
+typedef struct run_iter run_iter;
+
+/* New iterator, initially not valid.  Used by one thread at a time; must
+ * be freed before run_close. */
+int run_iter_new(run *r, run_iter **out);
+void run_iter_seek_first(run_iter *it);
+void run_iter_seek_last(run_iter *it);
+/* First entry whose user key >= key (its newest version). */
+void run_iter_seek(run_iter *it, const void *key, size_t klen);
+/* Position at entry i (0 <= i < entries; otherwise becomes invalid). */
+void run_iter_seek_index(run_iter *it, uint64_t i);
+void run_iter_next(run_iter *it);
+void run_iter_prev(run_iter *it);
+int run_iter_valid(const run_iter *it);
+/* Only when valid.  Key borrowed until run_close (it points into the map). */
+const void *run_iter_key(const run_iter *it, size_t *klen);
+uint64_t run_iter_seq(const run_iter *it);
+int run_iter_type(const run_iter *it);
+/* Value of the current entry (empty for a DELETE): borrowed until the next
+ * move or free of the iterator.  May fail with OMEN_CORRUPT (bad block
+ * checksum), OMEN_NOMEM; the failure is also recorded in run_iter_status. */
+int run_iter_value(run_iter *it, const void **val, size_t *vlen);
+/* OMEN_OK, or the first error a value read hit. */
+int run_iter_status(const run_iter *it);
+void run_iter_free(run_iter *it);
+
+/* ---- Verification ---------------------------------------------------- */
+
+/* Open path and check everything: all checksums (every value block too),
+ * record bounds, key order, the common prefix, and that the model returns
+ * every key's exact position.  Each finding is passed to report (may be
+ * NULL) as one line; OMEN_OK if all is well, else the first error
+ * (OMEN_CORRUPT, OMEN_VERSION, OMEN_IO, OMEN_NOTFOUND...). */
+int run_verify(const char *path, void (*report)(void *ctx, const char *line), void *ctx);
+
+#endif
