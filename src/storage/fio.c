@@ -47,30 +47,29 @@ static int errno_code(int e)
     return OMEN_IO;
 }
 
-static int new_file(const char *path, int fd, fio_file **out)
+/* Allocate the handle before any system call, so that an allocation
+ * failure never leaves a newly created file behind. */
+static fio_file *alloc_file(const char *path)
 {
     fio_file *f = omen_malloc(sizeof *f);
     char *p = omen_strdup(path);
     if (!f || !p) {
         omen_free(f);
         omen_free(p);
-        close(fd);
-        return omen_seterr(OMEN_NOMEM, "fio: out of memory opening %s", path);
+        omen_seterr(OMEN_NOMEM, "fio: out of memory opening %s", path);
+        return NULL;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        omen_free(f);
-        omen_free(p);
-        close(fd);
-        return omen_seterr_errno(OMEN_IO, e, "fio: fstat %s", path);
-    }
-    f->fd = fd;
-    f->end = (uint64_t)st.st_size;
+    f->fd = -1;
+    f->end = 0;
     f->env = NULL;
     f->path = p;
-    *out = f;
-    return OMEN_OK;
+    return f;
+}
+
+static void free_file(fio_file *f)
+{
+    omen_free(f->path);
+    omen_free(f);
 }
 
 static int posix_open(const char *path, int flags, fio_file **out)
@@ -83,15 +82,28 @@ static int posix_open(const char *path, int flags, fio_file **out)
     if (flags & FIO_CREATE) oflags |= O_CREAT;
     if (flags & FIO_TRUNC) oflags |= O_TRUNC;
     if ((flags & FIO_EXCL) && (flags & FIO_CREATE)) oflags |= O_EXCL;
+    fio_file *f = alloc_file(path);
+    if (!f) return OMEN_NOMEM;
     int fd;
     do {
         fd = open(path, oflags, 0644);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         int e = errno;
+        free_file(f);
         return omen_seterr_errno(errno_code(e), e, "fio: open %s", path);
     }
-    return new_file(path, fd, out);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        free_file(f);
+        return omen_seterr_errno(OMEN_IO, e, "fio: fstat %s", path);
+    }
+    f->fd = fd;
+    f->end = (uint64_t)st.st_size;
+    *out = f;
+    return OMEN_OK;
 }
 
 static int posix_pread(fio_file *f, void *buf, size_t n, uint64_t off, size_t *got)
@@ -211,8 +223,7 @@ static int posix_close(fio_file *f)
     int rc = OMEN_OK;
     /* Never retry close on EINTR: on Linux the descriptor is gone anyway. */
     if (close(f->fd) != 0) rc = omen_seterr_errno(OMEN_IO, errno, "fio: close %s", f->path);
-    omen_free(f->path);
-    omen_free(f);
+    free_file(f);
     return rc;
 }
 
