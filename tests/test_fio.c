@@ -154,10 +154,10 @@ static void test_appendv_many(void **state)
     (void)state;
     enum { N = 300 };
     struct iovec iov[N];
-    static char data[N][8];
+    static char data[N][16];
     size_t total = 0;
     for (int i = 0; i < N; i++) {
-        snprintf(data[i], sizeof data[i], "%07d", i);
+        snprintf(data[i], sizeof data[i], "%07u", (unsigned)i);
         iov[i].iov_base = data[i];
         iov[i].iov_len = (size_t)(i % 5 == 0 ? 0 : 7); /* some empty pieces */
         total += iov[i].iov_len;

@@ -175,7 +175,10 @@ static void test_append_v(void **state)
     struct iovec v[40];
     char pieces[40][4];
     for (int i = 0; i < 40; i++) {
-        snprintf(pieces[i], sizeof pieces[i], "%03d", i);
+        pieces[i][0] = (char)('0' + i / 100);
+        pieces[i][1] = (char)('0' + i / 10 % 10);
+        pieces[i][2] = (char)('0' + i % 10);
+        pieces[i][3] = 0;
         v[i].iov_base = pieces[i];
         v[i].iov_len = (size_t)(i % 3);
     }
