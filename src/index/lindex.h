@@ -91,11 +91,12 @@ void lidx_search_force(int variant);
 uint64_t lidx_slot(const uint8_t *key, size_t klen, size_t lcp);
 
 /* Access to key i of a sorted byte-string array. */
+/* (Named lidx_slice, not lidx_bytes: that name is the size function above.) */
 typedef struct {
     const uint8_t *p;
     size_t len;
-} lidx_bytes;
-typedef lidx_bytes (*lidx_key_fn)(const void *ctx, size_t i);
+} lidx_slice;
+typedef lidx_slice (*lidx_key_fn)(const void *ctx, size_t i);
 
 /* A string-key index: lcp bytes + slot model.  The slots array (n uint64)
  * is supplied by the caller (computed with lidx_slot; it can live in a

@@ -1,0 +1,715 @@
+/*
+ * lindex.c -- the learned index: build (one streaming pass), queries and
+ * the serialized image.  See lindex.h for the contract, lidx_int.h for the
+ * layout.
+ *
+ * Build.  The bottom level is the optimal epsilon-bounded piecewise-linear
+ * approximation of the points (x, y): every distinct key x with y = the
+ * position of its first occurrence.  Each point stands for a vertical bar
+ * [y - eps, y + eps]; a segment grows while some line still crosses every
+ * bar.  The feasible lines are tracked by the two extreme ones (least and
+ * greatest slope), each through one "upper" corner (y + eps) and one
+ * "lower" corner (y - eps); the candidate corners are kept on two convex
+ * chains, so each point costs amortised O(1) and the segments are as few
+ * as any eps-bounded piecewise-linear fit can have (O'Rourke's method).
+ * All hull arithmetic is exact (x relative to the segment start fits in
+ * 64 bits, products in 128); only the final line is rounded.
+ *
+ * Duplicates.  For a key repeated c > 1 times, a query just above it must
+ * land at y + c, which may be far from the line through (x, y); so the
+ * point (x + 1, y + c) is added as well (unless x + 1 is the next key).
+ * With that, within a segment the lower bound of any q lies within
+ * eps + 1 of the (monotone) line, and past a segment's last point the
+ * prediction is capped by the next segment's start.
+ *
+ * Upper levels are the same approximation over the start keys of the
+ * level below (positions 0..m-1), repeated until one segment remains.
+ *
+ * Queries never read outside [0, n) of the key array nor outside any level,
+ * whatever the model holds (predictions are clamped in floating point
+ * before conversion, NaN included), so a loaded model that passed the
+ * checksum but lies cannot cause an out-of-bounds access.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "index/lidx_int.h"
+#include "util/crc32c.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+/* ---- growable segment arrays ------------------------------------------ */
+
+typedef struct {
+    uint64_t *keys;
+    lidx_par *par;
+    size_t n, cap;
+} segvec;
+
+static int segvec_push(segvec *v, uint64_t key, double slope, double icept)
+{
+    if (v->n == v->cap) {
+        size_t nc = v->cap ? v->cap * 2 : 64;
+        uint64_t *k = omen_realloc(v->keys, nc * sizeof *k);
+        if (!k) return omen_seterr(OMEN_NOMEM, "lidx: segment keys (%zu)", nc);
+        v->keys = k;
+        lidx_par *p = omen_realloc(v->par, nc * sizeof *p);
+        if (!p) return omen_seterr(OMEN_NOMEM, "lidx: segment params (%zu)", nc);
+        v->par = p;
+        v->cap = nc;
+    }
+    v->keys[v->n] = key;
+    v->par[v->n].slope = slope;
+    v->par[v->n].icept = icept;
+    v->n++;
+    return OMEN_OK;
+}
+
+static void segvec_free(segvec *v)
+{
+    omen_free(v->keys);
+    omen_free(v->par);
+    memset(v, 0, sizeof *v);
+}
+
+/* ---- optimal piecewise-linear approximation --------------------------- */
+
+typedef __int128 i128;
+
+typedef struct {
+    uint64_t x; /* relative to the segment's first x */
+    int64_t y;
+} pt;
+
+typedef struct {
+    pt *p;
+    size_t start, n, cap;
+} chain;
+
+typedef struct {
+    int64_t eps;
+    size_t npts; /* points in the open segment */
+    uint64_t x0; /* absolute x of its first point */
+    /* Least-slope line through r[0] (upper corner) and r[2] (lower);
+     * greatest-slope line through r[1] (lower) and r[3] (upper). */
+    pt r[4];
+    chain up; /* upper corners, lower convex chain */
+    chain lo; /* lower corners, upper convex chain */
+    segvec *out;
+} pla;
+
+/* sign of slope(a->b) - slope(c->d); requires a.x < b.x, c.x < d.x */
+static int slope_cmp(pt a, pt b, pt c, pt d)
+{
+    i128 l = (i128)(b.y - a.y) * (i128)(d.x - c.x);
+    i128 r = (i128)(d.y - c.y) * (i128)(b.x - a.x);
+    return (l > r) - (l < r);
+}
+
+/* cross product of (a - o) x (b - o), x's in increasing order */
+static i128 cross(pt o, pt a, pt b)
+{
+    return (i128)(a.x - o.x) * (i128)(b.y - o.y) - (i128)(a.y - o.y) * (i128)(b.x - o.x);
+}
+
+static int chain_push(chain *c, pt p)
+{
+    if (c->n == c->cap) {
+        /* Reclaim the dead prefix before growing. */
+        if (c->start > 0) {
+            memmove(c->p, c->p + c->start, (c->n - c->start) * sizeof *c->p);
+            c->n -= c->start;
+            c->start = 0;
+        }
+        if (c->n == c->cap) {
+            size_t nc = c->cap ? c->cap * 2 : 32;
+            pt *np = omen_realloc(c->p, nc * sizeof *np);
+            if (!np) return omen_seterr(OMEN_NOMEM, "lidx: hull (%zu points)", nc);
+            c->p = np;
+            c->cap = nc;
+        }
+    }
+    c->p[c->n++] = p;
+    return OMEN_OK;
+}
+
+static void pla_init(pla *s, unsigned eps, segvec *out)
+{
+    memset(s, 0, sizeof *s);
+    s->eps = (int64_t)eps;
+    s->out = out;
+}
+
+static void pla_free(pla *s)
+{
+    omen_free(s->up.p);
+    omen_free(s->lo.p);
+    s->up.p = s->lo.p = NULL;
+}
+
+/* Line of the open segment: the mean of the two extreme lines, which is
+ * feasible because the feasible lines form a convex set. */
+static int pla_emit(pla *s)
+{
+    if (s->npts == 0) return OMEN_OK;
+    double slope, icept;
+    if (s->npts == 1) {
+        slope = 0.0;
+        icept = (double)(s->r[0].y - s->eps);
+    } else {
+        const pt *r = s->r;
+        long double s1 = (long double)(r[2].y - r[0].y) / (long double)(r[2].x - r[0].x);
+        long double s2 = (long double)(r[3].y - r[1].y) / (long double)(r[3].x - r[1].x);
+        long double sl = (s1 + s2) / 2;
+        long double ic =
+            ((long double)r[0].y - s1 * (long double)r[0].x + (long double)r[1].y -
+             s2 * (long double)r[1].x) /
+            2;
+        if (sl < 0) {
+            /* Keep the line monotone (needed for keys between points): the
+             * slope-0 line through the extremes' crossing is feasible
+             * since s1 < 0 < s2 here. */
+            long double X = ((long double)r[1].y - (long double)r[0].y + s1 * (long double)r[0].x -
+                             s2 * (long double)r[1].x) /
+                            (s1 - s2);
+            ic = (long double)r[0].y + s1 * (X - (long double)r[0].x);
+            sl = 0;
+        }
+        slope = (double)sl;
+        icept = (double)ic;
+    }
+    int rc = segvec_push(s->out, s->x0, slope, icept);
+    s->npts = 0;
+    s->up.start = s->up.n = 0;
+    s->lo.start = s->lo.n = 0;
+    return rc;
+}
+
+/* Try to extend the open segment with (x, y); 1 if it fits, 0 if not. */
+static int pla_fits(pla *s, uint64_t x, int64_t y, int *rc)
+{
+    *rc = OMEN_OK;
+    if (s->npts == 0) {
+        s->x0 = x;
+        pt u = {0, y + s->eps}, l = {0, y - s->eps};
+        s->r[0] = u;
+        s->r[1] = l;
+        s->up.start = s->up.n = 0;
+        s->lo.start = s->lo.n = 0;
+        if ((*rc = chain_push(&s->up, u)) != OMEN_OK) return 1;
+        if ((*rc = chain_push(&s->lo, l)) != OMEN_OK) return 1;
+        s->npts = 1;
+        return 1;
+    }
+    uint64_t rx = x - s->x0;
+    pt u = {rx, y + s->eps}, l = {rx, y - s->eps};
+    if (s->npts == 1) {
+        s->r[2] = l;
+        s->r[3] = u;
+        if ((*rc = chain_push(&s->up, u)) != OMEN_OK) return 1;
+        if ((*rc = chain_push(&s->lo, l)) != OMEN_OK) return 1;
+        s->npts = 2;
+        return 1;
+    }
+    pt *r = s->r;
+    /* The bar [l, u] must meet the wedge between the extreme lines. */
+    if (slope_cmp(r[2], u, r[0], r[2]) < 0) return 0; /* u below the least line */
+    if (slope_cmp(r[3], l, r[1], r[3]) > 0) return 0; /* l above the greatest line */
+
+    if (slope_cmp(r[1], u, r[1], r[3]) < 0) {
+        /* u cuts the greatest line: new one through u and the lower corner
+         * that minimises the slope towards u (the chain is convex, so the
+         * slope decreases to the tangent point and then increases). */
+        chain *c = &s->lo;
+        size_t best = c->start;
+        for (size_t i = c->start + 1; i < c->n; i++) {
+            if (slope_cmp(c->p[i], u, c->p[best], u) > 0) break;
+            best = i;
+        }
+        r[1] = c->p[best];
+        r[3] = u;
+        c->start = best;
+    }
+    if (slope_cmp(r[0], l, r[0], r[2]) > 0) {
+        chain *c = &s->up;
+        size_t best = c->start;
+        for (size_t i = c->start + 1; i < c->n; i++) {
+            if (slope_cmp(c->p[i], l, c->p[best], l) < 0) break;
+            best = i;
+        }
+        r[0] = c->p[best];
+        r[2] = l;
+        c->start = best;
+    }
+    /* Add the corners to their chains, popping those no longer extreme. */
+    chain *cu = &s->up;
+    while (cu->n >= cu->start + 2 && cross(cu->p[cu->n - 2], cu->p[cu->n - 1], u) <= 0) cu->n--;
+    if ((*rc = chain_push(cu, u)) != OMEN_OK) return 1;
+    chain *cl = &s->lo;
+    while (cl->n >= cl->start + 2 && cross(cl->p[cl->n - 2], cl->p[cl->n - 1], l) >= 0) cl->n--;
+    if ((*rc = chain_push(cl, l)) != OMEN_OK) return 1;
+    s->npts++;
+    return 1;
+}
+
+/* Points arrive with strictly increasing x. */
+static int pla_add(pla *s, uint64_t x, int64_t y)
+{
+    int rc;
+    if (pla_fits(s, x, y, &rc)) return rc;
+    if ((rc = pla_emit(s)) != OMEN_OK) return rc;
+    pla_fits(s, x, y, &rc);
+    return rc;
+}
+
+/* ---- builder ------------------------------------------------------------ */
+
+struct lidx_builder {
+    unsigned eps;
+    size_t count;      /* keys added */
+    uint64_t prev;     /* last distinct key */
+    size_t prev_first; /* its first position */
+    int err;           /* sticky failure */
+    segvec bottom;
+    pla pla;
+};
+
+static int check_eps(unsigned *eps)
+{
+    if (*eps == 0) *eps = LIDX_DEFAULT_EPSILON;
+    if (*eps > LIDX_MAX_EPSILON)
+        return omen_seterr(OMEN_INVALID, "lidx: epsilon %u exceeds %u", *eps, LIDX_MAX_EPSILON);
+    return OMEN_OK;
+}
+
+int lidx_builder_new(unsigned epsilon, lidx_builder **out)
+{
+    if (!out) return omen_seterr(OMEN_INVALID, "lidx_builder_new: NULL out");
+    *out = NULL;
+    int rc = check_eps(&epsilon);
+    if (rc != OMEN_OK) return rc;
+    lidx_builder *b = omen_calloc(1, sizeof *b);
+    if (!b) return omen_seterr(OMEN_NOMEM, "lidx_builder_new");
+    b->eps = epsilon;
+    pla_init(&b->pla, epsilon, &b->bottom);
+    *out = b;
+    return OMEN_OK;
+}
+
+void lidx_builder_free(lidx_builder *b)
+{
+    if (!b) return;
+    pla_free(&b->pla);
+    segvec_free(&b->bottom);
+    omen_free(b);
+}
+
+/* The run of the previous key ends at position `end`: a key repeated more
+ * than once gets the extra point at prev + 1 unless next is that key. */
+static int close_run(lidx_builder *b, size_t end, int have_next, uint64_t next)
+{
+    if (end - b->prev_first > 1 && b->prev != UINT64_MAX && (!have_next || next > b->prev + 1))
+        return pla_add(&b->pla, b->prev + 1, (int64_t)end);
+    return OMEN_OK;
+}
+
+int lidx_builder_add(lidx_builder *b, uint64_t key)
+{
+    if (!b) return omen_seterr(OMEN_INVALID, "lidx_builder_add: NULL builder");
+    if (b->err) return b->err;
+    int rc = OMEN_OK;
+    if (b->count == 0) {
+        rc = pla_add(&b->pla, key, 0);
+        b->prev = key;
+        b->prev_first = 0;
+    } else if (key < b->prev) {
+        return omen_seterr(OMEN_INVALID, "lidx_builder_add: key %llu after %llu (not sorted)",
+                           (unsigned long long)key, (unsigned long long)b->prev);
+    } else if (key > b->prev) {
+        rc = close_run(b, b->count, 1, key);
+        if (rc == OMEN_OK) rc = pla_add(&b->pla, key, (int64_t)b->count);
+        b->prev = key;
+        b->prev_first = b->count;
+    }
+    if (rc != OMEN_OK) {
+        b->err = rc;
+        return rc;
+    }
+    b->count++;
+    return OMEN_OK;
+}
+
+static void model_free_levels(lidx *m)
+{
+    for (size_t i = 0; i < LIDX_MAX_LEVELS; i++) {
+        omen_free(m->lv[i].keys);
+        omen_free(m->lv[i].par);
+        m->lv[i].keys = NULL;
+        m->lv[i].par = NULL;
+        m->lv[i].m = 0;
+    }
+}
+
+void lidx_free(lidx *m)
+{
+    if (!m) return;
+    model_free_levels(m);
+    omen_free(m);
+}
+
+/* Build the upper levels of m above its bottom level. */
+static int build_upper(lidx *m)
+{
+    while (m->lv[m->nlevels - 1].m > 1) {
+        if (m->nlevels == LIDX_MAX_LEVELS)
+            return omen_seterr(OMEN_INVALID, "lidx: too many levels");
+        const lidx_level *below = &m->lv[m->nlevels - 1];
+        segvec v = {0};
+        pla s;
+        pla_init(&s, m->eps_rec, &v);
+        int rc = OMEN_OK;
+        for (size_t i = 0; i < below->m && rc == OMEN_OK; i++) rc = pla_add(&s, below->keys[i], (int64_t)i);
+        if (rc == OMEN_OK) rc = pla_emit(&s);
+        pla_free(&s);
+        if (rc != OMEN_OK) {
+            segvec_free(&v);
+            return rc;
+        }
+        lidx_level *lv = &m->lv[m->nlevels++];
+        lv->keys = v.keys;
+        lv->par = v.par;
+        lv->m = v.n;
+    }
+    return OMEN_OK;
+}
+
+int lidx_builder_finish(lidx_builder *b, lidx **out)
+{
+    if (!out) {
+        lidx_builder_free(b);
+        return omen_seterr(OMEN_INVALID, "lidx_builder_finish: NULL out");
+    }
+    *out = NULL;
+    if (!b) return omen_seterr(OMEN_INVALID, "lidx_builder_finish: NULL builder");
+    int rc = b->err;
+    if (rc == OMEN_OK && b->count > 0) rc = close_run(b, b->count, 0, 0);
+    if (rc == OMEN_OK) rc = pla_emit(&b->pla);
+    lidx *m = NULL;
+    if (rc == OMEN_OK) {
+        m = omen_calloc(1, sizeof *m);
+        if (!m) rc = omen_seterr(OMEN_NOMEM, "lidx_builder_finish");
+    }
+    if (rc == OMEN_OK) {
+        m->eps = b->eps;
+        m->eps_rec = LIDX_DEFAULT_EPSILON_REC;
+        m->nkeys = b->count;
+        if (b->bottom.n > 0) {
+            m->lv[0].keys = b->bottom.keys;
+            m->lv[0].par = b->bottom.par;
+            m->lv[0].m = b->bottom.n;
+            b->bottom.keys = NULL;
+            b->bottom.par = NULL;
+            m->nlevels = 1;
+            rc = build_upper(m);
+        }
+    }
+    lidx_builder_free(b);
+    if (rc != OMEN_OK) {
+        lidx_free(m);
+        return rc;
+    }
+    *out = m;
+    return OMEN_OK;
+}
+
+int lidx_build(const uint64_t *keys, size_t n, unsigned epsilon, lidx **out)
+{
+    if (!out) return omen_seterr(OMEN_INVALID, "lidx_build: NULL out");
+    *out = NULL;
+    if (n > 0 && !keys) return omen_seterr(OMEN_INVALID, "lidx_build: NULL keys");
+    lidx_builder *b;
+    int rc = lidx_builder_new(epsilon, &b);
+    if (rc != OMEN_OK) return rc;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = lidx_builder_add(b, keys[i])) != OMEN_OK) {
+            lidx_builder_free(b);
+            return rc;
+        }
+    }
+    return lidx_builder_finish(b, out);
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+/* Predicted position of q in segment s of level lv, clamped to [0, cap]
+ * and to the next segment's start; then the window around it, clipped to
+ * [0, cap).  q >= lv->keys[s] is expected but not relied upon. */
+static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t cap, unsigned eps,
+                              size_t *lo, size_t *hi)
+{
+    const lidx_par *p = &lv->par[s];
+    double pos = p->icept + p->slope * (double)(q - lv->keys[s]);
+    double lim = (double)cap;
+    if (s + 1 < lv->m && lv->par[s + 1].icept < lim) lim = lv->par[s + 1].icept;
+    if (pos > lim) pos = lim;
+    if (!(pos >= 0.0)) pos = 0.0; /* also NaN */
+    size_t pi = (size_t)pos;
+    size_t w = (size_t)eps + LIDX_SLACK;
+    *lo = pi > w ? pi - w : 0;
+    size_t h = pi + w + 1;
+    *hi = h < cap ? h : cap;
+    if (*lo > *hi) *lo = *hi;
+}
+
+/* Index of the segment of level L covering q (last start key <= q). */
+static inline size_t route(const lidx *m, uint64_t q)
+{
+    size_t s = 0;
+    for (size_t L = m->nlevels - 1; L > 0; L--) {
+        const lidx_level *below = &m->lv[L - 1];
+        size_t lo, hi;
+        seg_window(&m->lv[L], s, q, below->m, m->eps_rec, &lo, &hi);
+        size_t j = (q == UINT64_MAX) ? hi : lidx_search(below->keys, lo, hi, q + 1);
+        s = j ? j - 1 : 0;
+    }
+    return s;
+}
+
+void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size_t *lo,
+                 size_t *hi)
+{
+    (void)keys;
+    if (!m || m->nlevels == 0 || n == 0) {
+        /* No model: the whole array is the window. */
+        *lo = 0;
+        *hi = n;
+        return;
+    }
+    if (q <= m->lv[0].keys[0]) {
+        *lo = *hi = 0;
+        return;
+    }
+    size_t s = route(m, q);
+    seg_window(&m->lv[0], s, q, n, m->eps, lo, hi);
+}
+
+size_t lidx_lower_bound(const lidx *m, const uint64_t *keys, size_t n, uint64_t q)
+{
+    size_t lo, hi;
+    lidx_window(m, keys, n, q, &lo, &hi);
+    return lidx_search(keys, lo, hi, q);
+}
+
+void lidx_lower_bound_batch(const lidx *m, const uint64_t *keys, size_t n, const uint64_t *qs,
+                            size_t count, size_t *out)
+{
+    enum { G = 16 };
+    size_t lo[G], hi[G];
+    for (size_t base = 0; base < count; base += G) {
+        size_t g = count - base < G ? count - base : G;
+        for (size_t i = 0; i < g; i++) {
+            lidx_window(m, keys, n, qs[base + i], &lo[i], &hi[i]);
+            size_t mid = lo[i] + (hi[i] - lo[i]) / 2;
+            if (mid < hi[i]) __builtin_prefetch(&keys[mid]);
+        }
+        for (size_t i = 0; i < g; i++) out[base + i] = lidx_search(keys, lo[i], hi[i], qs[base + i]);
+    }
+}
+
+/* ---- introspection ------------------------------------------------------ */
+
+size_t lidx_segments(const lidx *m)
+{
+    return m && m->nlevels ? m->lv[0].m : 0;
+}
+
+size_t lidx_levels(const lidx *m)
+{
+    return m ? m->nlevels : 0;
+}
+
+size_t lidx_bytes(const lidx *m)
+{
+    if (!m) return 0;
+    size_t b = sizeof *m;
+    for (size_t L = 0; L < m->nlevels; L++) b += m->lv[L].m * (sizeof(uint64_t) + sizeof(lidx_par));
+    return b;
+}
+
+unsigned lidx_epsilon(const lidx *m)
+{
+    return m ? m->eps : 0;
+}
+
+size_t lidx_nkeys(const lidx *m)
+{
+    return m ? m->nkeys : 0;
+}
+
+/* ---- serialization ------------------------------------------------------
+ *
+ * Little-endian image:
+ *   u32 magic "OMLX", u32 version, u32 eps, u32 eps_rec,
+ *   u64 nkeys, u32 nlevels, u32 reserved (0),
+ *   u64 m[L] for each level (bottom first),
+ *   per level, per segment: u64 key, f64 slope, f64 icept,
+ *   u32 masked crc32c of everything before it.
+ */
+
+#define HDR_BYTES 32u
+#define SEG_BYTES 24u
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static uint32_t get32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+static uint64_t get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+static uint64_t dbits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+static double bitsd(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+size_t lidx_serialized_size(const lidx *m)
+{
+    if (!m) return 0;
+    size_t s = HDR_BYTES + 4;
+    for (size_t L = 0; L < m->nlevels; L++) s += 8 + m->lv[L].m * SEG_BYTES;
+    return s;
+}
+
+int lidx_serialize(const lidx *m, void *buf, size_t cap, size_t *written)
+{
+    if (written) *written = 0;
+    if (!m || (!buf && cap)) return omen_seterr(OMEN_INVALID, "lidx_serialize: NULL argument");
+    size_t need = lidx_serialized_size(m);
+    if (cap < need || !buf)
+        return omen_seterr(OMEN_INVALID, "lidx_serialize: buffer %zu bytes, need %zu", cap, need);
+    uint8_t *p = buf;
+    put32(p, LIDX_MAGIC);
+    put32(p + 4, LIDX_FORMAT_VERSION);
+    put32(p + 8, m->eps);
+    put32(p + 12, m->eps_rec);
+    put64(p + 16, (uint64_t)m->nkeys);
+    put32(p + 24, (uint32_t)m->nlevels);
+    put32(p + 28, 0);
+    p += HDR_BYTES;
+    for (size_t L = 0; L < m->nlevels; L++, p += 8) put64(p, (uint64_t)m->lv[L].m);
+    for (size_t L = 0; L < m->nlevels; L++) {
+        const lidx_level *lv = &m->lv[L];
+        for (size_t i = 0; i < lv->m; i++, p += SEG_BYTES) {
+            put64(p, lv->keys[i]);
+            put64(p + 8, dbits(lv->par[i].slope));
+            put64(p + 16, dbits(lv->par[i].icept));
+        }
+    }
+    put32(p, crc32c_mask(crc32c(0, buf, need - 4)));
+    if (written) *written = need;
+    return OMEN_OK;
+}
+
+int lidx_deserialize(const void *buf, size_t len, lidx **out)
+{
+    if (!out) return omen_seterr(OMEN_INVALID, "lidx_deserialize: NULL out");
+    *out = NULL;
+    if (!buf && len) return omen_seterr(OMEN_INVALID, "lidx_deserialize: NULL buffer");
+    const uint8_t *p = buf;
+    if (len < HDR_BYTES + 4) return omen_seterr(OMEN_CORRUPT, "lidx: image truncated (%zu bytes)", len);
+    if (get32(p) != LIDX_MAGIC) return omen_seterr(OMEN_CORRUPT, "lidx: bad magic");
+    if (crc32c_unmask(get32(p + len - 4)) != crc32c(0, p, len - 4))
+        return omen_seterr(OMEN_CORRUPT, "lidx: checksum mismatch");
+    uint32_t ver = get32(p + 4);
+    if (ver != LIDX_FORMAT_VERSION)
+        return omen_seterr(OMEN_VERSION, "lidx: format version %u, supported %u", ver,
+                           LIDX_FORMAT_VERSION);
+    uint32_t eps = get32(p + 8), eps_rec = get32(p + 12), nlev = get32(p + 24);
+    uint64_t nkeys = get64(p + 16);
+    if (eps < 1 || eps > LIDX_MAX_EPSILON || eps_rec < 1 || eps_rec > LIDX_MAX_EPSILON)
+        return omen_seterr(OMEN_CORRUPT, "lidx: bad epsilon %u/%u", eps, eps_rec);
+    if (get32(p + 28) != 0) return omen_seterr(OMEN_CORRUPT, "lidx: reserved field set");
+    if (nlev > LIDX_MAX_LEVELS || (nkeys == 0) != (nlev == 0) || nkeys > (UINT64_MAX >> 8))
+        return omen_seterr(OMEN_CORRUPT, "lidx: %u levels for %llu keys", nlev,
+                           (unsigned long long)nkeys);
+    size_t body = len - 4 - HDR_BYTES;
+    if (body < (size_t)nlev * 8) return omen_seterr(OMEN_CORRUPT, "lidx: level table truncated");
+    size_t room = (body - (size_t)nlev * 8) / SEG_BYTES, total = 0;
+    uint64_t ms[LIDX_MAX_LEVELS];
+    for (uint32_t L = 0; L < nlev; L++) {
+        ms[L] = get64(p + HDR_BYTES + 8 * (size_t)L);
+        /* Each level is strictly smaller than the one below; the top is the
+         * single root; the bottom has at most two points per key. */
+        if (ms[L] == 0 || ms[L] > room - total || (L > 0 && ms[L] >= ms[L - 1]) ||
+            (L == 0 && ms[0] > 2 * nkeys) || (L + 1 == nlev && ms[L] != 1))
+            return omen_seterr(OMEN_CORRUPT, "lidx: bad segment count at level %u", L);
+        total += (size_t)ms[L];
+    }
+    if (body != (size_t)nlev * 8 + total * SEG_BYTES)
+        return omen_seterr(OMEN_CORRUPT, "lidx: image length %zu does not match its levels", len);
+    lidx *m = omen_calloc(1, sizeof *m);
+    if (!m) return omen_seterr(OMEN_NOMEM, "lidx_deserialize");
+    m->eps = eps;
+    m->eps_rec = eps_rec;
+    m->nkeys = (size_t)nkeys;
+    const uint8_t *s = p + HDR_BYTES + 8 * (size_t)nlev;
+    int rc = OMEN_OK;
+    for (uint32_t L = 0; L < nlev && rc == OMEN_OK; L++) {
+        lidx_level *lv = &m->lv[L];
+        size_t cnt = (size_t)ms[L];
+        lv->keys = omen_malloc(cnt * sizeof *lv->keys);
+        lv->par = omen_malloc(cnt * sizeof *lv->par);
+        m->nlevels = L + 1;
+        if (!lv->keys || !lv->par) {
+            rc = omen_seterr(OMEN_NOMEM, "lidx_deserialize: level %u", L);
+            break;
+        }
+        lv->m = cnt;
+        /* A position a segment may predict: its level's range widened. */
+        double span = (double)(L == 0 ? nkeys : ms[L - 1]);
+        double slack = (double)(L == 0 ? eps : eps_rec) + LIDX_SLACK;
+        for (size_t i = 0; i < cnt; i++, s += SEG_BYTES) {
+            lv->keys[i] = get64(s);
+            lv->par[i].slope = bitsd(get64(s + 8));
+            lv->par[i].icept = bitsd(get64(s + 16));
+            if (i > 0 && lv->keys[i] <= lv->keys[i - 1]) {
+                rc = omen_seterr(OMEN_CORRUPT, "lidx: level %u keys not increasing at %zu", L, i);
+                break;
+            }
+            double sl = lv->par[i].slope, ic = lv->par[i].icept;
+            if (!isfinite(sl) || sl < 0 || !isfinite(ic) || ic < -slack || ic > span + slack) {
+                rc = omen_seterr(OMEN_CORRUPT, "lidx: level %u segment %zu has a bad line", L, i);
+                break;
+            }
+        }
+        if (rc == OMEN_OK && L > 0 && lv->keys[0] != m->lv[L - 1].keys[0])
+            rc = omen_seterr(OMEN_CORRUPT, "lidx: level %u does not start at level %u's key", L,
+                             L - 1);
+    }
+    if (rc != OMEN_OK) {
+        lidx_free(m);
+        return rc;
+    }
+    *out = m;
+    return OMEN_OK;
+}

@@ -1,0 +1,571 @@
+/*
+ * test_index.c -- the learned index against plain binary search.
+ *
+ * Property tests build models over many key distributions (random sizes
+ * and epsilons, duplicates, keys near 0 and UINT64_MAX) and check every
+ * present key, its neighbours and random absent keys with all three search
+ * kernels; the build guarantee itself (every point within eps of its
+ * segment's line) is checked through the internal layout.  Edge cases that
+ * broke public learned indexes get their own tests.  Serialization is
+ * checked by round trip, every single-byte flip and every truncation.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "index/lidx_int.h"
+#include "index/lindex.h"
+#include "omendb.h"
+#include "util/mem.h"
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+    /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double rnd_unit(void)
+{
+    return (double)(rnd() >> 11) * (1.0 / 9007199254740992.0) + 1e-300;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static size_t ref_lb(const uint64_t *k, size_t n, uint64_t q)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (k[mid] < q)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+enum { D_UNIFORM, D_DENSE, D_NORMAL, D_LOGNORMAL, D_TIMES, D_OSM, D_PIECEWISE, D_DUPS, D_HIGH,
+       D_OUTLIER, D_FEWDISTINCT, D_COUNT };
+
+static uint64_t morton(uint32_t x, uint32_t y)
+{
+    uint64_t r = 0;
+    for (int i = 0; i < 32; i++)
+        r |= ((uint64_t)((x >> i) & 1) << (2 * i)) | ((uint64_t)((y >> i) & 1) << (2 * i + 1));
+    return r;
+}
+
+static double gauss(void)
+{
+    return sqrt(-2.0 * log(rnd_unit())) * cos(6.283185307179586 * rnd_unit());
+}
+
+static double clampd(double v, double lo, double hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+static uint64_t *gen(int d, size_t n)
+{
+    uint64_t *k = malloc((n ? n : 1) * sizeof *k);
+    assert_non_null(k);
+    uint64_t t = rnd() >> 20;
+    size_t i = 0;
+    while (i < n) {
+        uint64_t v = 0;
+        switch (d) {
+        case D_UNIFORM: v = rnd(); break;
+        case D_DENSE: v = 1000 + i * 3 + (rnd() % 3); break;
+        case D_NORMAL: v = (uint64_t)clampd(1e15 + 1e14 * gauss(), 0, 1.8e19); break;
+        case D_LOGNORMAL: v = (uint64_t)clampd(exp(2.0 * gauss()) * 1e12, 0, 1.8e19); break;
+        case D_TIMES:
+            t += (uint64_t)(-log(rnd_unit()) * 1000.0);
+            v = t;
+            break;
+        case D_OSM: {
+            int c = (int)(rnd() % 4);
+            double cx = 1e9 * (1 + c), cy = 0.7e9 * (1 + c);
+            double x = clampd(cx + 1e8 * gauss(), 0, 4.2e9), y = clampd(cy + 5e7 * gauss(), 0, 4.2e9);
+            v = morton((uint32_t)x, (uint32_t)y);
+            break;
+        }
+        case D_PIECEWISE: {
+            /* runs of very different densities */
+            size_t seg = i / 97;
+            uint64_t step = (seg % 3 == 0) ? 1 : (seg % 3 == 1) ? 1000003 : (uint64_t)1 << (20 + seg % 30);
+            t += step + (rnd() % (step / 2 + 1));
+            v = t;
+            break;
+        }
+        case D_DUPS: v = rnd() % (n / 8 + 2); break;
+        case D_HIGH: v = UINT64_MAX - (rnd() % (n * 4 + 8)); break;
+        case D_OUTLIER:
+            v = (i % 1000 == 999) ? UINT64_MAX - rnd() % 100 : (i % 777 == 5 ? rnd() % 5 : 1000000 + rnd() % (n * 10 + 1));
+            break;
+        case D_FEWDISTINCT: v = (rnd() % 3) * (UINT64_MAX / 2); break;
+        }
+        k[i++] = v;
+    }
+    qsort(k, n, sizeof *k, cmp_u64);
+    return k;
+}
+
+/* Every point of the bottom level lies within eps of its segment's line
+ * (evaluated the way queries evaluate it). */
+static void check_build_guarantee(const lidx *m, const uint64_t *k, size_t n)
+{
+    if (n == 0) return;
+    const lidx_level *lv = &m->lv[0];
+    size_t s = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && k[i] == k[i - 1]) continue;
+        while (s + 1 < lv->m && lv->keys[s + 1] <= k[i]) s++;
+        double p = lv->par[s].icept + lv->par[s].slope * (double)(k[i] - lv->keys[s]);
+        assert_true(fabs(p - (double)i) <= (double)m->eps + 0.5);
+    }
+}
+
+static void check_queries(const lidx *m, const uint64_t *k, size_t n, size_t nrand)
+{
+    static const int variants[] = {LIDX_SEARCH_SCALAR, LIDX_SEARCH_AVX2, LIDX_SEARCH_AVX512};
+    for (size_t v = 0; v < 3; v++) {
+        if (!lidx_search_supported(variants[v])) continue;
+        lidx_search_force(variants[v]);
+        size_t step = n > 20000 ? n / 20000 : 1;
+        for (size_t i = 0; i < n; i += step) {
+            uint64_t qs[3] = {k[i], k[i] - 1, k[i] + 1};
+            for (int j = 0; j < 3; j++) {
+                size_t want = ref_lb(k, n, qs[j]);
+                size_t lo, hi;
+                lidx_window(m, k, n, qs[j], &lo, &hi);
+                assert_true(lo <= want && want <= hi && hi <= n);
+                assert_int_equal(lidx_lower_bound(m, k, n, qs[j]), want);
+            }
+        }
+        for (size_t i = 0; i < nrand; i++) {
+            uint64_t q = rnd();
+            if (n && (i & 1)) q = k[rnd() % n] + (rnd() % 5) - 2;
+            assert_int_equal(lidx_lower_bound(m, k, n, q), ref_lb(k, n, q));
+        }
+        uint64_t edge[] = {0, 1, UINT64_MAX, UINT64_MAX - 1};
+        for (size_t i = 0; i < 4; i++) assert_int_equal(lidx_lower_bound(m, k, n, edge[i]), ref_lb(k, n, edge[i]));
+        /* batch */
+        size_t cnt = 777;
+        uint64_t *qs = malloc(cnt * sizeof *qs);
+        size_t *out = malloc(cnt * sizeof *out);
+        for (size_t i = 0; i < cnt; i++) qs[i] = (n && (i % 3)) ? k[rnd() % n] + (i % 2) : rnd();
+        lidx_lower_bound_batch(m, k, n, qs, cnt, out);
+        for (size_t i = 0; i < cnt; i++) assert_int_equal(out[i], ref_lb(k, n, qs[i]));
+        free(qs);
+        free(out);
+    }
+    lidx_search_force(LIDX_SEARCH_AUTO);
+}
+
+static lidx *build_ok(const uint64_t *k, size_t n, unsigned eps)
+{
+    lidx *m = NULL;
+    assert_int_equal(lidx_build(k, n, eps, &m), OMEN_OK);
+    assert_non_null(m);
+    assert_int_equal(lidx_nkeys(m), n);
+    assert_int_equal(lidx_epsilon(m), eps ? eps : LIDX_DEFAULT_EPSILON);
+    return m;
+}
+
+/* Serialize and load back; the loaded model must answer identically. */
+static lidx *roundtrip(const lidx *m)
+{
+    size_t sz = lidx_serialized_size(m), w = 0;
+    uint8_t *buf = malloc(sz);
+    assert_int_equal(lidx_serialize(m, buf, sz, &w), OMEN_OK);
+    assert_int_equal(w, sz);
+    lidx *m2 = NULL;
+    assert_int_equal(lidx_deserialize(buf, sz, &m2), OMEN_OK);
+    free(buf);
+    assert_int_equal(lidx_segments(m2), lidx_segments(m));
+    assert_int_equal(lidx_levels(m2), lidx_levels(m));
+    return m2;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_search_variants_agree(void **st)
+{
+    (void)st;
+    uint64_t k[300];
+    for (int round = 0; round < 200; round++) {
+        size_t n = rnd() % 300;
+        for (size_t i = 0; i < n; i++) k[i] = (round & 1) ? rnd() % 50 : rnd();
+        if (round % 7 == 0)
+            for (size_t i = 0; i < n; i++) k[i] = UINT64_MAX - (rnd() % 40);
+        qsort(k, n, sizeof *k, cmp_u64);
+        for (int t = 0; t < 50; t++) {
+            size_t lo = n ? rnd() % (n + 1) : 0, hi = lo + (n > lo ? rnd() % (n - lo + 1) : 0);
+            uint64_t q = (t % 3 == 0 || !n) ? rnd() : k[rnd() % n] + (rnd() % 3) - 1;
+            if (t == 1) q = 0;
+            if (t == 2) q = UINT64_MAX;
+            size_t want = lo + ref_lb(k + lo, hi - lo, q);
+            assert_int_equal(lidx_search_scalar(k, lo, hi, q), want);
+            assert_int_equal(lidx_search_with(LIDX_SEARCH_SCALAR, k, lo, hi, q), want);
+            if (lidx_search_supported(LIDX_SEARCH_AVX2))
+                assert_int_equal(lidx_search_with(LIDX_SEARCH_AVX2, k, lo, hi, q), want);
+            if (lidx_search_supported(LIDX_SEARCH_AVX512))
+                assert_int_equal(lidx_search_with(LIDX_SEARCH_AVX512, k, lo, hi, q), want);
+            assert_int_equal(lidx_search(k, lo, hi, q), want);
+        }
+    }
+}
+
+static void test_empty_one_two(void **st)
+{
+    (void)st;
+    lidx *m = build_ok(NULL, 0, 0);
+    assert_int_equal(lidx_lower_bound(m, NULL, 0, 5), 0);
+    assert_int_equal(lidx_segments(m), 0);
+    lidx *m2 = roundtrip(m);
+    assert_int_equal(lidx_lower_bound(m2, NULL, 0, 5), 0);
+    lidx_free(m2);
+    lidx_free(m);
+
+    uint64_t one[] = {42};
+    m = build_ok(one, 1, 1);
+    check_queries(m, one, 1, 100);
+    lidx_free(m);
+
+    uint64_t two[][2] = {{0, UINT64_MAX}, {5, 6}, {7, 7}, {UINT64_MAX, UINT64_MAX}, {0, 0}, {0, 1}};
+    for (size_t i = 0; i < 6; i++) {
+        for (unsigned eps = 1; eps <= 3; eps++) {
+            m = build_ok(two[i], 2, eps);
+            check_queries(m, two[i], 2, 100);
+            lidx_free(m);
+        }
+    }
+}
+
+static void test_all_equal(void **st)
+{
+    (void)st;
+    uint64_t vals[] = {0, 1, 123456789, UINT64_MAX - 1, UINT64_MAX};
+    for (size_t v = 0; v < 5; v++) {
+        size_t n = 1000;
+        uint64_t *k = malloc(n * sizeof *k);
+        for (size_t i = 0; i < n; i++) k[i] = vals[v];
+        lidx *m = build_ok(k, n, 1);
+        check_queries(m, k, n, 200);
+        assert_int_equal(lidx_lower_bound(m, k, n, vals[v]), 0);
+        if (vals[v] != UINT64_MAX) assert_int_equal(lidx_lower_bound(m, k, n, vals[v] + 1), n);
+        lidx_free(m);
+        free(k);
+    }
+}
+
+static void test_extremes_and_outliers(void **st)
+{
+    (void)st;
+    size_t n = 5000;
+    uint64_t *k = malloc(n * sizeof *k);
+    /* 0, a dense middle, and UINT64_MAX (twice) */
+    k[0] = 0;
+    for (size_t i = 1; i < n - 2; i++) k[i] = 1000 + i;
+    k[n - 2] = k[n - 1] = UINT64_MAX;
+    for (unsigned eps = 1; eps <= 64; eps *= 4) {
+        lidx *m = build_ok(k, n, eps);
+        check_build_guarantee(m, k, n);
+        check_queries(m, k, n, 2000);
+        assert_int_equal(lidx_lower_bound(m, k, n, UINT64_MAX), n - 2);
+        assert_int_equal(lidx_lower_bound(m, k, n, 1), 1);
+        assert_int_equal(lidx_lower_bound(m, k, n, UINT64_MAX / 2), n - 2);
+        lidx_free(m);
+    }
+    /* runs of duplicates between wide gaps */
+    for (size_t i = 0; i < n; i++) k[i] = (i / 100) * (UINT64_MAX / 60);
+    lidx *m = build_ok(k, n, 1);
+    check_queries(m, k, n, 2000);
+    lidx_free(m);
+    free(k);
+}
+
+static void test_properties(void **st)
+{
+    (void)st;
+    static const unsigned epss[] = {1, 2, 3, 4, 8, 16, 32, 64, 128, 1024};
+    for (int d = 0; d < D_COUNT; d++) {
+        for (int round = 0; round < 6; round++) {
+            size_t n = (round == 0) ? 1 + rnd() % 10 : (round < 4 ? 1 + rnd() % 3000 : 1 + rnd() % 200000);
+            unsigned eps = epss[rnd() % 10];
+            uint64_t *k = gen(d, n);
+            lidx *m = build_ok(k, n, eps);
+            check_build_guarantee(m, k, n);
+            check_queries(m, k, n, 3000);
+            lidx *m2 = roundtrip(m);
+            check_queries(m2, k, n, 300);
+            lidx_free(m2);
+            lidx_free(m);
+            free(k);
+        }
+    }
+}
+
+static void test_streaming_equals_build(void **st)
+{
+    (void)st;
+    for (int d = 0; d < D_COUNT; d++) {
+        size_t n = 1 + rnd() % 50000;
+        uint64_t *k = gen(d, n);
+        lidx *a = build_ok(k, n, 16);
+        lidx_builder *b;
+        assert_int_equal(lidx_builder_new(16, &b), OMEN_OK);
+        for (size_t i = 0; i < n; i++) assert_int_equal(lidx_builder_add(b, k[i]), OMEN_OK);
+        lidx *c = NULL;
+        assert_int_equal(lidx_builder_finish(b, &c), OMEN_OK);
+        size_t sa = lidx_serialized_size(a), sc = lidx_serialized_size(c);
+        assert_int_equal(sa, sc);
+        uint8_t *ba = malloc(sa), *bc = malloc(sc);
+        assert_int_equal(lidx_serialize(a, ba, sa, NULL), OMEN_OK);
+        assert_int_equal(lidx_serialize(c, bc, sc, NULL), OMEN_OK);
+        assert_memory_equal(ba, bc, sa);
+        free(ba);
+        free(bc);
+        lidx_free(a);
+        lidx_free(c);
+        free(k);
+    }
+}
+
+static void test_builder_rejects(void **st)
+{
+    (void)st;
+    lidx_builder *b;
+    assert_int_equal(lidx_builder_new(LIDX_MAX_EPSILON + 1, &b), OMEN_INVALID);
+    assert_int_equal(lidx_builder_new(4, &b), OMEN_OK);
+    assert_int_equal(lidx_builder_add(b, 10), OMEN_OK);
+    assert_int_equal(lidx_builder_add(b, 10), OMEN_OK);
+    assert_int_equal(lidx_builder_add(b, 9), OMEN_INVALID);
+    lidx_builder_free(b);
+    uint64_t bad[] = {1, 3, 2};
+    lidx *m = (lidx *)1;
+    assert_int_equal(lidx_build(bad, 3, 4, &m), OMEN_INVALID);
+    assert_null(m);
+    assert_int_equal(lidx_build(NULL, 3, 4, &m), OMEN_INVALID);
+    assert_int_equal(lidx_build(bad, 2, 4, NULL), OMEN_INVALID);
+    assert_int_equal(lidx_builder_finish(NULL, &m), OMEN_INVALID);
+    assert_int_equal(lidx_deserialize(NULL, 10, &m), OMEN_INVALID);
+}
+
+static void test_nomem(void **st)
+{
+    (void)st;
+    size_t n = 20000;
+    uint64_t *k = gen(D_LOGNORMAL, n);
+    int failed = 0;
+    for (long c = 0; c < 200; c++) {
+        lidx *m = NULL;
+        omen_mem_fail_after(c);
+        int rc = lidx_build(k, n, 2, &m);
+        omen_mem_fail_after(-1);
+        if (rc == OMEN_OK) {
+            check_queries(m, k, n, 100);
+            lidx_free(m);
+            break;
+        }
+        assert_int_equal(rc, OMEN_NOMEM);
+        assert_null(m);
+        failed++;
+    }
+    assert_true(failed > 0);
+    omen_mem_failures();
+    free(k);
+}
+
+static void test_serialization_corruption(void **st)
+{
+    (void)st;
+    size_t n = 3000;
+    uint64_t *k = gen(D_PIECEWISE, n);
+    lidx *m = build_ok(k, n, 2);
+    assert_true(lidx_levels(m) >= 2);
+    size_t sz = lidx_serialized_size(m);
+    uint8_t *buf = malloc(sz);
+    assert_int_equal(lidx_serialize(m, buf, sz, NULL), OMEN_OK);
+    assert_int_equal(lidx_serialize(m, buf, sz - 1, NULL), OMEN_INVALID);
+    lidx *l = NULL;
+    for (size_t len = 0; len < sz; len++) {
+        int rc = lidx_deserialize(buf, len, &l);
+        assert_true(rc == OMEN_CORRUPT || rc == OMEN_VERSION);
+        assert_null(l);
+    }
+    for (size_t i = 0; i < sz; i++) {
+        for (int bit = 0; bit < 8; bit += 3) {
+            buf[i] ^= (uint8_t)(1u << bit);
+            int rc = lidx_deserialize(buf, sz, &l);
+            assert_true(rc == OMEN_CORRUPT || rc == OMEN_VERSION);
+            assert_null(l);
+            buf[i] ^= (uint8_t)(1u << bit);
+        }
+    }
+    assert_int_equal(lidx_deserialize(buf, sz, &l), OMEN_OK);
+    check_queries(l, k, n, 500);
+    lidx_free(l);
+    lidx_free(m);
+    free(buf);
+    free(k);
+}
+
+/* ---- string keys -------------------------------------------------------- */
+
+typedef struct {
+    uint8_t **k;
+    size_t *len;
+} strarr;
+
+static lidx_slice str_at(const void *ctx, size_t i)
+{
+    const strarr *a = ctx;
+    lidx_slice s = {a->k[i], a->len[i]};
+    return s;
+}
+
+static int bcmp3(const uint8_t *a, size_t al, const uint8_t *b, size_t bl)
+{
+    size_t m = al < bl ? al : bl;
+    int c = m ? memcmp(a, b, m) : 0;
+    return c ? c : (al > bl) - (al < bl);
+}
+
+static const strarr *sort_ctx;
+static int cmp_idx(const void *x, const void *y)
+{
+    size_t i = *(const size_t *)x, j = *(const size_t *)y;
+    return bcmp3(sort_ctx->k[i], sort_ctx->len[i], sort_ctx->k[j], sort_ctx->len[j]);
+}
+
+static void check_strings(uint8_t **raw, size_t *rawlen, size_t n, unsigned eps)
+{
+    /* sort */
+    size_t *idx = malloc(n * sizeof *idx);
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    strarr tmp = {raw, rawlen};
+    sort_ctx = &tmp;
+    qsort(idx, n, sizeof *idx, cmp_idx);
+    strarr a = {malloc(n * sizeof(uint8_t *)), malloc(n * sizeof(size_t))};
+    for (size_t i = 0; i < n; i++) {
+        a.k[i] = raw[idx[i]];
+        a.len[i] = rawlen[idx[i]];
+    }
+    size_t lcp = lidx_str_lcp(str_at, &a, n);
+    uint64_t *slots = malloc((n ? n : 1) * sizeof *slots);
+    for (size_t i = 0; i < n; i++) {
+        slots[i] = lidx_slot(a.k[i], a.len[i], lcp);
+        if (i) assert_true(slots[i] >= slots[i - 1]);
+    }
+    lidx_str s = {NULL, slots, n, lcp, n ? a.k[0] : NULL, str_at, &a};
+    assert_int_equal(lidx_build(slots, n, eps, &s.model), OMEN_OK);
+    uint8_t q[40];
+    for (size_t t = 0; t < 3000 + n; t++) {
+        size_t ql;
+        if (n && t < n) {
+            ql = a.len[t];
+            memcpy(q, a.k[t], ql);
+        } else if (n && t % 2) {
+            size_t j = rnd() % n;
+            ql = a.len[j] < 40 ? a.len[j] : 40;
+            memcpy(q, a.k[j], ql);
+            if (ql && t % 4 == 1) q[rnd() % ql] ^= (uint8_t)(1u << (rnd() % 8));
+            else if (t % 8 == 3 && ql) ql = rnd() % ql;
+            else if (ql < 40) q[ql++] = (uint8_t)rnd();
+        } else {
+            ql = rnd() % 20;
+            for (size_t i = 0; i < ql; i++) q[i] = (uint8_t)(t % 3 ? (uint64_t)(uint8_t)"user:0123456789"[rnd() % 15] : rnd());
+        }
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (bcmp3(a.k[mid], a.len[mid], q, ql) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        assert_int_equal(lidx_str_lower_bound(&s, q, ql), lo);
+    }
+    lidx_free(s.model);
+    free(slots);
+    free(a.k);
+    free(a.len);
+    free(idx);
+}
+
+static void test_strings(void **st)
+{
+    (void)st;
+    for (int kind = 0; kind < 5; kind++) {
+        size_t n = kind == 4 ? 1 : 1 + rnd() % 20000;
+        uint8_t **raw = malloc(n * sizeof *raw);
+        size_t *len = malloc(n * sizeof *len);
+        for (size_t i = 0; i < n; i++) {
+            raw[i] = malloc(40);
+            if (kind == 0) {
+                len[i] = (size_t)snprintf((char *)raw[i], 40, "user:%zu", (size_t)(rnd() % (n * 2)));
+            } else if (kind == 1) {
+                len[i] = 16;
+                for (int j = 0; j < 16; j++) raw[i][j] = (uint8_t)rnd();
+            } else if (kind == 2) {
+                /* long shared prefix, ties past 8 bytes, embedded zeros */
+                len[i] = (size_t)snprintf((char *)raw[i], 40, "tenant/0042/obj/%04zu", (size_t)(rnd() % 50));
+                if (rnd() % 3 == 0) raw[i][len[i]++] = 0;
+                if (rnd() % 3 == 0) len[i] = 12 + rnd() % (len[i] - 11);
+            } else if (kind == 3) {
+                len[i] = rnd() % 4;
+                for (size_t j = 0; j < len[i]; j++) raw[i][j] = (uint8_t)(rnd() % 2 ? 0 : 0xff);
+            } else {
+                len[i] = 5;
+                memcpy(raw[i], "abcde", 5);
+            }
+        }
+        check_strings(raw, len, n, kind == 1 ? 4 : 1 + (unsigned)(rnd() % 64));
+        for (size_t i = 0; i < n; i++) free(raw[i]);
+        free(raw);
+        free(len);
+    }
+    /* empty */
+    lidx_str s = {NULL, NULL, 0, 0, NULL, str_at, NULL};
+    assert_int_equal(lidx_str_lower_bound(&s, (const uint8_t *)"x", 1), 0);
+    uint8_t k[3] = {1, 2, 3};
+    assert_int_equal(lidx_slot(k, 3, 0), 0x0102030000000000ull);
+    assert_int_equal(lidx_slot(k, 3, 1), 0x0203000000000000ull);
+    assert_int_equal(lidx_slot(k, 3, 5), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_search_variants_agree),
+        cmocka_unit_test(test_empty_one_two),
+        cmocka_unit_test(test_all_equal),
+        cmocka_unit_test(test_extremes_and_outliers),
+        cmocka_unit_test(test_properties),
+        cmocka_unit_test(test_streaming_equals_build),
+        cmocka_unit_test(test_builder_rejects),
+        cmocka_unit_test(test_nomem),
+        cmocka_unit_test(test_serialization_corruption),
+        cmocka_unit_test(test_strings),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
