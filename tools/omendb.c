@@ -774,6 +774,14 @@ static int run_shell(const char *dir) {
                OMEN_VERSION_STRING, dir, existed ? "" : " (new database)");
     }
 
+    /* Ctrl-C cancels the line being typed or stops a long scan; it never
+     * ends the shell (Ctrl-D and .quit do). */
+    struct sigaction sa, old_int;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    if (tty)
+        sigaction(SIGINT, &sa, &old_int);
+
     toks t = {0};
     char *line = NULL;
     size_t cap = 0;
@@ -784,9 +792,12 @@ static int run_shell(const char *dir) {
         char *rl = NULL;
         if (tty) {
             fflush(stdout);
+            g_interrupted = 0;
             rl = readline(s.txn ? "omendb [txn]> " : "omendb> ");
             if (!rl) {
                 putchar('\n');
+                if (g_interrupted)
+                    continue;
                 break;
             }
             n = (ssize_t)strlen(rl);
@@ -811,15 +822,8 @@ static int run_shell(const char *dir) {
                 fprintf(stderr, "omendb: line %lu: %s\n", lineno, err);
             ex1 = EX_USAGE;
         } else {
-            struct sigaction sa, old;
-            memset(&sa, 0, sizeof sa);
-            sa.sa_handler = on_sigint;
             g_interrupted = 0;
-            if (tty)
-                sigaction(SIGINT, &sa, &old); /* Ctrl-C stops a long scan, not the shell */
             ex1 = shell_exec(&s, &t, &quit);
-            if (tty)
-                sigaction(SIGINT, &old, NULL);
         }
         free(rl);
         fflush(stdout);
@@ -831,6 +835,8 @@ static int run_shell(const char *dir) {
     }
     free(line);
     toks_free(&t);
+    if (tty)
+        sigaction(SIGINT, &old_int, NULL);
     if (tty && hist[0] && write_history(hist) != 0)
         fprintf(stderr, "omendb: note: could not save history to %s\n", hist);
     int cex = close_db(&s);

@@ -620,6 +620,11 @@ def test_interactive_tmux(tmp_path):
         wait_for(lambda s: s.rstrip().endswith("omendb> get k1"), "the recalled command")
         tmux("send-keys", "-t", sess, "Enter")
         wait_for(lambda s: s.count("hello-world") >= 3, "the recalled command's output")
+        # Ctrl-C cancels the line being typed and keeps the shell running
+        tmux("send-keys", "-t", sess, "put k1 CANCELLED")
+        tmux("send-keys", "-t", sess, "C-c")
+        tmux("send-keys", "-t", sess, "get k1", "Enter")
+        wait_for(lambda s: s.count("hello-world") >= 4, "get after Ctrl-C")
         # the prompt shows an open transaction
         tmux("send-keys", "-t", sess, "begin", "Enter")
         wait_for(lambda s: "omendb [txn]>" in s, "the transaction prompt")
