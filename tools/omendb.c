@@ -369,10 +369,16 @@ typedef struct {
     int form;        /* FORM_TSV (script commands) or FORM_SHELL */
 } session;
 
-static int open_db(session *s, const char *dir, int create) {
+/* How a command opens the database.  Read-only commands never write a
+ * byte (no log replay into a new run, no new files), so inspecting a
+ * database cannot change it. */
+enum { OPEN_READ = 0, OPEN_CREATE = 1, OPEN_WRITE = 2 };
+
+static int open_db(session *s, const char *dir, int mode) {
     omen_options o;
     omen_options_init(&o);
-    o.create_if_missing = create;
+    o.create_if_missing = mode == OPEN_CREATE;
+    o.read_only = mode == OPEN_READ;
     o.compression = g_opt.compression;
     o.sync = g_opt.sync;
     if (g_opt.write_buffer)
@@ -563,7 +569,7 @@ static int cmd_stats(session *s) {
     fprintf(f, "compactions       %" PRIu64 ", ", st.compactions);
     put_size(f, st.compaction_bytes_written);
     fprintf(f, " written\nwrite stalls      %" PRIu64 " us\n", st.write_stalls_us);
-    fprintf(f, "read-only         %s\n", st.read_only ? "yes (after a fatal I/O error)" : "no");
+    fprintf(f, "read-only         %s\n", st.read_only ? "yes" : "no");
     return EX_OK;
 }
 
@@ -755,7 +761,7 @@ static int run_shell(const char *dir) {
     int existed = stat(dir, &st) == 0;
     session s = {0};
     s.form = FORM_SHELL;
-    int ex = open_db(&s, dir, 1);
+    int ex = open_db(&s, dir, OPEN_CREATE);
     if (ex)
         return ex;
 
@@ -783,7 +789,7 @@ static int run_shell(const char *dir) {
         sigaction(SIGINT, &sa, &old_int);
 
     toks t = {0};
-    char *line = NULL;
+    char *line = NULL, *last_hist = NULL;
     size_t cap = 0;
     int status = EX_OK, quit = 0;
     unsigned long lineno = 0;
@@ -801,10 +807,10 @@ static int run_shell(const char *dir) {
                 break;
             }
             n = (ssize_t)strlen(rl);
-            if (n > 0) {
-                HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
-                if (!last || strcmp(last->line, rl) != 0)
-                    add_history(rl);
+            if (n > 0 && (!last_hist || strcmp(last_hist, rl) != 0)) {
+                add_history(rl); /* consecutive repeats are kept once, as in bash */
+                free(last_hist);
+                last_hist = strdup(rl);
             }
         } else {
             n = getline(&line, &cap, stdin);
@@ -834,6 +840,7 @@ static int run_shell(const char *dir) {
         }
     }
     free(line);
+    free(last_hist);
     toks_free(&t);
     if (tty)
         sigaction(SIGINT, &old_int, NULL);
@@ -1201,18 +1208,18 @@ int main(int argc, char **argv) {
     static const struct {
         const char *name;
         int min, max; /* positional arguments after the command */
-        int create;   /* may create the database */
+        int mode;     /* OPEN_* */
         const char *syn;
     } tab[] = {
-        {"get", 2, 2, 0, "get DIR KEY"},
-        {"put", 3, 3, 1, "put DIR KEY VALUE"},
-        {"del", 2, 2, 0, "del DIR KEY"},
-        {"scan", 1, 3, 0, "scan DIR [FROM [TO]] [--limit N]"},
-        {"count", 1, 1, 0, "count DIR"},
-        {"stats", 1, 1, 0, "stats DIR"},
-        {"import", 2, 2, 1, "import DIR FILE.tsv"},
-        {"export", 1, 2, 0, "export DIR [FILE.tsv]"},
-        {"check", 1, 1, 0, "check DIR"},
+        {"get", 2, 2, OPEN_READ, "get DIR KEY"},
+        {"put", 3, 3, OPEN_CREATE, "put DIR KEY VALUE"},
+        {"del", 2, 2, OPEN_WRITE, "del DIR KEY"},
+        {"scan", 1, 3, OPEN_READ, "scan DIR [FROM [TO]] [--limit N]"},
+        {"count", 1, 1, OPEN_READ, "count DIR"},
+        {"stats", 1, 1, OPEN_READ, "stats DIR"},
+        {"import", 2, 2, OPEN_CREATE, "import DIR FILE.tsv"},
+        {"export", 1, 2, OPEN_READ, "export DIR [FILE.tsv]"},
+        {"check", 1, 1, OPEN_READ, "check DIR"},
     };
     int which = -1;
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
@@ -1245,7 +1252,7 @@ int main(int argc, char **argv) {
     if (ex == EX_OK) {
         session s = {0};
         s.form = FORM_TSV;
-        ex = open_db(&s, dir, tab[which].create);
+        ex = open_db(&s, dir, tab[which].mode);
         if (ex == EX_OK) {
             if (!strcmp(cmd, "get")) {
                 ex = cmd_get(&s, &a1);
