@@ -1,0 +1,218 @@
+/*
+ * db_impl.h -- internal structures of the db layer shared by db.c (handle,
+ * write path, flush/compaction), iter.c (merging iterators) and txn.c.
+ *
+ * Invariants:
+ *  - db->mu guards the writer queue, the current superversion pointer, the
+ *    snapshot list, the version (runs per level) and the background flags.
+ *    It is never held across file I/O on the hot path (the write leader
+ *    drops it while appending to the WAL and inserting into the memtable).
+ *  - manifest_mu serializes "compute new version + write MANIFEST + install"
+ *    (flush thread, compaction thread, open).  Lock order: manifest_mu, mu.
+ *  - A superversion (db_sv) is immutable once published; readers pin it by
+ *    reference count and never block on background work.  Runs are
+ *    reference counted (db_run); a run removed from the version is unlinked
+ *    from disk when its last reference goes.
+ *  - last_seq is published (release) only after the whole group is in the
+ *    memtable, so a reader at seq S sees every write <= S.
+ */
+#ifndef OMEN_DB_IMPL_H
+#define OMEN_DB_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "db/batch.h"
+#include "db/memtable.h"
+#include "omendb.h"
+#include "storage/cache.h"
+#include "storage/fio.h"
+#include "storage/manifest.h"
+#include "storage/run.h"
+#include "storage/wal.h"
+
+#define DB_L0_COMPACT 4
+#define DB_L0_SLOWDOWN 8
+#define DB_L0_STOP 12
+
+typedef struct db_run {
+    atomic_int refs;
+    int obsolete; /* (set under mu before the version's ref drops) removed from the version: unlink the file at last unref */
+    struct omen_db *db;
+    run *r;
+    manifest_run meta; /* owns smallest/largest copies */
+} db_run;
+
+typedef struct db_sv {
+    atomic_int refs;
+    mt *mem, *imm;
+    size_t nruns;                       /* runs[]: L0 newest first, then L1.. */
+    size_t level_start[OMEN_MAX_LEVELS + 1];
+    db_run **runs;
+} db_sv;
+
+struct omen_snapshot {
+    uint64_t seq;
+    struct omen_snapshot *prev, *next;
+    struct omen_db *db;
+};
+
+typedef struct db_writer {
+    const unsigned char *ops;
+    size_t ops_len, mem_cost;
+    uint32_t count;
+    struct omen_txn *txn; /* validated by the leader when non-NULL */
+    int sync;
+    int done, status;
+    pthread_cond_t cv;
+    struct db_writer *next;
+} db_writer;
+
+struct omen_db {
+    char *path;
+    omen_options opts;
+    fio_file *lock;
+    block_cache *cache;
+    int closed;
+    struct omen_db *zombie_next; /* closed handles stay allocated (see db.c) */
+    pthread_mutex_t sv_mu;       /* guards only the sv pointer swap/pin     */
+
+    pthread_mutex_t mu;
+    pthread_mutex_t manifest_mu;
+    pthread_cond_t bg_cv;    /* background progress (flush/compaction done)  */
+    pthread_cond_t flush_cv; /* work for the flush thread                    */
+    pthread_cond_t comp_cv;  /* work for the compaction thread               */
+
+    db_sv *sv; /* current superversion (mu) */
+    mt *mem, *imm;
+    wal_writer *wal;
+    uint64_t wal_number, imm_wal_number;
+    uint64_t next_file;
+    uint64_t log_number;
+
+    atomic_uint_fast64_t last_seq; /* published */
+    db_writer *wq_head, *wq_tail;
+
+    struct omen_snapshot snaps; /* sentinel of the circular snapshot list */
+    size_t nsnaps;
+    atomic_long outstanding; /* iterators + snapshots + transactions */
+
+    pthread_t flush_thread, comp_thread;
+    int threads_started;
+    atomic_int shutting_down;
+    uint64_t manual_req;  /* omen_compact_range requests issued  (mu) */
+    uint64_t manual_done; /* ... and served                      (mu) */
+    atomic_int read_only; /* fatal I/O error or read_only option      */
+
+    uint64_t manifest_last_seq; /* last_sequence recorded in MANIFEST (manifest_mu) */
+    struct iovec *iov;          /* leader's scratch for wal_append_v */
+    size_t iov_cap;
+
+    atomic_uint_fast64_t st_flushes, st_compactions, st_comp_bytes, st_stall_us, st_wal_bytes;
+};
+
+/* Pin / unpin the current superversion. */
+db_sv *db_sv_get(omen_db *db);
+db_sv *db_sv_get_seq(omen_db *db, uint64_t *seq);
+void db_sv_put(db_sv *sv);
+db_sv *db_sv_new(mt *mem, mt *imm, db_run **runs, size_t n);
+db_sv *db_sv_install(omen_db *db, db_sv *sv);
+int db_run_open(omen_db *db, const manifest_run *meta, db_run **out);
+void db_run_unref(db_run *r);
+int db_filename(const char *dir, uint64_t num, const char *ext, char **out);
+int db_snapshot_list(omen_db *db, uint64_t **out, size_t *n);
+int db_write_manifest(omen_db *db, db_run **runs, size_t n, uint64_t log_number);
+int db_changed_since(db_sv *sv, const void *key, size_t klen, uint64_t snap, int *changed);
+
+/* Background work (bg.c). */
+int db_flush_memtable(omen_db *db, mt *m, uint64_t fnum, db_run **out);
+int db_start_threads(omen_db *db);
+void db_stop_threads(omen_db *db);
+void db_set_fatal(omen_db *db, int rc, const char *what);
+
+/* The write path (group commit).  ops/count describe encoded batch ops. */
+int db_write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t count,
+                 size_t mem_cost, struct omen_txn *txn, int sync);
+int db_check_handle(const omen_db *db, const char *fn);
+int db_check_writable(omen_db *db, const char *fn);
+
+/* Point read at seq through a pinned superversion: OMEN_OK with a malloc'd
+ * copy, OMEN_NOTFOUND, or an error. */
+int db_get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val, size_t *vlen);
+/* Newest committed sequence of key in sv (0 if absent). */
+int db_latest_seq_sv(db_sv *sv, const void *key, size_t klen, uint64_t *seq);
+
+/* Snapshots (internal; also used by transactions). */
+int db_snapshot_acquire(omen_db *db, struct omen_snapshot **out);
+void db_snapshot_drop(omen_db *db, struct omen_snapshot *s);
+
+/* ---- iterators (iter.c) ---------------------------------------------------- */
+
+/* A child of a merging iterator: yields internal entries in internal order. */
+typedef struct citer citer;
+typedef struct citer_ops {
+    void (*seek_first)(citer *c);
+    void (*seek_last)(citer *c);
+    void (*seek)(citer *c, const void *k, size_t kl, uint64_t seq);          /* first >= */
+    void (*seek_for_prev)(citer *c, const void *k, size_t kl, uint64_t seq); /* last <= */
+    void (*next)(citer *c);
+    void (*prev)(citer *c);
+    /* Value of the current entry (loaded lazily: runs read value blocks
+     * only for entries that are actually returned). */
+    int (*value)(citer *c, const void **val, size_t *vlen);
+    void (*destroy)(citer *c);
+} citer_ops;
+
+struct citer {
+    const citer_ops *ops;
+    int valid;
+    int status;
+    const void *key;
+    size_t klen;
+    uint64_t seq;
+    int type;
+};
+
+citer *citer_mem_new(const mt *m);
+citer *citer_run_new(db_run *r);
+
+/* Merging iterator over children (owns them). */
+typedef struct miter {
+    citer **c;
+    size_t n;
+    citer *cur;
+    int forward;
+} miter;
+
+void miter_init(miter *m, citer **children, size_t n);
+void miter_free(miter *m);
+void miter_seek_first(miter *m);
+void miter_seek_last(miter *m);
+void miter_seek(miter *m, const void *k, size_t kl, uint64_t seq);
+void miter_seek_for_prev(miter *m, const void *k, size_t kl, uint64_t seq);
+void miter_next(miter *m);
+void miter_prev(miter *m);
+int miter_status(const miter *m);
+static inline int miter_valid(const miter *m)
+{
+    return m->cur != NULL;
+}
+
+/* Children over a superversion (mem, imm, runs) appended to *arr. */
+int db_sv_children(db_sv *sv, citer ***arr, size_t *n, size_t *cap);
+
+/* Iterator creation shared by omen_iter_create and omen_txn_iter_create. */
+int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *opts,
+                struct omen_txn *txn, const mt *txn_writes, omen_iter **out);
+
+/* ---- transactions (txn.c) -------------------------------------------------- */
+
+/* Called by the write leader: OMEN_CONFLICT if the txn must abort.
+ * group_* describe the members placed before it in the same group. */
+int txn_validate(struct omen_txn *t, db_sv *sv, db_writer *first, db_writer *self);
+void txn_record_range(struct omen_txn *t, const void *lo, size_t lolen, int has_lo,
+                      const void *hi, size_t hilen, int has_hi);
+
+#endif

@@ -1,0 +1,705 @@
+/*
+ * iter.c -- iterators: children over memtables and runs, the merging
+ * iterator over internal entries, and the user-visible omen_iter that turns
+ * internal entries into the newest visible version per user key.
+ *
+ * Invariants:
+ *  - Internal keys (user key, seq) are unique across the children of one
+ *    merging iterator (a superversion never holds the same entry twice).
+ *  - Direction switches follow LevelDB: when the merging iterator turns
+ *    around, every non-current child is re-positioned relative to the
+ *    current entry; when the user iterator turns around from forward to
+ *    reverse it first walks back past every entry of the current user key.
+ *  - Forward mode exposes key/value straight from the current child entry
+ *    (no copy: readseq is one compare per child per step); reverse mode must
+ *    look one user key ahead, so it copies the chosen entry.
+ *  - Transaction write sets are children whose sequences exceed MT_MAX_SEQ:
+ *    they are always visible and shadow everything committed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_impl.h"
+#include "db/txn.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+/* ---- memtable child -------------------------------------------------------- */
+
+typedef struct citer_mem {
+    citer base;
+    mt_iter it;
+} citer_mem;
+
+static inline void cm_load(citer_mem *c)
+{
+    const mt_node *n = c->it.node;
+    if (!n) {
+        c->base.valid = 0;
+        return;
+    }
+    c->base.valid = 1;
+    c->base.key = mt_node_key(n);
+    c->base.klen = n->klen;
+    c->base.seq = n->seq;
+    c->base.type = n->type;
+}
+
+static void cm_seek_first(citer *c)
+{
+    mt_iter_seek_first(&((citer_mem *)c)->it);
+    cm_load((citer_mem *)c);
+}
+static void cm_seek_last(citer *c)
+{
+    mt_iter_seek_last(&((citer_mem *)c)->it);
+    cm_load((citer_mem *)c);
+}
+static void cm_seek(citer *c, const void *k, size_t kl, uint64_t seq)
+{
+    mt_iter_seek(&((citer_mem *)c)->it, k, kl, seq);
+    cm_load((citer_mem *)c);
+}
+static void cm_seek_for_prev(citer *c, const void *k, size_t kl, uint64_t seq)
+{
+    mt_iter_seek_for_prev(&((citer_mem *)c)->it, k, kl, seq);
+    cm_load((citer_mem *)c);
+}
+static void cm_next(citer *c)
+{
+    mt_iter_next(&((citer_mem *)c)->it);
+    cm_load((citer_mem *)c);
+}
+static void cm_prev(citer *c)
+{
+    mt_iter_prev(&((citer_mem *)c)->it);
+    cm_load((citer_mem *)c);
+}
+static int cm_value(citer *c, const void **val, size_t *vlen)
+{
+    const mt_node *n = ((citer_mem *)c)->it.node;
+    *val = mt_node_val(n);
+    *vlen = n->vlen;
+    return OMEN_OK;
+}
+static void cm_destroy(citer *c)
+{
+    omen_free(c);
+}
+
+static const citer_ops cm_ops = {cm_seek_first, cm_seek_last, cm_seek,   cm_seek_for_prev,
+                                 cm_next,       cm_prev,      cm_value, cm_destroy};
+
+citer *citer_mem_new(const mt *m)
+{
+    citer_mem *c = omen_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->base.ops = &cm_ops;
+    mt_iter_init(&c->it, m);
+    return &c->base;
+}
+
+/* ---- run child ------------------------------------------------------------- */
+
+typedef struct citer_run {
+    citer base;
+    run_iter *it;
+    db_run *r;
+} citer_run;
+
+static inline void cr_load(citer_run *c)
+{
+    run_iter *it = c->it;
+    if (!run_iter_valid(it)) {
+        c->base.valid = 0;
+        if (!c->base.status) c->base.status = run_iter_status(it);
+        return;
+    }
+    c->base.valid = 1;
+    c->base.key = run_iter_key(it, &c->base.klen);
+    c->base.seq = run_iter_seq(it);
+    c->base.type = run_iter_type(it);
+}
+
+static void cr_seek_first(citer *c)
+{
+    run_iter_seek_first(((citer_run *)c)->it);
+    cr_load((citer_run *)c);
+}
+static void cr_seek_last(citer *c)
+{
+    run_iter_seek_last(((citer_run *)c)->it);
+    cr_load((citer_run *)c);
+}
+/* run_iter_seek lands on the newest version of the first user key >= k;
+ * step over the versions newer than seq. */
+static void cr_seek(citer *c, const void *k, size_t kl, uint64_t seq)
+{
+    citer_run *cr = (citer_run *)c;
+    run_iter_seek(cr->it, k, kl);
+    cr_load(cr);
+    while (c->valid && ikey_cmp(c->key, c->klen, c->seq, k, kl, seq) < 0) {
+        run_iter_next(cr->it);
+        cr_load(cr);
+    }
+}
+static void cr_seek_for_prev(citer *c, const void *k, size_t kl, uint64_t seq)
+{
+    citer_run *cr = (citer_run *)c;
+    cr_seek(c, k, kl, seq);
+    if (!c->valid) {
+        run_iter_seek_last(cr->it);
+        cr_load(cr);
+        return;
+    }
+    if (ikey_cmp(c->key, c->klen, c->seq, k, kl, seq) > 0) {
+        run_iter_prev(cr->it);
+        cr_load(cr);
+    }
+}
+static void cr_next(citer *c)
+{
+    run_iter_next(((citer_run *)c)->it);
+    cr_load((citer_run *)c);
+}
+static void cr_prev(citer *c)
+{
+    run_iter_prev(((citer_run *)c)->it);
+    cr_load((citer_run *)c);
+}
+static int cr_value(citer *c, const void **val, size_t *vlen)
+{
+    int rc = run_iter_value(((citer_run *)c)->it, val, vlen);
+    if (rc && !c->status) c->status = rc;
+    return rc;
+}
+static void cr_destroy(citer *c)
+{
+    citer_run *cr = (citer_run *)c;
+    run_iter_free(cr->it);
+    omen_free(cr);
+}
+
+static const citer_ops cr_ops = {cr_seek_first, cr_seek_last, cr_seek,  cr_seek_for_prev,
+                                 cr_next,       cr_prev,      cr_value, cr_destroy};
+
+citer *citer_run_new(db_run *r)
+{
+    citer_run *c = omen_calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (run_iter_new(r->r, &c->it)) {
+        omen_free(c);
+        return NULL;
+    }
+    c->base.ops = &cr_ops;
+    c->r = r;
+    return &c->base;
+}
+
+/* ---- merging iterator ------------------------------------------------------ */
+
+static inline int cit_cmp(const citer *a, const citer *b)
+{
+    return ikey_cmp(a->key, a->klen, a->seq, b->key, b->klen, b->seq);
+}
+
+static void find_smallest(miter *m)
+{
+    citer *best = NULL;
+    for (size_t i = 0; i < m->n; i++) {
+        citer *c = m->c[i];
+        if (c->valid && (!best || cit_cmp(c, best) < 0)) best = c;
+    }
+    m->cur = best;
+}
+
+static void find_largest(miter *m)
+{
+    citer *best = NULL;
+    for (size_t i = 0; i < m->n; i++) {
+        citer *c = m->c[i];
+        if (c->valid && (!best || cit_cmp(c, best) > 0)) best = c;
+    }
+    m->cur = best;
+}
+
+void miter_init(miter *m, citer **children, size_t n)
+{
+    m->c = children;
+    m->n = n;
+    m->cur = NULL;
+    m->forward = 1;
+}
+
+void miter_free(miter *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->c[i]) m->c[i]->ops->destroy(m->c[i]);
+    omen_free(m->c);
+    m->c = NULL;
+    m->n = 0;
+    m->cur = NULL;
+}
+
+void miter_seek_first(miter *m)
+{
+    for (size_t i = 0; i < m->n; i++) m->c[i]->ops->seek_first(m->c[i]);
+    m->forward = 1;
+    find_smallest(m);
+}
+
+void miter_seek_last(miter *m)
+{
+    for (size_t i = 0; i < m->n; i++) m->c[i]->ops->seek_last(m->c[i]);
+    m->forward = 0;
+    find_largest(m);
+}
+
+void miter_seek(miter *m, const void *k, size_t kl, uint64_t seq)
+{
+    for (size_t i = 0; i < m->n; i++) m->c[i]->ops->seek(m->c[i], k, kl, seq);
+    m->forward = 1;
+    find_smallest(m);
+}
+
+void miter_seek_for_prev(miter *m, const void *k, size_t kl, uint64_t seq)
+{
+    for (size_t i = 0; i < m->n; i++) m->c[i]->ops->seek_for_prev(m->c[i], k, kl, seq);
+    m->forward = 0;
+    find_largest(m);
+}
+
+void miter_next(miter *m)
+{
+    citer *cur = m->cur;
+    if (!m->forward) {
+        for (size_t i = 0; i < m->n; i++) {
+            citer *c = m->c[i];
+            if (c == cur) continue;
+            c->ops->seek(c, cur->key, cur->klen, cur->seq);
+            if (c->valid && cit_cmp(c, cur) == 0) c->ops->next(c);
+        }
+        m->forward = 1;
+    }
+    cur->ops->next(cur);
+    find_smallest(m);
+}
+
+void miter_prev(miter *m)
+{
+    citer *cur = m->cur;
+    if (m->forward) {
+        for (size_t i = 0; i < m->n; i++) {
+            citer *c = m->c[i];
+            if (c == cur) continue;
+            c->ops->seek(c, cur->key, cur->klen, cur->seq);
+            if (c->valid)
+                c->ops->prev(c);
+            else
+                c->ops->seek_last(c);
+        }
+        m->forward = 0;
+    }
+    cur->ops->prev(cur);
+    find_largest(m);
+}
+
+int miter_status(const miter *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (m->c[i]->status) return m->c[i]->status;
+    return OMEN_OK;
+}
+
+static int push_child(citer ***arr, size_t *n, size_t *cap, citer *c)
+{
+    if (!c) return omen_seterr(OMEN_NOMEM, "iterator: out of memory");
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        citer **p = omen_realloc(*arr, nc * sizeof *p);
+        if (!p) {
+            c->ops->destroy(c);
+            return omen_seterr(OMEN_NOMEM, "iterator: out of memory");
+        }
+        *arr = p;
+        *cap = nc;
+    }
+    (*arr)[(*n)++] = c;
+    return OMEN_OK;
+}
+
+int db_sv_children(db_sv *sv, citer ***arr, size_t *n, size_t *cap)
+{
+    int rc = push_child(arr, n, cap, citer_mem_new(sv->mem));
+    if (!rc && sv->imm) rc = push_child(arr, n, cap, citer_mem_new(sv->imm));
+    for (size_t i = 0; !rc && i < sv->nruns; i++)
+        rc = push_child(arr, n, cap, citer_run_new(sv->runs[i]));
+    return rc;
+}
+
+/* ---- user iterator --------------------------------------------------------- */
+
+typedef struct buf {
+    unsigned char *p;
+    size_t len, cap;
+} buf;
+
+static int buf_set(buf *b, const void *d, size_t n)
+{
+    if (n > b->cap) {
+        size_t c = b->cap ? b->cap : 64;
+        while (c < n) c *= 2;
+        void *p = omen_realloc(b->p, c);
+        if (!p) return OMEN_NOMEM;
+        b->p = p;
+        b->cap = c;
+    }
+    if (n) memcpy(b->p, d, n);
+    b->len = n;
+    return OMEN_OK;
+}
+
+struct omen_iter {
+    omen_db *db;
+    db_sv *sv;
+    uint64_t seq, seek_seq;
+    miter m;
+    int valid;
+    int forward;
+    buf skey, sval;
+    int has_lower, has_upper;
+    buf lower, upper;
+    int status;
+    struct omen_txn *txn;
+    mt *txn_writes; /* referenced: may outlive a (misused) transaction */
+};
+
+static inline int visible(const omen_iter *it, uint64_t seq)
+{
+    return seq <= it->seq || seq > MT_MAX_SEQ;
+}
+
+static inline int below_lower(const omen_iter *it, const void *k, size_t kl)
+{
+    return it->has_lower && ukey_cmp(k, kl, it->lower.p, it->lower.len) < 0;
+}
+
+static inline int at_or_above_upper(const omen_iter *it, const void *k, size_t kl)
+{
+    return it->has_upper && ukey_cmp(k, kl, it->upper.p, it->upper.len) >= 0;
+}
+
+static void set_nomem(omen_iter *it)
+{
+    it->status = omen_seterr(OMEN_NOMEM, "iterator: out of memory");
+    it->valid = 0;
+}
+
+/* Forward: from the current internal entry, find the first visible,
+ * non-deleted user key (skipping user keys <= skey when skipping). */
+static void find_next_user_entry(omen_iter *it, int skipping)
+{
+    miter *m = &it->m;
+    while (miter_valid(m)) {
+        const citer *c = m->cur;
+        if (at_or_above_upper(it, c->key, c->klen)) break;
+        if (visible(it, c->seq)) {
+            if (c->type == MT_TYPE_DELETE) {
+                if (buf_set(&it->skey, c->key, c->klen)) {
+                    set_nomem(it);
+                    return;
+                }
+                skipping = 1;
+            } else if (!skipping || ukey_cmp(c->key, c->klen, it->skey.p, it->skey.len) > 0) {
+                it->valid = 1;
+                return;
+            }
+        }
+        miter_next(m);
+    }
+    it->valid = 0;
+    if (!it->status) it->status = miter_status(m);
+}
+
+/* Reverse: walk back collecting the newest visible version of the previous
+ * user key into skey/sval. */
+static void find_prev_user_entry(omen_iter *it)
+{
+    miter *m = &it->m;
+    int type = MT_TYPE_DELETE;
+    while (miter_valid(m)) {
+        const citer *c = m->cur;
+        if (below_lower(it, c->key, c->klen)) break;
+        if (visible(it, c->seq)) {
+            if (type != MT_TYPE_DELETE &&
+                ukey_cmp(c->key, c->klen, it->skey.p, it->skey.len) < 0)
+                break;
+            type = c->type;
+            if (type == MT_TYPE_DELETE) {
+                it->skey.len = 0;
+                it->sval.len = 0;
+            } else {
+                const void *v;
+                size_t vl;
+                int rc = m->cur->ops->value(m->cur, &v, &vl);
+                if (rc) {
+                    it->status = rc;
+                    it->valid = 0;
+                    return;
+                }
+                if (buf_set(&it->skey, c->key, c->klen) || buf_set(&it->sval, v, vl)) {
+                    set_nomem(it);
+                    return;
+                }
+            }
+        }
+        miter_prev(m);
+    }
+    if (type == MT_TYPE_DELETE) {
+        it->valid = 0;
+        it->forward = 1;
+        if (!it->status) it->status = miter_status(m);
+    } else {
+        it->valid = 1;
+    }
+}
+
+int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *opts,
+                struct omen_txn *txn, const mt *txn_writes, omen_iter **out)
+{
+    *out = NULL;
+    if (opts && ((opts->lower == NULL && opts->lower_len) || (opts->upper == NULL && opts->upper_len)))
+        return omen_seterr(OMEN_INVALID, "omen_iter_create: NULL bound with non-zero length");
+    omen_iter *it = omen_calloc(1, sizeof *it);
+    if (!it) return omen_seterr(OMEN_NOMEM, "omen_iter_create: out of memory");
+    it->db = db;
+    it->sv = sv;
+    it->seq = seq;
+    it->seek_seq = txn_writes ? UINT64_MAX : seq;
+    it->txn = txn;
+    it->forward = 1;
+    citer **arr = NULL;
+    size_t n = 0, cap = 0;
+    int rc = OMEN_OK;
+    if (txn_writes) {
+        rc = push_child(&arr, &n, &cap, citer_mem_new(txn_writes));
+        if (!rc) {
+            it->txn_writes = (mt *)txn_writes;
+            mt_ref(it->txn_writes);
+        }
+    }
+    if (!rc) rc = db_sv_children(sv, &arr, &n, &cap);
+    if (!rc && opts && opts->lower) {
+        it->has_lower = 1;
+        if (buf_set(&it->lower, opts->lower, opts->lower_len)) rc = OMEN_NOMEM;
+    }
+    if (!rc && opts && opts->upper) {
+        it->has_upper = 1;
+        if (buf_set(&it->upper, opts->upper, opts->upper_len)) rc = OMEN_NOMEM;
+    }
+    miter_init(&it->m, arr, n);
+    if (rc) {
+        miter_free(&it->m);
+        if (it->txn_writes) mt_unref(it->txn_writes);
+        omen_free(it->lower.p);
+        omen_free(it->upper.p);
+        omen_free(it);
+        return rc == OMEN_NOMEM ? omen_seterr(OMEN_NOMEM, "omen_iter_create: out of memory") : rc;
+    }
+    *out = it;
+    return OMEN_OK;
+}
+
+int omen_iter_create(omen_db *db, const omen_iter_options *opts, omen_iter **out)
+{
+    if (!out) return omen_seterr(OMEN_INVALID, "omen_iter_create: NULL out");
+    *out = NULL;
+    int rc = db_check_handle(db, "omen_iter_create");
+    if (rc) return rc;
+    uint64_t seq;
+    if (opts && opts->snapshot)
+        seq = opts->snapshot->seq;
+    else
+        seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
+    db_sv *sv = db_sv_get(db);
+    rc = db_iter_new(db, sv, seq, opts, NULL, NULL, out);
+    if (rc) {
+        db_sv_put(sv);
+        return rc;
+    }
+    atomic_fetch_add(&db->outstanding, 1);
+    return OMEN_OK;
+}
+
+void omen_iter_seek_first(omen_iter *it)
+{
+    if (!it) return;
+    it->forward = 1;
+    if (it->has_lower) {
+        miter_seek(&it->m, it->lower.p, it->lower.len, it->seek_seq);
+    } else {
+        miter_seek_first(&it->m);
+    }
+    find_next_user_entry(it, 0);
+}
+
+void omen_iter_seek_last(omen_iter *it)
+{
+    if (!it) return;
+    it->forward = 0;
+    if (it->has_upper)
+        miter_seek_for_prev(&it->m, it->upper.p, it->upper.len, UINT64_MAX);
+    else
+        miter_seek_last(&it->m);
+    find_prev_user_entry(it);
+}
+
+void omen_iter_seek(omen_iter *it, const void *key, size_t klen)
+{
+    if (!it) return;
+    if (!key && klen) {
+        it->valid = 0;
+        it->status = omen_seterr(OMEN_INVALID, "omen_iter_seek: NULL key");
+        return;
+    }
+    if (it->has_lower && ukey_cmp(key, klen, it->lower.p, it->lower.len) < 0) {
+        key = it->lower.p;
+        klen = it->lower.len;
+    }
+    it->forward = 1;
+    miter_seek(&it->m, key, klen, it->seek_seq);
+    find_next_user_entry(it, 0);
+}
+
+void omen_iter_seek_for_prev(omen_iter *it, const void *key, size_t klen)
+{
+    if (!it) return;
+    if (!key && klen) {
+        it->valid = 0;
+        it->status = omen_seterr(OMEN_INVALID, "omen_iter_seek_for_prev: NULL key");
+        return;
+    }
+    if (it->has_upper && ukey_cmp(key, klen, it->upper.p, it->upper.len) >= 0) {
+        omen_iter_seek_last(it);
+        return;
+    }
+    it->forward = 0;
+    miter_seek_for_prev(&it->m, key, klen, 0);
+    find_prev_user_entry(it);
+}
+
+int omen_iter_valid(const omen_iter *it)
+{
+    return it && it->valid;
+}
+
+void omen_iter_next(omen_iter *it)
+{
+    if (!it || !it->valid) return;
+    miter *m = &it->m;
+    if (!it->forward) {
+        /* m is just before the entries of skey: step into them, then skip
+         * past them below. */
+        it->forward = 1;
+        if (!miter_valid(m))
+            miter_seek_first(m);
+        else
+            miter_next(m);
+    } else {
+        if (buf_set(&it->skey, m->cur->key, m->cur->klen)) {
+            set_nomem(it);
+            return;
+        }
+        miter_next(m);
+    }
+    find_next_user_entry(it, 1);
+}
+
+void omen_iter_prev(omen_iter *it)
+{
+    if (!it || !it->valid) return;
+    miter *m = &it->m;
+    if (it->forward) {
+        /* Walk back until before every entry of the current user key. */
+        if (buf_set(&it->skey, m->cur->key, m->cur->klen)) {
+            set_nomem(it);
+            return;
+        }
+        for (;;) {
+            miter_prev(m);
+            if (!miter_valid(m)) {
+                it->valid = 0;
+                it->forward = 1;
+                if (!it->status) it->status = miter_status(m);
+                return;
+            }
+            if (ukey_cmp(m->cur->key, m->cur->klen, it->skey.p, it->skey.len) < 0) break;
+        }
+        it->forward = 0;
+    }
+    find_prev_user_entry(it);
+}
+
+const void *omen_iter_key(const omen_iter *it, size_t *klen)
+{
+    if (!it || !it->valid) {
+        if (klen) *klen = 0;
+        return NULL;
+    }
+    if (it->forward) {
+        if (klen) *klen = it->m.cur->klen;
+        return it->m.cur->klen ? it->m.cur->key : (const void *)"";
+    }
+    if (klen) *klen = it->skey.len;
+    return it->skey.p ? (const void *)it->skey.p : (const void *)"";
+}
+
+const void *omen_iter_value(const omen_iter *it, size_t *vlen)
+{
+    if (!it || !it->valid) {
+        if (vlen) *vlen = 0;
+        return NULL;
+    }
+    if (it->forward) {
+        citer *c = it->m.cur;
+        const void *v = NULL;
+        size_t vl = 0;
+        if (c->ops->value(c, &v, &vl)) {
+            if (vlen) *vlen = 0;
+            return NULL;
+        }
+        if (vlen) *vlen = vl;
+        return vl ? v : (const void *)"";
+    }
+    if (vlen) *vlen = it->sval.len;
+    return it->sval.len ? (const void *)it->sval.p : (const void *)"";
+}
+
+int omen_iter_status(const omen_iter *it)
+{
+    if (!it) return OMEN_INVALID;
+    return it->status ? it->status : miter_status(&it->m);
+}
+
+void omen_iter_destroy(omen_iter *it)
+{
+    if (!it) return;
+    miter_free(&it->m);
+    if (it->sv) db_sv_put(it->sv);
+    if (it->txn)
+        txn_iter_released(it->txn, it);
+    else
+        atomic_fetch_sub(&it->db->outstanding, 1);
+    if (it->txn_writes) mt_unref(it->txn_writes);
+    omen_free(it->skey.p);
+    omen_free(it->sval.p);
+    omen_free(it->lower.p);
+    omen_free(it->upper.p);
+    omen_free(it);
+}
+
+void db_iter_detach_txn(omen_iter *it)
+{
+    it->txn = NULL;
+    atomic_fetch_add(&it->db->outstanding, 1);
+}

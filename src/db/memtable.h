@@ -1,0 +1,128 @@
+/*
+ * memtable.h -- the in-memory write buffer: a skiplist of internal entries
+ * (user key, sequence, type, value) allocated from an arena.
+ *
+ * Invariants:
+ *  - Order: user key ascending (memcmp, shorter first on a common prefix),
+ *    then sequence descending, so a lower_bound on (key, snap) lands on the
+ *    newest version visible at snap.
+ *  - One writer at a time (the caller serializes mt_add / mt_reserve: the
+ *    db's write-group leader); any number of readers run concurrently and
+ *    lock-free.  A node is fully written before it is linked (release store),
+ *    and readers follow links with acquire loads, so a reader sees either
+ *    the whole node or not the node at all.
+ *  - Nodes are never removed; memory is released when the last reference
+ *    goes (mt_unref).
+ *  - (key, seq) pairs are unique within one memtable (callers give every
+ *    operation its own sequence number).
+ */
+#ifndef OMEN_MEMTABLE_H
+#define OMEN_MEMTABLE_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "omendb.h"
+
+/* Entry types, shared by the whole db layer (WAL batches, memtable, runs). */
+enum { MT_TYPE_DELETE = 0, MT_TYPE_PUT = 1 };
+
+#define MT_MAX_HEIGHT 12
+#define MT_MAX_SEQ ((uint64_t)0x00ffffffffffffffull)
+
+typedef struct mt_node {
+    uint64_t seq;
+    uint32_t klen;
+    uint32_t vlen;
+    uint8_t type;
+    uint8_t height;
+    _Atomic(struct mt_node *) next[]; /* height links, then key, then value */
+} mt_node;
+
+typedef struct mt mt;
+
+/* block_size: arena block size (small for transaction write sets, large for
+ * the db memtable).  Starts with one reference. */
+int mt_new(size_t block_size, mt **out);
+void mt_ref(mt *m);
+void mt_unref(mt *m);
+
+/* Make sure the next adds totalling `bytes` (as computed by mt_entry_cost)
+ * cannot fail for lack of memory.  OMEN_NOMEM if the arena cannot grow. */
+int mt_reserve(mt *m, size_t bytes);
+/* Upper bound of the arena bytes one entry needs. */
+static inline size_t mt_entry_cost(size_t klen, size_t vlen)
+{
+    return sizeof(mt_node) + MT_MAX_HEIGHT * sizeof(void *) + klen + vlen + 8;
+}
+
+/* Insert an entry.  OMEN_NOMEM only if nothing was reserved for it. */
+int mt_add(mt *m, uint64_t seq, int type, const void *key, size_t klen, const void *val,
+           size_t vlen);
+
+/* Newest version of key with seq <= snap.  Returns 1 and fills the outs
+ * (value borrowed from the memtable, valid while it is referenced) or 0. */
+int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
+           const void **val, size_t *vlen);
+
+/* Sequence of the newest version of key, 0 if absent. */
+uint64_t mt_latest_seq(const mt *m, const void *key, size_t klen);
+
+size_t mt_bytes(const mt *m);   /* arena bytes in use                        */
+size_t mt_entries(const mt *m); /* entries inserted                          */
+uint64_t mt_max_seq(const mt *m);
+uint64_t mt_min_seq(const mt *m);
+
+static inline const uint8_t *mt_node_key(const mt_node *n)
+{
+    return (const uint8_t *)&n->next[n->height];
+}
+static inline const uint8_t *mt_node_val(const mt_node *n)
+{
+    return mt_node_key(n) + n->klen;
+}
+
+/* Iterator over every internal entry.  Not thread-safe per iterator; many
+ * may run concurrently with the writer.  The memtable must stay referenced
+ * while the iterator is used. */
+typedef struct mt_iter {
+    const mt *m;
+    const mt_node *node; /* NULL: not valid */
+} mt_iter;
+
+void mt_iter_init(mt_iter *it, const mt *m);
+static inline int mt_iter_valid(const mt_iter *it)
+{
+    return it->node != NULL;
+}
+void mt_iter_seek_first(mt_iter *it);
+void mt_iter_seek_last(mt_iter *it);
+/* First entry >= (key, seq) in internal order. */
+void mt_iter_seek(mt_iter *it, const void *key, size_t klen, uint64_t seq);
+/* Last entry <= (key, seq) in internal order. */
+void mt_iter_seek_for_prev(mt_iter *it, const void *key, size_t klen, uint64_t seq);
+void mt_iter_next(mt_iter *it);
+void mt_iter_prev(mt_iter *it);
+
+/* Internal-key comparison: user key ascending, then seq descending. */
+static inline int ikey_cmp(const void *ak, size_t al, uint64_t aseq, const void *bk, size_t bl,
+                           uint64_t bseq)
+{
+    size_t n = al < bl ? al : bl;
+    int c = n ? memcmp(ak, bk, n) : 0;
+    if (c) return c;
+    if (al != bl) return al < bl ? -1 : 1;
+    return aseq > bseq ? -1 : (aseq < bseq ? 1 : 0);
+}
+
+static inline int ukey_cmp(const void *ak, size_t al, const void *bk, size_t bl)
+{
+    size_t n = al < bl ? al : bl;
+    int c = n ? memcmp(ak, bk, n) : 0;
+    if (c) return c;
+    return al < bl ? -1 : (al > bl ? 1 : 0);
+}
+
+#endif

@@ -1,0 +1,410 @@
+/*
+ * write.c -- the write path with group commit (LevelDB's writer queue).
+ *
+ * Writers enqueue under db->mu; the writer at the head is the leader.  The
+ * leader makes room (may switch the memtable, may sleep/wait when level 0
+ * is crowded), takes a group of queued writers, then drops mu and -- being
+ * the only thread allowed to do so -- validates the group's transactions,
+ * appends ONE WAL record for the whole group (a batch or transaction is
+ * therefore entirely inside one record), fdatasyncs once if any member
+ * asked for OMEN_SYNC_FULL, inserts into the memtable and finally publishes
+ * last_seq under mu and wakes the followers.
+ *
+ * Memtable memory for the group is reserved before the WAL append, so once
+ * a record is in the log, applying it cannot fail.  A failed WAL append or
+ * sync is fatal: the handle turns read-only and never retries (the log may
+ * hold a partial record and, after a failed fsync, the page cache may
+ * already have dropped the data).
+ */
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/db_impl.h"
+#include "db/txn.h"
+#include "util/coding.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+#define GROUP_MAX_BYTES (1u << 20)
+#define GROUP_SMALL_BYTES (128u << 10)
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void db_set_fatal(omen_db *db, int rc, const char *what)
+{
+    (void)rc;
+    atomic_store(&db->read_only, 1);
+    omen_seterr(rc, "%s failed; the database is now read-only (%s)", what, omen_last_error());
+}
+
+static int resolve_sync(const omen_db *db, int sync, int *out)
+{
+    if (sync == OMEN_SYNC_DEFAULT) sync = db->opts.sync;
+    if (sync != OMEN_SYNC_RELAXED && sync != OMEN_SYNC_FULL)
+        return omen_seterr(OMEN_INVALID, "unknown sync mode %d", sync);
+    *out = sync;
+    return OMEN_OK;
+}
+
+static size_t l0_runs(const omen_db *db)
+{
+    return db->sv->level_start[1] - db->sv->level_start[0];
+}
+
+static void stall_wait(omen_db *db)
+{
+    uint64_t t0 = now_us();
+    pthread_cond_signal(&db->comp_cv);
+    pthread_cond_signal(&db->flush_cv);
+    pthread_cond_wait(&db->bg_cv, &db->mu);
+    atomic_fetch_add(&db->st_stall_us, now_us() - t0);
+}
+
+/* Switch to a new memtable and WAL (mu held, caller is the leader). */
+static int switch_memtable(omen_db *db)
+{
+    uint64_t num = db->next_file++;
+    char *fn = NULL;
+    int rc = db_filename(db->path, num, "wal", &fn);
+    if (rc) return rc;
+    wal_writer *nw = NULL;
+    rc = wal_writer_open(fn, &nw);
+    if (rc) {
+        omen_free(fn);
+        return rc;
+    }
+    mt *nm = NULL;
+    rc = mt_new(db->mem ? mt_bytes(db->mem) / 16 + 65536 : 65536, &nm);
+    if (rc) {
+        wal_writer_close(nw);
+        fio_unlink(fn);
+        omen_free(fn);
+        return rc;
+    }
+    omen_free(fn);
+    /* Make the old log durable so that a later synced write in the new log
+     * never survives a crash that loses earlier relaxed writes. */
+    rc = wal_sync(db->wal);
+    if (rc) {
+        wal_writer_close(nw);
+        mt_unref(nm);
+        db_set_fatal(db, rc, "syncing the write-ahead log");
+        return rc;
+    }
+    db_sv *nsv = db_sv_new(nm, db->mem, db->sv->runs, db->sv->nruns);
+    if (!nsv) {
+        wal_writer_close(nw);
+        mt_unref(nm);
+        return omen_seterr(OMEN_NOMEM, "out of memory");
+    }
+    wal_writer_close(db->wal);
+    db->wal = nw;
+    db->imm_wal_number = db->wal_number;
+    db->wal_number = num;
+    db->imm = db->mem;
+    db->mem = nm;
+    atomic_store_explicit(&db->st_wal_bytes, WAL_FILE_HEADER_SIZE, memory_order_relaxed);
+    db_sv *old = db_sv_install(db, nsv);
+    db_sv_put(old);
+    pthread_cond_signal(&db->flush_cv);
+    return OMEN_OK;
+}
+
+/* Called by the leader with mu held.  force: switch even if not full
+ * (omen_flush), unless the memtable is empty. */
+static int make_room(omen_db *db, int force)
+{
+    int slowed = 0;
+    for (;;) {
+        if (atomic_load(&db->read_only)) return db_check_writable(db, "write");
+        if (db->shutting_down) return omen_seterr(OMEN_CLOSED, "the database is closing");
+        size_t l0 = l0_runs(db);
+        if (!slowed && l0 >= DB_L0_SLOWDOWN && !force) {
+            /* Gentle back-pressure: give compaction a little head start. */
+            pthread_cond_signal(&db->comp_cv);
+            pthread_mutex_unlock(&db->mu);
+            uint64_t t0 = now_us();
+            usleep(1000);
+            atomic_fetch_add(&db->st_stall_us, now_us() - t0);
+            pthread_mutex_lock(&db->mu);
+            slowed = 1;
+            continue;
+        }
+        if (force) {
+            if (mt_entries(db->mem) == 0) return OMEN_OK;
+        } else if (mt_bytes(db->mem) < db->opts.write_buffer_size) {
+            return OMEN_OK;
+        }
+        if (db->imm) {
+            stall_wait(db);
+            continue;
+        }
+        if (l0 >= DB_L0_STOP) {
+            stall_wait(db);
+            continue;
+        }
+        return switch_memtable(db);
+    }
+}
+
+static int apply_op(void *ctx, uint64_t seq, int type, const void *key, size_t klen,
+                    const void *val, size_t vlen)
+{
+    return mt_add((mt *)ctx, seq, type, key, klen, val, vlen);
+}
+
+static int ensure_iov(omen_db *db, size_t n)
+{
+    if (n <= db->iov_cap) return OMEN_OK;
+    size_t c = db->iov_cap ? db->iov_cap : 64;
+    while (c < n) c *= 2;
+    struct iovec *p = omen_realloc(db->iov, c * sizeof *p);
+    if (!p) return omen_seterr(OMEN_NOMEM, "out of memory");
+    db->iov = p;
+    db->iov_cap = c;
+    return OMEN_OK;
+}
+
+/* Leader: finish (mu held) -- pop the group, hand leadership on. */
+static void finish_group(omen_db *db, db_writer *leader, db_writer *last)
+{
+    db_writer *x = leader;
+    for (;;) {
+        db_writer *nx = x->next;
+        if (x != leader) {
+            x->done = 1;
+            pthread_cond_signal(&x->cv);
+        }
+        if (x == last) {
+            db->wq_head = nx;
+            break;
+        }
+        x = nx;
+    }
+    if (!db->wq_head)
+        db->wq_tail = NULL;
+    else
+        pthread_cond_signal(&db->wq_head->cv);
+}
+
+int db_write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t count,
+                 size_t mem_cost, struct omen_txn *txn, int sync)
+{
+    int rc = resolve_sync(db, sync, &sync);
+    if (rc) return rc;
+    if (ops_len + BATCH_HEADER > WAL_MAX_RECORD)
+        return omen_seterr(OMEN_TOOBIG, "write of %zu bytes exceeds the %u-byte record limit",
+                           ops_len, WAL_MAX_RECORD);
+    db_writer w;
+    memset(&w, 0, sizeof w);
+    w.ops = ops;
+    w.ops_len = ops_len;
+    w.count = count;
+    w.mem_cost = mem_cost;
+    w.txn = txn;
+    w.sync = sync;
+    pthread_cond_init(&w.cv, NULL);
+
+    pthread_mutex_lock(&db->mu);
+    rc = db_check_writable(db, "write");
+    if (rc) {
+        pthread_mutex_unlock(&db->mu);
+        pthread_cond_destroy(&w.cv);
+        return rc;
+    }
+    if (db->wq_tail)
+        db->wq_tail->next = &w;
+    else
+        db->wq_head = &w;
+    db->wq_tail = &w;
+    while (!w.done && db->wq_head != &w) pthread_cond_wait(&w.cv, &db->mu);
+    if (w.done) {
+        pthread_mutex_unlock(&db->mu);
+        pthread_cond_destroy(&w.cv);
+        return w.status;
+    }
+
+    /* Leader.  count == 0 && !txn is a flush request (omen_flush). */
+    int flush_req = count == 0 && !txn && ops == NULL;
+    rc = make_room(db, flush_req);
+    if (rc || flush_req) {
+        w.status = rc;
+        finish_group(db, &w, &w);
+        pthread_mutex_unlock(&db->mu);
+        pthread_cond_destroy(&w.cv);
+        return rc;
+    }
+    db_writer *last = &w;
+    size_t total = ops_len;
+    size_t cap = ops_len <= GROUP_SMALL_BYTES ? ops_len + GROUP_SMALL_BYTES : GROUP_MAX_BYTES;
+    int has_txn = txn != NULL;
+    for (db_writer *x = w.next; x; x = x->next) {
+        if (x->ops == NULL && x->count == 0 && !x->txn) break; /* flush request leads alone */
+        if (total + x->ops_len > cap) break;
+        total += x->ops_len;
+        has_txn |= x->txn != NULL;
+        last = x;
+    }
+    uint64_t seq0 = atomic_load_explicit(&db->last_seq, memory_order_relaxed) + 1;
+    mt *mem = db->mem;
+    wal_writer *wal = db->wal;
+    db_sv *vsv = has_txn ? db_sv_get(db) : NULL;
+    pthread_mutex_unlock(&db->mu);
+
+    /* Serialized section: only the leader runs here. */
+    size_t niov = 1, memcost = 0;
+    uint32_t n = 0;
+    int do_sync = 0;
+    for (db_writer *x = &w;; x = x->next) {
+        x->status = OMEN_OK;
+        if (x->txn) x->status = txn_validate(x->txn, vsv, &w, x);
+        if (x->status == OMEN_OK && x->count) {
+            n += x->count;
+            niov++;
+            memcost += x->mem_cost;
+        }
+        if (x->status == OMEN_OK) do_sync |= x->sync == OMEN_SYNC_FULL;
+        if (x == last) break;
+    }
+    if (vsv) db_sv_put(vsv);
+    rc = OMEN_OK;
+    if (n > 0) {
+        rc = ensure_iov(db, niov);
+        if (!rc) rc = mt_reserve(mem, memcost);
+        if (!rc) {
+            unsigned char hdr[BATCH_HEADER];
+            batch_put_header(hdr, seq0, n);
+            db->iov[0].iov_base = hdr;
+            db->iov[0].iov_len = BATCH_HEADER;
+            size_t k = 1;
+            for (db_writer *x = &w;; x = x->next) {
+                if (x->status == OMEN_OK && x->count) {
+                    db->iov[k].iov_base = (void *)x->ops;
+                    db->iov[k].iov_len = x->ops_len;
+                    k++;
+                }
+                if (x == last) break;
+            }
+            rc = wal_append_v(wal, db->iov, (int)k);
+            if (!rc && do_sync) rc = wal_sync(wal);
+            if (rc) {
+                db_set_fatal(db, rc, do_sync ? "writing or syncing the write-ahead log"
+                                             : "writing the write-ahead log");
+            } else {
+                atomic_fetch_add_explicit(&db->st_wal_bytes,
+                                          total + BATCH_HEADER + WAL_RECORD_HEADER_SIZE,
+                                          memory_order_relaxed);
+                uint64_t s = seq0;
+                for (db_writer *x = &w;; x = x->next) {
+                    if (x->status == OMEN_OK && x->count) {
+                        int arc = batch_iterate_ops(x->ops, x->ops_len, x->count, s, apply_op, mem);
+                        if (arc) x->status = arc; /* cannot happen: memory reserved */
+                        s += x->count;
+                    }
+                    if (x == last) break;
+                }
+            }
+        }
+        if (rc) {
+            for (db_writer *x = &w;; x = x->next) {
+                if (x->status == OMEN_OK) x->status = rc;
+                if (x == last) break;
+            }
+        }
+    }
+
+    pthread_mutex_lock(&db->mu);
+    if (n > 0 && rc == OMEN_OK)
+        atomic_store_explicit(&db->last_seq, seq0 + n - 1, memory_order_release);
+    finish_group(db, &w, last);
+    pthread_mutex_unlock(&db->mu);
+    pthread_cond_destroy(&w.cv);
+    return w.status;
+}
+
+/* ---- public write calls ------------------------------------------------------- */
+
+int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t vlen, int sync)
+{
+    int rc = db_check_writable(db, "omen_put");
+    if (rc) return rc;
+    if ((!key && klen) || (!val && vlen))
+        return omen_seterr(OMEN_INVALID, "omen_put: NULL buffer with non-zero length");
+    if (klen > OMEN_MAX_KEY_LEN)
+        return omen_seterr(OMEN_TOOBIG, "omen_put: key of %zu bytes exceeds the %u-byte limit",
+                           klen, OMEN_MAX_KEY_LEN);
+    if (vlen > OMEN_MAX_VALUE_LEN)
+        return omen_seterr(OMEN_TOOBIG,
+                           "omen_put: value of %zu bytes exceeds the %u-byte limit", vlen,
+                           OMEN_MAX_VALUE_LEN);
+    /* Encode on the stack when small: no allocation on the hot path. */
+    unsigned char stackbuf[512];
+    size_t need = 1 + 10 + klen + vlen;
+    unsigned char *buf = need <= sizeof stackbuf ? stackbuf : omen_malloc(need);
+    if (!buf) return omen_seterr(OMEN_NOMEM, "omen_put: out of memory");
+    unsigned char *p = buf;
+    *p++ = MT_TYPE_PUT;
+    p = put_varint32(p, (uint32_t)klen);
+    if (klen) memcpy(p, key, klen);
+    p += klen;
+    p = put_varint32(p, (uint32_t)vlen);
+    if (vlen) memcpy(p, val, vlen);
+    p += vlen;
+    rc = db_write_ops(db, buf, (size_t)(p - buf), 1, mt_entry_cost(klen, vlen), NULL, sync);
+    if (buf != stackbuf) omen_free(buf);
+    return rc;
+}
+
+int omen_delete(omen_db *db, const void *key, size_t klen, int sync)
+{
+    int rc = db_check_writable(db, "omen_delete");
+    if (rc) return rc;
+    if (!key && klen) return omen_seterr(OMEN_INVALID, "omen_delete: NULL key with non-zero length");
+    if (klen > OMEN_MAX_KEY_LEN)
+        return omen_seterr(OMEN_TOOBIG, "omen_delete: key of %zu bytes exceeds the %u-byte limit",
+                           klen, OMEN_MAX_KEY_LEN);
+    unsigned char stackbuf[512];
+    size_t need = 1 + 5 + klen;
+    unsigned char *buf = need <= sizeof stackbuf ? stackbuf : omen_malloc(need);
+    if (!buf) return omen_seterr(OMEN_NOMEM, "omen_delete: out of memory");
+    unsigned char *p = buf;
+    *p++ = MT_TYPE_DELETE;
+    p = put_varint32(p, (uint32_t)klen);
+    if (klen) memcpy(p, key, klen);
+    p += klen;
+    rc = db_write_ops(db, buf, (size_t)(p - buf), 1, mt_entry_cost(klen, 0), NULL, sync);
+    if (buf != stackbuf) omen_free(buf);
+    return rc;
+}
+
+int omen_write(omen_db *db, omen_batch *b, int sync)
+{
+    int rc = db_check_writable(db, "omen_write");
+    if (rc) return rc;
+    if (!b) return omen_seterr(OMEN_INVALID, "omen_write: NULL batch");
+    if (b->count == 0) return resolve_sync(db, sync, &sync);
+    return db_write_ops(db, batch_ops(b), batch_ops_len(b), b->count, b->mem_cost, NULL, sync);
+}
+
+int omen_flush(omen_db *db)
+{
+    int rc = db_check_writable(db, "omen_flush");
+    if (rc) return rc;
+    /* Become leader with an empty request: switches the memtable. */
+    rc = db_write_ops(db, NULL, 0, 0, 0, NULL, OMEN_SYNC_RELAXED);
+    if (rc) return rc;
+    pthread_mutex_lock(&db->mu);
+    while (db->imm && !atomic_load(&db->read_only) && !db->shutting_down) {
+        pthread_cond_signal(&db->flush_cv);
+        pthread_cond_wait(&db->bg_cv, &db->mu);
+    }
+    rc = atomic_load(&db->read_only) ? db_check_writable(db, "omen_flush") : OMEN_OK;
+    pthread_mutex_unlock(&db->mu);
+    return rc;
+}
