@@ -1,0 +1,42 @@
+"""Build the omendb Python package: a C extension over libomendb.
+
+The extension links the static library libomendb.a (built with -fPIC by the
+top-level Makefile).  Where to find it:
+
+  OMENDB_LIB      path of libomendb.a      (default: ../build/libomendb.a)
+  OMENDB_INCLUDE  directory of omendb.h    (default: ../include)
+
+`make python` at the top level sets both and builds into build/python/.
+"""
+import os
+
+from setuptools import Extension, setup
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+LIB = os.environ.get("OMENDB_LIB", os.path.join(ROOT, "build", "libomendb.a"))
+INC = os.environ.get("OMENDB_INCLUDE", os.path.join(ROOT, "include"))
+
+if not os.path.exists(LIB):
+    raise SystemExit(f"omendb: {LIB} not found; run `make lib` at the top of the repository first")
+
+ext = Extension(
+    "omendb._omendb",
+    sources=["src/omendbmodule.c"],
+    include_dirs=[INC],
+    extra_objects=[LIB],
+    libraries=["lz4", "zstd", "m", "pthread"],
+    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"],
+    depends=[LIB, os.path.join(INC, "omendb.h")],
+)
+
+setup(
+    name="omendb",
+    version="0.1.0",
+    description="Python bindings for OmenDB, an embedded ordered key-value engine with a learned index",
+    packages=["omendb"],
+    package_data={"omendb": ["py.typed", "*.pyi"]},
+    ext_modules=[ext],
+    python_requires=">=3.8",
+    zip_safe=False,
+)
