@@ -657,7 +657,7 @@ static int db_open_impl(omen_db *db)
     /* Replay the logs the manifest does not cover. */
     rc = mt_new(mem_block_size(db), &mem);
     if (rc) goto fail;
-    qsort(scan.wals, scan.nwals, sizeof(uint64_t), u64_cmp);
+    if (scan.nwals) qsort(scan.wals, scan.nwals, sizeof(uint64_t), u64_cmp);
     replay_ctx rctx = {db, mem, last, 0};
     for (size_t i = 0; i < scan.nwals; i++) {
         if (scan.wals[i] < m.log_number) continue;
@@ -1020,7 +1020,7 @@ int omen_check(const char *path, void (*report)(void *ctx, const char *line), vo
     dir_scan scan;
     memset(&scan, 0, sizeof scan);
     if (fio_list_dir(path, scan_cb, &scan) == OMEN_OK) {
-        qsort(scan.wals, scan.nwals, sizeof(uint64_t), u64_cmp);
+        if (scan.nwals) qsort(scan.wals, scan.nwals, sizeof(uint64_t), u64_cmp);
         for (size_t i = 0; i < scan.nwals; i++) {
             if (scan.wals[i] < m.log_number) continue;
             char *fn = NULL;
