@@ -1487,8 +1487,8 @@ static void *thread_main(void *arg)
 }
 
 /* Runs fn on n threads (plus optional background threads bg[0..nbg) that run
- * until the foreground ones finish), timing from the barrier to the last
- * foreground join.  Returns the elapsed ns. */
+ * until the foreground ones finish), timing from the first foreground
+ * thread's start after the barrier to the last one's end.  Returns ns. */
 static uint64_t run_threads(wctx *fg, int n, wctx *bg, int nbg)
 {
     pthread_barrier_t bar;
@@ -1506,11 +1506,16 @@ static uint64_t run_threads(wctx *fg, int n, wctx *bg, int nbg)
         pthread_create(&th[i], NULL, thread_main, &fg[i]);
     }
     pthread_barrier_wait(&bar);
-    uint64_t t0 = now_ns();
     for (int i = 0; i < n; i++)
         pthread_join(th[i], NULL);
-    uint64_t t1 = now_ns();
     atomic_store(&stop, 1);
+    /* The clock is read by the workers themselves: on 2 cores the main
+     * thread may be scheduled only after a short workload has finished. */
+    uint64_t t0 = UINT64_MAX, t1 = 0;
+    for (int i = 0; i < n; i++) {
+        t0 = fg[i].t0 < t0 ? fg[i].t0 : t0;
+        t1 = fg[i].t1 > t1 ? fg[i].t1 : t1;
+    }
     for (int i = 0; i < nbg; i++)
         pthread_join(th[n + i], NULL);
     pthread_barrier_destroy(&bar);
