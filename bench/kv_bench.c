@@ -73,6 +73,7 @@ typedef struct {
     int txn_threads;
     uint64_t rww_rate;  /* writes/s of the writer in readwhilewriting       */
     int settle_compact; /* 1: full manual compaction after fills            */
+    double duration;    /* seconds cap of the capped workloads, 0 = none     */
     uint64_t seed;
     unsigned engines;   /* bit mask over ENG_*                              */
     unsigned wls;       /* bit mask over WL_*                               */
@@ -1447,13 +1448,21 @@ struct wctx {
     uint64_t ops, found, sink;
     long retries;
     int err;
-    uint64_t t0, t1;     /* this thread's own start/end (writer rate)    */
+    uint64_t t0, t1;     /* this thread's own start/end                 */
+    uint64_t deadline;   /* capped workloads stop here (--duration)      */
+    int capped;
     uint8_t *buf;
     wfn fn;
     pthread_barrier_t *bar;
     atomic_int *stop;
     const char *label;
 };
+
+/* Checked every 256 operations so the clock read costs nothing measurable. */
+static int expired(const wctx *w, uint64_t i)
+{
+    return (i & 255) == 0 && i && now_ns() > w->deadline;
+}
 
 static rng_t wrng(const wctx *w)
 {
@@ -1477,6 +1486,7 @@ static void *thread_main(void *arg)
         w_fail(w, "thread context");
     pthread_barrier_wait(w->bar);
     w->t0 = now_ns();
+    w->deadline = w->capped && C.duration > 0 ? w->t0 + (uint64_t)(C.duration * 1e9) : UINT64_MAX;
     if (ok)
         w->fn(w);
     w->t1 = now_ns();
@@ -1559,7 +1569,7 @@ static void w_overwrite(wctx *w)
 {
     rng_t r = wrng(w);
     uint8_t k[16];
-    for (uint64_t i = 0; i < w->count; i++) {
+    for (uint64_t i = 0; i < w->count && !expired(w, i); i++) {
         uint64_t id = rng_below(&r, C.n);
         key_encode(2 * id, k);
         if (w->vt->put(w->t, k, C.klen, value_for(id, 1), C.vsize)) {
@@ -1575,7 +1585,7 @@ static void w_read(wctx *w, int odd)
 {
     rng_t r = wrng(w);
     uint8_t k[16];
-    for (uint64_t i = 0; i < w->count; i++) {
+    for (uint64_t i = 0; i < w->count && !expired(w, i); i++) {
         uint64_t id = rng_below(&r, C.n);
         key_encode(2 * id + (uint64_t)odd, k);
         size_t vl = 0;
@@ -1639,7 +1649,7 @@ static void w_seekrandom(wctx *w)
         w_fail(w, "iterator");
         return;
     }
-    for (uint64_t i = 0; i < w->count; i++) {
+    for (uint64_t i = 0; i < w->count && !expired(w, i); i++) {
         key_encode(rng_below(&r, 2 * C.n), k);
         int rc = w->vt->it_seek(w->t, k, C.klen);
         for (int j = 0; rc == 1; j++) {
@@ -1686,7 +1696,7 @@ static void w_txn(wctx *w)
 {
     rng_t r = wrng(w);
     uint8_t k1[16], k2[16];
-    for (uint64_t i = 0; i < w->count; i++) {
+    for (uint64_t i = 0; i < w->count && !expired(w, i); i++) {
         uint64_t a = rng_below(&r, C.n), b;
         do
             b = rng_below(&r, C.n);
@@ -1717,6 +1727,7 @@ static void wctx_init(wctx *w, const eng_vt *vt, void *db, int tid, int n, int w
     w->fn = fn;
     w->label = label;
     w->buf = malloc(C.vsize);
+    w->capped = fn != w_fill_seq && fn != w_fill_perm && fn != w_readseq;
 }
 
 /* Runs a foreground workload on nthr threads and records its rate; returns
@@ -1750,6 +1761,9 @@ static int phase(int e, void *db, int r, int wl, int nthr, uint64_t total, wfn f
         return -1;
     }
     record(e, r, ops, ns);
+    if (w[0].capped && ops < total)
+        snprintf(g_note[e][r], sizeof g_note[0][0], "stopped by --duration after %" PRIu64 " ops",
+                 ops);
     if (!C.csv)
         fprintf(stderr, "   %-8s %-20s %12.0f ops/s  (%" PRIu64 " ops, %.2f s)\n", vt->name,
                 R_NAMES[r], (double)ops * 1e9 / (double)ns, ops, (double)ns / 1e9);
@@ -1958,7 +1972,8 @@ static void bench_engine(int e, int rep)
             }
             record(e, r, rops, ns);
             double wrate = wr.t1 > wr.t0 ? (double)wr.ops * 1e9 / (double)(wr.t1 - wr.t0) : 0;
-            snprintf(g_note[e][r], sizeof g_note[0][0], "writer achieved %.0f writes/s", wrate);
+            snprintf(g_note[e][r], sizeof g_note[0][0], "writer achieved %.0f writes/s%s", wrate,
+                     rops < C.reads ? "; stopped by --duration" : "");
             if (!C.csv)
                 fprintf(stderr, "   %-8s %-20s %12.0f ops/s  (%d reader(s), writer %.0f w/s)\n",
                         vt->name, R_NAMES[r], (double)rops * 1e9 / (double)ns, nr, wrate);
@@ -1976,8 +1991,9 @@ static void bench_engine(int e, int rep)
             if (phase(e, db, R_TXN, WL_TXN, C.txn_threads, C.txn_n, w_txn, NULL, &retries,
                       &ops) == 0) {
                 snprintf(g_note[e][R_TXN], sizeof g_note[0][0],
-                         "%ld conflict retries for %" PRIu64 " commits (%.3f%%)", retries, ops,
-                         ops ? 100.0 * (double)retries / (double)ops : 0.0);
+                         "%ld conflict retries for %" PRIu64 " commits (%.3f%%)%s", retries, ops,
+                         ops ? 100.0 * (double)retries / (double)ops : 0.0,
+                         ops < C.txn_n ? "; stopped by --duration" : "");
                 if (C.verify) {
                     if (value_sum(e, db, &s1, &k1))
                         fprintf(stderr, "!! %s txn verify scan failed: %s\n", vt->name, t_err);
@@ -2095,6 +2111,12 @@ static void print_header(FILE *f)
     fprintf(f, "reps: %d (median reported, engines interleaved per rep); reads=%" PRIu64
                " writes=%" PRIu64 " sync-n=%" PRIu64 " txn-n=%" PRIu64 " txn-threads=%d rww-rate=%" PRIu64 "/s\n",
             C.reps, C.reads, C.writes, C.sync_n, C.txn_n, C.txn_threads, C.rww_rate);
+    double la[3] = {0, 0, 0};
+    if (getloadavg(la, 3) < 0)
+        la[0] = la[1] = la[2] = -1;
+    fprintf(f, "duration cap per read/overwrite/txn run: %.0f s (ops/s = ops done / time taken); "
+               "load average at start of report: %.2f %.2f %.2f on %ld cores\n",
+            C.duration, la[0], la[1], la[2], sysconf(_SC_NPROCESSORS_ONLN));
     fprintf(f, "settle after fillrandom: %s\n",
             C.settle_compact ? "full manual compaction for every LSM (omendb flush+compact_range, "
                                "rocksdb/leveldb compact_range), SQLite wal_checkpoint(TRUNCATE), "
@@ -2222,11 +2244,14 @@ static void usage(void)
            "  --reps R           repetitions, median reported (default 3)\n"
            "  --reads N          operations per read workload (default min(n, 2M))\n"
            "  --writes N         operations of overwrite (default min(n, 2M))\n"
-           "  --sync-n N         puts per fillsync run, all writers together (default 20000)\n"
+           "  --sync-n N         puts per fillsync run, all writers together (default 10000)\n"
            "  --txn-n N          transactions (default min(n, 500k))\n"
            "  --txn-threads T    transaction threads (default 2)\n"
-           "  --rww-rate W       writer rate in readwhilewriting, writes/s (default 20000)\n"
+           "  --rww-rate W       writer rate in readwhilewriting, writes/s (default 10000)\n"
            "  --settle compact|none  after fillrandom (default compact)\n"
+           "  --duration S       cap in seconds of each random-read, seek, overwrite,\n"
+           "                     readwhilewriting and txn run (default 20; 0 = none);\n"
+           "                     fills, readseq and fillsync always run to completion\n"
            "  --seed S           (default 301)\n"
            "  --quick            small run: n=20k, reps 1, sync-n 500, txn-n 5000\n"
            "  --verify           read back samples after each fill; check txn counters\n"
@@ -2236,7 +2261,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     enum { O_N = 256, O_VS, O_KEYS, O_DIR, O_ENG, O_WL, O_REPS, O_READS, O_WRITES, O_SYNCN,
-           O_TXNN, O_TXNT, O_RATE, O_SETTLE, O_SEED, O_QUICK, O_VERIFY, O_CSV, O_HELP };
+           O_TXNN, O_TXNT, O_RATE, O_SETTLE, O_DUR, O_SEED, O_QUICK, O_VERIFY, O_CSV, O_HELP };
     static const struct option opts[] = {
         {"n", 1, 0, O_N},           {"value-size", 1, 0, O_VS}, {"keys", 1, 0, O_KEYS},
         {"dir", 1, 0, O_DIR},       {"engines", 1, 0, O_ENG},   {"workloads", 1, 0, O_WL},
@@ -2244,7 +2269,7 @@ int main(int argc, char **argv)
         {"sync-n", 1, 0, O_SYNCN},  {"txn-n", 1, 0, O_TXNN},    {"txn-threads", 1, 0, O_TXNT},
         {"rww-rate", 1, 0, O_RATE}, {"settle", 1, 0, O_SETTLE}, {"seed", 1, 0, O_SEED},
         {"quick", 0, 0, O_QUICK},   {"verify", 0, 0, O_VERIFY}, {"csv", 0, 0, O_CSV},
-        {"help", 0, 0, O_HELP},     {0, 0, 0, 0}};
+        {"help", 0, 0, O_HELP},     {"duration", 1, 0, O_DUR},  {0, 0, 0, 0}};
     const char *engines = NULL, *wls = NULL;
     int64_t n = -1, reads = -1, writes = -1, sync_n = -1, txn_n = -1, reps = -1;
     int quick = 0, c;
@@ -2254,6 +2279,7 @@ int main(int argc, char **argv)
     C.rww_rate = 20000;
     C.settle_compact = 1;
     C.seed = 301;
+    C.duration = 20;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case O_N: n = (int64_t)parse_count(optarg); break;
@@ -2283,6 +2309,7 @@ int main(int argc, char **argv)
             C.settle_compact = !strcmp(optarg, "compact");
             break;
         case O_SEED: C.seed = parse_count(optarg); break;
+        case O_DUR: C.duration = strtod(optarg, NULL); break;
         case O_QUICK: quick = 1; break;
         case O_VERIFY: C.verify = 1; break;
         case O_CSV: C.csv = 1; break;
@@ -2304,7 +2331,7 @@ int main(int argc, char **argv)
     uint64_t cap = quick ? C.n : 2000000;
     C.reads = reads >= 0 ? (uint64_t)reads : C.n < cap ? C.n : cap;
     C.writes = writes >= 0 ? (uint64_t)writes : C.n < cap ? C.n : cap;
-    C.sync_n = sync_n >= 0 ? (uint64_t)sync_n : quick ? 500 : 20000;
+    C.sync_n = sync_n >= 0 ? (uint64_t)sync_n : quick ? 500 : 10000;
     C.txn_n = txn_n >= 0 ? (uint64_t)txn_n : quick ? 5000 : C.n < 500000 ? C.n : 500000;
     C.klen = C.int_keys ? 8 : 16;
     C.engines = engines ? parse_list(engines, (const char *const[]){"omendb", "rocksdb", "leveldb",
