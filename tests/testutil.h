@@ -131,6 +131,8 @@ static inline void tu_path(char *out, size_t n, const char *name)
 
 static inline int tu_read_file(const char *path, unsigned char **buf, size_t *len)
 {
+    *buf = NULL;
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return -1;
