@@ -652,6 +652,12 @@ static int buffer_items(PyObject *o, Py_buffer *view, Py_ssize_t *count, Py_ssiz
         PyErr_SetString(PyExc_TypeError, "array must have at least one dimension");
         return -1;
     }
+    /* Object arrays export pointers, not data. */
+    if (view->format && strchr(view->format, 'O')) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_TypeError, "arrays of Python objects are not accepted; use a list");
+        return -1;
+    }
     *count = view->shape[0];
     *itemsize = *count ? view->len / *count : 0;
     return 0;
