@@ -42,7 +42,7 @@ static void test_crc_vectors(void **state)
 static void test_crc_hw_matches_sw(void **state)
 {
     (void)state;
-    enum { N = 1000 };
+    enum { N = 13000 }; /* beyond 3 x 1024: the interleaved hardware path */
     unsigned char *buf = malloc(N + 16);
     uint64_t x = 88172645463325252ull;
     for (int i = 0; i < N + 16; i++) {
@@ -52,7 +52,7 @@ static void test_crc_hw_matches_sw(void **state)
         buf[i] = (unsigned char)x;
     }
     for (size_t align = 0; align < 8; align++)
-        for (size_t n = 0; n <= N; n += (n < 64 ? 1 : 37)) {
+        for (size_t n = 0; n <= N; n += (n < 64 ? 1 : n < 3000 ? 37 : 371)) {
             uint32_t a = crc32c(0, buf + align, n), b = crc32c_sw(0, buf + align, n);
             assert_int_equal(a, b);
             /* Extension property: crc(a||b) == crc(crc(a), b). */
@@ -60,6 +60,9 @@ static void test_crc_hw_matches_sw(void **state)
             assert_int_equal(crc32c(crc32c(0, buf + align, k), buf + align + k, n - k), a);
             assert_int_equal(crc32c_sw(crc32c_sw(0, buf + align, k), buf + align + k, n - k), a);
         }
+    /* Exact multiples of the interleave round and their neighbours. */
+    for (size_t n = 3072 - 9; n <= 3 * 3072 + 9; n += (n % 3072 == 9 ? 3072 - 18 : 1))
+        assert_int_equal(crc32c(0, buf + 3, n), crc32c_sw(0, buf + 3, n));
     free(buf);
     (void)crc32c_hw_available(); /* either path is correct; both were compared */
 }
