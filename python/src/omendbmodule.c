@@ -1018,6 +1018,12 @@ static PyObject *iter_finish(IterObject *o)
 
 static PyObject *iter_next(IterObject *o)
 {
+    /* Another thread may be refilling the buffer with the GIL released:
+     * refuse before touching buf/pos/used. */
+    if (o->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "the iterator is being used by another thread");
+        return NULL;
+    }
     if (o->finished)
         return NULL;
     if (o->closing)
@@ -1027,10 +1033,7 @@ static PyObject *iter_next(IterObject *o)
             return iter_finish(o);
         if (res_enter((Res *)o) < 0)
             return NULL;
-        if (take_busy((Res *)o, "the iterator") < 0) {
-            res_leave((Res *)o);
-            return NULL;
-        }
+        o->busy = 1;
         if (o->excl && take_busy(o->excl, "the transaction") < 0) {
             o->busy = 0;
             res_leave((Res *)o);
