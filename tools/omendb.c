@@ -298,8 +298,10 @@ static int report(int err, const char *fmt, ...) {
     if (detail[0] && strcmp(detail, name) != 0 && err != OMEN_NOTFOUND)
         fprintf(stderr, " (%s)", detail);
     if (err == OMEN_LOCKED)
-        fputs("; the database is locked by another process (another omendb shell?)", stderr);
-    else if (err == OMEN_NOTDB)
+        fputs(strstr(name, "lock") ? "; is another omendb shell or program using it?"
+                                   : "; the database is locked by another process",
+              stderr);
+    else if (err == OMEN_NOTDB && !strstr(name, "not"))
         fputs("; the directory is not an OmenDB database", stderr);
     fputc('\n', stderr);
     return exit_for(err);
@@ -1048,8 +1050,22 @@ static int cmd_check(const char *dir) {
         fprintf(stderr, "omendb: check %s: no such directory\n", dir);
         return EX_ERR;
     }
+    /* omen_check needs the database closed everywhere, and a check racing a
+     * writer would report phantom damage.  A read-only open takes the lock
+     * if the database has one, so it answers "is it in use?" through the
+     * public API; any other open failure is left for omen_check to explain. */
+    omen_options o;
+    omen_options_init(&o);
+    o.create_if_missing = 0;
+    o.read_only = 1;
+    omen_db *db = NULL;
+    int rc = omen_open(dir, &o, &db);
+    if (rc == OMEN_LOCKED)
+        return report(rc, "check %s", dir);
+    if (rc == OMEN_OK)
+        omen_close(db);
     struct check_ctx c = {0};
-    int rc = omen_check(dir, check_line, &c);
+    rc = omen_check(dir, check_line, &c);
     if (rc == OMEN_OK) {
         printf("check: %s is clean\n", dir);
         return EX_OK;
