@@ -631,7 +631,7 @@ static int db_open_impl(omen_db *db)
     rc = cache_new(o->cache_size, &db->cache);
     if (rc) goto fail;
 
-    runs = omen_calloc(m.nruns ? m.nruns : 1, sizeof *runs);
+    runs = omen_calloc(m.nruns + 1, sizeof *runs); /* + the replayed memtable */
     if (!runs) {
         rc = omen_seterr(OMEN_NOMEM, "out of memory");
         goto fail;
