@@ -235,7 +235,11 @@ static void test_namespace(void **state)
     assert_int_equal(fio_mkdir(P("no/such/parent")), OMEN_NOTFOUND);
     assert_int_equal(fio_sync_dir(dir), OMEN_OK);
     assert_int_equal(fio_sync_dir(P("nodir")), OMEN_NOTFOUND);
-    rmdir(P("sub"));
+    write_new(P("sub/f"), "f", 1);
+    assert_int_equal(fio_rmdir(P("sub")), OMEN_BUSY);
+    assert_int_equal(fio_unlink(P("sub/f")), OMEN_OK);
+    assert_int_equal(fio_rmdir(P("sub")), OMEN_OK);
+    assert_int_equal(fio_rmdir(P("sub")), OMEN_NOTFOUND);
 }
 
 static void test_lock(void **state)
@@ -502,6 +506,15 @@ static void test_power_loss_namespace(void **state)
     struct names c3 = {0};
     assert_int_equal(fio_list_dir(dir, name_cb, &c3), OMEN_OK);
     assert_int_equal(c3.n, 1); /* only N: no leftover undo links */
+
+    /* rmdir of a directory whose only content is hidden undo links works. */
+    assert_int_equal(fio_mkdir(P("sub")), OMEN_OK);
+    write_new(P("sub/x"), "x", 1);
+    assert_int_equal(fio_sync_dir(P("sub")), OMEN_OK);
+    assert_int_equal(fio_unlink(P("sub/x")), OMEN_OK); /* keeps an undo link */
+    assert_int_equal(fio_rmdir(P("sub")), OMEN_OK);
+    assert_int_equal(fio_fault_power_loss(FIO_POWER_DROP), OMEN_OK);
+    assert_int_equal(fio_exists(P("sub")), 0);
 
     /* Removing the env commits pending operations and drops undo links. */
     write_new(P("k"), "k", 1);

@@ -294,6 +294,14 @@ static int posix_mkdir(const char *path)
     return omen_seterr_errno(e == ENOENT ? OMEN_NOTFOUND : OMEN_IO, e, "fio: mkdir %s", path);
 }
 
+static int posix_rmdir(const char *path)
+{
+    if (rmdir(path) == 0) return OMEN_OK;
+    int e = errno;
+    int code = e == ENOENT ? OMEN_NOTFOUND : (e == ENOTEMPTY || e == EEXIST) ? OMEN_BUSY : OMEN_IO;
+    return omen_seterr_errno(code, e, "fio: rmdir %s", path);
+}
+
 static int posix_exists(const char *path)
 {
     struct stat st;
@@ -360,6 +368,7 @@ static const fio_env posix_env = {
     .exists = posix_exists,
     .list_dir = posix_list_dir,
     .lock = posix_lock,
+    .rmdir = posix_rmdir,
 };
 
 /* ---- dispatch ------------------------------------------------------------ */
@@ -499,6 +508,12 @@ int fio_mkdir(const char *path)
 {
     if (!path) return omen_seterr(OMEN_INVALID, "fio_mkdir: NULL path");
     return fio_get_env()->mkdir(path);
+}
+
+int fio_rmdir(const char *path)
+{
+    if (!path) return omen_seterr(OMEN_INVALID, "fio_rmdir: NULL path");
+    return fio_get_env()->rmdir(path);
 }
 
 int fio_exists(const char *path)

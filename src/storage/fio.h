@@ -88,6 +88,9 @@ int fio_unlink(const char *path);
 int fio_sync_dir(const char *dir);
 /* mkdir 0755; OMEN_OK if it already exists as a directory. */
 int fio_mkdir(const char *path);
+/* Remove an empty directory.  OMEN_NOTFOUND if absent, OMEN_BUSY if not
+ * empty. */
+int fio_rmdir(const char *path);
 /* 1 if path exists (any type), 0 otherwise (including on errors). */
 int fio_exists(const char *path);
 /* Call fn(ctx, name) for each entry of dir except "." and "..", in no
@@ -131,6 +134,7 @@ typedef struct fio_env {
     int (*exists)(const char *path);
     int (*list_dir)(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx);
     int (*lock)(const char *path, fio_file **lock_out);
+    int (*rmdir)(const char *path);
 } fio_env;
 
 /* Install e as the env for subsequent calls; NULL restores posix.  The env

@@ -472,6 +472,31 @@ static int ff_mkdir(const char *path)
     return px()->mkdir(path);
 }
 
+/* Removing a directory commits the pending operations inside it (their
+ * undo links would otherwise keep it non-empty); the removal itself, like
+ * mkdir, is durable at once. */
+static int ff_rmdir(const char *path)
+{
+    pthread_mutex_lock(&mu);
+    int rc = OMEN_IO;
+    if (inject_locked(FIO_FAULT_UNLINK, "rmdir", path)) goto out;
+    char *nd = norm(path);
+    size_t keep = 0;
+    for (size_t i = 0; i < npend; i++) {
+        pend *p = &pends[i];
+        if ((p->dir1 && !strcmp(p->dir1, nd)) || (p->dir2 && !strcmp(p->dir2, nd)))
+            pend_free(p, 1);
+        else
+            pends[keep++] = *p;
+    }
+    npend = keep;
+    free(nd);
+    rc = px()->rmdir(path);
+out:
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
 static int ff_exists(const char *path)
 {
     return px()->exists(path);
@@ -518,6 +543,7 @@ static const fio_env fault_env = {
     .exists = ff_exists,
     .list_dir = ff_list_dir,
     .lock = ff_lock,
+    .rmdir = ff_rmdir,
 };
 
 /* ---- control ------------------------------------------------------------- */

@@ -40,7 +40,8 @@
  *      target), unlinked files reappear with their content.  (Undo data for
  *      replaced/unlinked files is kept as hard links named ".fiofault.*" in
  *      the same directory; fio_list_dir hides them.)
- *    - Directories (fio_mkdir) are durable immediately.
+ *    - Directories (fio_mkdir, fio_rmdir) are durable immediately; fio_rmdir
+ *      commits the pending operations inside the directory.
  *    - Afterwards every remaining file counts as fully synced and nothing is
  *      pending.  Open handles are not closed: close them before the power
  *      loss (as the crash loop above does), since their tracked append
@@ -65,7 +66,7 @@ enum {
     FIO_FAULT_WRITE = 4,    /* fio_pwrite, fio_append(v), fio_truncate    */
     FIO_FAULT_SYNC = 8,     /* fio_sync, fio_sync_dir                     */
     FIO_FAULT_RENAME = 16,  /* fio_rename                                 */
-    FIO_FAULT_UNLINK = 32,  /* fio_unlink                                 */
+    FIO_FAULT_UNLINK = 32,  /* fio_unlink, fio_rmdir                      */
     FIO_FAULT_MKDIR = 64,   /* fio_mkdir                                  */
     /* Everything that changes the disk (the usual crash-test mask). */
     FIO_FAULT_MUTATING = FIO_FAULT_OPEN | FIO_FAULT_WRITE | FIO_FAULT_SYNC | FIO_FAULT_RENAME |
