@@ -141,15 +141,22 @@ static int write_all_v(fio_file *f, const struct iovec *iov, int iovcnt, uint64_
         }
         if (i >= iovcnt) break;
         struct iovec v[CHUNK];
+        const struct iovec *src = v;
         int k = 0;
-        for (int j = i; j < iovcnt && k < CHUNK; j++) {
-            size_t s = j == i ? skip : 0;
-            if (iov[j].iov_len == s) continue;
-            v[k].iov_base = (char *)iov[j].iov_base + s;
-            v[k].iov_len = iov[j].iov_len - s;
-            k++;
+        if (skip == 0 && iovcnt - i <= IOV_MAX) {
+            /* The common case: the caller's array as is, one system call. */
+            src = iov + i;
+            k = iovcnt - i;
+        } else {
+            for (int j = i; j < iovcnt && k < CHUNK; j++) {
+                size_t s = j == i ? skip : 0;
+                if (iov[j].iov_len == s) continue;
+                v[k].iov_base = (char *)iov[j].iov_base + s;
+                v[k].iov_len = iov[j].iov_len - s;
+                k++;
+            }
         }
-        ssize_t r = pwritev(f->fd, v, k, (off_t)off);
+        ssize_t r = pwritev(f->fd, src, k, (off_t)off);
         if (r < 0 && errno == EINTR) continue;
         if (r <= 0) {
             int e = r < 0 ? errno : EIO;

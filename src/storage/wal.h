@@ -86,7 +86,8 @@ int wal_writer_close(wal_writer *w);
  *                 unless the header was torn: then 0);
  *   *tail_state = WAL_TAIL_*.
  * valid_len / tail_state may be NULL.
- * Errors: fn's non-zero return is returned as is (replay stops);
+ * Errors: fn's non-zero return is returned as is (replay stops; *valid_len
+ * is then the offset after the last record fn accepted);
  * OMEN_NOTFOUND (no file); OMEN_CORRUPT (complete file header with bad magic
  * or checksum); OMEN_VERSION (unknown format version); OMEN_IO, OMEN_NOMEM. */
 int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t len), void *ctx,
