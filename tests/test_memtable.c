@@ -1,0 +1,283 @@
+/*
+ * test_memtable.c -- the skiplist memtable and the batch record codec:
+ * internal-key order, versioned gets at snapshots, latest_seq, iteration in
+ * both directions and seeks, big entries, reservation, concurrent readers
+ * during inserts, and decoding of malformed batch records.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "db/batch.h"
+#include "db/memtable.h"
+#include "util/coding.h"
+#include "util/mem.h"
+
+static void k_of(unsigned i, char *out)
+{
+    snprintf(out, 16, "k%06u", i);
+}
+
+static void test_order_and_get(void **state)
+{
+    (void)state;
+    mt *m;
+    assert_int_equal(mt_new(4096, &m), OMEN_OK);
+    /* versions of "b" at seqs 5, 9, 2; "a" at 7 (deleted at 8); "" at 1 */
+    assert_int_equal(mt_add(m, 5, MT_TYPE_PUT, "b", 1, "b5", 2), OMEN_OK);
+    assert_int_equal(mt_add(m, 9, MT_TYPE_PUT, "b", 1, "b9", 2), OMEN_OK);
+    assert_int_equal(mt_add(m, 2, MT_TYPE_PUT, "b", 1, "b2", 2), OMEN_OK);
+    assert_int_equal(mt_add(m, 7, MT_TYPE_PUT, "a", 1, "a7", 2), OMEN_OK);
+    assert_int_equal(mt_add(m, 8, MT_TYPE_DELETE, "a", 1, NULL, 0), OMEN_OK);
+    assert_int_equal(mt_add(m, 1, MT_TYPE_PUT, "", 0, "", 0), OMEN_OK);
+    assert_int_equal(mt_add(m, 3, MT_TYPE_PUT, "ab", 2, "x", 1), OMEN_OK);
+    assert_int_equal(mt_entries(m), 7);
+    assert_true(mt_bytes(m) > 0);
+    assert_int_equal(mt_max_seq(m), 9);
+    assert_int_equal(mt_min_seq(m), 1);
+
+    uint64_t seq;
+    int type;
+    const void *v;
+    size_t vl;
+    assert_int_equal(mt_get(m, "b", 1, 100, &seq, &type, &v, &vl), 1);
+    assert_int_equal(seq, 9);
+    assert_memory_equal(v, "b9", 2);
+    assert_int_equal(mt_get(m, "b", 1, 8, &seq, &type, &v, &vl), 1);
+    assert_int_equal(seq, 5);
+    assert_int_equal(mt_get(m, "b", 1, 4, &seq, &type, &v, &vl), 1);
+    assert_int_equal(seq, 2);
+    assert_int_equal(mt_get(m, "b", 1, 1, &seq, &type, &v, &vl), 0);
+    assert_int_equal(mt_get(m, "a", 1, 100, &seq, &type, &v, &vl), 1);
+    assert_int_equal(type, MT_TYPE_DELETE);
+    assert_int_equal(mt_get(m, "a", 1, 7, &seq, &type, &v, &vl), 1);
+    assert_int_equal(type, MT_TYPE_PUT);
+    assert_int_equal(mt_get(m, "", 0, 100, &seq, &type, &v, &vl), 1);
+    assert_int_equal(vl, 0);
+    assert_int_equal(mt_get(m, "c", 1, 100, &seq, &type, &v, &vl), 0);
+    assert_int_equal(mt_get(m, "a\0", 2, 100, &seq, &type, &v, &vl), 0);
+    assert_int_equal(mt_latest_seq(m, "b", 1), 9);
+    assert_int_equal(mt_latest_seq(m, "a", 1), 8);
+    assert_int_equal(mt_latest_seq(m, "zz", 2), 0);
+
+    /* full order: "" a@8 a@7 ab@3 b@9 b@5 b@2 */
+    const char *ek[] = {"", "a", "a", "ab", "b", "b", "b"};
+    uint64_t es[] = {1, 8, 7, 3, 9, 5, 2};
+    mt_iter it;
+    mt_iter_init(&it, m);
+    int i = 0;
+    for (mt_iter_seek_first(&it); mt_iter_valid(&it); mt_iter_next(&it), i++) {
+        assert_int_equal(it.node->klen, strlen(ek[i]));
+        assert_memory_equal(mt_node_key(it.node), ek[i], it.node->klen);
+        assert_int_equal(it.node->seq, es[i]);
+    }
+    assert_int_equal(i, 7);
+    i = 6;
+    for (mt_iter_seek_last(&it); mt_iter_valid(&it); mt_iter_prev(&it), i--)
+        assert_int_equal(it.node->seq, es[i]);
+    assert_int_equal(i, -1);
+    mt_iter_seek(&it, "b", 1, 6);
+    assert_true(mt_iter_valid(&it));
+    assert_int_equal(it.node->seq, 5);
+    mt_iter_seek(&it, "aa", 2, UINT64_MAX);
+    assert_int_equal(it.node->seq, 3);
+    mt_iter_seek(&it, "c", 1, UINT64_MAX);
+    assert_false(mt_iter_valid(&it));
+    mt_iter_seek_for_prev(&it, "b", 1, 6);
+    assert_int_equal(it.node->seq, 9);
+    mt_iter_seek_for_prev(&it, "b", 1, 5);
+    assert_int_equal(it.node->seq, 5);
+    mt_iter_seek_for_prev(&it, "", 0, 2);
+    assert_false(mt_iter_valid(&it));
+    mt_unref(m);
+}
+
+static void test_many_random(void **state)
+{
+    (void)state;
+    mt *m;
+    assert_int_equal(mt_new(1 << 16, &m), OMEN_OK);
+    const unsigned N = 20000;
+    char k[16];
+    uint64_t x = 88172645463325252ull;
+    for (unsigned s = 1; s <= N; s++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        k_of((unsigned)(x % 5000), k);
+        assert_int_equal(mt_add(m, s, MT_TYPE_PUT, k, strlen(k), &s, sizeof s), OMEN_OK);
+    }
+    /* iteration is sorted by (key asc, seq desc) */
+    mt_iter it;
+    mt_iter_init(&it, m);
+    const mt_node *prev = NULL;
+    unsigned n = 0;
+    for (mt_iter_seek_first(&it); mt_iter_valid(&it); mt_iter_next(&it), n++) {
+        if (prev)
+            assert_true(ikey_cmp(mt_node_key(prev), prev->klen, prev->seq, mt_node_key(it.node),
+                                 it.node->klen, it.node->seq) < 0);
+        unsigned sv;
+        memcpy(&sv, mt_node_val(it.node), sizeof sv);
+        assert_int_equal(sv, it.node->seq);
+        prev = it.node;
+    }
+    assert_int_equal(n, N);
+    n = 0;
+    for (mt_iter_seek_last(&it); mt_iter_valid(&it); mt_iter_prev(&it)) n++;
+    assert_int_equal(n, N);
+    mt_unref(m);
+}
+
+static void test_big_and_reserve(void **state)
+{
+    (void)state;
+    mt *m;
+    assert_int_equal(mt_new(1024, &m), OMEN_OK);
+    size_t big = 1 << 20;
+    char *v = malloc(big);
+    memset(v, 'v', big);
+    assert_int_equal(mt_add(m, 1, MT_TYPE_PUT, "big", 3, v, big), OMEN_OK);
+    assert_int_equal(mt_add(m, 2, MT_TYPE_PUT, "small", 5, "s", 1), OMEN_OK);
+    const void *out;
+    size_t ol;
+    assert_int_equal(mt_get(m, "big", 3, 10, NULL, NULL, &out, &ol), 1);
+    assert_int_equal(ol, big);
+    assert_memory_equal(out, v, big);
+    assert_true(mt_bytes(m) >= big);
+    /* after a reservation, adds succeed even when allocation fails */
+    assert_int_equal(mt_reserve(m, mt_entry_cost(3, 100) * 10), OMEN_OK);
+    omen_mem_fail_after(0);
+    for (unsigned i = 0; i < 10; i++) {
+        char k[4] = {'r', (char)('0' + i), 0, 0};
+        assert_int_equal(mt_add(m, 10 + i, MT_TYPE_PUT, k, 2, v, 100), OMEN_OK);
+    }
+    assert_int_equal(mt_reserve(m, 1 << 20), OMEN_NOMEM);
+    omen_mem_fail_after(-1);
+    omen_mem_failures();
+    free(v);
+    mt_unref(m);
+}
+
+typedef struct reader_arg {
+    mt *m;
+    volatile int *stop;
+    unsigned errors;
+} reader_arg;
+
+static void *reader(void *p)
+{
+    reader_arg *a = p;
+    while (!*(volatile int *)a->stop) {
+        mt_iter it;
+        mt_iter_init(&it, a->m);
+        const mt_node *prev = NULL;
+        for (mt_iter_seek_first(&it); mt_iter_valid(&it); mt_iter_next(&it)) {
+            if (prev && ikey_cmp(mt_node_key(prev), prev->klen, prev->seq, mt_node_key(it.node),
+                                 it.node->klen, it.node->seq) >= 0)
+                a->errors++;
+            uint64_t sv;
+            memcpy(&sv, mt_node_val(it.node), sizeof sv);
+            if (sv != it.node->seq) a->errors++;
+            prev = it.node;
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_readers(void **state)
+{
+    (void)state;
+    mt *m;
+    assert_int_equal(mt_new(1 << 14, &m), OMEN_OK);
+    volatile int stop = 0;
+    reader_arg a = {m, &stop, 0};
+    pthread_t th;
+    pthread_create(&th, NULL, reader, &a);
+    char k[16];
+    for (uint64_t s = 1; s <= 5000; s++) {
+        k_of((unsigned)((s * 2654435761u) % 1000), k);
+        assert_int_equal(mt_add(m, s, MT_TYPE_PUT, k, strlen(k), &s, sizeof s), OMEN_OK);
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+    pthread_join(th, NULL);
+    assert_int_equal(a.errors, 0);
+    mt_unref(m);
+}
+
+static int count_op(void *ctx, uint64_t seq, int type, const void *key, size_t klen,
+                    const void *val, size_t vlen)
+{
+    (void)seq, (void)type, (void)key, (void)klen, (void)val, (void)vlen;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static void test_batch_codec(void **state)
+{
+    (void)state;
+    struct omen_batch b;
+    batch_init(&b);
+    assert_int_equal(batch_add(&b, MT_TYPE_PUT, "key", 3, "value", 5), OMEN_OK);
+    assert_int_equal(batch_add(&b, MT_TYPE_DELETE, "gone", 4, NULL, 0), OMEN_OK);
+    assert_int_equal(batch_add(&b, MT_TYPE_PUT, "", 0, "", 0), OMEN_OK);
+    assert_int_equal(b.count, 3);
+    batch_put_header(b.buf, 100, b.count);
+    uint64_t seq;
+    uint32_t count;
+    int n = 0;
+    assert_int_equal(batch_decode(b.buf, b.len, &seq, &count, count_op, &n), OMEN_OK);
+    assert_int_equal(seq, 100);
+    assert_int_equal(count, 3);
+    assert_int_equal(n, 3);
+    /* every truncation is rejected before any op is applied */
+    for (size_t len = 0; len < b.len; len++) {
+        n = 0;
+        assert_int_equal(batch_decode(b.buf, len, NULL, NULL, count_op, &n), OMEN_CORRUPT);
+        assert_int_equal(n, 0);
+    }
+    /* every single-byte corruption either decodes fully or is rejected, never overreads */
+    unsigned char *copy = malloc(b.len);
+    for (size_t i = 0; i < b.len; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(copy, b.buf, b.len);
+            copy[i] ^= (unsigned char)(1u << bit);
+            n = 0;
+            int rc = batch_decode(copy, b.len, NULL, NULL, count_op, &n);
+            assert_true(rc == OMEN_OK || rc == OMEN_CORRUPT);
+            if (rc) assert_int_equal(n, 0);
+        }
+    }
+    free(copy);
+    /* sequence 0 and a count that overruns the payload */
+    batch_put_header(b.buf, 0, 3);
+    assert_int_equal(batch_decode(b.buf, b.len, NULL, NULL, NULL, NULL), OMEN_CORRUPT);
+    batch_put_header(b.buf, 5, 4);
+    assert_int_equal(batch_decode(b.buf, b.len, NULL, NULL, NULL, NULL), OMEN_CORRUPT);
+    batch_put_header(b.buf, 5, 2);
+    assert_int_equal(batch_decode(b.buf, b.len, NULL, NULL, NULL, NULL), OMEN_CORRUPT);
+    /* a huge declared key length */
+    unsigned char rec[32];
+    batch_put_header(rec, 1, 1);
+    rec[12] = MT_TYPE_PUT;
+    uint8_t *p = put_varint32(rec + 13, 0xfffffff0u);
+    assert_int_equal(batch_decode(rec, (size_t)(p - rec), NULL, NULL, NULL, NULL), OMEN_CORRUPT);
+    assert_int_equal(batch_decode(NULL, 0, NULL, NULL, NULL, NULL), OMEN_CORRUPT);
+    batch_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_order_and_get),   cmocka_unit_test(test_many_random),
+        cmocka_unit_test(test_big_and_reserve), cmocka_unit_test(test_concurrent_readers),
+        cmocka_unit_test(test_batch_codec),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
