@@ -369,6 +369,7 @@ typedef struct {
     omen_db *db;
     omen_txn *txn;   /* open shell transaction, or NULL */
     int form;        /* FORM_TSV (script commands) or FORM_SHELL */
+    int opened_read_only;
 } session;
 
 /* How a command opens the database.  Read-only commands never write a
@@ -387,6 +388,7 @@ static int open_db(session *s, const char *dir, int mode) {
         o.write_buffer_size = g_opt.write_buffer;
     s->dir = dir;
     s->txn = NULL;
+    s->opened_read_only = o.read_only;
     int rc = omen_open(dir, &o, &s->db);
     if (rc == OMEN_NOTFOUND) {
         fprintf(stderr, "omendb: open %s: no database there (put or import creates one)\n", dir);
@@ -571,7 +573,12 @@ static int cmd_stats(session *s) {
     fprintf(f, "compactions       %" PRIu64 ", ", st.compactions);
     put_size(f, st.compaction_bytes_written);
     fprintf(f, " written\nwrite stalls      %" PRIu64 " us\n", st.write_stalls_us);
-    fprintf(f, "read-only         %s\n", st.read_only ? "yes" : "no");
+    /* The engine reports read-only both for a handle opened so and for one
+     * degraded by a fatal I/O error; only the second is news to the user. */
+    if (s->opened_read_only)
+        fputs("handle            opened read-only (nothing is written)\n", f);
+    else
+        fprintf(f, "read-only         %s\n", st.read_only ? "YES, after a fatal I/O error" : "no");
     return EX_OK;
 }
 

@@ -247,6 +247,7 @@ def test_stats(tmp_path):
     for word in (b"sequence", b"memtable", b"run entries", b"learned index", b"block cache",
                  b"compactions", b"read-only"):
         assert word in p.stdout
+    assert b"read-only         no" in session(db, "stats\n").stdout
     seq = int(p.stdout.split(b"sequence", 1)[1].split()[0])
     assert seq >= 20
 
@@ -433,6 +434,31 @@ def test_piped_transactions(tmp_path):
     assert b"get t1: not found" in p.stderr
     # the committed transaction is durable, the rolled-back one left nothing
     assert run("scan", db).stdout == b"t2\ty\n"
+
+
+def test_piped_session_int_keys(tmp_path):
+    db = tmp_path / "db"
+    p = session(db, "put 10 ten\nput 9 nine\nput 100 hundred\nscan\nscan 9 100\nscan 10 \"\" 1\n"
+                    "count 10\nget 0x64\nput x bad\n", "--int-keys")
+    assert p.returncode == 2   # "x" is not an integer key
+    assert p.stdout.decode().split("\n") == [
+        "9\tnine", "10\tten", "100\thundred",
+        "9\tnine", "10\tten",
+        "10\tten",
+        "2",
+        "hundred", ""]
+    assert b"not an unsigned 64-bit integer" in p.stderr
+
+
+def test_write_buffer_option_makes_runs(tmp_path):
+    db = tmp_path / "db"
+    f = tmp_path / "in.tsv"
+    f.write_bytes(b"".join(b"k%07d\t%s\n" % (i, b"x" * 100) for i in range(20000)))
+    p = run("--write-buffer", "256K", "-q", "import", db, f)
+    assert p.returncode == 0, p
+    assert any(x.name.endswith(".run") for x in db.iterdir()), sorted(os.listdir(db))
+    assert run("count", db).stdout == b"20000\n"
+    assert run("check", db).returncode == 0
 
 
 def test_transaction_left_open_is_rolled_back(tmp_path):
