@@ -12,9 +12,10 @@
  *
  * A segment predicts  pos(q) = icept + slope * (q - key)  in double; the
  * build guarantees |pos(x) - y| <= eps exactly (integer hull arithmetic,
- * line chosen in long double), and queries widen the window by a small
- * constant (LIDX_SLACK) that absorbs double rounding and the one-position
- * step between a key and its successor, so results are always exact.
+ * line chosen in long double), and queries search [floor(pos) - eps,
+ * floor(pos) + eps + LIDX_SLACK): the extra positions absorb double
+ * rounding and the one-position step between a key and its successor, so
+ * results are always exact (the argument is in lindex.c).
  */
 #ifndef OMEN_LIDX_INT_H
 #define OMEN_LIDX_INT_H
@@ -30,7 +31,7 @@
 #define LIDX_MAX_LEVELS 48
 /* Epsilon of the upper (routing) levels. */
 #define LIDX_DEFAULT_EPSILON_REC 8u
-/* Window widening beyond +-eps: see the header comment. */
+/* Window end beyond floor(pos) + eps: see the header comment. */
 #define LIDX_SLACK 2
 
 typedef struct {

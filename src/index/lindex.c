@@ -439,11 +439,23 @@ int lidx_build(const uint64_t *keys, size_t n, unsigned epsilon, lidx **out)
     return lidx_builder_finish(b, out);
 }
 
-/* ---- queries ------------------------------------------------------------ */
+/* ---- queries ------------------------------------------------------------
+ *
+ * Window.  Let P be the computed prediction and a the true answer (the
+ * lower bound in the level below; for routing levels the first start key
+ * > q, i.e. the segment index + 1).  The build keeps every point within
+ * eps of its line, the line is monotone, consecutive points differ by at
+ * most one position unless an extra point was added, and past a segment's
+ * last point P is capped by the next segment's line at its start; together
+ * a is in [P - eps - d, P + eps + 1 + d], d < 1 being the double rounding
+ * (about n * 2^-51).  With pi = floor(P) that is a in [pi - eps,
+ * pi + eps + 2], so searching [pi - eps, pi + eps + 2) (whose "none found"
+ * answer is its end) is exact: 2 eps + 2 keys.
+ */
 
 /* Predicted position of q in segment s of level lv, clamped to [0, cap]
  * and to the next segment's start; then the window around it, clipped to
- * [0, cap).  q >= lv->keys[s] is expected but not relied upon. */
+ * [0, cap].  q >= lv->keys[s] is expected but not relied upon. */
 static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t cap, unsigned eps,
                               size_t *lo, size_t *hi)
 {
@@ -454,14 +466,28 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
     if (pos > lim) pos = lim;
     if (!(pos >= 0.0)) pos = 0.0; /* also NaN */
     size_t pi = (size_t)pos;
-    size_t w = (size_t)eps + LIDX_SLACK;
-    *lo = pi > w ? pi - w : 0;
-    size_t h = pi + w + 1;
+    *lo = pi > eps ? pi - eps : 0;
+    size_t h = pi + eps + LIDX_SLACK;
     *hi = h < cap ? h : cap;
     if (*lo > *hi) *lo = *hi;
 }
 
-/* Index of the segment of level L covering q (last start key <= q). */
+/* Prefetch every cache line of keys[lo, hi): the window's misses then
+ * overlap instead of forming the chain a bisection would. */
+static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi)
+{
+    if (lo >= hi) return;
+    uintptr_t a = (uintptr_t)(keys + lo) & ~(uintptr_t)63, e = (uintptr_t)(keys + hi);
+    for (; a < e; a += 64) __builtin_prefetch((const void *)a);
+}
+
+/* First index in keys[lo, hi) whose key is > q, or hi. */
+static inline size_t search_gt(const uint64_t *keys, size_t lo, size_t hi, uint64_t q)
+{
+    return q == UINT64_MAX ? hi : lidx_search(keys, lo, hi, q + 1);
+}
+
+/* Bottom-level segment covering q (last start key <= q). */
 static inline size_t route(const lidx *m, uint64_t q)
 {
     size_t s = 0;
@@ -469,7 +495,8 @@ static inline size_t route(const lidx *m, uint64_t q)
         const lidx_level *below = &m->lv[L - 1];
         size_t lo, hi;
         seg_window(&m->lv[L], s, q, below->m, m->eps_rec, &lo, &hi);
-        size_t j = (q == UINT64_MAX) ? hi : lidx_search(below->keys, lo, hi, q + 1);
+        prefetch_window(below->keys, lo, hi);
+        size_t j = search_gt(below->keys, lo, hi, q);
         s = j ? j - 1 : 0;
     }
     return s;
@@ -497,22 +524,49 @@ size_t lidx_lower_bound(const lidx *m, const uint64_t *keys, size_t n, uint64_t 
 {
     size_t lo, hi;
     lidx_window(m, keys, n, q, &lo, &hi);
+    prefetch_window(keys, lo, hi);
     return lidx_search(keys, lo, hi, q);
 }
 
+/* Batch: groups of G queries walk the levels together.  At each level the
+ * group first computes and prefetches every window, then searches them,
+ * so each query's misses overlap with the other G - 1 queries' misses. */
 void lidx_lower_bound_batch(const lidx *m, const uint64_t *keys, size_t n, const uint64_t *qs,
                             size_t count, size_t *out)
 {
     enum { G = 16 };
-    size_t lo[G], hi[G];
+    if (!m || m->nlevels == 0 || n == 0) {
+        for (size_t i = 0; i < count; i++) out[i] = lidx_lower_bound(m, keys, n, qs[i]);
+        return;
+    }
+    const uint64_t first = m->lv[0].keys[0];
+    size_t seg[G], lo[G], hi[G];
     for (size_t base = 0; base < count; base += G) {
         size_t g = count - base < G ? count - base : G;
-        for (size_t i = 0; i < g; i++) {
-            lidx_window(m, keys, n, qs[base + i], &lo[i], &hi[i]);
-            size_t mid = lo[i] + (hi[i] - lo[i]) / 2;
-            if (mid < hi[i]) __builtin_prefetch(&keys[mid]);
+        const uint64_t *q = qs + base;
+        for (size_t i = 0; i < g; i++) seg[i] = 0;
+        for (size_t L = m->nlevels - 1; L > 0; L--) {
+            const lidx_level *lv = &m->lv[L], *below = &m->lv[L - 1];
+            for (size_t i = 0; i < g; i++) {
+                seg_window(lv, seg[i], q[i], below->m, m->eps_rec, &lo[i], &hi[i]);
+                prefetch_window(below->keys, lo[i], hi[i]);
+            }
+            for (size_t i = 0; i < g; i++) {
+                size_t j = search_gt(below->keys, lo[i], hi[i], q[i]);
+                seg[i] = j ? j - 1 : 0;
+                __builtin_prefetch(&below->par[seg[i]]);
+            }
         }
-        for (size_t i = 0; i < g; i++) out[base + i] = lidx_search(keys, lo[i], hi[i], qs[base + i]);
+        const lidx_level *lv0 = &m->lv[0];
+        for (size_t i = 0; i < g; i++) {
+            if (q[i] <= first) {
+                lo[i] = hi[i] = 0;
+            } else {
+                seg_window(lv0, seg[i], q[i], n, m->eps, &lo[i], &hi[i]);
+                prefetch_window(keys, lo[i], hi[i]);
+            }
+        }
+        for (size_t i = 0; i < g; i++) out[base + i] = lidx_search(keys, lo[i], hi[i], q[i]);
     }
 }
 

@@ -22,9 +22,9 @@
 #include "index/lidx_int.h"
 
 /* Windows at most this long are counted, not bisected. */
-#define SCALAR_TAIL 8
-#define AVX2_TAIL 16
-#define AVX512_TAIL 32
+#define SCALAR_TAIL 16
+#define AVX2_TAIL 32
+#define AVX512_TAIL 64
 
 size_t lidx_search_scalar(const uint64_t *keys, size_t lo, size_t hi, uint64_t q)
 {
