@@ -151,11 +151,38 @@ static void child_main(const char *path, const char *ackpath, uint64_t run, int 
     _exit(0);
 }
 
-/* Apply operation (run, idx) to the oracle. */
-static void apply(tu_map *m, uint64_t run, uint64_t idx, const op *p)
+/* Last writes of each key that the oracle took in (for failure messages). */
+#define HIST 6
+static struct {
+    uint32_t run, idx;
+    char how; /* 'a' acknowledged, 'f' in flight and found applied */
+    char del;
+} g_hist[NKEYS][HIST];
+static unsigned g_nhist[NKEYS];
+
+static void print_history(int id)
+{
+    unsigned n = g_nhist[id], from = n > HIST ? n - HIST : 0;
+    for (unsigned i = from; i < n; i++) {
+        const unsigned j = i % HIST;
+        fprintf(stderr, "    key%05d history: run %u op %u %s (%s)\n", id, g_hist[id][j].run,
+                g_hist[id][j].idx, g_hist[id][j].del ? "delete" : "put",
+                g_hist[id][j].how == 'a' ? "acknowledged" : "in flight, found applied");
+    }
+}
+
+/* Apply operation (run, idx) to the oracle (how: history tag, 0 = none). */
+static void apply(tu_map *m, uint64_t run, uint64_t idx, const op *p, char how)
 {
     char k[32];
     for (int i = 0; i < p->n; i++) {
+        if (how) {
+            unsigned j = g_nhist[p->keys[i]]++ % HIST;
+            g_hist[p->keys[i]][j].run = (uint32_t)run;
+            g_hist[p->keys[i]][j].idx = (uint32_t)idx;
+            g_hist[p->keys[i]][j].how = how;
+            g_hist[p->keys[i]][j].del = (char)p->del[i];
+        }
         size_t kl = key_of(p->keys[i], k);
         if (p->del[i]) {
             tu_map_del(m, k, kl);
@@ -198,10 +225,11 @@ static void crash_loop(const char *name, int sync, crash_stats *cs)
         assert_true(pid >= 0);
         if (pid == 0)
             child_main(path, ackpath, run, sync);
-        /* Mostly short delays (kills during open/recovery and the first
-         * writes), sometimes long ones (kills during flush/compaction). */
-        uint64_t us = tu_below(&rr, 4) == 0 ? 1000 + tu_below(&rr, 200000)
-                                            : tu_below(&rr, 30000);
+        /* Some short delays (kills during open/recovery and the first
+         * writes), mostly longer ones (kills amid writes, flushes and
+         * compactions). */
+        uint64_t us = tu_below(&rr, 4) == 0 ? tu_below(&rr, 20000)
+                                            : 20000 + tu_below(&rr, 280000);
         struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
@@ -222,7 +250,7 @@ static void crash_loop(const char *name, int sync, crash_stats *cs)
             assert_int_equal(v, i);
             op p;
             op_of(run, i, &p);
-            apply(&m, run, i, &p);
+            apply(&m, run, i, &p, 'a');
             cs->batches_acked += p.kind == 2;
         }
         free(acks);
@@ -239,7 +267,7 @@ static void crash_loop(const char *name, int sync, crash_stats *cs)
         op_of(run, nacked, &inflight);
         tu_map after;
         tu_map_copy(&after, &m);
-        apply(&after, run, nacked, &inflight);
+        apply(&after, run, nacked, &inflight, 0);
         TU_OK(omen_open(path, &o, &db));
         int seen_new = 0, seen_old = 0;
         for (int id = 0; id < NKEYS; id++) {
@@ -255,12 +283,14 @@ static void crash_loop(const char *name, int sync, crash_stats *cs)
             int touched = 0;
             for (int i = 0; i < inflight.n; i++)
                 touched |= inflight.keys[i] == id;
-            if (!is_old && !(touched && is_new))
-                tu_fail("kill %ld (run %llu, %u acked): key %s is %s%s, expected %s", it,
+            if (!is_old && !(touched && is_new)) {
+                print_history(id);
+                tu_fail("kill %ld (run %llu, %u acked): key %s is %s%s, expected %s (a value from run %llu)", it,
                         (unsigned long long)run, nacked, k,
                         rc == OMEN_OK ? "present: " : "absent",
                         rc == OMEN_OK ? tu_fmt(v, vl < 40 ? vl : 40, b1, sizeof b1) : "",
-                        eo ? "present" : "absent");
+                        eo ? "present" : "absent", eo ? (unsigned long long)atoll((const char *)eo->v + 1) : 0ull);
+            }
             if (touched && is_new && !is_old)
                 seen_new++;
             if (touched && is_old && !is_new)
@@ -271,13 +301,12 @@ static void crash_loop(const char *name, int sync, crash_stats *cs)
             tu_fail("kill %ld: operation %u (batch of %d) is half-applied: %d keys new, %d old",
                     it, nacked, inflight.n, seen_new, seen_old);
         if (seen_new) {
-            tu_map_clear(&m);
-            m = after;
+            apply(&m, run, nacked, &inflight, 'f');
             cs->inflight_applied++;
         } else {
-            tu_map_clear(&after);
             cs->inflight_absent++;
         }
+        tu_map_clear(&after);
         /* A full scan must agree too (iterators read the same recovered state). */
         tu_check_scan(db, NULL, &m, NULL, 0, NULL, 0);
         TU_OK(omen_close(db));
