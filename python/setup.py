@@ -5,6 +5,8 @@ top-level Makefile).  Where to find it:
 
   OMENDB_LIB      path of libomendb.a      (default: ../build/libomendb.a)
   OMENDB_INCLUDE  directory of omendb.h    (default: ../include)
+  OMENDB_CFLAGS / OMENDB_LDFLAGS  extra flags (e.g. -fsanitize=address for a
+                  sanitizer build, with a libomendb.a built the same way)
 
 `make python` at the top level sets both and builds into build/python/.
 """
@@ -16,6 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LIB = os.environ.get("OMENDB_LIB", os.path.join(ROOT, "build", "libomendb.a"))
 INC = os.environ.get("OMENDB_INCLUDE", os.path.join(ROOT, "include"))
+XCFLAGS = os.environ.get("OMENDB_CFLAGS", "").split()
+XLDFLAGS = os.environ.get("OMENDB_LDFLAGS", "").split()
 
 if not os.path.exists(LIB):
     raise SystemExit(f"omendb: {LIB} not found; run `make lib` at the top of the repository first")
@@ -26,7 +30,8 @@ ext = Extension(
     include_dirs=[INC],
     extra_objects=[LIB],
     libraries=["lz4", "zstd", "m", "pthread"],
-    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"],
+    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"] + XCFLAGS,
+    extra_link_args=XLDFLAGS,
     depends=[LIB, os.path.join(INC, "omendb.h")],
 )
 
