@@ -40,14 +40,14 @@ enum { EX_OK = 0, EX_MISS = 1, EX_USAGE = 2, EX_ERR = 3 };
 /* ---- Options (command line) ------------------------------------------ */
 
 static struct {
-    int sync;          /* OMEN_SYNC_FULL with --sync */
-    int compression;   /* OMEN_COMPRESS_* */
-    int int_keys;      /* keys are decimal u64, stored with omen_key_u64 */
-    int raw;           /* get: print the value's bytes unescaped */
-    int quiet;         /* no progress or summaries */
-    int bail;          /* non-interactive shell: stop at the first error */
-    uint64_t limit;    /* scan: maximum rows (UINT64_MAX = none) */
-    size_t batch;      /* import: records per omen_write */
+    int sync;            /* OMEN_SYNC_FULL with --sync */
+    int compression;     /* OMEN_COMPRESS_* */
+    int int_keys;        /* keys are decimal u64, stored with omen_key_u64 */
+    int raw;             /* get: print the value's bytes unescaped */
+    int quiet;           /* no progress or summaries */
+    int bail;            /* non-interactive shell: stop at the first error */
+    uint64_t limit;      /* scan: maximum rows (UINT64_MAX = none) */
+    size_t batch;        /* import: records per omen_write */
     size_t write_buffer; /* 0 = library default */
 } g_opt = {OMEN_SYNC_RELAXED, OMEN_COMPRESS_NONE, 0, 0, 0, 0, UINT64_MAX, 1000, 0};
 
@@ -60,9 +60,9 @@ typedef struct {
     size_t len, cap;
 } sbuf;
 
-static void sb_reserve(sbuf *b, size_t extra) {
-    if (b->len + extra <= b->cap)
-        return;
+static void sb_reserve(sbuf *b, size_t extra)
+{
+    if (b->len + extra <= b->cap) return;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + extra)
         cap *= 2;
@@ -76,12 +76,14 @@ static void sb_reserve(sbuf *b, size_t extra) {
     b->cap = cap;
 }
 
-static void sb_putc(sbuf *b, unsigned char c) {
+static void sb_putc(sbuf *b, unsigned char c)
+{
     sb_reserve(b, 1);
     b->p[b->len++] = c;
 }
 
-static void sb_free(sbuf *b) {
+static void sb_free(sbuf *b)
+{
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
@@ -89,22 +91,20 @@ static void sb_free(sbuf *b) {
 
 /* ---- Escapes ------------------------------------------------------------ */
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
     return -1;
 }
 
 /* s[*i] is the character after a backslash.  Decodes one escape into *out
  * and advances *i past it; returns 0, or -1 for an unknown or truncated
  * escape. */
-static int decode_escape(const char *s, size_t n, size_t *i, unsigned char *out) {
-    if (*i >= n)
-        return -1;
+static int decode_escape(const char *s, size_t n, size_t *i, unsigned char *out)
+{
+    if (*i >= n) return -1;
     char c = s[(*i)++];
     switch (c) {
     case 'n': *out = '\n'; return 0;
@@ -116,29 +116,26 @@ static int decode_escape(const char *s, size_t n, size_t *i, unsigned char *out)
     case '\'': *out = '\''; return 0;
     case ' ': *out = ' '; return 0;
     case 'x': {
-        if (*i + 2 > n)
-            return -1;
+        if (*i + 2 > n) return -1;
         int h = hexval((unsigned char)s[*i]), l = hexval((unsigned char)s[*i + 1]);
-        if (h < 0 || l < 0)
-            return -1;
+        if (h < 0 || l < 0) return -1;
         *out = (unsigned char)(h * 16 + l);
         *i += 2;
         return 0;
     }
-    default:
-        return -1;
+    default: return -1;
     }
 }
 
 /* Decode escapes in s[0..n) (no quote handling: command-line arguments and
  * TSV fields).  Returns 0 or -1 on a bad escape. */
-static int unescape(const char *s, size_t n, sbuf *out) {
+static int unescape(const char *s, size_t n, sbuf *out)
+{
     out->len = 0;
     sb_reserve(out, n + 1);
     for (size_t i = 0; i < n;) {
         unsigned char c = (unsigned char)s[i++];
-        if (c == '\\' && decode_escape(s, n, &i, &c) != 0)
-            return -1;
+        if (c == '\\' && decode_escape(s, n, &i, &c) != 0) return -1;
         sb_putc(out, c);
     }
     return 0;
@@ -150,7 +147,8 @@ enum { FORM_TSV = 0, FORM_SHELL = 1 };
  * outside printable ASCII are escaped.  FORM_SHELL additionally wraps the
  * text in double quotes when the shell tokenizer would otherwise split or
  * mangle it (spaces, quotes, empty, a leading '#'). */
-static void put_bytes(FILE *f, const void *data, size_t n, int form) {
+static void put_bytes(FILE *f, const void *data, size_t n, int form)
+{
     const unsigned char *p = data;
     int quote = 0;
     if (form == FORM_SHELL) {
@@ -158,16 +156,13 @@ static void put_bytes(FILE *f, const void *data, size_t n, int form) {
         for (size_t i = 0; i < n && !quote; i++)
             quote = p[i] == ' ' || p[i] == '"' || p[i] == '\'';
     }
-    if (quote)
-        fputc('"', f);
+    if (quote) fputc('"', f);
     size_t run = 0; /* start of the pending run of bytes printed as they are */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = p[i];
         int plain = c >= 0x20 && c < 0x7f && c != '\\' && !(quote && c == '"');
-        if (plain)
-            continue;
-        if (i > run)
-            fwrite(p + run, 1, i - run, f);
+        if (plain) continue;
+        if (i > run) fwrite(p + run, 1, i - run, f);
         run = i + 1;
         switch (c) {
         case '\\': fputs("\\\\", f); break;
@@ -178,13 +173,12 @@ static void put_bytes(FILE *f, const void *data, size_t n, int form) {
         default: fprintf(f, "\\x%02x", c); break;
         }
     }
-    if (n > run)
-        fwrite(p + run, 1, n - run, f);
-    if (quote)
-        fputc('"', f);
+    if (n > run) fwrite(p + run, 1, n - run, f);
+    if (quote) fputc('"', f);
 }
 
-static void put_key(FILE *f, const void *k, size_t n, int form) {
+static void put_key(FILE *f, const void *k, size_t n, int form)
+{
     if (g_opt.int_keys && n == 8)
         fprintf(f, "%" PRIu64, omen_key_to_u64(k, n));
     else
@@ -194,24 +188,27 @@ static void put_key(FILE *f, const void *k, size_t n, int form) {
 /* ---- Shell tokenizer ---------------------------------------------------- */
 
 typedef struct {
-    sbuf *v;  /* token bytes */
+    sbuf *v; /* token bytes */
     size_t n, cap;
 } toks;
 
-static void toks_clear(toks *t) {
+static void toks_clear(toks *t)
+{
     for (size_t i = 0; i < t->n; i++)
         t->v[i].len = 0;
     t->n = 0;
 }
 
-static void toks_free(toks *t) {
+static void toks_free(toks *t)
+{
     for (size_t i = 0; i < t->cap; i++)
         sb_free(&t->v[i]);
     free(t->v);
     memset(t, 0, sizeof *t);
 }
 
-static sbuf *toks_next(toks *t) {
+static sbuf *toks_next(toks *t)
+{
     if (t->n == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 8;
         sbuf *v = realloc(t->v, cap * sizeof *v);
@@ -232,22 +229,20 @@ static sbuf *toks_next(toks *t) {
  * '...' groups literally, a backslash escapes outside single quotes, and a
  * line whose first non-blank is '#' is a comment.  Returns NULL or a
  * message describing the syntax error. */
-static const char *tokenize(const char *s, size_t n, toks *t) {
+static const char *tokenize(const char *s, size_t n, toks *t)
+{
     toks_clear(t);
     size_t i = 0;
     for (;;) {
         while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r' || s[i] == '\n'))
             i++;
-        if (i >= n)
-            return NULL;
-        if (t->n == 0 && s[i] == '#')
-            return NULL;
+        if (i >= n) return NULL;
+        if (t->n == 0 && s[i] == '#') return NULL;
         sbuf *b = toks_next(t);
         char q = 0; /* open quote character, or 0 */
         while (i < n) {
             unsigned char c = (unsigned char)s[i];
-            if (!q && (c == ' ' || c == '\t' || c == '\r' || c == '\n'))
-                break;
+            if (!q && (c == ' ' || c == '\t' || c == '\r' || c == '\n')) break;
             i++;
             if (q == '\'') {
                 if (c == '\'')
@@ -266,14 +261,14 @@ static const char *tokenize(const char *s, size_t n, toks *t) {
                 sb_putc(b, c);
             }
         }
-        if (q)
-            return "unterminated quote";
+        if (q) return "unterminated quote";
     }
 }
 
 /* ---- Errors ------------------------------------------------------------- */
 
-static int exit_for(int err) {
+static int exit_for(int err)
+{
     switch (err) {
     case OMEN_OK: return EX_OK;
     case OMEN_NOTFOUND:
@@ -285,7 +280,8 @@ static int exit_for(int err) {
 /* Print "omendb: CONTEXT: NAME (DETAIL)" and return the exit code for err.
  * Locking and foreign directories get a plain-words hint because those are
  * the failures a user meets first. */
-static int report(int err, const char *fmt, ...) {
+static int report(int err, const char *fmt, ...)
+{
     char detail[1024];
     snprintf(detail, sizeof detail, "%s", omen_last_error());
     const char *name = omen_strerror(err);
@@ -295,8 +291,7 @@ static int report(int err, const char *fmt, ...) {
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, ": %s", name);
-    if (detail[0] && strcmp(detail, name) != 0 && err != OMEN_NOTFOUND)
-        fprintf(stderr, " (%s)", detail);
+    if (detail[0] && strcmp(detail, name) != 0 && err != OMEN_NOTFOUND) fprintf(stderr, " (%s)", detail);
     if (err == OMEN_LOCKED)
         fputs(strstr(name, "lock") ? "; is another omendb shell or program using it?"
                                    : "; the database is locked by another process",
@@ -307,7 +302,8 @@ static int report(int err, const char *fmt, ...) {
     return exit_for(err);
 }
 
-static int usage_error(const char *fmt, ...) {
+static int usage_error(const char *fmt, ...)
+{
     va_list ap;
     fputs("omendb: ", stderr);
     va_start(ap, fmt);
@@ -327,23 +323,23 @@ typedef struct {
     unsigned char u[8];
 } key_t_;
 
-static int parse_u64(const unsigned char *s, size_t n, uint64_t *out) {
+static int parse_u64(const unsigned char *s, size_t n, uint64_t *out)
+{
     char buf[32];
-    if (n == 0 || n >= sizeof buf || !isdigit(s[0]))
-        return -1;
+    if (n == 0 || n >= sizeof buf || !isdigit(s[0])) return -1;
     memcpy(buf, s, n);
     buf[n] = 0;
     errno = 0;
     char *end;
     unsigned long long v = strtoull(buf, &end, 0);
-    if (errno || *end)
-        return -1;
+    if (errno || *end) return -1;
     *out = v;
     return 0;
 }
 
 /* Fills k from token bytes; returns 0 or a usage error already reported. */
-static int make_key(const sbuf *tok, key_t_ *k) {
+static int make_key(const sbuf *tok, key_t_ *k)
+{
     if (!g_opt.int_keys) {
         k->p = tok->p ? (const void *)tok->p : (const void *)"";
         k->n = tok->len;
@@ -367,8 +363,8 @@ static int make_key(const sbuf *tok, key_t_ *k) {
 typedef struct {
     const char *dir;
     omen_db *db;
-    omen_txn *txn;   /* open shell transaction, or NULL */
-    int form;        /* FORM_TSV (script commands) or FORM_SHELL */
+    omen_txn *txn; /* open shell transaction, or NULL */
+    int form;      /* FORM_TSV (script commands) or FORM_SHELL */
     int opened_read_only;
 } session;
 
@@ -377,15 +373,15 @@ typedef struct {
  * database cannot change it. */
 enum { OPEN_READ = 0, OPEN_CREATE = 1, OPEN_WRITE = 2 };
 
-static int open_db(session *s, const char *dir, int mode) {
+static int open_db(session *s, const char *dir, int mode)
+{
     omen_options o;
     omen_options_init(&o);
     o.create_if_missing = mode == OPEN_CREATE;
     o.read_only = mode == OPEN_READ;
     o.compression = g_opt.compression;
     o.sync = g_opt.sync;
-    if (g_opt.write_buffer)
-        o.write_buffer_size = g_opt.write_buffer;
+    if (g_opt.write_buffer) o.write_buffer_size = g_opt.write_buffer;
     s->dir = dir;
     s->txn = NULL;
     s->opened_read_only = o.read_only;
@@ -394,12 +390,12 @@ static int open_db(session *s, const char *dir, int mode) {
         fprintf(stderr, "omendb: open %s: no database there (put or import creates one)\n", dir);
         return EX_ERR;
     }
-    if (rc != OMEN_OK)
-        return report(rc, "open %s", dir);
+    if (rc != OMEN_OK) return report(rc, "open %s", dir);
     return EX_OK;
 }
 
-static int close_db(session *s) {
+static int close_db(session *s)
+{
     int ex = EX_OK;
     if (s->txn) {
         omen_txn_rollback(s->txn);
@@ -408,18 +404,17 @@ static int close_db(session *s) {
     }
     int rc = omen_close(s->db);
     s->db = NULL;
-    if (rc != OMEN_OK)
-        ex = report(rc, "close %s", s->dir);
+    if (rc != OMEN_OK) ex = report(rc, "close %s", s->dir);
     return ex;
 }
 
 /* ---- Commands shared by the shell and the script interface ------------------ */
 
-static int cmd_get(session *s, const sbuf *ktok) {
+static int cmd_get(session *s, const sbuf *ktok)
+{
     key_t_ k;
     int ex = make_key(ktok, &k);
-    if (ex)
-        return ex;
+    if (ex) return ex;
     void *v = NULL;
     size_t vn = 0;
     int rc = s->txn ? omen_txn_get(s->txn, k.p, k.n, &v, &vn) : omen_get(s->db, NULL, k.p, k.n, &v, &vn);
@@ -429,8 +424,7 @@ static int cmd_get(session *s, const sbuf *ktok) {
         fputs(": not found\n", stderr);
         return EX_MISS;
     }
-    if (rc != OMEN_OK)
-        return report(rc, "get");
+    if (rc != OMEN_OK) return report(rc, "get");
     if (g_opt.raw && s->form == FORM_TSV) {
         fwrite(v, 1, vn, stdout);
     } else {
@@ -441,22 +435,22 @@ static int cmd_get(session *s, const sbuf *ktok) {
     return EX_OK;
 }
 
-static int cmd_put(session *s, const sbuf *ktok, const sbuf *vtok) {
+static int cmd_put(session *s, const sbuf *ktok, const sbuf *vtok)
+{
     key_t_ k;
     int ex = make_key(ktok, &k);
-    if (ex)
-        return ex;
+    if (ex) return ex;
     const void *v = vtok->p ? (const void *)vtok->p : (const void *)"";
     int rc = s->txn ? omen_txn_put(s->txn, k.p, k.n, v, vtok->len)
                     : omen_put(s->db, k.p, k.n, v, vtok->len, OMEN_SYNC_DEFAULT);
     return rc == OMEN_OK ? EX_OK : report(rc, "put");
 }
 
-static int cmd_del(session *s, const sbuf *ktok) {
+static int cmd_del(session *s, const sbuf *ktok)
+{
     key_t_ k;
     int ex = make_key(ktok, &k);
-    if (ex)
-        return ex;
+    if (ex) return ex;
     int rc = s->txn ? omen_txn_delete(s->txn, k.p, k.n) : omen_delete(s->db, k.p, k.n, OMEN_SYNC_DEFAULT);
     return rc == OMEN_OK ? EX_OK : report(rc, "del");
 }
@@ -467,17 +461,16 @@ typedef struct {
     int has_lo, has_hi;
 } range;
 
-static int make_range(const sbuf *from, const sbuf *to, range *r) {
+static int make_range(const sbuf *from, const sbuf *to, range *r)
+{
     memset(r, 0, sizeof *r);
     int ex;
     if (from && from->len) {
-        if ((ex = make_key(from, &r->lo)) != 0)
-            return ex;
+        if ((ex = make_key(from, &r->lo)) != 0) return ex;
         r->has_lo = 1;
     }
     if (to && to->len) {
-        if ((ex = make_key(to, &r->hi)) != 0)
-            return ex;
+        if ((ex = make_key(to, &r->hi)) != 0) return ex;
         r->has_hi = 1;
     }
     return EX_OK;
@@ -485,7 +478,8 @@ static int make_range(const sbuf *from, const sbuf *to, range *r) {
 
 /* Iterate [lo, hi) through the transaction if one is open; print up to
  * limit rows to out (NULL: only count).  *rows gets the number visited. */
-static int iterate(session *s, const range *r, uint64_t limit, FILE *out, int form, uint64_t *rows) {
+static int iterate(session *s, const range *r, uint64_t limit, FILE *out, int form, uint64_t *rows)
+{
     omen_iter_options io;
     memset(&io, 0, sizeof io);
     if (r->has_lo) {
@@ -498,8 +492,7 @@ static int iterate(session *s, const range *r, uint64_t limit, FILE *out, int fo
     }
     omen_iter *it = NULL;
     int rc = s->txn ? omen_txn_iter_create(s->txn, &io, &it) : omen_iter_create(s->db, &io, &it);
-    if (rc != OMEN_OK)
-        return report(rc, "scan");
+    if (rc != OMEN_OK) return report(rc, "scan");
     if (r->has_lo)
         omen_iter_seek(it, r->lo.p, r->lo.n);
     else
@@ -529,7 +522,8 @@ static int iterate(session *s, const range *r, uint64_t limit, FILE *out, int fo
     return ex;
 }
 
-static void put_size(FILE *f, uint64_t b) {
+static void put_size(FILE *f, uint64_t b)
+{
     static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double d = (double)b;
     int u = 0;
@@ -543,11 +537,11 @@ static void put_size(FILE *f, uint64_t b) {
         fprintf(f, "%.1f %s (%" PRIu64 " bytes)", d, unit[u], b);
 }
 
-static int cmd_stats(session *s) {
+static int cmd_stats(session *s)
+{
     omen_stats st;
     int rc = omen_get_stats(s->db, &st);
-    if (rc != OMEN_OK)
-        return report(rc, "stats");
+    if (rc != OMEN_OK) return report(rc, "stats");
     FILE *f = stdout;
     fprintf(f, "sequence          %" PRIu64 "\n", st.sequence);
     fprintf(f, "memtable          %" PRIu64 " entries, ", st.memtable_entries);
@@ -567,8 +561,7 @@ static int cmd_stats(session *s) {
     put_size(f, st.wal_bytes);
     uint64_t lookups = st.cache_hits + st.cache_misses;
     fprintf(f, "\nblock cache       %" PRIu64 " hits, %" PRIu64 " misses", st.cache_hits, st.cache_misses);
-    if (lookups)
-        fprintf(f, " (%.1f%% hits)", 100.0 * (double)st.cache_hits / (double)lookups);
+    if (lookups) fprintf(f, " (%.1f%% hits)", 100.0 * (double)st.cache_hits / (double)lookups);
     fprintf(f, "\nflushes           %" PRIu64 "\n", st.flushes);
     fprintf(f, "compactions       %" PRIu64 ", ", st.compactions);
     put_size(f, st.compaction_bytes_written);
@@ -585,11 +578,12 @@ static int cmd_stats(session *s) {
 /* ---- Interactive / piped shell ------------------------------------------ */
 
 static const char *const shell_cmds[] = {
-    "get", "put", "del", "scan", "count", "stats", "flush", "compact", "begin", "commit", "rollback", "help",
-    ".quit", "quit", "exit", NULL,
+    "get",   "put",    "del",      "scan", "count", "stats", "flush", "compact",
+    "begin", "commit", "rollback", "help", ".quit", "quit",  "exit",  NULL,
 };
 
-static void shell_help(void) {
+static void shell_help(void)
+{
     fputs("Commands (keys and values may be quoted \"a b\" and use escapes \\x00 \\n \\t \\\\):\n"
           "  get KEY                   print the value of KEY\n"
           "  put KEY VALUE             insert or overwrite\n"
@@ -610,9 +604,9 @@ static void shell_help(void) {
 
 /* Runs one tokenized shell command.  Returns an exit code; *quit is set by
  * the leaving commands. */
-static int shell_exec(session *s, toks *t, int *quit) {
-    if (t->n == 0)
-        return EX_OK;
+static int shell_exec(session *s, toks *t, int *quit)
+{
+    if (t->n == 0) return EX_OK;
     sbuf *a = t->v;
     char cmd[32];
     size_t cl = a[0].len < sizeof cmd - 1 ? a[0].len : sizeof cmd - 1;
@@ -620,12 +614,12 @@ static int shell_exec(session *s, toks *t, int *quit) {
     cmd[cl] = 0;
     const char *c = cmd[0] == '.' ? cmd + 1 : cmd; /* ".stats" works as in sqlite3 */
     int argc = (int)t->n - 1;
-#define NEED(lo, hi, syn)                                                                          \
-    do {                                                                                           \
-        if (argc < (lo) || argc > (hi)) {                                                          \
-            fputs("omendb: usage: " syn "\n", stderr);                                             \
-            return EX_USAGE;                                                                       \
-        }                                                                                          \
+#define NEED(lo, hi, syn)                                                                                    \
+    do {                                                                                                     \
+        if (argc < (lo) || argc > (hi)) {                                                                    \
+            fputs("omendb: usage: " syn "\n", stderr);                                                       \
+            return EX_USAGE;                                                                                 \
+        }                                                                                                    \
     } while (0)
     if (!strcmp(c, "quit") || !strcmp(c, "exit") || !strcmp(c, "q")) {
         *quit = 1;
@@ -655,8 +649,7 @@ static int shell_exec(session *s, toks *t, int *quit) {
             NEED(0, 3, "scan [FROM [TO [LIMIT]]]");
         range r;
         int ex = make_range(argc >= 1 ? &a[1] : NULL, argc >= 2 ? &a[2] : NULL, &r);
-        if (ex)
-            return ex;
+        if (ex) return ex;
         uint64_t limit = g_opt.limit;
         if (argc >= 3 && parse_u64(a[3].p, a[3].len, &limit) != 0) {
             fputs("omendb: scan: LIMIT must be a number\n", stderr);
@@ -664,8 +657,7 @@ static int shell_exec(session *s, toks *t, int *quit) {
         }
         uint64_t rows;
         ex = iterate(s, &r, counting ? UINT64_MAX : limit, counting ? NULL : stdout, s->form, &rows);
-        if (counting && ex == EX_OK)
-            printf("%" PRIu64 "\n", rows);
+        if (counting && ex == EX_OK) printf("%" PRIu64 "\n", rows);
         return ex;
     }
     if (!strcmp(c, "stats")) {
@@ -681,9 +673,9 @@ static int shell_exec(session *s, toks *t, int *quit) {
         NEED(0, 2, "compact [FROM [TO]]");
         range r;
         int ex = make_range(argc >= 1 ? &a[1] : NULL, argc >= 2 ? &a[2] : NULL, &r);
-        if (ex)
-            return ex;
-        int rc = omen_compact_range(s->db, r.has_lo ? r.lo.p : NULL, r.lo.n, r.has_hi ? r.hi.p : NULL, r.hi.n);
+        if (ex) return ex;
+        int rc =
+            omen_compact_range(s->db, r.has_lo ? r.lo.p : NULL, r.lo.n, r.has_hi ? r.hi.p : NULL, r.hi.n);
         return rc == OMEN_OK ? EX_OK : report(rc, "compact");
     }
     if (!strcmp(c, "begin")) {
@@ -723,7 +715,8 @@ static int shell_exec(session *s, toks *t, int *quit) {
     return EX_USAGE;
 }
 
-static char *complete_cmd(const char *text, int state) {
+static char *complete_cmd(const char *text, int state)
+{
     static size_t i, len;
     if (!state) {
         i = 0;
@@ -731,29 +724,30 @@ static char *complete_cmd(const char *text, int state) {
     }
     while (shell_cmds[i]) {
         const char *c = shell_cmds[i++];
-        if (!strncmp(c, text, len))
-            return strdup(c);
+        if (!strncmp(c, text, len)) return strdup(c);
     }
     return NULL;
 }
 
 /* Complete command names at the start of the line; nothing elsewhere (the
  * default would offer file names, which are never arguments here). */
-static char **complete(const char *text, int start, int end) {
+static char **complete(const char *text, int start, int end)
+{
     (void)end;
     rl_attempted_completion_over = 1;
     for (int i = 0; i < start; i++)
-        if (rl_line_buffer[i] != ' ' && rl_line_buffer[i] != '\t')
-            return NULL;
+        if (rl_line_buffer[i] != ' ' && rl_line_buffer[i] != '\t') return NULL;
     return rl_completion_matches(text, complete_cmd);
 }
 
-static void on_sigint(int sig) {
+static void on_sigint(int sig)
+{
     (void)sig;
     g_interrupted = 1;
 }
 
-static void history_path(char *buf, size_t n) {
+static void history_path(char *buf, size_t n)
+{
     buf[0] = 0;
     const char *env = getenv("OMENDB_HISTORY");
     if (env) {
@@ -761,18 +755,17 @@ static void history_path(char *buf, size_t n) {
         return;
     }
     const char *home = getenv("HOME");
-    if (home && *home)
-        snprintf(buf, n, "%s/.omendb_history", home);
+    if (home && *home) snprintf(buf, n, "%s/.omendb_history", home);
 }
 
-static int run_shell(const char *dir) {
+static int run_shell(const char *dir)
+{
     struct stat st;
     int existed = stat(dir, &st) == 0;
     session s = {0};
     s.form = FORM_SHELL;
     int ex = open_db(&s, dir, OPEN_CREATE);
-    if (ex)
-        return ex;
+    if (ex) return ex;
 
     int tty = isatty(STDIN_FILENO);
     char hist[4096];
@@ -782,8 +775,7 @@ static int run_shell(const char *dir) {
         rl_attempted_completion_function = complete;
         using_history();
         stifle_history(2000);
-        if (hist[0])
-            read_history(hist); /* absent on first use: not an error */
+        if (hist[0]) read_history(hist); /* absent on first use: not an error */
         printf("OmenDB %s shell on %s%s\n"
                "Type \"help\" for commands, \".quit\" or Ctrl-D to leave.\n",
                OMEN_VERSION_STRING, dir, existed ? "" : " (new database)");
@@ -794,8 +786,7 @@ static int run_shell(const char *dir) {
     struct sigaction sa, old_int;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
-    if (tty)
-        sigaction(SIGINT, &sa, &old_int);
+    if (tty) sigaction(SIGINT, &sa, &old_int);
 
     toks t = {0};
     char *line = NULL, *last_hist = NULL;
@@ -811,8 +802,7 @@ static int run_shell(const char *dir) {
             rl = readline(s.txn ? "omendb [txn]> " : "omendb> ");
             if (!rl) {
                 putchar('\n');
-                if (g_interrupted)
-                    continue;
+                if (g_interrupted) continue;
                 break;
             }
             n = (ssize_t)strlen(rl);
@@ -823,8 +813,7 @@ static int run_shell(const char *dir) {
             }
         } else {
             n = getline(&line, &cap, stdin);
-            if (n < 0)
-                break;
+            if (n < 0) break;
         }
         lineno++;
         const char *text = tty ? rl : line;
@@ -844,47 +833,46 @@ static int run_shell(const char *dir) {
         fflush(stdout);
         if (ex1 != EX_OK) {
             status = ex1;
-            if (!tty && g_opt.bail)
-                break;
+            if (!tty && g_opt.bail) break;
         }
     }
     free(line);
     free(last_hist);
     toks_free(&t);
-    if (tty)
-        sigaction(SIGINT, &old_int, NULL);
+    if (tty) sigaction(SIGINT, &old_int, NULL);
     if (tty && hist[0] && write_history(hist) != 0)
         fprintf(stderr, "omendb: note: could not save history to %s\n", hist);
     int cex = close_db(&s);
     /* Interactive sessions end well whatever single commands did; scripts
      * learn from the status whether any command failed. */
-    if (tty)
-        return cex;
+    if (tty) return cex;
     return cex ? cex : status;
 }
 
 /* ---- Script commands --------------------------------------------------- */
 
-static double now_sec(void) {
+static double now_sec(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Convert a command-line argument (escapes allowed) to token bytes. */
-static int arg_bytes(const char *what, const char *arg, sbuf *out) {
+static int arg_bytes(const char *what, const char *arg, sbuf *out)
+{
     if (unescape(arg, strlen(arg), out) != 0)
         return usage_error("%s: bad escape in \"%s\" (use \\n \\t \\r \\0 \\\\ \\xHH)", what, arg);
     return EX_OK;
 }
 
-static void progress(uint64_t recs, uint64_t done, uint64_t total, double t0, int final) {
+static void progress(uint64_t recs, uint64_t done, uint64_t total, double t0, int final)
+{
     double dt = now_sec() - t0;
     double rate = dt > 0 ? (double)recs / dt : 0;
     if (total) {
         int pct = (int)(done * 100 / total);
-        if (pct > 100)
-            pct = 100;
+        if (pct > 100) pct = 100;
         char bar[31];
         int fill = pct * 30 / 100;
         for (int i = 0; i < 30; i++)
@@ -894,12 +882,12 @@ static void progress(uint64_t recs, uint64_t done, uint64_t total, double t0, in
     } else {
         fprintf(stderr, "\r%" PRIu64 " records  %.0f/s ", recs, rate);
     }
-    if (final)
-        fputs("\r\033[K", stderr); /* the summary replaces the bar */
+    if (final) fputs("\r\033[K", stderr); /* the summary replaces the bar */
     fflush(stderr);
 }
 
-static int cmd_import(session *s, const char *file) {
+static int cmd_import(session *s, const char *file)
+{
     FILE *in = strcmp(file, "-") ? fopen(file, "rb") : stdin;
     if (!in) {
         fprintf(stderr, "omendb: import: cannot open %s: %s\n", file, strerror(errno));
@@ -907,15 +895,13 @@ static int cmd_import(session *s, const char *file) {
     }
     uint64_t total = 0;
     struct stat st;
-    if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode))
-        total = (uint64_t)st.st_size;
+    if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode)) total = (uint64_t)st.st_size;
     int show = !g_opt.quiet && isatty(STDERR_FILENO);
 
     omen_batch *b = NULL;
     int rc = omen_batch_create(&b);
     if (rc != OMEN_OK) {
-        if (in != stdin)
-            fclose(in);
+        if (in != stdin) fclose(in);
         return report(rc, "import");
     }
     sbuf kb = {0}, vb = {0};
@@ -929,12 +915,9 @@ static int cmd_import(session *s, const char *file) {
         lineno++;
         done += (uint64_t)n;
         size_t len = (size_t)n;
-        if (len && line[len - 1] == '\n')
-            len--;
-        if (len && line[len - 1] == '\r')
-            len--;
-        if (len == 0)
-            continue;
+        if (len && line[len - 1] == '\n') len--;
+        if (len && line[len - 1] == '\r') len--;
+        if (len == 0) continue;
         const char *tab = memchr(line, '\t', len);
         if (!tab) {
             fprintf(stderr, "omendb: import: %s:%" PRIu64 ": no tab between key and value\n", file, lineno);
@@ -988,10 +971,8 @@ static int cmd_import(session *s, const char *file) {
     free(line);
     sb_free(&kb);
     sb_free(&vb);
-    if (in != stdin)
-        fclose(in);
-    if (show)
-        progress(recs, done, total, t0, 1);
+    if (in != stdin) fclose(in);
+    if (show) progress(recs, done, total, t0, 1);
     double dt = now_sec() - t0;
     if (ex != EX_OK)
         fprintf(stderr, "omendb: import: %" PRIu64 " records were written before the error\n", recs);
@@ -1001,7 +982,8 @@ static int cmd_import(session *s, const char *file) {
     return ex;
 }
 
-static int cmd_export(session *s, const char *file) {
+static int cmd_export(session *s, const char *file)
+{
     int to_stdout = !file || !strcmp(file, "-");
     char tmp[4096];
     FILE *out = stdout;
@@ -1023,8 +1005,7 @@ static int cmd_export(session *s, const char *file) {
     if (!to_stdout) {
         int bad = ferror(out);
         if (fclose(out) != 0 || bad) {
-            if (ex == EX_OK)
-                fprintf(stderr, "omendb: export: writing %s: %s\n", tmp, strerror(errno));
+            if (ex == EX_OK) fprintf(stderr, "omendb: export: writing %s: %s\n", tmp, strerror(errno));
             ex = ex ? ex : EX_ERR;
         }
         if (ex == EX_OK && rename(tmp, file) != 0) {
@@ -1046,12 +1027,14 @@ struct check_ctx {
     unsigned long lines;
 };
 
-static void check_line(void *ctx, const char *line) {
+static void check_line(void *ctx, const char *line)
+{
     ((struct check_ctx *)ctx)->lines++;
     puts(line);
 }
 
-static int cmd_check(const char *dir) {
+static int cmd_check(const char *dir)
+{
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, "omendb: check %s: no such directory\n", dir);
@@ -1067,10 +1050,8 @@ static int cmd_check(const char *dir) {
     o.read_only = 1;
     omen_db *db = NULL;
     int rc = omen_open(dir, &o, &db);
-    if (rc == OMEN_LOCKED)
-        return report(rc, "check %s", dir);
-    if (rc == OMEN_OK)
-        omen_close(db);
+    if (rc == OMEN_LOCKED) return report(rc, "check %s", dir);
+    if (rc == OMEN_OK) omen_close(db);
     struct check_ctx c = {0};
     rc = omen_check(dir, check_line, &c);
     if (rc == OMEN_OK) {
@@ -1085,63 +1066,76 @@ static int cmd_check(const char *dir) {
     return EX_ERR;
 }
 
-static void usage(FILE *f) {
-    fputs("usage: omendb [OPTIONS] DIR                   interactive shell on the database in DIR\n"
-          "                                              (reads commands from stdin if it is not a terminal)\n"
-          "       omendb [OPTIONS] get DIR KEY           print the value of KEY\n"
-          "       omendb [OPTIONS] put DIR KEY VALUE     insert or overwrite KEY\n"
-          "       omendb [OPTIONS] del DIR KEY           delete KEY\n"
-          "       omendb [OPTIONS] scan DIR [FROM [TO]]  KEY<TAB>VALUE lines for keys in [FROM, TO)\n"
-          "       omendb [OPTIONS] count DIR             number of keys\n"
-          "       omendb [OPTIONS] stats DIR             engine statistics\n"
-          "       omendb [OPTIONS] import DIR FILE.tsv   load KEY<TAB>VALUE lines (FILE - = stdin)\n"
-          "       omendb [OPTIONS] export DIR [FILE.tsv] dump every key (stdout without FILE)\n"
-          "       omendb check DIR                       verify checksums and models (exit 1 if corrupt)\n"
-          "       omendb version | help\n"
-          "options:\n"
-          "  --sync                  every write waits for stable storage (fdatasync)\n"
-          "  --compression lz4|zstd|none   compression of new sorted runs\n"
-          "  --int-keys              keys are unsigned 64-bit integers (numeric order)\n"
-          "  --limit N               scan at most N keys\n"
-          "  --raw                   get: print the value's bytes unescaped, no newline\n"
-          "  --batch N               import: records per atomic write (default 1000)\n"
-          "  --write-buffer BYTES    memtable size before a flush (K/M/G suffixes)\n"
-          "  --bail                  piped shell: stop at the first failing command\n"
-          "  -q, --quiet             no progress bar or summary lines\n"
-          "  --                      end of options (for keys starting with '-')\n"
-          "Keys and values take escapes: \\xHH \\n \\t \\r \\0 \\\\ ; output uses the same.\n"
-          "Exit status: 0 ok, 1 not found or corrupt, 2 usage error, 3 other error.\n",
-          f);
+static void usage(FILE *f)
+{
+    fputs(
+        "usage: omendb [OPTIONS] DIR                   interactive shell on the database in DIR\n"
+        "                                              (reads commands from stdin if it is not a terminal)\n"
+        "       omendb [OPTIONS] get DIR KEY           print the value of KEY\n"
+        "       omendb [OPTIONS] put DIR KEY VALUE     insert or overwrite KEY\n"
+        "       omendb [OPTIONS] del DIR KEY           delete KEY\n"
+        "       omendb [OPTIONS] scan DIR [FROM [TO]]  KEY<TAB>VALUE lines for keys in [FROM, TO)\n"
+        "       omendb [OPTIONS] count DIR             number of keys\n"
+        "       omendb [OPTIONS] stats DIR             engine statistics\n"
+        "       omendb [OPTIONS] import DIR FILE.tsv   load KEY<TAB>VALUE lines (FILE - = stdin)\n"
+        "       omendb [OPTIONS] export DIR [FILE.tsv] dump every key (stdout without FILE)\n"
+        "       omendb check DIR                       verify checksums and models (exit 1 if corrupt)\n"
+        "       omendb version | help\n"
+        "options:\n"
+        "  --sync                  every write waits for stable storage (fdatasync)\n"
+        "  --compression lz4|zstd|none   compression of new sorted runs\n"
+        "  --int-keys              keys are unsigned 64-bit integers (numeric order)\n"
+        "  --limit N               scan at most N keys\n"
+        "  --raw                   get: print the value's bytes unescaped, no newline\n"
+        "  --batch N               import: records per atomic write (default 1000)\n"
+        "  --write-buffer BYTES    memtable size before a flush (K/M/G suffixes)\n"
+        "  --bail                  piped shell: stop at the first failing command\n"
+        "  -q, --quiet             no progress bar or summary lines\n"
+        "  --                      end of options (for keys starting with '-')\n"
+        "Keys and values take escapes: \\xHH \\n \\t \\r \\0 \\\\ ; output uses the same.\n"
+        "Exit status: 0 ok, 1 not found or corrupt, 2 usage error, 3 other error.\n",
+        f);
 }
 
-static int parse_size(const char *s, size_t *out) {
+static int parse_size(const char *s, size_t *out)
+{
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-')
-        return -1;
+    if (errno || end == s || s[0] == '-') return -1;
     unsigned long long mul = 1;
     switch (*end) {
     case 0: break;
-    case 'k': case 'K': mul = 1ull << 10; end++; break;
-    case 'm': case 'M': mul = 1ull << 20; end++; break;
-    case 'g': case 'G': mul = 1ull << 30; end++; break;
+    case 'k':
+    case 'K':
+        mul = 1ull << 10;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        mul = 1ull << 20;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        mul = 1ull << 30;
+        end++;
+        break;
     default: return -1;
     }
-    if (*end || v > SIZE_MAX / mul)
-        return -1;
+    if (*end || v > SIZE_MAX / mul) return -1;
     *out = (size_t)(v * mul);
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     const char *pos[8];
     int npos = 0, opts_done = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (opts_done || a[0] != '-' || !strcmp(a, "-")) {
-            if (npos == (int)(sizeof pos / sizeof pos[0]))
-                return usage_error("too many arguments");
+            if (npos == (int)(sizeof pos / sizeof pos[0])) return usage_error("too many arguments");
             pos[npos++] = a;
             continue;
         }
@@ -1154,17 +1148,14 @@ int main(int argc, char **argv) {
         const char *val = NULL;
         const char *eq = strchr(a, '=');
         size_t nl = eq ? (size_t)(eq - a) : strlen(a);
-        if (nl >= sizeof name)
-            return usage_error("unknown option %s", a);
+        if (nl >= sizeof name) return usage_error("unknown option %s", a);
         memcpy(name, a, nl);
         name[nl] = 0;
-        if (eq)
-            val = eq + 1;
+        if (eq) val = eq + 1;
         int takes = !strcmp(name, "--compression") || !strcmp(name, "--limit") || !strcmp(name, "--batch") ||
                     !strcmp(name, "--write-buffer");
         if (takes && !val) {
-            if (i + 1 >= argc)
-                return usage_error("%s needs a value", name);
+            if (i + 1 >= argc) return usage_error("%s needs a value", name);
             val = argv[++i];
         } else if (!takes && val) {
             return usage_error("%s takes no value", name);
@@ -1222,8 +1213,7 @@ int main(int argc, char **argv) {
         return EX_OK;
     }
     if (!strcmp(cmd, "version")) {
-        if (npos != 1)
-            return usage_error("version takes no arguments");
+        if (npos != 1) return usage_error("version takes no arguments");
         printf("omendb %s\n", OMEN_VERSION_STRING);
         return EX_OK;
     }
@@ -1246,19 +1236,16 @@ int main(int argc, char **argv) {
     };
     int which = -1;
     for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++)
-        if (!strcmp(cmd, tab[i].name))
-            which = (int)i;
+        if (!strcmp(cmd, tab[i].name)) which = (int)i;
     if (which < 0) {
-        if (npos != 1)
-            return usage_error("unknown command \"%s\"", cmd);
+        if (npos != 1) return usage_error("unknown command \"%s\"", cmd);
         return run_shell(cmd);
     }
     int nargs = npos - 1;
     if (nargs < tab[which].min || nargs > tab[which].max)
         return usage_error("usage: omendb %s", tab[which].syn);
     const char *dir = pos[1];
-    if (!strcmp(cmd, "check"))
-        return cmd_check(dir);
+    if (!strcmp(cmd, "check")) return cmd_check(dir);
 
     /* Decode key/value arguments before opening, so usage errors never
      * create or touch a database. */
@@ -1289,10 +1276,9 @@ int main(int argc, char **argv) {
                 ex = make_range(nargs >= 2 ? &a1 : NULL, nargs >= 3 ? &a2 : NULL, &r);
                 if (ex == EX_OK) {
                     int counting = cmd[0] == 'c';
-                    ex = iterate(&s, &r, counting ? UINT64_MAX : g_opt.limit, counting ? NULL : stdout, FORM_TSV,
-                                 &rows);
-                    if (counting && ex == EX_OK)
-                        printf("%" PRIu64 "\n", rows);
+                    ex = iterate(&s, &r, counting ? UINT64_MAX : g_opt.limit, counting ? NULL : stdout,
+                                 FORM_TSV, &rows);
+                    if (counting && ex == EX_OK) printf("%" PRIu64 "\n", rows);
                 }
             } else if (!strcmp(cmd, "stats")) {
                 ex = cmd_stats(&s);
@@ -1302,16 +1288,14 @@ int main(int argc, char **argv) {
                 ex = cmd_export(&s, nargs >= 2 ? pos[2] : NULL);
             }
             int cex = close_db(&s);
-            if (ex == EX_OK)
-                ex = cex;
+            if (ex == EX_OK) ex = cex;
         }
     }
     sb_free(&a1);
     sb_free(&a2);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "omendb: writing output: %s\n", strerror(errno));
-        if (ex == EX_OK)
-            ex = EX_ERR;
+        if (ex == EX_OK) ex = EX_ERR;
     }
     return ex;
 }
