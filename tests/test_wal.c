@@ -166,6 +166,44 @@ static void test_round_trip(void **state)
     got_free(&g);
 }
 
+static int no_mmap(fio_file *f, uint64_t len, const void **addr)
+{
+    (void)f;
+    (void)len;
+    (void)addr;
+    return omen_seterr(OMEN_IO, "mmap not supported here");
+}
+
+/* Where mmap is unavailable, replay reads the file instead: same results. */
+static void test_replay_without_mmap(void **state)
+{
+    (void)state;
+    uint64_t ends[10];
+    write_log(logpath, 10, ends);
+    fio_env e = *fio_posix_env();
+    e.mmap = no_mmap;
+    fio_set_env(&e);
+    got_t g = {0};
+    uint64_t valid;
+    int tail;
+    assert_int_equal(wal_replay(logpath, collect, &g, &valid, &tail), OMEN_OK);
+    assert_int_equal(g.n, 10);
+    check_records(&g, 0);
+    assert_int_equal(valid, ends[9]);
+    assert_int_equal(tail, WAL_TAIL_CLEAN);
+    got_free(&g);
+    assert_int_equal(truncate(logpath, (off_t)ends[6] + 3), 0);
+    assert_int_equal(wal_replay(logpath, collect, &g, &valid, &tail), OMEN_OK);
+    assert_int_equal(g.n, 7);
+    assert_int_equal(tail, WAL_TAIL_TORN);
+    got_free(&g);
+    omen_mem_fail_after(2); /* the file handle (2 allocations) succeeds, the buffer fails */
+    assert_int_equal(wal_replay(logpath, collect, &g, &valid, &tail), OMEN_NOMEM);
+    omen_mem_fail_after(-1);
+    assert_non_null(strstr(omen_last_error(), "reading"));
+    fio_set_env(NULL);
+}
+
 static void test_append_v(void **state)
 {
     (void)state;
@@ -639,6 +677,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replay_without_mmap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_append_v, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_every_length, setup, teardown),

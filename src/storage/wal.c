@@ -9,8 +9,8 @@
  * Replay invariants:
  *  - No byte is read outside [buf, buf+len); a record's length is checked
  *    against the bytes that remain before its payload is touched, so bogus
- *    lengths cost nothing (replay maps the file, it does not allocate per
- *    record).
+ *    lengths cost nothing (replay maps the file -- or reads it whole where
+ *    mmap is unsupported -- and never allocates per record).
  *  - A record reaches fn only after its checksum matched.
  */
 #include "storage/wal.h"
@@ -271,17 +271,32 @@ int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t le
         goto out;
     }
     const void *map = NULL;
-    if (size) {
-        rc = fio_mmap(f, size, &map);
-        if (rc) goto out;
+    void *copy = NULL;
+    if (size && fio_mmap(f, size, &map) != OMEN_OK) {
+        /* A file system without mmap: read the file instead (its size is
+         * real, so the allocation is bounded by what is on disk). */
+        map = NULL;
+        size_t got;
+        copy = omen_malloc((size_t)size);
+        if (!copy) {
+            rc = omen_seterr(OMEN_NOMEM, "wal: out of memory reading %s", path);
+            goto out;
+        }
+        rc = fio_pread(f, copy, (size_t)size, 0, &got);
+        if (rc) {
+            omen_free(copy);
+            goto out;
+        }
+        size = got;
     }
-    rc = wal_replay_buf(map, (size_t)size, fn, ctx, valid_len, tail_state);
+    rc = wal_replay_buf(map ? map : copy, (size_t)size, fn, ctx, valid_len, tail_state);
     if (rc == OMEN_CORRUPT || rc == OMEN_VERSION) {
         char saved[400];
         snprintf(saved, sizeof saved, "%s", omen_last_error());
         omen_seterr(rc, "%s: %s", path, saved);
     }
-    fio_munmap(map, size);
+    if (map) fio_munmap(map, size);
+    omen_free(copy);
 out:
     fio_close(f);
     return rc;
