@@ -280,7 +280,10 @@ static int exit_for(int err)
 /* Print "omendb: CONTEXT: NAME (DETAIL)" and return the exit code for err.
  * Locking and foreign directories get a plain-words hint because those are
  * the failures a user meets first. */
-static int report(int err, const char *fmt, ...)
+static int report_hint(int err, const char *hint, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define report(err, ...) report_hint(err, NULL, __VA_ARGS__)
+
+static int report_hint(int err, const char *hint, const char *fmt, ...)
 {
     char detail[1024];
     snprintf(detail, sizeof detail, "%s", omen_last_error());
@@ -291,8 +294,10 @@ static int report(int err, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, ": %s", name);
-    if (detail[0] && strcmp(detail, name) != 0 && err != OMEN_NOTFOUND) fprintf(stderr, " (%s)", detail);
-    if (err == OMEN_LOCKED)
+    if (detail[0] && strcmp(detail, name) != 0) fprintf(stderr, " (%s)", detail);
+    if (hint)
+        fprintf(stderr, "; %s", hint);
+    else if (err == OMEN_LOCKED)
         fputs(strstr(name, "lock") ? "; is another omendb shell or program using it?"
                                    : "; the database is locked by another process",
               stderr);
@@ -321,7 +326,7 @@ typedef struct {
     const void *p;
     size_t n;
     unsigned char u[8];
-} key_t_;
+} ukey;
 
 static int parse_u64(const unsigned char *s, size_t n, uint64_t *out)
 {
@@ -338,7 +343,7 @@ static int parse_u64(const unsigned char *s, size_t n, uint64_t *out)
 }
 
 /* Fills k from token bytes; returns 0 or a usage error already reported. */
-static int make_key(const sbuf *tok, key_t_ *k)
+static int make_key(const sbuf *tok, ukey *k)
 {
     if (!g_opt.int_keys) {
         k->p = tok->p ? (const void *)tok->p : (const void *)"";
@@ -386,8 +391,9 @@ static int open_db(session *s, const char *dir, int mode)
     s->txn = NULL;
     s->opened_read_only = o.read_only;
     int rc = omen_open(dir, &o, &s->db);
+    /* An absent database is an environment problem (3), not a missing key. */
     if (rc == OMEN_NOTFOUND) {
-        fprintf(stderr, "omendb: open %s: no database there (put or import creates one)\n", dir);
+        report_hint(rc, "put or import creates a database", "open %s", dir);
         return EX_ERR;
     }
     if (rc != OMEN_OK) return report(rc, "open %s", dir);
@@ -412,7 +418,7 @@ static int close_db(session *s)
 
 static int cmd_get(session *s, const sbuf *ktok)
 {
-    key_t_ k;
+    ukey k;
     int ex = make_key(ktok, &k);
     if (ex) return ex;
     void *v = NULL;
@@ -437,7 +443,7 @@ static int cmd_get(session *s, const sbuf *ktok)
 
 static int cmd_put(session *s, const sbuf *ktok, const sbuf *vtok)
 {
-    key_t_ k;
+    ukey k;
     int ex = make_key(ktok, &k);
     if (ex) return ex;
     const void *v = vtok->p ? (const void *)vtok->p : (const void *)"";
@@ -448,7 +454,7 @@ static int cmd_put(session *s, const sbuf *ktok, const sbuf *vtok)
 
 static int cmd_del(session *s, const sbuf *ktok)
 {
-    key_t_ k;
+    ukey k;
     int ex = make_key(ktok, &k);
     if (ex) return ex;
     int rc = s->txn ? omen_txn_delete(s->txn, k.p, k.n) : omen_delete(s->db, k.p, k.n, OMEN_SYNC_DEFAULT);
@@ -457,7 +463,7 @@ static int cmd_del(session *s, const sbuf *ktok)
 
 /* Bounds of a scan: [lo, hi); an empty token means unbounded. */
 typedef struct {
-    key_t_ lo, hi;
+    ukey lo, hi;
     int has_lo, has_hi;
 } range;
 
@@ -930,7 +936,7 @@ static int cmd_import(session *s, const char *file)
             ex = EX_ERR;
             break;
         }
-        key_t_ k;
+        ukey k;
         if (make_key(&kb, &k) != 0) {
             fprintf(stderr, "omendb: import: %s:%" PRIu64 ": bad integer key\n", file, lineno);
             ex = EX_ERR;
@@ -1251,7 +1257,7 @@ int main(int argc, char **argv)
      * create or touch a database. */
     sbuf a1 = {0}, a2 = {0};
     int ex = EX_OK;
-    key_t_ probe;
+    ukey probe;
     if (!strcmp(cmd, "get") || !strcmp(cmd, "put") || !strcmp(cmd, "del") || !strcmp(cmd, "scan")) {
         if (nargs >= 2 && (ex = arg_bytes(cmd, pos[2], &a1)) == EX_OK && g_opt.int_keys && a1.len)
             ex = make_key(&a1, &probe);
