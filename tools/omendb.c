@@ -614,10 +614,12 @@ static int shell_exec(session *s, toks *t, int *quit)
 {
     if (t->n == 0) return EX_OK;
     sbuf *a = t->v;
-    char cmd[32];
-    size_t cl = a[0].len < sizeof cmd - 1 ? a[0].len : sizeof cmd - 1;
-    memcpy(cmd, a[0].p, cl);
-    cmd[cl] = 0;
+    char cmd[32] = "";
+    /* An empty, overlong or NUL-containing name matches no command. */
+    if (a[0].len > 0 && a[0].len < sizeof cmd && !memchr(a[0].p, 0, a[0].len)) {
+        memcpy(cmd, a[0].p, a[0].len);
+        cmd[a[0].len] = 0;
+    }
     const char *c = cmd[0] == '.' ? cmd + 1 : cmd; /* ".stats" works as in sqlite3 */
     int argc = (int)t->n - 1;
 #define NEED(lo, hi, syn)                                                                                    \

@@ -484,9 +484,29 @@ def test_session_errors_continue_or_bail(tmp_path):
     err = p.stderr.decode()
     assert "unknown command" in err and "usage" in err and "unterminated" in err and "escape" in err
     assert run("get", db, "ok").stdout == b"1\n"   # later commands still ran
+    for bad in ('""', "get\\x00", "g" * 100, "."):
+        p = session(db, bad + " k\n")
+        assert p.returncode == 2 and b"unknown command" in p.stderr, (bad, p)
     p = session(db, "frobnicate\nput bailed 1\n", "--bail")
     assert p.returncode == 2
     assert run("get", db, "bailed").returncode == 1
+
+
+def test_session_garbage_input_never_crashes(tmp_path):
+    """Random lines (quotes, backslashes, NULs, command words) give errors, never a signal."""
+    db = tmp_path / "db"
+    rng = random.Random(7)
+    alphabet = [b"get", b"put", b"del", b"scan", b"count", b"begin", b"commit", b"rollback",
+                b" ", b"\"", b"'", b"\\", b"\\x", b"\\x4", b"0", b"\x00", b"\xff", b"#", b"\t",
+                b"a", b"zz", b"\r"]
+    lines = []
+    for _ in range(3000):
+        lines.append(b"".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12))))
+    p = run(db, stdin=b"\n".join(lines) + b"\n")
+    assert p.returncode in (0, 1, 2, 3)
+    p = run("--int-keys", db, stdin=b"\n".join(lines) + b"\n")
+    assert p.returncode in (0, 1, 2, 3)
+    assert run("check", db).returncode == 0
 
 
 def test_session_help_and_stats_and_flush(tmp_path):
