@@ -17,6 +17,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "storage/fio.h"
 #include "util/coding.h"
@@ -288,6 +289,12 @@ int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t le
             goto out;
         }
         size = got;
+    }
+    /* Replay reads every page once, front to back, typically from a cold
+     * cache after a crash: ask for aggressive read-ahead.  Hints only. */
+    if (map) {
+        madvise((void *)map, (size_t)size, MADV_SEQUENTIAL);
+        madvise((void *)map, (size_t)size, MADV_WILLNEED);
     }
     rc = wal_replay_buf(map ? map : copy, (size_t)size, fn, ctx, valid_len, tail_state);
     if (rc == OMEN_CORRUPT || rc == OMEN_VERSION) {
