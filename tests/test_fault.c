@@ -29,7 +29,8 @@
  *
  * The totals (operations failed, power losses, invariants checked) are
  * printed at the end.  Environment: OMEN_POWER_ITERS (power losses per mode,
- * default 12), OMEN_CRASH_SEED.
+ * default 12), OMEN_CRASH_SEED, OMEN_FAULT_EXHAUSTIVE=1 (every N, not a
+ * growing stride).
  */
 #include "storage/fio_fault.h"
 #include "testutil.h"
@@ -40,7 +41,7 @@ static unsigned long g_failed_ops, g_power_losses, g_invariants, g_loops;
 /* ---- The fixed workload ------------------------------------------------- */
 
 #define NSHARED 8
-#define NWOPS 60
+#define NWOPS 30
 #define GROUP 4
 
 enum { W_PUT, W_DEL, W_BATCH, W_TXN };
@@ -144,9 +145,9 @@ static void workload_run(const char *path, wop *ops)
         }
         assert_true(rc >= OMEN_OK && rc <= OMEN_BUSY);
         w->acked = rc == OMEN_OK;
-        if (i == 25)
+        if (i == 12)
             (void)omen_flush(db);
-        if (i == 45)
+        if (i == 22)
             (void)omen_compact_range(db, NULL, 0, NULL, 0);
         if (i % 20 == 0) {
             /* Reads under failure: any clean answer is fine. */
@@ -301,7 +302,12 @@ static void error_loop(int kinds, int flags, const char *what)
     wop ops[NWOPS];
     long n, iters = 0, failed = 0;
     int done = 0;
-    for (n = 1; n < MAX_N && !done; n += kinds ? 1 : 1 + n / 16) {
+    /* Every N while N is small (each early failure point is a distinct code
+     * path: open, recovery, first write...), then a growing stride so that
+     * `make test` stays quick; OMEN_FAULT_EXHAUSTIVE=1 tries every N. */
+    int exhaustive = tu_env_u64("OMEN_FAULT_EXHAUSTIVE", 0) != 0;
+    for (n = 1; n < MAX_N && !done;
+         n += exhaustive ? (kinds ? 1 : 1 + n / 64) : n < 16 ? 1 : 1 + n / (kinds ? 6 : 8)) {
         assert_int_equal(tu_copy_dir(tpl, path), 0);
         workload_plan(ops);
         long nfail;
