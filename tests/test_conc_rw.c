@@ -77,7 +77,7 @@ static uint64_t decode(unsigned id, const void *v, size_t vl)
     unsigned char buf[400];
     unsigned vid;
     unsigned long long c;
-    if (vl < 24 || vl > sizeof buf)
+    if (vl < 23 || vl > sizeof buf)
         return 0;
     memcpy(buf, v, vl);
     char head[20];
