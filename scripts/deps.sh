@@ -8,7 +8,7 @@ PKGS=(
   libcmocka-dev liblz4-dev libzstd-dev libedit-dev
   libabsl-dev librocksdb-dev libleveldb-dev liblmdb-dev libsqlite3-dev
   python3-dev python3-setuptools python3-pytest python3-numpy python3-lmdb python3-plyvel
-  redis-tools
+  redis-tools tmux
 )
 missing=()
 for p in "${PKGS[@]}"; do
