@@ -94,6 +94,10 @@ int wal_writer_open(const char *path, wal_writer **out)
     uint8_t h[WAL_FILE_HEADER_SIZE];
     make_file_header(h);
     rc = fio_append(w->f, h, sizeof h);
+    /* A durable header means a log that survives a crash (its directory
+     * entry may not) never has a damaged header: after power loss only
+     * record tails can be torn, and replay reports those as tails. */
+    if (!rc) rc = fio_sync(w->f);
     if (rc) {
         /* Best effort: don't leave a headerless log behind; keep the
          * original message. */

@@ -59,8 +59,10 @@ enum {
 typedef struct wal_writer wal_writer;
 
 /* Create a new log at path (FIO_CREATE|FIO_EXCL: an existing file is never
- * overwritten -> OMEN_EXISTS) and write its header (in the kernel, not yet
- * synced).  *out is NULL on failure. */
+ * overwritten -> OMEN_EXISTS) and write and fdatasync its header, so that
+ * after a crash the log either is absent (its directory entry is synced by
+ * the first wal_sync or any fio_sync_dir of the directory) or has an intact
+ * header.  On failure *out is NULL and the file is removed (best effort). */
 int wal_writer_open(const char *path, wal_writer **out);
 
 /* Append one record.  len <= WAL_MAX_RECORD (else OMEN_TOOBIG, not sticky);
