@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 
 #include "testutil.h"
+#include "util/crc32c.h"
 
 /* ---- The pristine database ------------------------------------------------ */
 
@@ -425,6 +426,57 @@ static void test_missing_run(void **state)
     tu_rmrf(copy);
 }
 
+/* A file written by a newer format version (docs/format.md: version u32 at
+ * offset 8, masked crc32c of bytes 0..11 at offset 12; the MANIFEST also
+ * ends with a masked crc of everything before it) must be refused with
+ * OMEN_VERSION, not misread and not called corruption. */
+static void put_u32le(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void bump_version(const char *file, int has_trailer)
+{
+    unsigned char *buf;
+    size_t len;
+    assert_int_equal(tu_read_file(file, &buf, &len), 0);
+    assert_true(len >= 20);
+    put_u32le(buf + 8, 2);
+    put_u32le(buf + 12, crc32c_mask(crc32c(0, buf, 12)));
+    if (has_trailer)
+        put_u32le(buf + len - 4, crc32c_mask(crc32c(0, buf, len - 4)));
+    assert_int_equal(tu_write_file(file, buf, len), 0);
+    free(buf);
+}
+
+static void test_future_version(void **state)
+{
+    (void)state;
+    char copy[PATH_MAX], f[PATH_MAX];
+    omen_db *db = NULL;
+    tu_path(copy, sizeof copy, "version-manifest");
+    assert_int_equal(tu_copy_dir(g_pristine, copy), 0);
+    tu_join(f, sizeof f, copy, "MANIFEST");
+    bump_version(f, 1);
+    assert_int_equal(omen_open(copy, NULL, &db), OMEN_VERSION);
+    assert_null(db);
+    assert_int_not_equal(omen_check(copy, NULL, NULL), OMEN_OK);
+    tu_rmrf(copy);
+
+    char **names;
+    size_t n = tu_list(g_pristine, ".wal", &names);
+    assert_true(n >= 1);
+    tu_path(copy, sizeof copy, "version-wal");
+    assert_int_equal(tu_copy_dir(g_pristine, copy), 0);
+    tu_join(f, sizeof f, copy, names[n - 1]);
+    bump_version(f, 0);
+    assert_int_equal(omen_open(copy, NULL, &db), OMEN_VERSION);
+    assert_null(db);
+    tu_list_free(names, n);
+    tu_rmrf(copy);
+}
+
 /* ---- Bad input ------------------------------------------------------------- */
 
 static void test_null_args(void **state)
@@ -782,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_corrupt_runs),
         cmocka_unit_test(test_corrupt_runs_iter_strict),
         cmocka_unit_test(test_missing_run),
+        cmocka_unit_test(test_future_version),
     };
     int rc = cmocka_run_group_tests_name("bad input", bad_input, NULL, NULL);
     rc |= cmocka_run_group_tests_name("damaged files", damage, setup_pristine, teardown_pristine);
