@@ -30,7 +30,9 @@
 #define LIDX_MAX_EPSILON (1u << 20)
 #define LIDX_MAX_LEVELS 48
 /* Epsilon of the upper (routing) levels. */
+#ifndef LIDX_DEFAULT_EPSILON_REC
 #define LIDX_DEFAULT_EPSILON_REC 8u
+#endif
 /* Window end beyond floor(pos) + eps: see the header comment. */
 #define LIDX_SLACK 2
 

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "index/lidx_int.h"
+#include "index/lsearch_impl.h"
 #include "util/crc32c.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -481,27 +482,6 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi)
     for (; a < e; a += 64) __builtin_prefetch((const void *)a);
 }
 
-/* First index in keys[lo, hi) whose key is > q, or hi. */
-static inline size_t search_gt(const uint64_t *keys, size_t lo, size_t hi, uint64_t q)
-{
-    return q == UINT64_MAX ? hi : lidx_search(keys, lo, hi, q + 1);
-}
-
-/* Bottom-level segment covering q (last start key <= q). */
-static inline size_t route(const lidx *m, uint64_t q)
-{
-    size_t s = 0;
-    for (size_t L = m->nlevels - 1; L > 0; L--) {
-        const lidx_level *below = &m->lv[L - 1];
-        size_t lo, hi;
-        seg_window(&m->lv[L], s, q, below->m, m->eps_rec, &lo, &hi);
-        prefetch_window(below->keys, lo, hi);
-        size_t j = search_gt(below->keys, lo, hi, q);
-        s = j ? j - 1 : 0;
-    }
-    return s;
-}
-
 void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size_t *lo,
                  size_t *hi)
 {
@@ -516,57 +496,100 @@ void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size
         *lo = *hi = 0;
         return;
     }
-    size_t s = route(m, q);
+    size_t s = 0;
+    for (size_t L = m->nlevels - 1; L > 0; L--) {
+        const lidx_level *below = &m->lv[L - 1];
+        size_t a, b;
+        seg_window(&m->lv[L], s, q, below->m, m->eps_rec, &a, &b);
+        size_t j = q == UINT64_MAX ? b : lidx_search(below->keys, a, b, q + 1);
+        s = j ? j - 1 : 0;
+    }
     seg_window(&m->lv[0], s, q, n, m->eps, lo, hi);
 }
 
+/* The query paths are instantiated once per search kernel, each compiled
+ * for its target so the kernel inlines into every level's step; the entry
+ * points pick an instance by the current variant. */
+#define LIDX_QUERY_FNS(SUFFIX, ATTR, KERNEL)                                                     \
+    ATTR static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n, uint64_t q)   \
+    {                                                                                            \
+        if (!m || m->nlevels == 0 || n == 0) return KERNEL(keys, 0, n, q);                      \
+        if (q <= m->lv[0].keys[0]) return 0;                                                     \
+        size_t s = 0, lo, hi;                                                                    \
+        for (size_t L = m->nlevels - 1; L > 0; L--) {                                            \
+            const lidx_level *below = &m->lv[L - 1];                                             \
+            seg_window(&m->lv[L], s, q, below->m, m->eps_rec, &lo, &hi);                         \
+            size_t j = q == UINT64_MAX ? hi : KERNEL(below->keys, lo, hi, q + 1);                \
+            s = j ? j - 1 : 0;                                                                   \
+        }                                                                                        \
+        seg_window(&m->lv[0], s, q, n, m->eps, &lo, &hi);                                        \
+        prefetch_window(keys, lo, hi);                                                           \
+        return KERNEL(keys, lo, hi, q);                                                          \
+    }                                                                                            \
+                                                                                                 \
+    /* Groups of G queries walk the levels together: at each level the                         \
+     * group first computes and prefetches every window, then searches                          \
+     * them, so each query's misses overlap with the others'. */                                \
+    ATTR static void batch_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n,              \
+                                    const uint64_t *qs, size_t count, size_t *out)              \
+    {                                                                                            \
+        enum { G = 16 };                                                                         \
+        if (!m || m->nlevels == 0 || n == 0) {                                                   \
+            for (size_t i = 0; i < count; i++) out[i] = KERNEL(keys, 0, n, qs[i]);               \
+            return;                                                                              \
+        }                                                                                        \
+        const uint64_t first = m->lv[0].keys[0];                                                 \
+        size_t seg[G], lo[G], hi[G];                                                             \
+        for (size_t base = 0; base < count; base += G) {                                         \
+            size_t g = count - base < G ? count - base : G;                                      \
+            const uint64_t *q = qs + base;                                                       \
+            for (size_t i = 0; i < g; i++) seg[i] = 0;                                           \
+            for (size_t L = m->nlevels - 1; L > 0; L--) {                                        \
+                const lidx_level *lv = &m->lv[L], *below = &m->lv[L - 1];                        \
+                for (size_t i = 0; i < g; i++) {                                                 \
+                    seg_window(lv, seg[i], q[i], below->m, m->eps_rec, &lo[i], &hi[i]);          \
+                    prefetch_window(below->keys, lo[i], hi[i]);                                  \
+                }                                                                                \
+                for (size_t i = 0; i < g; i++) {                                                 \
+                    size_t j = q[i] == UINT64_MAX ? hi[i] : KERNEL(below->keys, lo[i], hi[i],    \
+                                                                   q[i] + 1);                    \
+                    seg[i] = j ? j - 1 : 0;                                                      \
+                    __builtin_prefetch(&below->par[seg[i]]);                                     \
+                }                                                                                \
+            }                                                                                    \
+            const lidx_level *lv0 = &m->lv[0];                                                   \
+            for (size_t i = 0; i < g; i++) {                                                     \
+                if (q[i] <= first) {                                                             \
+                    lo[i] = hi[i] = 0;                                                           \
+                } else {                                                                         \
+                    seg_window(lv0, seg[i], q[i], n, m->eps, &lo[i], &hi[i]);                    \
+                    prefetch_window(keys, lo[i], hi[i]);                                         \
+                }                                                                                \
+            }                                                                                    \
+            for (size_t i = 0; i < g; i++) out[base + i] = KERNEL(keys, lo[i], hi[i], q[i]);     \
+        }                                                                                        \
+    }
+
+LIDX_QUERY_FNS(scalar, , lidx_k_scalar)
+LIDX_QUERY_FNS(avx2, __attribute__((target("avx2,popcnt"))), lidx_k_avx2)
+LIDX_QUERY_FNS(avx512, __attribute__((target("avx512f,popcnt"))), lidx_k_avx512)
+
 size_t lidx_lower_bound(const lidx *m, const uint64_t *keys, size_t n, uint64_t q)
 {
-    size_t lo, hi;
-    lidx_window(m, keys, n, q, &lo, &hi);
-    prefetch_window(keys, lo, hi);
-    return lidx_search(keys, lo, hi, q);
+    switch (lidx_search_current()) {
+    case LIDX_SEARCH_AVX512: return lb_avx512(m, keys, n, q);
+    case LIDX_SEARCH_AVX2: return lb_avx2(m, keys, n, q);
+    default: return lb_scalar(m, keys, n, q);
+    }
 }
 
-/* Batch: groups of G queries walk the levels together.  At each level the
- * group first computes and prefetches every window, then searches them,
- * so each query's misses overlap with the other G - 1 queries' misses. */
 void lidx_lower_bound_batch(const lidx *m, const uint64_t *keys, size_t n, const uint64_t *qs,
                             size_t count, size_t *out)
 {
-    enum { G = 16 };
-    if (!m || m->nlevels == 0 || n == 0) {
-        for (size_t i = 0; i < count; i++) out[i] = lidx_lower_bound(m, keys, n, qs[i]);
-        return;
-    }
-    const uint64_t first = m->lv[0].keys[0];
-    size_t seg[G], lo[G], hi[G];
-    for (size_t base = 0; base < count; base += G) {
-        size_t g = count - base < G ? count - base : G;
-        const uint64_t *q = qs + base;
-        for (size_t i = 0; i < g; i++) seg[i] = 0;
-        for (size_t L = m->nlevels - 1; L > 0; L--) {
-            const lidx_level *lv = &m->lv[L], *below = &m->lv[L - 1];
-            for (size_t i = 0; i < g; i++) {
-                seg_window(lv, seg[i], q[i], below->m, m->eps_rec, &lo[i], &hi[i]);
-                prefetch_window(below->keys, lo[i], hi[i]);
-            }
-            for (size_t i = 0; i < g; i++) {
-                size_t j = search_gt(below->keys, lo[i], hi[i], q[i]);
-                seg[i] = j ? j - 1 : 0;
-                __builtin_prefetch(&below->par[seg[i]]);
-            }
-        }
-        const lidx_level *lv0 = &m->lv[0];
-        for (size_t i = 0; i < g; i++) {
-            if (q[i] <= first) {
-                lo[i] = hi[i] = 0;
-            } else {
-                seg_window(lv0, seg[i], q[i], n, m->eps, &lo[i], &hi[i]);
-                prefetch_window(keys, lo[i], hi[i]);
-            }
-        }
-        for (size_t i = 0; i < g; i++) out[base + i] = lidx_search(keys, lo[i], hi[i], q[i]);
+    switch (lidx_search_current()) {
+    case LIDX_SEARCH_AVX512: batch_avx512(m, keys, n, qs, count, out); break;
+    case LIDX_SEARCH_AVX2: batch_avx2(m, keys, n, qs, count, out); break;
+    default: batch_scalar(m, keys, n, qs, count, out); break;
     }
 }
 

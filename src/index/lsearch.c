@@ -16,85 +16,27 @@
  * AVX2 has no unsigned 64-bit compare: both sides are XORed with the sign
  * bit so that the signed compare orders them as unsigned.
  */
-#include <immintrin.h>
 #include <stdatomic.h>
 
 #include "index/lidx_int.h"
-
-/* Windows at most this long are counted, not bisected. */
-#define SCALAR_TAIL 16
-#define AVX2_TAIL 32
-#define AVX512_TAIL 64
+#include "index/lsearch_impl.h"
 
 size_t lidx_search_scalar(const uint64_t *keys, size_t lo, size_t hi, uint64_t q)
 {
-    if (hi <= lo) return lo;
-    const uint64_t *base = keys + lo;
-    size_t len = hi - lo;
-    while (len > SCALAR_TAIL) {
-        size_t half = len / 2;
-        base = (base[half] < q) ? base + half : base;
-        len -= half;
-    }
-    size_t cnt = 0;
-    for (size_t i = 0; i < len; i++) cnt += base[i] < q;
-    return (size_t)(base - keys) + cnt;
+    return lidx_k_scalar(keys, lo, hi, q);
 }
 
 __attribute__((target("avx2,popcnt"))) size_t lidx_search_avx2(const uint64_t *keys, size_t lo,
                                                                 size_t hi, uint64_t q)
 {
-    if (hi <= lo) return lo;
-    const uint64_t *base = keys + lo;
-    size_t len = hi - lo;
-    while (len > AVX2_TAIL) {
-        size_t half = len / 2;
-        base = (base[half] < q) ? base + half : base;
-        len -= half;
-    }
-    const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
-    const __m256i qv = _mm256_xor_si256(_mm256_set1_epi64x((long long)q), sign);
-    size_t cnt = 0, i = 0;
-    for (; i + 4 <= len; i += 4) {
-        __m256i k = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(base + i)), sign);
-        __m256i lt = _mm256_cmpgt_epi64(qv, k);
-        cnt += (size_t)__builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(lt)));
-    }
-    if (i < len) {
-        static const long long lanes[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
-        __m256i m = _mm256_loadu_si256((const __m256i *)(lanes + 4 - (len - i)));
-        __m256i k = _mm256_maskload_epi64((const long long *)(base + i), m);
-        k = _mm256_xor_si256(k, sign);
-        __m256i lt = _mm256_and_si256(_mm256_cmpgt_epi64(qv, k), m);
-        cnt += (size_t)__builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_castsi256_pd(lt)));
-    }
-    return (size_t)(base - keys) + cnt;
+    return lidx_k_avx2(keys, lo, hi, q);
 }
 
 __attribute__((target("avx512f,popcnt"))) size_t lidx_search_avx512(const uint64_t *keys,
                                                                      size_t lo, size_t hi,
                                                                      uint64_t q)
 {
-    if (hi <= lo) return lo;
-    const uint64_t *base = keys + lo;
-    size_t len = hi - lo;
-    while (len > AVX512_TAIL) {
-        size_t half = len / 2;
-        base = (base[half] < q) ? base + half : base;
-        len -= half;
-    }
-    const __m512i qv = _mm512_set1_epi64((long long)q);
-    size_t cnt = 0, i = 0;
-    for (; i + 8 <= len; i += 8) {
-        __m512i k = _mm512_loadu_si512((const void *)(base + i));
-        cnt += (size_t)__builtin_popcount((unsigned)_mm512_cmplt_epu64_mask(k, qv));
-    }
-    if (i < len) {
-        __mmask8 m = (__mmask8)((1u << (len - i)) - 1u);
-        __m512i k = _mm512_maskz_loadu_epi64(m, (const void *)(base + i));
-        cnt += (size_t)__builtin_popcount((unsigned)_mm512_mask_cmplt_epu64_mask(m, k, qv));
-    }
-    return (size_t)(base - keys) + cnt;
+    return lidx_k_avx512(keys, lo, hi, q);
 }
 
 /* 0 = not yet resolved; otherwise the variant in use. */
