@@ -174,4 +174,10 @@ void run_iter_free(run_iter *it);
  * (OMEN_CORRUPT, OMEN_VERSION, OMEN_IO, OMEN_NOTFOUND...). */
 int run_verify(const char *path, void (*report)(void *ctx, const char *line), void *ctx);
 
+/* Test hook for fuzzing only (default 0): when non-zero, checksum
+ * mismatches are ignored so that mutated files reach the structural checks
+ * behind them, which must still keep every read inside the file.  Never set
+ * it in the engine; not thread-safe to change while runs are in use. */
+extern int run_test_skip_checksums;
+
 #endif
