@@ -162,6 +162,7 @@ static unsigned g_nhist[NKEYS];
 
 static void print_history(int id)
 {
+    fprintf(stderr, "    (the database as the kill left it is kept in <name>.before-recovery)\n");
     unsigned n = g_nhist[id], from = n > HIST ? n - HIST : 0;
     for (unsigned i = from; i < n; i++) {
         const unsigned j = i % HIST;
@@ -199,10 +200,14 @@ typedef struct crash_stats {
 
 static void crash_loop(const char *name, int sync, crash_stats *cs)
 {
+    memset(g_nhist, 0, sizeof g_nhist);
     char path[PATH_MAX], ackpath[PATH_MAX], ackname[80];
     tu_path(path, sizeof path, name);
     snprintf(ackname, sizeof ackname, "%s.acks", name);
     tu_path(ackpath, sizeof ackpath, ackname);
+    char prepath[PATH_MAX], prename[80];
+    snprintf(prename, sizeof prename, "%s.before-recovery", name);
+    tu_path(prepath, sizeof prepath, prename);
     long iters = (long)tu_env_u64("OMEN_CRASH_ITERS", 15);
     uint64_t seed = tu_env_u64("OMEN_CRASH_SEED", 20261124);
     tu_rng rr = {seed ^ (uint64_t)sync};
@@ -256,6 +261,9 @@ static void crash_loop(const char *name, int sync, crash_stats *cs)
         free(acks);
         cs->acked += nacked;
 
+        /* Keep the state as the kill left it: a failure below can then be
+         * replayed and inspected (the copy is replaced at every kill). */
+        assert_int_equal(tu_copy_dir(path, prepath), 0);
         int crc = tu_check_db(path, 0);
         if (crc != OMEN_OK) {
             tu_check_db(path, 1);
@@ -318,6 +326,7 @@ static void crash_loop(const char *name, int sync, crash_stats *cs)
            cs->inflight_absent);
     tu_rmrf(path);
     tu_rmrf(ackpath);
+    tu_rmrf(prepath);
 }
 
 static void test_crash_sync(void **state)
