@@ -48,6 +48,18 @@ static size_t key_of(unsigned id, char *out)
     return (size_t)sprintf(out, "rw%05u", id);
 }
 
+/* Key bytes -> id; -1 if not one of ours.  Iterator keys are borrowed and
+ * not NUL-terminated, so they are copied before parsing. */
+static int parse_key(const void *k, size_t kl, unsigned *id)
+{
+    char buf[8];
+    if (kl != 7)
+        return -1;
+    memcpy(buf, k, 7);
+    buf[7] = 0;
+    return sscanf(buf, "rw%5u", id) == 1 && *id < NKEYS ? 0 : -1;
+}
+
 static uint32_t mix(uint32_t h, uint32_t x)
 {
     h ^= x;
@@ -202,7 +214,7 @@ static void *iter_thread(void *p)
             const char *key = omen_iter_key(it, &kl);
             const void *v = omen_iter_value(it, &vl);
             unsigned id;
-            if (kl != 7 || sscanf(key, "rw%5u", &id) != 1 || id >= NKEYS) {
+            if (parse_key(key, kl, &id) != 0) {
                 ERR("iterator: unknown key");
                 break;
             }
@@ -226,7 +238,7 @@ static void *iter_thread(void *p)
             size_t kl;
             const char *key = omen_iter_key(it, &kl);
             unsigned got;
-            if (kl != 7 || sscanf(key, "rw%5u", &got) != 1) {
+            if (parse_key(key, kl, &got) != 0) {
                 ERR("iterator after seek: unknown key");
                 break;
             }
@@ -262,8 +274,10 @@ static int dump_snapshot(omen_snapshot *s, int back, snapdump *d)
         const char *key = omen_iter_key(it, &kl);
         const void *v = omen_iter_value(it, &vl);
         unsigned id;
-        if (kl != 7 || sscanf(key, "rw%5u", &id) != 1 || id >= NKEYS)
+        if (parse_key(key, kl, &id) != 0) {
+            omen_iter_destroy(it);
             return -1;
+        }
         d->c[id] = decode(id, v, vl);
         if (!d->c[id])
             ERR("snapshot scan: bad value for key %u", id);
