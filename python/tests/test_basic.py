@@ -381,8 +381,12 @@ def test_read_only_open(path):
         d[b"k"] = b"v"
     with omendb.open(path, read_only=True) as d:
         assert d[b"k"] == b"v"
-        with pytest.raises(omendb.Error):
+        with pytest.raises(omendb.ReadOnly) as ei:
             d[b"x"] = b"y"
+        assert ei.value.code == 10
+        with pytest.raises(omendb.ReadOnly):
+            d.put_many([b"x"], [b"y"])
+        assert list(d.items()) == [(b"k", b"v")]
 
 
 def test_destroy(path):
