@@ -29,7 +29,7 @@
  *
  * The totals (operations failed, power losses, invariants checked) are
  * printed at the end.  Environment: OMEN_POWER_ITERS (power losses per mode,
- * default 12), OMEN_CRASH_SEED, OMEN_FAULT_EXHAUSTIVE=1 (every N, not a
+ * default 8), OMEN_CRASH_SEED, OMEN_FAULT_EXHAUSTIVE=1 (every N, not a
  * growing stride).
  */
 #include "storage/fio_fault.h"
@@ -307,7 +307,7 @@ static void error_loop(int kinds, int flags, const char *what)
      * `make test` stays quick; OMEN_FAULT_EXHAUSTIVE=1 tries every N. */
     int exhaustive = tu_env_u64("OMEN_FAULT_EXHAUSTIVE", 0) != 0;
     for (n = 1; n < MAX_N && !done;
-         n += exhaustive ? (kinds ? 1 : 1 + n / 64) : n < 16 ? 1 : 1 + n / (kinds ? 6 : 8)) {
+         n += exhaustive ? (kinds ? 1 : 1 + n / 64) : n < 12 ? 1 : 1 + n / (kinds ? 5 : 8)) {
         assert_int_equal(tu_copy_dir(tpl, path), 0);
         workload_plan(ops);
         long nfail;
@@ -647,7 +647,7 @@ static void power_mode(int mode, const char *name, long iters, uint64_t seed)
 static void test_power_loss(void **state)
 {
     (void)state;
-    long iters = (long)tu_env_u64("OMEN_POWER_ITERS", 12);
+    long iters = (long)tu_env_u64("OMEN_POWER_ITERS", 8);
     uint64_t seed = tu_env_u64("OMEN_CRASH_SEED", 20261124);
     power_mode(FIO_POWER_DROP, "drop", iters, seed);
     power_mode(FIO_POWER_TEAR, "tear", iters, seed);

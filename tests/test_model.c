@@ -472,7 +472,7 @@ static void run_sequence(uint64_t seed, int compression, long nops)
 
 static long nops(void)
 {
-    return (long)tu_env_u64("OMEN_MODEL_OPS", 2500);
+    return (long)tu_env_u64("OMEN_MODEL_OPS", 1500);
 }
 
 static void test_model_none(void **state)
