@@ -6,8 +6,9 @@
  * after P, big-endian, zero-padded: a non-decreasing function of the key,
  * so slot(a) < slot(b) implies a < b, and the keys below a query are
  * exactly those with a smaller slot plus a prefix of the equal-slot run.
- * The model finds the run; full-key comparison settles the run (binary
- * search, since runs can be long: "user:1", "user:1\0", ...).  A query that
+ * The model finds the run, galloping over equal slots finds its end, and
+ * full-key comparison settles the run (binary search, since runs can be
+ * long: keys sharing 8 bytes past P, "ab" and "ab\0", ...).  A query that
  * does not start with P is answered by comparing it with P alone.
  */
 #include <string.h>
@@ -57,8 +58,17 @@ size_t lidx_str_lower_bound(const lidx_str *s, const uint8_t *q, size_t qlen)
     uint64_t qs = lidx_slot(q, qlen, pl);
     size_t lo = lidx_lower_bound(s->model, s->slots, n, qs);
     if (lo == n || s->slots[lo] != qs) return lo;
-    /* The run of keys whose slot equals qs. */
-    size_t hi = qs == UINT64_MAX ? n : lidx_lower_bound(s->model, s->slots, n, qs + 1);
+    /* The run of keys whose slot equals qs: usually one key, so gallop
+     * from lo (the slots there are already in cache) rather than asking
+     * the model again. */
+    size_t step = 1, end = lo + 1;
+    while (end < n && s->slots[end] == qs) {
+        end = (n - lo > 2 * step) ? lo + 2 * step : n;
+        step *= 2;
+    }
+    /* slots[lo + step/2] == qs (or step == 1), slots[end] != qs or end == n */
+    size_t hi = lidx_search(s->slots, lo + (step > 1 ? step / 2 : 0) + 1, end, qs + 1);
+    if (qs == UINT64_MAX) hi = end;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         lidx_slice k = s->key(s->ctx, mid);
