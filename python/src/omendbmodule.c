@@ -803,10 +803,11 @@ fail:
     return -1;
 }
 
-/* get_many: lookups run GIL-free in chunks; each chunk's values are turned
- * into bytes and freed before the next, so the malloc'ed copies stay hot in
- * cache instead of piling up for the whole call. */
-#define GET_MANY_CHUNK 256
+/* get_many: lookups run GIL-free in large chunks; each chunk's values are
+ * turned into bytes and freed before the next.  Chunks bound the memory held
+ * in C copies; they are large because every GIL re-acquisition can wait a
+ * whole switch interval behind a CPU-bound Python thread. */
+#define GET_MANY_CHUNK 16384
 
 static PyObject *get_many_impl(DBObject *db, Res *gate, int kind, PyObject *keys, PyObject *dflt)
 {
@@ -819,8 +820,16 @@ static PyObject *get_many_impl(DBObject *db, Res *gate, int kind, PyObject *keys
         pack_free(&p);
         return NULL;
     }
-    void *vals[GET_MANY_CHUNK];
-    size_t lens[GET_MANY_CHUNK];
+    size_t cap = n < GET_MANY_CHUNK ? (n ? n : 1) : GET_MANY_CHUNK;
+    void **vals = PyMem_Malloc(cap * sizeof(void *));
+    size_t *lens = PyMem_Malloc(cap * sizeof(size_t));
+    if (!vals || !lens) {
+        PyMem_Free(vals);
+        PyMem_Free(lens);
+        Py_DECREF(list);
+        pack_free(&p);
+        return PyErr_NoMemory();
+    }
     for (size_t base = 0; base < n; base += GET_MANY_CHUNK) {
         size_t m = n - base < GET_MANY_CHUNK ? n - base : GET_MANY_CHUNK;
         if (res_enter(gate) < 0)
@@ -864,10 +873,14 @@ static PyObject *get_many_impl(DBObject *db, Res *gate, int kind, PyObject *keys
         if (oom)
             goto fail;
     }
+    PyMem_Free(vals);
+    PyMem_Free(lens);
     pack_free(&p);
     return list;
 fail:
     /* unfilled slots are NULL, which list dealloc tolerates */
+    PyMem_Free(vals);
+    PyMem_Free(lens);
     Py_DECREF(list);
     pack_free(&p);
     return NULL;

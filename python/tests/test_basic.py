@@ -420,3 +420,13 @@ def test_docstrings():
 
     assert "int_keys" in str(inspect.signature(omendb.open))
     assert str(inspect.signature(omendb.DB.get)) == "(self, key, default=None, /)"
+
+
+def test_get_many_spans_chunks(db):
+    n = 40000  # more than one internal chunk (16384)
+    db.put_many([b"%06d" % i for i in range(0, n, 3)], [b"%d" % i for i in range(0, n, 3)])
+    got = db.get_many([b"%06d" % i for i in range(n)], default=b"-")
+    assert got == [b"%d" % i if i % 3 == 0 else b"-" for i in range(n)]
+    with db.snapshot() as s:
+        db.put_many([b"%06d" % i for i in range(n)], [b"new"] * n)
+        assert s.get_many([b"%06d" % i for i in range(n)])[16383:16386] == [b"16383", None, None]
