@@ -349,11 +349,74 @@ static void test_crash_relaxed(void **state)
     assert_true(cs.acked > 0);
 }
 
+/* Kills while the database is being created: whatever moment the process
+ * dies, the next open must succeed (finishing or redoing the creation), and
+ * the one synced write, if acknowledged, must be there. */
+static void test_crash_during_create(void **state)
+{
+    (void)state;
+    char path[PATH_MAX], ackpath[PATH_MAX];
+    tu_path(path, sizeof path, "crash-create");
+    tu_path(ackpath, sizeof ackpath, "crash-create.acks");
+    tu_rng rr = {tu_env_u64("OMEN_CRASH_SEED", 20261124) + 77};
+    long iters = (long)tu_env_u64("OMEN_CRASH_ITERS", 15);
+    unsigned long acked = 0;
+    for (long it = 0; it < iters; it++) {
+        tu_rmrf(path);
+        unlink(ackpath);
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            omen_db *db = NULL;
+            if (omen_open(path, NULL, &db) != OMEN_OK)
+                _exit(2);
+            if (omen_put(db, "first", 5, "write", 5, OMEN_SYNC_FULL) != OMEN_OK)
+                _exit(3);
+            int fd = open(ackpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd < 0 || write(fd, "A", 1) != 1 || fsync(fd) != 0)
+                _exit(4);
+            for (;;)
+                pause();
+        }
+        uint64_t us = tu_below(&rr, 70000);
+        struct timespec ts = {0, (long)us * 1000};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+            tu_fail("create kill %ld: child ended on its own (status 0x%x)", it, status);
+        int was_acked = access(ackpath, F_OK) == 0;
+        omen_db *db = NULL;
+        int rc = omen_open(path, NULL, &db);
+        if (rc != OMEN_OK)
+            tu_fail("create kill %ld (after %llu us): reopen: %s (%s)", it, (unsigned long long)us,
+                    omen_strerror(rc), omen_last_error());
+        void *v = NULL;
+        size_t vl = 0;
+        rc = omen_get(db, NULL, "first", 5, &v, &vl);
+        if (was_acked && (rc != OMEN_OK || vl != 5 || memcmp(v, "write", 5) != 0))
+            tu_fail("create kill %ld: the acknowledged first write is %s", it, omen_strerror(rc));
+        if (rc != OMEN_OK && rc != OMEN_NOTFOUND)
+            tu_fail("create kill %ld: get: %s", it, omen_strerror(rc));
+        omen_free(v);
+        acked += (unsigned long)was_acked;
+        TU_OK(omen_close(db));
+        TU_OK(tu_check_db(path, 1));
+    }
+    printf("crash during create: %ld kills, the first write was acknowledged %lu times\n", iters,
+           acked);
+    tu_rmrf(path);
+    unlink(ackpath);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crash_sync),
         cmocka_unit_test(test_crash_relaxed),
+        cmocka_unit_test(test_crash_during_create),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
