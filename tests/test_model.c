@@ -88,6 +88,7 @@ typedef struct model_ctx {
     snapshot_slot snaps[MAX_SNAPS];
     tu_rng r;
     unsigned long reopens, flushes, compactions, checks;
+    unsigned long long eng_flushes, eng_compactions; /* engine stats summed over sessions */
 } model_ctx;
 
 static void random_key(model_ctx *c, unsigned char *k, size_t *kl)
@@ -325,8 +326,18 @@ static void op_txn(model_ctx *c)
     c->m = next;
 }
 
+static void add_engine_stats(model_ctx *c)
+{
+    omen_stats st;
+    TU_OK(omen_get_stats(c->db, &st));
+    assert_int_equal(st.read_only, 0);
+    c->eng_flushes += st.flushes;
+    c->eng_compactions += st.compactions;
+}
+
 static void reopen(model_ctx *c)
 {
+    add_engine_stats(c);
     release_snaps(c);
     TU_OK(omen_close(c->db));
     c->db = NULL;
@@ -456,14 +467,11 @@ static void run_sequence(uint64_t seed, int compression, long nops)
     full_check(&c);
     reopen(&c);
     full_check(&c);
-    omen_stats st;
-    TU_OK(omen_get_stats(c.db, &st));
-    assert_int_equal(st.read_only, 0);
+    add_engine_stats(&c);
     printf("model seed %llu compression %d: %ld ops, %zu keys live, %lu reopens, %lu flushes, "
            "%lu compactions, %lu full checks; engine: %llu flushes, %llu compactions\n",
            (unsigned long long)seed, compression, nops, c.m.n, c.reopens, c.flushes,
-           c.compactions, c.checks, (unsigned long long)st.flushes,
-           (unsigned long long)st.compactions);
+           c.compactions, c.checks, c.eng_flushes, c.eng_compactions);
     TU_OK(omen_close(c.db));
     tu_map_clear(&c.m);
     TU_OK(tu_check_db(path, 1));
