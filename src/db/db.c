@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "db/db_impl.h"
@@ -220,10 +221,8 @@ db_sv *db_sv_new(mt *mem, mt *imm, db_run **runs, size_t n)
     return sv;
 }
 
-void db_sv_put(db_sv *sv)
+static void sv_free(db_sv *sv)
 {
-    if (!sv) return;
-    if (atomic_fetch_sub_explicit(&sv->refs, 1, memory_order_acq_rel) != 1) return;
     if (sv->mem) mt_unref(sv->mem);
     if (sv->imm) mt_unref(sv->imm);
     for (size_t i = 0; i < sv->nruns; i++) db_run_unref(sv->runs[i]);
@@ -231,37 +230,141 @@ void db_sv_put(db_sv *sv)
     omen_free(sv);
 }
 
-db_sv *db_sv_get(omen_db *db)
+static int sv_hazarded(omen_db *db, const db_sv *sv)
 {
-    pthread_mutex_lock(&db->sv_mu);
-    db_sv *sv = db->sv;
-    atomic_fetch_add_explicit(&sv->refs, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&db->sv_mu);
-    return sv;
+    for (int i = 0; i < DB_HP_SLOTS; i++)
+        if (atomic_load(&db->hp[i].hp) == sv) return 1;
+    return 0;
 }
 
-/* Pin the superversion together with the published sequence, so that the
- * superversion holds every write <= *seq and no compaction in it dropped a
- * version visible at *seq. */
+/* Free every retired superversion no reader still names (retire_mu held). */
+static void sv_reclaim(omen_db *db)
+{
+    db_sv **pp = &db->retired;
+    while (*pp) {
+        db_sv *sv = *pp;
+        if (sv_hazarded(db, sv)) {
+            pp = &sv->retired_next;
+            continue;
+        }
+        *pp = sv->retired_next;
+        sv_free(sv);
+    }
+}
+
+void db_sv_put(db_sv *sv)
+{
+    if (!sv) return;
+    if (atomic_fetch_sub_explicit(&sv->refs, 1, memory_order_acq_rel) != 1) return;
+    omen_db *db = sv->db;
+    if (!db) {
+        sv_free(sv);
+        return;
+    }
+    pthread_mutex_lock(&db->retire_mu);
+    sv->retired_next = db->retired;
+    db->retired = sv;
+    sv_reclaim(db);
+    pthread_mutex_unlock(&db->retire_mu);
+}
+
+static _Thread_local unsigned hp_hint;
+
+/* Hazard-pointer pin.  The slot is published (seq_cst) before re-checking
+ * that sv is still current, and an installer swaps db->sv (seq_cst) before
+ * dropping the old one's reference and scanning the slots, so either the
+ * reader sees the swap and retries, or the reclaimer sees the slot.  Since
+ * a published sv cannot be freed (no ABA) and no install happened between
+ * the two loads, *seq was read while sv was current: sv holds every write
+ * <= *seq and no compaction in it dropped a version visible at *seq. */
+db_sv *db_sv_pin(omen_db *db, uint64_t *seq, int *slot)
+{
+    unsigned start = hp_hint;
+    for (unsigned k = 0; k < DB_HP_SLOTS; k++) {
+        unsigned i = (start + k) % DB_HP_SLOTS;
+        db_hp_slot *s = &db->hp[i];
+        int expect = 0;
+        if (atomic_load_explicit(&s->busy, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(&s->busy, &expect, 1, memory_order_acquire,
+                                                    memory_order_relaxed)) {
+            hp_hint = i;
+            db_sv *sv;
+            for (;;) {
+                sv = atomic_load(&db->sv);
+                atomic_store(&s->hp, sv);
+                *seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
+                if (atomic_load(&db->sv) == sv) break;
+            }
+            *slot = (int)i;
+            return sv;
+        }
+    }
+    *slot = -1;
+    return db_sv_get_seq(db, seq);
+}
+
+void db_sv_unpin(omen_db *db, db_sv *sv, int slot)
+{
+    if (slot < 0) {
+        db_sv_put(sv);
+        return;
+    }
+    atomic_store_explicit(&db->hp[slot].hp, NULL, memory_order_release);
+    atomic_store_explicit(&db->hp[slot].busy, 0, memory_order_release);
+}
+
+/* Counted reference (iterators, transactions, stats): pin, then take a
+ * reference only if the count is not already 0 (a retired sv stays dead). */
 db_sv *db_sv_get_seq(omen_db *db, uint64_t *seq)
 {
-    pthread_mutex_lock(&db->sv_mu);
-    *seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
-    db_sv *sv = db->sv;
-    atomic_fetch_add_explicit(&sv->refs, 1, memory_order_relaxed);
-    pthread_mutex_unlock(&db->sv_mu);
-    return sv;
+    for (;;) {
+        unsigned start = hp_hint;
+        for (unsigned k = 0; k < DB_HP_SLOTS; k++) {
+            unsigned i = (start + k) % DB_HP_SLOTS;
+            db_hp_slot *s = &db->hp[i];
+            int expect = 0;
+            if (atomic_load_explicit(&s->busy, memory_order_relaxed) != 0 ||
+                !atomic_compare_exchange_strong_explicit(&s->busy, &expect, 1,
+                                                         memory_order_acquire,
+                                                         memory_order_relaxed))
+                continue;
+            hp_hint = i;
+            db_sv *sv;
+            for (;;) {
+                sv = atomic_load(&db->sv);
+                atomic_store(&s->hp, sv);
+                *seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
+                if (atomic_load(&db->sv) == sv) break;
+            }
+            int r = atomic_load(&sv->refs), ok = 0;
+            while (r > 0) {
+                if (atomic_compare_exchange_weak(&sv->refs, &r, r + 1)) {
+                    ok = 1;
+                    break;
+                }
+            }
+            atomic_store_explicit(&s->hp, NULL, memory_order_release);
+            atomic_store_explicit(&s->busy, 0, memory_order_release);
+            if (ok) return sv;
+            break; /* it was retired meanwhile: start over */
+        }
+        /* every slot busy (or a retry): yield and try again */
+        sched_yield();
+    }
+}
+
+db_sv *db_sv_get(omen_db *db)
+{
+    uint64_t seq;
+    return db_sv_get_seq(db, &seq);
 }
 
 /* Replace the current superversion (caller holds mu); returns the old one
- * for the caller to release outside mu. */
+ * for the caller to release. */
 db_sv *db_sv_install(omen_db *db, db_sv *sv)
 {
-    pthread_mutex_lock(&db->sv_mu);
-    db_sv *old = db->sv;
-    db->sv = sv;
-    pthread_mutex_unlock(&db->sv_mu);
-    return old;
+    sv->db = db;
+    return atomic_exchange(&db->sv, sv);
 }
 
 /* ---- point reads -------------------------------------------------------------- */
@@ -343,10 +446,11 @@ int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t kle
     if (snap && snap->db != db)
         return omen_seterr(OMEN_INVALID, "omen_get: snapshot belongs to another handle");
     uint64_t seq;
-    db_sv *sv = db_sv_get_seq(db, &seq);
+    int slot;
+    db_sv *sv = db_sv_pin(db, &seq, &slot);
     if (snap) seq = snap->seq;
     rc = db_get_sv(sv, seq, key, klen, val, vlen);
-    db_sv_put(sv);
+    db_sv_unpin(db, sv, slot);
     if (rc == OMEN_NOTFOUND) {
         *val = NULL;
         *vlen = 0;
@@ -683,6 +787,7 @@ static int db_open_impl(omen_db *db)
         db->mem = mem;
         mem = NULL;
         db->sv = db_sv_new(db->mem, NULL, runs, nruns);
+        if (db->sv) db->sv->db = db;
         if (!db->sv) {
             rc = omen_seterr(OMEN_NOMEM, "out of memory");
             goto fail;
@@ -719,6 +824,7 @@ static int db_open_impl(omen_db *db)
         rc = omen_seterr(OMEN_NOMEM, "out of memory");
         goto fail;
     }
+    db->sv->db = db;
     fio_list_dir(db->path, delete_orphans_cb, db);
     fio_sync_dir(db->path);
     rc = db_start_threads(db);
@@ -746,6 +852,9 @@ static void db_release_resources(omen_db *db)
         db_sv_put(db->sv);
         db->sv = NULL;
     }
+    pthread_mutex_lock(&db->retire_mu);
+    sv_reclaim(db); /* no readers remain: frees every retired version */
+    pthread_mutex_unlock(&db->retire_mu);
     if (db->mem) mt_unref(db->mem);
     if (db->imm) mt_unref(db->imm);
     db->mem = db->imm = NULL;
@@ -806,7 +915,11 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
     memcpy(db->path, path, pl);
     db->path[pl] = 0;
     pthread_mutex_init(&db->mu, NULL);
-    pthread_mutex_init(&db->sv_mu, NULL);
+    pthread_mutex_init(&db->retire_mu, NULL);
+    for (int i = 0; i < DB_HP_SLOTS; i++) {
+        atomic_init(&db->hp[i].busy, 0);
+        atomic_init(&db->hp[i].hp, NULL);
+    }
     pthread_mutex_init(&db->manifest_mu, NULL);
     pthread_cond_init(&db->bg_cv, NULL);
     pthread_cond_init(&db->flush_cv, NULL);
@@ -820,7 +933,7 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
         db_stop_threads(db);
         db_release_resources(db);
         pthread_mutex_destroy(&db->mu);
-        pthread_mutex_destroy(&db->sv_mu);
+        pthread_mutex_destroy(&db->retire_mu);
         pthread_mutex_destroy(&db->manifest_mu);
         pthread_cond_destroy(&db->bg_cv);
         pthread_cond_destroy(&db->flush_cv);

@@ -47,6 +47,8 @@ typedef struct db_run {
 
 typedef struct db_sv {
     atomic_int refs;
+    struct db_sv *retired_next; /* on db->retired once refs reached 0 */
+    struct omen_db *db;
     mt *mem, *imm;
     size_t nruns;                       /* runs[]: L0 newest first, then L1.. */
     size_t level_start[OMEN_MAX_LEVELS + 1];
@@ -58,6 +60,12 @@ struct omen_snapshot {
     struct omen_snapshot *prev, *next;
     struct omen_db *db;
 };
+
+#define DB_HP_SLOTS 32
+typedef struct db_hp_slot {
+    _Alignas(64) atomic_int busy;
+    _Atomic(struct db_sv *) hp;
+} db_hp_slot;
 
 typedef struct db_writer {
     const unsigned char *ops;
@@ -77,7 +85,6 @@ struct omen_db {
     block_cache *cache;
     int closed;
     struct omen_db *zombie_next; /* closed handles stay allocated (see db.c) */
-    pthread_mutex_t sv_mu;       /* guards only the sv pointer swap/pin     */
 
     pthread_mutex_t mu;
     pthread_mutex_t manifest_mu;
@@ -85,7 +92,7 @@ struct omen_db {
     pthread_cond_t flush_cv; /* work for the flush thread                    */
     pthread_cond_t comp_cv;  /* work for the compaction thread               */
 
-    db_sv *sv; /* current superversion (mu) */
+    _Atomic(db_sv *) sv; /* current superversion (changed under mu) */
     mt *mem, *imm;
     wal_writer *wal;
     uint64_t wal_number, imm_wal_number;
@@ -106,6 +113,14 @@ struct omen_db {
     uint64_t manual_done; /* ... and served                      (mu) */
     atomic_int read_only; /* fatal I/O error or read_only option      */
 
+    /* Hazard slots: a reader publishes the superversion it is using in a
+     * slot (own cache line) instead of bumping a shared reference count;
+     * a superversion whose count reached 0 is freed only once no slot
+     * names it (see db.c). */
+    db_hp_slot hp[DB_HP_SLOTS];
+    pthread_mutex_t retire_mu;
+    db_sv *retired;
+
     uint64_t manifest_last_seq; /* last_sequence recorded in MANIFEST (manifest_mu) */
     struct iovec *iov;          /* leader's scratch for wal_append_v */
     size_t iov_cap;
@@ -116,6 +131,11 @@ struct omen_db {
 /* Pin / unpin the current superversion. */
 db_sv *db_sv_get(omen_db *db);
 db_sv *db_sv_get_seq(omen_db *db, uint64_t *seq);
+/* Short-lived pin without touching the reference count: *slot receives
+ * the hazard slot to pass to db_sv_unpin (-1: a counted reference was
+ * taken because every slot was busy). */
+db_sv *db_sv_pin(omen_db *db, uint64_t *seq, int *slot);
+void db_sv_unpin(omen_db *db, db_sv *sv, int slot);
 void db_sv_put(db_sv *sv);
 db_sv *db_sv_new(mt *mem, mt *imm, db_run **runs, size_t n);
 db_sv *db_sv_install(omen_db *db, db_sv *sv);

@@ -517,11 +517,8 @@ int omen_iter_create(omen_db *db, const omen_iter_options *opts, omen_iter **out
     int rc = db_check_handle(db, "omen_iter_create");
     if (rc) return rc;
     uint64_t seq;
-    if (opts && opts->snapshot)
-        seq = opts->snapshot->seq;
-    else
-        seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
-    db_sv *sv = db_sv_get(db);
+    db_sv *sv = db_sv_get_seq(db, &seq);
+    if (opts && opts->snapshot) seq = opts->snapshot->seq;
     rc = db_iter_new(db, sv, seq, opts, NULL, NULL, out);
     if (rc) {
         db_sv_put(sv);

@@ -98,9 +98,11 @@ int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *
         t->status = rc;
         return rc;
     }
-    db_sv *sv = db_sv_get(t->db);
+    uint64_t seq;
+    int slot;
+    db_sv *sv = db_sv_pin(t->db, &seq, &slot);
     rc = db_get_sv(sv, t->snap->seq, key, klen, val, vlen);
-    db_sv_put(sv);
+    db_sv_unpin(t->db, sv, slot);
     if (rc == OMEN_NOTFOUND) {
         *val = NULL;
         *vlen = 0;
