@@ -27,11 +27,11 @@
 
 #include "testutil.h"
 
-#define NACC 16
+#define NACC 8
 #define INIT 1000
 #define TOTAL ((long long)NACC * INIT)
-#define TRANSFERS 300 /* per transfer thread */
-#define NXFER 2
+#define TRANSFERS 250 /* per transfer thread */
+#define NXFER 3
 #define NREAD 2
 
 static atomic_long g_errors;
@@ -367,7 +367,7 @@ static void test_bank_kill(void **state)
                 pthread_join(t[i], NULL);
             _exit(3); /* transfer threads stop only on an error */
         }
-        uint64_t us = 2000 + tu_below(&rr, 60000);
+        uint64_t us = 20000 + tu_below(&rr, 130000);
         struct timespec ts = {0, (long)us * 1000};
         nanosleep(&ts, NULL);
         kill(pid, SIGKILL);
