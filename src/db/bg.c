@@ -293,9 +293,19 @@ static int pick(omen_db *db, db_run ***inputs, size_t *n, unsigned *out_level, i
         out = deepest_level(sv);
         if (out < 1) out = 1;
     } else if (sv->level_start[1] - sv->level_start[0] >= DB_L0_COMPACT) {
-        from = sv->level_start[0];
-        to = sv->level_start[2];
+        /* Merge L0 straight into the first level that can hold it together
+         * with every level above: writing L1 only to rewrite it into L2 at
+         * once would double the write amplification. */
+        uint64_t total = level_bytes(sv, 0);
+        int deepest = deepest_level(sv);
         out = 1;
+        for (int lv = 1; lv < OMEN_MAX_LEVELS; lv++) {
+            total += level_bytes(sv, lv);
+            out = lv;
+            if (total <= level_target(db, lv) || lv > deepest) break;
+        }
+        from = sv->level_start[0];
+        to = sv->level_start[out + 1];
     } else {
         for (int lv = 1; lv < OMEN_MAX_LEVELS - 1; lv++) {
             if (level_bytes(sv, lv) > level_target(db, lv)) {
