@@ -367,6 +367,8 @@ struct omen_iter {
     int valid;
     int forward;
     buf skey, sval;
+    const void *fval; /* forward mode: value of the current entry */
+    size_t fvlen;
     int has_lower, has_upper;
     buf lower, upper;
     int status;
@@ -411,6 +413,14 @@ static void find_next_user_entry(omen_iter *it, int skipping)
                 }
                 skipping = 1;
             } else if (!skipping || ukey_cmp(c->key, c->klen, it->skey.p, it->skey.len) > 0) {
+                /* Load the value now: a damaged value block must stop the
+                 * iterator (status set) rather than show an empty value. */
+                int rc = m->cur->ops->value(m->cur, &it->fval, &it->fvlen);
+                if (rc) {
+                    it->status = rc;
+                    it->valid = 0;
+                    return;
+                }
                 it->valid = 1;
                 return;
             }
@@ -658,15 +668,8 @@ const void *omen_iter_value(const omen_iter *it, size_t *vlen)
         return NULL;
     }
     if (it->forward) {
-        citer *c = it->m.cur;
-        const void *v = NULL;
-        size_t vl = 0;
-        if (c->ops->value(c, &v, &vl)) {
-            if (vlen) *vlen = 0;
-            return NULL;
-        }
-        if (vlen) *vlen = vl;
-        return vl ? v : (const void *)"";
+        if (vlen) *vlen = it->fvlen;
+        return it->fvlen ? it->fval : (const void *)"";
     }
     if (vlen) *vlen = it->sval.len;
     return it->sval.len ? (const void *)it->sval.p : (const void *)"";
