@@ -29,7 +29,7 @@
  *
  * The totals (operations failed, power losses, invariants checked) are
  * printed at the end.  Environment: OMEN_POWER_ITERS (power losses per mode,
- * default 8), OMEN_CRASH_SEED, OMEN_FAULT_EXHAUSTIVE=1 (every N, not a
+ * default 6), OMEN_CRASH_SEED, OMEN_FAULT_EXHAUSTIVE=1 (every N, not a
  * growing stride).
  */
 #include "storage/fio_fault.h"
@@ -307,14 +307,17 @@ static void error_loop(int kinds, int flags, const char *what)
      * `make test` stays quick; OMEN_FAULT_EXHAUSTIVE=1 tries every N. */
     int exhaustive = tu_env_u64("OMEN_FAULT_EXHAUSTIVE", 0) != 0;
     for (n = 1; n < MAX_N && !done;
-         n += exhaustive ? (kinds ? 1 : 1 + n / 64) : n < 12 ? 1 : 1 + n / (kinds ? 5 : 8)) {
+         n += exhaustive ? (kinds ? 1 : 1 + n / 64) : n < 8 ? 1 : 1 + n / (kinds ? 4 : 6)) {
         assert_int_equal(tu_copy_dir(tpl, path), 0);
         workload_plan(ops);
         long nfail;
         if (kinds) {
             fio_fault_install();
             fio_fault_seed((uint64_t)n);
-            fio_fault_fail_nth(kinds, n, flags);
+            /* flags < 0: alternate whole and half-written failed writes. */
+            fio_fault_fail_nth(kinds, n,
+                               flags >= 0 ? flags
+                                          : FIO_FAULT_STICKY | (n % 2 ? FIO_FAULT_PARTIAL : 0));
             workload_run(path, ops);
             nfail = fio_fault_failures();
             /* The machine dies right after: keep only what was synced. */
@@ -351,8 +354,7 @@ static void error_loop(int kinds, int flags, const char *what)
 static void test_fault_write(void **state)
 {
     (void)state;
-    error_loop(FIO_FAULT_WRITE, FIO_FAULT_STICKY, "write");
-    error_loop(FIO_FAULT_WRITE, FIO_FAULT_STICKY | FIO_FAULT_PARTIAL, "write-part");
+    error_loop(FIO_FAULT_WRITE, -1, "write");
 }
 
 static void test_fault_sync(void **state)
@@ -647,7 +649,7 @@ static void power_mode(int mode, const char *name, long iters, uint64_t seed)
 static void test_power_loss(void **state)
 {
     (void)state;
-    long iters = (long)tu_env_u64("OMEN_POWER_ITERS", 8);
+    long iters = (long)tu_env_u64("OMEN_POWER_ITERS", 6);
     uint64_t seed = tu_env_u64("OMEN_CRASH_SEED", 20261124);
     power_mode(FIO_POWER_DROP, "drop", iters, seed);
     power_mode(FIO_POWER_TEAR, "tear", iters, seed);
