@@ -358,15 +358,11 @@ static void test_corrupt_runs(void **state)
 
 /* The same damage, but an iterator must never hand out a wrong value even
  * on the step where it hits the error: it stops (invalid) with the status
- * set.  Minimal case: put "key" -> "VALUE-MARKER-...", flush, flip a byte
- * of that value inside the run file, open, seek_first: the iterator is valid
- * on "key" with an EMPTY value and omen_iter_status is OMEN_CORRUPT (omen_get
- * correctly returns OMEN_CORRUPT). */
+ * set.  (Regression: the iterator once stayed valid on the damaged entry
+ * with an empty value while omen_iter_status said OMEN_CORRUPT.) */
 static void test_corrupt_runs_iter_strict(void **state)
 {
     (void)state;
-    skip(); /* BUG(iter): db iterator stays valid with an empty value after a value-block
-               checksum failure -- reported by h-tests; remove this skip once fixed */
     char **names;
     size_t n = tu_list(g_pristine, ".run", &names);
     dmg_stats ds = {0};
