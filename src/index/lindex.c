@@ -482,6 +482,17 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi)
     for (; a < e; a += 64) __builtin_prefetch((const void *)a);
 }
 
+/* Routing step: the start keys of a window of a level and, in parallel,
+ * the lines of the same segments' parameters (one of which the next step
+ * reads), so a level costs one memory round trip, not two. */
+static inline void prefetch_level(const lidx_level *lv, size_t lo, size_t hi)
+{
+    if (lo >= hi) return;
+    prefetch_window(lv->keys, lo, hi);
+    uintptr_t a = (uintptr_t)(lv->par + lo) & ~(uintptr_t)63, e = (uintptr_t)(lv->par + hi);
+    for (; a < e; a += 64) __builtin_prefetch((const void *)a);
+}
+
 void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size_t *lo,
                  size_t *hi)
 {
@@ -510,6 +521,9 @@ void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size
 /* The query paths are instantiated once per search kernel, each compiled
  * for its target so the kernel inlines into every level's step; the entry
  * points pick an instance by the current variant. */
+#ifndef LIDX_BATCH_G
+#define LIDX_BATCH_G 32
+#endif
 #define LIDX_QUERY_FNS(SUFFIX, ATTR, KERNEL)                                                     \
     ATTR static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n, uint64_t q)   \
     {                                                                                            \
@@ -529,44 +543,79 @@ void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size
                                                                                                  \
     /* Groups of G queries walk the levels together: at each level the                         \
      * group first computes and prefetches every window, then searches                          \
-     * them, so each query's misses overlap with the others'. */                                \
+     * them, so each query's misses overlap with the others'.  Group k+1                       \
+     * is routed (and its first data probes issued) before group k's                            \
+     * windows are bisected (double buffering). */                                              \
+    ATTR static void prep_##SUFFIX(const lidx *m, size_t n, const uint64_t *keys,               \
+                                   const uint64_t *q, size_t g, size_t *lo, size_t *hi)         \
+    {                                                                                            \
+        size_t seg[LIDX_BATCH_G];                                                                \
+        for (size_t i = 0; i < g; i++) seg[i] = 0;                                               \
+        for (size_t L = m->nlevels - 1; L > 0; L--) {                                            \
+            const lidx_level *lv = &m->lv[L], *below = &m->lv[L - 1];                            \
+            for (size_t i = 0; i < g; i++) {                                                     \
+                seg_window(lv, seg[i], q[i], below->m, m->eps_rec, &lo[i], &hi[i]);              \
+                prefetch_level(below, lo[i], hi[i]);                                             \
+            }                                                                                    \
+            for (size_t i = 0; i < g; i++) {                                                     \
+                size_t j =                                                                       \
+                    q[i] == UINT64_MAX ? hi[i] : KERNEL(below->keys, lo[i], hi[i], q[i] + 1);    \
+                seg[i] = j ? j - 1 : 0;                                                          \
+            }                                                                                    \
+        }                                                                                        \
+        const uint64_t first = m->lv[0].keys[0];                                                 \
+        for (size_t i = 0; i < g; i++) {                                                         \
+            if (q[i] <= first) {                                                                 \
+                lo[i] = hi[i] = 0;                                                               \
+            } else {                                                                             \
+                seg_window(&m->lv[0], seg[i], q[i], n, m->eps, &lo[i], &hi[i]);                  \
+                if (lo[i] < hi[i]) __builtin_prefetch(&keys[lo[i] + (hi[i] - lo[i]) / 2]);       \
+            }                                                                                    \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
     ATTR static void batch_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n,              \
                                     const uint64_t *qs, size_t count, size_t *out)              \
     {                                                                                            \
-        enum { G = 16 };                                                                         \
         if (!m || m->nlevels == 0 || n == 0) {                                                   \
             for (size_t i = 0; i < count; i++) out[i] = KERNEL(keys, 0, n, qs[i]);               \
             return;                                                                              \
         }                                                                                        \
-        const uint64_t first = m->lv[0].keys[0];                                                 \
-        size_t seg[G], lo[G], hi[G];                                                             \
-        for (size_t base = 0; base < count; base += G) {                                         \
-            size_t g = count - base < G ? count - base : G;                                      \
+        size_t lo[2][LIDX_BATCH_G], hi[2][LIDX_BATCH_G];                                         \
+        size_t g0 = count < LIDX_BATCH_G ? count : LIDX_BATCH_G;                                 \
+        prep_##SUFFIX(m, n, keys, qs, g0, lo[0], hi[0]);                                         \
+        for (size_t base = 0, k = 0; base < count; base += LIDX_BATCH_G, k ^= 1) {               \
+            size_t g = count - base < LIDX_BATCH_G ? count - base : LIDX_BATCH_G;                \
+            size_t nb = base + LIDX_BATCH_G;                                                     \
+            if (nb < count) {                                                                    \
+                size_t g2 = count - nb < LIDX_BATCH_G ? count - nb : LIDX_BATCH_G;               \
+                prep_##SUFFIX(m, n, keys, qs + nb, g2, lo[k ^ 1], hi[k ^ 1]);                    \
+            }                                                                                    \
+            /* Bisect all windows in lock step, one probe per query per                         \
+             * round, prefetching each query's next probe: ~log2(w/8) + 1                        \
+             * lines per query instead of the whole window. */                                   \
+            size_t *b = lo[k], len[LIDX_BATCH_G];                                                \
             const uint64_t *q = qs + base;                                                       \
-            for (size_t i = 0; i < g; i++) seg[i] = 0;                                           \
-            for (size_t L = m->nlevels - 1; L > 0; L--) {                                        \
-                const lidx_level *lv = &m->lv[L], *below = &m->lv[L - 1];                        \
+            int more = 1;                                                                        \
+            for (size_t i = 0; i < g; i++) len[i] = hi[k][i] - b[i];                             \
+            while (more) {                                                                       \
+                more = 0;                                                                        \
                 for (size_t i = 0; i < g; i++) {                                                 \
-                    seg_window(lv, seg[i], q[i], below->m, m->eps_rec, &lo[i], &hi[i]);          \
-                    prefetch_window(below->keys, lo[i], hi[i]);                                  \
-                }                                                                                \
-                for (size_t i = 0; i < g; i++) {                                                 \
-                    size_t j = q[i] == UINT64_MAX ? hi[i] : KERNEL(below->keys, lo[i], hi[i],    \
-                                                                   q[i] + 1);                    \
-                    seg[i] = j ? j - 1 : 0;                                                      \
-                    __builtin_prefetch(&below->par[seg[i]]);                                     \
+                    if (len[i] <= 8) continue;                                                   \
+                    size_t half = len[i] / 2;                                                    \
+                    b[i] = keys[b[i] + half] < q[i] ? b[i] + half : b[i];                        \
+                    len[i] -= half;                                                              \
+                    if (len[i] > 8) {                                                            \
+                        __builtin_prefetch(&keys[b[i] + len[i] / 2]);                            \
+                        more = 1;                                                                \
+                    } else {                                                                     \
+                        __builtin_prefetch(&keys[b[i]]);                                         \
+                        __builtin_prefetch(&keys[b[i] + len[i] - 1]);                            \
+                    }                                                                            \
                 }                                                                                \
             }                                                                                    \
-            const lidx_level *lv0 = &m->lv[0];                                                   \
-            for (size_t i = 0; i < g; i++) {                                                     \
-                if (q[i] <= first) {                                                             \
-                    lo[i] = hi[i] = 0;                                                           \
-                } else {                                                                         \
-                    seg_window(lv0, seg[i], q[i], n, m->eps, &lo[i], &hi[i]);                    \
-                    prefetch_window(keys, lo[i], hi[i]);                                         \
-                }                                                                                \
-            }                                                                                    \
-            for (size_t i = 0; i < g; i++) out[base + i] = KERNEL(keys, lo[i], hi[i], q[i]);     \
+            for (size_t i = 0; i < g; i++)                                                       \
+                out[base + i] = KERNEL(keys, b[i], b[i] + len[i], q[i]);                         \
         }                                                                                        \
     }
 
