@@ -1994,6 +1994,8 @@ static void bench_engine(int e, int rep)
                          "%ld conflict retries for %" PRIu64 " commits (%.3f%%)%s", retries, ops,
                          ops ? 100.0 * (double)retries / (double)ops : 0.0,
                          ops < C.txn_n ? "; stopped by --duration" : "");
+                if (!C.csv)
+                    fprintf(stderr, "   %-8s txn: %s\n", vt->name, g_note[e][R_TXN]);
                 if (C.verify) {
                     if (value_sum(e, db, &s1, &k1))
                         fprintf(stderr, "!! %s txn verify scan failed: %s\n", vt->name, t_err);
