@@ -621,6 +621,56 @@ static void test_txn(void **state)
     assert_int_equal(omen_txn_commit(t, 0), OMEN_OK);
     expect(db, NULL, "sum", "1");
 
+    /* the recorded range is what the iterator covered, not its bounds */
+    put_s(db, "k10", "1");
+    put_s(db, "k20", "2");
+    put_s(db, "k30", "3");
+    put_s(db, "k40", "4");
+    assert_int_equal(omen_txn_begin(db, &t), OMEN_OK);
+    assert_int_equal(omen_txn_iter_create(t, NULL, &it), OMEN_OK);
+    omen_iter_seek(it, "k15", 3);
+    omen_iter_next(it);
+    size_t kl;
+    const void *kp = omen_iter_key(it, &kl);
+    assert_memory_equal(kp, "k30", 3);
+    omen_iter_destroy(it);
+    put_s(db, "k45", "outside"); /* beyond k30: not covered */
+    put_s(db, "k12", "outside"); /* before the seek target: not covered */
+    assert_int_equal(omen_txn_put(t, "w", 1, "1", 1), OMEN_OK);
+    assert_int_equal(omen_txn_commit(t, 0), OMEN_OK);
+    assert_int_equal(omen_txn_begin(db, &t), OMEN_OK);
+    assert_int_equal(omen_txn_iter_create(t, NULL, &it), OMEN_OK);
+    omen_iter_seek(it, "k15", 3); /* lands on k20: [k15, k20] covered */
+    omen_iter_destroy(it);
+    put_s(db, "k17", "phantom");
+    assert_int_equal(omen_txn_put(t, "w", 1, "2", 1), OMEN_OK);
+    assert_int_equal(omen_txn_commit(t, 0), OMEN_CONFLICT);
+    assert_int_equal(omen_txn_begin(db, &t), OMEN_OK);
+    assert_int_equal(omen_txn_iter_create(t, NULL, &it), OMEN_OK);
+    omen_iter_seek_for_prev(it, "k35", 3); /* lands on k30: [k30, k35] covered */
+    kp = omen_iter_key(it, &kl);
+    assert_memory_equal(kp, "k30", 3);
+    omen_iter_destroy(it);
+    put_s(db, "k25", "outside");
+    assert_int_equal(omen_txn_put(t, "w", 1, "3", 1), OMEN_OK);
+    assert_int_equal(omen_txn_commit(t, 0), OMEN_OK);
+    assert_int_equal(omen_txn_begin(db, &t), OMEN_OK);
+    assert_int_equal(omen_txn_iter_create(t, NULL, &it), OMEN_OK);
+    omen_iter_seek_for_prev(it, "k35", 3);
+    omen_iter_destroy(it);
+    omen_delete(db, "k30", 3, 0); /* a deletion inside the covered range */
+    assert_int_equal(omen_txn_put(t, "w", 1, "4", 1), OMEN_OK);
+    assert_int_equal(omen_txn_commit(t, 0), OMEN_CONFLICT);
+    /* running off the end covers everything to the end */
+    assert_int_equal(omen_txn_begin(db, &t), OMEN_OK);
+    assert_int_equal(omen_txn_iter_create(t, NULL, &it), OMEN_OK);
+    omen_iter_seek(it, "zzz", 3);
+    assert_false(omen_iter_valid(it));
+    omen_iter_destroy(it);
+    put_s(db, "zzzz", "x");
+    assert_int_equal(omen_txn_put(t, "w", 1, "5", 1), OMEN_OK);
+    assert_int_equal(omen_txn_commit(t, 0), OMEN_CONFLICT);
+
     /* conflicts are found also after the change was flushed to a run */
     assert_int_equal(omen_txn_begin(db, &t), OMEN_OK);
     txn_expect(t, "a", "12");

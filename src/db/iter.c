@@ -374,7 +374,94 @@ struct omen_iter {
     int status;
     struct omen_txn *txn;
     mt *txn_writes; /* referenced: may outlive a (misused) transaction */
+    /* Transaction iterators: the key interval actually covered so far
+     * (every key between a seek target and the key it landed on, and
+     * every key stepped over), recorded as a scanned range for validation. */
+    int rg_have, rg_lo_inf, rg_hi_inf;
+    buf rg_lo, rg_hi;
 };
+
+static void cover_key(omen_iter *it, const void *k, size_t kl)
+{
+    if (!it->txn) return;
+    if (!it->rg_have) {
+        if (buf_set(&it->rg_lo, k, kl) || buf_set(&it->rg_hi, k, kl)) goto nomem;
+        it->rg_have = 1;
+        return;
+    }
+    if (!it->rg_lo_inf && ukey_cmp(k, kl, it->rg_lo.p, it->rg_lo.len) < 0 &&
+        buf_set(&it->rg_lo, k, kl))
+        goto nomem;
+    if (!it->rg_hi_inf && ukey_cmp(k, kl, it->rg_hi.p, it->rg_hi.len) > 0 &&
+        buf_set(&it->rg_hi, k, kl))
+        goto nomem;
+    return;
+nomem:
+    /* Cannot track precisely: claim everything (still correct). */
+    it->rg_have = it->rg_lo_inf = it->rg_hi_inf = 1;
+}
+
+static void cover_down(omen_iter *it)
+{
+    if (!it->txn) return;
+    if (it->has_lower) {
+        cover_key(it, it->lower.p, it->lower.len);
+    } else {
+        it->rg_have = 1;
+        it->rg_lo_inf = 1;
+    }
+}
+
+static void cover_up(omen_iter *it)
+{
+    if (!it->txn) return;
+    if (it->has_upper) {
+        cover_key(it, it->upper.p, it->upper.len);
+    } else {
+        it->rg_have = 1;
+        it->rg_hi_inf = 1;
+    }
+}
+
+static const void *cur_key(const omen_iter *it, size_t *kl);
+
+/* After a forward (dir > 0) or backward move: extend the covered range to
+ * the landing key, or to the end of the bounds if the iterator ran off. */
+static void cover_after(omen_iter *it, int dir)
+{
+    if (!it->txn) return;
+    if (it->valid) {
+        size_t kl;
+        const void *k = cur_key(it, &kl);
+        cover_key(it, k, kl);
+    } else if (dir > 0) {
+        cover_up(it);
+    } else {
+        cover_down(it);
+    }
+}
+
+void db_iter_txn_flush(omen_iter *it)
+{
+    if (!it->txn || !it->rg_have) return;
+    int has_lo = !it->rg_lo_inf, has_hi = !it->rg_hi_inf;
+    /* inclusive hi -> exclusive bound hi + "\0" */
+    unsigned char *hi = NULL;
+    size_t hilen = 0;
+    if (has_hi) {
+        hilen = it->rg_hi.len + 1;
+        hi = omen_malloc(hilen);
+        if (!hi) {
+            has_hi = 0; /* claim everything above: still correct */
+        } else {
+            if (it->rg_hi.len) memcpy(hi, it->rg_hi.p, it->rg_hi.len);
+            hi[hilen - 1] = 0;
+        }
+    }
+    txn_record_range(it->txn, it->rg_lo.p, it->rg_lo.len, has_lo, hi, hilen, has_hi);
+    omen_free(hi);
+    it->rg_have = it->rg_lo_inf = it->rg_hi_inf = 0;
+}
 
 static inline int visible(const omen_iter *it, uint64_t seq)
 {
@@ -541,6 +628,7 @@ int omen_iter_create(omen_db *db, const omen_iter_options *opts, omen_iter **out
 void omen_iter_seek_first(omen_iter *it)
 {
     if (!it) return;
+    cover_down(it);
     it->forward = 1;
     if (it->has_lower) {
         miter_seek(&it->m, it->lower.p, it->lower.len, it->seek_seq);
@@ -548,17 +636,20 @@ void omen_iter_seek_first(omen_iter *it)
         miter_seek_first(&it->m);
     }
     find_next_user_entry(it, 0);
+    cover_after(it, 1);
 }
 
 void omen_iter_seek_last(omen_iter *it)
 {
     if (!it) return;
+    cover_up(it);
     it->forward = 0;
     if (it->has_upper)
         miter_seek_for_prev(&it->m, it->upper.p, it->upper.len, UINT64_MAX);
     else
         miter_seek_last(&it->m);
     find_prev_user_entry(it);
+    cover_after(it, -1);
 }
 
 void omen_iter_seek(omen_iter *it, const void *key, size_t klen)
@@ -573,9 +664,11 @@ void omen_iter_seek(omen_iter *it, const void *key, size_t klen)
         key = it->lower.p;
         klen = it->lower.len;
     }
+    cover_key(it, key, klen);
     it->forward = 1;
     miter_seek(&it->m, key, klen, it->seek_seq);
     find_next_user_entry(it, 0);
+    cover_after(it, 1);
 }
 
 void omen_iter_seek_for_prev(omen_iter *it, const void *key, size_t klen)
@@ -590,9 +683,11 @@ void omen_iter_seek_for_prev(omen_iter *it, const void *key, size_t klen)
         omen_iter_seek_last(it);
         return;
     }
+    cover_key(it, key, klen);
     it->forward = 0;
     miter_seek_for_prev(&it->m, key, klen, 0);
     find_prev_user_entry(it);
+    cover_after(it, -1);
 }
 
 int omen_iter_valid(const omen_iter *it)
@@ -620,6 +715,7 @@ void omen_iter_next(omen_iter *it)
         miter_next(m);
     }
     find_next_user_entry(it, 1);
+    cover_after(it, 1);
 }
 
 void omen_iter_prev(omen_iter *it)
@@ -638,6 +734,7 @@ void omen_iter_prev(omen_iter *it)
                 it->valid = 0;
                 it->forward = 1;
                 if (!it->status) it->status = miter_status(m);
+                cover_down(it);
                 return;
             }
             if (ukey_cmp(m->cur->key, m->cur->klen, it->skey.p, it->skey.len) < 0) break;
@@ -645,6 +742,7 @@ void omen_iter_prev(omen_iter *it)
         it->forward = 0;
     }
     find_prev_user_entry(it);
+    cover_after(it, -1);
 }
 
 const void *omen_iter_key(const omen_iter *it, size_t *klen)
@@ -675,6 +773,11 @@ const void *omen_iter_value(const omen_iter *it, size_t *vlen)
     return it->sval.len ? (const void *)it->sval.p : (const void *)"";
 }
 
+static const void *cur_key(const omen_iter *it, size_t *kl)
+{
+    return omen_iter_key(it, kl);
+}
+
 int omen_iter_status(const omen_iter *it)
 {
     if (!it) return OMEN_INVALID;
@@ -686,8 +789,10 @@ void omen_iter_destroy(omen_iter *it)
     if (!it) return;
     miter_free(&it->m);
     if (it->sv) db_sv_put(it->sv);
-    if (it->txn)
+    if (it->txn) {
+        db_iter_txn_flush(it);
         txn_iter_released(it->txn, it);
+    }
     else
         atomic_fetch_sub(&it->db->outstanding, 1);
     if (it->txn_writes) mt_unref(it->txn_writes);
@@ -695,6 +800,8 @@ void omen_iter_destroy(omen_iter *it)
     omen_free(it->sval.p);
     omen_free(it->lower.p);
     omen_free(it->upper.p);
+    omen_free(it->rg_lo.p);
+    omen_free(it->rg_hi.p);
     omen_free(it);
 }
 

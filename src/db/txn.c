@@ -186,9 +186,6 @@ int omen_txn_iter_create(omen_txn *t, const omen_iter_options *opts, omen_iter *
         db_sv_put(sv);
         return rc;
     }
-    /* Conservatively, the whole range the iterator may visit was read. */
-    txn_record_range(t, o.lower, o.lower_len, o.lower != NULL, o.upper, o.upper_len,
-                     o.upper != NULL);
     t->iters[t->niters++] = *out;
     return OMEN_OK;
 }
@@ -311,6 +308,8 @@ int omen_txn_commit(omen_txn *t, int sync)
         txn_free(t);
         return rc;
     }
+    /* Iterators still open (a misuse) still count as reads. */
+    for (size_t i = 0; i < t->niters; i++) db_iter_txn_flush(t->iters[i]);
     if (mt_entries(t->writes) == 0) {
         txn_free(t);
         return OMEN_OK;

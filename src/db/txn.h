@@ -37,5 +37,7 @@ struct omen_txn {
 void txn_iter_released(struct omen_txn *t, omen_iter *it);
 /* Called by txn.c when the transaction ends before its iterators. */
 void db_iter_detach_txn(omen_iter *it);
+/* Record the range a transaction iterator has covered so far. */
+void db_iter_txn_flush(omen_iter *it);
 
 #endif
