@@ -272,12 +272,41 @@ static void test_batch_codec(void **state)
     batch_free(&b);
 }
 
+/* ukey_cmp agrees in sign with memcmp-then-length on random strings that
+ * share prefixes, contain high bytes and span the 8-byte word boundary. */
+static void test_ukey_cmp(void **state)
+{
+    (void)state;
+    uint64_t x = 0x2545F4914F6CDD1Dull;
+    unsigned char a[40], b[40];
+    for (int iter = 0; iter < 200000; iter++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        size_t al = x % 40, bl = (x >> 8) % 40;
+        size_t common = (x >> 16) % 40;
+        for (size_t i = 0; i < 40; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            a[i] = (unsigned char)x;
+            b[i] = i < common ? a[i] : (unsigned char)(x >> 8);
+        }
+        size_t n = al < bl ? al : bl;
+        int ref = n ? memcmp(a, b, n) : 0;
+        if (!ref) ref = al < bl ? -1 : (al > bl ? 1 : 0);
+        int got = ukey_cmp(a, al, b, bl);
+        assert_int_equal(ref < 0 ? -1 : (ref > 0), got < 0 ? -1 : (got > 0));
+        assert_int_equal(ukey_cmp(a, al, a, al), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_and_get),   cmocka_unit_test(test_many_random),
         cmocka_unit_test(test_big_and_reserve), cmocka_unit_test(test_concurrent_readers),
-        cmocka_unit_test(test_batch_codec),
+        cmocka_unit_test(test_batch_codec),     cmocka_unit_test(test_ukey_cmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
