@@ -482,20 +482,6 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi)
     for (; a < e; a += 64) __builtin_prefetch((const void *)a);
 }
 
-/* Batch routing step: the start keys of a window of a level and, in
- * parallel, the lines of the same segments' parameters (one of which the
- * next step reads), so an uncached level costs one memory round trip, not
- * two.  Single lookups skip it: their upper levels are normally cached and
- * the extra instructions measured slower (they shrink the overlap between
- * consecutive lookups). */
-static inline void prefetch_level(const lidx_level *lv, size_t lo, size_t hi)
-{
-    if (lo >= hi) return;
-    prefetch_window(lv->keys, lo, hi);
-    uintptr_t a = (uintptr_t)(lv->par + lo) & ~(uintptr_t)63, e = (uintptr_t)(lv->par + hi);
-    for (; a < e; a += 64) __builtin_prefetch((const void *)a);
-}
-
 void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size_t *lo,
                  size_t *hi)
 {
@@ -544,11 +530,12 @@ void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size
         return KERNEL(keys, lo, hi, q);                                                          \
     }                                                                                            \
                                                                                                  \
-    /* Groups of G queries walk the levels together: at each level the                         \
-     * group first computes and prefetches every window, then searches                          \
-     * them, so each query's misses overlap with the others'.  Group k+1                       \
-     * is routed (and its first data probes issued) before group k's                            \
-     * windows are bisected (double buffering). */                                              \
+    /* Groups of G queries walk the levels together, then bisect their                         \
+     * data windows in lock step, so each query's misses overlap with the                       \
+     * others'.  Group k+1 is routed (and its first data probes issued)                         \
+     * before group k's windows are bisected (double buffering).  The                           \
+     * routing levels are not prefetched: they are small and normally                           \
+     * cached, and the prefetch instructions measured slower. */                                \
     ATTR static void prep_##SUFFIX(const lidx *m, size_t n, const uint64_t *keys,               \
                                    const uint64_t *q, size_t g, size_t *lo, size_t *hi)         \
     {                                                                                            \
@@ -558,7 +545,6 @@ void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size
             const lidx_level *lv = &m->lv[L], *below = &m->lv[L - 1];                            \
             for (size_t i = 0; i < g; i++) {                                                     \
                 seg_window(lv, seg[i], q[i], below->m, m->eps_rec, &lo[i], &hi[i]);              \
-                prefetch_level(below, lo[i], hi[i]);                                             \
             }                                                                                    \
             for (size_t i = 0; i < g; i++) {                                                     \
                 size_t j =                                                                       \
