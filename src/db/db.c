@@ -870,6 +870,9 @@ static void db_release_resources(omen_db *db)
 
 static void zombify(omen_db *db)
 {
+    omen_free(db->hp_mem);
+    db->hp_mem = NULL;
+    db->hp = NULL;
     omen_free(db->path);
     db->path = NULL;
     db->closed = 1;
@@ -916,6 +919,15 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
     db->path[pl] = 0;
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->retire_mu, NULL);
+    db->hp_mem = omen_calloc(1, sizeof(db_hp_slot) * DB_HP_SLOTS + 64);
+    if (!db->hp_mem) {
+        pthread_mutex_destroy(&db->mu);
+        pthread_mutex_destroy(&db->retire_mu);
+        omen_free(db->path);
+        omen_free(db);
+        return omen_seterr(OMEN_NOMEM, "omen_open: out of memory");
+    }
+    db->hp = (db_hp_slot *)(((uintptr_t)db->hp_mem + 63) & ~(uintptr_t)63);
     for (int i = 0; i < DB_HP_SLOTS; i++) {
         atomic_init(&db->hp[i].busy, 0);
         atomic_init(&db->hp[i].hp, NULL);
@@ -938,6 +950,7 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
         pthread_cond_destroy(&db->bg_cv);
         pthread_cond_destroy(&db->flush_cv);
         pthread_cond_destroy(&db->comp_cv);
+        omen_free(db->hp_mem);
         omen_free(db->path);
         omen_free(db);
         return rc;

@@ -62,9 +62,12 @@ struct omen_snapshot {
 };
 
 #define DB_HP_SLOTS 32
+/* One cache line per slot; the array is aligned by hand (heap memory is
+ * only 16-byte aligned, so _Alignas on the type would be a lie). */
 typedef struct db_hp_slot {
-    _Alignas(64) atomic_int busy;
+    atomic_int busy;
     _Atomic(struct db_sv *) hp;
+    char pad[64 - 2 * sizeof(void *)];
 } db_hp_slot;
 
 typedef struct db_writer {
@@ -117,7 +120,8 @@ struct omen_db {
      * slot (own cache line) instead of bumping a shared reference count;
      * a superversion whose count reached 0 is freed only once no slot
      * names it (see db.c). */
-    db_hp_slot hp[DB_HP_SLOTS];
+    db_hp_slot *hp;   /* DB_HP_SLOTS slots, 64-byte aligned inside hp_mem */
+    void *hp_mem;
     pthread_mutex_t retire_mu;
     db_sv *retired;
 
