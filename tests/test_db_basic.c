@@ -770,6 +770,36 @@ static void test_many_keys(void **state)
     assert_int_equal(omen_check(dir, NULL, NULL), OMEN_OK);
 }
 
+/* Misuse: closing with an iterator, snapshot and transaction still open is
+ * reported (OMEN_BUSY) and releasing them afterwards must not crash. */
+static void test_close_with_outstanding(void **state)
+{
+    (void)state;
+    omen_db *db = open_db(0);
+    put_s(db, "a", "1");
+    assert_int_equal(omen_flush(db), OMEN_OK);
+    put_s(db, "b", "2");
+    omen_iter *it;
+    omen_snapshot *s;
+    omen_txn *t;
+    assert_int_equal(omen_iter_create(db, NULL, &it), OMEN_OK);
+    omen_iter_seek_first(it);
+    assert_true(omen_iter_valid(it));
+    assert_int_equal(omen_snapshot_create(db, &s), OMEN_OK);
+    assert_int_equal(omen_txn_begin(db, &t), OMEN_OK);
+    assert_int_equal(omen_compact_range(db, NULL, 0, NULL, 0), OMEN_OK);
+    assert_int_equal(omen_close(db), OMEN_BUSY);
+    assert_int_equal(omen_txn_commit(t, 0), OMEN_CLOSED);
+    omen_snapshot_release(db, s);
+    omen_iter_next(it);
+    omen_iter_destroy(it);
+    /* the database is intact */
+    db = open_db(0);
+    expect(db, NULL, "a", "1");
+    expect(db, NULL, "b", "2");
+    omen_close(db);
+}
+
 static void test_key_u64(void **state)
 {
     (void)state;
@@ -796,6 +826,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_txn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_with_outstanding, setup, teardown),
         cmocka_unit_test(test_key_u64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -133,7 +133,7 @@ void db_run_unref(db_run *r)
     if (!r) return;
     if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1) return;
     run_close(r->r);
-    if (r->obsolete) {
+    if (r->obsolete && r->db->path) { /* path is gone once the handle closed */
         char *fn = NULL;
         if (db_filename(r->db->path, r->meta.file_number, "run", &fn) == OMEN_OK) {
             fio_unlink(fn);
@@ -232,6 +232,7 @@ static void sv_free(db_sv *sv)
 
 static int sv_hazarded(omen_db *db, const db_sv *sv)
 {
+    if (!db->hp) return 0; /* closed: no reader can pin any more */
     for (int i = 0; i < DB_HP_SLOTS; i++)
         if (atomic_load(&db->hp[i].hp) == sv) return 1;
     return 0;
@@ -519,7 +520,8 @@ int omen_snapshot_create(omen_db *db, omen_snapshot **out)
 
 void omen_snapshot_release(omen_db *db, omen_snapshot *snap)
 {
-    if (!db || !snap || db->closed || snap->db != db) return;
+    /* Also after close (a misuse): the zombie handle keeps the list head. */
+    if (!db || !snap || snap->db != db) return;
     db_snapshot_drop(db, snap);
 }
 
@@ -971,7 +973,9 @@ int omen_close(omen_db *db)
                          "omen_close: %ld iterator(s), snapshot(s) or transaction(s) were not "
                          "released; their memory is leaked",
                          busy);
-        /* They pin runs that use the cache: keep the cache alive. */
+        /* They pin runs that use the cache: keep the cache alive (and
+         * reachable from the zombie handle). */
+        db->kept_cache = db->cache;
         db->cache = NULL;
     }
     if (db->wal && !atomic_load(&db->read_only)) {

@@ -86,6 +86,7 @@ struct omen_db {
     omen_options opts;
     fio_file *lock;
     block_cache *cache;
+    block_cache *kept_cache; /* closed while runs were still pinned */
     int closed;
     struct omen_db *zombie_next; /* closed handles stay allocated (see db.c) */
 
