@@ -59,8 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         run_iter *it;
         if (run_iter_new(r, &it) == OMEN_OK) {
             uint64_t count = 0;
-            for (run_iter_seek_first(it); run_iter_valid(it) && count < 5000;
-                 run_iter_next(it), count++) {
+            for (run_iter_seek_first(it); run_iter_valid(it) && count < 5000; run_iter_next(it), count++) {
                 size_t kl, vl;
                 const void *k = run_iter_key(it, &kl);
                 const void *v;
@@ -70,8 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 }
                 if (count < 200) probe(r, k, kl);
             }
-            for (run_iter_seek_last(it); run_iter_valid(it) && count < 10000;
-                 run_iter_prev(it), count++)
+            for (run_iter_seek_last(it); run_iter_valid(it) && count < 10000; run_iter_prev(it), count++)
                 (void)run_iter_seq(it);
             /* Keys taken from the input itself. */
             for (size_t at = 1; at + 8 <= size && at < 200; at += 7) {

@@ -45,7 +45,8 @@ static void test_basic_hit_miss(void **state)
     size_t len;
     const uint8_t *d = cache_handle_data(h, &len);
     assert_int_equal(len, 100);
-    for (size_t i = 0; i < len; i++) assert_int_equal(d[i], 0xab);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(d[i], 0xab);
     cache_release(c, h);
     assert_int_equal(cache_hits(c), 1);
     /* Same block number in another file is another entry. */
@@ -102,11 +103,13 @@ static void test_handles_outlive_eviction(void **state)
     cache_handle *pinned;
     assert_int_equal(cache_insert(c, 5, 5, block_of(200, 0x55), 200, 200, &pinned), OMEN_OK);
     /* Flood every shard so the pinned entry's shard overflows. */
-    for (uint64_t b = 100; b < 1100; b++) insert_release(c, 5, b, 200, 1);
+    for (uint64_t b = 100; b < 1100; b++)
+        insert_release(c, 5, b, 200, 1);
     size_t len;
     const uint8_t *d = cache_handle_data(pinned, &len);
     assert_int_equal(len, 200);
-    for (size_t i = 0; i < len; i++) assert_int_equal(d[i], 0x55);
+    for (size_t i = 0; i < len; i++)
+        assert_int_equal(d[i], 0x55);
     /* Pinned entries are not evictable: it is still found. */
     cache_handle *again = cache_lookup(c, 5, 5);
     assert_ptr_equal(again, pinned);
@@ -195,7 +198,8 @@ static void test_many_entries(void **state)
     (void)state;
     block_cache *c;
     assert_int_equal(cache_new(1 << 30, &c), OMEN_OK);
-    for (uint64_t b = 0; b < 20000; b++) insert_release(c, b % 7, b, 8, (uint8_t)b);
+    for (uint64_t b = 0; b < 20000; b++)
+        insert_release(c, b % 7, b, 8, (uint8_t)b);
     assert_int_equal(cache_entries(c), 20000);
     for (uint64_t b = 0; b < 20000; b++) {
         cache_handle *h = cache_lookup(c, b % 7, b);

@@ -55,7 +55,8 @@ static void *cache_worker(void *p)
         } else if (op < 9) {
             uint8_t *d = omen_malloc(len);
             if (!d) continue;
-            for (size_t i = 0; i < len; i++) d[i] = pattern(f, b, i);
+            for (size_t i = 0; i < len; i++)
+                d[i] = pattern(f, b, i);
             if (cache_insert(a->c, f, b, d, len, len, &h) != OMEN_OK) h = NULL;
         } else {
             cache_erase(a->c, f, b);
@@ -107,7 +108,8 @@ static void key_of(unsigned i, uint8_t k[12])
 static size_t val_of(unsigned i, uint64_t seq, uint8_t *v)
 {
     size_t len = (i * 37u) % 150;
-    for (size_t j = 0; j < len; j++) v[j] = (uint8_t)(i + seq + j);
+    for (size_t j = 0; j < len; j++)
+        v[j] = (uint8_t)(i + seq + j);
     return len;
 }
 
@@ -155,9 +157,8 @@ static void *run_worker(void *p)
         for (uint64_t seq = 2 * (uint64_t)i + 2; seq >= 2 * (uint64_t)i + 1; seq--) {
             const void *v;
             size_t vl;
-            if (!run_iter_valid(it) || run_iter_seq(it) != seq ||
-                run_iter_value(it, &v, &vl) != OMEN_OK || vl != val_of(i, seq, want) ||
-                (vl && memcmp(v, want, vl) != 0))
+            if (!run_iter_valid(it) || run_iter_seq(it) != seq || run_iter_value(it, &v, &vl) != OMEN_OK ||
+                vl != val_of(i, seq, want) || (vl && memcmp(v, want, vl) != 0))
                 a->bad++;
             run_iter_next(it);
         }

@@ -88,7 +88,8 @@ static void fill_value(ent *e, size_t vl)
 {
     e->vl = vl;
     e->v = malloc(vl ? vl : 1);
-    for (size_t j = 0; j < vl; j++) e->v[j] = (uint8_t)(e->seq * 31 + j * 7 + e->kl);
+    for (size_t j = 0; j < vl; j++)
+        e->v[j] = (uint8_t)(e->seq * 31 + j * 7 + e->kl);
 }
 
 /* Sort, drop duplicate (key, seq) pairs. */
@@ -120,15 +121,18 @@ static ent *gen(size_t n, int keykind, int versions, size_t vmax, size_t *out_n)
         uint8_t kb[64];
         if (keykind == KEYS_FIXED16) {
             kl = 16;
-            for (int j = 0; j < 16; j++) kb[j] = (uint8_t)rnd();
+            for (int j = 0; j < 16; j++)
+                kb[j] = (uint8_t)rnd();
         } else if (keykind == KEYS_VAR) {
             kl = rnd() % 24;
-            for (size_t j = 0; j < kl; j++) kb[j] = (uint8_t)(rnd() % 4 ? rnd() : 0);
+            for (size_t j = 0; j < kl; j++)
+                kb[j] = (uint8_t)(rnd() % 4 ? rnd() : 0);
         } else {
             /* Long shared prefix and keys that tie on their slot. */
             memcpy(kb, "tenant/0042/user:", 17);
             kl = 17 + rnd() % 20;
-            for (size_t j = 17; j < kl; j++) kb[j] = (uint8_t)('a' + rnd() % 3);
+            for (size_t j = 17; j < kl; j++)
+                kb[j] = (uint8_t)('a' + rnd() % 3);
         }
         int nv = 1 + (int)(rnd() % (uint64_t)versions);
         for (int v = 0; v < nv && i < n; v++, i++) {
@@ -146,8 +150,7 @@ static ent *gen(size_t n, int keykind, int versions, size_t vmax, size_t *out_n)
     return e;
 }
 
-static void bounds(const ent *e, size_t n, const uint8_t **lo, size_t *lol, const uint8_t **hi,
-                   size_t *hil)
+static void bounds(const ent *e, size_t n, const uint8_t **lo, size_t *lol, const uint8_t **hi, size_t *hil)
 {
     static const uint8_t none[1];
     if (n == 0) {
@@ -169,8 +172,7 @@ static void write_run(const char *path, const ent *e, size_t n, const run_opts *
     run_writer *w;
     assert_int_equal(run_writer_open(path, o, lo, lol, hi, hil, &w), OMEN_OK);
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(
-            run_writer_add(w, e[i].k, e[i].kl, e[i].seq, e[i].type, e[i].v, e[i].vl), OMEN_OK);
+        assert_int_equal(run_writer_add(w, e[i].k, e[i].kl, e[i].seq, e[i].type, e[i].v, e[i].vl), OMEN_OK);
     run_meta m;
     assert_int_equal(run_writer_finish(w, &m), OMEN_OK);
     assert_int_equal(m.entries, n);
@@ -268,7 +270,8 @@ static void check_all(run *r, const ent *e, size_t n)
     for (int t = 0; t < 500; t++) {
         uint8_t k[40];
         size_t kl = rnd() % 20;
-        for (size_t j = 0; j < kl; j++) k[j] = (uint8_t)rnd();
+        for (size_t j = 0; j < kl; j++)
+            k[j] = (uint8_t)rnd();
         check_get(r, e, n, k, kl, RUN_MAX_SEQ);
         if (n) {
             const ent *x = &e[rnd() % n];
@@ -328,7 +331,8 @@ static void check_all(run *r, const ent *e, size_t n)
         if (mode == 2 && ql) ql--;
         if (mode == 3) {
             ql = rnd() % 10;
-            for (size_t j = 0; j < ql; j++) k[j] = (uint8_t)rnd();
+            for (size_t j = 0; j < ql; j++)
+                k[j] = (uint8_t)rnd();
         }
         run_iter_seek(it, k, ql);
         size_t want = oracle_lb(e, n, k, ql);
@@ -414,7 +418,8 @@ static void test_large_values(void **state)
         for (size_t i = 0; i < n; i++) {
             e[i].kl = 8;
             e[i].k = malloc(8);
-            for (int j = 0; j < 8; j++) e[i].k[j] = (uint8_t)(i >> (56 - 8 * j));
+            for (int j = 0; j < 8; j++)
+                e[i].k[j] = (uint8_t)(i >> (56 - 8 * j));
             e[i].seq = 100 + i;
             e[i].type = RUN_TYPE_PUT;
             size_t vl = i % 10 == 3 ? (1u << 20) + 12345 * (i % 4) : i % 7 * 50;
@@ -457,15 +462,18 @@ static void test_bloom_fp_rate(void **state)
      * show the filter, so probe a filter built the same way directly. */
     size_t img_len = bloom_image_size(m, 10);
     uint64_t *h = malloc(m * sizeof *h);
-    for (size_t i = 0; i < m; i++) h[i] = bloom_hash(e[i].k, e[i].kl);
+    for (size_t i = 0; i < m; i++)
+        h[i] = bloom_hash(e[i].k, e[i].kl);
     uint8_t *img = malloc(img_len);
     assert_int_equal(bloom_build_array(h, m, 10, img, img_len), OMEN_OK);
     assert_int_equal(bloom_check_image(img, img_len), OMEN_OK);
-    for (size_t i = 0; i < m; i++) assert_true(bloom_may_contain(img, h[i]));
+    for (size_t i = 0; i < m; i++)
+        assert_true(bloom_may_contain(img, h[i]));
     size_t fp = 0, probes = 200000;
     for (size_t i = 0; i < probes; i++) {
         uint8_t k[17];
-        for (int j = 0; j < 17; j++) k[j] = (uint8_t)rnd();
+        for (int j = 0; j < 17; j++)
+            k[j] = (uint8_t)rnd();
         fp += (size_t)bloom_may_contain(img, bloom_hash(k, 17));
     }
     double rate = (double)fp / (double)probes;
@@ -498,7 +506,8 @@ static void test_compress_roundtrip(void **state)
 {
     (void)state;
     uint8_t in[10000], out[20000], back[10000];
-    for (size_t i = 0; i < sizeof in; i++) in[i] = (uint8_t)(i % 13 == 0 ? rnd() : i % 7);
+    for (size_t i = 0; i < sizeof in; i++)
+        in[i] = (uint8_t)(i % 13 == 0 ? rnd() : i % 7);
     for (int c = 0; c < 3; c++) {
         size_t cl;
         assert_true(compress_bound(comps[c], sizeof in) <= sizeof out);
@@ -508,8 +517,7 @@ static void test_compress_roundtrip(void **state)
         /* Wrong stated size and damaged input are refused. */
         assert_int_equal(decompress_block(comps[c], out, cl, back, sizeof back - 1), OMEN_CORRUPT);
         if (c) {
-            assert_int_equal(decompress_block(comps[c], out, cl / 2, back, sizeof back),
-                             OMEN_CORRUPT);
+            assert_int_equal(decompress_block(comps[c], out, cl / 2, back, sizeof back), OMEN_CORRUPT);
             for (int t = 0; t < 200; t++) {
                 uint8_t dam[20000];
                 memcpy(dam, out, cl);
@@ -543,8 +551,7 @@ static void test_writer_rejects_bad_input(void **state)
     assert_int_equal(run_writer_add(w, "zzz", 3, 1, RUN_TYPE_PUT, "v", 1), OMEN_INVALID);
     assert_int_equal(run_writer_add(w, "key6", 4, 1, 7, "v", 1), OMEN_INVALID);
     assert_int_equal(run_writer_add(w, "key6", 4, 1, RUN_TYPE_DELETE, "v", 1), OMEN_INVALID);
-    assert_int_equal(run_writer_add(w, "key6", 4, RUN_MAX_SEQ + 1, RUN_TYPE_PUT, "v", 1),
-                     OMEN_INVALID);
+    assert_int_equal(run_writer_add(w, "key6", 4, RUN_MAX_SEQ + 1, RUN_TYPE_PUT, "v", 1), OMEN_INVALID);
     assert_int_equal(run_writer_add(w, NULL, 4, 1, RUN_TYPE_PUT, "v", 1), OMEN_INVALID);
     /* Still usable after rejected adds. */
     assert_int_equal(run_writer_add(w, "key5", 4, 9, RUN_TYPE_DELETE, NULL, 0), OMEN_OK);
@@ -572,12 +579,23 @@ static void test_writer_rejects_bad_input(void **state)
     omen_free(v);
     assert_int_equal(run_get(r, NULL, 3, 100, &s, &t, &v, &vl), OMEN_INVALID);
     run_close(r);
+    /* An empty run whose bounds share a prefix. */
+    assert_int_equal(run_writer_open(path, NULL, "key0", 4, "key9", 4, &w), OMEN_OK);
+    assert_int_equal(run_writer_finish(w, &m), OMEN_OK);
+    assert_int_equal(m.entries, 0);
+    run_meta_clear(&m);
+    assert_int_equal(run_open(path, 1, NULL, &r), OMEN_OK);
+    assert_int_equal(run_entries(r), 0);
+    assert_int_equal(run_get(r, "key5", 4, 100, &s, &t, &v, &vl), OMEN_NOTFOUND);
+    run_close(r);
+    assert_int_equal(run_verify(path, NULL, NULL), OMEN_OK);
     /* Missing file and non-run files. */
     char other[300];
     path_of(other, sizeof other, "missing.run");
     assert_int_equal(run_open(other, 1, NULL, &r), OMEN_NOTFOUND);
     FILE *f = fopen(other, "w");
-    for (int i = 0; i < 1000; i++) fputc(i, f);
+    for (int i = 0; i < 1000; i++)
+        fputc(i, f);
     fclose(f);
     assert_int_equal(run_open(other, 1, NULL, &r), OMEN_CORRUPT);
     assert_int_equal(run_verify(other, NULL, NULL), OMEN_CORRUPT);
@@ -706,7 +724,16 @@ static void test_corruption(void **state)
             int detected = 0;
             damaged_reads(bad, e, m, &detected);
             int vrc = run_verify(bad, NULL, NULL);
-            if (vrc == OMEN_OK) fprintf(stderr, "undetected flip at %ld of %ld (comp %d)\n", pos, size, c);
+            if (vrc == OMEN_OK) {
+                const uint8_t *ft = img + size - 176;
+                fprintf(stderr,
+                        "undetected flip at %ld of %ld (comp %d): slots %llu recs %llu keys %llu+%llu model "
+                        "%llu bloom %llu bindex %llu\n",
+                        pos, size, c, (unsigned long long)get_fixed64(ft + 24),
+                        (unsigned long long)get_fixed64(ft + 40), (unsigned long long)get_fixed64(ft + 48),
+                        (unsigned long long)get_fixed64(ft + 56), (unsigned long long)get_fixed64(ft + 64),
+                        (unsigned long long)get_fixed64(ft + 80), (unsigned long long)get_fixed64(ft + 96));
+            }
             assert_int_not_equal(vrc, OMEN_OK);
             f = fopen(path, "rb");
             fseek(f, pos, SEEK_SET);

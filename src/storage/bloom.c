@@ -81,8 +81,8 @@ static inline void bloom_set(uint8_t *blocks, uint32_t nblocks, int k, uint64_t 
     }
 }
 
-int bloom_build(uint64_t nkeys, int bits_per_key, int (*next)(void *ctx, uint64_t *h), void *ctx,
-                void *out, size_t out_len)
+int bloom_build(uint64_t nkeys, int bits_per_key, int (*next)(void *ctx, uint64_t *h), void *ctx, void *out,
+                size_t out_len)
 {
     uint64_t nb = bloom_nblocks(nkeys, bits_per_key);
     if (!out || out_len != BLOOM_HEADER_BYTES + nb * BLOOM_BLOCK_BYTES)
@@ -114,8 +114,7 @@ static int bloom_arr_next(void *ctx, uint64_t *h)
     return OMEN_OK;
 }
 
-int bloom_build_array(const uint64_t *hashes, size_t n, int bits_per_key, void *out,
-                      size_t out_len)
+int bloom_build_array(const uint64_t *hashes, size_t n, int bits_per_key, void *out, size_t out_len)
 {
     struct bloom_arr a = {hashes, 0};
     if (n && !hashes) return omen_seterr(OMEN_INVALID, "bloom: NULL hashes");
@@ -144,8 +143,7 @@ int bloom_may_contain(const void *img, uint64_t h)
     uint32_t nb = get_fixed32(p);
     if (nb == 0) return 1;
     int k = p[4];
-    const uint8_t *b =
-        p + BLOOM_HEADER_BYTES + (((h >> 32) * (uint64_t)nb) >> 32) * BLOOM_BLOCK_BYTES;
+    const uint8_t *b = p + BLOOM_HEADER_BYTES + (((h >> 32) * (uint64_t)nb) >> 32) * BLOOM_BLOCK_BYTES;
     uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 17) | 1u;
     for (int i = 0; i < k; i++) {
         uint32_t bit = h1 & 511u;

@@ -39,12 +39,11 @@ size_t bloom_image_size(uint64_t nkeys, int bits_per_key);
  * the hashes of nkeys keys, delivered by repeated calls of next(ctx, &h)
  * (return OMEN_OK, or an error that aborts and is returned).  Duplicated
  * hashes are harmless. */
-int bloom_build(uint64_t nkeys, int bits_per_key, int (*next)(void *ctx, uint64_t *h), void *ctx,
-                void *out, size_t out_len);
+int bloom_build(uint64_t nkeys, int bits_per_key, int (*next)(void *ctx, uint64_t *h), void *ctx, void *out,
+                size_t out_len);
 
 /* Convenience for small sets: hashes given as an array. */
-int bloom_build_array(const uint64_t *hashes, size_t n, int bits_per_key, void *out,
-                      size_t out_len);
+int bloom_build_array(const uint64_t *hashes, size_t n, int bits_per_key, void *out, size_t out_len);
 
 /* OMEN_OK if img[0..len) is a well-formed image, OMEN_CORRUPT otherwise. */
 int bloom_check_image(const void *img, size_t len);
@@ -52,5 +51,14 @@ int bloom_check_image(const void *img, size_t len);
 /* 0 if the key is certainly absent, 1 if it may be present.  img must have
  * passed bloom_check_image. */
 int bloom_may_contain(const void *img, uint64_t hash);
+
+/* Start loading the cache line bloom_may_contain(img, hash) will probe, so
+ * that the miss overlaps other work of a lookup.  img as above. */
+static inline void bloom_prefetch(const void *img, uint64_t hash)
+{
+    const uint8_t *p = (const uint8_t *)img;
+    uint32_t nb = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+    __builtin_prefetch(p + BLOOM_HEADER_BYTES + (((hash >> 32) * (uint64_t)nb) >> 32) * BLOOM_BLOCK_BYTES);
+}
 
 #endif

@@ -23,7 +23,7 @@ struct cache_handle {
     void *data;
     size_t len, charge;
     uint32_t hash;
-    unsigned refs;  /* under the shard mutex */
+    unsigned refs; /* under the shard mutex */
     int in_table;
     struct cache_handle *next_hash;
     struct cache_handle *prev, *next; /* LRU links (only when refs == 1 && in_table) */
@@ -33,7 +33,7 @@ typedef struct cache_shard {
     pthread_mutex_t mu;
     size_t capacity, usage, count;
     cache_handle **buckets;
-    size_t nbuckets; /* power of two */
+    size_t nbuckets;  /* power of two */
     cache_handle lru; /* sentinel: lru.next oldest, lru.prev newest */
 } cache_shard;
 
@@ -197,8 +197,8 @@ cache_handle *cache_lookup(block_cache *c, uint64_t file, uint64_t block)
     return e;
 }
 
-int cache_insert(block_cache *c, uint64_t file, uint64_t block, void *data, size_t len,
-                 size_t charge, cache_handle **out)
+int cache_insert(block_cache *c, uint64_t file, uint64_t block, void *data, size_t len, size_t charge,
+                 cache_handle **out)
 {
     if (!out) {
         omen_free(data);

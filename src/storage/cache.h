@@ -41,8 +41,8 @@ cache_handle *cache_lookup(block_cache *c, uint64_t file, uint64_t block);
  * cache in every case, also on failure) under (file, block) with charge
  * `charge` (normally len).  On OMEN_OK *out is a handle to the new entry.
  * On OMEN_NOMEM data has been freed and *out is NULL. */
-int cache_insert(block_cache *c, uint64_t file, uint64_t block, void *data, size_t len,
-                 size_t charge, cache_handle **out);
+int cache_insert(block_cache *c, uint64_t file, uint64_t block, void *data, size_t len, size_t charge,
+                 cache_handle **out);
 
 /* The block bytes of a handle (valid until cache_release). */
 const void *cache_handle_data(const cache_handle *h, size_t *len);
@@ -55,8 +55,8 @@ void cache_erase(block_cache *c, uint64_t file, uint64_t block);
 
 uint64_t cache_hits(const block_cache *c);
 uint64_t cache_misses(const block_cache *c);
-size_t cache_usage(const block_cache *c);    /* charge of all entries in the table */
+size_t cache_usage(const block_cache *c); /* charge of all entries in the table */
 size_t cache_capacity(const block_cache *c);
-size_t cache_entries(const block_cache *c);  /* entries in the table */
+size_t cache_entries(const block_cache *c); /* entries in the table */
 
 #endif

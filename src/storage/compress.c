@@ -67,8 +67,7 @@ int decompress_block(int type, const void *in, size_t n, void *out, size_t raw_l
 {
     if (!compress_type_valid(type))
         return omen_seterr(OMEN_INVALID, "decompress: unknown compression type %d", type);
-    if ((n && !in) || (raw_len && !out))
-        return omen_seterr(OMEN_INVALID, "decompress: NULL buffer");
+    if ((n && !in) || (raw_len && !out)) return omen_seterr(OMEN_INVALID, "decompress: NULL buffer");
     if (n > COMPRESS_MAX_INPUT || raw_len > COMPRESS_MAX_INPUT)
         return omen_seterr(OMEN_CORRUPT, "decompress: block size out of range");
     switch (type) {

@@ -3,20 +3,24 @@
  * verifier.  Byte layout: docs/format.md, "Sorted-run file".
  *
  * Layout in one line: header | value blocks | slots[n] | records[n] |
- * key bytes | model | bloom | block index | footer.  Every section after
- * the value blocks is dense and addressed by entry position, so the learned
- * model's answer (a position) leads straight to the slot, the 32-byte
- * record (seq/type, key offset/length, value location) and the key bytes.
+ * key offsets[n] | key bytes | model | bloom | block index | footer.  Every
+ * section after the value blocks is dense and addressed by entry position,
+ * so the learned model's answer (a position) leads straight to the slot and
+ * the 32-byte record (seq/type, key bytes 8..15 after the prefix, key
+ * length, value location).  Keys of up to lcp + 16 bytes are compared from
+ * the record alone; longer keys read the key bytes through the offsets.
  *
  * Writer: entries stream in; value bytes go to the file block by block,
- * while slots, records, key bytes and bloom hashes go to "spills" (memory
- * up to RUN_SPILL_MEM each, then a temporary file) that finish() copies
- * after the blocks.  The learned model is built in the same pass from the
- * slots (lidx_builder), so memory stays bounded for any run size.
+ * while slots, records, key offsets, key bytes and bloom hashes go to
+ * "spills" (memory up to RUN_SPILL_MEM each, then a temporary file) that
+ * finish() copies after the blocks.  The learned model is built in the same
+ * pass from the slots (lidx_builder), so memory stays bounded for any run
+ * size.
  *
  * Reader invariants after a successful run_open:
- *  - every byte of the footer, model, filter, block index, slots, records
- *    and key bytes matched its crc32c;
+ *  - the slots, records and filter live in a private in-memory copy (huge
+ *    pages when large) and that copy matched its crc32c, as did the footer,
+ *    model, block index, key offsets and key bytes in the map;
  *  - every record's key lies inside the key bytes, every non-empty value
  *    inside its block (for raw blocks: inside the file region of the
  *    block's payload), every block inside the value-block section;
@@ -32,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "index/lindex.h"
 #include "storage/bloom.h"
@@ -60,6 +65,8 @@
 #define RUN_OBUF (1u << 20)
 #define RUN_KOFF_MASK ((UINT64_C(1) << 48) - 1)
 #define RUN_BOFF_MASK ((UINT64_C(1) << 56) - 1)
+#define RUN_HUGE_PAGE ((size_t)2 << 20)
+#define RUN_HOT_HUGE_MIN ((uint64_t)4 << 20)
 #define RUN_MAX_RAW_BLOCK (RUN_MAX_BLOCK_SIZE + OMEN_MAX_VALUE_LEN)
 
 /* Test hook (fuzzing only): when set, checksum mismatches are ignored so
@@ -119,7 +126,7 @@ typedef struct spill {
     uint64_t on_disk;
 } spill;
 
-enum { SP_SLOTS, SP_RECS, SP_KEYS, SP_HASH, SP_N };
+enum { SP_SLOTS, SP_RECS, SP_KOFFS, SP_KEYS, SP_HASH, SP_N };
 
 struct run_writer {
     fio_file *f;
@@ -201,7 +208,8 @@ static int spill_put(run_writer *w, spill *s, int which, const void *p, size_t n
         }
         if (s->len + n > s->cap) {
             size_t nc = s->cap ? s->cap : 4096;
-            while (nc < s->len + n) nc *= 2;
+            while (nc < s->len + n)
+                nc *= 2;
             if (nc > RUN_SPILL_MEM && s->len + n <= RUN_SPILL_MEM) nc = RUN_SPILL_MEM;
             uint8_t *nb = omen_realloc(s->buf, nc);
             if (!nb) return omen_seterr(OMEN_NOMEM, "run writer: out of memory");
@@ -223,8 +231,7 @@ static int spill_each(spill *s, uint8_t *chunk, size_t chunk_cap,
         size_t want = s->on_disk - pos < chunk_cap ? (size_t)(s->on_disk - pos) : chunk_cap, got;
         int rc = fio_pread(s->f, chunk, want, pos, &got);
         if (rc != OMEN_OK) return rc;
-        if (got != want)
-            return omen_seterr(OMEN_IO, "run writer: temporary file %s shrank", s->path);
+        if (got != want) return omen_seterr(OMEN_IO, "run writer: temporary file %s shrank", s->path);
         rc = fn(ctx, chunk, got);
         if (rc != OMEN_OK) return rc;
         pos += got;
@@ -246,7 +253,8 @@ static void spill_drop(spill *s)
 static void writer_free(run_writer *w, int remove_file)
 {
     if (!w) return;
-    for (int i = 0; i < SP_N; i++) spill_drop(&w->sp[i]);
+    for (int i = 0; i < SP_N; i++)
+        spill_drop(&w->sp[i]);
     if (w->f) fio_close(w->f);
     if (remove_file && w->path) fio_unlink(w->path);
     lidx_builder_free(w->lb);
@@ -271,9 +279,8 @@ int run_writer_open(const char *path, const run_opts *o, const void *lcp_lo, siz
     run_opts opt = {OMEN_COMPRESS_NONE, 10, 0, RUN_DEFAULT_BLOCK_SIZE};
     if (o) opt = *o;
     if (opt.block_size == 0) opt.block_size = RUN_DEFAULT_BLOCK_SIZE;
-    if (!compress_type_valid(opt.compression) || opt.bloom_bits_per_key < 0 ||
-        opt.bloom_bits_per_key > 100 || opt.block_size > RUN_MAX_BLOCK_SIZE ||
-        opt.epsilon > (1u << 20))
+    if (!compress_type_valid(opt.compression) || opt.bloom_bits_per_key < 0 || opt.bloom_bits_per_key > 100 ||
+        opt.block_size > RUN_MAX_BLOCK_SIZE || opt.epsilon > (1u << 20))
         return omen_seterr(OMEN_INVALID, "run_writer_open: bad options");
     if (keycmp(lcp_lo, lo_len, lcp_hi, hi_len) > 0)
         return omen_seterr(OMEN_INVALID, "run_writer_open: lcp_lo > lcp_hi");
@@ -281,7 +288,8 @@ int run_writer_open(const char *path, const run_opts *o, const void *lcp_lo, siz
     if (!w) return omen_seterr(OMEN_NOMEM, "run_writer_open: out of memory");
     w->o = opt;
     size_t m = lo_len < hi_len ? lo_len : hi_len, l = 0;
-    while (l < m && ((const uint8_t *)lcp_lo)[l] == ((const uint8_t *)lcp_hi)[l]) l++;
+    while (l < m && ((const uint8_t *)lcp_lo)[l] == ((const uint8_t *)lcp_hi)[l])
+        l++;
     w->lcp_len = l;
     w->path = omen_strdup(path);
     w->lcp = omen_memdup(lcp_lo, l);
@@ -312,8 +320,7 @@ fail:
 static int flush_block(run_writer *w)
 {
     if (w->blen == 0) return OMEN_OK;
-    if (w->nblocks >= RUN_NO_BLOCK - 1)
-        return omen_seterr(OMEN_INVALID, "run writer: too many value blocks");
+    if (w->nblocks >= RUN_NO_BLOCK - 1) return omen_seterr(OMEN_INVALID, "run writer: too many value blocks");
     const uint8_t *payload = w->blk;
     size_t plen = w->blen;
     uint8_t type = OMEN_COMPRESS_NONE;
@@ -356,8 +363,8 @@ static int flush_block(run_writer *w)
     return OMEN_OK;
 }
 
-int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, int type,
-                   const void *val, size_t vlen)
+int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, int type, const void *val,
+                   size_t vlen)
 {
     if (!w) return omen_seterr(OMEN_INVALID, "run_writer_add: NULL writer");
     if (w->err) return omen_seterr(w->err, "run_writer_add: writer failed earlier");
@@ -375,8 +382,8 @@ int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, in
             return omen_seterr(OMEN_INVALID, "run_writer_add: entry out of order");
         newkey = c != 0;
     }
-    if (w->keys_len + klen > RUN_KOFF_MASK)
-        return omen_seterr(OMEN_INVALID, "run_writer_add: key section too large");
+    if (w->keys_len + klen > RUN_KOFF_MASK || w->off + w->blen + vlen > RUN_KOFF_MASK)
+        return omen_seterr(OMEN_INVALID, "run_writer_add: run too large");
     /* Remember the key first (order check of the next add). */
     if (klen > w->last_cap || !w->last_key) {
         uint8_t *nk = omen_realloc(w->last_key, klen ? klen : 1);
@@ -401,7 +408,8 @@ int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, in
         if (rc != OMEN_OK) goto fail;
         if (w->blen + vlen > w->bcap) {
             size_t nc = w->bcap ? w->bcap : w->o.block_size + 64;
-            while (nc < w->blen + vlen) nc *= 2;
+            while (nc < w->blen + vlen)
+                nc *= 2;
             uint8_t *nb = omen_realloc(w->blk, nc);
             if (!nb) {
                 rc = omen_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
@@ -418,13 +426,16 @@ int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, in
         w->blen += vlen;
     }
     put_fixed64(rec, (seq << 8) | (uint64_t)type);
-    put_fixed64(rec + 8, w->keys_len | ((uint64_t)klen << 48));
-    put_fixed64(rec + 16, vpos);
+    put_fixed64(rec + 8, slot_of(key, klen, w->lcp_len + 8));
+    put_fixed64(rec + 16, vpos | ((uint64_t)klen << 48));
     put_fixed32(rec + 24, (uint32_t)vlen);
     put_fixed32(rec + 28, vblock);
+    uint8_t koff[8];
+    put_fixed64(koff, w->keys_len);
     if ((rc = lidx_builder_add(w->lb, slot)) != OMEN_OK) goto fail;
     if ((rc = spill_put(w, &w->sp[SP_SLOTS], SP_SLOTS, &slot, 8)) != OMEN_OK) goto fail;
     if ((rc = spill_put(w, &w->sp[SP_RECS], SP_RECS, rec, sizeof rec)) != OMEN_OK) goto fail;
+    if ((rc = spill_put(w, &w->sp[SP_KOFFS], SP_KOFFS, koff, 8)) != OMEN_OK) goto fail;
     if (klen && (rc = spill_put(w, &w->sp[SP_KEYS], SP_KEYS, key, klen)) != OMEN_OK) goto fail;
     if (newkey) {
         uint64_t h = bloom_hash(key, klen);
@@ -471,7 +482,7 @@ static int hash_next(void *ctx, uint64_t *h)
     if (c->at + 8 > c->have) {
         if (c->pos < c->s->on_disk) {
             size_t want = c->s->on_disk - c->pos < c->chunk_cap ? (size_t)(c->s->on_disk - c->pos)
-                                                                 : c->chunk_cap,
+                                                                : c->chunk_cap,
                    got;
             int rc = fio_pread(c->s->f, c->chunk, want, c->pos, &got);
             if (rc != OMEN_OK) return rc;
@@ -501,7 +512,7 @@ int run_writer_finish(run_writer *w, run_meta *out)
     int rc = w->err;
     uint8_t *chunk = NULL, *model = NULL, *bloom = NULL;
     lidx *m = NULL;
-    uint32_t crc[6] = {0};
+    uint32_t crc[7] = {0}; /* slots, recs, koffs, keys, model, filter, block index */
     uint64_t slots_off = 0, recs_off, keys_off, model_off, bloom_off, bindex_off;
     size_t model_len = 0, bloom_len = 0;
     if (rc != OMEN_OK) {
@@ -516,8 +527,8 @@ int run_writer_finish(run_writer *w, run_meta *out)
         rc = omen_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
         goto fail;
     }
-    uint64_t sec_off[3];
-    for (int i = 0; i < 3; i++) {
+    uint64_t sec_off[4];
+    for (int i = 0; i < 4; i++) {
         struct copy_ctx cc = {w, 0};
         sec_off[i] = w->off;
         rc = spill_each(&w->sp[i], chunk, RUN_OBUF, copy_fn, &cc);
@@ -546,7 +557,7 @@ int run_writer_finish(run_writer *w, run_meta *out)
         rc = omen_seterr(OMEN_INVALID, "run_writer_finish: model size changed");
         goto fail;
     }
-    crc[3] = crc32c(0, model, model_len);
+    crc[4] = crc32c(0, model, model_len);
     if ((rc = out_write(w, model, model_len)) != OMEN_OK) goto fail;
 
     /* Bloom filter over the distinct user keys. */
@@ -560,12 +571,12 @@ int run_writer_finish(run_writer *w, run_meta *out)
     struct hash_ctx hc = {&w->sp[SP_HASH], chunk, RUN_OBUF & ~(size_t)7, 0, 0, 0, 0};
     rc = bloom_build(w->distinct, w->o.bloom_bits_per_key, hash_next, &hc, bloom, bloom_len);
     if (rc != OMEN_OK) goto fail;
-    crc[4] = crc32c(0, bloom, bloom_len);
+    crc[5] = crc32c(0, bloom, bloom_len);
     if ((rc = out_write(w, bloom, bloom_len)) != OMEN_OK) goto fail;
 
     /* Block index. */
     bindex_off = w->off;
-    crc[5] = crc32c(0, w->bindex, w->nblocks * RUN_BINDEX_SIZE);
+    crc[6] = crc32c(0, w->bindex, w->nblocks * RUN_BINDEX_SIZE);
     if ((rc = out_write(w, w->bindex, w->nblocks * RUN_BINDEX_SIZE)) != OMEN_OK) goto fail;
 
     uint8_t ft[RUN_FOOTER_SIZE];
@@ -585,10 +596,15 @@ int run_writer_finish(run_writer *w, run_meta *out)
     put_fixed64(ft + 96, bindex_off);
     put_fixed64(ft + 104, w->n ? w->min_seq : 0);
     put_fixed64(ft + 112, w->n ? w->max_seq : 0);
-    put_fixed32(ft + 120, (uint32_t)w->lcp_len);
+    put_fixed32(ft + 120, w->n ? (uint32_t)w->lcp_len : 0); /* no key 0 to hold it */
     put_fixed32(ft + 124, (uint32_t)w->o.compression);
-    for (int i = 0; i < 6; i++) put_fixed32(ft + 128 + 4 * i, crc32c_mask(crc[i]));
-    put_fixed32(ft + 152, 0);
+    put_fixed32(ft + 128, crc32c_mask(crc[0]));
+    put_fixed32(ft + 132, crc32c_mask(crc[1]));
+    put_fixed32(ft + 136, crc32c_mask(crc[3]));
+    put_fixed32(ft + 140, crc32c_mask(crc[4]));
+    put_fixed32(ft + 144, crc32c_mask(crc[5]));
+    put_fixed32(ft + 148, crc32c_mask(crc[6]));
+    put_fixed32(ft + 152, crc32c_mask(crc[2]));
     put_fixed32(ft + 156, crc32c_mask(crc32c(0, ft, 156)));
     put_fixed32(ft + 160, RUN_VERSION);
     put_fixed32(ft + 164, 0);
@@ -647,6 +663,7 @@ struct run {
     uint64_t n;
     const uint64_t *slots;
     const uint8_t *recs;
+    const uint8_t *koffs; /* per-entry key offsets (in the map: cold path) */
     const uint8_t *keys;
     uint64_t keys_len;
     const uint8_t *bindex;
@@ -658,8 +675,9 @@ struct run {
     size_t lcp_len;
     int compression; /* run-level: NONE means records hold file offsets */
     uint64_t min_seq, max_seq;
-    uint64_t blocks_off, blocks_end;
+    uint64_t blocks_off, blocks_end, slots_off;
     _Atomic uint64_t *verified; /* raw blocks whose crc matched since open */
+    void *hot_alloc;            /* in-memory copy of slots, records, filter */
     char *path;
 };
 
@@ -668,24 +686,27 @@ static inline const uint8_t *rec_at(const run *r, uint64_t i)
     return r->recs + i * RUN_REC_SIZE;
 }
 
-static inline const uint8_t *rec_key(const run *r, const uint8_t *rec, size_t *klen)
+static inline size_t rec_klen(const uint8_t *rec)
 {
-    uint64_t ki = ld64(rec + 8);
-    *klen = (size_t)(ki >> 48);
-    return r->keys + (ki & RUN_KOFF_MASK);
+    return (size_t)(ld64(rec + 16) >> 48);
+}
+
+static inline uint64_t rec_vpos(const uint8_t *rec)
+{
+    return ld64(rec + 16) & RUN_KOFF_MASK;
 }
 
 static inline const uint8_t *key_at(const run *r, uint64_t i, size_t *klen)
 {
-    return rec_key(r, rec_at(r, i), klen);
+    *klen = rec_klen(rec_at(r, i));
+    return r->keys + ld64(r->koffs + 8 * i);
 }
 
 static int check_crc(const run *r, const char *what, const uint8_t *p, uint64_t n, uint32_t stored)
 {
     if (run_test_skip_checksums) return OMEN_OK;
     if (crc32c_mask(crc32c(0, p, (size_t)n)) != stored)
-        return omen_seterr(OMEN_CORRUPT, "run %s: %s checksum mismatch (offset %llu)", r->path,
-                           what, (unsigned long long)(p - r->map));
+        return omen_seterr(OMEN_CORRUPT, "run %s: %s checksum mismatch", r->path, what);
     return OMEN_OK;
 }
 
@@ -714,8 +735,8 @@ static int verify_block(const run *r, uint64_t b)
     if (run_test_skip_checksums) return OMEN_OK;
     uint32_t c = crc32c(0, p, (size_t)plen + 1);
     if (crc32c_mask(c) != get_fixed32(p + plen + 1))
-        return omen_seterr(OMEN_CORRUPT, "run %s: value block %llu checksum mismatch (offset %llu)",
-                           r->path, (unsigned long long)b, (unsigned long long)off);
+        return omen_seterr(OMEN_CORRUPT, "run %s: value block %llu checksum mismatch (offset %llu)", r->path,
+                           (unsigned long long)b, (unsigned long long)off);
     return OMEN_OK;
 }
 
@@ -731,8 +752,7 @@ static inline int raw_block_ok(const run *r, uint64_t b)
 
 /* The decompressed content of a compressed block b.  With a cache *h holds
  * the pinning handle; without, *own receives a buffer the caller frees. */
-static int load_block(const run *r, uint64_t b, cache_handle **h, uint8_t **own,
-                      const uint8_t **data)
+static int load_block(const run *r, uint64_t b, cache_handle **h, uint8_t **own, const uint8_t **data)
 {
     uint64_t off;
     int type;
@@ -795,47 +815,61 @@ static int validate(run *r, const uint8_t *ft)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad value-block section", p);
     r->blocks_off = blocks_off;
     r->blocks_end = blocks_off + blocks_len;
-    if (slots_off != align8(r->blocks_end) || n > (body - slots_off) / (8 + RUN_REC_SIZE))
+    if (slots_off != align8(r->blocks_end) || n > (body - slots_off) / (16 + RUN_REC_SIZE))
         return omen_seterr(OMEN_CORRUPT, "run %s: bad slot section", p);
-    if (recs_off != slots_off + 8 * n || keys_off != recs_off + RUN_REC_SIZE * n ||
+    if (recs_off != slots_off + 8 * n || keys_off != recs_off + (RUN_REC_SIZE + 8) * n ||
         keys_len > body - keys_off || keys_len > RUN_KOFF_MASK)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad key section", p);
-    if (model_off != align8(keys_off + keys_len) || model_off > body ||
-        model_len > body - model_off)
+    if (model_off != align8(keys_off + keys_len) || model_off > body || model_len > body - model_off)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad model section", p);
     if (bloom_off != model_off + model_len || bloom_len > body - bloom_off)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad filter section", p);
     if (bindex_off != bloom_off + bloom_len || nblocks >= RUN_NO_BLOCK ||
-        nblocks > (body - bindex_off) / RUN_BINDEX_SIZE ||
-        bindex_off + nblocks * RUN_BINDEX_SIZE != body)
+        nblocks > (body - bindex_off) / RUN_BINDEX_SIZE || bindex_off + nblocks * RUN_BINDEX_SIZE != body)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad block index section", p);
-    if (!compress_type_valid((int)comp) || (n == 0 && (min_seq || max_seq)) ||
-        min_seq > max_seq || max_seq > RUN_MAX_SEQ || get_fixed32(ft + 152) ||
-        get_fixed32(ft + 164) || (n == 0 && lcp_len) || lcp_len > OMEN_MAX_KEY_LEN)
+    if (!compress_type_valid((int)comp) || (n == 0 && (min_seq || max_seq)) || min_seq > max_seq ||
+        max_seq > RUN_MAX_SEQ || get_fixed32(ft + 164) || (n == 0 && lcp_len) || lcp_len > OMEN_MAX_KEY_LEN)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad footer fields", p);
 
     r->n = n;
-    r->slots = (const uint64_t *)(const void *)(r->map + slots_off);
-    r->recs = r->map + recs_off;
+    r->slots_off = slots_off;
+    r->koffs = r->map + recs_off + RUN_REC_SIZE * n;
     r->keys = r->map + keys_off;
     r->keys_len = keys_len;
     r->bindex = r->map + bindex_off;
     r->nblocks = nblocks;
-    r->bloom = r->map + bloom_off;
     r->bloom_len = bloom_len;
     r->model_len = model_len;
     r->compression = (int)comp;
     r->min_seq = min_seq;
     r->max_seq = max_seq;
 
+    /* The sections every point lookup touches -- slots, records, filter --
+     * are copied into memory, on transparent huge pages when large: a
+     * lookup then takes no TLB miss on them (random probes over a 4 KiB-page
+     * file mapping cost a page walk per section), only the value's page
+     * remains in the map.  The checksums below are checked on the copy, so
+     * what is verified is exactly what is used. */
+    uint64_t hot = 8 * n + RUN_REC_SIZE * n + bloom_len;
+    size_t align = hot >= RUN_HOT_HUGE_MIN ? RUN_HUGE_PAGE : 64;
+    r->hot_alloc = omen_malloc((size_t)hot + align);
+    if (!r->hot_alloc) return omen_seterr(OMEN_NOMEM, "run %s: out of memory", p);
+    uint8_t *hotp = (uint8_t *)(((uintptr_t)r->hot_alloc + align - 1) & ~(uintptr_t)(align - 1));
+    if (align == RUN_HUGE_PAGE) madvise(hotp, (size_t)hot, MADV_HUGEPAGE); /* a hint; may fail */
+    memcpy(hotp, r->map + slots_off, 8 * n + RUN_REC_SIZE * n);
+    memcpy(hotp + 8 * n + RUN_REC_SIZE * n, r->map + bloom_off, bloom_len);
+    r->slots = (const uint64_t *)(const void *)hotp;
+    r->recs = hotp + 8 * n;
+    r->bloom = hotp + 8 * n + RUN_REC_SIZE * n;
+
     int rc;
-    if ((rc = check_crc(r, "slot array", r->map + slots_off, 8 * n, get_fixed32(ft + 128))) ||
+    if ((rc = check_crc(r, "slot array", (const uint8_t *)r->slots, 8 * n, get_fixed32(ft + 128))) ||
         (rc = check_crc(r, "entry records", r->recs, RUN_REC_SIZE * n, get_fixed32(ft + 132))) ||
+        (rc = check_crc(r, "key offsets", r->koffs, 8 * n, get_fixed32(ft + 152))) ||
         (rc = check_crc(r, "key bytes", r->keys, keys_len, get_fixed32(ft + 136))) ||
         (rc = check_crc(r, "model", r->map + model_off, model_len, get_fixed32(ft + 140))) ||
         (rc = check_crc(r, "filter", r->bloom, bloom_len, get_fixed32(ft + 144))) ||
-        (rc = check_crc(r, "block index", r->bindex, nblocks * RUN_BINDEX_SIZE,
-                        get_fixed32(ft + 148))))
+        (rc = check_crc(r, "block index", r->bindex, nblocks * RUN_BINDEX_SIZE, get_fixed32(ft + 148))))
         return rc;
     if (bloom_check_image(r->bloom, bloom_len) != OMEN_OK)
         return omen_seterr(OMEN_CORRUPT, "run %s: %s", p, omen_last_error());
@@ -852,9 +886,9 @@ static int validate(run *r, const uint8_t *ft)
         int type;
         uint32_t plen, raw;
         block_info(r, b, &off, &type, &plen, &raw);
-        if (off != expect || !compress_type_valid(type) || (uint64_t)plen + RUN_BLOCK_TRAILER >
-                                                              r->blocks_end - off ||
-            raw > RUN_MAX_RAW_BLOCK || (type == OMEN_COMPRESS_NONE && raw != plen) ||
+        if (off != expect || !compress_type_valid(type) ||
+            (uint64_t)plen + RUN_BLOCK_TRAILER > r->blocks_end - off || raw > RUN_MAX_RAW_BLOCK ||
+            (type == OMEN_COMPRESS_NONE && raw != plen) ||
             (comp == OMEN_COMPRESS_NONE && type != OMEN_COMPRESS_NONE))
             return omen_seterr(OMEN_CORRUPT, "run %s: block index entry %llu is invalid", p,
                                (unsigned long long)b);
@@ -867,15 +901,13 @@ static int validate(run *r, const uint8_t *ft)
     uint64_t smin = UINT64_MAX, smax = 0;
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *rec = rec_at(r, i);
-        uint64_t meta = ld64(rec), ki = ld64(rec + 8), vpos = ld64(rec + 16);
+        uint64_t meta = ld64(rec), vpos = rec_vpos(rec), klen = rec_klen(rec);
+        uint64_t koff = ld64(r->koffs + 8 * i), s = meta >> 8;
         uint32_t vlen = ld32(rec + 24), vb = ld32(rec + 28);
-        uint64_t klen = ki >> 48, koff = ki & RUN_KOFF_MASK, s = meta >> 8;
         int t = (int)(meta & 0xff);
-        if ((t != RUN_TYPE_PUT && t != RUN_TYPE_DELETE) || klen > OMEN_MAX_KEY_LEN ||
-            koff > keys_len || klen > keys_len - koff || (t == RUN_TYPE_DELETE && vlen) ||
-            klen < lcp_len)
-            return omen_seterr(OMEN_CORRUPT, "run %s: entry %llu is invalid", p,
-                               (unsigned long long)i);
+        if ((t != RUN_TYPE_PUT && t != RUN_TYPE_DELETE) || klen > OMEN_MAX_KEY_LEN || koff > keys_len ||
+            klen > keys_len - koff || (t == RUN_TYPE_DELETE && vlen) || klen < lcp_len)
+            return omen_seterr(OMEN_CORRUPT, "run %s: entry %llu is invalid", p, (unsigned long long)i);
         if (vlen) {
             uint64_t off;
             int type;
@@ -930,6 +962,9 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
     const void *map;
     if ((rc = fio_mmap(f, r->size, &map)) != OMEN_OK) goto fail;
     r->map = map;
+    /* A hint: where the page cache holds large folios (or reads them in for
+     * a huge-page mapping), values are reached without 4 KiB page walks. */
+    madvise((void *)map, r->size, MADV_HUGEPAGE);
     fio_close(f);
     f = NULL;
     const uint8_t *ft = r->map + r->size - RUN_FOOTER_SIZE;
@@ -970,18 +1005,40 @@ void run_close(run *r)
     if (!r) return;
     if (r->map) fio_munmap(r->map, r->size);
     lidx_free(r->model);
+    omen_free(r->hot_alloc);
     omen_free(r->verified);
     omen_free(r->path);
     omen_free(r);
 }
 
-uint64_t run_entries(const run *r) { return r ? r->n : 0; }
-uint64_t run_file_size(const run *r) { return r ? r->size : 0; }
-uint64_t run_index_bytes(const run *r) { return r ? r->model_len : 0; }
-uint64_t run_filter_bytes(const run *r) { return r ? r->bloom_len : 0; }
-uint64_t run_min_seq(const run *r) { return r ? r->min_seq : 0; }
-uint64_t run_max_seq(const run *r) { return r ? r->max_seq : 0; }
-uint64_t run_file_number(const run *r) { return r ? r->number : 0; }
+uint64_t run_entries(const run *r)
+{
+    return r ? r->n : 0;
+}
+uint64_t run_file_size(const run *r)
+{
+    return r ? r->size : 0;
+}
+uint64_t run_index_bytes(const run *r)
+{
+    return r ? r->model_len : 0;
+}
+uint64_t run_filter_bytes(const run *r)
+{
+    return r ? r->bloom_len : 0;
+}
+uint64_t run_min_seq(const run *r)
+{
+    return r ? r->min_seq : 0;
+}
+uint64_t run_max_seq(const run *r)
+{
+    return r ? r->max_seq : 0;
+}
+uint64_t run_file_number(const run *r)
+{
+    return r ? r->number : 0;
+}
 
 const void *run_smallest(const run *r, size_t *len)
 {
@@ -1007,48 +1064,91 @@ const void *run_largest(const run *r, size_t *len)
     return k;
 }
 
+/* Order of the entry of record rec against query q, both with slot qs.
+ * Keys of at most lcp + 16 bytes are settled by the record alone: equal
+ * prefix and slot, then the next 8 bytes (zero-padded, in the record) and
+ * the length order them exactly as memcmp would; longer keys read the key
+ * bytes. */
+/* Start loading the value of record rec (raw runs: straight from the map)
+ * so that its miss overlaps the key comparison that precedes the copy. */
+static inline void prefetch_value(const run *r, const uint8_t *rec)
+{
+    uint32_t len = ld32(rec + 24);
+    if (r->compression != OMEN_COMPRESS_NONE || len == 0) return;
+    const uint8_t *v = r->map + rec_vpos(rec);
+    __builtin_prefetch(v);
+    __builtin_prefetch(v + len - 1);
+}
+
+static inline int rec_cmp(const run *r, uint64_t i, const uint8_t *q, size_t qlen, uint64_t qext)
+{
+    const uint8_t *rec = rec_at(r, i);
+    size_t kl = rec_klen(rec), lim = r->lcp_len + 16;
+    if (kl <= lim && qlen <= lim) {
+        uint64_t ext = ld64(rec + 8);
+        if (ext != qext) return ext < qext ? -1 : 1;
+        return (kl > qlen) - (kl < qlen);
+    }
+    return keycmp(r->keys + ld64(r->koffs + 8 * i), kl, q, qlen);
+}
+
 /* First position whose user key >= q, among [0, n].  The model finds the
- * run of equal slots; only slot ties need full-key comparisons. */
-static uint64_t lower_bound(const run *r, const uint8_t *q, size_t qlen)
+ * run of equal slots; only slot ties need full-key comparisons.  With
+ * bloom_h != NULL this is a point lookup: the filter line and the slot
+ * window are fetched in parallel, n is returned if the filter rules q out,
+ * and the value of the entry found is prefetched.  *exact (if non-NULL) is
+ * set when the entry at the returned position has user key q. */
+static inline uint64_t lower_bound(const run *r, const uint8_t *q, size_t qlen, const uint64_t *bloom_h,
+                                   int *exact)
 {
     uint64_t n = r->n;
-    if (n == 0) return 0;
     size_t pl = r->lcp_len, m = qlen < pl ? qlen : pl;
+    if (exact) *exact = 0;
     int c = m ? memcmp(q, r->lcp, m) : 0;
     if (c < 0 || (c == 0 && qlen < pl)) return 0;
     if (c > 0) return n;
     uint64_t qs = slot_of(q, qlen, pl);
-    uint64_t lo = lidx_lower_bound(r->model, r->slots, n, qs);
+    size_t wlo, whi;
+    lidx_window(r->model, r->slots, n, qs, &wlo, &whi);
+    if (bloom_h) {
+        for (size_t at = wlo; at < whi; at += 8)
+            __builtin_prefetch(&r->slots[at]);
+        if (!bloom_may_contain(r->bloom, *bloom_h)) return n;
+    }
+    uint64_t lo = lidx_search(r->slots, wlo, whi, qs);
     if (lo == n || r->slots[lo] != qs) return lo;
-    size_t kl;
-    const uint8_t *k = key_at(r, lo, &kl);
-    if (keycmp(k, kl, q, qlen) >= 0) return lo;
+    uint64_t qext = slot_of(q, qlen, pl + 8);
+    if (bloom_h) prefetch_value(r, rec_at(r, lo));
+    c = rec_cmp(r, lo, q, qlen, qext);
+    if (c >= 0) {
+        if (exact) *exact = c == 0;
+        return lo;
+    }
     uint64_t hi = qs == UINT64_MAX ? n : lidx_lower_bound(r->model, r->slots, n, qs + 1);
     lo++;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        k = key_at(r, mid, &kl);
-        if (keycmp(k, kl, q, qlen) < 0)
+        if (rec_cmp(r, mid, q, qlen, qext) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
+    if (exact && lo < n && r->slots[lo] == qs) *exact = rec_cmp(r, lo, q, qlen, qext) == 0;
     return lo;
 }
 
 /* Position of the newest version of q, or n if q is absent.  The prefix
- * check and bloom filter reject most absent keys before the model runs. */
-static uint64_t find_key(const run *r, const uint8_t *q, size_t qlen)
+ * check and bloom filter reject most absent keys before the search. */
+static inline uint64_t find_key(const run *r, const uint8_t *q, size_t qlen)
 {
     uint64_t n = r->n;
     if (n == 0) return 0;
     if (qlen < r->lcp_len || (r->lcp_len && memcmp(q, r->lcp, r->lcp_len) != 0)) return n;
-    if (!bloom_may_contain(r->bloom, bloom_hash(q, qlen))) return n;
-    uint64_t i = lower_bound(r, q, qlen);
-    if (i == n) return n;
-    size_t kl;
-    const uint8_t *k = key_at(r, i, &kl);
-    return (kl == qlen && memcmp(k, q, qlen) == 0) ? i : n;
+    uint64_t h = bloom_hash(q, qlen);
+    bloom_prefetch(r->bloom, h);
+    int exact;
+    uint64_t i = lower_bound(r, q, qlen, &h, &exact);
+    return exact ? i : n;
 }
 
 /* Copy out the value of record rec. */
@@ -1058,7 +1158,7 @@ static int read_value(const run *r, const uint8_t *rec, void **val, size_t *vlen
     uint8_t *out = omen_malloc(len ? len : 1);
     if (!out) return omen_seterr(OMEN_NOMEM, "run_get: out of memory");
     if (len) {
-        uint64_t vpos = ld64(rec + 16);
+        uint64_t vpos = rec_vpos(rec);
         uint32_t b = ld32(rec + 28);
         int rc;
         if (r->compression == OMEN_COMPRESS_NONE) {
@@ -1085,8 +1185,8 @@ static int read_value(const run *r, const uint8_t *rec, void **val, size_t *vlen
     return OMEN_OK;
 }
 
-int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
-            void **val, size_t *vlen)
+int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type, void **val,
+            size_t *vlen)
 {
     if (val) *val = NULL;
     if (vlen) *vlen = 0;
@@ -1097,7 +1197,7 @@ int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, 
         const uint8_t *rec = rec_at(r, j);
         if (j != i) {
             size_t kl;
-            const uint8_t *k = rec_key(r, rec, &kl);
+            const uint8_t *k = key_at(r, j, &kl);
             if (kl != klen || memcmp(k, key, klen) != 0) break;
         }
         uint64_t meta = ld64(rec);
@@ -1180,7 +1280,7 @@ void run_iter_seek(run_iter *it, const void *key, size_t klen)
         it->i = it->r->n;
         return;
     }
-    it->i = lower_bound(it->r, key, klen);
+    it->i = it->r->n ? lower_bound(it->r, key, klen, NULL, NULL) : 0;
 }
 
 void run_iter_seek_index(run_iter *it, uint64_t i)
@@ -1239,7 +1339,7 @@ int run_iter_value(run_iter *it, const void **val, size_t *vlen)
         *val = empty;
         return OMEN_OK;
     }
-    uint64_t vpos = ld64(rec + 16);
+    uint64_t vpos = rec_vpos(rec);
     uint32_t b = ld32(rec + 28);
     int rc;
     if (r->compression == OMEN_COMPRESS_NONE) {
@@ -1279,8 +1379,7 @@ struct vctx {
     int findings;
 };
 
-static void finding(struct vctx *v, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void finding(struct vctx *v, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void finding(struct vctx *v, int code, const char *fmt, ...)
 {
@@ -1316,12 +1415,13 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
     }
     /* Padding must be zero. */
     const uint8_t *pad = r->map + r->blocks_end;
-    for (; pad < (const uint8_t *)r->slots; pad++)
+    for (; pad < r->map + r->slots_off; pad++)
         if (*pad) {
             finding(&v, OMEN_CORRUPT, "run %s: non-zero padding after the value blocks", path);
             break;
         }
-    for (pad = r->keys + r->keys_len; pad < r->map + align8((uint64_t)(r->keys + r->keys_len - r->map)); pad++)
+    for (pad = r->keys + r->keys_len; pad < r->map + align8((uint64_t)(r->keys + r->keys_len - r->map));
+         pad++)
         if (*pad) {
             finding(&v, OMEN_CORRUPT, "run %s: non-zero padding after the key bytes", path);
             break;
@@ -1335,9 +1435,9 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
         if (r->lcp_len && memcmp(k, r->lcp, r->lcp_len) != 0)
             finding(&v, OMEN_CORRUPT, "run %s: entry %llu lacks the common prefix", path,
                     (unsigned long long)i);
-        if (r->slots[i] != slot_of(k, kl, r->lcp_len))
-            finding(&v, OMEN_CORRUPT, "run %s: entry %llu has a wrong slot", path,
-                    (unsigned long long)i);
+        if (r->slots[i] != slot_of(k, kl, r->lcp_len) ||
+            ld64(rec_at(r, i) + 8) != slot_of(k, kl, r->lcp_len + 8))
+            finding(&v, OMEN_CORRUPT, "run %s: entry %llu has a wrong slot", path, (unsigned long long)i);
         int newkey = 1;
         if (i) {
             size_t pl;
@@ -1355,14 +1455,13 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
         if (i == 0 || r->slots[i] != r->slots[i - 1]) {
             uint64_t got = lidx_lower_bound(r->model, r->slots, n, r->slots[i]);
             if (got != i && model_bad++ < 5)
-                finding(&v, OMEN_CORRUPT,
-                        "run %s: model finds slot of entry %llu at position %llu", path,
+                finding(&v, OMEN_CORRUPT, "run %s: model finds slot of entry %llu at position %llu", path,
                         (unsigned long long)i, (unsigned long long)got);
         }
         if (newkey && !bloom_may_contain(r->bloom, bloom_hash(k, kl)))
             finding(&v, OMEN_CORRUPT, "run %s: filter misses the key of entry %llu", path,
                     (unsigned long long)i);
-        if (newkey && lower_bound(r, k, kl) != i)
+        if (newkey && lower_bound(r, k, kl, NULL, NULL) != i)
             finding(&v, OMEN_CORRUPT, "run %s: lookup of entry %llu's key lands elsewhere", path,
                     (unsigned long long)i);
     }
@@ -1375,13 +1474,12 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
     if (v.rc == OMEN_OK && report) {
         char line[600];
         snprintf(line, sizeof line,
-                 "run %s: ok (%llu entries, %llu blocks, model %llu bytes, filter %llu bytes)",
-                 path, (unsigned long long)n, (unsigned long long)r->nblocks,
-                 (unsigned long long)r->model_len, (unsigned long long)r->bloom_len);
+                 "run %s: ok (%llu entries, %llu blocks, model %llu bytes, filter %llu bytes)", path,
+                 (unsigned long long)n, (unsigned long long)r->nblocks, (unsigned long long)r->model_len,
+                 (unsigned long long)r->bloom_len);
         report(ctx, line);
     }
     run_close(r);
-    if (v.rc != OMEN_OK)
-        omen_seterr(v.rc, "run %s: verification found %d problem(s)", path, v.findings);
+    if (v.rc != OMEN_OK) omen_seterr(v.rc, "run %s: verification found %d problem(s)", path, v.findings);
     return v.rc;
 }

@@ -14,10 +14,15 @@
  * full keys settle slot ties), then a walk over that user key's versions to
  * the newest with seq <= snapshot.  No binary search index on the key path.
  *
+ * Memory: run_open copies the sections every point lookup touches (slot
+ * array, entry records, filter: 40 bytes per entry plus the filter) into
+ * private memory on transparent huge pages, so lookups take no TLB miss
+ * there; key bytes and values are read from the map.
+ *
  * Integrity: run_open verifies the footer, model, filter, block index and
- * the whole key section (slots, entry records, key bytes) by crc32c and
- * checks every record's bounds, so a run that opened never makes a read go
- * outside the file.  Value blocks are verified the first time they are
+ * the whole key section (slots, entry records, key offsets, key bytes) by
+ * crc32c and checks every record's bounds, so a run that opened never makes
+ * a read go outside the file.  Value blocks are verified the first time they are
  * read after open (an atomic per-block "verified" bitmap; compressed blocks
  * on every decompression, i.e. on every cache miss), so a flipped byte
  * anywhere yields OMEN_CORRUPT, never wrong data.  run_verify checks
@@ -87,8 +92,8 @@ int run_writer_open(const char *path, const run_opts *o, const void *lcp_lo, siz
  * (the writer stays usable) otherwise.  val may be NULL iff vlen == 0.
  * An I/O failure (OMEN_IO) is sticky: later calls return it, and the
  * writer can then only be aborted. */
-int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, int type,
-                   const void *val, size_t vlen);
+int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, int type, const void *val,
+                   size_t vlen);
 
 /* Write the remaining sections and the footer, fsync the file (fio_sync)
  * and close it.  Frees w whatever the result; on failure the partial file
@@ -130,8 +135,8 @@ const void *run_largest(const run *r, size_t *len);
  * no version of key with seq <= snap.  OMEN_CORRUPT if the value's block
  * fails its checksum; OMEN_NOMEM.  val/vlen may be NULL to skip the copy
  * (then only *seq and *type are produced). */
-int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
-            void **val, size_t *vlen);
+int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type, void **val,
+            size_t *vlen);
 
 /* Newest seq of key (any seq), for transaction validation.  OMEN_NOTFOUND
  * if the run has no version of key. */
