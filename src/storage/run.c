@@ -850,17 +850,20 @@ static int validate(run *r, const uint8_t *ft)
      * file mapping cost a page walk per section), only the value's page
      * remains in the map.  The checksums below are checked on the copy, so
      * what is verified is exactly what is used. */
-    uint64_t hot = 8 * n + RUN_REC_SIZE * n + bloom_len;
+    /* Records start on a cache line so that none straddles two. */
+    uint64_t recs_at = (8 * n + 63) & ~(uint64_t)63;
+    uint64_t hot = recs_at + RUN_REC_SIZE * n + bloom_len;
     size_t align = hot >= RUN_HOT_HUGE_MIN ? RUN_HUGE_PAGE : 64;
     r->hot_alloc = omen_malloc((size_t)hot + align);
     if (!r->hot_alloc) return omen_seterr(OMEN_NOMEM, "run %s: out of memory", p);
     uint8_t *hotp = (uint8_t *)(((uintptr_t)r->hot_alloc + align - 1) & ~(uintptr_t)(align - 1));
     if (align == RUN_HUGE_PAGE) madvise(hotp, (size_t)hot, MADV_HUGEPAGE); /* a hint; may fail */
-    memcpy(hotp, r->map + slots_off, 8 * n + RUN_REC_SIZE * n);
-    memcpy(hotp + 8 * n + RUN_REC_SIZE * n, r->map + bloom_off, bloom_len);
+    memcpy(hotp, r->map + slots_off, 8 * n);
+    memcpy(hotp + recs_at, r->map + recs_off, RUN_REC_SIZE * n);
+    memcpy(hotp + recs_at + RUN_REC_SIZE * n, r->map + bloom_off, bloom_len);
     r->slots = (const uint64_t *)(const void *)hotp;
-    r->recs = hotp + 8 * n;
-    r->bloom = hotp + 8 * n + RUN_REC_SIZE * n;
+    r->recs = hotp + recs_at;
+    r->bloom = hotp + recs_at + RUN_REC_SIZE * n;
 
     int rc;
     if ((rc = check_crc(r, "slot array", (const uint8_t *)r->slots, 8 * n, get_fixed32(ft + 128))) ||
