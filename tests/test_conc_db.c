@@ -342,7 +342,7 @@ static void test_group_commit(void **state)
     assert_int_equal(omen_open(dir, NULL, &db), OMEN_OK);
     for (int t = 0; t < GC_THREADS; t++)
         for (int i = 0; i < GC_PUTS; i++) {
-            char k[24];
+            char k[32];
             snprintf(k, sizeof k, "g%d-%03d", t, i);
             void *v;
             size_t vl;
