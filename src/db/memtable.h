@@ -32,13 +32,16 @@ enum { MT_TYPE_DELETE = 0, MT_TYPE_PUT = 1 };
 #define MT_MAX_HEIGHT 12
 #define MT_MAX_SEQ ((uint64_t)0x00ffffffffffffffull)
 
+/* A node is laid out as [links height-1 .. 0][mt_node][key][value]: the
+ * tower sits just below the header so that the header, the key and the
+ * low-level links a search follows are adjacent (usually one cache line)
+ * whatever the node's height.  Use mt_node_key / mt_node_val. */
 typedef struct mt_node {
     uint64_t seq;
     uint32_t klen;
     uint32_t vlen;
     uint8_t type;
     uint8_t height;
-    _Atomic(struct mt_node *) next[]; /* height links, then key, then value */
 } mt_node;
 
 typedef struct mt mt;
@@ -77,7 +80,7 @@ uint64_t mt_min_seq(const mt *m);
 
 static inline const uint8_t *mt_node_key(const mt_node *n)
 {
-    return (const uint8_t *)&n->next[n->height];
+    return (const uint8_t *)(n + 1);
 }
 static inline const uint8_t *mt_node_val(const mt_node *n)
 {
