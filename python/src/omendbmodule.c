@@ -1323,6 +1323,54 @@ static void snap_dealloc(SnapObject *s)
     res_dealloc((Res *)s);
 }
 
+/* The read methods shared by every readable handle (DB, Snapshot, Transaction):
+ * identical but for the handle type, the test that it is still open, the
+ * exception raised when it is not, and the read kind passed to the shared
+ * implementations.  `live` and `dead` are expressions in `o`, the handle. */
+#define READ_METHODS(pfx, Type, live, dead, dbof, kind)                                          \
+    static PyObject *pfx##_get(Type *o, PyObject *const *args, Py_ssize_t nargs, PyObject *kw)   \
+    {                                                                                            \
+        if (!(live))                                                                             \
+            return dead;                                                                         \
+        return get_impl(dbof, (Res *)o, kind, args, nargs, kw);                                  \
+    }                                                                                            \
+    static PyObject *pfx##_subscript(Type *o, PyObject *key)                                     \
+    {                                                                                            \
+        if (!(live))                                                                             \
+            return dead;                                                                         \
+        return subscript_impl(dbof, (Res *)o, kind, key);                                        \
+    }                                                                                            \
+    static int pfx##_contains(Type *o, PyObject *key)                                            \
+    {                                                                                            \
+        if (!(live)) {                                                                           \
+            (void)(dead);                                                                        \
+            return -1;                                                                           \
+        }                                                                                        \
+        return contains_impl(dbof, (Res *)o, kind, key);                                         \
+    }                                                                                            \
+    static PyObject *pfx##_range_mode(Type *o, int mode, PyObject *args, PyObject *kw)           \
+    {                                                                                            \
+        if (!(live))                                                                             \
+            return dead;                                                                         \
+        return make_iter(dbof, (Res *)o, kind, mode, args, kw);                                  \
+    }                                                                                            \
+    static PyObject *pfx##_range(Type *o, PyObject *args, PyObject *kw)                          \
+    {                                                                                            \
+        return pfx##_range_mode(o, MODE_ITEMS, args, kw);                                        \
+    }                                                                                            \
+    static PyObject *pfx##_keys(Type *o, PyObject *args, PyObject *kw)                           \
+    {                                                                                            \
+        return pfx##_range_mode(o, MODE_KEYS, args, kw);                                         \
+    }                                                                                            \
+    static PyObject *pfx##_values(Type *o, PyObject *args, PyObject *kw)                         \
+    {                                                                                            \
+        return pfx##_range_mode(o, MODE_VALUES, args, kw);                                       \
+    }                                                                                            \
+    static PyObject *pfx##_iter(Type *o)                                                         \
+    {                                                                                            \
+        return pfx##_range_mode(o, MODE_KEYS, NULL, NULL);                                       \
+    }
+
 #define SNAP_OK(s)                                                                               \
     do {                                                                                         \
         if (!(s)->s) {                                                                           \
@@ -1334,26 +1382,7 @@ static void snap_dealloc(SnapObject *s)
 PyDoc_STRVAR(snap_get_doc, "get($self, key, default=None, /)\n--\n\n"
                            "Value of key as of the snapshot (bytes), or default if absent.");
 
-static PyObject *snap_get(SnapObject *s, PyObject *const *args, Py_ssize_t nargs, PyObject *kw)
-{
-    SNAP_OK(s);
-    return get_impl(s->db, (Res *)s, KIND_SNAP, args, nargs, kw);
-}
-
-static PyObject *snap_subscript(SnapObject *s, PyObject *key)
-{
-    SNAP_OK(s);
-    return subscript_impl(s->db, (Res *)s, KIND_SNAP, key);
-}
-
-static int snap_contains(SnapObject *s, PyObject *key)
-{
-    if (!s->s) {
-        raise_closed((Res *)s);
-        return -1;
-    }
-    return contains_impl(s->db, (Res *)s, KIND_SNAP, key);
-}
+READ_METHODS(snap, SnapObject, o->s, raise_closed((Res *)o), o->db, KIND_SNAP)
 
 PyDoc_STRVAR(snap_get_many_doc, "get_many($self, keys, /, default=None)\n--\n\n"
                                 "Values of many keys as of the snapshot, as a list (default for\n"
@@ -1379,30 +1408,6 @@ static PyObject *snap_get_many(SnapObject *s, PyObject *args, PyObject *kw)
 PyDoc_STRVAR(snap_range_doc,
              "range($self, /, start=None, stop=None, reverse=False, limit=None, prefix=None)\n--\n\n"
              "Iterate (key, value) pairs of the snapshot in key order.\n" RANGE_DOC_BODY);
-
-static PyObject *snap_range(SnapObject *s, PyObject *args, PyObject *kw)
-{
-    SNAP_OK(s);
-    return make_iter(s->db, (Res *)s, KIND_SNAP, MODE_ITEMS, args, kw);
-}
-
-static PyObject *snap_keys(SnapObject *s, PyObject *args, PyObject *kw)
-{
-    SNAP_OK(s);
-    return make_iter(s->db, (Res *)s, KIND_SNAP, MODE_KEYS, args, kw);
-}
-
-static PyObject *snap_values(SnapObject *s, PyObject *args, PyObject *kw)
-{
-    SNAP_OK(s);
-    return make_iter(s->db, (Res *)s, KIND_SNAP, MODE_VALUES, args, kw);
-}
-
-static PyObject *snap_iter(SnapObject *s)
-{
-    SNAP_OK(s);
-    return make_iter(s->db, (Res *)s, KIND_SNAP, MODE_KEYS, NULL, NULL);
-}
 
 PyDoc_STRVAR(snap_release_doc, "release($self, /)\n--\n\n"
                                "Release the snapshot now (its iterators are invalidated).\n"
@@ -1521,26 +1526,7 @@ PyDoc_STRVAR(txn_get_doc, "get($self, key, default=None, /)\n--\n\n"
                           "Read key through the transaction (its own writes first, then its\n"
                           "snapshot); default if absent.  The read is validated at commit.");
 
-static PyObject *txn_get(TxnObject *t, PyObject *const *args, Py_ssize_t nargs, PyObject *kw)
-{
-    TXN_OK(t);
-    return get_impl(t->db, (Res *)t, KIND_TXN, args, nargs, kw);
-}
-
-static PyObject *txn_subscript(TxnObject *t, PyObject *key)
-{
-    TXN_OK(t);
-    return subscript_impl(t->db, (Res *)t, KIND_TXN, key);
-}
-
-static int txn_contains(TxnObject *t, PyObject *key)
-{
-    if (!t->t) {
-        txn_not_active(t);
-        return -1;
-    }
-    return contains_impl(t->db, (Res *)t, KIND_TXN, key);
-}
+READ_METHODS(txn, TxnObject, o->t, txn_not_active(o), o->db, KIND_TXN)
 
 /* Buffered writes: memory only, so the GIL stays held. */
 static int txn_write(TxnObject *t, PyObject *key, PyObject *val)
@@ -1605,37 +1591,11 @@ static PyObject *txn_delete(TxnObject *t, PyObject *key)
     Py_RETURN_NONE;
 }
 
-static PyObject *txn_range_mode(TxnObject *t, int mode, PyObject *args, PyObject *kw)
-{
-    TXN_OK(t);
-    return make_iter(t->db, (Res *)t, KIND_TXN, mode, args, kw);
-}
-
 PyDoc_STRVAR(txn_range_doc,
              "range($self, /, start=None, stop=None, reverse=False, limit=None, prefix=None)\n--\n\n"
              "Iterate (key, value) pairs through the transaction: its own writes merged\n"
              "over its snapshot.  The scanned range is validated at commit; the\n"
              "iterator is invalidated when the transaction ends.\n" RANGE_DOC_BODY);
-
-static PyObject *txn_range(TxnObject *t, PyObject *args, PyObject *kw)
-{
-    return txn_range_mode(t, MODE_ITEMS, args, kw);
-}
-
-static PyObject *txn_keys(TxnObject *t, PyObject *args, PyObject *kw)
-{
-    return txn_range_mode(t, MODE_KEYS, args, kw);
-}
-
-static PyObject *txn_values(TxnObject *t, PyObject *args, PyObject *kw)
-{
-    return txn_range_mode(t, MODE_VALUES, args, kw);
-}
-
-static PyObject *txn_iter(TxnObject *t)
-{
-    return txn_range_mode(t, MODE_KEYS, NULL, NULL);
-}
 
 /* End the transaction: invalidate its iterators, then commit or roll back.
  * Runs inside the gate with busy held, so neither a concurrent op nor a
@@ -2141,26 +2101,7 @@ PyDoc_STRVAR(db_get_doc, "get($self, key, default=None, /)\n--\n\n"
                          "key: bytes, str (UTF-8) or any bytes-like object; an int in\n"
                          "int_keys mode.  The GIL is released during the lookup.");
 
-static PyObject *db_get(DBObject *db, PyObject *const *args, Py_ssize_t nargs, PyObject *kw)
-{
-    DB_OK(db);
-    return get_impl(db, (Res *)db, KIND_DB, args, nargs, kw);
-}
-
-static PyObject *db_subscript(DBObject *db, PyObject *key)
-{
-    DB_OK(db);
-    return subscript_impl(db, (Res *)db, KIND_DB, key);
-}
-
-static int db_contains(DBObject *db, PyObject *key)
-{
-    if (!db->h) {
-        raise_closed((Res *)db);
-        return -1;
-    }
-    return contains_impl(db, (Res *)db, KIND_DB, key);
-}
+READ_METHODS(db, DBObject, o->h, raise_closed((Res *)o), o, KIND_DB)
 
 /* Single put/delete with the GIL released. */
 static int db_write1(DBObject *db, PyObject *key, PyObject *val, int sync)
@@ -2318,35 +2259,9 @@ static PyObject *db_put_many(DBObject *db, PyObject *args, PyObject *kw)
     Py_RETURN_NONE;
 }
 
-static PyObject *db_range_mode(DBObject *db, int mode, PyObject *args, PyObject *kw)
-{
-    DB_OK(db);
-    return make_iter(db, (Res *)db, KIND_DB, mode, args, kw);
-}
-
 PyDoc_STRVAR(db_range_doc,
              "range($self, /, start=None, stop=None, reverse=False, limit=None, prefix=None)\n--\n\n"
              "Iterate (key, value) pairs in key order over a consistent view taken now.\n" RANGE_DOC_BODY);
-
-static PyObject *db_range(DBObject *db, PyObject *args, PyObject *kw)
-{
-    return db_range_mode(db, MODE_ITEMS, args, kw);
-}
-
-static PyObject *db_keys(DBObject *db, PyObject *args, PyObject *kw)
-{
-    return db_range_mode(db, MODE_KEYS, args, kw);
-}
-
-static PyObject *db_values(DBObject *db, PyObject *args, PyObject *kw)
-{
-    return db_range_mode(db, MODE_VALUES, args, kw);
-}
-
-static PyObject *db_iter(DBObject *db)
-{
-    return db_range_mode(db, MODE_KEYS, NULL, NULL);
-}
 
 PyDoc_STRVAR(db_count_doc,
              "count($self, /, start=None, stop=None)\n--\n\n"
