@@ -441,6 +441,77 @@ static const eng_vt ENG_OMENDB = {
     om_txn_rmw,
 };
 
+/* ---- shared by RocksDB and LevelDB --------------------------------------- */
+
+/* RocksDB's C API copies LevelDB's for everything below: the same calls under
+ * another prefix, errors as malloc'd strings the caller frees.  One body,
+ * instantiated per engine with its prefix (`api`) and handle types. */
+#define LDB_STYLE_METHODS(pfx, api, Db, Thr)                                                   \
+    static int pfx##_err(const char *what, char *err)                                          \
+    {                                                                                          \
+        seterr("%s: %s", what, err);                                                           \
+        api##_free(err);                                                                       \
+        return -1;                                                                             \
+    }                                                                                          \
+    static int pfx##_settle(void *db)                                                          \
+    {                                                                                          \
+        Db *d = db;                                                                            \
+        api##_compact_range(d->db, NULL, 0, NULL, 0);                                          \
+        return 0;                                                                              \
+    }                                                                                          \
+    static int pfx##_put(void *p, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)    \
+    {                                                                                          \
+        Thr *t = p;                                                                            \
+        char *err = NULL;                                                                      \
+        api##_put(t->d->db, t->d->wo, (const char *)k, kl, (const char *)v, vl, &err);         \
+        return err ? pfx##_err(#api "_put", err) : 0;                                          \
+    }                                                                                          \
+    static int pfx##_it_begin(void *p)                                                         \
+    {                                                                                          \
+        Thr *t = p;                                                                            \
+        t->it = api##_create_iterator(t->d->db, t->d->ro);                                     \
+        return 0;                                                                              \
+    }                                                                                          \
+    static int pfx##_it_state(Thr *t)                                                          \
+    {                                                                                          \
+        if (api##_iter_valid(t->it))                                                           \
+            return 1;                                                                          \
+        char *err = NULL;                                                                      \
+        api##_iter_get_error(t->it, &err);                                                     \
+        return err ? pfx##_err(#api "_iter", err) : 0;                                         \
+    }                                                                                          \
+    static int pfx##_it_first(void *p)                                                         \
+    {                                                                                          \
+        Thr *t = p;                                                                            \
+        api##_iter_seek_to_first(t->it);                                                       \
+        return pfx##_it_state(t);                                                              \
+    }                                                                                          \
+    static int pfx##_it_seek(void *p, const uint8_t *k, size_t kl)                             \
+    {                                                                                          \
+        Thr *t = p;                                                                            \
+        api##_iter_seek(t->it, (const char *)k, kl);                                           \
+        return pfx##_it_state(t);                                                              \
+    }                                                                                          \
+    static int pfx##_it_next(void *p)                                                          \
+    {                                                                                          \
+        Thr *t = p;                                                                            \
+        api##_iter_next(t->it);                                                                \
+        return pfx##_it_state(t);                                                              \
+    }                                                                                          \
+    static void pfx##_it_cur(void *p, const uint8_t **k, size_t *kl, const uint8_t **v,        \
+                             size_t *vl)                                                       \
+    {                                                                                          \
+        Thr *t = p;                                                                            \
+        *k = (const uint8_t *)api##_iter_key(t->it, kl);                                       \
+        *v = (const uint8_t *)api##_iter_value(t->it, vl);                                     \
+    }                                                                                          \
+    static void pfx##_it_end(void *p)                                                          \
+    {                                                                                          \
+        Thr *t = p;                                                                            \
+        api##_iter_destroy(t->it);                                                             \
+        t->it = NULL;                                                                          \
+    }
+
 /* ---- RocksDB -------------------------------------------------------------- */
 
 typedef struct {
@@ -461,12 +532,7 @@ typedef struct {
     uint8_t *v1, *v2;
 } rk_thr;
 
-static int rk_err(const char *what, char *err)
-{
-    seterr("%s: %s", what, err);
-    rocksdb_free(err);
-    return -1;
-}
+LDB_STYLE_METHODS(rk, rocksdb, rk_db, rk_thr)
 
 static void rk_free_opts(rk_db *d)
 {
@@ -535,13 +601,6 @@ static int rk_close(void *db)
     return 0;
 }
 
-static int rk_settle(void *db)
-{
-    rk_db *d = db;
-    rocksdb_compact_range(d->db, NULL, 0, NULL, 0);
-    return 0;
-}
-
 static int rk_thr_new(void *db, void **out)
 {
     rk_thr *t = calloc(1, sizeof *t);
@@ -566,14 +625,6 @@ static void rk_thr_free(void *p)
     free(t);
 }
 
-static int rk_put(void *p, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
-{
-    rk_thr *t = p;
-    char *err = NULL;
-    rocksdb_put(t->d->db, t->d->wo, (const char *)k, kl, (const char *)v, vl, &err);
-    return err ? rk_err("rocksdb_put", err) : 0;
-}
-
 static int rk_get(void *p, const uint8_t *k, size_t kl, uint8_t *buf, size_t cap, size_t *vl)
 {
     rk_thr *t = p;
@@ -589,57 +640,6 @@ static int rk_get(void *p, const uint8_t *k, size_t kl, uint8_t *buf, size_t cap
     *vl = len;
     rocksdb_pinnableslice_destroy(ps);
     return 1;
-}
-
-static int rk_it_begin(void *p)
-{
-    rk_thr *t = p;
-    t->it = rocksdb_create_iterator(t->d->db, t->d->ro);
-    return 0;
-}
-
-static int rk_it_state(rk_thr *t)
-{
-    if (rocksdb_iter_valid(t->it))
-        return 1;
-    char *err = NULL;
-    rocksdb_iter_get_error(t->it, &err);
-    return err ? rk_err("rocksdb_iter", err) : 0;
-}
-
-static int rk_it_first(void *p)
-{
-    rk_thr *t = p;
-    rocksdb_iter_seek_to_first(t->it);
-    return rk_it_state(t);
-}
-
-static int rk_it_seek(void *p, const uint8_t *k, size_t kl)
-{
-    rk_thr *t = p;
-    rocksdb_iter_seek(t->it, (const char *)k, kl);
-    return rk_it_state(t);
-}
-
-static int rk_it_next(void *p)
-{
-    rk_thr *t = p;
-    rocksdb_iter_next(t->it);
-    return rk_it_state(t);
-}
-
-static void rk_it_cur(void *p, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl)
-{
-    rk_thr *t = p;
-    *k = (const uint8_t *)rocksdb_iter_key(t->it, kl);
-    *v = (const uint8_t *)rocksdb_iter_value(t->it, vl);
-}
-
-static void rk_it_end(void *p)
-{
-    rk_thr *t = p;
-    rocksdb_iter_destroy(t->it);
-    t->it = NULL;
 }
 
 /* GetForUpdate records both keys for validation, so the optimistic
@@ -713,12 +713,7 @@ typedef struct {
     leveldb_iterator_t *it;
 } lv_thr;
 
-static int lv_err(const char *what, char *err)
-{
-    seterr("%s: %s", what, err);
-    leveldb_free(err);
-    return -1;
-}
+LDB_STYLE_METHODS(lv, leveldb, lv_db, lv_thr)
 
 static void lv_free_opts(lv_db *d)
 {
@@ -765,13 +760,6 @@ static int lv_close(void *db)
     return 0;
 }
 
-static int lv_settle(void *db)
-{
-    lv_db *d = db;
-    leveldb_compact_range(d->db, NULL, 0, NULL, 0);
-    return 0;
-}
-
 static int lv_thr_new(void *db, void **out)
 {
     lv_thr *t = calloc(1, sizeof *t);
@@ -790,14 +778,6 @@ static void lv_thr_free(void *p)
     free(t);
 }
 
-static int lv_put(void *p, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
-{
-    lv_thr *t = p;
-    char *err = NULL;
-    leveldb_put(t->d->db, t->d->wo, (const char *)k, kl, (const char *)v, vl, &err);
-    return err ? lv_err("leveldb_put", err) : 0;
-}
-
 static int lv_get(void *p, const uint8_t *k, size_t kl, uint8_t *buf, size_t cap, size_t *vl)
 {
     lv_thr *t = p;
@@ -812,57 +792,6 @@ static int lv_get(void *p, const uint8_t *k, size_t kl, uint8_t *buf, size_t cap
     *vl = len;
     leveldb_free(v);
     return 1;
-}
-
-static int lv_it_begin(void *p)
-{
-    lv_thr *t = p;
-    t->it = leveldb_create_iterator(t->d->db, t->d->ro);
-    return 0;
-}
-
-static int lv_it_state(lv_thr *t)
-{
-    if (leveldb_iter_valid(t->it))
-        return 1;
-    char *err = NULL;
-    leveldb_iter_get_error(t->it, &err);
-    return err ? lv_err("leveldb_iter", err) : 0;
-}
-
-static int lv_it_first(void *p)
-{
-    lv_thr *t = p;
-    leveldb_iter_seek_to_first(t->it);
-    return lv_it_state(t);
-}
-
-static int lv_it_seek(void *p, const uint8_t *k, size_t kl)
-{
-    lv_thr *t = p;
-    leveldb_iter_seek(t->it, (const char *)k, kl);
-    return lv_it_state(t);
-}
-
-static int lv_it_next(void *p)
-{
-    lv_thr *t = p;
-    leveldb_iter_next(t->it);
-    return lv_it_state(t);
-}
-
-static void lv_it_cur(void *p, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl)
-{
-    lv_thr *t = p;
-    *k = (const uint8_t *)leveldb_iter_key(t->it, kl);
-    *v = (const uint8_t *)leveldb_iter_value(t->it, vl);
-}
-
-static void lv_it_end(void *p)
-{
-    lv_thr *t = p;
-    leveldb_iter_destroy(t->it);
-    t->it = NULL;
 }
 
 static const eng_vt ENG_LEVELDB = {
