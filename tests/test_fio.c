@@ -19,31 +19,21 @@
 #include "storage/fio_fault.h"
 #include "util/err.h"
 
+#include "testutil.h"
+
 static char dir[512];
 
 static int setup(void **state)
 {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/fio.XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(dir)) return -1;
-    return 0;
-}
-
-static int rm_cb(void *ctx, const char *name)
-{
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", (const char *)ctx, name);
-    unlink(p);
-    return 0;
+    return tu_mkdtemp(dir, sizeof dir, "fio");
 }
 
 static int teardown(void **state)
 {
     (void)state;
     fio_fault_remove();
-    fio_list_dir(dir, rm_cb, dir);
-    rmdir(dir);
+    tu_rmrf(dir);
     return 0;
 }
 

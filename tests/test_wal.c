@@ -23,23 +23,16 @@
 #include "util/err.h"
 #include "util/mem.h"
 
+#include "testutil.h"
+
 static char dir[512], logpath[600];
 
 static int setup(void **state)
 {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/wal.XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(dir)) return -1;
+    if (tu_mkdtemp(dir, sizeof dir, "wal") != 0)
+        return -1;
     snprintf(logpath, sizeof logpath, "%s/000001.wal", dir);
-    return 0;
-}
-
-static int rm_cb(void *ctx, const char *name)
-{
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", (const char *)ctx, name);
-    unlink(p);
     return 0;
 }
 
@@ -48,8 +41,7 @@ static int teardown(void **state)
     (void)state;
     fio_fault_remove();
     omen_mem_fail_after(-1);
-    fio_list_dir(dir, rm_cb, dir);
-    rmdir(dir);
+    tu_rmrf(dir);
     return 0;
 }
 

@@ -129,6 +129,16 @@ static inline void tu_path(char *out, size_t n, const char *name)
     tu_rmrf(out);
 }
 
+/* A fresh empty directory "<$TMPDIR or /tmp>/<tag>.XXXXXX" written to dir (n
+ * bytes): the per-test scratch of the file-layer suites, removed with
+ * tu_rmrf.  0 or -1, the shape a cmocka setup function returns. */
+static inline int tu_mkdtemp(char *dir, size_t n, const char *tag)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, n, "%s/%s.XXXXXX", t && *t ? t : "/tmp", tag);
+    return mkdtemp(dir) ? 0 : -1;
+}
+
 static inline int tu_read_file(const char *path, unsigned char **buf, size_t *len)
 {
     *buf = NULL;
