@@ -354,30 +354,42 @@ static void collect(omen_iter *it, int forward, char *out, size_t cap)
     }
 }
 
+/* Position `it` (how: 'F' seek_first, 'L' seek_last, 'S' seek(key), 'P'
+ * seek_for_prev(key)), walk it to its end in the direction that position
+ * reads in (forward after F and S, backward after L and P), and compare the
+ * "k=v," list with want. */
+static void expect_walk(omen_iter *it, char how, const char *key, const char *want)
+{
+    switch (how) {
+    case 'F':
+        omen_iter_seek_first(it);
+        break;
+    case 'L':
+        omen_iter_seek_last(it);
+        break;
+    case 'S':
+        omen_iter_seek(it, key, strlen(key));
+        break;
+    default:
+        omen_iter_seek_for_prev(it, key, strlen(key));
+        break;
+    }
+    char buf[4096];
+    collect(it, how == 'F' || how == 'S', buf, sizeof buf);
+    assert_string_equal(buf, want);
+}
+
 static void check_iter_scenarios(omen_db *db)
 {
-    char buf[4096];
     omen_iter *it;
     assert_int_equal(omen_iter_create(db, NULL, &it), OMEN_OK);
     assert_false(omen_iter_valid(it));
-    omen_iter_seek_first(it);
-    collect(it, 1, buf, sizeof buf);
-    assert_string_equal(buf, "a=1,c=3,d=4,f=6,");
-    omen_iter_seek_last(it);
-    collect(it, 0, buf, sizeof buf);
-    assert_string_equal(buf, "f=6,d=4,c=3,a=1,");
-    omen_iter_seek(it, "b", 1);
-    collect(it, 1, buf, sizeof buf);
-    assert_string_equal(buf, "c=3,d=4,f=6,");
-    omen_iter_seek(it, "c", 1);
-    collect(it, 1, buf, sizeof buf);
-    assert_string_equal(buf, "c=3,d=4,f=6,");
-    omen_iter_seek_for_prev(it, "e", 1);
-    collect(it, 0, buf, sizeof buf);
-    assert_string_equal(buf, "d=4,c=3,a=1,");
-    omen_iter_seek_for_prev(it, "d", 1);
-    collect(it, 0, buf, sizeof buf);
-    assert_string_equal(buf, "d=4,c=3,a=1,");
+    expect_walk(it, 'F', NULL, "a=1,c=3,d=4,f=6,");
+    expect_walk(it, 'L', NULL, "f=6,d=4,c=3,a=1,");
+    expect_walk(it, 'S', "b", "c=3,d=4,f=6,");
+    expect_walk(it, 'S', "c", "c=3,d=4,f=6,");
+    expect_walk(it, 'P', "e", "d=4,c=3,a=1,");
+    expect_walk(it, 'P', "d", "d=4,c=3,a=1,");
     omen_iter_seek(it, "g", 1);
     assert_false(omen_iter_valid(it));
     omen_iter_seek_for_prev(it, "0", 1);
@@ -418,18 +430,10 @@ static void check_iter_scenarios(omen_db *db)
     io.upper = "f";
     io.upper_len = 1;
     assert_int_equal(omen_iter_create(db, &io, &it), OMEN_OK);
-    omen_iter_seek_first(it);
-    collect(it, 1, buf, sizeof buf);
-    assert_string_equal(buf, "c=3,d=4,");
-    omen_iter_seek_last(it);
-    collect(it, 0, buf, sizeof buf);
-    assert_string_equal(buf, "d=4,c=3,");
-    omen_iter_seek(it, "a", 1);
-    collect(it, 1, buf, sizeof buf);
-    assert_string_equal(buf, "c=3,d=4,");
-    omen_iter_seek_for_prev(it, "z", 1);
-    collect(it, 0, buf, sizeof buf);
-    assert_string_equal(buf, "d=4,c=3,");
+    expect_walk(it, 'F', NULL, "c=3,d=4,");
+    expect_walk(it, 'L', NULL, "d=4,c=3,");
+    expect_walk(it, 'S', "a", "c=3,d=4,");
+    expect_walk(it, 'P', "z", "d=4,c=3,");
     omen_iter_seek(it, "d", 1);
     omen_iter_prev(it);
     k = omen_iter_key(it, &kl);
@@ -502,10 +506,7 @@ static void test_snapshots(void **state)
     io.snapshot = s1;
     omen_iter *it;
     assert_int_equal(omen_iter_create(db, &io, &it), OMEN_OK);
-    char buf[256];
-    omen_iter_seek_first(it);
-    collect(it, 1, buf, sizeof buf);
-    assert_string_equal(buf, "gone=here,k=v1,");
+    expect_walk(it, 'F', NULL, "gone=here,k=v1,");
     omen_iter_destroy(it);
     omen_snapshot_release(db, s1);
     /* after release, compaction may drop the old versions */
@@ -554,13 +555,8 @@ static void test_txn(void **state)
     expect(db, NULL, "c", NULL);
     omen_iter *it;
     assert_int_equal(omen_txn_iter_create(t, NULL, &it), OMEN_OK);
-    char buf[256];
-    omen_iter_seek_first(it);
-    collect(it, 1, buf, sizeof buf);
-    assert_string_equal(buf, "a=10,c=30,");
-    omen_iter_seek_last(it);
-    collect(it, 0, buf, sizeof buf);
-    assert_string_equal(buf, "c=30,a=10,");
+    expect_walk(it, 'F', NULL, "a=10,c=30,");
+    expect_walk(it, 'L', NULL, "c=30,a=10,");
     omen_iter_destroy(it);
     assert_int_equal(omen_txn_commit(t, OMEN_SYNC_FULL), OMEN_OK);
     expect(db, NULL, "a", "10");
@@ -612,9 +608,7 @@ static void test_txn(void **state)
     /* a write outside the scanned range does not conflict */
     assert_int_equal(omen_txn_begin(db, &t), OMEN_OK);
     assert_int_equal(omen_txn_iter_create(t, &io, &it), OMEN_OK);
-    omen_iter_seek_first(it);
-    collect(it, 1, buf, sizeof buf);
-    assert_string_equal(buf, "r5=phantom,");
+    expect_walk(it, 'F', NULL, "r5=phantom,");
     omen_iter_destroy(it);
     put_s(db, "s5", "outside");
     assert_int_equal(omen_txn_put(t, "sum", 3, "1", 1), OMEN_OK);
