@@ -356,6 +356,26 @@ static void check_all(run *r, const ent *e, size_t n)
     run_iter_free(it);
 }
 
+/* Open the run at path (file number fno, through cache if non-NULL), check
+ * every entry against e[0..n), close it. */
+static void check_file(const char *path, uint64_t fno, block_cache *cache, const ent *e, size_t n)
+{
+    run *r;
+    assert_int_equal(run_open(path, fno, cache, &r), OMEN_OK);
+    check_all(r, e, n);
+    run_close(r);
+}
+
+/* The end of a round trip: the file passes run_verify, then it, the cache
+ * and the entries go. */
+static void verify_and_drop(const char *path, block_cache *cache, ent *e, size_t n)
+{
+    assert_int_equal(run_verify(path, NULL, NULL), OMEN_OK);
+    cache_free(cache);
+    ents_free(e, n);
+    unlink(path);
+}
+
 static int comps[] = {OMEN_COMPRESS_NONE, OMEN_COMPRESS_LZ4, OMEN_COMPRESS_ZSTD};
 
 static void roundtrip(size_t n, int keykind, int versions, size_t vmax, int with_cache)
@@ -369,18 +389,9 @@ static void roundtrip(size_t n, int keykind, int versions, size_t vmax, int with
         write_run(path, e, m, &o, NULL);
         block_cache *cache = NULL;
         if (with_cache) assert_int_equal(cache_new(1 << 20, &cache), OMEN_OK);
-        run *r;
-        assert_int_equal(run_open(path, 7, cache, &r), OMEN_OK);
-        check_all(r, e, m);
-        run_close(r);
-        /* Reopen and check again. */
-        assert_int_equal(run_open(path, 7, cache, &r), OMEN_OK);
-        check_all(r, e, m);
-        run_close(r);
-        assert_int_equal(run_verify(path, NULL, NULL), OMEN_OK);
-        cache_free(cache);
-        ents_free(e, m);
-        unlink(path);
+        check_file(path, 7, cache, e, m);
+        check_file(path, 7, cache, e, m); /* reopen and check again */
+        verify_and_drop(path, cache, e, m);
     }
 }
 
@@ -429,16 +440,10 @@ static void test_large_values(void **state)
         path_of(path, sizeof path, "big.run");
         run_opts o = {comps[c], 10, 0, 4096};
         write_run(path, e, n, &o, NULL);
-        run *r;
         block_cache *cache;
         assert_int_equal(cache_new(8 << 20, &cache), OMEN_OK);
-        assert_int_equal(run_open(path, 1, cache, &r), OMEN_OK);
-        check_all(r, e, n);
-        run_close(r);
-        assert_int_equal(run_verify(path, NULL, NULL), OMEN_OK);
-        cache_free(cache);
-        ents_free(e, n);
-        unlink(path);
+        check_file(path, 1, cache, e, n);
+        verify_and_drop(path, cache, e, n);
     }
 }
 
@@ -783,10 +788,7 @@ static void test_write_faults(void **state)
         fio_fault_fail_nth(0, 0, 0);
         if (failures == 0) {
             assert_int_equal(rc, OMEN_OK);
-            run *r;
-            assert_int_equal(run_open(path, 1, NULL, &r), OMEN_OK);
-            check_all(r, e, m);
-            run_close(r);
+            check_file(path, 1, NULL, e, m);
             break;
         }
         assert_int_not_equal(rc, OMEN_OK);
