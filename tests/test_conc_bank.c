@@ -34,16 +34,8 @@
 #define NXFER 3
 #define NREAD 2
 
-static atomic_long g_errors;
 static atomic_int g_done;
 static atomic_long g_commits, g_conflicts, g_sums;
-
-#define ERR(...)                                                                                  \
-    do {                                                                                          \
-        fprintf(stderr, __VA_ARGS__);                                                             \
-        fprintf(stderr, "\n");                                                                    \
-        atomic_fetch_add(&g_errors, 1);                                                           \
-    } while (0)
 
 static size_t acc_key(int i, char *out)
 {
@@ -71,7 +63,7 @@ static omen_db *open_bank(const char *path, int sync)
     omen_db *db = NULL;
     int rc = omen_open(path, &o, &db);
     if (rc != OMEN_OK) {
-        ERR("open %s: %s (%s)", path, omen_strerror(rc), omen_last_error());
+        TU_THREAD_ERR("open %s: %s (%s)", path, omen_strerror(rc), omen_last_error());
         return NULL;
     }
     return db;
@@ -100,7 +92,7 @@ static int transfer(omen_db *db, tu_rng *r, int sync)
         omen_txn *t = NULL;
         int rc = omen_txn_begin(db, &t);
         if (rc != OMEN_OK) {
-            ERR("txn_begin: %s", omen_strerror(rc));
+            TU_THREAD_ERR("txn_begin: %s", omen_strerror(rc));
             return -1;
         }
         char ka[16], kb[16], v[32];
@@ -110,7 +102,7 @@ static int transfer(omen_db *db, tu_rng *r, int sync)
         size_t lva = 0, lvb = 0;
         int r1 = omen_txn_get(t, ka, kal, &va, &lva), r2 = omen_txn_get(t, kb, kbl, &vb, &lvb);
         if (r1 != OMEN_OK || r2 != OMEN_OK || parse_bal(va, lva, &ba) || parse_bal(vb, lvb, &bb)) {
-            ERR("transfer: reading %s/%s: %s/%s", ka, kb, omen_strerror(r1), omen_strerror(r2));
+            TU_THREAD_ERR("transfer: reading %s/%s: %s/%s", ka, kb, omen_strerror(r1), omen_strerror(r2));
             omen_free(va);
             omen_free(vb);
             omen_txn_rollback(t);
@@ -126,7 +118,7 @@ static int transfer(omen_db *db, tu_rng *r, int sync)
             rc = omen_txn_put(t, kb, kbl, v, (size_t)n);
         }
         if (rc != OMEN_OK) {
-            ERR("txn_put: %s", omen_strerror(rc));
+            TU_THREAD_ERR("txn_put: %s", omen_strerror(rc));
             omen_txn_rollback(t);
             return -1;
         }
@@ -136,7 +128,7 @@ static int transfer(omen_db *db, tu_rng *r, int sync)
             return 0;
         }
         if (rc != OMEN_CONFLICT) {
-            ERR("txn_commit: %s (%s)", omen_strerror(rc), omen_last_error());
+            TU_THREAD_ERR("txn_commit: %s (%s)", omen_strerror(rc), omen_last_error());
             return -1;
         }
         atomic_fetch_add(&g_conflicts, 1);
@@ -173,7 +165,7 @@ static long long sum_iter(omen_db *db, const omen_snapshot *snap, int backward)
     omen_iter *it = NULL;
     int rc = omen_iter_create(db, &io, &it);
     if (rc != OMEN_OK) {
-        ERR("iter_create: %s", omen_strerror(rc));
+        TU_THREAD_ERR("iter_create: %s", omen_strerror(rc));
         return -1;
     }
     long long sum = 0;
@@ -187,7 +179,7 @@ static long long sum_iter(omen_db *db, const omen_snapshot *snap, int backward)
         const void *v = omen_iter_value(it, &vl);
         long long b = 0;
         if (parse_bal(v, vl, &b))
-            ERR("unparsable balance");
+            TU_THREAD_ERR("unparsable balance");
         sum += b;
         n++;
         if (backward)
@@ -196,9 +188,9 @@ static long long sum_iter(omen_db *db, const omen_snapshot *snap, int backward)
             omen_iter_next(it);
     }
     if (omen_iter_status(it) != OMEN_OK)
-        ERR("iterator status %s", omen_strerror(omen_iter_status(it)));
+        TU_THREAD_ERR("iterator status %s", omen_strerror(omen_iter_status(it)));
     if (n != NACC)
-        ERR("iterator saw %d accounts, want %d", n, NACC);
+        TU_THREAD_ERR("iterator saw %d accounts, want %d", n, NACC);
     omen_iter_destroy(it);
     return sum;
 }
@@ -213,7 +205,7 @@ static long long sum_gets(omen_db *db, const omen_snapshot *snap)
         int rc = omen_get(db, snap, k, acc_key(i, k), &v, &vl);
         long long b;
         if (rc != OMEN_OK || parse_bal(v, vl, &b)) {
-            ERR("get %s at snapshot: %s", k, omen_strerror(rc));
+            TU_THREAD_ERR("get %s at snapshot: %s", k, omen_strerror(rc));
             omen_free(v);
             return -1;
         }
@@ -236,7 +228,7 @@ static long long sum_txn(omen_db *db)
         long long b;
         int rc = omen_txn_get(t, k, acc_key(i, k), &v, &vl);
         if (rc != OMEN_OK || parse_bal(v, vl, &b)) {
-            ERR("txn_get %s: %s", k, omen_strerror(rc));
+            TU_THREAD_ERR("txn_get %s: %s", k, omen_strerror(rc));
             sum = -1;
             omen_free(v);
             break;
@@ -258,7 +250,7 @@ static void *reader_thread(void *p)
         case 0: {
             omen_snapshot *snap = NULL;
             if (omen_snapshot_create(a->db, &snap) != OMEN_OK) {
-                ERR("snapshot_create failed");
+                TU_THREAD_ERR("snapshot_create failed");
                 return NULL;
             }
             s1 = sum_iter(a->db, snap, 0);
@@ -274,7 +266,7 @@ static void *reader_thread(void *p)
             s1 = s2 = s3 = sum_txn(a->db);
         }
         if (s1 != TOTAL || s2 != TOTAL || s3 != TOTAL)
-            ERR("total is %lld / %lld / %lld, want %lld", s1, s2, s3, TOTAL);
+            TU_THREAD_ERR("total is %lld / %lld / %lld, want %lld", s1, s2, s3, TOTAL);
         atomic_fetch_add(&g_sums, 1);
     }
     return NULL;
@@ -288,9 +280,8 @@ static void *maint_thread(void *p)
         if (rc == OMEN_OK)
             rc = omen_compact_range(a->db, NULL, 0, NULL, 0);
         if (rc != OMEN_OK)
-            ERR("maintenance: %s (%s)", omen_strerror(rc), omen_last_error());
-        struct timespec ts = {0, 2000000};
-        nanosleep(&ts, NULL);
+            TU_THREAD_ERR("maintenance: %s (%s)", omen_strerror(rc), omen_last_error());
+        tu_sleep_ns(2000000);
     }
     return NULL;
 }
@@ -321,7 +312,7 @@ static void test_bank_threads(void **state)
     for (int i = 0; i < NREAD; i++)
         pthread_join(rt[i], NULL);
     pthread_join(mt, NULL);
-    assert_int_equal(atomic_load(&g_errors), 0);
+    assert_int_equal(atomic_load(tu_thread_errors()), 0);
     assert_int_equal(atomic_load(&g_commits), NXFER * TRANSFERS);
     assert_int_equal(sum_gets(db, NULL), TOTAL);
     TU_OK(omen_close(db));
@@ -332,7 +323,7 @@ static void test_bank_threads(void **state)
     TU_OK(tu_check_db(path, 1));
     printf("bank: %ld commits, %ld conflicts retried, %ld consistent total checks\n",
            atomic_load(&g_commits), atomic_load(&g_conflicts), atomic_load(&g_sums));
-    assert_int_equal(atomic_load(&g_errors), 0);
+    assert_int_equal(atomic_load(tu_thread_errors()), 0);
     tu_rmrf(path);
 }
 
@@ -368,8 +359,7 @@ static void test_bank_kill(void **state)
             _exit(3); /* transfer threads stop only on an error */
         }
         uint64_t us = 20000 + tu_below(&rr, 130000);
-        struct timespec ts = {0, (long)us * 1000};
-        nanosleep(&ts, NULL);
+        tu_sleep_ns((long)us * 1000);
         kill(pid, SIGKILL);
         int status = 0;
         assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -393,7 +383,7 @@ static void test_bank_kill(void **state)
         last_seq = st.sequence;
         TU_OK(omen_close(db));
     }
-    assert_int_equal(atomic_load(&g_errors), 0);
+    assert_int_equal(atomic_load(tu_thread_errors()), 0);
     printf("bank kill: %ld kills, total intact after each; %ld sequence numbers recovered\n",
            kills, recovered_commits);
     tu_rmrf(path);

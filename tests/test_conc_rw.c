@@ -33,15 +33,8 @@
 
 static atomic_uint_fast64_t started[NKEYS], del_started[NKEYS], done_c[NKEYS];
 static atomic_int g_stop;
-static atomic_long g_errors, g_reads, g_iters, g_snapchecks;
+static atomic_long g_reads, g_iters, g_snapchecks;
 static omen_db *g_db;
-
-#define ERR(...)                                                                                  \
-    do {                                                                                          \
-        fprintf(stderr, __VA_ARGS__);                                                             \
-        fprintf(stderr, "\n");                                                                    \
-        atomic_fetch_add(&g_errors, 1);                                                           \
-    } while (0)
 
 static size_t key_of(unsigned id, char *out)
 {
@@ -134,7 +127,7 @@ static void *writer_thread(void *p)
             rc = omen_put(g_db, k, kl, v, vl, OMEN_SYNC_RELAXED);
         }
         if (rc != OMEN_OK) {
-            ERR("writer %u: %s (%s)", w, omen_strerror(rc), omen_last_error());
+            TU_THREAD_ERR("writer %u: %s (%s)", w, omen_strerror(rc), omen_last_error());
             break;
         }
         atomic_store(&done_c[id], c);
@@ -150,25 +143,25 @@ static int check_read(unsigned id, int rc, const void *v, size_t vl, uint64_t lo
         uint64_t c = decode(id, v, vl);
         uint64_t hi = atomic_load(&started[id]);
         if (c == 0) {
-            ERR("%s: key %u: a value that was never written (len %zu)", who, id, vl);
+            TU_THREAD_ERR("%s: key %u: a value that was never written (len %zu)", who, id, vl);
             return -1;
         }
         if (c < lo || c > hi) {
-            ERR("%s: key %u: counter %llu outside [%llu, %llu]", who, id, (unsigned long long)c,
-                (unsigned long long)lo, (unsigned long long)hi);
+            TU_THREAD_ERR("%s: key %u: counter %llu outside [%llu, %llu]", who, id, (unsigned long long)c,
+                          (unsigned long long)lo, (unsigned long long)hi);
             return -1;
         }
         return 0;
     }
     if (rc == OMEN_NOTFOUND) {
         if (lo != 0 && atomic_load(&del_started[id]) < lo) {
-            ERR("%s: key %u absent, but write %llu was acknowledged and no later delete began",
-                who, id, (unsigned long long)lo);
+            TU_THREAD_ERR("%s: key %u absent, but write %llu was acknowledged and no later delete began",
+                          who, id, (unsigned long long)lo);
             return -1;
         }
         return 0;
     }
-    ERR("%s: key %u: %s", who, id, omen_strerror(rc));
+    TU_THREAD_ERR("%s: key %u: %s", who, id, omen_strerror(rc));
     return -1;
 }
 
@@ -202,7 +195,7 @@ static void *iter_thread(void *p)
         omen_iter *it = NULL;
         int rc = omen_iter_create(g_db, NULL, &it);
         if (rc != OMEN_OK) {
-            ERR("iter_create: %s", omen_strerror(rc));
+            TU_THREAD_ERR("iter_create: %s", omen_strerror(rc));
             return NULL;
         }
         int back = (int)tu_below(&r, 2);
@@ -215,11 +208,11 @@ static void *iter_thread(void *p)
             const void *v = omen_iter_value(it, &vl);
             unsigned id;
             if (parse_key(key, kl, &id) != 0) {
-                ERR("iterator: unknown key");
+                TU_THREAD_ERR("iterator: unknown key");
                 break;
             }
             if (back ? (long)id >= prev : (long)id <= prev) {
-                ERR("iterator: key %u out of order after %ld", id, prev);
+                TU_THREAD_ERR("iterator: key %u out of order after %ld", id, prev);
                 break;
             }
             prev = id;
@@ -227,7 +220,7 @@ static void *iter_thread(void *p)
             check_read(id, OMEN_OK, v, vl, lo[id], "iterator");
         }
         if (omen_iter_status(it) != OMEN_OK)
-            ERR("iterator status: %s", omen_strerror(omen_iter_status(it)));
+            TU_THREAD_ERR("iterator status: %s", omen_strerror(omen_iter_status(it)));
         for (unsigned i = 0; i < NKEYS; i++)
             if (!seen[i])
                 check_read(i, OMEN_NOTFOUND, NULL, 0, lo[i], "iterator (absent)");
@@ -239,11 +232,11 @@ static void *iter_thread(void *p)
             const char *key = omen_iter_key(it, &kl);
             unsigned got;
             if (parse_key(key, kl, &got) != 0) {
-                ERR("iterator after seek: unknown key");
+                TU_THREAD_ERR("iterator after seek: unknown key");
                 break;
             }
             if (s == 0 && got < id)
-                ERR("seek(%u) landed on %u", id, got);
+                TU_THREAD_ERR("seek(%u) landed on %u", id, got);
             if (tu_below(&r, 2))
                 omen_iter_next(it);
             else
@@ -280,7 +273,7 @@ static int dump_snapshot(omen_snapshot *s, int back, snapdump *d)
         }
         d->c[id] = decode(id, v, vl);
         if (!d->c[id])
-            ERR("snapshot scan: bad value for key %u", id);
+            TU_THREAD_ERR("snapshot scan: bad value for key %u", id);
     }
     int rc = omen_iter_status(it);
     omen_iter_destroy(it);
@@ -298,18 +291,18 @@ static void *snapshot_thread(void *p)
             lo[i] = atomic_load(&done_c[i]);
         omen_snapshot *s = NULL;
         if (omen_snapshot_create(g_db, &s) != OMEN_OK) {
-            ERR("snapshot_create failed");
+            TU_THREAD_ERR("snapshot_create failed");
             return NULL;
         }
         if (dump_snapshot(s, 0, &d1) != 0)
-            ERR("snapshot forward scan failed");
+            TU_THREAD_ERR("snapshot forward scan failed");
         for (unsigned i = 0; i < NKEYS; i++) {
             if (d1.c[i] && d1.c[i] < lo[i])
-                ERR("snapshot: key %u at counter %llu, older than acknowledged %llu", i,
-                    (unsigned long long)d1.c[i], (unsigned long long)lo[i]);
+                TU_THREAD_ERR("snapshot: key %u at counter %llu, older than acknowledged %llu", i,
+                              (unsigned long long)d1.c[i], (unsigned long long)lo[i]);
             if (!d1.c[i] && lo[i] && atomic_load(&del_started[i]) < lo[i])
-                ERR("snapshot: key %u absent after acknowledged write %llu", i,
-                    (unsigned long long)lo[i]);
+                TU_THREAD_ERR("snapshot: key %u absent after acknowledged write %llu", i,
+                              (unsigned long long)lo[i]);
         }
         /* Let the world move on (writes, flushes, compactions), then the
          * snapshot must read exactly the same. */
@@ -320,14 +313,14 @@ static void *snapshot_thread(void *p)
             int rc = omen_get(g_db, s, k, key_of(id, k), &v, &vl);
             uint64_t c = rc == OMEN_OK ? decode(id, v, vl) : 0;
             if ((rc != OMEN_OK && rc != OMEN_NOTFOUND) || c != d1.c[id])
-                ERR("snapshot get of key %u: %s counter %llu, scan said %llu", id,
-                    omen_strerror(rc), (unsigned long long)c, (unsigned long long)d1.c[id]);
+                TU_THREAD_ERR("snapshot get of key %u: %s counter %llu, scan said %llu", id,
+                              omen_strerror(rc), (unsigned long long)c, (unsigned long long)d1.c[id]);
             omen_free(v);
         }
         if (dump_snapshot(s, 1, &d2) != 0)
-            ERR("snapshot backward scan failed");
+            TU_THREAD_ERR("snapshot backward scan failed");
         if (memcmp(&d1, &d2, sizeof d1) != 0)
-            ERR("snapshot changed between two scans");
+            TU_THREAD_ERR("snapshot changed between two scans");
         omen_snapshot_release(g_db, s);
         atomic_fetch_add(&g_snapchecks, 1);
     }
@@ -344,9 +337,8 @@ static void *maint_thread(void *p)
         if (rc == OMEN_OK && n % 4 == 0)
             rc = omen_compact_range(g_db, NULL, 0, NULL, 0);
         if (rc != OMEN_OK)
-            ERR("maintenance: %s (%s)", omen_strerror(rc), omen_last_error());
-        struct timespec ts = {0, 3000000};
-        nanosleep(&ts, NULL);
+            TU_THREAD_ERR("maintenance: %s (%s)", omen_strerror(rc), omen_last_error());
+        tu_sleep_ns(3000000);
     }
     return NULL;
 }
@@ -377,7 +369,7 @@ static void test_concurrent_rw(void **state)
     pthread_join(it, NULL);
     pthread_join(sn, NULL);
     pthread_join(mt, NULL);
-    assert_int_equal(atomic_load(&g_errors), 0);
+    assert_int_equal(atomic_load(tu_thread_errors()), 0);
 
     /* Final state: exactly the last write of every key, also after reopen. */
     for (int round = 0; round < 2; round++) {

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,6 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -66,6 +68,30 @@ static inline uint64_t tu_env_u64(const char *name, uint64_t dflt)
     if (!s || !*s)
         return dflt;
     return strtoull(s, NULL, 0);
+}
+
+/* ---- Worker threads ------------------------------------------------------ */
+
+/* cmocka's assertions longjmp, which is safe only on the test's own thread:
+ * a worker prints what went wrong with TU_THREAD_ERR, which counts it, and
+ * the test asserts the count is 0 after joining its workers. */
+static inline atomic_long *tu_thread_errors(void)
+{
+    static atomic_long n;
+    return &n;
+}
+
+#define TU_THREAD_ERR(...)                                                                        \
+    do {                                                                                          \
+        fprintf(stderr, __VA_ARGS__);                                                             \
+        fprintf(stderr, "\n");                                                                    \
+        atomic_fetch_add(tu_thread_errors(), 1);                                                  \
+    } while (0)
+
+static inline void tu_sleep_ns(long ns)
+{
+    struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+    nanosleep(&ts, NULL);
 }
 
 /* ---- Scratch directories ------------------------------------------------- */
