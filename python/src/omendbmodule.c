@@ -2363,6 +2363,40 @@ static PyObject *db_write(DBObject *db, PyObject *args, PyObject *kw)
     return batch_apply(db, (BatchObject *)bo, sync);
 }
 
+/* Give a fresh Snapshot (kind KIND_SNAP) or Transaction (KIND_TXN) object its
+ * engine handle, created inside db's gate with the GIL released, and link it
+ * to db so closing db invalidates it.  Consumes the reference to child: it is
+ * returned on success, dropped on failure (with the error raised). */
+static PyObject *child_open(DBObject *db, Res *child, int kind)
+{
+    if (res_enter((Res *)db) < 0) {
+        Py_DECREF(child);
+        return NULL;
+    }
+    omen_snapshot *sh = NULL;
+    omen_txn *th = NULL;
+    int rc;
+    ErrCap e;
+    Py_BEGIN_ALLOW_THREADS
+    rc = kind == KIND_SNAP ? omen_snapshot_create(db->h, &sh) : omen_txn_begin(db->h, &th);
+    if (rc != OMEN_OK)
+        err_capture(&e, rc);
+    Py_END_ALLOW_THREADS
+    if (rc == OMEN_OK) {
+        if (kind == KIND_SNAP)
+            ((SnapObject *)child)->s = sh;
+        else
+            ((TxnObject *)child)->t = th;
+        res_link((Res *)db, child);
+    }
+    res_leave((Res *)db);
+    if (rc != OMEN_OK) {
+        Py_DECREF(child);
+        return raise_cap(&e);
+    }
+    return (PyObject *)child;
+}
+
 PyDoc_STRVAR(db_snapshot_doc, "snapshot($self, /)\n--\n\n"
                               "Pin the current state and return it as a Snapshot (a context\n"
                               "manager; release() frees it).");
@@ -2376,27 +2410,7 @@ static PyObject *db_snapshot(DBObject *db, PyObject *unused)
         return NULL;
     res_init((Res *)s, db, "snapshot", snap_drop);
     s->s = NULL;
-    if (res_enter((Res *)db) < 0) {
-        Py_DECREF(s);
-        return NULL;
-    }
-    omen_snapshot *h = NULL;
-    int rc;
-    ErrCap e;
-    Py_BEGIN_ALLOW_THREADS rc = omen_snapshot_create(db->h, &h);
-    if (rc != OMEN_OK)
-        err_capture(&e, rc);
-    Py_END_ALLOW_THREADS
-    if (rc == OMEN_OK) {
-        s->s = h;
-        res_link((Res *)db, (Res *)s);
-    }
-    res_leave((Res *)db);
-    if (rc != OMEN_OK) {
-        Py_DECREF(s);
-        return raise_cap(&e);
-    }
-    return (PyObject *)s;
+    return child_open(db, (Res *)s, KIND_SNAP);
 }
 
 PyDoc_STRVAR(db_transaction_doc,
@@ -2421,27 +2435,7 @@ static PyObject *db_transaction(DBObject *db, PyObject *args, PyObject *kw)
     t->t = NULL;
     t->sync = sync;
     t->ended = 0;
-    if (res_enter((Res *)db) < 0) {
-        Py_DECREF(t);
-        return NULL;
-    }
-    omen_txn *h = NULL;
-    int rc;
-    ErrCap e;
-    Py_BEGIN_ALLOW_THREADS rc = omen_txn_begin(db->h, &h);
-    if (rc != OMEN_OK)
-        err_capture(&e, rc);
-    Py_END_ALLOW_THREADS
-    if (rc == OMEN_OK) {
-        t->t = h;
-        res_link((Res *)db, (Res *)t);
-    }
-    res_leave((Res *)db);
-    if (rc != OMEN_OK) {
-        Py_DECREF(t);
-        return raise_cap(&e);
-    }
-    return (PyObject *)t;
+    return child_open(db, (Res *)t, KIND_TXN);
 }
 
 /* Run a no-argument engine maintenance call inside the gate, GIL released. */
