@@ -245,6 +245,23 @@ static void res_invalidate(Res *r)
     pthread_mutex_unlock(&gate_mu);
 }
 
+/* close()/release() and __exit__ of the handles whose end is nothing but
+ * invalidation (DB, Snapshot; Iterator's __exit__): idempotent, and __exit__
+ * never suppresses the block's exception. */
+static PyObject *res_close_method(PyObject *o, PyObject *unused)
+{
+    (void)unused;
+    res_invalidate((Res *)o);
+    Py_RETURN_NONE;
+}
+
+static PyObject *res_exit_method(PyObject *o, PyObject *args)
+{
+    (void)args;
+    res_invalidate((Res *)o);
+    Py_RETURN_FALSE;
+}
+
 static void res_init(Res *r, DBObject *db, const char *what, void (*drop)(Res *))
 {
     r->db = db;
@@ -1129,17 +1146,10 @@ static PyObject *iter_enter(PyObject *o, PyObject *unused)
     return o;
 }
 
-static PyObject *iter_exit(IterObject *o, PyObject *args)
-{
-    (void)args;
-    res_invalidate((Res *)o);
-    Py_RETURN_FALSE;
-}
-
 static PyMethodDef iter_methods[] = {
     {"close", (PyCFunction)iter_close, METH_NOARGS, iter_close_doc},
     {"__enter__", (PyCFunction)iter_enter, METH_NOARGS, "Return the iterator itself."},
-    {"__exit__", (PyCFunction)iter_exit, METH_VARARGS, "Close the iterator."},
+    {"__exit__", (PyCFunction)res_exit_method, METH_VARARGS, "Close the iterator."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1413,20 +1423,6 @@ PyDoc_STRVAR(snap_release_doc, "release($self, /)\n--\n\n"
                                "Release the snapshot now (its iterators are invalidated).\n"
                                "Idempotent; also done by `with` and at garbage collection.");
 
-static PyObject *snap_release(SnapObject *s, PyObject *unused)
-{
-    (void)unused;
-    res_invalidate((Res *)s);
-    Py_RETURN_NONE;
-}
-
-static PyObject *snap_exit(SnapObject *s, PyObject *args)
-{
-    (void)args;
-    res_invalidate((Res *)s);
-    Py_RETURN_FALSE;
-}
-
 static PyObject *snap_sequence(SnapObject *s, void *unused)
 {
     (void)unused;
@@ -1454,10 +1450,10 @@ static PyMethodDef snap_methods[] = {
     {"values", (PyCFunction)(void (*)(void))snap_values, METH_VARARGS | METH_KEYWORDS,
      "values($self, /, start=None, stop=None, reverse=False, limit=None, prefix=None)\n--\n\n"
      "Iterate the values only."},
-    {"release", (PyCFunction)snap_release, METH_NOARGS, snap_release_doc},
-    {"close", (PyCFunction)snap_release, METH_NOARGS, "close($self, /)\n--\n\nSame as release()."},
+    {"release", (PyCFunction)res_close_method, METH_NOARGS, snap_release_doc},
+    {"close", (PyCFunction)res_close_method, METH_NOARGS, "close($self, /)\n--\n\nSame as release()."},
     {"__enter__", (PyCFunction)iter_enter, METH_NOARGS, "Return the snapshot itself."},
-    {"__exit__", (PyCFunction)snap_exit, METH_VARARGS, "Release the snapshot."},
+    {"__exit__", (PyCFunction)res_exit_method, METH_VARARGS, "Release the snapshot."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -2588,20 +2584,6 @@ PyDoc_STRVAR(db_close_doc,
              "and releases the directory lock.  Idempotent; any later call raises\n"
              "omendb.Closed.  Writes already acknowledged are recovered by the next open.");
 
-static PyObject *db_close(DBObject *db, PyObject *unused)
-{
-    (void)unused;
-    res_invalidate((Res *)db);
-    Py_RETURN_NONE;
-}
-
-static PyObject *db_exit(DBObject *db, PyObject *args)
-{
-    (void)args;
-    res_invalidate((Res *)db);
-    Py_RETURN_FALSE;
-}
-
 static PyObject *db_closed(DBObject *db, void *unused)
 {
     (void)unused;
@@ -2654,9 +2636,9 @@ static PyMethodDef db_methods[] = {
     {"flush", (PyCFunction)db_flush, METH_NOARGS, db_flush_doc},
     {"compact", (PyCFunction)(void (*)(void))db_compact, METH_VARARGS | METH_KEYWORDS, db_compact_doc},
     {"stats", (PyCFunction)db_stats, METH_NOARGS, db_stats_doc},
-    {"close", (PyCFunction)db_close, METH_NOARGS, db_close_doc},
+    {"close", (PyCFunction)res_close_method, METH_NOARGS, db_close_doc},
     {"__enter__", (PyCFunction)iter_enter, METH_NOARGS, "Return the database itself."},
-    {"__exit__", (PyCFunction)db_exit, METH_VARARGS, "Close the database."},
+    {"__exit__", (PyCFunction)res_exit_method, METH_VARARGS, "Close the database."},
     {NULL, NULL, 0, NULL},
 };
 
