@@ -193,22 +193,7 @@ static void write_run(const char *path, const ent *e, size_t n, const run_opts *
         run_meta_clear(&m);
 }
 
-/* Oracle: index of newest version of key with seq <= snap, or -1. */
-static long oracle(const ent *e, size_t n, const uint8_t *k, size_t kl, uint64_t snap)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (kcmp(e[mid].k, e[mid].kl, k, kl) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (size_t i = lo; i < n && kcmp(e[i].k, e[i].kl, k, kl) == 0; i++)
-        if (e[i].seq <= snap) return (long)i;
-    return -1;
-}
-
+/* Oracle: index of the first entry whose key is >= k. */
 static size_t oracle_lb(const ent *e, size_t n, const uint8_t *k, size_t kl)
 {
     size_t lo = 0, hi = n;
@@ -220,6 +205,14 @@ static size_t oracle_lb(const ent *e, size_t n, const uint8_t *k, size_t kl)
             hi = mid;
     }
     return lo;
+}
+
+/* Oracle: index of newest version of key with seq <= snap, or -1. */
+static long oracle(const ent *e, size_t n, const uint8_t *k, size_t kl, uint64_t snap)
+{
+    for (size_t i = oracle_lb(e, n, k, kl); i < n && kcmp(e[i].k, e[i].kl, k, kl) == 0; i++)
+        if (e[i].seq <= snap) return (long)i;
+    return -1;
 }
 
 static void check_get(run *r, const ent *e, size_t n, const uint8_t *k, size_t kl, uint64_t snap)
