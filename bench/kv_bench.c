@@ -233,6 +233,16 @@ static void rmw_bump(uint8_t *v)
     memcpy(v, &x, 8);
 }
 
+/* The two value-size scratch buffers of a thread's read-modify-write
+ * transaction.  0, or -1 if either allocation failed (the engine's thr_free
+ * releases whatever was allocated). */
+static int vbufs_new(uint8_t **v1, uint8_t **v2)
+{
+    *v1 = malloc(C.vsize);
+    *v2 = malloc(C.vsize);
+    return (*v1 && *v2) ? 0 : -1;
+}
+
 /* ---- OmenDB --------------------------------------------------------------- */
 
 typedef struct {
@@ -300,10 +310,8 @@ static int om_thr_new(void *db, void **out)
     if (!t)
         return -1;
     t->d = db;
-    t->v1 = malloc(C.vsize);
-    t->v2 = malloc(C.vsize);
     *out = t;
-    return (t->v1 && t->v2) ? 0 : -1;
+    return vbufs_new(&t->v1, &t->v2);
 }
 
 static void om_thr_free(void *p)
@@ -607,10 +615,8 @@ static int rk_thr_new(void *db, void **out)
     if (!t)
         return -1;
     t->d = db;
-    t->v1 = malloc(C.vsize);
-    t->v2 = malloc(C.vsize);
     *out = t;
-    return (t->v1 && t->v2) ? 0 : -1;
+    return vbufs_new(&t->v1, &t->v2);
 }
 
 static void rk_thr_free(void *p)
@@ -874,13 +880,12 @@ static int lm_thr_new(void *db, void **out)
         return -1;
     t->d = db;
     *out = t;
-    t->v1 = malloc(C.vsize);
-    t->v2 = malloc(C.vsize);
+    int vb = vbufs_new(&t->v1, &t->v2);
     int rc = mdb_txn_begin(t->d->env, NULL, MDB_RDONLY, &t->rtxn);
     if (rc)
         return lm_fail("mdb_txn_begin(rdonly)", rc);
     mdb_txn_reset(t->rtxn);
-    return (t->v1 && t->v2) ? 0 : -1;
+    return vb;
 }
 
 static void lm_thr_free(void *p)
@@ -1112,9 +1117,7 @@ static int sq_thr_new(void *db, void **out)
         return -1;
     t->d = db;
     *out = t;
-    t->v1 = malloc(C.vsize);
-    t->v2 = malloc(C.vsize);
-    if (!t->v1 || !t->v2)
+    if (vbufs_new(&t->v1, &t->v2) != 0)
         return -1;
     if (sqlite3_open(t->d->path, &t->c) != SQLITE_OK)
         return sq_fail(t->c, "sqlite3_open");
