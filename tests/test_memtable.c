@@ -174,7 +174,7 @@ typedef struct reader_arg {
 static void *reader(void *p)
 {
     reader_arg *a = p;
-    while (!*(volatile int *)a->stop) {
+    while (!__atomic_load_n(a->stop, __ATOMIC_ACQUIRE)) {
         mt_iter it;
         mt_iter_init(&it, a->m);
         const mt_node *prev = NULL;
