@@ -49,6 +49,9 @@ typedef struct mt mt;
 /* block_size: arena block size (small for transaction write sets, large for
  * the db memtable).  Starts with one reference. */
 int mt_new(size_t block_size, mt **out);
+/* 0 if the memtable certainly holds no version of key (database-sized
+ * memtables keep a bloom filter of their keys); 1 if it may. */
+int mt_filter_may_contain(const mt *m, const void *key, size_t klen);
 void mt_ref(mt *m);
 void mt_unref(mt *m);
 
