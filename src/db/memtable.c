@@ -62,32 +62,37 @@ struct mt {
     _Atomic uint64_t *filter; /* MT_FILTER_LINES * 8 words, or NULL */
 };
 
-static inline uint64_t filter_word(uint64_t h, int i)
+/* The filter line of key and its three bits in it (disjoint parts of the
+ * hash pick the 64-bit word and the bit). */
+static inline _Atomic uint64_t *filter_probe(const mt *m, const void *key, size_t klen,
+                                             unsigned word[3], uint64_t mask[3])
 {
-    /* Three bit positions from disjoint parts of the hash, in one line. */
-    return ((h >> (20 + 9 * i)) & 511) >> 6;
+    uint64_t h = bloom_hash(key, klen);
+    for (int i = 0; i < 3; i++) {
+        unsigned pos = (unsigned)((h >> (20 + 9 * i)) & 511);
+        word[i] = pos >> 6;
+        mask[i] = UINT64_C(1) << (pos & 63);
+    }
+    return m->filter + (h % MT_FILTER_LINES) * 8;
 }
 
 static inline void filter_add(mt *m, const void *key, size_t klen)
 {
-    uint64_t h = bloom_hash(key, klen);
-    _Atomic uint64_t *line = m->filter + (h % MT_FILTER_LINES) * 8;
-    for (int i = 0; i < 3; i++) {
-        unsigned bit = (unsigned)((h >> (20 + 9 * i)) & 63);
-        atomic_fetch_or_explicit(&line[filter_word(h, i)], UINT64_C(1) << bit, memory_order_relaxed);
-    }
+    unsigned word[3];
+    uint64_t mask[3];
+    _Atomic uint64_t *line = filter_probe(m, key, klen, word, mask);
+    for (int i = 0; i < 3; i++)
+        atomic_fetch_or_explicit(&line[word[i]], mask[i], memory_order_relaxed);
 }
 
 int mt_filter_may_contain(const mt *m, const void *key, size_t klen)
 {
     if (!m->filter) return 1;
-    uint64_t h = bloom_hash(key, klen);
-    _Atomic uint64_t *line = m->filter + (h % MT_FILTER_LINES) * 8;
-    for (int i = 0; i < 3; i++) {
-        unsigned bit = (unsigned)((h >> (20 + 9 * i)) & 63);
-        if (!(atomic_load_explicit(&line[filter_word(h, i)], memory_order_relaxed) & (UINT64_C(1) << bit)))
-            return 0;
-    }
+    unsigned word[3];
+    uint64_t mask[3];
+    _Atomic uint64_t *line = filter_probe(m, key, klen, word, mask);
+    for (int i = 0; i < 3; i++)
+        if (!(atomic_load_explicit(&line[word[i]], memory_order_relaxed) & mask[i])) return 0;
     return 1;
 }
 

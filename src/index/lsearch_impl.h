@@ -20,16 +20,27 @@
 #define LIDX_AVX2_TAIL 32
 #define LIDX_AVX512_TAIL 64
 
+/* Branch-free bisection of keys[lo, hi) down to at most `tail` candidates;
+ * the kernels then count the remaining keys < q.  *len gets the count left. */
+static inline const uint64_t *lidx_narrow(const uint64_t *keys, size_t lo, size_t hi, uint64_t q,
+                                          size_t tail, size_t *len)
+{
+    const uint64_t *base = keys + lo;
+    size_t n = hi - lo;
+    while (n > tail) {
+        size_t half = n / 2;
+        base = (base[half] < q) ? base + half : base;
+        n -= half;
+    }
+    *len = n;
+    return base;
+}
+
 static inline size_t lidx_k_scalar(const uint64_t *keys, size_t lo, size_t hi, uint64_t q)
 {
     if (hi <= lo) return lo;
-    const uint64_t *base = keys + lo;
-    size_t len = hi - lo;
-    while (len > LIDX_SCALAR_TAIL) {
-        size_t half = len / 2;
-        base = (base[half] < q) ? base + half : base;
-        len -= half;
-    }
+    size_t len;
+    const uint64_t *base = lidx_narrow(keys, lo, hi, q, LIDX_SCALAR_TAIL, &len);
     size_t cnt = 0;
     for (size_t i = 0; i < len; i++) cnt += base[i] < q;
     return (size_t)(base - keys) + cnt;
@@ -40,13 +51,8 @@ __attribute__((target("avx2,popcnt"))) static inline size_t lidx_k_avx2(const ui
                                                                         uint64_t q)
 {
     if (hi <= lo) return lo;
-    const uint64_t *base = keys + lo;
-    size_t len = hi - lo;
-    while (len > LIDX_AVX2_TAIL) {
-        size_t half = len / 2;
-        base = (base[half] < q) ? base + half : base;
-        len -= half;
-    }
+    size_t len;
+    const uint64_t *base = lidx_narrow(keys, lo, hi, q, LIDX_AVX2_TAIL, &len);
     /* No unsigned 64-bit compare in AVX2: flip the sign bits so that the
      * signed compare orders the values as unsigned. */
     const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
@@ -73,13 +79,8 @@ __attribute__((target("avx512f,popcnt"))) static inline size_t lidx_k_avx512(con
                                                                             uint64_t q)
 {
     if (hi <= lo) return lo;
-    const uint64_t *base = keys + lo;
-    size_t len = hi - lo;
-    while (len > LIDX_AVX512_TAIL) {
-        size_t half = len / 2;
-        base = (base[half] < q) ? base + half : base;
-        len -= half;
-    }
+    size_t len;
+    const uint64_t *base = lidx_narrow(keys, lo, hi, q, LIDX_AVX512_TAIL, &len);
     const __m512i qv = _mm512_set1_epi64((long long)q);
     size_t cnt = 0, i = 0;
     for (; i + 8 <= len; i += 8) {
