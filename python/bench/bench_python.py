@@ -48,6 +48,15 @@ def make_data(n, seed=42):
     return keys, values, probe
 
 
+
+def count_misses(get, probe):
+    """The timed get loop, the same code for every engine."""
+    miss = 0
+    for k in probe:
+        if get(k) is None:
+            miss += 1
+    return miss
+
 class OmenEngine:
     name = "OmenDB"
 
@@ -70,12 +79,7 @@ class OmenEngine:
         self.db.compact()
 
     def gets(self, probe):
-        get = self.db.get
-        miss = 0
-        for k in probe:
-            if get(k) is None:
-                miss += 1
-        return miss
+        return count_misses(self.db.get, probe)
 
     def gets_bulk(self, probe):
         step = 10000
@@ -110,13 +114,8 @@ class LmdbEngine:
         self.env.sync(True)
 
     def gets(self, probe):
-        miss = 0
         with self.env.begin() as txn:
-            get = txn.get
-            for k in probe:
-                if get(k) is None:
-                    miss += 1
-        return miss
+            return count_misses(txn.get, probe)
 
     gets_bulk = None
 
@@ -146,12 +145,7 @@ class LevelEngine:
         self.db.compact_range()
 
     def gets(self, probe):
-        get = self.db.get
-        miss = 0
-        for k in probe:
-            if get(k) is None:
-                miss += 1
-        return miss
+        return count_misses(self.db.get, probe)
 
     gets_bulk = None
 
