@@ -372,7 +372,9 @@ int mt_add(mt *m, uint64_t seq, int type, const void *key, size_t klen, const vo
 int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
            const void **val, size_t *vlen)
 {
-    if (!mt_filter_may_contain(m, key, klen)) return 0;
+    /* An empty table (the usual state after a flush) costs no filter miss. */
+    if (atomic_load_explicit(&m->entries, memory_order_relaxed) == 0 || !mt_filter_may_contain(m, key, klen))
+        return 0;
     const mt_node *n = find_ge(m, key, klen, snap, NULL);
     if (!n || n->klen != klen || (klen && memcmp(mt_node_key(n), key, klen) != 0)) return 0;
     if (seq) *seq = n->seq;

@@ -39,6 +39,7 @@
 #include <sys/mman.h>
 
 #include "index/lindex.h"
+#include "index/lmap.h"
 #include "storage/bloom.h"
 #include "storage/compress.h"
 #include "storage/fio.h"
@@ -61,6 +62,10 @@
 #define RUN_NO_BLOCK UINT32_MAX
 #define RUN_MAX_BLOCK_SIZE (16u << 20)
 #define RUN_DEFAULT_BLOCK_SIZE 4096u
+/* Value-offset hint: error bound of the map, and the bytes prefetched past
+ * the predicted offset (a small value's length, without reading its record). */
+#define RUN_VMAP_EPS 32u
+#define RUN_VMAP_SPAN 128u
 #define RUN_SPILL_MEM (8u << 20)
 #define RUN_OBUF (1u << 20)
 #define RUN_KOFF_MASK ((UINT64_C(1) << 48) - 1)
@@ -677,6 +682,7 @@ struct run {
     uint64_t min_seq, max_seq;
     uint64_t blocks_off, blocks_end, slots_off;
     _Atomic uint64_t *verified; /* raw blocks whose crc matched since open */
+    lmap vmap;                  /* position -> value offset hint (raw runs; may be empty) */
     void *hot_alloc;            /* in-memory copy of slots, records, filter */
     char *path;
 };
@@ -939,6 +945,27 @@ static int validate(run *r, const uint8_t *ft)
     return OMEN_OK;
 }
 
+/* Fit the value-offset hint of a raw run (see lmap.h): values are packed in
+ * entry order, so offsets grow with the position.  Entries without a value
+ * are skipped.  The map is only a prefetch hint, so a run whose offsets are
+ * too irregular for the segment budget (1 per 32 entries), or an allocation
+ * failure, just leaves it empty. */
+static void build_value_map(run *r)
+{
+    lmap_init(&r->vmap, RUN_VMAP_EPS, r->n / 32 + 1);
+    if (r->compression != OMEN_COMPRESS_NONE) return;
+    for (uint64_t i = 0; i < r->n; i++) {
+        const uint8_t *rec = rec_at(r, i);
+        if (ld32(rec + 24) == 0) continue;
+        if (lmap_add(&r->vmap, i, rec_vpos(rec)) != OMEN_OK) {
+            lmap_free(&r->vmap);
+            omen_clearerr();
+            return;
+        }
+    }
+    lmap_finish(&r->vmap);
+}
+
 int run_open(const char *path, uint64_t file_number, block_cache *cache, run **out)
 {
     if (!out) return omen_seterr(OMEN_INVALID, "run_open: NULL out");
@@ -990,6 +1017,7 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
         goto fail;
     }
     if ((rc = validate(r, ft)) != OMEN_OK) goto fail;
+    build_value_map(r);
     r->verified = omen_calloc(r->nblocks / 64 + 1, sizeof *r->verified);
     if (!r->verified) {
         rc = omen_seterr(OMEN_NOMEM, "run_open: out of memory");
@@ -1008,6 +1036,7 @@ void run_close(run *r)
     if (!r) return;
     if (r->map) fio_munmap(r->map, r->size);
     lidx_free(r->model);
+    lmap_free(&r->vmap);
     omen_free(r->hot_alloc);
     omen_free(r->verified);
     omen_free(r->path);
@@ -1072,12 +1101,27 @@ const void *run_largest(const run *r, size_t *len)
  * prefix and slot, then the next 8 bytes (zero-padded, in the record) and
  * the length order them exactly as memcmp would; longer keys read the key
  * bytes. */
-/* Start loading the value of record rec (raw runs: straight from the map)
- * so that its miss overlaps the key comparison that precedes the copy. */
-static inline void prefetch_value(const run *r, const uint8_t *rec)
+/* Start loading the value of entry i (raw runs: straight from the map)
+ * before its record arrives: the value-offset map predicts where it lies
+ * within RUN_VMAP_EPS bytes, so the value's TLB and cache misses overlap the
+ * record's instead of following them.  Without a map, the record is read
+ * and the value prefetched from it, which still overlaps the key
+ * comparison that precedes the copy. */
+static inline void prefetch_value(const run *r, uint64_t i)
 {
+    if (r->compression != OMEN_COMPRESS_NONE) return;
+    if (r->vmap.nsegs) {
+        uint64_t v = lmap_predict(&r->vmap, i);
+        uint64_t lo = v > r->blocks_off + RUN_VMAP_EPS ? v - RUN_VMAP_EPS : r->blocks_off;
+        uint64_t hi = v + RUN_VMAP_EPS + RUN_VMAP_SPAN;
+        if (hi > r->blocks_end) hi = r->blocks_end;
+        for (uint64_t at = lo & ~(uint64_t)63; at < hi; at += 64)
+            __builtin_prefetch(r->map + at);
+        return;
+    }
+    const uint8_t *rec = rec_at(r, i);
     uint32_t len = ld32(rec + 24);
-    if (r->compression != OMEN_COMPRESS_NONE || len == 0) return;
+    if (len == 0) return;
     const uint8_t *v = r->map + rec_vpos(rec);
     __builtin_prefetch(v);
     __builtin_prefetch(v + len - 1);
@@ -1121,7 +1165,7 @@ static inline uint64_t lower_bound(const run *r, const uint8_t *q, size_t qlen, 
     uint64_t lo = lidx_search(r->slots, wlo, whi, qs);
     if (lo == n || r->slots[lo] != qs) return lo;
     uint64_t qext = slot_of(q, qlen, pl + 8);
-    if (bloom_h) prefetch_value(r, rec_at(r, lo));
+    if (bloom_h) prefetch_value(r, lo);
     c = rec_cmp(r, lo, q, qlen, qext);
     if (c >= 0) {
         if (exact) *exact = c == 0;

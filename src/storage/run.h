@@ -13,6 +13,10 @@
  * model over the 8-byte slot array (lower_bound; a SIMD search finishes and
  * full keys settle slot ties), then a walk over that user key's versions to
  * the newest with seq <= snapshot.  No binary search index on the key path.
+ * A second learned model, fitted at open over the records (src/index/lmap.h:
+ * entry position -> value offset, raw runs only), predicts where the found
+ * entry's value lies, so its cache and TLB misses run in parallel with the
+ * record's; the record still gives the exact offset.
  *
  * Memory: run_open copies the sections every point lookup touches (slot
  * array, entry records, filter: 40 bytes per entry plus the filter) into
