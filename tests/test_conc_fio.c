@@ -236,7 +236,9 @@ static void test_concurrent_wal(void **state)
         int rc = wal_replay(paths[i], count_cb, &n, NULL, &tail);
         assert_true(rc == OMEN_OK || rc == OMEN_NOTFOUND);
         if (rc == OMEN_OK) {
-            assert_int_equal(tail, WAL_TAIL_CLEAN);
+            /* Clean (cut back at close) or the reserved zeros after a lost
+             * unsynced tail. */
+            assert_true(tail == WAL_TAIL_CLEAN || tail == WAL_TAIL_TORN);
             assert_int_equal(n % 20, 0); /* exactly some synced prefix */
         }
     }

@@ -225,6 +225,18 @@ static int posix_truncate(fio_file *f, uint64_t size)
     return OMEN_OK;
 }
 
+static int posix_allocate(fio_file *f, uint64_t off, uint64_t len)
+{
+    int r;
+    do {
+        r = fallocate(f->fd, 0, (off_t)off, (off_t)len);
+    } while (r != 0 && errno == EINTR);
+    if (r != 0 && errno != EOPNOTSUPP)
+        return omen_seterr_errno(OMEN_IO, errno, "fio: fallocate %s [%llu, +%llu)", f->path,
+                                 (unsigned long long)off, (unsigned long long)len);
+    return OMEN_OK;
+}
+
 static int posix_close(fio_file *f)
 {
     int rc = OMEN_OK;
@@ -364,6 +376,7 @@ static const fio_env posix_env = {
     .pwrite = posix_pwrite,
     .appendv = posix_appendv,
     .sync = posix_sync,
+    .allocate = posix_allocate,
     .size = posix_size,
     .truncate = posix_truncate,
     .close = posix_close,
@@ -462,6 +475,18 @@ int fio_truncate(fio_file *f, uint64_t size)
 {
     CHECK_FILE(f);
     return f->env->truncate(f, size);
+}
+
+int fio_allocate(fio_file *f, uint64_t off, uint64_t len)
+{
+    CHECK_FILE(f);
+    if (len == 0) return OMEN_OK;
+    return f->env->allocate(f, off, len);
+}
+
+uint64_t fio_file_end(const fio_file *f)
+{
+    return f ? f->end : 0;
 }
 
 int fio_close(fio_file *f)

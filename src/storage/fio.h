@@ -66,6 +66,18 @@ int fio_size(fio_file *f, uint64_t *size);
 /* Set the file's size (the handle's append position follows). */
 int fio_truncate(fio_file *f, uint64_t size);
 
+/* Reserve [off, off + len) on disk, extending the file size if needed
+ * (fallocate mode 0: the new space reads as zeros), WITHOUT moving the
+ * append position: later appends write into the reserved space.  Why: an
+ * fdatasync after an append that grew the file must also commit the new
+ * size and block map through the filesystem journal; appends into space
+ * reserved (and synced) beforehand make it a pure data flush.  A file
+ * system without fallocate gets OMEN_OK and nothing reserved. */
+int fio_allocate(fio_file *f, uint64_t off, uint64_t len);
+
+/* The handle's append position (where fio_append writes next). */
+uint64_t fio_file_end(const fio_file *f);
+
 /* Close and free the handle.  NULL is OK.  The handle is invalid afterwards
  * even if close(2) reported an error. */
 int fio_close(fio_file *f);
@@ -125,6 +137,7 @@ typedef struct fio_env {
     int (*sync)(fio_file *f);
     int (*size)(fio_file *f, uint64_t *size);
     int (*truncate)(fio_file *f, uint64_t size);
+    int (*allocate)(fio_file *f, uint64_t off, uint64_t len);
     int (*close)(fio_file *f);
     int (*mmap)(fio_file *f, uint64_t len, const void **addr);
     int (*rename)(const char *from, const char *to);

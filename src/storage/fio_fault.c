@@ -34,6 +34,8 @@ typedef struct {
     dev_t dev;
     ino_t ino;
     uint64_t synced;
+    uint64_t dirty_lo; /* lowest offset written since the last sync, or UINT64_MAX */
+    uint64_t wgen;     /* writes seen: a sync clears dirty_lo only if none raced it */
 } ino_ent;
 
 enum { P_CREATE, P_RENAME, P_UNLINK };
@@ -139,8 +141,25 @@ static void ino_set(dev_t dev, ino_t ino, uint64_t synced)
         e = &inos[ninos++];
         e->dev = dev;
         e->ino = ino;
+        e->wgen = 0;
     }
     e->synced = synced;
+    e->dirty_lo = UINT64_MAX;
+}
+
+/* Remember that f is being written at off (before the write, so that a sync
+ * racing with it cannot count it as durable). */
+static void note_write(fio_file *f, uint64_t off)
+{
+    struct stat st;
+    if (fstat(fio_file_fd(f), &st) != 0) return;
+    pthread_mutex_lock(&mu);
+    ino_ent *e = ino_find(st.st_dev, st.st_ino);
+    if (e) {
+        if (off < e->dirty_lo) e->dirty_lo = off;
+        e->wgen++;
+    }
+    pthread_mutex_unlock(&mu);
 }
 
 static void path_add(const char *np)
@@ -286,11 +305,13 @@ static int ff_pwrite(fio_file *f, const void *buf, size_t n, uint64_t off)
         if (inj == 3 && n / 2) {
             char saved[512];
             snprintf(saved, sizeof saved, "%s", omen_last_error());
+            note_write(f, off);
             px()->pwrite(f, buf, n / 2, off);
             omen_seterr(OMEN_IO, "%s", saved);
         }
         return OMEN_IO;
     }
+    note_write(f, off);
     return px()->pwrite(f, buf, n, off);
 }
 
@@ -313,13 +334,21 @@ static int ff_appendv(fio_file *f, const struct iovec *iov, int iovcnt)
             }
             char saved[512];
             snprintf(saved, sizeof saved, "%s", omen_last_error());
+            note_write(f, fio_file_end(f));
             if (k) px()->appendv(f, v, k);
             omen_seterr(OMEN_IO, "%s", saved);
             free(v);
         }
         return OMEN_IO;
     }
+    note_write(f, fio_file_end(f));
     return px()->appendv(f, iov, iovcnt);
+}
+
+static int ff_allocate(fio_file *f, uint64_t off, uint64_t len)
+{
+    if (inject(FIO_FAULT_WRITE, "fallocate", fio_file_path(f))) return OMEN_IO;
+    return px()->allocate(f, off, len);
 }
 
 static int ff_truncate(fio_file *f, uint64_t size)
@@ -344,14 +373,20 @@ static int ff_sync(fio_file *f)
     /* Size first: bytes appended while fdatasync runs are not known durable. */
     if (fstat(fio_file_fd(f), &st) != 0)
         return omen_seterr_errno(OMEN_IO, errno, "fio: fstat %s", fio_file_path(f));
+    pthread_mutex_lock(&mu);
+    ino_ent *e0 = ino_find(st.st_dev, st.st_ino);
+    uint64_t gen = e0 ? e0->wgen : 0;
+    pthread_mutex_unlock(&mu);
     int rc = px()->sync(f);
     if (rc) return rc;
     pthread_mutex_lock(&mu);
     ino_ent *e = ino_find(st.st_dev, st.st_ino);
-    if (!e)
+    if (!e) {
         ino_set(st.st_dev, st.st_ino, (uint64_t)st.st_size);
-    else if ((uint64_t)st.st_size > e->synced)
-        e->synced = (uint64_t)st.st_size;
+    } else {
+        if ((uint64_t)st.st_size > e->synced) e->synced = (uint64_t)st.st_size;
+        if (e->wgen == gen) e->dirty_lo = UINT64_MAX;
+    }
     pthread_mutex_unlock(&mu);
     return OMEN_OK;
 }
@@ -534,6 +569,7 @@ static const fio_env fault_env = {
     .sync = ff_sync,
     .size = ff_size,
     .truncate = ff_truncate,
+    .allocate = ff_allocate,
     .close = ff_close,
     .mmap = ff_mmap,
     .rename = ff_rename,
@@ -615,34 +651,47 @@ void fio_fault_seed(uint64_t seed)
     pthread_mutex_unlock(&mu);
 }
 
-/* Cut / tear / scramble one file whose synced length is `synced`. */
-static int lose_tail(const char *path, uint64_t size, uint64_t synced, int mode, uint64_t *final)
+/* Lose the unsynced bytes of one file: everything from `from` (the synced
+ * length, or the lowest offset written since the last sync if lower) up to
+ * its size.  Unsynced bytes below the synced length were written into space
+ * reserved with fio_allocate, so losing them means reading zeros again;
+ * unsynced bytes past it are cut off.  DROP loses them all, TEAR keeps a
+ * random prefix, SCRAMBLE also garbles random sectors of that prefix. */
+static int lose_tail(const char *path, uint64_t size, uint64_t synced, uint64_t from, int mode,
+                     uint64_t *final)
 {
-    uint64_t keep = synced;
-    if (mode == FIO_POWER_TEAR || mode == FIO_POWER_SCRAMBLE)
-        keep = synced + rnd() % (size - synced + 1);
-    if (truncate(path, (off_t)keep) != 0)
-        return omen_seterr_errno(OMEN_IO, errno, "fio fault env: truncate %s", path);
-    if (mode == FIO_POWER_SCRAMBLE && keep > synced) {
-        int fd = open(path, O_WRONLY | O_CLOEXEC);
-        if (fd < 0) return omen_seterr_errno(OMEN_IO, errno, "fio fault env: open %s", path);
-        /* Each 512-byte sector of the kept unsynced tail is, with
+    uint64_t keep = from;
+    if (mode == FIO_POWER_TEAR || mode == FIO_POWER_SCRAMBLE) keep = from + rnd() % (size - from + 1);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return omen_seterr_errno(OMEN_IO, errno, "fio fault env: open %s", path);
+    int rc = OMEN_OK;
+    uint64_t end = keep > synced ? keep : synced;
+    if (ftruncate(fd, (off_t)end) != 0)
+        rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: truncate %s", path);
+    static const unsigned char zeros[512];
+    for (uint64_t a = keep; rc == OMEN_OK && a < end;) {
+        size_t chunk = end - a < sizeof zeros ? (size_t)(end - a) : sizeof zeros;
+        if (pwrite(fd, zeros, chunk, (off_t)a) != (ssize_t)chunk)
+            rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: zero %s", path);
+        a += chunk;
+    }
+    if (rc == OMEN_OK && mode == FIO_POWER_SCRAMBLE && keep > from) {
+        /* Each 512-byte sector of the kept unsynced bytes is, with
          * probability 1/2, replaced by garbage. */
-        for (uint64_t s = synced & ~(uint64_t)511; s < keep; s += 512) {
+        for (uint64_t s = from & ~(uint64_t)511; s < keep; s += 512) {
             if (rnd() & 1) continue;
-            uint64_t a = s < synced ? synced : s, b = s + 512 < keep ? s + 512 : keep;
+            uint64_t a = s < from ? from : s, b = s + 512 < keep ? s + 512 : keep;
             unsigned char junk[512];
             for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)rnd();
             if (pwrite(fd, junk, (size_t)(b - a), (off_t)a) != (ssize_t)(b - a)) {
-                int e = errno;
-                close(fd);
-                return omen_seterr_errno(OMEN_IO, e, "fio fault env: scramble %s", path);
+                rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: scramble %s", path);
+                break;
             }
         }
-        close(fd);
     }
-    *final = keep;
-    return OMEN_OK;
+    close(fd);
+    *final = end;
+    return rc;
 }
 
 int fio_fault_power_loss(int mode)
@@ -677,8 +726,10 @@ int fio_fault_power_loss(int mode)
         if (lstat(paths[i], &st) != 0 || !S_ISREG(st.st_mode)) continue;
         ino_ent *e = ino_find(st.st_dev, st.st_ino);
         uint64_t size = (uint64_t)st.st_size, final = size;
-        if (e && size > e->synced) {
-            int r = lose_tail(paths[i], size, e->synced, mode, &final);
+        uint64_t from = e ? (e->dirty_lo < e->synced ? e->dirty_lo : e->synced) : size;
+        if (from > size) from = size;
+        if (e && size > from) {
+            int r = lose_tail(paths[i], size, e->synced < size ? e->synced : size, from, mode, &final);
             if (r && !rc) rc = r;
         }
         /* 3. What survived is durable from now on. */

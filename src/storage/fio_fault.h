@@ -28,9 +28,14 @@
  *      random prefix of the unsynced tail (FIO_POWER_TEAR), or keeps such a
  *      prefix with random bytes of it overwritten by garbage
  *      (FIO_POWER_SCRAMBLE: models pages of the tail written out of order).
- *      Bytes below the synced length are kept as they are now: the model
- *      assumes engine files are append-only (an in-place overwrite of synced
- *      bytes is treated as durable).  A truncate is durable immediately.
+ *      The env also remembers the lowest offset written since the last
+ *      sync: bytes written below the synced length are lost too (the
+ *      unsynced range then starts there), and lost bytes below the synced
+ *      length read back as zeros.  The model thus assumes that the engine
+ *      writes in place only into space it reserved with fio_allocate (the
+ *      WAL's preallocation), which reads as zeros until written; files are
+ *      otherwise append-only.  fio_allocate counts as a write for failure
+ *      injection.  A truncate is durable immediately.
  *    - Directory entries: a file created, a rename, or an unlink through
  *      the env is pending until a later successful fio_sync_dir of that
  *      file's directory (paths are compared after lexical normalisation:
@@ -63,7 +68,7 @@
 enum {
     FIO_FAULT_OPEN = 1,     /* fio_open, fio_lock                         */
     FIO_FAULT_READ = 2,     /* fio_pread                                  */
-    FIO_FAULT_WRITE = 4,    /* fio_pwrite, fio_append(v), fio_truncate    */
+    FIO_FAULT_WRITE = 4,    /* fio_pwrite, fio_append(v), fio_truncate, fio_allocate */
     FIO_FAULT_SYNC = 8,     /* fio_sync, fio_sync_dir                     */
     FIO_FAULT_RENAME = 16,  /* fio_rename                                 */
     FIO_FAULT_UNLINK = 32,  /* fio_unlink, fio_rmdir                      */

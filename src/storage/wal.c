@@ -29,9 +29,15 @@
 #define WAL_VERSION 1u
 #define WAL_REC_FULL 1u
 
+/* Space reserved ahead of the appends (see fio_allocate): a synced append
+ * then rewrites no file-system metadata, only data. */
+#define WAL_PREALLOC (1u << 20)
+
 struct wal_writer {
     fio_file *f;
     uint64_t size;
+    uint64_t alloc_end; /* file bytes reserved (>= size while prealloc is on) */
+    int prealloc;       /* 0 after a failed reservation: plain appends */
     int failed;
     int dir_synced;
     char *dir;
@@ -73,6 +79,22 @@ static int failed_err(const wal_writer *w)
                        fio_file_path(w->f), w->failmsg);
 }
 
+/* Reserve whole WAL_PREALLOC chunks past the `need` bytes.  A failure
+ * (including an injected one) only turns reservation off: appends then
+ * extend the file as usual, and a real I/O problem shows on the append. */
+static void reserve(wal_writer *w, uint64_t need)
+{
+    if (!w->prealloc || need <= w->alloc_end) return;
+    uint64_t from = w->alloc_end > w->size ? w->alloc_end : w->size;
+    uint64_t end = (need / WAL_PREALLOC + 1) * WAL_PREALLOC;
+    if (fio_allocate(w->f, from, end - from) == OMEN_OK) {
+        w->alloc_end = end;
+    } else {
+        w->prealloc = 0;
+        omen_clearerr();
+    }
+}
+
 int wal_writer_open(const char *path, wal_writer **out)
 {
     if (out) *out = NULL;
@@ -94,6 +116,9 @@ int wal_writer_open(const char *path, wal_writer **out)
     uint8_t h[WAL_FILE_HEADER_SIZE];
     make_file_header(h);
     rc = fio_append(w->f, h, sizeof h);
+    w->prealloc = 1;
+    w->size = sizeof h;
+    if (!rc) reserve(w, sizeof h);
     /* A durable header means a log that survives a crash (its directory
      * entry may not) never has a damaged header: after power loss only
      * record tails can be torn, and replay reports those as tails. */
@@ -109,7 +134,6 @@ int wal_writer_open(const char *path, wal_writer **out)
         omen_free(w);
         return omen_seterr(rc, "%s", saved);
     }
-    w->size = sizeof h;
     *out = w;
     return OMEN_OK;
 }
@@ -141,6 +165,7 @@ int wal_append_v(wal_writer *w, const struct iovec *iov, int iovcnt)
         v = omen_malloc(sizeof *v * ((size_t)iovcnt + 1));
         if (!v) return omen_seterr(OMEN_NOMEM, "wal: out of memory appending");
     }
+    reserve(w, w->size + sizeof h + len);
     v[0].iov_base = h;
     v[0].iov_len = sizeof h;
     if (iovcnt) memcpy(v + 1, iov, sizeof *v * (size_t)iovcnt);
@@ -180,6 +205,9 @@ uint64_t wal_size(const wal_writer *w)
 int wal_writer_close(wal_writer *w)
 {
     if (!w) return OMEN_OK;
+    /* A closed log ends at its last record (the reserved zeros would read
+     * as a torn tail); best effort, since zeros after it are harmless. */
+    if (!w->failed && w->alloc_end > w->size && fio_truncate(w->f, w->size) != OMEN_OK) omen_clearerr();
     int rc = fio_close(w->f);
     omen_free(w->dir);
     omen_free(w);
@@ -193,6 +221,16 @@ static int all_zero(const uint8_t *p, size_t n)
     for (size_t i = 0; i < n; i++)
         if (p[i]) return 0;
     return 1;
+}
+
+/* Whether the record at r (header complete, type and length plausible) is
+ * followed by nothing but zeros from some byte inside it to the end of the
+ * file: a write torn inside reserved space. */
+static int cut_short(const uint8_t *r, size_t rem)
+{
+    uint64_t extent = WAL_RECORD_HEADER_SIZE + (uint64_t)get_fixed32(r + 4);
+    if (get_fixed32(r + 4) > WAL_MAX_RECORD || extent >= rem) return 0;
+    return all_zero(r + extent - 1, rem - (size_t)extent + 1);
 }
 
 int wal_replay_buf(const void *buf, size_t len, int (*fn)(void *ctx, const void *rec, size_t len),
@@ -252,8 +290,12 @@ int wal_replay_buf(const void *buf, size_t len, int (*fn)(void *ctx, const void 
             }
         }
         /* A zero-filled remainder is what a crash leaves when the size was
-         * extended before the data reached the disk: a torn tail. */
-        if (all_zero(r, rem)) state = WAL_TAIL_TORN;
+         * extended before the data reached the disk, or in space the writer
+         * reserved: a torn tail.  So is a record cut short inside reserved
+         * space (its bytes end in zeros that run to the end of the file). */
+        if (all_zero(r, rem) || (state == WAL_TAIL_CORRUPT && rem >= WAL_RECORD_HEADER_SIZE &&
+                                 r[8] == WAL_REC_FULL && cut_short(r, rem)))
+            state = WAL_TAIL_TORN;
         *tail_state = state;
         return OMEN_OK;
     }

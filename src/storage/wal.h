@@ -6,6 +6,10 @@
  * Durability contract:
  *  - wal_append returns after the whole record is in the kernel (one
  *    write(2) through fio): it survives a process crash.
+ *  - The writer reserves the file ahead of its appends in 1 MiB chunks
+ *    (fio_allocate), so the fdatasync of a synced write flushes data only,
+ *    not the file size and block map; a closed log is cut back to its last
+ *    record, and after a crash the reserved zeros read as a torn tail.
  *  - wal_sync makes every appended record durable (fdatasync; the first
  *    successful wal_sync of a writer also fsyncs the log's directory so the
  *    file's existence is durable too).
