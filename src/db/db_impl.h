@@ -70,13 +70,17 @@ typedef struct db_hp_slot {
     char pad[64 - 2 * sizeof(void *)];
 } db_hp_slot;
 
+enum { DB_W_QUEUED = 0, DB_W_DONE = 1, DB_W_LEADS = 2 };
+
 typedef struct db_writer {
     const unsigned char *ops;
     size_t ops_len, mem_cost;
     uint32_t count;
     struct omen_txn *txn; /* validated by the leader when non-NULL */
     int sync;
-    int done, status;
+    int status;
+    atomic_int state; /* DB_W_QUEUED, DB_W_DONE (status set) or DB_W_LEADS */
+    int sleeping;     /* in pthread_cond_wait (under mu): wake with cv */
     pthread_cond_t cv;
     struct db_writer *next;
 } db_writer;
