@@ -198,6 +198,44 @@ static int name_cb(void *ctx, const char *name)
     return c->stop_after && c->n >= c->stop_after ? 42 : 0;
 }
 
+/* fio_allocate reserves zeros without moving the append position; appends
+ * inside a writable window are copies that read back through pread and
+ * survive close; appends past the window fall back to write(2); truncate
+ * drops the window. */
+static void test_allocate_and_window(void **state)
+{
+    (void)state;
+    fio_file *f;
+    assert_int_equal(fio_open(P("w"), FIO_READ | FIO_WRITE | FIO_CREATE, &f), OMEN_OK);
+    assert_int_equal(fio_append(f, "head", 4), OMEN_OK);
+    assert_int_equal(fio_allocate(f, 4, 8192), OMEN_OK);
+    assert_int_equal(fio_file_end(f), 4);
+    assert_int_equal(disk_size(P("w")), 8196);
+    assert_int_equal(fio_map_window(f, 4, 8192), OMEN_OK);
+    char big[9000];
+    for (size_t i = 0; i < sizeof big; i++) big[i] = (char)('a' + i % 26);
+    struct iovec v[2] = {{.iov_base = big, .iov_len = 100}, {.iov_base = big + 100, .iov_len = 200}};
+    assert_int_equal(fio_appendv(f, v, 2), OMEN_OK);    /* inside the window */
+    assert_int_equal(fio_file_end(f), 304);
+    assert_int_equal(fio_append(f, big, 8000), OMEN_OK); /* runs past it: write(2) */
+    assert_int_equal(fio_file_end(f), 8304);
+    assert_int_equal(disk_size(P("w")), 8304);
+    char back[9000];
+    size_t got;
+    assert_int_equal(fio_pread(f, back, sizeof back, 0, &got), OMEN_OK);
+    assert_int_equal(got, 8304);
+    assert_memory_equal(back, "head", 4);
+    assert_memory_equal(back + 4, big, 300);
+    assert_memory_equal(back + 304, big, 8000);
+    assert_int_equal(fio_truncate(f, 10), OMEN_OK);
+    assert_int_equal(fio_append(f, "xy", 2), OMEN_OK);
+    assert_int_equal(fio_close(f), OMEN_OK);
+    assert_int_equal(read_all(P("w"), back, sizeof back), 12);
+    assert_memory_equal(back, "head", 4);
+    assert_memory_equal(back + 4, big, 6);
+    assert_memory_equal(back + 10, "xy", 2);
+}
+
 static void test_namespace(void **state)
 {
     (void)state;
@@ -556,6 +594,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_appendv_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mmap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_allocate_and_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_namespace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_file_atomic, setup, teardown),

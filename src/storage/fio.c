@@ -31,6 +31,8 @@
 struct fio_file {
     int fd;
     uint64_t end;
+    uint8_t *wmap; /* writable window [wmap_off, wmap_off + wmap_len) or NULL */
+    uint64_t wmap_off, wmap_len;
     const fio_env *env;
     char *path;
 };
@@ -61,13 +63,23 @@ static fio_file *alloc_file(const char *path)
     }
     f->fd = -1;
     f->end = 0;
+    f->wmap = NULL;
+    f->wmap_off = f->wmap_len = 0;
     f->env = NULL;
     f->path = p;
     return f;
 }
 
+static void drop_window(fio_file *f)
+{
+    if (f->wmap) munmap(f->wmap, (size_t)f->wmap_len);
+    f->wmap = NULL;
+    f->wmap_off = f->wmap_len = 0;
+}
+
 static void free_file(fio_file *f)
 {
+    drop_window(f);
     omen_free(f->path);
     omen_free(f);
 }
@@ -128,8 +140,25 @@ static int posix_pread(fio_file *f, void *buf, size_t n, uint64_t off, size_t *g
 }
 
 /* Write the concatenation of iov at off, continuing short writes. */
+/* A write that falls entirely inside the writable window is a copy into
+ * the page cache through the map: no system call. */
+static int copy_to_window(fio_file *f, const struct iovec *iov, int iovcnt, uint64_t off)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < iovcnt; i++) total += iov[i].iov_len;
+    if (off < f->wmap_off || total > f->wmap_len || off - f->wmap_off > f->wmap_len - total) return 0;
+    uint8_t *p = f->wmap + (off - f->wmap_off);
+    for (int i = 0; i < iovcnt; i++) {
+        if (iov[i].iov_len) memcpy(p, iov[i].iov_base, iov[i].iov_len);
+        p += iov[i].iov_len;
+    }
+    if (off + total > f->end) f->end = off + total;
+    return 1;
+}
+
 static int write_all_v(fio_file *f, const struct iovec *iov, int iovcnt, uint64_t off)
 {
+    if (f->wmap && copy_to_window(f, iov, iovcnt, off)) return OMEN_OK;
     enum { CHUNK = 64 };
     int i = 0;
     size_t skip = 0; /* bytes of iov[i] already written */
@@ -214,6 +243,7 @@ static int posix_size(fio_file *f, uint64_t *size)
 
 static int posix_truncate(fio_file *f, uint64_t size)
 {
+    drop_window(f); /* pages past a shorter end would fault (SIGBUS) */
     int r;
     do {
         r = ftruncate(f->fd, (off_t)size);
@@ -234,6 +264,22 @@ static int posix_allocate(fio_file *f, uint64_t off, uint64_t len)
     if (r != 0 && errno != EOPNOTSUPP)
         return omen_seterr_errno(OMEN_IO, errno, "fio: fallocate %s [%llu, +%llu)", f->path,
                                  (unsigned long long)off, (unsigned long long)len);
+    return OMEN_OK;
+}
+
+static int posix_map_window(fio_file *f, uint64_t off, uint64_t len)
+{
+    drop_window(f);
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start = off & ~(page - 1);
+    len += off - start;
+    if (len == 0 || len > (uint64_t)SIZE_MAX) return OMEN_OK;
+    void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, f->fd, (off_t)start);
+    if (p == MAP_FAILED)
+        return omen_seterr_errno(OMEN_IO, errno, "fio: map %s [%llu, +%llu) for writing", f->path,
+                                 (unsigned long long)start, (unsigned long long)len);
+    f->wmap = p;
+    f->wmap_off = start;
+    f->wmap_len = len;
     return OMEN_OK;
 }
 
@@ -377,6 +423,7 @@ static const fio_env posix_env = {
     .appendv = posix_appendv,
     .sync = posix_sync,
     .allocate = posix_allocate,
+    .map_window = posix_map_window,
     .size = posix_size,
     .truncate = posix_truncate,
     .close = posix_close,
@@ -482,6 +529,12 @@ int fio_allocate(fio_file *f, uint64_t off, uint64_t len)
     CHECK_FILE(f);
     if (len == 0) return OMEN_OK;
     return f->env->allocate(f, off, len);
+}
+
+int fio_map_window(fio_file *f, uint64_t off, uint64_t len)
+{
+    CHECK_FILE(f);
+    return f->env->map_window(f, off, len);
 }
 
 uint64_t fio_file_end(const fio_file *f)

@@ -75,6 +75,16 @@ int fio_truncate(fio_file *f, uint64_t size);
  * system without fallocate gets OMEN_OK and nothing reserved. */
 int fio_allocate(fio_file *f, uint64_t off, uint64_t len);
 
+/* Map [off, off + len) of the file (which must lie within its size, e.g.
+ * space from fio_allocate) shared and writable, replacing any earlier
+ * window of the handle.  Appends and pwrites that fall entirely inside the
+ * window are then memory copies into the page cache instead of write(2)
+ * calls: the same durability (they survive a process crash at once; power
+ * loss only after fio_sync), without a system call per write.  Other writes
+ * still use write(2) (coherent with the map).  fio_truncate drops the
+ * window.  The caller must not let the file shrink below a live window. */
+int fio_map_window(fio_file *f, uint64_t off, uint64_t len);
+
 /* The handle's append position (where fio_append writes next). */
 uint64_t fio_file_end(const fio_file *f);
 
@@ -138,6 +148,7 @@ typedef struct fio_env {
     int (*size)(fio_file *f, uint64_t *size);
     int (*truncate)(fio_file *f, uint64_t size);
     int (*allocate)(fio_file *f, uint64_t off, uint64_t len);
+    int (*map_window)(fio_file *f, uint64_t off, uint64_t len);
     int (*close)(fio_file *f);
     int (*mmap)(fio_file *f, uint64_t len, const void **addr);
     int (*rename)(const char *from, const char *to);

@@ -345,6 +345,13 @@ static int ff_appendv(fio_file *f, const struct iovec *iov, int iovcnt)
     return px()->appendv(f, iov, iovcnt);
 }
 
+/* Writes through the window still pass ff_appendv / ff_pwrite first, so
+ * they are counted, failed and tracked like any other write. */
+static int ff_map_window(fio_file *f, uint64_t off, uint64_t len)
+{
+    return px()->map_window(f, off, len);
+}
+
 static int ff_allocate(fio_file *f, uint64_t off, uint64_t len)
 {
     if (inject(FIO_FAULT_WRITE, "fallocate", fio_file_path(f))) return OMEN_IO;
@@ -570,6 +577,7 @@ static const fio_env fault_env = {
     .size = ff_size,
     .truncate = ff_truncate,
     .allocate = ff_allocate,
+    .map_window = ff_map_window,
     .close = ff_close,
     .mmap = ff_mmap,
     .rename = ff_rename,

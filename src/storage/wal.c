@@ -89,6 +89,9 @@ static void reserve(wal_writer *w, uint64_t need)
     uint64_t end = (need / WAL_PREALLOC + 1) * WAL_PREALLOC;
     if (fio_allocate(w->f, from, end - from) == OMEN_OK) {
         w->alloc_end = end;
+        /* Appends inside the reserved space become memory copies (no
+         * write(2) per record); if mapping fails they just stay writes. */
+        if (fio_map_window(w->f, w->size, end - w->size) != OMEN_OK) omen_clearerr();
     } else {
         w->prealloc = 0;
         omen_clearerr();

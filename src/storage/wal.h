@@ -4,8 +4,10 @@
  * Byte layout: docs/format.md, "WAL file".
  *
  * Durability contract:
- *  - wal_append returns after the whole record is in the kernel (one
- *    write(2) through fio): it survives a process crash.
+ *  - wal_append returns after the whole record is in the kernel's page
+ *    cache (a copy into the shared, writable map of the reserved space --
+ *    fio_map_window -- or, outside it, one write(2)): it survives a process
+ *    crash.
  *  - The writer reserves the file ahead of its appends in 1 MiB chunks
  *    (fio_allocate), so the fdatasync of a synced write flushes data only,
  *    not the file size and block map; a closed log is cut back to its last
