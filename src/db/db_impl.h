@@ -79,9 +79,7 @@ typedef struct db_writer {
     struct omen_txn *txn; /* validated by the leader when non-NULL */
     int sync;
     int status;
-    atomic_int state; /* DB_W_QUEUED, DB_W_DONE (status set) or DB_W_LEADS */
-    int sleeping;     /* in pthread_cond_wait (under mu): wake with cv */
-    pthread_cond_t cv;
+    atomic_int state; /* DB_W_QUEUED, DB_W_DONE (status set) or DB_W_LEADS; a futex */
     struct db_writer *next;
 } db_writer;
 
@@ -135,6 +133,9 @@ struct omen_db {
     size_t iov_cap;
 
     atomic_uint_fast64_t st_flushes, st_compactions, st_comp_bytes, st_stall_us, st_wal_bytes;
+    /* Group commit of synced writes (write.c, gather_sync_group): synced
+     * writers inside db_write_ops, and how many of them are queued. */
+    atomic_int sync_active, sync_queued;
 };
 
 /* Pin / unpin the current superversion. */

@@ -8,10 +8,13 @@
  * appends ONE WAL record for the whole group (a batch or transaction is
  * therefore entirely inside one record), fdatasyncs once if any member
  * asked for OMEN_SYNC_FULL, inserts into the memtable and finally publishes
- * last_seq under mu and wakes the followers.  Queued relaxed writers spin
- * briefly on their state before sleeping on their condition variable (see
- * wait_turn): on this class of VM a futex sleep and wake-up cost more than
- * a whole relaxed group, and the spin doubled 2-thread transaction commits.
+ * last_seq under mu, hands leadership on and, after dropping mu, wakes the
+ * followers (futexes on their state words).  Queued relaxed writers spin
+ * briefly before sleeping (see wait_turn): on this class of VM a futex sleep
+ * and wake-up cost more than a whole relaxed group, and the spin doubled
+ * 2-thread transaction commits.  A leader of synced writes waits a moment
+ * for its siblings (gather_sync_group) so that one fdatasync serves more of
+ * them.
  *
  * Memtable memory for the group is reserved before the WAL append, so once
  * a record is in the log, applying it cannot fail.  A failed WAL append or
@@ -19,7 +22,10 @@
  * hold a partial record and, after a failed fsync, the page cache may
  * already have dropped the data).
  */
+#include <linux/futex.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +45,10 @@ static inline void spin_pause(void)
     __builtin_ia32_pause();
 #endif
 }
+
+/* Longest a synced group's leader waits for its siblings (microseconds):
+ * well under one fdatasync on any disk. */
+#define GATHER_MAX_US 100
 
 #define GROUP_MAX_BYTES (1u << 20)
 #define GROUP_SMALL_BYTES (128u << 10)
@@ -185,67 +195,124 @@ static int ensure_iov(omen_db *db, size_t n)
     return OMEN_OK;
 }
 
-/* Tell a queued writer it is done or leads (mu held).  A writer that is
- * not asleep may be spinning on its state and free itself the moment it
- * sees the store, so nothing of it is touched after the store unless it
- * sleeps (a sleeper needs mu, which we hold, to get up). */
-static void notify_writer(db_writer *x, int state)
+/* Writers wait on their own state word with a futex rather than a condition
+ * variable, so that the leader can wake them after it has dropped mu (and
+ * after it has handed leadership on): waking a sleeping thread is a system
+ * call, and doing a dozen of them under the lock used to delay the next
+ * group's fdatasync.  A futex wake names an address, not an object, so
+ * waking a writer that has already seen its state and returned is harmless
+ * (at worst a spurious wake-up for whoever waits there next; every futex
+ * waiter re-checks its condition). */
+static void state_wait(atomic_int *state, int expect)
 {
-    int asleep = x->sleeping;
-    atomic_store_explicit(&x->state, state, memory_order_release);
-    if (asleep) pthread_cond_signal(&x->cv);
+    syscall(SYS_futex, (int *)state, FUTEX_WAIT_PRIVATE, expect, NULL, NULL, 0);
 }
 
-/* Leader: finish (mu held) -- pop the group, hand leadership on. */
+static void state_wake(atomic_int *state)
+{
+    syscall(SYS_futex, (int *)state, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+/* Append w to the writer queue (mu held).  w lives on its writer's stack
+ * and leaves the queue (finish_group) before that writer returns; kept out
+ * of line because GCC cannot see that and warns of a dangling pointer. */
+static __attribute__((noinline)) void enqueue(omen_db *db, db_writer *w)
+{
+    if (w->sync == OMEN_SYNC_FULL) atomic_fetch_add_explicit(&db->sync_queued, 1, memory_order_relaxed);
+    if (db->wq_tail)
+        db->wq_tail->next = w;
+    else
+        db->wq_head = w;
+    db->wq_tail = w;
+}
+
+/* Leader: finish -- pop the group and hand leadership on under mu, then
+ * (mu released on return) tell the members they are done.  The new leader is
+ * woken first so that its group's WAL write and sync overlap the wake-ups. */
 static void finish_group(omen_db *db, db_writer *leader, db_writer *last)
 {
-    db_writer *x = leader;
-    for (;;) {
-        db_writer *nx = x->next;
-        if (x == last) db->wq_head = nx;
-        if (x != leader) notify_writer(x, DB_W_DONE);
+    db_writer *first = leader == last ? NULL : leader->next;
+    int nsync = 0;
+    for (db_writer *x = leader;; x = x->next) {
+        nsync += x->sync == OMEN_SYNC_FULL;
         if (x == last) break;
+    }
+    if (nsync) atomic_fetch_sub_explicit(&db->sync_queued, nsync, memory_order_relaxed);
+    db->wq_head = last->next;
+    if (!db->wq_head) db->wq_tail = NULL;
+    db_writer *head = db->wq_head;
+    if (head) atomic_store_explicit(&head->state, DB_W_LEADS, memory_order_release);
+    pthread_mutex_unlock(&db->mu);
+    if (head) state_wake(&head->state);
+    for (db_writer *x = first; x;) {
+        /* x may return the moment it sees DONE: read its link first. */
+        db_writer *nx = x == last ? NULL : x->next;
+        atomic_store_explicit(&x->state, DB_W_DONE, memory_order_release);
+        state_wake(&x->state);
         x = nx;
     }
-    if (!db->wq_head)
-        db->wq_tail = NULL;
-    else
-        notify_writer(db->wq_head, DB_W_LEADS);
 }
 
-/* Wait (mu held on entry) until w is done or leads.  Returns with mu held
- * if it leads, released if it is done.  A relaxed write's group takes a few
- * microseconds, less than a futex sleep and wake-up costs on a VM, so a
- * queued relaxed writer first spins for a while without the lock; synced
- * groups wait for a disk flush, so their writers sleep at once. */
+/* Wait (mu held on entry, released here) until w is done or leads; a
+ * leader returns with mu held again.  A relaxed write's group takes a few
+ * microseconds, less than a futex sleep and wake-up cost on a VM, so a
+ * queued relaxed writer first spins for a while; synced groups wait for a
+ * disk flush, so their writers sleep at once. */
 static int wait_turn(omen_db *db, db_writer *w)
 {
     if (db->wq_head == w) return DB_W_LEADS;
+    pthread_mutex_unlock(&db->mu);
+    int st = DB_W_QUEUED;
     if (w->sync != OMEN_SYNC_FULL) {
-        pthread_mutex_unlock(&db->mu);
         for (int i = 0; i < WRITER_SPIN; i++) {
-            int st = atomic_load_explicit(&w->state, memory_order_acquire);
-            if (st == DB_W_DONE) return st;
-            if (st == DB_W_LEADS) break;
+            st = atomic_load_explicit(&w->state, memory_order_acquire);
+            if (st != DB_W_QUEUED) break;
             spin_pause();
         }
-        pthread_mutex_lock(&db->mu);
     }
-    int st;
-    while ((st = atomic_load_explicit(&w->state, memory_order_acquire)) == DB_W_QUEUED) {
-        w->sleeping = 1;
-        pthread_cond_wait(&w->cv, &db->mu);
-        w->sleeping = 0;
-    }
-    if (st == DB_W_DONE) pthread_mutex_unlock(&db->mu);
+    while ((st = atomic_load_explicit(&w->state, memory_order_acquire)) == DB_W_QUEUED)
+        state_wait(&w->state, DB_W_QUEUED);
+    if (st == DB_W_LEADS) pthread_mutex_lock(&db->mu);
     return st;
 }
+
+/* A synced group costs one fdatasync however many writers it holds, so a
+ * leader of synced writes waits a moment (mu released, yielding the CPU) for
+ * the synced writers that are already inside db_write_ops -- typically the
+ * previous group's members, just woken and about to write again -- to queue
+ * up behind it: PostgreSQL's commit_delay with commit_siblings.  A lone
+ * writer never waits; the wait is bounded by GATHER_MAX_US. */
+static void gather_sync_group(omen_db *db)
+{
+    if (atomic_load_explicit(&db->sync_active, memory_order_relaxed) <= 1) return;
+    uint64_t deadline = now_us() + GATHER_MAX_US;
+    pthread_mutex_unlock(&db->mu);
+    while (atomic_load_explicit(&db->sync_queued, memory_order_relaxed) <
+               atomic_load_explicit(&db->sync_active, memory_order_relaxed) &&
+           now_us() < deadline)
+        sched_yield();
+    pthread_mutex_lock(&db->mu);
+}
+
+static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t count,
+                     size_t mem_cost, struct omen_txn *txn, int sync);
 
 int db_write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t count,
                  size_t mem_cost, struct omen_txn *txn, int sync)
 {
     int rc = resolve_sync(db, sync, &sync);
     if (rc) return rc;
+    if (sync != OMEN_SYNC_FULL) return write_ops(db, ops, ops_len, count, mem_cost, txn, sync);
+    atomic_fetch_add_explicit(&db->sync_active, 1, memory_order_relaxed);
+    rc = write_ops(db, ops, ops_len, count, mem_cost, txn, sync);
+    atomic_fetch_sub_explicit(&db->sync_active, 1, memory_order_relaxed);
+    return rc;
+}
+
+static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t count,
+                     size_t mem_cost, struct omen_txn *txn, int sync)
+{
+    int rc;
     if (ops_len + BATCH_HEADER > WAL_MAX_RECORD)
         return omen_seterr(OMEN_TOOBIG, "write of %zu bytes exceeds the %u-byte record limit",
                            ops_len, WAL_MAX_RECORD);
@@ -258,33 +325,23 @@ int db_write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t
     w.mem_cost = mem_cost;
     w.txn = txn;
     w.sync = sync;
-    pthread_cond_init(&w.cv, NULL);
 
     pthread_mutex_lock(&db->mu);
     rc = db_check_writable(db, "write");
     if (rc) {
         pthread_mutex_unlock(&db->mu);
-        pthread_cond_destroy(&w.cv);
         return rc;
     }
-    if (db->wq_tail)
-        db->wq_tail->next = &w;
-    else
-        db->wq_head = &w;
-    db->wq_tail = &w;
-    if (wait_turn(db, &w) == DB_W_DONE) {
-        pthread_cond_destroy(&w.cv);
-        return w.status;
-    }
+    enqueue(db, &w);
+    if (wait_turn(db, &w) == DB_W_DONE) return w.status;
 
     /* Leader.  count == 0 && !txn is a flush request (omen_flush). */
     int flush_req = count == 0 && !txn && ops == NULL;
+    if (sync == OMEN_SYNC_FULL && !flush_req) gather_sync_group(db);
     rc = make_room(db, flush_req);
     if (rc || flush_req) {
         w.status = rc;
-        finish_group(db, &w, &w);
-        pthread_mutex_unlock(&db->mu);
-        pthread_cond_destroy(&w.cv);
+        finish_group(db, &w, &w); /* releases mu */
         return rc;
     }
     db_writer *last = &w;
@@ -369,9 +426,7 @@ int db_write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t
     pthread_mutex_lock(&db->mu);
     if (n > 0 && rc == OMEN_OK)
         atomic_store_explicit(&db->last_seq, seq0 + n - 1, memory_order_release);
-    finish_group(db, &w, last);
-    pthread_mutex_unlock(&db->mu);
-    pthread_cond_destroy(&w.cv);
+    finish_group(db, &w, last); /* releases mu */
     return w.status;
 }
 
