@@ -23,7 +23,7 @@
 
 typedef struct lidx lidx;
 
-#define LIDX_DEFAULT_EPSILON 32
+#define LIDX_DEFAULT_EPSILON 16
 
 /* Build a model over keys[0..n) (sorted ascending, duplicates allowed).
  * epsilon 0 means LIDX_DEFAULT_EPSILON.  Returns OMEN_OK / OMEN_NOMEM /
