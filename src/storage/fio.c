@@ -261,7 +261,9 @@ static int posix_allocate(fio_file *f, uint64_t off, uint64_t len)
     do {
         r = fallocate(f->fd, 0, (off_t)off, (off_t)len);
     } while (r != 0 && errno == EINTR);
-    if (r != 0 && errno != EOPNOTSUPP)
+    /* Failing here (also for EOPNOTSUPP) matters: a caller that maps the
+     * space it believes reserved must never map past the end of the file. */
+    if (r != 0)
         return omen_seterr_errno(OMEN_IO, errno, "fio: fallocate %s [%llu, +%llu)", f->path,
                                  (unsigned long long)off, (unsigned long long)len);
     return OMEN_OK;

@@ -71,8 +71,9 @@ int fio_truncate(fio_file *f, uint64_t size);
  * append position: later appends write into the reserved space.  Why: an
  * fdatasync after an append that grew the file must also commit the new
  * size and block map through the filesystem journal; appends into space
- * reserved (and synced) beforehand make it a pure data flush.  A file
- * system without fallocate gets OMEN_OK and nothing reserved. */
+ * reserved (and synced) beforehand make it a pure data flush.  OMEN_IO if
+ * the space cannot be reserved (no space left, or a file system without
+ * fallocate): nothing is reserved then, and the caller just appends. */
 int fio_allocate(fio_file *f, uint64_t off, uint64_t len);
 
 /* Map [off, off + len) of the file (which must lie within its size, e.g.
