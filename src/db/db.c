@@ -271,14 +271,9 @@ void db_sv_put(db_sv *sv)
 
 static _Thread_local unsigned hp_hint;
 
-/* Hazard-pointer pin.  The slot is published (seq_cst) before re-checking
- * that sv is still current, and an installer swaps db->sv (seq_cst) before
- * dropping the old one's reference and scanning the slots, so either the
- * reader sees the swap and retries, or the reclaimer sees the slot.  Since
- * a published sv cannot be freed (no ABA) and no install happened between
- * the two loads, *seq was read while sv was current: sv holds every write
- * <= *seq and no compaction in it dropped a version visible at *seq. */
-db_sv *db_sv_pin(omen_db *db, uint64_t *seq, int *slot)
+/* Claim a free hazard slot, starting at this thread's last one; -1 if every
+ * slot is busy. */
+static int hp_claim(omen_db *db)
 {
     unsigned start = hp_hint;
     for (unsigned k = 0; k < DB_HP_SLOTS; k++) {
@@ -289,29 +284,51 @@ db_sv *db_sv_pin(omen_db *db, uint64_t *seq, int *slot)
             atomic_compare_exchange_strong_explicit(&s->busy, &expect, 1, memory_order_acquire,
                                                     memory_order_relaxed)) {
             hp_hint = i;
-            db_sv *sv;
-            for (;;) {
-                sv = atomic_load(&db->sv);
-                atomic_store(&s->hp, sv);
-                *seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
-                if (atomic_load(&db->sv) == sv) break;
-            }
-            *slot = (int)i;
-            return sv;
+            return (int)i;
         }
     }
-    *slot = -1;
-    return db_sv_get_seq(db, seq);
+    return -1;
+}
+
+/* Publish the current superversion in a claimed slot.  The slot is
+ * published (seq_cst) before re-checking that sv is still current, and an
+ * installer swaps db->sv (seq_cst) before dropping the old one's reference
+ * and scanning the slots, so either the reader sees the swap and retries,
+ * or the reclaimer sees the slot.  Since a published sv cannot be freed (no
+ * ABA) and no install happened between the two loads, *seq was read while
+ * sv was current: sv holds every write <= *seq and no compaction in it
+ * dropped a version visible at *seq. */
+static db_sv *hp_publish(omen_db *db, int slot, uint64_t *seq)
+{
+    db_hp_slot *s = &db->hp[slot];
+    db_sv *sv;
+    for (;;) {
+        sv = atomic_load(&db->sv);
+        atomic_store(&s->hp, sv);
+        *seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
+        if (atomic_load(&db->sv) == sv) return sv;
+    }
+}
+
+static void hp_release(omen_db *db, int slot)
+{
+    atomic_store_explicit(&db->hp[slot].hp, NULL, memory_order_release);
+    atomic_store_explicit(&db->hp[slot].busy, 0, memory_order_release);
+}
+
+db_sv *db_sv_pin(omen_db *db, uint64_t *seq, int *slot)
+{
+    *slot = hp_claim(db);
+    if (*slot < 0) return db_sv_get_seq(db, seq);
+    return hp_publish(db, *slot, seq);
 }
 
 void db_sv_unpin(omen_db *db, db_sv *sv, int slot)
 {
-    if (slot < 0) {
+    if (slot < 0)
         db_sv_put(sv);
-        return;
-    }
-    atomic_store_explicit(&db->hp[slot].hp, NULL, memory_order_release);
-    atomic_store_explicit(&db->hp[slot].busy, 0, memory_order_release);
+    else
+        hp_release(db, slot);
 }
 
 /* Counted reference (iterators, transactions, stats): pin, then take a
@@ -319,24 +336,9 @@ void db_sv_unpin(omen_db *db, db_sv *sv, int slot)
 db_sv *db_sv_get_seq(omen_db *db, uint64_t *seq)
 {
     for (;;) {
-        unsigned start = hp_hint;
-        for (unsigned k = 0; k < DB_HP_SLOTS; k++) {
-            unsigned i = (start + k) % DB_HP_SLOTS;
-            db_hp_slot *s = &db->hp[i];
-            int expect = 0;
-            if (atomic_load_explicit(&s->busy, memory_order_relaxed) != 0 ||
-                !atomic_compare_exchange_strong_explicit(&s->busy, &expect, 1,
-                                                         memory_order_acquire,
-                                                         memory_order_relaxed))
-                continue;
-            hp_hint = i;
-            db_sv *sv;
-            for (;;) {
-                sv = atomic_load(&db->sv);
-                atomic_store(&s->hp, sv);
-                *seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
-                if (atomic_load(&db->sv) == sv) break;
-            }
+        int slot = hp_claim(db);
+        if (slot >= 0) {
+            db_sv *sv = hp_publish(db, slot, seq);
             int r = atomic_load(&sv->refs), ok = 0;
             while (r > 0) {
                 if (atomic_compare_exchange_weak(&sv->refs, &r, r + 1)) {
@@ -344,10 +346,9 @@ db_sv *db_sv_get_seq(omen_db *db, uint64_t *seq)
                     break;
                 }
             }
-            atomic_store_explicit(&s->hp, NULL, memory_order_release);
-            atomic_store_explicit(&s->busy, 0, memory_order_release);
+            hp_release(db, slot);
             if (ok) return sv;
-            break; /* it was retired meanwhile: start over */
+            /* it was retired meanwhile: start over */
         }
         /* every slot busy (or a retry): yield and try again */
         sched_yield();

@@ -401,29 +401,23 @@ nomem:
     it->rg_have = it->rg_lo_inf = it->rg_hi_inf = 1;
 }
 
-static void cover_down(omen_iter *it)
+/* The covered range reaches the lower (dir < 0) or upper (dir > 0) end of
+ * the iterator's bounds, or is unbounded on that side if there is none. */
+static void cover_end(omen_iter *it, int dir)
 {
     if (!it->txn) return;
-    if (it->has_lower) {
-        cover_key(it, it->lower.p, it->lower.len);
+    int bounded = dir > 0 ? it->has_upper : it->has_lower;
+    const buf *b = dir > 0 ? &it->upper : &it->lower;
+    if (bounded) {
+        cover_key(it, b->p, b->len);
     } else {
         it->rg_have = 1;
-        it->rg_lo_inf = 1;
+        if (dir > 0)
+            it->rg_hi_inf = 1;
+        else
+            it->rg_lo_inf = 1;
     }
 }
-
-static void cover_up(omen_iter *it)
-{
-    if (!it->txn) return;
-    if (it->has_upper) {
-        cover_key(it, it->upper.p, it->upper.len);
-    } else {
-        it->rg_have = 1;
-        it->rg_hi_inf = 1;
-    }
-}
-
-static const void *cur_key(const omen_iter *it, size_t *kl);
 
 /* After a forward (dir > 0) or backward move: extend the covered range to
  * the landing key, or to the end of the bounds if the iterator ran off. */
@@ -432,12 +426,10 @@ static void cover_after(omen_iter *it, int dir)
     if (!it->txn) return;
     if (it->valid) {
         size_t kl;
-        const void *k = cur_key(it, &kl);
+        const void *k = omen_iter_key(it, &kl);
         cover_key(it, k, kl);
-    } else if (dir > 0) {
-        cover_up(it);
     } else {
-        cover_down(it);
+        cover_end(it, dir);
     }
 }
 
@@ -628,7 +620,7 @@ int omen_iter_create(omen_db *db, const omen_iter_options *opts, omen_iter **out
 void omen_iter_seek_first(omen_iter *it)
 {
     if (!it) return;
-    cover_down(it);
+    cover_end(it, -1);
     it->forward = 1;
     if (it->has_lower) {
         miter_seek(&it->m, it->lower.p, it->lower.len, it->seek_seq);
@@ -642,7 +634,7 @@ void omen_iter_seek_first(omen_iter *it)
 void omen_iter_seek_last(omen_iter *it)
 {
     if (!it) return;
-    cover_up(it);
+    cover_end(it, 1);
     it->forward = 0;
     if (it->has_upper)
         miter_seek_for_prev(&it->m, it->upper.p, it->upper.len, UINT64_MAX);
@@ -734,7 +726,7 @@ void omen_iter_prev(omen_iter *it)
                 it->valid = 0;
                 it->forward = 1;
                 if (!it->status) it->status = miter_status(m);
-                cover_down(it);
+                cover_end(it, -1);
                 return;
             }
             if (ukey_cmp(m->cur->key, m->cur->klen, it->skey.p, it->skey.len) < 0) break;
@@ -771,11 +763,6 @@ const void *omen_iter_value(const omen_iter *it, size_t *vlen)
     }
     if (vlen) *vlen = it->sval.len;
     return it->sval.len ? (const void *)it->sval.p : (const void *)"";
-}
-
-static const void *cur_key(const omen_iter *it, size_t *kl)
-{
-    return omen_iter_key(it, kl);
 }
 
 int omen_iter_status(const omen_iter *it)

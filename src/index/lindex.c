@@ -482,31 +482,6 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi)
     for (; a < e; a += 64) __builtin_prefetch((const void *)a);
 }
 
-void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size_t *lo,
-                 size_t *hi)
-{
-    (void)keys;
-    if (!m || m->nlevels == 0 || n == 0) {
-        /* No model: the whole array is the window. */
-        *lo = 0;
-        *hi = n;
-        return;
-    }
-    if (q <= m->lv[0].keys[0]) {
-        *lo = *hi = 0;
-        return;
-    }
-    size_t s = 0;
-    for (size_t L = m->nlevels - 1; L > 0; L--) {
-        const lidx_level *below = &m->lv[L - 1];
-        size_t a, b;
-        seg_window(&m->lv[L], s, q, below->m, m->eps_rec, &a, &b);
-        size_t j = q == UINT64_MAX ? b : lidx_search(below->keys, a, b, q + 1);
-        s = j ? j - 1 : 0;
-    }
-    seg_window(&m->lv[0], s, q, n, m->eps, lo, hi);
-}
-
 /* The query paths are instantiated once per search kernel, each compiled
  * for its target so the kernel inlines into every level's step; the entry
  * points pick an instance by the current variant. */
@@ -514,18 +489,35 @@ void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size
 #define LIDX_BATCH_G 32
 #endif
 #define LIDX_QUERY_FNS(SUFFIX, ATTR, KERNEL)                                                     \
+    /* The data window of q: route down the levels, then the bottom       */                    \
+    /* segment's prediction +- eps (lidx_window's contract).              */                    \
+    ATTR static inline void win_##SUFFIX(const lidx *m, size_t n, uint64_t q, size_t *lo,       \
+                                         size_t *hi)                                             \
+    {                                                                                            \
+        if (!m || m->nlevels == 0 || n == 0) { /* no model: the whole array */                   \
+            *lo = 0;                                                                             \
+            *hi = n;                                                                             \
+            return;                                                                              \
+        }                                                                                        \
+        if (q <= m->lv[0].keys[0]) {                                                             \
+            *lo = *hi = 0;                                                                       \
+            return;                                                                              \
+        }                                                                                        \
+        size_t s = 0;                                                                            \
+        for (size_t L = m->nlevels - 1; L > 0; L--) {                                            \
+            const lidx_level *below = &m->lv[L - 1];                                             \
+            seg_window(&m->lv[L], s, q, below->m, m->eps_rec, lo, hi);                           \
+            size_t j = q == UINT64_MAX ? *hi : KERNEL(below->keys, *lo, *hi, q + 1);             \
+            s = j ? j - 1 : 0;                                                                   \
+        }                                                                                        \
+        seg_window(&m->lv[0], s, q, n, m->eps, lo, hi);                                          \
+    }                                                                                            \
+                                                                                                 \
     ATTR static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n, uint64_t q)   \
     {                                                                                            \
         if (!m || m->nlevels == 0 || n == 0) return KERNEL(keys, 0, n, q);                      \
-        if (q <= m->lv[0].keys[0]) return 0;                                                     \
-        size_t s = 0, lo, hi;                                                                    \
-        for (size_t L = m->nlevels - 1; L > 0; L--) {                                            \
-            const lidx_level *below = &m->lv[L - 1];                                             \
-            seg_window(&m->lv[L], s, q, below->m, m->eps_rec, &lo, &hi);                         \
-            size_t j = q == UINT64_MAX ? hi : KERNEL(below->keys, lo, hi, q + 1);                \
-            s = j ? j - 1 : 0;                                                                   \
-        }                                                                                        \
-        seg_window(&m->lv[0], s, q, n, m->eps, &lo, &hi);                                        \
+        size_t lo, hi;                                                                           \
+        win_##SUFFIX(m, n, q, &lo, &hi);                                                         \
         prefetch_window(keys, lo, hi);                                                           \
         return KERNEL(keys, lo, hi, q);                                                          \
     }                                                                                            \
@@ -611,6 +603,17 @@ void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size
 LIDX_QUERY_FNS(scalar, , lidx_k_scalar)
 LIDX_QUERY_FNS(avx2, __attribute__((target("avx2,popcnt"))), lidx_k_avx2)
 LIDX_QUERY_FNS(avx512, __attribute__((target("avx512f,popcnt"))), lidx_k_avx512)
+
+void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size_t *lo,
+                 size_t *hi)
+{
+    (void)keys;
+    switch (lidx_search_current()) {
+    case LIDX_SEARCH_AVX512: win_avx512(m, n, q, lo, hi); break;
+    case LIDX_SEARCH_AVX2: win_avx2(m, n, q, lo, hi); break;
+    default: win_scalar(m, n, q, lo, hi); break;
+    }
+}
 
 size_t lidx_lower_bound(const lidx *m, const uint64_t *keys, size_t n, uint64_t q)
 {

@@ -72,7 +72,7 @@ size_t bloom_image_size(uint64_t nkeys, int bits_per_key)
 
 static inline void bloom_set(uint8_t *blocks, uint32_t nblocks, int k, uint64_t h)
 {
-    uint8_t *b = blocks + (((h >> 32) * (uint64_t)nblocks) >> 32) * BLOOM_BLOCK_BYTES;
+    uint8_t *b = blocks + bloom_block_offset(nblocks, h);
     uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 17) | 1u;
     for (int i = 0; i < k; i++) {
         uint32_t bit = h1 & 511u;
@@ -143,7 +143,7 @@ int bloom_may_contain(const void *img, uint64_t h)
     uint32_t nb = get_fixed32(p);
     if (nb == 0) return 1;
     int k = p[4];
-    const uint8_t *b = p + BLOOM_HEADER_BYTES + (((h >> 32) * (uint64_t)nb) >> 32) * BLOOM_BLOCK_BYTES;
+    const uint8_t *b = bloom_block(img, h);
     uint32_t h1 = (uint32_t)h, h2 = (uint32_t)(h >> 17) | 1u;
     for (int i = 0; i < k; i++) {
         uint32_t bit = h1 & 511u;

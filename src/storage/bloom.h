@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "omendb.h"
+#include "util/coding.h"
 
 #define BLOOM_HEADER_BYTES 8
 #define BLOOM_BLOCK_BYTES 64
@@ -52,13 +53,25 @@ int bloom_check_image(const void *img, size_t len);
  * passed bloom_check_image. */
 int bloom_may_contain(const void *img, uint64_t hash);
 
+/* The block of a filter of nblocks blocks that hash selects (part of the
+ * format: docs/format.md), as a byte offset from the first block. */
+static inline uint64_t bloom_block_offset(uint32_t nblocks, uint64_t hash)
+{
+    return (((hash >> 32) * (uint64_t)nblocks) >> 32) * BLOOM_BLOCK_BYTES;
+}
+
+/* The block of image img that bloom_may_contain(img, hash) probes. */
+static inline const uint8_t *bloom_block(const void *img, uint64_t hash)
+{
+    const uint8_t *p = (const uint8_t *)img;
+    return p + BLOOM_HEADER_BYTES + bloom_block_offset(get_fixed32(p), hash);
+}
+
 /* Start loading the cache line bloom_may_contain(img, hash) will probe, so
  * that the miss overlaps other work of a lookup.  img as above. */
 static inline void bloom_prefetch(const void *img, uint64_t hash)
 {
-    const uint8_t *p = (const uint8_t *)img;
-    uint32_t nb = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-    __builtin_prefetch(p + BLOOM_HEADER_BYTES + (((hash >> 32) * (uint64_t)nb) >> 32) * BLOOM_BLOCK_BYTES);
+    __builtin_prefetch(bloom_block(img, hash));
 }
 
 #endif

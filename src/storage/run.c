@@ -680,7 +680,7 @@ struct run {
     size_t lcp_len;
     int compression; /* run-level: NONE means records hold file offsets */
     uint64_t min_seq, max_seq;
-    uint64_t blocks_off, blocks_end, slots_off;
+    uint64_t blocks_off, blocks_end;
     _Atomic uint64_t *verified; /* raw blocks whose crc matched since open */
     lmap vmap;                  /* position -> value offset hint (raw runs; may be empty) */
     void *hot_alloc;            /* in-memory copy of slots, records, filter */
@@ -838,7 +838,6 @@ static int validate(run *r, const uint8_t *ft)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad footer fields", p);
 
     r->n = n;
-    r->slots_off = slots_off;
     r->koffs = r->map + recs_off + RUN_REC_SIZE * n;
     r->keys = r->map + keys_off;
     r->keys_len = keys_len;
@@ -906,8 +905,15 @@ static int validate(run *r, const uint8_t *ft)
     if (expect != r->blocks_end)
         return omen_seterr(OMEN_CORRUPT, "run %s: value blocks do not fill their section", p);
 
-    /* Every record points inside the file. */
+    /* Every record points inside the file.  The same pass fits the
+     * value-offset hint of a raw run (see lmap.h): values are packed in
+     * entry order, so offsets grow with the position; entries without a
+     * value are skipped.  The map is only a prefetch hint, so a run whose
+     * offsets are too irregular for the segment budget (1 per 32 entries),
+     * or an allocation failure, just leaves it empty. */
     uint64_t smin = UINT64_MAX, smax = 0;
+    int vmap_on = comp == OMEN_COMPRESS_NONE;
+    lmap_init(&r->vmap, RUN_VMAP_EPS, n / 32 + 1);
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *rec = rec_at(r, i);
         uint64_t meta = ld64(rec), vpos = rec_vpos(rec), klen = rec_klen(rec);
@@ -931,10 +937,16 @@ static int validate(run *r, const uint8_t *ft)
             if (bad)
                 return omen_seterr(OMEN_CORRUPT, "run %s: entry %llu value out of its block", p,
                                    (unsigned long long)i);
+            if (vmap_on && lmap_add(&r->vmap, i, vpos) != OMEN_OK) {
+                lmap_free(&r->vmap);
+                omen_clearerr();
+                vmap_on = 0;
+            }
         }
         if (s < smin) smin = s;
         if (s > smax) smax = s;
     }
+    if (vmap_on) lmap_finish(&r->vmap);
     if (n && (smin != min_seq || smax != max_seq))
         return omen_seterr(OMEN_CORRUPT, "run %s: sequence range does not match the footer", p);
     if (n) {
@@ -943,27 +955,6 @@ static int validate(run *r, const uint8_t *ft)
         r->lcp_len = lcp_len; /* every key has >= lcp_len bytes (checked above) */
     }
     return OMEN_OK;
-}
-
-/* Fit the value-offset hint of a raw run (see lmap.h): values are packed in
- * entry order, so offsets grow with the position.  Entries without a value
- * are skipped.  The map is only a prefetch hint, so a run whose offsets are
- * too irregular for the segment budget (1 per 32 entries), or an allocation
- * failure, just leaves it empty. */
-static void build_value_map(run *r)
-{
-    lmap_init(&r->vmap, RUN_VMAP_EPS, r->n / 32 + 1);
-    if (r->compression != OMEN_COMPRESS_NONE) return;
-    for (uint64_t i = 0; i < r->n; i++) {
-        const uint8_t *rec = rec_at(r, i);
-        if (ld32(rec + 24) == 0) continue;
-        if (lmap_add(&r->vmap, i, rec_vpos(rec)) != OMEN_OK) {
-            lmap_free(&r->vmap);
-            omen_clearerr();
-            return;
-        }
-    }
-    lmap_finish(&r->vmap);
 }
 
 int run_open(const char *path, uint64_t file_number, block_cache *cache, run **out)
@@ -1017,7 +1008,6 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
         goto fail;
     }
     if ((rc = validate(r, ft)) != OMEN_OK) goto fail;
-    build_value_map(r);
     r->verified = omen_calloc(r->nblocks / 64 + 1, sizeof *r->verified);
     if (!r->verified) {
         rc = omen_seterr(OMEN_NOMEM, "run_open: out of memory");
@@ -1096,11 +1086,6 @@ const void *run_largest(const run *r, size_t *len)
     return k;
 }
 
-/* Order of the entry of record rec against query q, both with slot qs.
- * Keys of at most lcp + 16 bytes are settled by the record alone: equal
- * prefix and slot, then the next 8 bytes (zero-padded, in the record) and
- * the length order them exactly as memcmp would; longer keys read the key
- * bytes. */
 /* Start loading the value of entry i (raw runs: straight from the map)
  * before its record arrives: the value-offset map predicts where it lies
  * within RUN_VMAP_EPS bytes, so the value's TLB and cache misses overlap the
@@ -1127,6 +1112,12 @@ static inline void prefetch_value(const run *r, uint64_t i)
     __builtin_prefetch(v + len - 1);
 }
 
+/* Order of entry i against query q, both with the same prefix and slot
+ * (qext: the query's 8 bytes after the slot).
+ * Keys of at most lcp + 16 bytes are settled by the record alone: equal
+ * prefix and slot, then the next 8 bytes (zero-padded, in the record) and
+ * the length order them exactly as memcmp would; longer keys read the key
+ * bytes. */
 static inline int rec_cmp(const run *r, uint64_t i, const uint8_t *q, size_t qlen, uint64_t qext)
 {
     const uint8_t *rec = rec_at(r, i);
@@ -1240,13 +1231,12 @@ int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, 
     if (!r || (klen && !key)) return omen_seterr(OMEN_INVALID, "run_get: bad argument");
     uint64_t n = r->n;
     uint64_t i = find_key(r, key, klen);
+    /* Older versions follow; the slot and record tell where they end
+     * without reading the key bytes. */
+    uint64_t qext = i < n ? slot_of(key, klen, r->lcp_len + 8) : 0;
     for (uint64_t j = i; j < n; j++) {
         const uint8_t *rec = rec_at(r, j);
-        if (j != i) {
-            size_t kl;
-            const uint8_t *k = key_at(r, j, &kl);
-            if (kl != klen || memcmp(k, key, klen) != 0) break;
-        }
+        if (j != i && (r->slots[j] != r->slots[i] || rec_cmp(r, j, key, klen, qext) != 0)) break;
         uint64_t meta = ld64(rec);
         if ((meta >> 8) > snap) continue;
         int t = (int)(meta & 0xff);
@@ -1462,7 +1452,7 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
     }
     /* Padding must be zero. */
     const uint8_t *pad = r->map + r->blocks_end;
-    for (; pad < r->map + r->slots_off; pad++)
+    for (; pad < r->map + align8(r->blocks_end); pad++) /* the slots start there */
         if (*pad) {
             finding(&v, OMEN_CORRUPT, "run %s: non-zero padding after the value blocks", path);
             break;
