@@ -3,8 +3,10 @@
  * write path, flush/compaction), iter.c (merging iterators) and txn.c.
  *
  * Invariants:
- *  - db->mu guards the writer queue, the current superversion pointer, the
- *    snapshot list, the version (runs per level) and the background flags.
+ *  - db->mu guards the current superversion pointer, the snapshot list,
+ *    the version (runs per level) and the background flags; the write
+ *    leader holds it to make room and to publish.  The writer queue itself
+ *    is lock-free (write.c).
  *    It is never held across file I/O on the hot path (the write leader
  *    drops it while appending to the WAL and inserting into the memtable).
  *  - manifest_mu serializes "compute new version + write MANIFEST + install"
@@ -79,8 +81,9 @@ typedef struct db_writer {
     struct omen_txn *txn; /* validated by the leader when non-NULL */
     int sync;
     int status;
-    atomic_int state; /* DB_W_QUEUED, DB_W_DONE (status set) or DB_W_LEADS; a futex */
-    struct db_writer *next;
+    unsigned bit; /* the futex wake bit of the writer's thread (write.c) */
+    atomic_int state; /* DB_W_QUEUED, DB_W_DONE (status set) or DB_W_LEADS */
+    _Atomic(struct db_writer *) next; /* the writer queued after this one */
 } db_writer;
 
 struct omen_db {
@@ -106,7 +109,8 @@ struct omen_db {
     uint64_t log_number;
 
     atomic_uint_fast64_t last_seq; /* published */
-    db_writer *wq_head, *wq_tail;
+    _Atomic(db_writer *) wq_tail; /* newest queued writer; NULL when none (write.c) */
+    atomic_int wq_wake; /* futex every waiter in the write path sleeps on (write.c) */
 
     struct omen_snapshot snaps; /* sentinel of the circular snapshot list */
     size_t nsnaps;
