@@ -439,7 +439,8 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
                 }
                 if (x == last) break;
             }
-            rc = wal_append_v(wal, db->iov, (int)k);
+            rc = do_sync ? wal_append_synced_v(wal, db->iov, (int)k)
+                         : wal_append_v(wal, db->iov, (int)k);
             if (!rc && do_sync) rc = wal_sync(wal);
             if (rc) {
                 db_set_fatal(db, rc, do_sync ? "writing or syncing the write-ahead log"

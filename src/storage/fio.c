@@ -33,6 +33,7 @@ struct fio_file {
     uint64_t end;
     uint8_t *wmap; /* writable window [wmap_off, wmap_off + wmap_len) or NULL */
     uint64_t wmap_off, wmap_len;
+    int wbypass; /* write(2) even inside the window (fio_window_writes) */
     const fio_env *env;
     char *path;
 };
@@ -158,7 +159,7 @@ static int copy_to_window(fio_file *f, const struct iovec *iov, int iovcnt, uint
 
 static int write_all_v(fio_file *f, const struct iovec *iov, int iovcnt, uint64_t off)
 {
-    if (f->wmap && copy_to_window(f, iov, iovcnt, off)) return OMEN_OK;
+    if (f->wmap && !f->wbypass && copy_to_window(f, iov, iovcnt, off)) return OMEN_OK;
     enum { CHUNK = 64 };
     int i = 0;
     size_t skip = 0; /* bytes of iov[i] already written */
@@ -537,6 +538,29 @@ int fio_map_window(fio_file *f, uint64_t off, uint64_t len)
 {
     CHECK_FILE(f);
     return f->env->map_window(f, off, len);
+}
+
+void fio_window_writes(fio_file *f, int on)
+{
+    if (f) f->wbypass = !on;
+}
+
+int fio_write_zeros(fio_file *f, uint64_t off, uint64_t len)
+{
+    static const uint8_t zeros[64 << 10];
+    CHECK_FILE(f);
+    uint64_t end = f->end;
+    int bypass = f->wbypass, rc = OMEN_OK;
+    f->wbypass = 1;
+    while (len && !rc) {
+        size_t n = len < sizeof zeros ? (size_t)len : sizeof zeros;
+        rc = f->env->pwrite(f, zeros, n, off);
+        off += n;
+        len -= n;
+    }
+    f->wbypass = bypass;
+    f->end = end;
+    return rc;
 }
 
 uint64_t fio_file_end(const fio_file *f)

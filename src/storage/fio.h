@@ -86,6 +86,18 @@ int fio_allocate(fio_file *f, uint64_t off, uint64_t len);
  * window.  The caller must not let the file shrink below a live window. */
 int fio_map_window(fio_file *f, uint64_t off, uint64_t len);
 
+/* Whether writes inside the window are memory copies (on, the default) or
+ * write(2) calls (off).  A copy dirties the page through the map, so the
+ * next fdatasync must write-protect the page again (a TLB shoot-down across
+ * CPUs) and the next copy into it faults: a write the caller syncs at once
+ * is cheaper as write(2), which leaves the map alone. */
+void fio_window_writes(fio_file *f, int on);
+
+/* Write zeros over [off, off + len) with write(2), leaving the append
+ * position where it was: turns space reserved by fio_allocate (which the
+ * file system keeps as "unwritten") into written space ahead of use. */
+int fio_write_zeros(fio_file *f, uint64_t off, uint64_t len);
+
 /* The handle's append position (where fio_append writes next). */
 uint64_t fio_file_end(const fio_file *f);
 

@@ -79,6 +79,11 @@ int wal_append(wal_writer *w, const void *rec, size_t len);
  * commit: no copy into a contiguous buffer).  iovcnt >= 0. */
 int wal_append_v(wal_writer *w, const struct iovec *iov, int iovcnt);
 
+/* wal_append_v for a record the caller syncs straight away (wal_sync): the
+ * same bytes, written with write(2) rather than copied into the mapped
+ * reservation (fio_window_writes says why). */
+int wal_append_synced_v(wal_writer *w, const struct iovec *iov, int iovcnt);
+
 /* fdatasync (+ directory fsync the first time).  Failure is sticky. */
 int wal_sync(wal_writer *w);
 
