@@ -236,6 +236,39 @@ static void test_allocate_and_window(void **state)
     assert_memory_equal(back + 10, "xy", 2);
 }
 
+/* fio_write_zeros writes zeros wherever it is told, inside the window or
+ * not, and leaves the append position alone; appends with window writes
+ * off land in the same place as copies would. */
+static void test_write_zeros(void **state)
+{
+    (void)state;
+    fio_file *f;
+    assert_int_equal(fio_open(P("z"), FIO_READ | FIO_WRITE | FIO_CREATE, &f), OMEN_OK);
+    assert_int_equal(fio_append(f, "head", 4), OMEN_OK);
+    assert_int_equal(fio_allocate(f, 4, 200000), OMEN_OK);
+    assert_int_equal(fio_map_window(f, 4, 200000), OMEN_OK);
+    assert_int_equal(fio_append(f, "abc", 3), OMEN_OK); /* a copy into the window */
+    assert_int_equal(fio_pwrite(f, "XXXXXXXX", 8, 100), OMEN_OK);
+    assert_int_equal(fio_file_end(f), 108);
+    assert_int_equal(fio_write_zeros(f, 7, 150000), OMEN_OK); /* more than one chunk */
+    assert_int_equal(fio_file_end(f), 108);
+    fio_window_writes(f, 0);
+    assert_int_equal(fio_append(f, "def", 3), OMEN_OK); /* write(2) */
+    fio_window_writes(f, 1);
+    assert_int_equal(fio_append(f, "gh", 2), OMEN_OK);
+    assert_int_equal(fio_file_end(f), 113);
+    static char back[200004];
+    size_t got;
+    assert_int_equal(fio_pread(f, back, sizeof back, 0, &got), OMEN_OK);
+    assert_int_equal(got, 200004);
+    assert_memory_equal(back, "headabc", 7);
+    for (size_t i = 7; i < 108; i++) assert_int_equal(back[i], 0);
+    assert_memory_equal(back + 108, "defgh", 5);
+    for (size_t i = 113; i < got; i++) assert_int_equal(back[i], 0);
+    assert_int_equal(fio_write_zeros(NULL, 0, 1), OMEN_INVALID);
+    assert_int_equal(fio_close(f), OMEN_OK);
+}
+
 static void test_namespace(void **state)
 {
     (void)state;
@@ -590,6 +623,7 @@ static void test_power_loss_tear_scramble(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_write_zeros, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rw, setup, teardown),
         cmocka_unit_test_setup_teardown(test_appendv_many, setup, teardown),
