@@ -203,6 +203,8 @@ struct citer {
     const citer_ops *ops;
     int valid;
     int status;
+    /* Points into the memtable's arena or the run's map: stays valid after
+     * the child moves on, for as long as the iterator pins its source. */
     const void *key;
     size_t klen;
     uint64_t seq;
@@ -217,6 +219,12 @@ typedef struct miter {
     citer **c;
     size_t n;
     citer *cur;
+    /* Forward only: the smallest valid child other than cur when cur was
+     * chosen (NULL: none), or second_ok == 0 when unknown.  Only cur moves
+     * between two choices, so while cur stays below it, cur stays the
+     * smallest: one comparison per step instead of one per child. */
+    citer *second;
+    int second_ok;
     int forward;
 } miter;
 

@@ -110,15 +110,12 @@ typedef struct citer_run {
 static inline void cr_load(citer_run *c)
 {
     run_iter *it = c->it;
-    if (!run_iter_valid(it)) {
+    if (!run_iter_entry(it, &c->base.key, &c->base.klen, &c->base.seq, &c->base.type)) {
         c->base.valid = 0;
         if (!c->base.status) c->base.status = run_iter_status(it);
         return;
     }
     c->base.valid = 1;
-    c->base.key = run_iter_key(it, &c->base.klen);
-    c->base.seq = run_iter_seq(it);
-    c->base.type = run_iter_type(it);
 }
 
 static void cr_seek_first(citer *c)
@@ -205,16 +202,25 @@ static inline int cit_cmp(const citer *a, const citer *b)
 
 static void find_smallest(miter *m)
 {
-    citer *best = NULL;
+    citer *best = NULL, *second = NULL;
     for (size_t i = 0; i < m->n; i++) {
         citer *c = m->c[i];
-        if (c->valid && (!best || cit_cmp(c, best) < 0)) best = c;
+        if (!c->valid) continue;
+        if (!best || cit_cmp(c, best) < 0) {
+            second = best;
+            best = c;
+        } else if (!second || cit_cmp(c, second) < 0) {
+            second = c;
+        }
     }
     m->cur = best;
+    m->second = second;
+    m->second_ok = 1;
 }
 
 static void find_largest(miter *m)
 {
+    m->second_ok = 0;
     citer *best = NULL;
     for (size_t i = 0; i < m->n; i++) {
         citer *c = m->c[i];
@@ -228,6 +234,8 @@ void miter_init(miter *m, citer **children, size_t n)
     m->c = children;
     m->n = n;
     m->cur = NULL;
+    m->second = NULL;
+    m->second_ok = 0;
     m->forward = 1;
 }
 
@@ -280,8 +288,10 @@ void miter_next(miter *m)
             if (c->valid && cit_cmp(c, cur) == 0) c->ops->next(c);
         }
         m->forward = 1;
+        m->second_ok = 0;
     }
     cur->ops->next(cur);
+    if (m->second_ok && cur->valid && (!m->second || cit_cmp(cur, m->second) < 0)) return;
     find_smallest(m);
 }
 
@@ -367,6 +377,11 @@ struct omen_iter {
     int valid;
     int forward;
     buf skey, sval;
+    /* Forward mode: the user key being skipped over (the one last returned
+     * or a deleted one).  A citer key pointer, which outlives the child's
+     * moves (see struct citer), so no copy per entry; or skey's buffer. */
+    const void *pkey;
+    size_t pklen;
     const void *fval; /* forward mode: value of the current entry */
     size_t fvlen;
     int has_lower, has_upper;
@@ -477,7 +492,7 @@ static void set_nomem(omen_iter *it)
 }
 
 /* Forward: from the current internal entry, find the first visible,
- * non-deleted user key (skipping user keys <= skey when skipping). */
+ * non-deleted user key (skipping user keys <= pkey when skipping). */
 static void find_next_user_entry(omen_iter *it, int skipping)
 {
     miter *m = &it->m;
@@ -486,12 +501,10 @@ static void find_next_user_entry(omen_iter *it, int skipping)
         if (at_or_above_upper(it, c->key, c->klen)) break;
         if (visible(it, c->seq)) {
             if (c->type == MT_TYPE_DELETE) {
-                if (buf_set(&it->skey, c->key, c->klen)) {
-                    set_nomem(it);
-                    return;
-                }
+                it->pkey = c->key;
+                it->pklen = c->klen;
                 skipping = 1;
-            } else if (!skipping || ukey_cmp(c->key, c->klen, it->skey.p, it->skey.len) > 0) {
+            } else if (!skipping || ukey_cmp(c->key, c->klen, it->pkey, it->pklen) > 0) {
                 /* Load the value now: a damaged value block must stop the
                  * iterator (status set) rather than show an empty value. */
                 int rc = m->cur->ops->value(m->cur, &it->fval, &it->fvlen);
@@ -695,15 +708,15 @@ void omen_iter_next(omen_iter *it)
         /* m is just before the entries of skey: step into them, then skip
          * past them below. */
         it->forward = 1;
+        it->pkey = it->skey.p;
+        it->pklen = it->skey.len;
         if (!miter_valid(m))
             miter_seek_first(m);
         else
             miter_next(m);
     } else {
-        if (buf_set(&it->skey, m->cur->key, m->cur->klen)) {
-            set_nomem(it);
-            return;
-        }
+        it->pkey = m->cur->key;
+        it->pklen = m->cur->klen;
         miter_next(m);
     }
     find_next_user_entry(it, 1);

@@ -1336,9 +1336,14 @@ void run_iter_prev(run_iter *it)
     it->i = it->i ? it->i - 1 : it->r->n;
 }
 
-int run_iter_valid(const run_iter *it)
+static inline int iter_ok(const run_iter *it)
 {
     return it && it->i < it->r->n;
+}
+
+int run_iter_valid(const run_iter *it)
+{
+    return iter_ok(it);
 }
 
 const void *run_iter_key(const run_iter *it, size_t *klen)
@@ -1363,12 +1368,22 @@ int run_iter_type(const run_iter *it)
     return run_iter_valid(it) ? (int)(ld64(rec_at(it->r, it->i)) & 0xff) : RUN_TYPE_DELETE;
 }
 
+int run_iter_entry(const run_iter *it, const void **key, size_t *klen, uint64_t *seq, int *type)
+{
+    if (!iter_ok(it)) return 0;
+    *key = key_at(it->r, it->i, klen);
+    uint64_t meta = ld64(rec_at(it->r, it->i));
+    *seq = meta >> 8;
+    *type = (int)(meta & 0xff);
+    return 1;
+}
+
 int run_iter_value(run_iter *it, const void **val, size_t *vlen)
 {
     static const uint8_t empty[1];
     if (val) *val = NULL;
     if (vlen) *vlen = 0;
-    if (!run_iter_valid(it) || !val) return omen_seterr(OMEN_INVALID, "run_iter_value: not valid");
+    if (!iter_ok(it) || !val) return omen_seterr(OMEN_INVALID, "run_iter_value: not valid");
     run *r = it->r;
     const uint8_t *rec = rec_at(r, it->i);
     uint32_t len = ld32(rec + 24);
@@ -1378,9 +1393,14 @@ int run_iter_value(run_iter *it, const void **val, size_t *vlen)
     }
     uint64_t vpos = rec_vpos(rec);
     uint32_t b = ld32(rec + 28);
-    int rc;
+    int rc = OMEN_OK;
     if (r->compression == OMEN_COMPRESS_NONE) {
-        rc = raw_block_ok(r, b);
+        /* cur_block: the raw block last found verified (a scan reads ~35
+         * values per block). */
+        if (it->cur_block != b) {
+            rc = raw_block_ok(r, b);
+            if (rc == OMEN_OK) it->cur_block = b;
+        }
         if (rc == OMEN_OK) *val = r->map + vpos;
     } else {
         if (it->cur_block != b) {

@@ -166,6 +166,9 @@ int run_iter_valid(const run_iter *it);
 const void *run_iter_key(const run_iter *it, size_t *klen);
 uint64_t run_iter_seq(const run_iter *it);
 int run_iter_type(const run_iter *it);
+/* All of the above in one call (the merging iterator's per-entry step):
+ * 0 when not valid, else 1 with the key (as run_iter_key), seq and type. */
+int run_iter_entry(const run_iter *it, const void **key, size_t *klen, uint64_t *seq, int *type);
 /* Value of the current entry (empty for a DELETE): borrowed until the next
  * move or free of the iterator.  May fail with OMEN_CORRUPT (bad block
  * checksum), OMEN_NOMEM; the failure is also recorded in run_iter_status. */
