@@ -2181,7 +2181,7 @@ static void usage(void)
            "  --sync-n N         puts per fillsync run, all writers together (default 10000)\n"
            "  --txn-n N          transactions (default min(n, 500k))\n"
            "  --txn-threads T    transaction threads (default 2)\n"
-           "  --rww-rate W       writer rate in readwhilewriting, writes/s (default 10000)\n"
+           "  --rww-rate W       writer rate in readwhilewriting, writes/s (default 20000)\n"
            "  --settle compact|none  after fillrandom (default compact)\n"
            "  --duration S       cap in seconds of each random-read, seek, overwrite,\n"
            "                     readwhilewriting and txn run (default 20; 0 = none);\n"
