@@ -5,11 +5,10 @@
  * leader takes db->mu, makes room (may switch the memtable, may sleep/wait
  * when level 0 is crowded), takes a group of queued writers, then drops mu
  * and -- being the only thread allowed to do so -- validates the group's
- * transactions,
- * appends ONE WAL record for the whole group (a batch or transaction is
- * therefore entirely inside one record), fdatasyncs once if any member
- * asked for OMEN_SYNC_FULL, inserts into the memtable and finally publishes
- * last_seq under mu, then hands leadership on and wakes the followers (one
+ * transactions, appends ONE WAL record for the whole group (a batch or
+ * transaction is therefore entirely inside one record), fdatasyncs once if
+ * any member asked for OMEN_SYNC_FULL, inserts into the memtable and finally
+ * publishes last_seq under mu, then hands leadership on and wakes the followers (one
  * futex call, see "sleeping and waking").  Queued relaxed writers spin
  * briefly before sleeping (see wait_turn): on this class of VM a futex sleep
  * and wake-up cost more than a whole relaxed group, and the spin doubled
@@ -399,13 +398,13 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
         has_txn |= x->txn != NULL;
         last = x;
     }
+    uint64_t seq0 = atomic_load_explicit(&db->last_seq, memory_order_relaxed) + 1;
     mt *mem = db->mem;
     wal_writer *wal = db->wal;
     db_sv *vsv = has_txn ? db_sv_get(db) : NULL;
     pthread_mutex_unlock(&db->mu);
 
     /* Serialized section: only the leader runs here. */
-    uint64_t seq0 = atomic_load_explicit(&db->last_seq, memory_order_relaxed) + 1;
     size_t niov = 1, memcost = 0;
     uint32_t n = 0;
     int do_sync = 0;

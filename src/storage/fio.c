@@ -140,7 +140,6 @@ static int posix_pread(fio_file *f, void *buf, size_t n, uint64_t off, size_t *g
     return OMEN_OK;
 }
 
-/* Write the concatenation of iov at off, continuing short writes. */
 /* A write that falls entirely inside the writable window is a copy into
  * the page cache through the map: no system call. */
 static int copy_to_window(fio_file *f, const struct iovec *iov, int iovcnt, uint64_t off)
@@ -157,6 +156,7 @@ static int copy_to_window(fio_file *f, const struct iovec *iov, int iovcnt, uint
     return 1;
 }
 
+/* Write the concatenation of iov at off, continuing short writes. */
 static int write_all_v(fio_file *f, const struct iovec *iov, int iovcnt, uint64_t off)
 {
     if (f->wmap && !f->wbypass && copy_to_window(f, iov, iovcnt, off)) return OMEN_OK;

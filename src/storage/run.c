@@ -1265,6 +1265,8 @@ struct run_iter {
     int status;
     cache_handle *h; /* pinned decompressed block (compressed runs) */
     uint8_t *own;    /* or our own copy of it (no cache) */
+    /* The block h/own/cur_data hold (compressed runs), or the raw block
+     * last found verified (raw runs: a scan reads ~35 values per block). */
     uint64_t cur_block;
     const uint8_t *cur_data;
 };
@@ -1336,6 +1338,10 @@ void run_iter_prev(run_iter *it)
     it->i = it->i ? it->i - 1 : it->r->n;
 }
 
+/* The validity test for calls inside this file: the exported
+ * run_iter_valid may be interposed in the shared library (-fPIC), so GCC
+ * does not inline it, and the per-entry accessors below should not pay a
+ * call for it. */
 static inline int iter_ok(const run_iter *it)
 {
     return it && it->i < it->r->n;
@@ -1348,7 +1354,7 @@ int run_iter_valid(const run_iter *it)
 
 const void *run_iter_key(const run_iter *it, size_t *klen)
 {
-    if (!run_iter_valid(it)) {
+    if (!iter_ok(it)) {
         if (klen) *klen = 0;
         return NULL;
     }
@@ -1360,12 +1366,12 @@ const void *run_iter_key(const run_iter *it, size_t *klen)
 
 uint64_t run_iter_seq(const run_iter *it)
 {
-    return run_iter_valid(it) ? ld64(rec_at(it->r, it->i)) >> 8 : 0;
+    return iter_ok(it) ? ld64(rec_at(it->r, it->i)) >> 8 : 0;
 }
 
 int run_iter_type(const run_iter *it)
 {
-    return run_iter_valid(it) ? (int)(ld64(rec_at(it->r, it->i)) & 0xff) : RUN_TYPE_DELETE;
+    return iter_ok(it) ? (int)(ld64(rec_at(it->r, it->i)) & 0xff) : RUN_TYPE_DELETE;
 }
 
 int run_iter_entry(const run_iter *it, const void **key, size_t *klen, uint64_t *seq, int *type)
@@ -1395,8 +1401,6 @@ int run_iter_value(run_iter *it, const void **val, size_t *vlen)
     uint32_t b = ld32(rec + 28);
     int rc = OMEN_OK;
     if (r->compression == OMEN_COMPRESS_NONE) {
-        /* cur_block: the raw block last found verified (a scan reads ~35
-         * values per block). */
         if (it->cur_block != b) {
             rc = raw_block_ok(r, b);
             if (rc == OMEN_OK) it->cur_block = b;
