@@ -34,6 +34,7 @@ struct fio_file {
     uint8_t *wmap; /* writable window [wmap_off, wmap_off + wmap_len) or NULL */
     uint64_t wmap_off, wmap_len;
     int wbypass; /* write(2) even inside the window (fio_window_writes) */
+    int wready;  /* the window's pages are faulted in for writing        */
     const fio_env *env;
     char *path;
 };
@@ -66,6 +67,7 @@ static fio_file *alloc_file(const char *path)
     f->end = 0;
     f->wmap = NULL;
     f->wmap_off = f->wmap_len = 0;
+    f->wready = 0;
     f->env = NULL;
     f->path = p;
     return f;
@@ -76,6 +78,7 @@ static void drop_window(fio_file *f)
     if (f->wmap) munmap(f->wmap, (size_t)f->wmap_len);
     f->wmap = NULL;
     f->wmap_off = f->wmap_len = 0;
+    f->wready = 0;
 }
 
 static void free_file(fio_file *f)
@@ -141,12 +144,29 @@ static int posix_pread(fio_file *f, void *buf, size_t n, uint64_t off, size_t *g
 }
 
 /* A write that falls entirely inside the writable window is a copy into
- * the page cache through the map: no system call. */
+ * the page cache through the map: no system call.
+ *
+ * MAP_POPULATE read-faults a shared mapping only, so each page's first
+ * store would still take a write fault (ext4's page_mkwrite) in the middle
+ * of a copy: one per 4 KiB, and expensive under a hypervisor.  The first
+ * copy into a window faults all of it in for writing with one madvise
+ * instead (2M relaxed 140-byte puts: 270K/s before, 343K/s after).  Not
+ * done at map time: a window written only by write(2) (synced appends)
+ * must not have pages dirtied ahead of the data, or each fdatasync would
+ * flush them. */
 static int copy_to_window(fio_file *f, const struct iovec *iov, int iovcnt, uint64_t off)
 {
     uint64_t total = 0;
     for (int i = 0; i < iovcnt; i++) total += iov[i].iov_len;
     if (off < f->wmap_off || total > f->wmap_len || off - f->wmap_off > f->wmap_len - total) return 0;
+#ifdef MADV_POPULATE_WRITE
+    if (!f->wready) {
+        uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+        uint64_t from = (off - f->wmap_off) & ~(page - 1);
+        (void)madvise(f->wmap + from, (size_t)(f->wmap_len - from), MADV_POPULATE_WRITE);
+        f->wready = 1; /* a hint: if refused, stores just fault as before */
+    }
+#endif
     uint8_t *p = f->wmap + (off - f->wmap_off);
     for (int i = 0; i < iovcnt; i++) {
         if (iov[i].iov_len) memcpy(p, iov[i].iov_base, iov[i].iov_len);
