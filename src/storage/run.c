@@ -67,7 +67,7 @@
 #define RUN_VMAP_EPS 32u
 #define RUN_VMAP_SPAN 128u
 #define RUN_SPILL_MEM (8u << 20)
-#define RUN_OBUF (1u << 20)
+#define RUN_OBUF (2u << 20)
 #define RUN_KOFF_MASK ((UINT64_C(1) << 48) - 1)
 #define RUN_BOFF_MASK ((UINT64_C(1) << 56) - 1)
 #define RUN_HUGE_PAGE ((size_t)2 << 20)
@@ -165,17 +165,33 @@ static int out_flush(run_writer *w)
     return rc;
 }
 
+/* The file goes out in whole RUN_OBUF pieces at multiples of RUN_OBUF:
+ * with 2 MiB-aligned 2 MiB writes the page cache can hold the run in
+ * PMD-sized folios, which a huge-page mapping of the run then reaches
+ * without a page walk per 4 KiB (the value reads of random gets). */
 static int out_write(run_writer *w, const void *p, size_t n)
 {
-    if (n == 0) return OMEN_OK;
+    const uint8_t *src = p;
     w->off += n;
-    if (w->olen + n > RUN_OBUF) {
-        int rc = out_flush(w);
-        if (rc != OMEN_OK) return rc;
-        if (n >= RUN_OBUF) return fio_append(w->f, p, n);
+    while (n) {
+        if (w->olen == 0 && n >= RUN_OBUF) {
+            size_t whole = n - n % RUN_OBUF;
+            int rc = fio_append(w->f, src, whole);
+            if (rc != OMEN_OK) return rc;
+            src += whole;
+            n -= whole;
+            continue;
+        }
+        size_t c = RUN_OBUF - w->olen < n ? RUN_OBUF - w->olen : n;
+        memcpy(w->obuf + w->olen, src, c);
+        w->olen += c;
+        src += c;
+        n -= c;
+        if (w->olen == RUN_OBUF) {
+            int rc = out_flush(w);
+            if (rc != OMEN_OK) return rc;
+        }
     }
-    memcpy(w->obuf + w->olen, p, n);
-    w->olen += n;
     return OMEN_OK;
 }
 
