@@ -698,6 +698,9 @@ def test_interactive_tmux(tmp_path):
         t.keys("begin", "Enter")
         t.wait_for(lambda s: "omendb [txn]>" in s, "the transaction prompt")
         t.keys("rollback", "Enter")
+        # Ctrl-D only once the shell reads again: typed while a command runs, the
+        # tty is in cooked mode and takes it as its own end-of-file, not the shell's
+        t.wait_for(lambda s: s.rstrip().endswith("omendb>"), "the prompt after rollback")
         t.keys("C-d")
         s = t.wait_for(lambda s: "EXITED-" in s, "the shell to exit")
         assert "EXITED-0" in s
@@ -728,6 +731,7 @@ def test_interactive_unwritable_history_is_not_fatal(tmp_path):
     try:
         t.wait_for(lambda s: "omendb>" in s, "the prompt")
         t.keys("put a 1", "Enter")
+        t.wait_for(lambda s: s.count("omendb>") >= 2, "the prompt after put")
         t.keys("C-d")
         s = t.wait_for(lambda s: "EXITED-" in s, "the shell to exit")
         assert "EXITED-0" in s
