@@ -440,6 +440,64 @@ static void test_large_values(void **state)
     }
 }
 
+/* Writes n keys made by mk(i), reopens the run and returns the epsilon
+ * its writer chose (o.epsilon = 0) or kept (o.epsilon != 0); every key must
+ * still be found at its place. */
+static unsigned epsilon_of(size_t n, void (*mk)(size_t i, ent *e), unsigned eps)
+{
+    ent *e = calloc(n, sizeof *e);
+    for (size_t i = 0; i < n; i++) {
+        mk(i, &e[i]);
+        e[i].seq = 1 + i;
+        e[i].type = RUN_TYPE_PUT;
+        fill_value(&e[i], 8);
+    }
+    char path[300];
+    path_of(path, sizeof path, "eps.run");
+    run_opts o = {OMEN_COMPRESS_NONE, 10, eps, 4096};
+    write_run(path, e, n, &o, NULL);
+    run *r;
+    assert_int_equal(run_open(path, 1, NULL, &r), OMEN_OK);
+    unsigned got = run_index_epsilon(r);
+    run_close(r);
+    block_cache *cache;
+    assert_int_equal(cache_new(1 << 20, &cache), OMEN_OK);
+    check_file(path, 2, cache, e, n);
+    verify_and_drop(path, cache, e, n);
+    return got;
+}
+
+/* db_bench-style keys: 16 decimal digits, every other number. */
+static void mk_decimal(size_t i, ent *e)
+{
+    e->kl = 16;
+    e->k = malloc(17);
+    snprintf((char *)e->k, 17, "%016zu", 2 * i);
+}
+
+/* Big-endian integers with random gaps: lines fit them well. */
+static void mk_int(size_t i, ent *e)
+{
+    e->kl = 8;
+    e->k = malloc(8);
+    uint64_t v = (uint64_t)i * 1000 + rnd() % 1000;
+    for (int j = 0; j < 8; j++)
+        e->k[j] = (uint8_t)(v >> (56 - 8 * j));
+}
+
+static void test_writer_picks_epsilon(void **state)
+{
+    (void)state;
+    /* Decimal slots jump at every carry: epsilon 16 would need a segment
+     * per ~50 keys, so the writer takes 32. */
+    assert_int_equal(epsilon_of(200000, mk_decimal, 0), 32);
+    /* Smooth keys keep the smallest candidate. */
+    assert_int_equal(epsilon_of(200000, mk_int, 0), 16);
+    /* An epsilon asked for is kept, whatever the keys. */
+    assert_int_equal(epsilon_of(200000, mk_decimal, 8), 8);
+    assert_int_equal(epsilon_of(3, mk_int, 0), 16);
+}
+
 static void test_bloom_fp_rate(void **state)
 {
     (void)state;
@@ -907,6 +965,7 @@ int main(void)
         cmocka_unit_test(test_var_keys_versions),
         cmocka_unit_test(test_large_values),
         cmocka_unit_test(test_bloom_fp_rate),
+        cmocka_unit_test(test_writer_picks_epsilon),
         cmocka_unit_test(test_writer_rejects_bad_input),
         cmocka_unit_test(test_spill_large_run),
         cmocka_unit_test(test_corruption),

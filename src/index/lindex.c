@@ -305,6 +305,11 @@ void lidx_builder_free(lidx_builder *b)
     omen_free(b);
 }
 
+size_t lidx_builder_segments(const lidx_builder *b)
+{
+    return b ? b->bottom.n : 0;
+}
+
 /* The run of the previous key ends at position `end`: a key repeated more
  * than once gets the extra point at prev + 1 unless next is that key. */
 static int close_run(lidx_builder *b, size_t end, int have_next, uint64_t next)

@@ -41,6 +41,8 @@ int lidx_builder_add(lidx_builder *b, uint64_t key);
 /* Ends the builder (freed whatever the result) and yields the model. */
 int lidx_builder_finish(lidx_builder *b, lidx **out);
 void lidx_builder_free(lidx_builder *b);
+/* Bottom-level segments closed so far (the model's size grows with it). */
+size_t lidx_builder_segments(const lidx_builder *b);
 
 /* Exact lower_bound of q in keys[0..n), the same array the model was built
  * (or loaded) for: the first position whose key >= q, n if none. */

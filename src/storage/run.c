@@ -74,6 +74,23 @@
 #define RUN_HOT_HUGE_MIN ((uint64_t)4 << 20)
 #define RUN_MAX_RAW_BLOCK (RUN_MAX_BLOCK_SIZE + OMEN_MAX_VALUE_LEN)
 
+/* The model's epsilon when the options leave it to the writer.  A point
+ * read pays for routing through the model, which is cheap only while the
+ * model stays in cache, and for the slot window of 2 eps + 2 slots, whose
+ * lines are fetched in parallel.  Keys that lines fit well (integers,
+ * timestamps) give a small model at epsilon 16; others do not: the slots of
+ * decimal-string keys jump at every carry of a digit, and at epsilon 16
+ * their model has a segment per ~50 keys (1 MiB per 2M keys, out of the L2),
+ * at 32 one per ~500.  So the writer feeds every candidate in the same pass
+ * and keeps the smallest epsilon whose model has at most one segment per
+ * RUN_KEYS_PER_SEG entries, else the largest (measured: docs/benchmarks.md,
+ * "Run epsilon").  A candidate already far past that bound is dropped early,
+ * which keeps the builders' memory O(entries / 64). */
+static const unsigned run_eps_cand[] = {16, 32, 64};
+#define RUN_NEPS 3
+#define RUN_KEYS_PER_SEG 256u
+#define RUN_SEG_DROP 64u
+
 /* Test hook (fuzzing only): when set, checksum mismatches are ignored so
  * that mutated inputs reach the structural checks behind them. */
 int run_test_skip_checksums;
@@ -150,7 +167,7 @@ struct run_writer {
     uint8_t *bindex; /* RUN_BINDEX_SIZE per written block */
     size_t nblocks, bicap;
     spill sp[SP_N];
-    lidx_builder *lb;
+    lidx_builder *lb[RUN_NEPS]; /* candidate models (run_eps_cand); NULL once dropped */
     uint64_t n, distinct, keys_len, min_seq, max_seq;
     uint8_t *first_key, *last_key;
     size_t first_len, last_len, last_cap;
@@ -278,7 +295,8 @@ static void writer_free(run_writer *w, int remove_file)
         spill_drop(&w->sp[i]);
     if (w->f) fio_close(w->f);
     if (remove_file && w->path) fio_unlink(w->path);
-    lidx_builder_free(w->lb);
+    for (int i = 0; i < RUN_NEPS; i++)
+        lidx_builder_free(w->lb[i]);
     omen_free(w->path);
     omen_free(w->lcp);
     omen_free(w->obuf);
@@ -320,8 +338,10 @@ int run_writer_open(const char *path, const run_opts *o, const void *lcp_lo, siz
         omen_seterr(OMEN_NOMEM, "run_writer_open: out of memory");
         goto fail;
     }
-    rc = lidx_builder_new(opt.epsilon, &w->lb);
-    if (rc != OMEN_OK) goto fail;
+    for (int i = 0; i < RUN_NEPS && (i == 0 || !opt.epsilon); i++) {
+        rc = lidx_builder_new(opt.epsilon ? opt.epsilon : run_eps_cand[i], &w->lb[i]);
+        if (rc != OMEN_OK) goto fail;
+    }
     rc = fio_open(path, FIO_READ | FIO_WRITE | FIO_CREATE | FIO_TRUNC, &w->f);
     if (rc != OMEN_OK) goto fail;
     uint8_t hdr[RUN_HEADER_SIZE];
@@ -382,6 +402,35 @@ static int flush_block(run_writer *w)
     w->nblocks++;
     w->blen = 0;
     return OMEN_OK;
+}
+
+/* Feed slot to every live candidate model (entry w->n, not yet counted);
+ * drop the candidates that can no longer be picked, never the last one. */
+static int model_add(run_writer *w, uint64_t slot)
+{
+    for (int i = 0; i < RUN_NEPS; i++) {
+        if (!w->lb[i]) continue;
+        int rc = lidx_builder_add(w->lb[i], slot);
+        if (rc != OMEN_OK) return rc;
+        if (i + 1 < RUN_NEPS && w->lb[i + 1] &&
+            lidx_builder_segments(w->lb[i]) > (w->n + 1) / RUN_SEG_DROP + 1024) {
+            lidx_builder_free(w->lb[i]);
+            w->lb[i] = NULL;
+        }
+    }
+    return OMEN_OK;
+}
+
+/* The candidate to keep (see run_eps_cand). */
+static int model_pick(const run_writer *w)
+{
+    int last = 0;
+    for (int i = 0; i < RUN_NEPS; i++) {
+        if (!w->lb[i]) continue;
+        if ((uint64_t)lidx_builder_segments(w->lb[i]) * RUN_KEYS_PER_SEG <= w->n) return i;
+        last = i;
+    }
+    return last;
 }
 
 int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, int type, const void *val,
@@ -453,7 +502,7 @@ int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, in
     put_fixed32(rec + 28, vblock);
     uint8_t koff[8];
     put_fixed64(koff, w->keys_len);
-    if ((rc = lidx_builder_add(w->lb, slot)) != OMEN_OK) goto fail;
+    if ((rc = model_add(w, slot)) != OMEN_OK) goto fail;
     if ((rc = spill_put(w, &w->sp[SP_SLOTS], SP_SLOTS, &slot, 8)) != OMEN_OK) goto fail;
     if ((rc = spill_put(w, &w->sp[SP_RECS], SP_RECS, rec, sizeof rec)) != OMEN_OK) goto fail;
     if ((rc = spill_put(w, &w->sp[SP_KOFFS], SP_KOFFS, koff, 8)) != OMEN_OK) goto fail;
@@ -563,8 +612,9 @@ int run_writer_finish(run_writer *w, run_meta *out)
 
     /* Model. */
     model_off = w->off;
-    rc = lidx_builder_finish(w->lb, &m);
-    w->lb = NULL;
+    int pick = model_pick(w);
+    rc = lidx_builder_finish(w->lb[pick], &m);
+    w->lb[pick] = NULL;
     if (rc != OMEN_OK) goto fail;
     model_len = lidx_serialized_size(m);
     model = omen_malloc(model_len ? model_len : 1);
@@ -1060,6 +1110,10 @@ uint64_t run_file_size(const run *r)
 uint64_t run_index_bytes(const run *r)
 {
     return r ? r->model_len : 0;
+}
+unsigned run_index_epsilon(const run *r)
+{
+    return r ? lidx_epsilon(r->model) : 0;
 }
 uint64_t run_filter_bytes(const run *r)
 {

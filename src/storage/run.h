@@ -55,7 +55,7 @@ enum { RUN_TYPE_DELETE = 0, RUN_TYPE_PUT = 1 };
 typedef struct run_opts {
     int compression;        /* OMEN_COMPRESS_*                                  */
     int bloom_bits_per_key; /* 0 disables the filter (answers "maybe" always)    */
-    unsigned epsilon;       /* learned-model error bound; 0 = LIDX_DEFAULT_EPSILON */
+    unsigned epsilon;       /* learned-model error bound; 0 = the writer picks (run.c) */
     size_t block_size;      /* target value-block size; 0 = 4096                 */
 } run_opts;
 
@@ -124,6 +124,7 @@ uint64_t run_entries(const run *r);
 uint64_t run_file_size(const run *r);
 uint64_t run_index_bytes(const run *r);  /* serialized learned model */
 uint64_t run_filter_bytes(const run *r); /* bloom filter image */
+unsigned run_index_epsilon(const run *r); /* the model's error bound (chosen by the writer if 0 was asked) */
 uint64_t run_min_seq(const run *r);      /* 0 for an empty run */
 uint64_t run_max_seq(const run *r);
 uint64_t run_file_number(const run *r);
