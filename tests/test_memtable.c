@@ -311,6 +311,68 @@ static void test_batch_codec(void **state)
 
 /* ukey_cmp agrees in sign with memcmp-then-length on random strings that
  * share prefixes, contain high bytes and span the 8-byte word boundary. */
+/* Fill m with n entries "<tag>NNNNNN" -> value of vlen bytes of fill. */
+static void fill_tagged(mt *m, char tag, unsigned n, size_t vlen, unsigned char fill)
+{
+    unsigned char v[512];
+    memset(v, fill, sizeof v);
+    for (unsigned i = 0; i < n; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "%c%06u", tag, i * 7919 % n);
+        assert_int_equal(mt_add(m, 1 + i, MT_TYPE_PUT, k, strlen(k), v, vlen), OMEN_OK);
+    }
+}
+
+/* Blocks handed back by a freed memtable serve the next one, which must
+ * see none of the old contents (the arena gets no zeroed memory), and a
+ * pool never holds more than its cap. */
+static void test_pool_reuse(void **state)
+{
+    (void)state;
+    mt_pool *pool;
+    assert_int_equal(mt_pool_new(16u << 20, &pool), OMEN_OK);
+    mt *m1;
+    assert_int_equal(mt_new_pooled(2u << 20, pool, &m1), OMEN_OK);
+    fill_tagged(m1, 'a', 30000, 200, 0xAB); /* ~7 MiB: several blocks */
+    assert_int_equal(mt_pool_bytes(pool), 0);
+    mt_unref(m1);
+    size_t held = mt_pool_bytes(pool);
+    assert_true(held >= (6u << 20) && held <= (16u << 20));
+
+    mt *m2;
+    assert_int_equal(mt_new_pooled(2u << 20, pool, &m2), OMEN_OK);
+    mt_pool_unref(pool); /* m2 keeps the pool alive */
+    fill_tagged(m2, 'b', 20000, 100, 0x5C);
+    assert_true(mt_pool_bytes(pool) < held); /* taken from the pool */
+    mt_iter it;
+    mt_iter_init(&it, m2);
+    unsigned n = 0;
+    char prev[16] = "";
+    for (mt_iter_seek_first(&it); mt_iter_valid(&it); mt_iter_next(&it), n++) {
+        const mt_node *nd = it.node;
+        assert_int_equal(nd->klen, 7);
+        assert_int_equal(mt_node_key(nd)[0], 'b');
+        char k[16];
+        memcpy(k, mt_node_key(nd), 7);
+        k[7] = 0;
+        assert_true(strcmp(prev, k) < 0);
+        strcpy(prev, k);
+        assert_int_equal(nd->vlen, 100);
+        for (unsigned j = 0; j < 100; j++) assert_int_equal(mt_node_val(nd)[j], 0x5C);
+    }
+    assert_int_equal(n, 20000);
+    assert_int_equal(mt_get(m2, "a000001", 7, MT_MAX_SEQ, NULL, NULL, NULL, NULL), 0);
+    mt_unref(m2); /* the last reference: the pool goes with it */
+
+    /* A small cap keeps only what fits. */
+    assert_int_equal(mt_pool_new(2u << 20, &pool), OMEN_OK);
+    assert_int_equal(mt_new_pooled(2u << 20, pool, &m1), OMEN_OK);
+    fill_tagged(m1, 'c', 30000, 200, 0x11);
+    mt_unref(m1);
+    assert_true(mt_pool_bytes(pool) <= (2u << 20));
+    mt_pool_unref(pool);
+}
+
 static void test_ukey_cmp(void **state)
 {
     (void)state;
@@ -344,7 +406,7 @@ int main(void)
         cmocka_unit_test(test_order_and_get),   cmocka_unit_test(test_many_random),
         cmocka_unit_test(test_big_and_reserve), cmocka_unit_test(test_concurrent_readers),
         cmocka_unit_test(test_batch_codec),     cmocka_unit_test(test_ukey_cmp),
-        cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_filter),          cmocka_unit_test(test_pool_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -761,8 +761,11 @@ static int db_open_impl(omen_db *db)
     for (size_t i = 0; i < nruns; i++)
         if (runs[i]->meta.max_seq > last) last = runs[i]->meta.max_seq;
 
+    /* One memtable's worth of blocks: what the flushed one hands over. */
+    rc = mt_pool_new(db->opts.write_buffer_size + 2 * mem_block_size(db), &db->mt_pool);
+    if (rc) goto fail;
     /* Replay the logs the manifest does not cover. */
-    rc = mt_new(mem_block_size(db), &mem);
+    rc = mt_new_pooled(mem_block_size(db), db->mt_pool, &mem);
     if (rc) goto fail;
     if (scan.nwals) qsort(scan.wals, scan.nwals, sizeof(uint64_t), u64_cmp);
     replay_ctx rctx = {db, mem, last, 0};
@@ -809,7 +812,7 @@ static int db_open_impl(omen_db *db)
     }
     mt_unref(mem);
     mem = NULL;
-    rc = mt_new(mem_block_size(db), &db->mem);
+    rc = mt_new_pooled(mem_block_size(db), db->mt_pool, &db->mem);
     if (rc) goto fail;
     db->wal_number = db->next_file++;
     {
@@ -861,6 +864,8 @@ static void db_release_resources(omen_db *db)
     if (db->mem) mt_unref(db->mem);
     if (db->imm) mt_unref(db->imm);
     db->mem = db->imm = NULL;
+    mt_pool_unref(db->mt_pool); /* memtables still pinned keep it alive */
+    db->mt_pool = NULL;
     if (db->wal) wal_writer_close(db->wal);
     db->wal = NULL;
     if (db->cache) cache_free(db->cache);

@@ -103,6 +103,7 @@ struct omen_db {
 
     _Atomic(db_sv *) sv; /* current superversion (changed under mu) */
     mt *mem, *imm;
+    mt_pool *mt_pool; /* arena blocks of flushed memtables, for the next ones */
     wal_writer *wal;
     uint64_t wal_number, imm_wal_number;
     uint64_t next_file;

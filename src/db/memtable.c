@@ -11,6 +11,7 @@
  */
 #include "db/memtable.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -45,8 +46,16 @@ typedef struct mt_block {
 
 typedef _Atomic(mt_node *) mt_link;
 
+struct mt_pool {
+    atomic_int refs;
+    pthread_mutex_t mu;
+    mt_block *free; /* mapped blocks, any size */
+    size_t bytes, max_bytes;
+};
+
 struct mt {
     atomic_int refs;
+    mt_pool *pool; /* or NULL */
     atomic_int height;
     size_t block_size;
     mt_block *blocks;  /* newest first; blocks->data + used is the bump ptr */
@@ -102,9 +111,48 @@ static inline mt_link *node_link(const mt_node *n, int i)
     return (mt_link *)(uintptr_t)n - 1 - i;
 }
 
-static mt_block *block_new(size_t cap)
+/* A pooled block of at least cap bytes and not wastefully larger, or NULL.
+ * Its bytes are whatever the last memtable left: the arena never relies on
+ * zeroed memory (a node's every field and link is written before it is
+ * linked). */
+static mt_block *pool_take(mt_pool *p, size_t cap)
+{
+    if (!p) return NULL;
+    pthread_mutex_lock(&p->mu);
+    mt_block **pp = &p->free, *b = NULL;
+    for (; *pp; pp = &(*pp)->next) {
+        if ((*pp)->cap >= cap && (*pp)->cap <= 2 * cap + MT_HUGE) {
+            b = *pp;
+            *pp = b->next;
+            p->bytes -= b->map_len;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (b) b->next = NULL;
+    return b;
+}
+
+/* Keep b in the pool if there is room (1) or leave it to the caller (0). */
+static int pool_give(mt_pool *p, mt_block *b)
+{
+    if (!p || !b->map_len) return 0;
+    int kept = 0;
+    pthread_mutex_lock(&p->mu);
+    if (p->bytes + b->map_len <= p->max_bytes) {
+        b->next = p->free;
+        p->free = b;
+        p->bytes += b->map_len;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&p->mu);
+    return kept;
+}
+
+static mt_block *block_new(mt_pool *pool, size_t cap)
 {
     mt_block *b;
+    if (cap >= MT_HUGE && (b = pool_take(pool, cap)) != NULL) return b;
     if (cap >= MT_HUGE) {
         /* The descriptor comes from omen_malloc so that fault injection
          * still reaches this path. */
@@ -143,6 +191,38 @@ static void block_free(mt_block *b)
     omen_free(b);
 }
 
+int mt_pool_new(size_t max_bytes, mt_pool **out)
+{
+    *out = NULL;
+    mt_pool *p = omen_calloc(1, sizeof *p);
+    if (!p) return omen_seterr(OMEN_NOMEM, "memtable pool: out of memory");
+    atomic_init(&p->refs, 1);
+    pthread_mutex_init(&p->mu, NULL);
+    p->max_bytes = max_bytes;
+    *out = p;
+    return OMEN_OK;
+}
+
+size_t mt_pool_bytes(mt_pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    size_t b = p->bytes;
+    pthread_mutex_unlock(&p->mu);
+    return b;
+}
+
+void mt_pool_unref(mt_pool *p)
+{
+    if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
+    while (p->free) {
+        mt_block *b = p->free;
+        p->free = b->next;
+        block_free(b);
+    }
+    pthread_mutex_destroy(&p->mu);
+    omen_free(p);
+}
+
 static void *arena_alloc(mt *m, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
@@ -156,7 +236,7 @@ static void *arena_alloc(mt *m, size_t n)
      * block so that its free space keeps serving small entries. */
     int dedicated = n > m->block_size / 4;
     size_t cap = dedicated ? n : m->block_size;
-    mt_block *b = block_new(cap);
+    mt_block *b = block_new(m->pool, cap);
     if (!b) {
         omen_seterr(OMEN_NOMEM, "memtable: cannot allocate %zu bytes", cap);
         return NULL;
@@ -174,6 +254,11 @@ static void *arena_alloc(mt *m, size_t n)
 }
 
 int mt_new(size_t block_size, mt **out)
+{
+    return mt_new_pooled(block_size, NULL, out);
+}
+
+int mt_new_pooled(size_t block_size, mt_pool *pool, mt **out)
 {
     *out = NULL;
     mt *m = omen_calloc(1, sizeof *m);
@@ -200,6 +285,10 @@ int mt_new(size_t block_size, mt **out)
             return omen_seterr(OMEN_NOMEM, "memtable: out of memory");
         }
     }
+    if (pool) {
+        atomic_fetch_add_explicit(&pool->refs, 1, memory_order_relaxed);
+        m->pool = pool;
+    }
     m->head = (mt_node *)(void *)(h + MT_MAX_HEIGHT * sizeof(mt_link));
     m->head->height = MT_MAX_HEIGHT;
     for (int i = 0; i < MT_MAX_HEIGHT; i++) {
@@ -222,11 +311,12 @@ void mt_unref(mt *m)
     mt_block *b = m->blocks;
     while (b) {
         mt_block *n = b->next;
-        block_free(b);
+        if (!pool_give(m->pool, b)) block_free(b);
         b = n;
     }
     omen_free((unsigned char *)m->head - MT_MAX_HEIGHT * sizeof(mt_link));
     omen_free((void *)m->filter);
+    mt_pool_unref(m->pool);
     omen_free(m);
 }
 
@@ -235,7 +325,7 @@ int mt_reserve(mt *m, size_t bytes)
     bytes = (bytes + 7) & ~(size_t)7;
     if (m->blocks && m->blocks->cap - m->used >= bytes) return OMEN_OK;
     size_t cap = bytes > m->block_size ? bytes : m->block_size;
-    mt_block *b = block_new(cap);
+    mt_block *b = block_new(m->pool, cap);
     if (!b) return omen_seterr(OMEN_NOMEM, "memtable: cannot reserve %zu bytes", bytes);
     b->next = m->blocks;
     m->blocks = b;
