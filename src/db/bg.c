@@ -223,6 +223,9 @@ static void *flush_main(void *arg)
         uint64_t fnum = db->next_file++;
         pthread_mutex_unlock(&db->mu);
 
+        /* The new memtable fills while this one is written out: give it
+         * faulted-in blocks of the size switch_memtable asks for. */
+        mt_pool_prefill(db->mt_pool, mt_bytes(imm) / 16 + 65536, db->opts.write_buffer_size);
         db_run *nr = NULL;
         int rc = db_flush_memtable(db, imm, fnum, &nr);
         mt_unref(imm);

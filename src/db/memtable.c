@@ -211,6 +211,25 @@ size_t mt_pool_bytes(mt_pool *p)
     return b;
 }
 
+void mt_pool_prefill(mt_pool *p, size_t block_size, size_t bytes)
+{
+    if (!p || block_size < MT_HUGE) return;
+    while (mt_pool_bytes(p) + block_size <= bytes) {
+        mt_block *b = block_new(NULL, block_size);
+        if (!b) return;
+        int done = 0;
+#ifdef MADV_POPULATE_WRITE
+        done = madvise(b->data, b->map_len, MADV_POPULATE_WRITE) == 0;
+#endif
+        if (!done) /* older kernels: one write per page faults it in */
+            for (size_t off = 0; off < b->map_len; off += 4096) b->data[off] = 0;
+        if (!pool_give(p, b)) {
+            block_free(b);
+            return;
+        }
+    }
+}
+
 void mt_pool_unref(mt_pool *p)
 {
     if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;

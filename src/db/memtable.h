@@ -60,6 +60,12 @@ typedef struct mt_pool mt_pool;
 int mt_pool_new(size_t max_bytes, mt_pool **out);
 void mt_pool_unref(mt_pool *p); /* NULL ok */
 size_t mt_pool_bytes(mt_pool *p); /* bytes of blocks held for reuse */
+/* Map and fault in fresh blocks of block_size bytes until the pool holds
+ * `bytes` (or its cap): the flush thread runs this when a memtable fills
+ * up, so that the next one's first touches, until blocks of flushed tables
+ * come back, are not page faults in the writer's path.  A hint: stops
+ * quietly when memory is short. */
+void mt_pool_prefill(mt_pool *p, size_t block_size, size_t bytes);
 /* As mt_new, with large arena blocks taken from and given back to pool
  * (NULL: none).  The memtable references pool until it is freed. */
 int mt_new_pooled(size_t block_size, mt_pool *pool, mt **out);
