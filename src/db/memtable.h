@@ -32,12 +32,14 @@ enum { MT_TYPE_DELETE = 0, MT_TYPE_PUT = 1 };
 #define MT_MAX_HEIGHT 12
 #define MT_MAX_SEQ ((uint64_t)0x00ffffffffffffffull)
 
-/* A node is laid out as [links height-1 .. 0][mt_node][key][value]: the
- * tower sits just below the header so that the header, the key and the
- * low-level links a search follows are adjacent (usually one cache line)
- * whatever the node's height.  Use mt_node_key / mt_node_val. */
+/* A node is laid out as [links height-1 .. 0][mt_node][key]: the tower
+ * sits just below the header so that the header, the key and the low-level
+ * links a search follows are adjacent (usually one cache line) whatever the
+ * node's height.  The value lives elsewhere in the arena (memtable.c says
+ * why).  Use mt_node_key / mt_node_val. */
 typedef struct mt_node {
     uint64_t seq;
+    const uint8_t *val;
     uint32_t klen;
     uint32_t vlen;
     uint8_t type;
@@ -107,7 +109,7 @@ static inline const uint8_t *mt_node_key(const mt_node *n)
 }
 static inline const uint8_t *mt_node_val(const mt_node *n)
 {
-    return mt_node_key(n) + n->klen;
+    return n->val;
 }
 
 /* Iterator over every internal entry.  Not thread-safe per iterator; many
