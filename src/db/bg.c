@@ -163,6 +163,43 @@ int db_flush_memtable(omen_db *db, mt *mem, uint64_t fnum, db_run **out)
     return rc;
 }
 
+/* Move run r to level `level` without rewriting it (manifest_mu held, not
+ * mu): its level changes in the MANIFEST and in a new version.  A run's
+ * level is written only with both mu and manifest_mu held and read only
+ * under one of them (the picker and version building under mu, MANIFEST
+ * writes under manifest_mu); readers of older versions go by their own
+ * level_start, which stays as it was. */
+static int install_move(omen_db *db, db_run *r, unsigned level)
+{
+    pthread_mutex_lock(&db->mu);
+    db_sv *cur = db->sv;
+    size_t n = cur->nruns;
+    db_run **arr = omen_calloc(n ? n : 1, sizeof *arr);
+    if (!arr) {
+        pthread_mutex_unlock(&db->mu);
+        return omen_seterr(OMEN_NOMEM, "out of memory");
+    }
+    memcpy(arr, cur->runs, n * sizeof *arr);
+    unsigned was = r->meta.level;
+    r->meta.level = level;
+    uint64_t log_number = db->log_number;
+    pthread_mutex_unlock(&db->mu);
+
+    int rc = db_write_manifest(db, arr, n, log_number);
+    pthread_mutex_lock(&db->mu);
+    db_sv *nsv = rc ? NULL : db_sv_new(db->mem, db->imm, arr, n);
+    omen_free(arr);
+    if (!nsv) {
+        r->meta.level = was;
+        pthread_mutex_unlock(&db->mu);
+        return rc ? rc : omen_seterr(OMEN_NOMEM, "out of memory installing a new version");
+    }
+    db_sv *old = db_sv_install(db, nsv);
+    pthread_mutex_unlock(&db->mu);
+    db_sv_put(old);
+    return OMEN_OK;
+}
+
 /* Replace `remove` by `add` in the version (manifest_mu held, not mu). */
 static int install_version(omen_db *db, db_run **remove, size_t nremove, db_run *add,
                            int flushed_imm)
@@ -280,10 +317,15 @@ static int deepest_level(const db_sv *sv)
     return d;
 }
 
-/* Choose a compaction (mu held).  Returns 1 with inputs referenced. */
+/* Choose a compaction (mu held).  Returns 1 with inputs referenced.
+ * *move is set when the single input only changes level: a level over its
+ * target whose next level is empty hands its run down as it is (LevelDB's
+ * trivial move); rewriting it would cost a full pass over the data, on the
+ * compaction thread's core and in the page cache, and change nothing. */
 static int pick(omen_db *db, db_run ***inputs, size_t *n, unsigned *out_level, int *bottom,
-                int *manual)
+                int *manual, int *move)
 {
+    *move = 0;
     db_sv *sv = db->sv;
     size_t from = 0, to = 0;
     int out = -1;
@@ -315,6 +357,7 @@ static int pick(omen_db *db, db_run ***inputs, size_t *n, unsigned *out_level, i
                 from = sv->level_start[lv];
                 to = sv->level_start[lv + 2];
                 out = lv + 1;
+                *move = to - from == 1;
                 break;
             }
         }
@@ -379,8 +422,9 @@ static void *comp_main(void *arg)
         db_run **in = NULL;
         size_t n = 0;
         unsigned level = 0;
-        int bottom = 0, manual = 0;
-        if (atomic_load(&db->read_only) || !pick(db, &in, &n, &level, &bottom, &manual)) {
+        int bottom = 0, manual = 0, move = 0;
+        if (atomic_load(&db->read_only) ||
+            !pick(db, &in, &n, &level, &bottom, &manual, &move)) {
             if (db->manual_done < db->manual_req) {
                 db->manual_done = db->manual_req;
                 pthread_cond_broadcast(&db->bg_cv);
@@ -398,9 +442,15 @@ static void *comp_main(void *arg)
 
         db_run *outr = NULL;
         uint64_t written = 0;
-        if (!rc) rc = do_compaction(db, in, n, level, bottom, fnum, snaps, nsnaps, &outr);
+        if (!rc && move) {
+            pthread_mutex_lock(&db->manifest_mu);
+            rc = install_move(db, in[0], level);
+            pthread_mutex_unlock(&db->manifest_mu);
+        } else if (!rc) {
+            rc = do_compaction(db, in, n, level, bottom, fnum, snaps, nsnaps, &outr);
+        }
         omen_free(snaps);
-        if (!rc) {
+        if (!rc && !move) {
             if (outr) written = outr->meta.file_size;
             pthread_mutex_lock(&db->manifest_mu);
             rc = install_version(db, in, n, outr, 0);
@@ -415,7 +465,7 @@ static void *comp_main(void *arg)
         }
         if (rc) {
             db_set_fatal(db, rc, "compaction");
-        } else {
+        } else if (!move) {
             atomic_fetch_add(&db->st_compactions, 1);
             atomic_fetch_add(&db->st_comp_bytes, written);
         }

@@ -1059,9 +1059,12 @@ int omen_get_stats(omen_db *db, omen_stats *out)
     uint64_t seq;
     db_sv *sv = db_sv_get_seq(db, &seq);
     out->sequence = seq;
+    unsigned lv = 0;
     for (size_t i = 0; i < sv->nruns; i++) {
         db_run *r = sv->runs[i];
-        unsigned lv = r->meta.level;
+        /* This version's level of the run (a later move may relabel the
+         * run itself; see bg.c, install_move). */
+        while (lv + 1 < OMEN_MAX_LEVELS && i >= sv->level_start[lv + 1]) lv++;
         out->runs_per_level[lv]++;
         out->entries_per_level[lv] += r->meta.entries;
         out->run_entries += r->meta.entries;
