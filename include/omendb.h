@@ -83,7 +83,7 @@ typedef struct omen_options {
     int sync;                 /* OMEN_SYNC_RELAXED (default) or OMEN_SYNC_FULL        */
     size_t cache_size;        /* block cache bytes (default 64 MiB)                   */
     int bloom_bits_per_key;   /* filter bits per key, 0 disables (default 10)         */
-    int index_epsilon;        /* learned-index error bound; 0 = default               */
+    int index_epsilon;        /* learned-index error bound; 0 = chosen per run file   */
     int read_only;            /* open without writing anything (default 0)            */
 } omen_options;
 
