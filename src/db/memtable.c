@@ -101,8 +101,12 @@ static inline void filter_add(mt *m, const void *key, size_t klen)
     unsigned word[3];
     uint64_t mask[3];
     _Atomic uint64_t *line = filter_probe(m, key, klen, word, mask);
-    for (int i = 0; i < 3; i++)
-        atomic_fetch_or_explicit(&line[word[i]], mask[i], memory_order_relaxed);
+    /* Plain load and store, not a locked OR: only the one writer changes
+     * the filter; readers only load, and see each word before or after. */
+    for (int i = 0; i < 3; i++) {
+        uint64_t w = atomic_load_explicit(&line[word[i]], memory_order_relaxed);
+        atomic_store_explicit(&line[word[i]], w | mask[i], memory_order_relaxed);
+    }
 }
 
 int mt_filter_may_contain(const mt *m, const void *key, size_t klen)
