@@ -487,6 +487,13 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi)
     for (; a < e; a += 64) __builtin_prefetch((const void *)a);
 }
 
+static inline void prefetch_pars(const lidx_par *par, size_t lo, size_t hi)
+{
+    if (lo >= hi) return;
+    uintptr_t a = (uintptr_t)(par + lo) & ~(uintptr_t)63, e = (uintptr_t)(par + hi);
+    for (; a < e; a += 64) __builtin_prefetch((const void *)a);
+}
+
 /* The query paths are instantiated once per search kernel, each compiled
  * for its target so the kernel inlines into every level's step; the entry
  * points pick an instance by the current variant. */
@@ -512,6 +519,12 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi)
         for (size_t L = m->nlevels - 1; L > 0; L--) {                                            \
             const lidx_level *below = &m->lv[L - 1];                                             \
             seg_window(&m->lv[L], s, q, below->m, m->eps_rec, lo, hi);                           \
+            /* The level below may have fallen out of cache (a large model                      \
+             * between lookups that stream data through it): fetch the                          \
+             * window's keys and line parameters together, so the segment                       \
+             * found does not wait for a second miss on its parameters. */                      \
+            prefetch_window(below->keys, *lo, *hi);                                              \
+            prefetch_pars(below->par, *lo, *hi);                                                 \
             size_t j = q == UINT64_MAX ? *hi : KERNEL(below->keys, *lo, *hi, q + 1);             \
             s = j ? j - 1 : 0;                                                                   \
         }                                                                                        \
