@@ -334,16 +334,14 @@ static int om_put(void *p, const uint8_t *k, size_t kl, const uint8_t *v, size_t
 static int om_get(void *p, const uint8_t *k, size_t kl, uint8_t *buf, size_t cap, size_t *vl)
 {
     om_thr *t = p;
-    void *v;
-    size_t len;
-    int rc = omen_get(t->d->db, NULL, k, kl, &v, &len);
+    /* Straight into the caller's buffer, one copy, as the LMDB adapter
+     * copies from its map and the RocksDB one from a pinned slice (LevelDB's
+     * C API only has a get that allocates). */
+    int rc = omen_get_into(t->d->db, NULL, k, kl, buf, cap, vl);
     if (rc == OMEN_NOTFOUND)
         return 0;
     if (rc != OMEN_OK)
-        return om_fail("omen_get", rc);
-    memcpy(buf, v, len < cap ? len : cap);
-    *vl = len;
-    omen_free(v);
+        return om_fail("omen_get_into", rc);
     return 1;
 }
 

@@ -143,6 +143,16 @@ int omen_delete(omen_db *db, const void *key, size_t klen, int sync);
 int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void **val,
              size_t *vlen);
 
+/* As omen_get, into the caller's buffer, with no allocation: on OMEN_OK
+ * min(cap, length) bytes of the value are copied to buf and *vlen receives
+ * the value's full length, so *vlen > cap means the copy was cut short
+ * (call again with a buffer of *vlen bytes; cap 0 with buf NULL asks for
+ * the length only).  buf belongs to the caller throughout; OmenDB keeps no
+ * pointer to it.  On OMEN_NOTFOUND *vlen is 0.  NULL vlen, or NULL buf with
+ * cap > 0: OMEN_INVALID. */
+int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void *buf,
+                  size_t cap, size_t *vlen);
+
 /* ---- Write batches (atomic: all or nothing, also across a crash) -------- */
 
 /* *out is owned by the caller until omen_batch_destroy. */

@@ -69,8 +69,40 @@ static void put_s(omen_db *db, const char *k, const char *v)
     assert_int_equal(omen_put(db, k, strlen(k), v, strlen(v), OMEN_SYNC_DEFAULT), OMEN_OK);
 }
 
+/* omen_get_into agrees with what expect() wants: the whole value into a
+ * large enough buffer, a prefix into a short one (the full length still
+ * reported, nothing written past cap), the length alone with cap 0. */
+static void expect_into(omen_db *db, const omen_snapshot *s, const char *k, const char *v)
+{
+    size_t want = v ? strlen(v) : 0;
+    char *buf = malloc(want + 2);
+    size_t vl = 99;
+    int rc = omen_get_into(db, s, k, strlen(k), buf, want + 1, &vl);
+    if (!v) {
+        assert_int_equal(rc, OMEN_NOTFOUND);
+        assert_int_equal(vl, 0);
+        free(buf);
+        return;
+    }
+    assert_int_equal(rc, OMEN_OK);
+    assert_int_equal(vl, want);
+    assert_memory_equal(buf, v, want);
+    size_t cap = want / 2;
+    memset(buf, '#', want + 2);
+    vl = 0;
+    assert_int_equal(omen_get_into(db, s, k, strlen(k), buf, cap, &vl), OMEN_OK);
+    assert_int_equal(vl, want);
+    assert_memory_equal(buf, v, cap);
+    assert_int_equal(buf[cap], '#');
+    vl = 0;
+    assert_int_equal(omen_get_into(db, s, k, strlen(k), NULL, 0, &vl), OMEN_OK);
+    assert_int_equal(vl, want);
+    free(buf);
+}
+
 static void expect(omen_db *db, const omen_snapshot *s, const char *k, const char *v)
 {
+    expect_into(db, s, k, v);
     void *val = (void *)1;
     size_t vl = 99;
     int rc = omen_get(db, s, k, strlen(k), &val, &vl);
@@ -109,6 +141,8 @@ static void test_bad_inputs(void **state)
     assert_int_equal(omen_open(dir, NULL, NULL), OMEN_INVALID);
     assert_int_equal(omen_put(NULL, "a", 1, "b", 1, 0), OMEN_INVALID);
     assert_int_equal(omen_get(NULL, NULL, "a", 1, &v, &vl), OMEN_INVALID);
+    char buf4[4];
+    assert_int_equal(omen_get_into(NULL, NULL, "a", 1, buf4, sizeof buf4, &vl), OMEN_INVALID);
     assert_int_equal(omen_delete(NULL, "a", 1, 0), OMEN_INVALID);
     assert_int_equal(omen_write(NULL, NULL, 0), OMEN_INVALID);
     assert_int_equal(omen_flush(NULL), OMEN_INVALID);
@@ -142,10 +176,14 @@ static void test_bad_inputs(void **state)
     assert_int_equal(omen_get(db, NULL, NULL, 2, &v, &vl), OMEN_INVALID);
     assert_int_equal(omen_get(db, NULL, "a", 1, NULL, &vl), OMEN_INVALID);
     assert_int_equal(omen_get(db, NULL, "a", 1, &v, NULL), OMEN_INVALID);
+    assert_int_equal(omen_get_into(db, NULL, "a", 1, buf4, sizeof buf4, NULL), OMEN_INVALID);
+    assert_int_equal(omen_get_into(db, NULL, "a", 1, NULL, 4, &vl), OMEN_INVALID);
+    assert_int_equal(omen_get_into(db, NULL, NULL, 2, buf4, sizeof buf4, &vl), OMEN_INVALID);
     assert_int_equal(omen_delete(db, NULL, 1, 0), OMEN_INVALID);
     char *big = calloc(1, OMEN_MAX_KEY_LEN + 1);
     assert_int_equal(omen_put(db, big, OMEN_MAX_KEY_LEN + 1, "x", 1, 0), OMEN_TOOBIG);
     assert_int_equal(omen_get(db, NULL, big, OMEN_MAX_KEY_LEN + 1, &v, &vl), OMEN_TOOBIG);
+    assert_int_equal(omen_get_into(db, NULL, big, OMEN_MAX_KEY_LEN + 1, buf4, sizeof buf4, &vl), OMEN_TOOBIG);
     assert_int_equal(omen_delete(db, big, OMEN_MAX_KEY_LEN + 1, 0), OMEN_TOOBIG);
     assert_int_equal(omen_put(db, "k", 1, big, (size_t)OMEN_MAX_VALUE_LEN + 1, 0), OMEN_TOOBIG);
     /* the maximum key is fine */

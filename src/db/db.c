@@ -371,8 +371,15 @@ db_sv *db_sv_install(omen_db *db, db_sv *sv)
 
 /* ---- point reads -------------------------------------------------------------- */
 
-static int copy_value(const void *v, size_t vl, void **val, size_t *vlen)
+/* The value of a point read goes to *val (a malloc'ed copy) or, with val
+ * NULL, into buf (up to cap bytes); *vlen is always its full length. */
+static int copy_value(const void *v, size_t vl, void **val, void *buf, size_t cap, size_t *vlen)
 {
+    if (!val) {
+        if (vl) memcpy(buf, v, vl < cap ? vl : cap);
+        *vlen = vl;
+        return OMEN_OK;
+    }
     void *p = omen_malloc(vl ? vl : 1);
     if (!p) return omen_seterr(OMEN_NOMEM, "out of memory copying a %zu-byte value", vl);
     if (vl) memcpy(p, v, vl);
@@ -381,7 +388,8 @@ static int copy_value(const void *v, size_t vl, void **val, size_t *vlen)
     return OMEN_OK;
 }
 
-int db_get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val, size_t *vlen)
+static int get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val, void *buf,
+                  size_t cap, size_t *vlen)
 {
     uint64_t s;
     int type;
@@ -390,22 +398,28 @@ int db_get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val,
     if (mt_get(sv->mem, key, klen, seq, &s, &type, &v, &vl) ||
         (sv->imm && mt_get(sv->imm, key, klen, seq, &s, &type, &v, &vl))) {
         if (type == MT_TYPE_DELETE) return OMEN_NOTFOUND;
-        return copy_value(v, vl, val, vlen);
+        return copy_value(v, vl, val, buf, cap, vlen);
     }
     for (size_t i = 0; i < sv->nruns; i++) {
         db_run *r = sv->runs[i];
         if (r->meta.min_seq > seq) continue; /* everything in it is too new */
-        int rc = run_get(r->r, key, klen, seq, &s, &type, val, vlen);
+        int rc = val ? run_get(r->r, key, klen, seq, &s, &type, val, vlen)
+                     : run_get_into(r->r, key, klen, seq, &s, &type, buf, cap, vlen);
         if (rc == OMEN_NOTFOUND) continue;
         if (rc) return rc;
         if (type == RUN_TYPE_DELETE) {
-            if (*val) omen_free(*val);
-            *val = NULL;
+            if (val && *val) omen_free(*val);
+            if (val) *val = NULL;
             return OMEN_NOTFOUND;
         }
         return OMEN_OK;
     }
     return OMEN_NOTFOUND;
+}
+
+int db_get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val, size_t *vlen)
+{
+    return get_sv(sv, seq, key, klen, val, NULL, 0, vlen);
 }
 
 int db_changed_since(db_sv *sv, const void *key, size_t klen, uint64_t snap, int *changed)
@@ -433,6 +447,34 @@ int db_changed_since(db_sv *sv, const void *key, size_t klen, uint64_t snap, int
     return OMEN_OK;
 }
 
+/* omen_get and omen_get_into: argument checks, pin, read, unpin. */
+static int get_common(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen,
+                      void **val, void *buf, size_t cap, size_t *vlen, const char *fn)
+{
+    int rc = db_check_handle(db, fn);
+    if (rc) return rc;
+    if (!vlen || (!val && !buf && cap))
+        return omen_seterr(OMEN_INVALID, "%s: NULL %s", fn, vlen ? "buffer" : "vlen");
+    *vlen = 0;
+    if (!key && klen) return omen_seterr(OMEN_INVALID, "%s: NULL key with length %zu", fn, klen);
+    if (klen > OMEN_MAX_KEY_LEN)
+        return omen_seterr(OMEN_TOOBIG, "%s: key of %zu bytes exceeds the %u-byte limit", fn, klen,
+                           OMEN_MAX_KEY_LEN);
+    if (snap && snap->db != db)
+        return omen_seterr(OMEN_INVALID, "%s: snapshot belongs to another handle", fn);
+    uint64_t seq;
+    int slot;
+    db_sv *sv = db_sv_pin(db, &seq, &slot);
+    if (snap) seq = snap->seq;
+    rc = get_sv(sv, seq, key, klen, val, buf, cap, vlen);
+    db_sv_unpin(db, sv, slot);
+    if (rc == OMEN_NOTFOUND) {
+        if (val) *val = NULL;
+        *vlen = 0;
+    }
+    return rc;
+}
+
 int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void **val,
              size_t *vlen)
 {
@@ -440,24 +482,13 @@ int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t kle
     int rc = db_check_handle(db, "omen_get");
     if (rc) return rc;
     if (!val || !vlen) return omen_seterr(OMEN_INVALID, "omen_get: NULL val or vlen");
-    *vlen = 0;
-    if (!key && klen) return omen_seterr(OMEN_INVALID, "omen_get: NULL key with length %zu", klen);
-    if (klen > OMEN_MAX_KEY_LEN)
-        return omen_seterr(OMEN_TOOBIG, "omen_get: key of %zu bytes exceeds the %u-byte limit",
-                           klen, OMEN_MAX_KEY_LEN);
-    if (snap && snap->db != db)
-        return omen_seterr(OMEN_INVALID, "omen_get: snapshot belongs to another handle");
-    uint64_t seq;
-    int slot;
-    db_sv *sv = db_sv_pin(db, &seq, &slot);
-    if (snap) seq = snap->seq;
-    rc = db_get_sv(sv, seq, key, klen, val, vlen);
-    db_sv_unpin(db, sv, slot);
-    if (rc == OMEN_NOTFOUND) {
-        *val = NULL;
-        *vlen = 0;
-    }
-    return rc;
+    return get_common(db, snap, key, klen, val, NULL, 0, vlen, "omen_get");
+}
+
+int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void *buf,
+                  size_t cap, size_t *vlen)
+{
+    return get_common(db, snap, key, klen, NULL, buf, cap, vlen, "omen_get_into");
 }
 
 /* ---- snapshots ------------------------------------------------------------------ */

@@ -1272,44 +1272,52 @@ static inline uint64_t find_key(const run *r, const uint8_t *q, size_t qlen)
     return exact ? i : n;
 }
 
-/* Copy out the value of record rec. */
-static int read_value(const run *r, const uint8_t *rec, void **val, size_t *vlen)
+/* Where a point read puts the value: a malloc'ed copy in *val, or the
+ * caller's buffer (val == NULL: up to cap bytes into buf). */
+typedef struct {
+    void **val;
+    void *buf;
+    size_t cap;
+} vdst;
+
+/* Copy out the value of record rec into d; *vlen gets its full length. */
+static int read_value(const run *r, const uint8_t *rec, const vdst *d, size_t *vlen)
 {
     uint32_t len = ld32(rec + 24);
-    uint8_t *out = omen_malloc(len ? len : 1);
-    if (!out) return omen_seterr(OMEN_NOMEM, "run_get: out of memory");
-    if (len) {
+    uint8_t *out = d->val ? omen_malloc(len ? len : 1) : d->buf;
+    if (d->val && !out) return omen_seterr(OMEN_NOMEM, "run_get: out of memory");
+    size_t n = d->val ? len : (len < d->cap ? len : d->cap);
+    if (n) {
         uint64_t vpos = rec_vpos(rec);
         uint32_t b = ld32(rec + 28);
         int rc;
         if (r->compression == OMEN_COMPRESS_NONE) {
             rc = raw_block_ok(r, b);
-            if (rc == OMEN_OK) memcpy(out, r->map + vpos, len);
+            if (rc == OMEN_OK) memcpy(out, r->map + vpos, n);
         } else {
             cache_handle *h;
             uint8_t *own;
             const uint8_t *data;
             rc = load_block(r, b, &h, &own, &data);
             if (rc == OMEN_OK) {
-                memcpy(out, data + vpos, len);
+                memcpy(out, data + vpos, n);
                 cache_release(r->cache, h);
                 omen_free(own);
             }
         }
         if (rc != OMEN_OK) {
-            omen_free(out);
+            if (d->val) omen_free(out);
             return rc;
         }
     }
-    *val = out;
+    if (d->val) *d->val = out;
     if (vlen) *vlen = len;
     return OMEN_OK;
 }
 
-int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type, void **val,
-            size_t *vlen)
+static int get_impl(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
+                    const vdst *d, size_t *vlen)
 {
-    if (val) *val = NULL;
     if (vlen) *vlen = 0;
     if (!r || (klen && !key)) return omen_seterr(OMEN_INVALID, "run_get: bad argument");
     uint64_t n = r->n;
@@ -1325,10 +1333,26 @@ int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, 
         int t = (int)(meta & 0xff);
         if (seq) *seq = meta >> 8;
         if (type) *type = t;
-        if (t == RUN_TYPE_PUT && val) return read_value(r, rec, val, vlen);
+        if (t == RUN_TYPE_PUT && d) return read_value(r, rec, d, vlen);
         return OMEN_OK;
     }
     return OMEN_NOTFOUND;
+}
+
+int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type, void **val,
+            size_t *vlen)
+{
+    if (val) *val = NULL;
+    vdst d = {val, NULL, 0};
+    return get_impl(r, key, klen, snap, seq, type, val ? &d : NULL, vlen);
+}
+
+int run_get_into(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
+                 void *buf, size_t cap, size_t *vlen)
+{
+    if (!buf && cap) return omen_seterr(OMEN_INVALID, "run_get_into: NULL buffer of %zu bytes", cap);
+    vdst d = {NULL, buf, cap};
+    return get_impl(r, key, klen, snap, seq, type, &d, vlen);
 }
 
 int run_latest_seq(run *r, const void *key, size_t klen, uint64_t *seq)

@@ -143,6 +143,13 @@ const void *run_largest(const run *r, size_t *len);
 int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type, void **val,
             size_t *vlen);
 
+/* As run_get, but a PUT's value goes into the caller's buf: min(cap, its
+ * length) bytes are copied and *vlen receives the full length (so
+ * *vlen > cap means the copy was cut short).  buf may be NULL if cap is 0.
+ * No allocation: the point-read path of omen_get_into. */
+int run_get_into(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
+                 void *buf, size_t cap, size_t *vlen);
+
 /* Newest seq of key (any seq), for transaction validation.  OMEN_NOTFOUND
  * if the run has no version of key. */
 int run_latest_seq(run *r, const void *key, size_t klen, uint64_t *seq);
