@@ -376,7 +376,7 @@ db_sv *db_sv_install(omen_db *db, db_sv *sv)
 static int copy_value(const void *v, size_t vl, void **val, void *buf, size_t cap, size_t *vlen)
 {
     if (!val) {
-        if (vl) memcpy(buf, v, vl < cap ? vl : cap);
+        if (vl && cap) memcpy(buf, v, vl < cap ? vl : cap); /* buf may be NULL when cap is 0 */
         *vlen = vl;
         return OMEN_OK;
     }
