@@ -148,10 +148,13 @@ static mt_block *pool_take(mt_pool *p, size_t cap)
     return b;
 }
 
-/* Keep b in the pool if there is room (1) or leave it to the caller (0). */
+/* Keep b in the pool if there is room (1) or leave it to the caller (0).
+ * A block of its own for one big value (over a quarter of the pool) is not
+ * kept: the ordinary blocks' requests could not use it, and it would hold
+ * the pool's room. */
 static int pool_give(mt_pool *p, mt_block *b)
 {
-    if (!p || !b->map_len) return 0;
+    if (!p || !b->map_len || b->map_len > p->max_bytes / 4) return 0;
     int kept = 0;
     pthread_mutex_lock(&p->mu);
     if (p->bytes + b->map_len <= p->max_bytes) {
