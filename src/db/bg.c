@@ -163,46 +163,15 @@ int db_flush_memtable(omen_db *db, mt *mem, uint64_t fnum, db_run **out)
     return rc;
 }
 
-/* Move run r to level `level` without rewriting it (manifest_mu held, not
- * mu): its level changes in the MANIFEST and in a new version.  A run's
+/* Replace `remove` by `add` in the version (manifest_mu held, not mu).
+ * With `moved`, that run only changes to level `level`, in the MANIFEST and
+ * in the new version, without being rewritten (a trivial move).  A run's
  * level is written only with both mu and manifest_mu held and read only
  * under one of them (the picker and version building under mu, MANIFEST
  * writes under manifest_mu); readers of older versions go by their own
  * level_start, which stays as it was. */
-static int install_move(omen_db *db, db_run *r, unsigned level)
-{
-    pthread_mutex_lock(&db->mu);
-    db_sv *cur = db->sv;
-    size_t n = cur->nruns;
-    db_run **arr = omen_calloc(n ? n : 1, sizeof *arr);
-    if (!arr) {
-        pthread_mutex_unlock(&db->mu);
-        return omen_seterr(OMEN_NOMEM, "out of memory");
-    }
-    memcpy(arr, cur->runs, n * sizeof *arr);
-    unsigned was = r->meta.level;
-    r->meta.level = level;
-    uint64_t log_number = db->log_number;
-    pthread_mutex_unlock(&db->mu);
-
-    int rc = db_write_manifest(db, arr, n, log_number);
-    pthread_mutex_lock(&db->mu);
-    db_sv *nsv = rc ? NULL : db_sv_new(db->mem, db->imm, arr, n);
-    omen_free(arr);
-    if (!nsv) {
-        r->meta.level = was;
-        pthread_mutex_unlock(&db->mu);
-        return rc ? rc : omen_seterr(OMEN_NOMEM, "out of memory installing a new version");
-    }
-    db_sv *old = db_sv_install(db, nsv);
-    pthread_mutex_unlock(&db->mu);
-    db_sv_put(old);
-    return OMEN_OK;
-}
-
-/* Replace `remove` by `add` in the version (manifest_mu held, not mu). */
 static int install_version(omen_db *db, db_run **remove, size_t nremove, db_run *add,
-                           int flushed_imm)
+                           int flushed_imm, db_run *moved, unsigned level)
 {
     pthread_mutex_lock(&db->mu);
     db_sv *cur = db->sv;
@@ -221,10 +190,15 @@ static int install_version(omen_db *db, db_run **remove, size_t nremove, db_run 
     }
     if (add) arr[n++] = add;
     uint64_t log_number = flushed_imm ? db->wal_number : db->log_number;
+    unsigned was = moved ? moved->meta.level : 0;
+    if (moved) moved->meta.level = level;
     pthread_mutex_unlock(&db->mu);
 
     int rc = db_write_manifest(db, arr, n, log_number);
     if (rc) {
+        pthread_mutex_lock(&db->mu);
+        if (moved) moved->meta.level = was;
+        pthread_mutex_unlock(&db->mu);
         omen_free(arr);
         return rc;
     }
@@ -262,13 +236,13 @@ static void *flush_main(void *arg)
 
         /* The new memtable fills while this one is written out: give it
          * faulted-in blocks of the size switch_memtable asks for. */
-        mt_pool_prefill(db->mt_pool, mt_bytes(imm) / 16 + 65536, db->opts.write_buffer_size);
+        mt_pool_prefill(db->mt_pool, mt_bytes(imm) / 16 + 65536);
         db_run *nr = NULL;
         int rc = db_flush_memtable(db, imm, fnum, &nr);
         mt_unref(imm);
         if (!rc) {
             pthread_mutex_lock(&db->manifest_mu);
-            rc = install_version(db, NULL, 0, nr, 1);
+            rc = install_version(db, NULL, 0, nr, 1, NULL, 0);
             pthread_mutex_unlock(&db->manifest_mu);
         }
         if (nr) db_run_unref(nr);
@@ -442,18 +416,13 @@ static void *comp_main(void *arg)
 
         db_run *outr = NULL;
         uint64_t written = 0;
-        if (!rc && move) {
-            pthread_mutex_lock(&db->manifest_mu);
-            rc = install_move(db, in[0], level);
-            pthread_mutex_unlock(&db->manifest_mu);
-        } else if (!rc) {
-            rc = do_compaction(db, in, n, level, bottom, fnum, snaps, nsnaps, &outr);
-        }
+        if (!rc && !move) rc = do_compaction(db, in, n, level, bottom, fnum, snaps, nsnaps, &outr);
         omen_free(snaps);
-        if (!rc && !move) {
+        if (!rc) {
             if (outr) written = outr->meta.file_size;
             pthread_mutex_lock(&db->manifest_mu);
-            rc = install_version(db, in, n, outr, 0);
+            rc = move ? install_version(db, NULL, 0, NULL, 0, in[0], level)
+                      : install_version(db, in, n, outr, 0, NULL, 0);
             pthread_mutex_unlock(&db->manifest_mu);
         }
         if (outr) db_run_unref(outr);

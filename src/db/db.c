@@ -371,25 +371,8 @@ db_sv *db_sv_install(omen_db *db, db_sv *sv)
 
 /* ---- point reads -------------------------------------------------------------- */
 
-/* The value of a point read goes to *val (a malloc'ed copy) or, with val
- * NULL, into buf (up to cap bytes); *vlen is always its full length. */
-static int copy_value(const void *v, size_t vl, void **val, void *buf, size_t cap, size_t *vlen)
-{
-    if (!val) {
-        if (vl && cap) memcpy(buf, v, vl < cap ? vl : cap); /* buf may be NULL when cap is 0 */
-        *vlen = vl;
-        return OMEN_OK;
-    }
-    void *p = omen_malloc(vl ? vl : 1);
-    if (!p) return omen_seterr(OMEN_NOMEM, "out of memory copying a %zu-byte value", vl);
-    if (vl) memcpy(p, v, vl);
-    *val = p;
-    *vlen = vl;
-    return OMEN_OK;
-}
-
-static int get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val, void *buf,
-                  size_t cap, size_t *vlen)
+static int get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, const run_vdst *d,
+                  size_t *vlen)
 {
     uint64_t s;
     int type;
@@ -398,28 +381,23 @@ static int get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **
     if (mt_get(sv->mem, key, klen, seq, &s, &type, &v, &vl) ||
         (sv->imm && mt_get(sv->imm, key, klen, seq, &s, &type, &v, &vl))) {
         if (type == MT_TYPE_DELETE) return OMEN_NOTFOUND;
-        return copy_value(v, vl, val, buf, cap, vlen);
+        return run_vdst_put(d, v, vl, vlen);
     }
     for (size_t i = 0; i < sv->nruns; i++) {
         db_run *r = sv->runs[i];
         if (r->meta.min_seq > seq) continue; /* everything in it is too new */
-        int rc = val ? run_get(r->r, key, klen, seq, &s, &type, val, vlen)
-                     : run_get_into(r->r, key, klen, seq, &s, &type, buf, cap, vlen);
+        int rc = run_get_to(r->r, key, klen, seq, &s, &type, d, vlen);
         if (rc == OMEN_NOTFOUND) continue;
         if (rc) return rc;
-        if (type == RUN_TYPE_DELETE) {
-            if (val && *val) omen_free(*val);
-            if (val) *val = NULL;
-            return OMEN_NOTFOUND;
-        }
-        return OMEN_OK;
+        return type == RUN_TYPE_DELETE ? OMEN_NOTFOUND : OMEN_OK; /* a DELETE hands out no value */
     }
     return OMEN_NOTFOUND;
 }
 
 int db_get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val, size_t *vlen)
 {
-    return get_sv(sv, seq, key, klen, val, NULL, 0, vlen);
+    run_vdst d = {val, NULL, 0};
+    return get_sv(sv, seq, key, klen, &d, vlen);
 }
 
 int db_changed_since(db_sv *sv, const void *key, size_t klen, uint64_t snap, int *changed)
@@ -447,14 +425,16 @@ int db_changed_since(db_sv *sv, const void *key, size_t klen, uint64_t snap, int
     return OMEN_OK;
 }
 
-/* omen_get and omen_get_into: argument checks, pin, read, unpin. */
+/* omen_get and omen_get_into: argument checks, pin, read, unpin.  d is
+ * NULL when omen_get was given no val. */
 static int get_common(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen,
-                      void **val, void *buf, size_t cap, size_t *vlen, const char *fn)
+                      const run_vdst *d, size_t *vlen, const char *fn)
 {
     int rc = db_check_handle(db, fn);
     if (rc) return rc;
-    if (!vlen || (!val && !buf && cap))
-        return omen_seterr(OMEN_INVALID, "%s: NULL %s", fn, vlen ? "buffer" : "vlen");
+    if (!d || !vlen) return omen_seterr(OMEN_INVALID, "%s: NULL %s", fn, vlen ? "val" : "vlen");
+    if (!d->val && !d->buf && d->cap)
+        return omen_seterr(OMEN_INVALID, "%s: NULL buffer of %zu bytes", fn, d->cap);
     *vlen = 0;
     if (!key && klen) return omen_seterr(OMEN_INVALID, "%s: NULL key with length %zu", fn, klen);
     if (klen > OMEN_MAX_KEY_LEN)
@@ -466,12 +446,9 @@ static int get_common(omen_db *db, const omen_snapshot *snap, const void *key, s
     int slot;
     db_sv *sv = db_sv_pin(db, &seq, &slot);
     if (snap) seq = snap->seq;
-    rc = get_sv(sv, seq, key, klen, val, buf, cap, vlen);
+    rc = get_sv(sv, seq, key, klen, d, vlen);
     db_sv_unpin(db, sv, slot);
-    if (rc == OMEN_NOTFOUND) {
-        if (val) *val = NULL;
-        *vlen = 0;
-    }
+    if (rc == OMEN_NOTFOUND) *vlen = 0;
     return rc;
 }
 
@@ -479,16 +456,15 @@ int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t kle
              size_t *vlen)
 {
     if (val) *val = NULL;
-    int rc = db_check_handle(db, "omen_get");
-    if (rc) return rc;
-    if (!val || !vlen) return omen_seterr(OMEN_INVALID, "omen_get: NULL val or vlen");
-    return get_common(db, snap, key, klen, val, NULL, 0, vlen, "omen_get");
+    run_vdst d = {val, NULL, 0};
+    return get_common(db, snap, key, klen, val ? &d : NULL, vlen, "omen_get");
 }
 
 int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void *buf,
                   size_t cap, size_t *vlen)
 {
-    return get_common(db, snap, key, klen, NULL, buf, cap, vlen, "omen_get_into");
+    run_vdst d = {NULL, buf, cap};
+    return get_common(db, snap, key, klen, &d, vlen, "omen_get_into");
 }
 
 /* ---- snapshots ------------------------------------------------------------------ */
@@ -792,8 +768,9 @@ static int db_open_impl(omen_db *db)
     for (size_t i = 0; i < nruns; i++)
         if (runs[i]->meta.max_seq > last) last = runs[i]->meta.max_seq;
 
-    /* One memtable's worth of blocks: what the flushed one hands over. */
-    rc = mt_pool_new(db->opts.write_buffer_size + 2 * mem_block_size(db), &db->mt_pool);
+    /* The memtable and the immutable one being flushed, what the engine
+     * maps anyway under a write load, plus a block of slack each. */
+    rc = mt_pool_new(2 * (db->opts.write_buffer_size + mem_block_size(db)), &db->mt_pool);
     if (rc) goto fail;
     /* Replay the logs the manifest does not cover. */
     rc = mt_new_pooled(mem_block_size(db), db->mt_pool, &mem);

@@ -46,11 +46,18 @@ typedef struct mt_block {
 
 typedef _Atomic(mt_node *) mt_link;
 
+/* One budget covers every mapped block of the pool's memtables, in use or
+ * held: blocks come back to the pool while the total stays within it, and
+ * prefill tops the pool up to it.  (A cap on the held blocks alone made
+ * each flush map and fault in fresh blocks for the new memtable and then
+ * unmap most of the flushed one's.) */
 struct mt_pool {
     atomic_int refs;
     pthread_mutex_t mu;
-    mt_block *free; /* mapped blocks, any size */
-    size_t bytes, max_bytes;
+    mt_block *free;    /* held mapped blocks, any size        */
+    size_t bytes;      /* of them                             */
+    size_t mapped;     /* held + in the pool's memtables      */
+    size_t max_bytes;  /* the budget for mapped               */
 };
 
 /* A bump allocator over a list of blocks. */
@@ -148,29 +155,30 @@ static mt_block *pool_take(mt_pool *p, size_t cap)
     return b;
 }
 
-/* Keep b in the pool if there is room (1) or leave it to the caller (0).
- * A block of its own for one big value (over a quarter of the pool) is not
- * kept: the ordinary blocks' requests could not use it, and it would hold
- * the pool's room. */
+/* Keep b (a block counted in mapped) in the pool while the budget allows
+ * (1), or uncount it and leave it to the caller to unmap (0).  A block of
+ * its own for one big value (over a quarter of the budget) is not kept:
+ * the ordinary blocks' requests could not use it. */
 static int pool_give(mt_pool *p, mt_block *b)
 {
-    if (!p || !b->map_len || b->map_len > p->max_bytes / 4) return 0;
+    if (!p || !b->map_len) return 0;
     int kept = 0;
     pthread_mutex_lock(&p->mu);
-    if (p->bytes + b->map_len <= p->max_bytes) {
+    if (p->mapped <= p->max_bytes && b->map_len <= p->max_bytes / 4) {
         b->next = p->free;
         p->free = b;
         p->bytes += b->map_len;
         kept = 1;
+    } else {
+        p->mapped -= b->map_len;
     }
     pthread_mutex_unlock(&p->mu);
     return kept;
 }
 
-static mt_block *block_new(mt_pool *pool, size_t cap)
+static mt_block *block_map(size_t cap)
 {
     mt_block *b;
-    if (cap >= MT_HUGE && (b = pool_take(pool, cap)) != NULL) return b;
     if (cap >= MT_HUGE) {
         /* The descriptor comes from omen_malloc so that fault injection
          * still reaches this path. */
@@ -203,6 +211,24 @@ static mt_block *block_new(mt_pool *pool, size_t cap)
     return b;
 }
 
+/* Count a freshly mapped block against p's budget. */
+static void pool_count(mt_pool *p, const mt_block *b)
+{
+    if (!p || !b->map_len) return;
+    pthread_mutex_lock(&p->mu);
+    p->mapped += b->map_len;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* A block of at least cap bytes: from the pool, else freshly made. */
+static mt_block *block_new(mt_pool *pool, size_t cap)
+{
+    mt_block *b;
+    if (cap >= MT_HUGE && (b = pool_take(pool, cap)) != NULL) return b;
+    if ((b = block_map(cap)) != NULL) pool_count(pool, b);
+    return b;
+}
+
 static void block_free(mt_block *b)
 {
     if (b->map_len) munmap(b->data, b->map_len);
@@ -229,12 +255,17 @@ size_t mt_pool_bytes(mt_pool *p)
     return b;
 }
 
-void mt_pool_prefill(mt_pool *p, size_t block_size, size_t bytes)
+void mt_pool_prefill(mt_pool *p, size_t block_size)
 {
     if (!p || block_size < MT_HUGE) return;
-    while (mt_pool_bytes(p) + block_size <= bytes) {
-        mt_block *b = block_new(NULL, block_size);
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t mapped = p->mapped;
+        pthread_mutex_unlock(&p->mu);
+        if (mapped + block_size > p->max_bytes) return;
+        mt_block *b = block_map(block_size);
         if (!b) return;
+        pool_count(p, b);
         int done = 0;
 #ifdef MADV_POPULATE_WRITE
         done = madvise(b->data, b->map_len, MADV_POPULATE_WRITE) == 0;

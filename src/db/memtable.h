@@ -55,19 +55,20 @@ int mt_new(size_t block_size, mt **out);
 /* Arena blocks of released memtables, kept for the next ones.  A fresh
  * huge-page block costs a page fault and the kernel's zeroing of 2 MiB per
  * first touch, in the writer's path: profiled at ~1/6 of the writer's time
- * in a random-insert load.  A pool keeps at most max_bytes of blocks; it is
- * reference counted (each pooled memtable holds one), so memtables that
- * outlive their database handle keep it alive.  Thread-safe. */
+ * in a random-insert load.  max_bytes budgets every mapped block of the
+ * pool's memtables, in use or held.  The pool is reference counted (each
+ * pooled memtable holds one), so memtables that outlive their database
+ * handle keep it alive.  Thread-safe. */
 typedef struct mt_pool mt_pool;
 int mt_pool_new(size_t max_bytes, mt_pool **out);
 void mt_pool_unref(mt_pool *p); /* NULL ok */
 size_t mt_pool_bytes(mt_pool *p); /* bytes of blocks held for reuse */
-/* Map and fault in fresh blocks of block_size bytes until the pool holds
- * `bytes` (or its cap): the flush thread runs this when a memtable fills
- * up, so that the next one's first touches, until blocks of flushed tables
- * come back, are not page faults in the writer's path.  A hint: stops
- * quietly when memory is short. */
-void mt_pool_prefill(mt_pool *p, size_t block_size, size_t bytes);
+/* Map and fault in fresh blocks of block_size bytes into the pool up to
+ * its budget: the flush thread runs this when a memtable fills up, so that
+ * the next one's first touches, until blocks of flushed tables come back,
+ * are not page faults in the writer's path.  A hint: stops quietly when
+ * memory is short. */
+void mt_pool_prefill(mt_pool *p, size_t block_size);
 /* As mt_new, with large arena blocks taken from and given back to pool
  * (NULL: none).  The memtable references pool until it is freed. */
 int mt_new_pooled(size_t block_size, mt_pool *pool, mt **out);

@@ -478,20 +478,18 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
     if (*lo > *hi) *lo = *hi;
 }
 
+/* Prefetch every cache line of [from, to). */
+static inline void prefetch_span(const void *from, const void *to)
+{
+    uintptr_t a = (uintptr_t)from & ~(uintptr_t)63, e = (uintptr_t)to;
+    for (; a < e; a += 64) __builtin_prefetch((const void *)a);
+}
+
 /* Prefetch every cache line of keys[lo, hi): the window's misses then
  * overlap instead of forming the chain a bisection would. */
 static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi)
 {
-    if (lo >= hi) return;
-    uintptr_t a = (uintptr_t)(keys + lo) & ~(uintptr_t)63, e = (uintptr_t)(keys + hi);
-    for (; a < e; a += 64) __builtin_prefetch((const void *)a);
-}
-
-static inline void prefetch_pars(const lidx_par *par, size_t lo, size_t hi)
-{
-    if (lo >= hi) return;
-    uintptr_t a = (uintptr_t)(par + lo) & ~(uintptr_t)63, e = (uintptr_t)(par + hi);
-    for (; a < e; a += 64) __builtin_prefetch((const void *)a);
+    if (lo < hi) prefetch_span(keys + lo, keys + hi);
 }
 
 /* The query paths are instantiated once per search kernel, each compiled
@@ -524,7 +522,7 @@ static inline void prefetch_pars(const lidx_par *par, size_t lo, size_t hi)
              * window's keys and line parameters together, so the segment                       \
              * found does not wait for a second miss on its parameters. */                      \
             prefetch_window(below->keys, *lo, *hi);                                              \
-            prefetch_pars(below->par, *lo, *hi);                                                 \
+            if (*lo < *hi) prefetch_span(below->par + *lo, below->par + *hi);                    \
             size_t j = q == UINT64_MAX ? *hi : KERNEL(below->keys, *lo, *hi, q + 1);             \
             s = j ? j - 1 : 0;                                                                   \
         }                                                                                        \

@@ -1272,53 +1272,47 @@ static inline uint64_t find_key(const run *r, const uint8_t *q, size_t qlen)
     return exact ? i : n;
 }
 
-/* Where a point read puts the value: a malloc'ed copy in *val, or the
- * caller's buffer (val == NULL: up to cap bytes into buf). */
-typedef struct {
-    void **val;
-    void *buf;
-    size_t cap;
-} vdst;
-
-/* Copy out the value of record rec into d; *vlen gets its full length. */
-static int read_value(const run *r, const uint8_t *rec, const vdst *d, size_t *vlen)
+int run_vdst_put(const run_vdst *d, const void *src, size_t len, size_t *vlen)
 {
-    uint32_t len = ld32(rec + 24);
-    uint8_t *out = d->val ? omen_malloc(len ? len : 1) : d->buf;
-    if (d->val && !out) return omen_seterr(OMEN_NOMEM, "run_get: out of memory");
-    size_t n = d->val ? len : (len < d->cap ? len : d->cap);
-    if (n) {
-        uint64_t vpos = rec_vpos(rec);
-        uint32_t b = ld32(rec + 28);
-        int rc;
-        if (r->compression == OMEN_COMPRESS_NONE) {
-            rc = raw_block_ok(r, b);
-            if (rc == OMEN_OK) memcpy(out, r->map + vpos, n);
-        } else {
-            cache_handle *h;
-            uint8_t *own;
-            const uint8_t *data;
-            rc = load_block(r, b, &h, &own, &data);
-            if (rc == OMEN_OK) {
-                memcpy(out, data + vpos, n);
-                cache_release(r->cache, h);
-                omen_free(own);
-            }
-        }
-        if (rc != OMEN_OK) {
-            if (d->val) omen_free(out);
-            return rc;
-        }
+    if (d->val) {
+        void *p = omen_malloc(len ? len : 1);
+        if (!p) return omen_seterr(OMEN_NOMEM, "out of memory copying a %zu-byte value", len);
+        if (len) memcpy(p, src, len);
+        *d->val = p;
+    } else if (len && d->cap) {
+        memcpy(d->buf, src, len < d->cap ? len : d->cap);
     }
-    if (d->val) *d->val = out;
     if (vlen) *vlen = len;
     return OMEN_OK;
 }
 
-static int get_impl(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
-                    const vdst *d, size_t *vlen)
+/* Hand the value of record rec to d (its block checked first). */
+static int read_value(const run *r, const uint8_t *rec, const run_vdst *d, size_t *vlen)
+{
+    uint32_t len = ld32(rec + 24);
+    if (len == 0) return run_vdst_put(d, NULL, 0, vlen);
+    uint64_t vpos = rec_vpos(rec);
+    uint32_t b = ld32(rec + 28);
+    if (r->compression == OMEN_COMPRESS_NONE) {
+        int rc = raw_block_ok(r, b);
+        return rc != OMEN_OK ? rc : run_vdst_put(d, r->map + vpos, len, vlen);
+    }
+    cache_handle *h;
+    uint8_t *own;
+    const uint8_t *data;
+    int rc = load_block(r, b, &h, &own, &data);
+    if (rc != OMEN_OK) return rc;
+    rc = run_vdst_put(d, data + vpos, len, vlen);
+    cache_release(r->cache, h);
+    omen_free(own);
+    return rc;
+}
+
+int run_get_to(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
+               const run_vdst *d, size_t *vlen)
 {
     if (vlen) *vlen = 0;
+    if (d && d->val) *d->val = NULL;
     if (!r || (klen && !key)) return omen_seterr(OMEN_INVALID, "run_get: bad argument");
     uint64_t n = r->n;
     uint64_t i = find_key(r, key, klen);
@@ -1342,17 +1336,16 @@ static int get_impl(run *r, const void *key, size_t klen, uint64_t snap, uint64_
 int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type, void **val,
             size_t *vlen)
 {
-    if (val) *val = NULL;
-    vdst d = {val, NULL, 0};
-    return get_impl(r, key, klen, snap, seq, type, val ? &d : NULL, vlen);
+    run_vdst d = {val, NULL, 0};
+    return run_get_to(r, key, klen, snap, seq, type, val ? &d : NULL, vlen);
 }
 
 int run_get_into(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
                  void *buf, size_t cap, size_t *vlen)
 {
     if (!buf && cap) return omen_seterr(OMEN_INVALID, "run_get_into: NULL buffer of %zu bytes", cap);
-    vdst d = {NULL, buf, cap};
-    return get_impl(r, key, klen, snap, seq, type, &d, vlen);
+    run_vdst d = {NULL, buf, cap};
+    return run_get_to(r, key, klen, snap, seq, type, &d, vlen);
 }
 
 int run_latest_seq(run *r, const void *key, size_t klen, uint64_t *seq)

@@ -143,6 +143,22 @@ const void *run_largest(const run *r, size_t *len);
 int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type, void **val,
             size_t *vlen);
 
+/* Where a point read puts a PUT's value: a malloc'ed copy in *val (val
+ * non-NULL; release it with omen_free), or, with val NULL, min(cap, length)
+ * bytes into buf (which may be NULL when cap is 0).  Shared by the run and
+ * memtable paths of a get, so both treat a destination alike. */
+typedef struct run_vdst {
+    void **val;
+    void *buf;
+    size_t cap;
+} run_vdst;
+/* Put the len bytes at src where d says and set *vlen (if non-NULL) to len.
+ * OMEN_NOMEM is the only failure. */
+int run_vdst_put(const run_vdst *d, const void *src, size_t len, size_t *vlen);
+/* run_get with the value going to d (NULL: seq and type only). */
+int run_get_to(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
+               const run_vdst *d, size_t *vlen);
+
 /* As run_get, but a PUT's value goes into the caller's buf: min(cap, its
  * length) bytes are copied and *vlen receives the full length (so
  * *vlen > cap means the copy was cut short).  buf may be NULL if cap is 0.
