@@ -595,7 +595,7 @@ static int replay_apply(void *ctx, uint64_t seq, int type, const void *key, size
                         const void *val, size_t vlen)
 {
     replay_ctx *r = ctx;
-    if (mt_reserve(r->mem, mt_entry_cost(klen, vlen))) return OMEN_NOMEM;
+    if (mt_reserve(r->mem, mt_entry_cost(klen, vlen), 1)) return OMEN_NOMEM;
     int rc = mt_add(r->mem, seq, type, key, klen, val, vlen);
     if (rc) return rc;
     if (seq > r->max_seq) r->max_seq = seq;

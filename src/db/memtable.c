@@ -1,13 +1,7 @@
 /*
- * memtable.c -- arena-backed skiplist (see memtable.h for the invariants).
- *
- * Concurrency follows LevelDB's skiplist: the single writer builds a node
- * completely, sets its forward links (relaxed: nobody can see the node yet),
- * then links it into each level bottom-up with release stores.  Readers use
- * acquire loads, so following a link always reaches a fully built node.
- * The current height is read relaxed: a reader that sees a stale (lower)
- * height just starts lower; one that sees a new height before the new
- * top-level links finds NULL there and drops down, which is correct.
+ * memtable.c -- the write buffer: an arena-backed B+tree with one writer
+ * and lock-free readers (see memtable.h for the invariants; the tree
+ * section below for how readers stay safe while the writer changes it).
  */
 #include "db/memtable.h"
 
@@ -22,20 +16,25 @@
 
 /* Point-lookup filter of a database memtable.  A get of a key the memtable
  * does not hold (the common case: most keys live in runs) would otherwise
- * walk the whole skiplist, a chain of cache misses, before it reaches the
- * runs.  Blocked bloom: one 64-byte line per key, three bits in it.  The
- * writer sets the bits before it links the node and before the db publishes
+ * search the tree, a leaf miss and more, before it reaches the runs.
+ * Blocked bloom: one 64-byte line per key, three bits in it.  The writer
+ * sets the bits before it inserts the entry and before the db publishes
  * the entry's sequence number, so a reader that may see the entry (its
  * snapshot was read after that publication, with acquire) also sees the
  * bits: no false negatives.  Transaction write sets (small arenas) get none. */
 #define MT_FILTER_MIN_BLOCK (64u << 10)
-#define MT_FILTER_LINES (16384u) /* 1 MiB: ~12 bits/key at 64 MiB of 100-byte values */
+#define MT_FILTER_LINES (32768u) /* 2 MiB: ~24 bits/key at 64 MiB of 100-byte values */
+/* One huge page: every get of a database that is being written probes it at
+ * a random line, and with 4 KiB pages the probe cost a TLB miss besides the
+ * cache miss (perf put the filter at ~22% of a reader's time while one
+ * writer wrote at 20,000/s). */
+#define MT_FILTER_BYTES ((size_t)MT_FILTER_LINES * 64)
 
 /* Memtable-sized blocks are mapped 2 MiB-aligned and marked for transparent
  * huge pages: a random insert hops across the whole arena, and with 4 KiB
  * pages nearly every hop was a TLB miss on top of the cache miss.  Small
  * blocks (transaction write sets) stay on malloc. */
-#define MT_HUGE (2u << 20)
+#define MT_HUGE OMEN_HUGE_PAGE
 
 typedef struct mt_block {
     struct mt_block *next;
@@ -43,8 +42,6 @@ typedef struct mt_block {
     unsigned char *data;
     size_t map_len; /* nonzero: data is an mmap of this many bytes */
 } mt_block;
-
-typedef _Atomic(mt_node *) mt_link;
 
 /* One budget covers every mapped block of the pool's memtables, in use or
  * held: blocks come back to the pool while the total stays within it, and
@@ -54,10 +51,10 @@ typedef _Atomic(mt_node *) mt_link;
 struct mt_pool {
     atomic_int refs;
     pthread_mutex_t mu;
-    mt_block *free;    /* held mapped blocks, any size        */
-    size_t bytes;      /* of them                             */
-    size_t mapped;     /* held + in the pool's memtables      */
-    size_t max_bytes;  /* the budget for mapped               */
+    mt_block *free;   /* held mapped blocks, any size        */
+    size_t bytes;     /* of them                             */
+    size_t mapped;    /* held + in the pool's memtables      */
+    size_t max_bytes; /* the budget for mapped               */
 };
 
 /* A bump allocator over a list of blocks. */
@@ -66,33 +63,86 @@ typedef struct mt_arena {
     size_t used;      /* bytes used in the newest block                    */
 } mt_arena;
 
+/* ---- the B+tree ------------------------------------------------------------
+ *
+ * Entries (mt_node: header, key, value pointer) are immutable once written.
+ * The tree orders pointers to them.  Each slot also holds the first 16
+ * bytes of its entry's key (big-endian, zero padded), so that a search
+ * compares integers in the node it has already fetched and dereferences an
+ * entry only on a tie: with 16-byte keys, almost never.  Padded prefixes
+ * order like the keys they come from (a shorter key that is a prefix of a
+ * longer one pads with zeros), so prefix order is a sound first test.
+ *
+ * Why not the skiplist LevelDB uses: a random insert into a 64 MiB table
+ * walked ~20 skiplist nodes, nearly every one a cache miss, and that walk
+ * was half of the writer's time (perf, 2M fillrandom).  Here the inner nodes
+ * of a full table fit in the L2 and a search misses on one leaf.
+ *
+ * Concurrency (one writer, lock-free readers), seqlock style:
+ *  - smo counts structure changes (splits).  The writer makes it odd before
+ *    a split and even after; inner nodes, root and leaf links change only
+ *    inside that window.  A reader reads smo first (waits while odd) and
+ *    re-reads it last; a change means start over.
+ *  - Each leaf has its own version, odd while the writer shifts entries in
+ *    it; readers validate it the same way.
+ *  - Every tree field is atomic, stored with release and loaded with
+ *    acquire (see LD below), so what a reader reaches through a node or
+ *    entry pointer is fully written.  A torn read can mislead a reader only into a slot that is
+ *    NULL or an older, valid pointer (nodes are zeroed when made and never
+ *    freed before the table), and validation then sends it back.
+ *  - The first leaf never moves (splits keep the left half in place), and
+ *    only the first leaf of an empty table is empty. */
+#define MT_FAN 32
+#define MT_MAX_DEPTH 16
+
+typedef struct mt_tnode {
+    uint32_t level; /* 0: leaf; immutable */
+    _Atomic uint32_t n;
+} mt_tnode;
+
+typedef struct mt_leaf {
+    mt_tnode h;
+    _Atomic uint64_t ver;
+    _Atomic(struct mt_leaf *) next, prev;
+    _Atomic uint64_t pk[MT_FAN][2]; /* key prefixes, slot by slot */
+    _Atomic(const mt_node *) ent[MT_FAN];
+} mt_leaf;
+
+typedef struct mt_inner {
+    mt_tnode h; /* n separators, n + 1 children */
+    _Atomic uint64_t pk[MT_FAN][2];
+    _Atomic(const mt_node *) sep[MT_FAN]; /* sep[i]: first entry under child[i + 1] */
+    _Atomic(mt_tnode *) child[MT_FAN + 1];
+} mt_inner;
+
+/* Arena bytes one tree node may take (aligned to a cache line). */
+#define MT_TNODE_COST ((sizeof(mt_inner) > sizeof(mt_leaf) ? sizeof(mt_inner) : sizeof(mt_leaf)) + 64)
+
 struct mt {
     atomic_int refs;
     mt_pool *pool; /* or NULL */
-    atomic_int height;
     size_t block_size;
-    /* Database memtables keep values apart from the nodes (keys and links):
-     * a search then walks nodes packed at ~60 bytes each, not spread out by
-     * 100-byte values, so more of them stay in cache and an insert into a
-     * full table takes fewer memory round trips.  Small tables (transaction
-     * write sets) keep both in one arena: vals == &nodes. */
+    /* Database memtables keep values apart from the entries and tree nodes,
+     * so that a search walks memory dense with keys.  Small tables
+     * (transaction write sets) keep both in one arena: vals == &nodes. */
     mt_arena nodes, vals_arena;
     mt_arena *vals;
-    uint64_t rnd;      /* xorshift state for node heights (writer only)     */
     atomic_size_t bytes;
     atomic_size_t entries;
     atomic_uint_fast64_t max_seq, min_seq;
-    mt_node *head; /* sentinel with MT_MAX_HEIGHT links */
-    /* Writer only: the last node of each level (head if none), so that
-     * ascending inserts (fillseq, replay of sorted input) skip the search. */
-    mt_node *last[MT_MAX_HEIGHT];
+    _Atomic(mt_tnode *) root;
+    _Atomic uint64_t smo;
+    mt_leaf *first;           /* the leftmost leaf: fixed for the table's life */
+    mt_leaf *tail;            /* writer only: the rightmost leaf (ascending inserts) */
+    int depth;                /* writer only: levels above the leaves */
+    size_t tnodes;            /* writer only: tree nodes made */
     _Atomic uint64_t *filter; /* MT_FILTER_LINES * 8 words, or NULL */
 };
 
 /* The filter line of key and its three bits in it (disjoint parts of the
  * hash pick the 64-bit word and the bit). */
-static inline _Atomic uint64_t *filter_probe(const mt *m, const void *key, size_t klen,
-                                             unsigned word[3], uint64_t mask[3])
+static inline _Atomic uint64_t *filter_probe(const mt *m, const void *key, size_t klen, unsigned word[3],
+                                             uint64_t mask[3])
 {
     uint64_t h = bloom_hash(key, klen);
     for (int i = 0; i < 3; i++) {
@@ -125,12 +175,6 @@ int mt_filter_may_contain(const mt *m, const void *key, size_t klen)
     for (int i = 0; i < 3; i++)
         if (!(atomic_load_explicit(&line[word[i]], memory_order_relaxed) & mask[i])) return 0;
     return 1;
-}
-
-/* Link i of a node; the tower grows downwards from the header. */
-static inline mt_link *node_link(const mt_node *n, int i)
-{
-    return (mt_link *)(uintptr_t)n - 1 - i;
 }
 
 /* A pooled block of at least cap bytes and not wastefully larger, or NULL.
@@ -180,25 +224,13 @@ static mt_block *block_map(size_t cap)
 {
     mt_block *b;
     if (cap >= MT_HUGE) {
-        /* The descriptor comes from omen_malloc so that fault injection
-         * still reaches this path. */
         b = omen_malloc(sizeof *b);
         if (!b) return NULL;
         size_t len = (cap + MT_HUGE - 1) & ~(size_t)(MT_HUGE - 1);
-        unsigned char *p =
-            mmap(NULL, len + MT_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (p == MAP_FAILED) {
+        if (!(b->data = omen_map_huge(len))) {
             omen_free(b);
             return NULL;
         }
-        unsigned char *a =
-            (unsigned char *)(((uintptr_t)p + MT_HUGE - 1) & ~(uintptr_t)(MT_HUGE - 1));
-        if (a > p) munmap(p, (size_t)(a - p));
-        if (p + len + MT_HUGE > a + len) munmap(a + len, (size_t)(p + len + MT_HUGE - (a + len)));
-#ifdef MADV_HUGEPAGE
-        (void)madvise(a, len, MADV_HUGEPAGE); /* a hint: fine if refused */
-#endif
-        b->data = a;
         b->cap = len;
         b->map_len = len;
         return b;
@@ -231,7 +263,7 @@ static mt_block *block_new(mt_pool *pool, size_t cap)
 
 static void block_free(mt_block *b)
 {
-    if (b->map_len) munmap(b->data, b->map_len);
+    if (b->map_len) omen_unmap_huge(b->data, b->map_len);
     omen_free(b);
 }
 
@@ -271,7 +303,8 @@ void mt_pool_prefill(mt_pool *p, size_t block_size)
         done = madvise(b->data, b->map_len, MADV_POPULATE_WRITE) == 0;
 #endif
         if (!done) /* older kernels: one write per page faults it in */
-            for (size_t off = 0; off < b->map_len; off += 4096) b->data[off] = 0;
+            for (size_t off = 0; off < b->map_len; off += 4096)
+                b->data[off] = 0;
         if (!pool_give(p, b)) {
             block_free(b);
             return;
@@ -345,6 +378,380 @@ static int arena_reserve(mt *m, mt_arena *a, size_t bytes)
     return OMEN_OK;
 }
 
+/* ---- tree nodes ------------------------------------------------------------------ */
+
+/* Tree fields are loaded with acquire and stored with release, which on
+ * x86 are plain moves.  That orders a seqlock without fences (which TSan
+ * cannot check): a reader that loads any slot a writer stored after making
+ * a version odd synchronizes with that store, so its later re-read of the
+ * version sees the change; and its acquire loads keep that re-read after
+ * them. */
+#define LD(x) atomic_load_explicit(&(x), memory_order_acquire)
+#define ST(x, v) atomic_store_explicit(&(x), (v), memory_order_release)
+
+/* A zeroed tree node from the nodes arena, cache-line aligned.  Zeroed:
+ * a reader that races a split may load a slot the writer has not filled
+ * yet, and must find NULL there, not a pointer left by an older table. */
+static mt_tnode *tnode_new(mt *m, uint32_t level)
+{
+    size_t sz = level ? sizeof(mt_inner) : sizeof(mt_leaf);
+    unsigned char *p = arena_alloc(m, &m->nodes, sz + 64);
+    if (!p) return NULL;
+    p = (unsigned char *)(((uintptr_t)p + 63) & ~(uintptr_t)63);
+    memset(p, 0, sz);
+    mt_tnode *t = (mt_tnode *)(void *)p;
+    t->level = level;
+    m->tnodes++;
+    return t;
+}
+
+/* The search target: an internal key and its 16-byte prefix. */
+typedef struct tkey {
+    const void *k;
+    size_t len;
+    uint64_t seq;
+    uint64_t p0, p1;
+} tkey;
+
+static inline void key_prefix(const void *k, size_t len, uint64_t *p0, uint64_t *p1)
+{
+    unsigned char b[16] = {0};
+    if (len) memcpy(b, k, len < 16 ? len : 16);
+    uint64_t x, y;
+    memcpy(&x, b, 8);
+    memcpy(&y, b + 8, 8);
+    *p0 = __builtin_bswap64(x);
+    *p1 = __builtin_bswap64(y);
+}
+
+static inline void tkey_make(tkey *t, const void *k, size_t len, uint64_t seq)
+{
+    t->k = k;
+    t->len = len;
+    t->seq = seq;
+    key_prefix(k, len, &t->p0, &t->p1);
+}
+
+/* Sign of (t - the entry in slot i of pk/ent); 2 if a racing reader found
+ * the slot's entry missing (the caller starts over). */
+static inline int slot_cmp(const tkey *t, _Atomic uint64_t pk[][2], _Atomic(const mt_node *) *ent, unsigned i)
+{
+    uint64_t a = LD(pk[i][0]);
+    if (t->p0 != a) return t->p0 < a ? -1 : 1;
+    uint64_t b = LD(pk[i][1]);
+    if (t->p1 != b) return t->p1 < b ? -1 : 1;
+    const mt_node *e = LD(ent[i]);
+    if (!e) return 2;
+    return ikey_cmp(t->k, t->len, t->seq, mt_node_key(e), e->klen, e->seq);
+}
+
+/* Slots [0, n) below t (upper = 0: entries < t; upper = 1: entries <= t),
+ * or -1 on a torn read. */
+static inline int bound(const tkey *t, _Atomic uint64_t pk[][2], _Atomic(const mt_node *) *ent, unsigned n,
+                        int upper)
+{
+    unsigned lo = 0, hi = n;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        int c = slot_cmp(t, pk, ent, mid);
+        if (c == 2) return -1;
+        if (c > 0 || (upper && c == 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return (int)lo;
+}
+
+static inline unsigned clamp_n(unsigned n)
+{
+    return n > MT_FAN ? MT_FAN : n;
+}
+
+/* The leaf's slot prefixes in flight at once: a binary search over them
+ * would otherwise wait for one cache miss per probe. */
+static inline void leaf_prefetch(const mt_leaf *l)
+{
+    const char *p = (const char *)l;
+    for (size_t off = 0; off < offsetof(mt_leaf, ent); off += 64)
+        __builtin_prefetch(p + off);
+}
+
+/* Child of inner node x to descend to for t (separators <= t), or NULL on a
+ * torn read. */
+static inline mt_tnode *inner_child(const mt_tnode *x, const tkey *t)
+{
+    mt_inner *in = (mt_inner *)(uintptr_t)x;
+    int i = bound(t, in->pk, in->sep, clamp_n(LD(in->h.n)), 1);
+    if (i < 0) return NULL;
+    return LD(in->child[i]);
+}
+
+/* ---- reader side ------------------------------------------------------------------ */
+
+/* A reader's position: slot idx of leaf, and the leaf version and smo it
+ * was read under (for iterators' fast steps). */
+typedef struct mt_pos {
+    const mt_leaf *leaf;
+    unsigned idx;
+    uint64_t ver, smo;
+    const mt_node *e;
+} mt_pos;
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Read slot idx of leaf l (idx < 0: its last slot) as of smo.  0 with p
+ * filled (p->e NULL when the slot is past the end), -1 if the writer
+ * changed something meanwhile. */
+static int leaf_read(const mt *m, const mt_leaf *l, int idx, uint64_t smo, mt_pos *p)
+{
+    uint64_t v = LD(l->ver);
+    if (v & 1) return -1;
+    unsigned n = clamp_n(LD(l->h.n));
+    if (idx < 0) idx = (int)n - 1;
+    const mt_node *e = NULL;
+    if (idx >= 0 && (unsigned)idx < n && !(e = LD(l->ent[idx]))) return -1;
+    if (LD(l->ver) != v || LD(m->smo) != smo) return -1;
+    p->leaf = l;
+    p->idx = idx < 0 ? 0 : (unsigned)idx;
+    p->ver = v;
+    p->smo = smo;
+    p->e = e;
+    return 0;
+}
+
+enum { SEEK_GE, SEEK_GT, SEEK_LT, SEEK_LE };
+
+/* The first entry >= t (SEEK_GE) or > t (SEEK_GT), or the last < t
+ * (SEEK_LT) or <= t (SEEK_LE); NULL if none.  p gets its position. */
+static const mt_node *tree_seek(const mt *m, const tkey *t, int mode, mt_pos *p)
+{
+    for (;;) {
+        uint64_t smo = LD(m->smo);
+        if (smo & 1) {
+            cpu_relax();
+            continue;
+        }
+        const mt_tnode *x = LD(m->root);
+        while (x && x->level > 0)
+            x = inner_child(x, t);
+        if (!x) continue;
+        mt_leaf *l = (mt_leaf *)(uintptr_t)x;
+        int back = mode == SEEK_LT || mode == SEEK_LE;
+        leaf_prefetch(l);
+        uint64_t v = LD(l->ver);
+        if (v & 1) continue;
+        unsigned n = clamp_n(LD(l->h.n));
+        int i = bound(t, l->pk, l->ent, n, mode == SEEK_GT || mode == SEEK_LE);
+        if (i < 0) continue;
+        int at = back ? i - 1 : i;
+        const mt_node *e = NULL;
+        if (at >= 0 && (unsigned)at < n && !(e = LD(l->ent[at]))) continue;
+        const mt_leaf *side = back ? LD(l->prev) : LD(l->next);
+        if (LD(l->ver) != v || LD(m->smo) != smo) continue;
+        if (e || (at >= 0 && (unsigned)at < n)) {
+            p->leaf = l;
+            p->idx = (unsigned)at;
+            p->ver = v;
+            p->smo = smo;
+            return p->e = e;
+        }
+        /* Off this leaf's edge: the neighbour's last (LT, LE) or first slot. */
+        if (!side) {
+            p->e = NULL;
+            return NULL;
+        }
+        if (leaf_read(m, side, back ? -1 : 0, smo, p)) continue;
+        if (!p->e) continue; /* only the first leaf may be empty, and it has no left */
+        return p->e;
+    }
+}
+
+/* ---- writer side ------------------------------------------------------------------ */
+
+/* Shift slots [i, n) of a node's pk/ent (or sep) arrays right by one and put
+ * (t's prefix, e) in slot i.  The caller has made the change invisible
+ * (leaf version or smo odd). */
+static void slots_insert(_Atomic uint64_t pk[][2], _Atomic(const mt_node *) *ent, unsigned n, unsigned i,
+                         const tkey *t, const mt_node *e)
+{
+    for (unsigned j = n; j > i; j--) {
+        ST(pk[j][0], LD(pk[j - 1][0]));
+        ST(pk[j][1], LD(pk[j - 1][1]));
+        ST(ent[j], LD(ent[j - 1]));
+    }
+    ST(pk[i][0], t->p0);
+    ST(pk[i][1], t->p1);
+    ST(ent[i], e);
+}
+
+/* Move slots [from, n) of src to the start of dst. */
+static void slots_move(_Atomic uint64_t dpk[][2], _Atomic(const mt_node *) *dent, _Atomic uint64_t spk[][2],
+                       _Atomic(const mt_node *) *sent, unsigned from, unsigned n)
+{
+    for (unsigned j = from; j < n; j++) {
+        ST(dpk[j - from][0], LD(spk[j][0]));
+        ST(dpk[j - from][1], LD(spk[j][1]));
+        ST(dent[j - from], LD(sent[j]));
+    }
+}
+
+static inline void smo_begin(mt *m)
+{
+    ST(m->smo, LD(m->smo) + 1);
+}
+
+static inline void smo_end(mt *m)
+{
+    ST(m->smo, LD(m->smo) + 1);
+}
+
+/* Insert separator (t's prefix, e) with right child r after child slot ci of
+ * path[k], splitting upwards as needed.  Inside an smo window. */
+static void sep_insert(mt *m, mt_inner **path, unsigned *pci, int k, tkey *t, const mt_node *e, mt_tnode *r,
+                       mt_tnode **spare)
+{
+    for (; k >= 0; k--) {
+        mt_inner *in = path[k];
+        unsigned n = LD(in->h.n), ci = pci[k];
+        if (n < MT_FAN) {
+            for (unsigned j = n + 1; j > ci + 1; j--)
+                ST(in->child[j], LD(in->child[j - 1]));
+            slots_insert(in->pk, in->sep, n, ci, t, e);
+            ST(in->child[ci + 1], r);
+            ST(in->h.n, n + 1);
+            return;
+        }
+        /* Full: split around the middle of the n + 1 separators. */
+        mt_inner *ri = (mt_inner *)*spare++;
+        unsigned h = (MT_FAN + 1) / 2; /* separators staying left */
+        /* Gather the n + 1 separators and n + 2 children in order. */
+        uint64_t pk[MT_FAN + 1][2];
+        const mt_node *sp[MT_FAN + 1];
+        mt_tnode *ch[MT_FAN + 2];
+        for (unsigned j = 0, o = 0; j <= n; j++) {
+            if (j == ci) {
+                pk[o][0] = t->p0, pk[o][1] = t->p1, sp[o++] = e;
+            }
+            if (j < n) pk[o][0] = LD(in->pk[j][0]), pk[o][1] = LD(in->pk[j][1]), sp[o++] = LD(in->sep[j]);
+        }
+        for (unsigned j = 0, o = 0; j <= n; j++) {
+            ch[o++] = LD(in->child[j]);
+            if (j == ci) ch[o++] = r;
+        }
+        for (unsigned j = 0; j < h; j++) {
+            ST(in->pk[j][0], pk[j][0]);
+            ST(in->pk[j][1], pk[j][1]);
+            ST(in->sep[j], sp[j]);
+        }
+        for (unsigned j = 0; j <= h; j++)
+            ST(in->child[j], ch[j]);
+        for (unsigned j = h + 1; j <= n; j++) {
+            ST(ri->pk[j - h - 1][0], pk[j][0]);
+            ST(ri->pk[j - h - 1][1], pk[j][1]);
+            ST(ri->sep[j - h - 1], sp[j]);
+        }
+        for (unsigned j = h + 1; j <= n + 1; j++)
+            ST(ri->child[j - h - 1], ch[j]);
+        ST(in->h.n, h);
+        ST(ri->h.n, n - h);
+        /* Separator h moves up, as the first entry under ri. */
+        t->p0 = pk[h][0];
+        t->p1 = pk[h][1];
+        e = sp[h];
+        r = &ri->h;
+    }
+    /* The root split: a new root above it. */
+    mt_inner *nr = (mt_inner *)*spare;
+    ST(nr->pk[0][0], t->p0);
+    ST(nr->pk[0][1], t->p1);
+    ST(nr->sep[0], e);
+    ST(nr->child[0], LD(m->root));
+    ST(nr->child[1], r);
+    ST(nr->h.n, 1);
+    ST(m->root, &nr->h);
+    m->depth++;
+}
+
+/* Insert entry e (target t) into the tree.  Tree nodes come from space
+ * mt_reserve set aside, so this cannot fail after a reservation. */
+static int tree_insert(mt *m, tkey *t, const mt_node *e)
+{
+    mt_inner *path[MT_MAX_DEPTH];
+    unsigned pci[MT_MAX_DEPTH];
+    int d = 0;
+    mt_leaf *l = m->tail;
+    unsigned n = LD(l->h.n), i;
+    if (n && n < MT_FAN && slot_cmp(t, l->pk, l->ent, n - 1) > 0) {
+        i = n; /* ascending input: append to the last leaf, no search */
+    } else {
+        mt_tnode *x = LD(m->root);
+        while (x->level > 0) {
+            mt_inner *in = (mt_inner *)x;
+            int ci = bound(t, in->pk, in->sep, LD(in->h.n), 1);
+            path[d] = in;
+            pci[d++] = (unsigned)ci;
+            x = LD(in->child[ci]);
+        }
+        l = (mt_leaf *)x;
+        n = LD(l->h.n);
+        i = (unsigned)bound(t, l->pk, l->ent, n, 0);
+    }
+    if (n < MT_FAN) {
+        uint64_t v = LD(l->ver);
+        ST(l->ver, v + 1);
+        slots_insert(l->pk, l->ent, n, i, t, e);
+        ST(l->h.n, n + 1);
+        ST(l->ver, v + 2);
+        return OMEN_OK;
+    }
+    /* Every node the split needs is made before anything changes, so a
+     * failed allocation leaves the tree as it was. */
+    mt_tnode *spare[MT_MAX_DEPTH + 2];
+    int ns = 0, k = d - 1;
+    spare[ns++] = tnode_new(m, 0);
+    while (k >= 0 && LD(path[k]->h.n) == MT_FAN)
+        spare[ns++] = tnode_new(m, path[k--]->h.level);
+    if (k < 0) spare[ns++] = tnode_new(m, (uint32_t)m->depth + 1);
+    for (int j = 0; j < ns; j++)
+        if (!spare[j]) return OMEN_NOMEM;
+    mt_leaf *r = (mt_leaf *)spare[0];
+    smo_begin(m);
+    mt_leaf *nx = LD(l->next);
+    /* An append at the right end keeps the left leaf full (ascending loads
+     * then fill every leaf); otherwise split in the middle. */
+    unsigned keep = (i == n && !nx) ? n : n / 2;
+    slots_move(r->pk, r->ent, l->pk, l->ent, keep, n);
+    ST(r->h.n, n - keep);
+    ST(l->h.n, keep);
+    if (i <= keep && keep < n)
+        slots_insert(l->pk, l->ent, keep, i, t, e), ST(l->h.n, keep + 1);
+    else
+        slots_insert(r->pk, r->ent, n - keep, i - keep, t, e), ST(r->h.n, n - keep + 1);
+    ST(r->prev, l);
+    ST(r->next, nx);
+    if (nx) ST(nx->prev, r);
+    ST(l->next, r);
+    if (!nx) m->tail = r;
+    tkey st;
+    st.p0 = LD(r->pk[0][0]);
+    st.p1 = LD(r->pk[0][1]);
+    const mt_node *se = LD(r->ent[0]);
+    st.k = mt_node_key(se);
+    st.len = se->klen;
+    st.seq = se->seq;
+    sep_insert(m, path, pci, d - 1, &st, se, &r->h, spare + 1);
+    smo_end(m);
+    return OMEN_OK;
+}
+
+/* ---- the table ------------------------------------------------------------------ */
+
 int mt_new(size_t block_size, mt **out)
 {
     return mt_new_pooled(block_size, NULL, out);
@@ -355,39 +762,30 @@ int mt_new_pooled(size_t block_size, mt_pool *pool, mt **out)
     *out = NULL;
     mt *m = omen_calloc(1, sizeof *m);
     if (!m) return omen_seterr(OMEN_NOMEM, "memtable: out of memory");
-    if (block_size < 1024) block_size = 1024;
+    if (block_size < 4096) block_size = 4096;
     m->block_size = block_size;
     m->vals = block_size >= MT_FILTER_MIN_BLOCK ? &m->vals_arena : &m->nodes;
     atomic_init(&m->refs, 1);
-    atomic_init(&m->height, 1);
     atomic_init(&m->bytes, 0);
     atomic_init(&m->entries, 0);
     atomic_init(&m->max_seq, 0);
     atomic_init(&m->min_seq, UINT64_MAX);
-    m->rnd = 0x9e3779b97f4a7c15ull ^ (uint64_t)(uintptr_t)m;
-    unsigned char *h = omen_calloc(1, MT_MAX_HEIGHT * sizeof(mt_link) + sizeof(mt_node));
-    if (!h) {
-        omen_free(m);
-        return omen_seterr(OMEN_NOMEM, "memtable: out of memory");
-    }
-    if (block_size >= MT_FILTER_MIN_BLOCK) {
-        m->filter = omen_calloc(MT_FILTER_LINES * 8, sizeof *m->filter);
-        if (!m->filter) {
-            omen_free(h);
-            omen_free(m);
-            return omen_seterr(OMEN_NOMEM, "memtable: out of memory");
-        }
-    }
+    atomic_init(&m->smo, 0);
     if (pool) {
         atomic_fetch_add_explicit(&pool->refs, 1, memory_order_relaxed);
         m->pool = pool;
     }
-    m->head = (mt_node *)(void *)(h + MT_MAX_HEIGHT * sizeof(mt_link));
-    m->head->height = MT_MAX_HEIGHT;
-    for (int i = 0; i < MT_MAX_HEIGHT; i++) {
-        atomic_init(node_link(m->head, i), NULL);
-        m->last[i] = m->head;
+    if (block_size >= MT_FILTER_MIN_BLOCK && !(m->filter = omen_map_huge(MT_FILTER_BYTES))) {
+        mt_unref(m);
+        return omen_seterr(OMEN_NOMEM, "memtable: out of memory");
     }
+    mt_tnode *root = tnode_new(m, 0);
+    if (!root) {
+        mt_unref(m);
+        return omen_seterr(OMEN_NOMEM, "memtable: out of memory");
+    }
+    m->first = m->tail = (mt_leaf *)root;
+    atomic_init(&m->root, root);
     *out = m;
     return OMEN_OK;
 }
@@ -403,141 +801,57 @@ void mt_unref(mt *m)
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) return;
     arena_free(m, &m->nodes);
     arena_free(m, &m->vals_arena);
-    omen_free((unsigned char *)m->head - MT_MAX_HEIGHT * sizeof(mt_link));
-    omen_free((void *)m->filter);
+    omen_unmap_huge((void *)m->filter, MT_FILTER_BYTES);
     mt_pool_unref(m->pool);
     omen_free(m);
 }
 
-int mt_reserve(mt *m, size_t bytes)
+/* Tree nodes that count more inserts may need.  Each insert may split a
+ * leaf and every inner node above it and grow the root: count * (depth + 2).
+ * For a big batch a second bound is far tighter: every leaf but the last
+ * holds at least MT_FAN / 2 entries and every inner node but the root at
+ * least MT_FAN / 2 separators (splits never leave less), so a tree of E
+ * entries has at most L = E / 16 + 1 leaves and L / 16 + depth + 1 inner
+ * nodes; nodes are never freed, so the batch needs at most that many for
+ * E = entries + count, less those made already. */
+static size_t nodes_needed(const mt *m, size_t count)
 {
-    /* bytes bounds the node and the value together, so it bounds each. */
+    size_t depth = (size_t)m->depth + 2; /* with room for the root to grow */
+    size_t per = count * (depth + 1);
+    size_t leaves = (atomic_load_explicit(&m->entries, memory_order_relaxed) + count) / (MT_FAN / 2) + 1;
+    size_t all = leaves + leaves / (MT_FAN / 2) + 2 * depth + 2;
+    size_t more = all > m->tnodes ? all - m->tnodes : 0;
+    return per < more ? per : more;
+}
+
+int mt_reserve(mt *m, size_t bytes, size_t count)
+{
+    /* bytes bounds the entries and the values together, so it bounds each. */
     bytes = (bytes + 7) & ~(size_t)7;
-    int rc = arena_reserve(m, &m->nodes, bytes);
+    int rc = arena_reserve(m, &m->nodes, bytes + nodes_needed(m, count) * MT_TNODE_COST);
     if (rc == OMEN_OK && m->vals != &m->nodes) rc = arena_reserve(m, m->vals, bytes);
     return rc;
 }
 
-static int random_height(mt *m)
+int mt_add(mt *m, uint64_t seq, int type, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    uint64_t x = m->rnd;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    m->rnd = x;
-    int h = 1;
-    while (h < MT_MAX_HEIGHT && (x & 3) == 0) {
-        h++;
-        x >>= 2;
-    }
-    return h;
-}
-
-static inline int node_cmp(const mt_node *n, const void *key, size_t klen, uint64_t seq)
-{
-    return ikey_cmp(mt_node_key(n), n->klen, n->seq, key, klen, seq);
-}
-
-/* First node >= (key, seq); fills prev[] with the last node < it per level
- * when prev is non-NULL.
- *
- * Each step compares against the right neighbour nx; if that fails the
- * search drops to x's next link one level down.  That candidate is
- * prefetched while nx is being compared, so the two likely cache misses of
- * a step overlap instead of queueing behind each other. */
-static mt_node *find_ge(const mt *m, const void *key, size_t klen, uint64_t seq, mt_node **prev)
-{
-    mt_node *x = m->head;
-    int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
-    mt_node *bound = NULL; /* node known to be >= target at the level above */
-    for (;;) {
-        mt_node *nx = atomic_load_explicit(node_link(x, level), memory_order_acquire);
-        if (level > 0) {
-            mt_node *d = atomic_load_explicit(node_link(x, level - 1), memory_order_relaxed);
-            if (d != nx && d) __builtin_prefetch(d);
-        }
-        if (nx && nx != bound && node_cmp(nx, key, klen, seq) < 0) {
-            x = nx;
-        } else {
-            if (prev) prev[level] = x;
-            if (level == 0) return nx;
-            bound = nx;
-            level--;
-        }
-    }
-}
-
-/* Last node < (key, seq), or the head if none. */
-static mt_node *find_lt(const mt *m, const void *key, size_t klen, uint64_t seq)
-{
-    mt_node *x = m->head;
-    int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
-    for (;;) {
-        mt_node *nx = atomic_load_explicit(node_link(x, level), memory_order_acquire);
-        if (nx && node_cmp(nx, key, klen, seq) < 0) {
-            x = nx;
-        } else {
-            if (level == 0) return x;
-            level--;
-        }
-    }
-}
-
-static mt_node *find_last(const mt *m)
-{
-    mt_node *x = m->head;
-    int level = atomic_load_explicit(&m->height, memory_order_relaxed) - 1;
-    for (;;) {
-        mt_node *nx = atomic_load_explicit(node_link(x, level), memory_order_acquire);
-        if (nx) {
-            x = nx;
-        } else {
-            if (level == 0) return x;
-            level--;
-        }
-    }
-}
-
-int mt_add(mt *m, uint64_t seq, int type, const void *key, size_t klen, const void *val,
-           size_t vlen)
-{
-    mt_node *prev[MT_MAX_HEIGHT];
-    mt_node *tail = m->last[0];
-    if (tail != m->head && node_cmp(tail, key, klen, seq) < 0) {
-        /* Appending after the largest entry: the splice is the last node
-         * of every level. */
-        memcpy(prev, m->last, sizeof prev);
-    } else {
-        find_ge(m, key, klen, seq, prev);
-    }
-    int h = random_height(m);
-    size_t tower = (size_t)h * sizeof(mt_link);
     unsigned char *vp = NULL;
     if (vlen && !(vp = arena_alloc(m, m->vals, vlen))) return OMEN_NOMEM;
-    unsigned char *base = arena_alloc(m, &m->nodes, tower + sizeof(mt_node) + klen);
-    if (!base) return OMEN_NOMEM;
-    mt_node *n = (mt_node *)(void *)(base + tower);
+    mt_node *n = arena_alloc(m, &m->nodes, sizeof(mt_node) + klen);
+    if (!n) return OMEN_NOMEM;
     n->seq = seq;
     n->klen = (uint32_t)klen;
     n->vlen = (uint32_t)vlen;
     n->type = (uint8_t)type;
-    n->height = (uint8_t)h;
     uint8_t *kp = (uint8_t *)(n + 1);
     if (klen) memcpy(kp, key, klen);
     if (vlen) memcpy(vp, val, vlen);
     n->val = vlen ? vp : kp + klen; /* an empty value still gets a valid pointer */
     if (m->filter) filter_add(m, key, klen);
-    int cur = atomic_load_explicit(&m->height, memory_order_relaxed);
-    if (h > cur) {
-        for (int i = cur; i < h; i++) prev[i] = m->head;
-        atomic_store_explicit(&m->height, h, memory_order_relaxed);
-    }
-    for (int i = 0; i < h; i++) {
-        mt_node *succ = atomic_load_explicit(node_link(prev[i], i), memory_order_relaxed);
-        atomic_store_explicit(node_link(n, i), succ, memory_order_relaxed);
-        atomic_store_explicit(node_link(prev[i], i), n, memory_order_release);
-        if (!succ) m->last[i] = n;
-    }
+    tkey t;
+    tkey_make(&t, key, klen, seq);
+    int rc = tree_insert(m, &t, n);
+    if (rc) return omen_seterr(rc, "memtable: out of memory");
     atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
     if (seq > atomic_load_explicit(&m->max_seq, memory_order_relaxed))
         atomic_store_explicit(&m->max_seq, seq, memory_order_relaxed);
@@ -552,7 +866,10 @@ int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, uint64_t *s
     /* An empty table (the usual state after a flush) costs no filter miss. */
     if (atomic_load_explicit(&m->entries, memory_order_relaxed) == 0 || !mt_filter_may_contain(m, key, klen))
         return 0;
-    const mt_node *n = find_ge(m, key, klen, snap, NULL);
+    tkey t;
+    tkey_make(&t, key, klen, snap);
+    mt_pos p;
+    const mt_node *n = tree_seek(m, &t, SEEK_GE, &p);
     if (!n || n->klen != klen || (klen && memcmp(mt_node_key(n), key, klen) != 0)) return 0;
     if (seq) *seq = n->seq;
     if (type) *type = n->type;
@@ -589,47 +906,110 @@ uint64_t mt_min_seq(const mt *m)
     return s == UINT64_MAX ? 0 : s;
 }
 
+/* ---- iterators ------------------------------------------------------------------ */
+
+static void iter_set(mt_iter *it, const mt_pos *p)
+{
+    it->node = p->e;
+    it->leaf = p->leaf;
+    it->idx = p->idx;
+    it->ver = p->ver;
+    it->smo = p->smo;
+}
+
+static void iter_seek_mode(mt_iter *it, const void *key, size_t klen, uint64_t seq, int mode)
+{
+    tkey t;
+    tkey_make(&t, key, klen, seq);
+    mt_pos p;
+    tree_seek(it->m, &t, mode, &p);
+    iter_set(it, &p);
+}
+
 void mt_iter_init(mt_iter *it, const mt *m)
 {
+    memset(it, 0, sizeof *it);
     it->m = m;
-    it->node = NULL;
 }
 
 void mt_iter_seek_first(mt_iter *it)
 {
-    it->node = atomic_load_explicit(node_link(it->m->head, 0), memory_order_acquire);
+    mt_pos p;
+    for (;;) {
+        uint64_t smo = LD(it->m->smo);
+        if (!(smo & 1) && leaf_read(it->m, it->m->first, 0, smo, &p) == 0) break;
+        cpu_relax();
+    }
+    iter_set(it, &p);
 }
 
 void mt_iter_seek_last(mt_iter *it)
 {
-    const mt_node *n = find_last(it->m);
-    it->node = n == it->m->head ? NULL : n;
+    const mt *m = it->m;
+    mt_pos p;
+    for (;;) {
+        uint64_t smo = LD(m->smo);
+        if (smo & 1) {
+            cpu_relax();
+            continue;
+        }
+        const mt_tnode *x = LD(m->root);
+        while (x && x->level > 0) {
+            mt_inner *in = (mt_inner *)(uintptr_t)x;
+            x = LD(in->child[clamp_n(LD(in->h.n))]);
+        }
+        if (x && leaf_read(m, (const mt_leaf *)x, -1, smo, &p) == 0) break;
+    }
+    iter_set(it, &p);
 }
 
 void mt_iter_seek(mt_iter *it, const void *key, size_t klen, uint64_t seq)
 {
-    it->node = find_ge(it->m, key, klen, seq, NULL);
+    iter_seek_mode(it, key, klen, seq, SEEK_GE);
 }
 
 void mt_iter_seek_for_prev(mt_iter *it, const void *key, size_t klen, uint64_t seq)
 {
-    const mt_node *n = find_ge(it->m, key, klen, seq, NULL);
-    if (n && node_cmp(n, key, klen, seq) == 0) {
-        it->node = n;
-        return;
+    iter_seek_mode(it, key, klen, seq, SEEK_LE);
+}
+
+/* Step to the neighbouring slot while the leaf and the tree are as they
+ * were when the iterator was positioned: 1 done, 0 not possible. */
+static int iter_step(mt_iter *it, int dir)
+{
+    const mt *m = it->m;
+    const mt_leaf *l = it->leaf;
+    if (!l || LD(m->smo) != it->smo || LD(l->ver) != it->ver) return 0;
+    unsigned n = clamp_n(LD(l->h.n));
+    mt_pos p;
+    if (dir > 0 ? it->idx + 1 < n : it->idx > 0) {
+        if (leaf_read(m, l, (int)it->idx + dir, it->smo, &p) || p.ver != it->ver) return 0;
+    } else {
+        const mt_leaf *side = dir > 0 ? LD(l->next) : LD(l->prev);
+        if (LD(l->ver) != it->ver || LD(m->smo) != it->smo) return 0;
+        if (!side) {
+            p.e = NULL;
+            p.leaf = NULL;
+            p.idx = 0;
+            p.ver = p.smo = 0;
+        } else if (leaf_read(m, side, dir > 0 ? 0 : -1, it->smo, &p) || !p.e) {
+            return 0;
+        }
     }
-    n = find_lt(it->m, key, klen, seq);
-    it->node = n == it->m->head ? NULL : n;
+    iter_set(it, &p);
+    return 1;
 }
 
 void mt_iter_next(mt_iter *it)
 {
-    it->node = atomic_load_explicit(node_link(it->node, 0), memory_order_acquire);
+    const mt_node *n = it->node;
+    if (iter_step(it, 1)) return;
+    iter_seek_mode(it, mt_node_key(n), n->klen, n->seq, SEEK_GT);
 }
 
 void mt_iter_prev(mt_iter *it)
 {
     const mt_node *n = it->node;
-    const mt_node *p = find_lt(it->m, mt_node_key(n), n->klen, n->seq);
-    it->node = p == it->m->head ? NULL : p;
+    if (iter_step(it, -1)) return;
+    iter_seek_mode(it, mt_node_key(n), n->klen, n->seq, SEEK_LT);
 }

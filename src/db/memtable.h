@@ -1,5 +1,5 @@
 /*
- * memtable.h -- the in-memory write buffer: a skiplist of internal entries
+ * memtable.h -- the in-memory write buffer: a B+tree over internal entries
  * (user key, sequence, type, value) allocated from an arena.
  *
  * Invariants:
@@ -8,10 +8,12 @@
  *    newest version visible at snap.
  *  - One writer at a time (the caller serializes mt_add / mt_reserve: the
  *    db's write-group leader); any number of readers run concurrently and
- *    lock-free.  A node is fully written before it is linked (release store),
- *    and readers follow links with acquire loads, so a reader sees either
- *    the whole node or not the node at all.
- *  - Nodes are never removed; memory is released when the last reference
+ *    lock-free.  An entry is fully written before the tree points to it
+ *    (release store), and readers load those pointers with acquire, so a
+ *    reader sees either the whole entry or not the entry at all; readers
+ *    validate what they read of the tree against version counters and
+ *    search again if the writer changed it (memtable.c).
+ *  - Entries are never removed; memory is released when the last reference
  *    goes (mt_unref).
  *  - (key, seq) pairs are unique within one memtable (callers give every
  *    operation its own sequence number).
@@ -29,21 +31,16 @@
 /* Entry types, shared by the whole db layer (WAL batches, memtable, runs). */
 enum { MT_TYPE_DELETE = 0, MT_TYPE_PUT = 1 };
 
-#define MT_MAX_HEIGHT 12
 #define MT_MAX_SEQ ((uint64_t)0x00ffffffffffffffull)
 
-/* A node is laid out as [links height-1 .. 0][mt_node][key]: the tower
- * sits just below the header so that the header, the key and the low-level
- * links a search follows are adjacent (usually one cache line) whatever the
- * node's height.  The value lives elsewhere in the arena (memtable.c says
- * why).  Use mt_node_key / mt_node_val. */
+/* An entry is laid out as [mt_node][key]; the value lives elsewhere in the
+ * arena (memtable.c says why).  Use mt_node_key / mt_node_val. */
 typedef struct mt_node {
     uint64_t seq;
     const uint8_t *val;
     uint32_t klen;
     uint32_t vlen;
     uint8_t type;
-    uint8_t height;
 } mt_node;
 
 typedef struct mt mt;
@@ -61,7 +58,7 @@ int mt_new(size_t block_size, mt **out);
  * handle keep it alive.  Thread-safe. */
 typedef struct mt_pool mt_pool;
 int mt_pool_new(size_t max_bytes, mt_pool **out);
-void mt_pool_unref(mt_pool *p); /* NULL ok */
+void mt_pool_unref(mt_pool *p);   /* NULL ok */
 size_t mt_pool_bytes(mt_pool *p); /* bytes of blocks held for reuse */
 /* Map and fault in fresh blocks of block_size bytes into the pool up to
  * its budget: the flush thread runs this when a memtable fills up, so that
@@ -78,18 +75,19 @@ int mt_filter_may_contain(const mt *m, const void *key, size_t klen);
 void mt_ref(mt *m);
 void mt_unref(mt *m);
 
-/* Make sure the next adds totalling `bytes` (as computed by mt_entry_cost)
- * cannot fail for lack of memory.  OMEN_NOMEM if the arena cannot grow. */
-int mt_reserve(mt *m, size_t bytes);
-/* Upper bound of the arena bytes one entry needs. */
+/* Make sure the next `count` adds, totalling `bytes` (as computed by
+ * mt_entry_cost), cannot fail for lack of memory.  OMEN_NOMEM if the arena
+ * cannot grow. */
+int mt_reserve(mt *m, size_t bytes, size_t count);
+/* Upper bound of the arena bytes one entry and its value need (the tree
+ * nodes it may split are reserved by count). */
 static inline size_t mt_entry_cost(size_t klen, size_t vlen)
 {
-    return sizeof(mt_node) + MT_MAX_HEIGHT * sizeof(void *) + klen + vlen + 8;
+    return sizeof(mt_node) + klen + vlen + 16;
 }
 
 /* Insert an entry.  OMEN_NOMEM only if nothing was reserved for it. */
-int mt_add(mt *m, uint64_t seq, int type, const void *key, size_t klen, const void *val,
-           size_t vlen);
+int mt_add(mt *m, uint64_t seq, int type, const void *key, size_t klen, const void *val, size_t vlen);
 
 /* Newest version of key with seq <= snap.  Returns 1 and fills the outs
  * (value borrowed from the memtable, valid while it is referenced) or 0. */
@@ -119,6 +117,11 @@ static inline const uint8_t *mt_node_val(const mt_node *n)
 typedef struct mt_iter {
     const mt *m;
     const mt_node *node; /* NULL: not valid */
+    /* Where node was found, and the versions it was read under: a step
+     * stays in the leaf while neither changed, else searches again. */
+    const void *leaf;
+    unsigned idx;
+    uint64_t ver, smo;
 } mt_iter;
 
 void mt_iter_init(mt_iter *it, const mt *m);
@@ -137,7 +140,7 @@ void mt_iter_prev(mt_iter *it);
 
 /* Bytewise user-key order (memcmp, shorter first on a common prefix).
  * Only the sign of the result is meaningful.  Compares 8 bytes at a time
- * inline: keys often share long prefixes and a libc call per skiplist hop
+ * inline: keys often share long prefixes and a libc call per comparison
  * showed up in profiles. */
 static inline int ukey_cmp(const void *ak, size_t al, const void *bk, size_t bl)
 {
@@ -165,8 +168,7 @@ static inline int ukey_cmp(const void *ak, size_t al, const void *bk, size_t bl)
 }
 
 /* Internal-key comparison: user key ascending, then seq descending. */
-static inline int ikey_cmp(const void *ak, size_t al, uint64_t aseq, const void *bk, size_t bl,
-                           uint64_t bseq)
+static inline int ikey_cmp(const void *ak, size_t al, uint64_t aseq, const void *bk, size_t bl, uint64_t bseq)
 {
     int c = ukey_cmp(ak, al, bk, bl);
     if (c) return c;

@@ -92,7 +92,7 @@ int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *
         *vlen = vl;
         return OMEN_OK;
     }
-    rc = mt_reserve(t->reads, mt_entry_cost(klen, 0));
+    rc = mt_reserve(t->reads, mt_entry_cost(klen, 0), 1);
     if (!rc) rc = mt_add(t->reads, t->rseq++, MT_TYPE_PUT, key, klen, NULL, 0);
     if (rc) {
         t->status = rc;
@@ -117,7 +117,7 @@ static int txn_write(omen_txn *t, int type, const void *key, size_t klen, const 
     if (rc) return rc;
     rc = check_kv(key, klen, val, vlen, fn);
     if (rc) return rc;
-    rc = mt_reserve(t->writes, mt_entry_cost(klen, vlen));
+    rc = mt_reserve(t->writes, mt_entry_cost(klen, vlen), 1);
     if (!rc) rc = mt_add(t->writes, t->wseq++, type, key, klen, val, vlen);
     if (rc) t->status = rc;
     return rc;

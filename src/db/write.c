@@ -423,7 +423,7 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
     rc = OMEN_OK;
     if (n > 0) {
         rc = ensure_iov(db, niov);
-        if (!rc) rc = mt_reserve(mem, memcost);
+        if (!rc) rc = mt_reserve(mem, memcost, n);
         if (!rc) {
             unsigned char hdr[BATCH_HEADER];
             batch_put_header(hdr, seq0, n);

@@ -6,8 +6,10 @@
 #include "util/mem.h"
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static atomic_long fail_countdown = -1; /* -1: disarmed */
 static atomic_ulong fail_count;
@@ -69,4 +71,26 @@ void *omen_memdup(const void *p, size_t n)
     void *q = omen_malloc(n);
     if (q && n) memcpy(q, p, n);
     return q;
+}
+
+void *omen_map_huge(size_t len)
+{
+    if (should_fail()) return NULL;
+    /* Over-map by one huge page, then trim to the aligned middle. */
+    unsigned char *p =
+        mmap(NULL, len + OMEN_HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    unsigned char *a =
+        (unsigned char *)(((uintptr_t)p + OMEN_HUGE_PAGE - 1) & ~(uintptr_t)(OMEN_HUGE_PAGE - 1));
+    if (a > p) munmap(p, (size_t)(a - p));
+    if (p + OMEN_HUGE_PAGE > a) munmap(a + len, (size_t)(p + OMEN_HUGE_PAGE - a));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(a, len, MADV_HUGEPAGE); /* a hint: fine if refused */
+#endif
+    return a;
+}
+
+void omen_unmap_huge(void *p, size_t len)
+{
+    if (p) munmap(p, len);
 }

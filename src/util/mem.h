@@ -17,6 +17,15 @@ void *omen_realloc(void *p, size_t n);
 char *omen_strdup(const char *s);
 void *omen_memdup(const void *p, size_t n);
 
+/* Zeroed anonymous memory of len bytes (a multiple of OMEN_HUGE_PAGE),
+ * aligned to OMEN_HUGE_PAGE and marked for transparent huge pages: for big
+ * regions that are hit at random (memtable arenas and filters), where a
+ * 4 KiB page per hop would add a TLB miss to each cache miss.  NULL on
+ * failure (or an injected one).  Released with omen_unmap_huge(p, len). */
+#define OMEN_HUGE_PAGE ((size_t)2 << 20)
+void *omen_map_huge(size_t len);
+void omen_unmap_huge(void *p, size_t len);
+
 /* Fault injection (tests only): after `countdown` more successful
  * allocations, every allocation fails until reset with -1.  Returns the
  * number of allocations that failed since the last call. */
