@@ -401,7 +401,6 @@ static mt_tnode *tnode_new(mt *m, uint32_t level)
     memset(p, 0, sz);
     mt_tnode *t = (mt_tnode *)(void *)p;
     t->level = level;
-    m->tnodes++;
     return t;
 }
 
@@ -563,7 +562,7 @@ static const mt_node *tree_seek(const mt *m, const tkey *t, int mode, mt_pos *p)
         }
         /* Off this leaf's edge: the neighbour's last (LT, LE) or first slot. */
         if (!side) {
-            p->e = NULL;
+            memset(p, 0, sizeof *p);
             return NULL;
         }
         if (leaf_read(m, side, back ? -1 : 0, smo, p)) continue;
@@ -720,6 +719,7 @@ static int tree_insert(mt *m, tkey *t, const mt_node *e)
     if (k < 0) spare[ns++] = tnode_new(m, (uint32_t)m->depth + 1);
     for (int j = 0; j < ns; j++)
         if (!spare[j]) return OMEN_NOMEM;
+    m->tnodes += (size_t)ns; /* counted once linked: nodes_needed relies on it */
     mt_leaf *r = (mt_leaf *)spare[0];
     smo_begin(m);
     mt_leaf *nx = LD(l->next);
@@ -785,6 +785,7 @@ int mt_new_pooled(size_t block_size, mt_pool *pool, mt **out)
         return omen_seterr(OMEN_NOMEM, "memtable: out of memory");
     }
     m->first = m->tail = (mt_leaf *)root;
+    m->tnodes = 1;
     atomic_init(&m->root, root);
     *out = m;
     return OMEN_OK;
