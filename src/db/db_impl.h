@@ -35,9 +35,12 @@
 #include "storage/run.h"
 #include "storage/wal.h"
 
+/* L0 run counts: compaction starts at COMPACT; each write group sleeps 1 ms
+ * at SLOWDOWN; writers wait at STOP.  RocksDB's default triggers (design.md,
+ * "Back-pressure", says why not LevelDB's 8 and 12). */
 #define DB_L0_COMPACT 4
-#define DB_L0_SLOWDOWN 8
-#define DB_L0_STOP 12
+#define DB_L0_SLOWDOWN 20
+#define DB_L0_STOP 36
 
 typedef struct db_run {
     atomic_int refs;
