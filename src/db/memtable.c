@@ -524,6 +524,16 @@ static int leaf_read(const mt *m, const mt_leaf *l, int idx, uint64_t smo, mt_po
     return 0;
 }
 
+/* The tree's structure counter once no split is under way: what a reader
+ * starts from and validates against at the end. */
+static uint64_t smo_stable(const mt *m)
+{
+    uint64_t smo;
+    while ((smo = LD(m->smo)) & 1)
+        cpu_relax();
+    return smo;
+}
+
 enum { SEEK_GE, SEEK_GT, SEEK_LT, SEEK_LE };
 
 /* The first entry >= t (SEEK_GE) or > t (SEEK_GT), or the last < t
@@ -531,11 +541,7 @@ enum { SEEK_GE, SEEK_GT, SEEK_LT, SEEK_LE };
 static const mt_node *tree_seek(const mt *m, const tkey *t, int mode, mt_pos *p)
 {
     for (;;) {
-        uint64_t smo = LD(m->smo);
-        if (smo & 1) {
-            cpu_relax();
-            continue;
-        }
+        uint64_t smo = smo_stable(m);
         const mt_tnode *x = LD(m->root);
         while (x && x->level > 0)
             x = inner_child(x, t);
@@ -936,10 +942,7 @@ void mt_iter_init(mt_iter *it, const mt *m)
 void mt_iter_seek_first(mt_iter *it)
 {
     mt_pos p;
-    for (;;) {
-        uint64_t smo = LD(it->m->smo);
-        if (!(smo & 1) && leaf_read(it->m, it->m->first, 0, smo, &p) == 0) break;
-        cpu_relax();
+    while (leaf_read(it->m, it->m->first, 0, smo_stable(it->m), &p)) {
     }
     iter_set(it, &p);
 }
@@ -949,11 +952,7 @@ void mt_iter_seek_last(mt_iter *it)
     const mt *m = it->m;
     mt_pos p;
     for (;;) {
-        uint64_t smo = LD(m->smo);
-        if (smo & 1) {
-            cpu_relax();
-            continue;
-        }
+        uint64_t smo = smo_stable(m);
         const mt_tnode *x = LD(m->root);
         while (x && x->level > 0) {
             mt_inner *in = (mt_inner *)(uintptr_t)x;
