@@ -1385,10 +1385,7 @@ struct wctx {
     wfn fn;
     pthread_barrier_t *bar;
     atomic_int *stop;
-    /* Readers of readwhilewriting share this: the first to finish its share
-     * sets it and the others stop there, so the phase measures the readers
-     * while all of them run (see w_bgwriter's caller). */
-    atomic_int *first_done;
+    atomic_int *first_done; /* readwhilewriting's readers stop together (bench_engine) */
     const char *label;
 };
 

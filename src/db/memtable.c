@@ -87,9 +87,10 @@ typedef struct mt_arena {
  *    it; readers validate it the same way.
  *  - Every tree field is atomic, stored with release and loaded with
  *    acquire (see LD below), so what a reader reaches through a node or
- *    entry pointer is fully written.  A torn read can mislead a reader only into a slot that is
- *    NULL or an older, valid pointer (nodes are zeroed when made and never
- *    freed before the table), and validation then sends it back.
+ *    entry pointer is fully written.  A torn read can mislead a reader
+ *    only into a slot that is NULL or an older, valid pointer (nodes are
+ *    zeroed when made and never freed before the table), and validation
+ *    then sends it back.
  *  - The first leaf never moves (splits keep the left half in place), and
  *    only the first leaf of an empty table is empty. */
 #define MT_FAN 32
@@ -135,7 +136,7 @@ struct mt {
     mt_leaf *first;           /* the leftmost leaf: fixed for the table's life */
     mt_leaf *tail;            /* writer only: the rightmost leaf (ascending inserts) */
     int depth;                /* writer only: levels above the leaves */
-    size_t tnodes;            /* writer only: tree nodes made */
+    size_t tnodes;            /* writer only: tree nodes linked into the tree */
     _Atomic uint64_t *filter; /* MT_FILTER_LINES * 8 words, or NULL */
 };
 
@@ -179,8 +180,8 @@ int mt_filter_may_contain(const mt *m, const void *key, size_t klen)
 
 /* A pooled block of at least cap bytes and not wastefully larger, or NULL.
  * Its bytes are whatever the last memtable left: the arena never relies on
- * zeroed memory (a node's every field and link is written before it is
- * linked). */
+ * zeroed memory (entries are written whole before the tree points to them,
+ * and tree nodes are zeroed when made). */
 static mt_block *pool_take(mt_pool *p, size_t cap)
 {
     if (!p) return NULL;
@@ -488,14 +489,16 @@ static inline mt_tnode *inner_child(const mt_tnode *x, const tkey *t)
 
 /* ---- reader side ------------------------------------------------------------------ */
 
-/* A reader's position: slot idx of leaf, and the leaf version and smo it
+/* A reader's position is kept in an mt_iter (mt_get uses one of its own):
+ * node, the slot idx of leaf it sits in, and the leaf version and smo it
  * was read under (for iterators' fast steps). */
-typedef struct mt_pos {
-    const mt_leaf *leaf;
-    unsigned idx;
-    uint64_t ver, smo;
-    const mt_node *e;
-} mt_pos;
+static void pos_end(mt_iter *p)
+{
+    p->node = NULL;
+    p->leaf = NULL;
+    p->idx = 0;
+    p->ver = p->smo = 0;
+}
 
 static inline void cpu_relax(void)
 {
@@ -504,11 +507,12 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Read slot idx of leaf l (idx < 0: its last slot) as of smo.  0 with p
- * filled (p->e NULL when the slot is past the end), -1 if the writer
- * changed something meanwhile. */
-static int leaf_read(const mt *m, const mt_leaf *l, int idx, uint64_t smo, mt_pos *p)
+/* Read slot idx of leaf l (idx < 0: its last slot) of p's table as of
+ * smo.  0 with p positioned there (p->node NULL when the slot is past the
+ * end), -1 if the writer changed something meanwhile. */
+static int leaf_read(mt_iter *p, const mt_leaf *l, int idx, uint64_t smo)
 {
+    const mt *m = p->m;
     uint64_t v = LD(l->ver);
     if (v & 1) return -1;
     unsigned n = clamp_n(LD(l->h.n));
@@ -520,7 +524,7 @@ static int leaf_read(const mt *m, const mt_leaf *l, int idx, uint64_t smo, mt_po
     p->idx = idx < 0 ? 0 : (unsigned)idx;
     p->ver = v;
     p->smo = smo;
-    p->e = e;
+    p->node = e;
     return 0;
 }
 
@@ -536,10 +540,11 @@ static uint64_t smo_stable(const mt *m)
 
 enum { SEEK_GE, SEEK_GT, SEEK_LT, SEEK_LE };
 
-/* The first entry >= t (SEEK_GE) or > t (SEEK_GT), or the last < t
- * (SEEK_LT) or <= t (SEEK_LE); NULL if none.  p gets its position. */
-static const mt_node *tree_seek(const mt *m, const tkey *t, int mode, mt_pos *p)
+/* Position p on the first entry >= t (SEEK_GE) or > t (SEEK_GT), or the
+ * last < t (SEEK_LT) or <= t (SEEK_LE); p->node NULL if there is none. */
+static void tree_seek(mt_iter *p, const tkey *t, int mode)
 {
+    const mt *m = p->m;
     for (;;) {
         uint64_t smo = smo_stable(m);
         const mt_tnode *x = LD(m->root);
@@ -559,21 +564,21 @@ static const mt_node *tree_seek(const mt *m, const tkey *t, int mode, mt_pos *p)
         if (at >= 0 && (unsigned)at < n && !(e = LD(l->ent[at]))) continue;
         const mt_leaf *side = back ? LD(l->prev) : LD(l->next);
         if (LD(l->ver) != v || LD(m->smo) != smo) continue;
-        if (e || (at >= 0 && (unsigned)at < n)) {
+        if (e) {
+            p->node = e;
             p->leaf = l;
             p->idx = (unsigned)at;
             p->ver = v;
             p->smo = smo;
-            return p->e = e;
+            return;
         }
         /* Off this leaf's edge: the neighbour's last (LT, LE) or first slot. */
         if (!side) {
-            memset(p, 0, sizeof *p);
-            return NULL;
+            pos_end(p);
+            return;
         }
-        if (leaf_read(m, side, back ? -1 : 0, smo, p)) continue;
-        if (!p->e) continue; /* only the first leaf may be empty, and it has no left */
-        return p->e;
+        /* (Only the first leaf may be empty, and it has no left.) */
+        if (leaf_read(p, side, back ? -1 : 0, smo) == 0 && p->node) return;
     }
 }
 
@@ -606,12 +611,8 @@ static void slots_move(_Atomic uint64_t dpk[][2], _Atomic(const mt_node *) *dent
     }
 }
 
-static inline void smo_begin(mt *m)
-{
-    ST(m->smo, LD(m->smo) + 1);
-}
-
-static inline void smo_end(mt *m)
+/* Odd before a split, even again after it. */
+static inline void smo_bump(mt *m)
 {
     ST(m->smo, LD(m->smo) + 1);
 }
@@ -727,7 +728,7 @@ static int tree_insert(mt *m, tkey *t, const mt_node *e)
         if (!spare[j]) return OMEN_NOMEM;
     m->tnodes += (size_t)ns; /* counted once linked: nodes_needed relies on it */
     mt_leaf *r = (mt_leaf *)spare[0];
-    smo_begin(m);
+    smo_bump(m);
     mt_leaf *nx = LD(l->next);
     /* An append at the right end keeps the left leaf full (ascending loads
      * then fill every leaf); otherwise split in the middle. */
@@ -744,15 +745,11 @@ static int tree_insert(mt *m, tkey *t, const mt_node *e)
     if (nx) ST(nx->prev, r);
     ST(l->next, r);
     if (!nx) m->tail = r;
-    tkey st;
-    st.p0 = LD(r->pk[0][0]);
-    st.p1 = LD(r->pk[0][1]);
     const mt_node *se = LD(r->ent[0]);
-    st.k = mt_node_key(se);
-    st.len = se->klen;
-    st.seq = se->seq;
+    tkey st;
+    tkey_make(&st, mt_node_key(se), se->klen, se->seq);
     sep_insert(m, path, pci, d - 1, &st, se, &r->h, spare + 1);
-    smo_end(m);
+    smo_bump(m);
     return OMEN_OK;
 }
 
@@ -875,8 +872,10 @@ int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, uint64_t *s
         return 0;
     tkey t;
     tkey_make(&t, key, klen, snap);
-    mt_pos p;
-    const mt_node *n = tree_seek(m, &t, SEEK_GE, &p);
+    mt_iter p;
+    mt_iter_init(&p, m);
+    tree_seek(&p, &t, SEEK_GE);
+    const mt_node *n = p.node;
     if (!n || n->klen != klen || (klen && memcmp(mt_node_key(n), key, klen) != 0)) return 0;
     if (seq) *seq = n->seq;
     if (type) *type = n->type;
@@ -915,22 +914,11 @@ uint64_t mt_min_seq(const mt *m)
 
 /* ---- iterators ------------------------------------------------------------------ */
 
-static void iter_set(mt_iter *it, const mt_pos *p)
-{
-    it->node = p->e;
-    it->leaf = p->leaf;
-    it->idx = p->idx;
-    it->ver = p->ver;
-    it->smo = p->smo;
-}
-
 static void iter_seek_mode(mt_iter *it, const void *key, size_t klen, uint64_t seq, int mode)
 {
     tkey t;
     tkey_make(&t, key, klen, seq);
-    mt_pos p;
-    tree_seek(it->m, &t, mode, &p);
-    iter_set(it, &p);
+    tree_seek(it, &t, mode);
 }
 
 void mt_iter_init(mt_iter *it, const mt *m)
@@ -941,16 +929,13 @@ void mt_iter_init(mt_iter *it, const mt *m)
 
 void mt_iter_seek_first(mt_iter *it)
 {
-    mt_pos p;
-    while (leaf_read(it->m, it->m->first, 0, smo_stable(it->m), &p)) {
+    while (leaf_read(it, it->m->first, 0, smo_stable(it->m))) {
     }
-    iter_set(it, &p);
 }
 
 void mt_iter_seek_last(mt_iter *it)
 {
     const mt *m = it->m;
-    mt_pos p;
     for (;;) {
         uint64_t smo = smo_stable(m);
         const mt_tnode *x = LD(m->root);
@@ -958,9 +943,8 @@ void mt_iter_seek_last(mt_iter *it)
             mt_inner *in = (mt_inner *)(uintptr_t)x;
             x = LD(in->child[clamp_n(LD(in->h.n))]);
         }
-        if (x && leaf_read(m, (const mt_leaf *)x, -1, smo, &p) == 0) break;
+        if (x && leaf_read(it, (const mt_leaf *)x, -1, smo) == 0) return;
     }
-    iter_set(it, &p);
 }
 
 void mt_iter_seek(mt_iter *it, const void *key, size_t klen, uint64_t seq)
@@ -974,29 +958,26 @@ void mt_iter_seek_for_prev(mt_iter *it, const void *key, size_t klen, uint64_t s
 }
 
 /* Step to the neighbouring slot while the leaf and the tree are as they
- * were when the iterator was positioned: 1 done, 0 not possible. */
+ * were when the iterator was positioned: 1 done, 0 not possible (it is
+ * left as it was). */
 static int iter_step(mt_iter *it, int dir)
 {
     const mt *m = it->m;
     const mt_leaf *l = it->leaf;
     if (!l || LD(m->smo) != it->smo || LD(l->ver) != it->ver) return 0;
     unsigned n = clamp_n(LD(l->h.n));
-    mt_pos p;
+    mt_iter p = *it;
     if (dir > 0 ? it->idx + 1 < n : it->idx > 0) {
-        if (leaf_read(m, l, (int)it->idx + dir, it->smo, &p) || p.ver != it->ver) return 0;
+        if (leaf_read(&p, l, (int)it->idx + dir, it->smo) || p.ver != it->ver) return 0;
     } else {
         const mt_leaf *side = dir > 0 ? LD(l->next) : LD(l->prev);
         if (LD(l->ver) != it->ver || LD(m->smo) != it->smo) return 0;
-        if (!side) {
-            p.e = NULL;
-            p.leaf = NULL;
-            p.idx = 0;
-            p.ver = p.smo = 0;
-        } else if (leaf_read(m, side, dir > 0 ? 0 : -1, it->smo, &p) || !p.e) {
+        if (!side)
+            pos_end(&p);
+        else if (leaf_read(&p, side, dir > 0 ? 0 : -1, it->smo) || !p.node)
             return 0;
-        }
     }
-    iter_set(it, &p);
+    *it = p;
     return 1;
 }
 

@@ -70,7 +70,6 @@
 #define RUN_OBUF (2u << 20)
 #define RUN_KOFF_MASK ((UINT64_C(1) << 48) - 1)
 #define RUN_BOFF_MASK ((UINT64_C(1) << 56) - 1)
-#define RUN_HUGE_PAGE ((size_t)2 << 20)
 #define RUN_HOT_HUGE_MIN ((uint64_t)4 << 20)
 #define RUN_MAX_RAW_BLOCK (RUN_MAX_BLOCK_SIZE + OMEN_MAX_VALUE_LEN)
 
@@ -763,6 +762,7 @@ struct run {
     _Atomic uint64_t *verified; /* raw blocks whose crc matched since open */
     lmap vmap;                  /* position -> value offset hint (raw runs; may be empty) */
     void *hot_alloc;            /* in-memory copy of slots, records, filter */
+    size_t hot_map;             /* nonzero: hot_alloc is omen_map_huge'd, this long */
     char *path;
 };
 
@@ -937,11 +937,15 @@ static int validate(run *r, const uint8_t *ft)
     /* Records start on a cache line so that none straddles two. */
     uint64_t recs_at = (8 * n + 63) & ~(uint64_t)63;
     uint64_t hot = recs_at + RUN_REC_SIZE * n + bloom_len;
-    size_t align = hot >= RUN_HOT_HUGE_MIN ? RUN_HUGE_PAGE : 64;
-    r->hot_alloc = omen_malloc((size_t)hot + align);
+    uint8_t *hotp;
+    if (hot >= RUN_HOT_HUGE_MIN) {
+        r->hot_map = ((size_t)hot + OMEN_HUGE_PAGE - 1) & ~(OMEN_HUGE_PAGE - 1);
+        hotp = r->hot_alloc = omen_map_huge(r->hot_map);
+    } else {
+        r->hot_alloc = omen_malloc((size_t)hot + 64);
+        hotp = (uint8_t *)(((uintptr_t)r->hot_alloc + 63) & ~(uintptr_t)63);
+    }
     if (!r->hot_alloc) return omen_seterr(OMEN_NOMEM, "run %s: out of memory", p);
-    uint8_t *hotp = (uint8_t *)(((uintptr_t)r->hot_alloc + align - 1) & ~(uintptr_t)(align - 1));
-    if (align == RUN_HUGE_PAGE) madvise(hotp, (size_t)hot, MADV_HUGEPAGE); /* a hint; may fail */
     memcpy(hotp, r->map + slots_off, 8 * n);
     memcpy(hotp + recs_at, r->map + recs_off, RUN_REC_SIZE * n);
     memcpy(hotp + recs_at + RUN_REC_SIZE * n, r->map + bloom_off, bloom_len);
@@ -1106,7 +1110,10 @@ void run_close(run *r)
     if (r->map) fio_munmap(r->map, r->size);
     lidx_free(r->model);
     lmap_free(&r->vmap);
-    omen_free(r->hot_alloc);
+    if (r->hot_map)
+        omen_unmap_huge(r->hot_alloc, r->hot_map);
+    else
+        omen_free(r->hot_alloc);
     omen_free(r->verified);
     omen_free(r->path);
     omen_free(r);
