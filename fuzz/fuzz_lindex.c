@@ -82,12 +82,15 @@ static void try_load(const uint8_t *buf, size_t len)
     int rc = lidx_deserialize(buf, len, &m);
     if (rc == OMEN_OK) {
         query_loaded(m, buf, len);
-        /* Re-serialization reproduces the image exactly. */
+        /* Re-serialization reproduces the image, in the current format
+         * version (an old version loads; only its version field and
+         * checksum then differ). */
         size_t sz = lidx_serialized_size(m);
         uint8_t *again = malloc(sz ? sz : 1);
         size_t w = 0;
         if (!again || lidx_serialize(m, again, sz, &w) != OMEN_OK || w != len ||
-            memcmp(again, buf, len) != 0)
+            memcmp(again, buf, 4) != 0 || memcmp(again + 8, buf + 8, len - 12) != 0 ||
+            (memcmp(again + 4, buf + 4, 4) == 0 && memcmp(again + len - 4, buf + len - 4, 4) != 0))
             abort();
         free(again);
         lidx_free(m);

@@ -22,7 +22,9 @@
 
 #include "index/lidx_int.h"
 #include "index/lindex.h"
+#include "index/lsearch_impl.h"
 #include "omendb.h"
+#include "util/crc32c.h"
 #include "util/mem.h"
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -234,6 +236,77 @@ static void test_search_variants_agree(void **st)
     }
 }
 
+/* The routing levels' counting kernels: the three agree with a plain
+ * count of keys <= q for every width they are used with (multiples of 4),
+ * including the UINT64_MAX padding and q at both extremes. */
+static void test_count_variants_agree(void **st)
+{
+    (void)st;
+    uint64_t k[68];
+    for (int round = 0; round < 300; round++) {
+        size_t w = 4 * (1 + rnd() % 17);
+        for (size_t i = 0; i < w; i++) k[i] = (round & 1) ? rnd() % 40 : rnd();
+        qsort(k, w, sizeof *k, cmp_u64);
+        for (size_t i = w - rnd() % 4; i < w; i++) k[i] = UINT64_MAX; /* padding */
+        for (int t = 0; t < 40; t++) {
+            uint64_t q = t == 0 ? 0 : t == 1 ? UINT64_MAX : t % 2 ? rnd() : k[rnd() % w] - t % 3 + 1;
+            size_t want = 0;
+            for (size_t i = 0; i < w; i++) want += k[i] <= q;
+            assert_int_equal(lidx_c_scalar(k, w, q), want);
+            if (lidx_search_supported(LIDX_SEARCH_AVX2)) assert_int_equal(lidx_c_avx2(k, w, q), want);
+            if (lidx_search_supported(LIDX_SEARCH_AVX512))
+                assert_int_equal(lidx_c_avx512(k, w, q), want);
+        }
+    }
+}
+
+/* Rewrite the version field of an image and re-seal its checksum. */
+static void set_version(uint8_t *buf, size_t sz, uint32_t ver)
+{
+    for (int i = 0; i < 4; i++) buf[4 + i] = (uint8_t)(ver >> (8 * i));
+    uint32_t c = crc32c_mask(crc32c(0, buf, sz - 4));
+    for (int i = 0; i < 4; i++) buf[sz - 4 + i] = (uint8_t)(c >> (8 * i));
+}
+
+/* Version 1 images (single root) still load and answer; a version 1 image
+ * whose top level has several segments is corrupt; versions past the
+ * current one are OMEN_VERSION. */
+static void test_format_versions(void **st)
+{
+    (void)st;
+    size_t n = 3000;
+    uint64_t *k = gen(D_FEWDISTINCT, n);
+    lidx *m = build_ok(k, n, 2);
+    assert_int_equal(lidx_levels(m), 1);
+    assert_int_equal(lidx_segments(m), 3);
+    size_t sz = lidx_serialized_size(m);
+    uint8_t *buf = malloc(sz);
+    assert_int_equal(lidx_serialize(m, buf, sz, NULL), OMEN_OK);
+    assert_int_equal(buf[4], LIDX_FORMAT_VERSION);
+    lidx *l = NULL;
+    set_version(buf, sz, 1); /* a three-segment top: not a version 1 image */
+    assert_int_equal(lidx_deserialize(buf, sz, &l), OMEN_CORRUPT);
+    set_version(buf, sz, LIDX_FORMAT_VERSION + 1);
+    assert_int_equal(lidx_deserialize(buf, sz, &l), OMEN_VERSION);
+    assert_null(l);
+    free(buf);
+    lidx_free(m);
+    free(k);
+
+    uint64_t one[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    m = build_ok(one, 10, 2);
+    assert_int_equal(lidx_segments(m), 1);
+    sz = lidx_serialized_size(m);
+    buf = malloc(sz);
+    assert_int_equal(lidx_serialize(m, buf, sz, NULL), OMEN_OK);
+    set_version(buf, sz, 1);
+    assert_int_equal(lidx_deserialize(buf, sz, &l), OMEN_OK);
+    check_queries(l, one, 10, 200);
+    lidx_free(l);
+    free(buf);
+    lidx_free(m);
+}
+
 static void test_empty_one_two(void **st)
 {
     (void)st;
@@ -399,7 +472,7 @@ static void test_serialization_corruption(void **st)
 {
     (void)st;
     size_t n = 3000;
-    uint64_t *k = gen(D_PIECEWISE, n);
+    uint64_t *k = gen(D_OSM, n);
     lidx *m = build_ok(k, n, 2);
     assert_true(lidx_levels(m) >= 2);
     size_t sz = lidx_serialized_size(m);
@@ -557,6 +630,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_search_variants_agree),
+        cmocka_unit_test(test_count_variants_agree),
+        cmocka_unit_test(test_format_versions),
         cmocka_unit_test(test_empty_one_two),
         cmocka_unit_test(test_all_equal),
         cmocka_unit_test(test_extremes_and_outliers),

@@ -5,7 +5,8 @@
  *
  * Layout: levels[0] is the bottom level (its segments predict positions in
  * the caller's key array); levels[L] (L >= 1) predicts positions in
- * levels[L-1].keys; the top level has exactly one segment (the root).
+ * levels[L-1].keys; the top level has at most LIDX_TOP_MAX segments and
+ * is counted whole (an image of format version 1 has a single root).
  * Each level keeps its segment start keys in a contiguous array (searched
  * with the same SIMD kernels as the data) and the line parameters in a
  * parallel array, so routing touches keys only and prediction one pair.
@@ -26,7 +27,7 @@
 #include "index/lindex.h"
 
 #define LIDX_MAGIC 0x584c4d4fu /* "OMLX" little-endian */
-#define LIDX_FORMAT_VERSION 1u
+#define LIDX_FORMAT_VERSION 2u
 #define LIDX_MAX_EPSILON (1u << 20)
 #define LIDX_MAX_LEVELS 48
 /* Epsilon of the upper (routing) levels. */
@@ -35,15 +36,25 @@
 #endif
 /* Window end beyond floor(pos) + eps: see the header comment. */
 #define LIDX_SLACK 2
+/* Upper levels are built until one has at most this many segments; queries
+ * count that top level whole instead of descending from a single root. */
+#define LIDX_TOP_MAX 32
+/* Routing windows are counted whole (lidx_c_*), so a loaded model's
+ * eps_rec is bounded to keep the per-level padding small. */
+#define LIDX_MAX_EPSILON_REC 256
 
 typedef struct {
     double slope;
     double icept;
 } lidx_par;
 
+/* In memory each level is padded: keys[m .. m + rw) hold UINT64_MAX, so
+ * a routing count may read a fixed rw keys from any start <= m, and
+ * par[m].icept is +infinity, so "the next segment's start" needs no bounds
+ * test.  The image on disk holds only the m real segments. */
 typedef struct {
-    uint64_t *keys; /* m segment start keys, strictly increasing */
-    lidx_par *par;  /* m line parameters */
+    uint64_t *keys; /* m segment start keys, strictly increasing, + padding */
+    lidx_par *par;  /* m line parameters + one sentinel */
     size_t m;
 } lidx_level;
 
@@ -52,6 +63,9 @@ struct lidx {
     unsigned eps_rec;
     size_t nkeys;
     size_t nlevels; /* 0 only for an empty model */
+    size_t rw;      /* keys counted per routing step: 2 eps_rec + slack, rounded up to 4 */
+    size_t dw;      /* keys counted in a data window: 2 eps + slack, rounded up to 4 */
+    size_t topw;    /* keys counted at the top level: its m rounded up to 4 */
     lidx_level lv[LIDX_MAX_LEVELS];
 };
 

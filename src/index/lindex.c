@@ -363,10 +363,33 @@ void lidx_free(lidx *m)
     omen_free(m);
 }
 
-/* Build the upper levels of m above its bottom level. */
+/* Give every level of m its in-memory padding (lidx_int.h) and set the
+ * routing widths.  The last step of both build and load. */
+static int model_pad(lidx *m)
+{
+    m->rw = (2 * (size_t)m->eps_rec + LIDX_SLACK + 3) & ~(size_t)3;
+    m->dw = (2 * (size_t)m->eps + LIDX_SLACK + 3) & ~(size_t)3;
+    m->topw = m->nlevels ? (m->lv[m->nlevels - 1].m + 3) & ~(size_t)3 : 0;
+    for (size_t L = 0; L < m->nlevels; L++) {
+        lidx_level *lv = &m->lv[L];
+        uint64_t *k = omen_realloc(lv->keys, (lv->m + m->rw) * sizeof *k);
+        if (!k) return omen_seterr(OMEN_NOMEM, "lidx: level %zu padding", L);
+        lv->keys = k;
+        for (size_t i = lv->m; i < lv->m + m->rw; i++) k[i] = UINT64_MAX;
+        lidx_par *p = omen_realloc(lv->par, (lv->m + 1) * sizeof *p);
+        if (!p) return omen_seterr(OMEN_NOMEM, "lidx: level %zu sentinel", L);
+        lv->par = p;
+        p[lv->m].slope = 0.0;
+        p[lv->m].icept = HUGE_VAL;
+    }
+    return OMEN_OK;
+}
+
+/* Build the upper levels of m above its bottom level, until the top is
+ * small enough to be counted whole. */
 static int build_upper(lidx *m)
 {
-    while (m->lv[m->nlevels - 1].m > 1) {
+    while (m->lv[m->nlevels - 1].m > LIDX_TOP_MAX) {
         if (m->nlevels == LIDX_MAX_LEVELS)
             return omen_seterr(OMEN_INVALID, "lidx: too many levels");
         const lidx_level *below = &m->lv[m->nlevels - 1];
@@ -418,6 +441,7 @@ int lidx_builder_finish(lidx_builder *b, lidx **out)
             m->nlevels = 1;
             rc = build_upper(m);
         }
+        if (rc == OMEN_OK) rc = model_pad(m);
     }
     lidx_builder_free(b);
     if (rc != OMEN_OK) {
@@ -457,50 +481,113 @@ int lidx_build(const uint64_t *keys, size_t n, unsigned epsilon, lidx **out)
  * (about n * 2^-51).  With pi = floor(P) that is a in [pi - eps,
  * pi + eps + 2], so searching [pi - eps, pi + eps + 2) (whose "none found"
  * answer is its end) is exact: 2 eps + 2 keys.
+ *
+ * Routing.  A routing level's window is not searched but counted: the
+ * keys <= q among the rw >= 2 eps_rec + 2 keys from its start.  Every key
+ * before a is <= q and every key from a on is > q (start keys are strictly
+ * increasing), so the count is a - lo whatever lies past the window's end
+ * (real keys > q, or the UINT64_MAX padding).  The top level is counted
+ * whole.  Either way a step is a fixed sequence of loads, compares and
+ * conditional moves: no branch depends on a key, so a lookup never
+ * flushes the pipeline and the core overlaps it with its neighbours.
  */
 
 /* Predicted position of q in segment s of level lv, clamped to [0, cap]
- * and to the next segment's start; then the window around it, clipped to
- * [0, cap].  q >= lv->keys[s] is expected but not relied upon. */
-static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t cap, unsigned eps,
-                              size_t *lo, size_t *hi)
+ * and to the next segment's start (par[m] is the +inf sentinel), with
+ * NaN mapped into range too; branch-free (the ternaries compile to
+ * minsd/maxsd).  q >= lv->keys[s] is expected but not relied upon. */
+static inline size_t seg_predict(const lidx_level *lv, size_t s, uint64_t q, size_t cap)
 {
     const lidx_par *p = &lv->par[s];
     double pos = p->icept + p->slope * (double)(q - lv->keys[s]);
-    double lim = (double)cap;
-    if (s + 1 < lv->m && lv->par[s + 1].icept < lim) lim = lv->par[s + 1].icept;
-    if (pos > lim) pos = lim;
-    if (!(pos >= 0.0)) pos = 0.0; /* also NaN */
-    size_t pi = (size_t)pos;
-    *lo = pi > eps ? pi - eps : 0;
-    size_t h = pi + eps + LIDX_SLACK;
+    double next = p[1].icept, lim = (double)cap;
+    lim = next < lim ? next : lim;
+    pos = pos < lim ? pos : lim;   /* NaN becomes lim */
+    pos = pos > 0.0 ? pos : 0.0;
+    return (size_t)(int64_t)pos; /* pos is in [0, cap]: the signed conversion is one instruction */
+}
+
+/* The window [lo, hi) of 2 eps + LIDX_SLACK positions around the
+ * prediction, clipped to [0, cap]. */
+static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t cap, unsigned eps,
+                              size_t *lo, size_t *hi)
+{
+    size_t pi = seg_predict(lv, s, q, cap);
+    size_t l = pi > eps ? pi - eps : 0, h = pi + eps + LIDX_SLACK;
     *hi = h < cap ? h : cap;
-    if (*lo > *hi) *lo = *hi;
+    *lo = l < *hi ? l : *hi;
 }
 
-/* Prefetch every cache line of [from, to). */
-static inline void prefetch_span(const void *from, const void *to)
+/* Prefetch `lines` cache lines from `from` on, never past the line of
+ * `last`: a fixed count, so the loop never mispredicts, with the surplus
+ * repeating the last line rather than fetching a neighbour.  GCC deems
+ * __builtin_prefetch free of side effects, so a function holding only
+ * prefetches in a finite loop is "const" and its calls are deleted as
+ * dead; the empty volatile asm (no instructions) keeps them. */
+static inline void prefetch_lines(const void *from, const void *last, size_t lines)
 {
-    uintptr_t a = (uintptr_t)from & ~(uintptr_t)63, e = (uintptr_t)to;
-    for (; a < e; a += 64) __builtin_prefetch((const void *)a);
+    const char *a = from, *z = last;
+    for (size_t i = 0; i < lines; i++) __builtin_prefetch(a + 64 * i < z ? a + 64 * i : z);
+    __asm__ volatile("");
 }
 
-/* Prefetch every cache line of keys[lo, hi): the window's misses then
- * overlap instead of forming the chain a bisection would. */
-static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi)
+/* Prefetch keys[lo, hi), at most w keys long. */
+static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, size_t w)
 {
-    if (lo < hi) prefetch_span(keys + lo, keys + hi);
+    if (lo < hi) prefetch_lines(keys + lo, keys + hi - 1, (w * sizeof *keys + 63) / 64 + 1);
 }
 
-/* The query paths are instantiated once per search kernel, each compiled
- * for its target so the kernel inlines into every level's step; the entry
- * points pick an instance by the current variant. */
+/* The counted widths of the default epsilons, as constants: the common
+ * case then runs fully unrolled count loops. */
+#define LIDX_RW_DEFAULT ((2 * LIDX_DEFAULT_EPSILON_REC + LIDX_SLACK + 3) & ~3u)
+#define LIDX_DW_DEFAULT ((2 * LIDX_DEFAULT_EPSILON + LIDX_SLACK + 3) & ~3u)
 #ifndef LIDX_BATCH_G
 #define LIDX_BATCH_G 32
 #endif
-#define LIDX_QUERY_FNS(SUFFIX, ATTR, KERNEL)                                                     \
-    /* The data window of q: route down the levels, then the bottom       */                    \
-    /* segment's prediction +- eps (lidx_window's contract).              */                    \
+/* The query paths are instantiated once per kernel set, each compiled for
+ * its target so the kernels inline into every level's step; the entry
+ * points pick an instance by the current variant. */
+#define LIDX_QUERY_FNS(SUFFIX, ATTR, KERNEL, COUNT)                                              \
+    /* Route qs[0..g) (each > the first key) to their bottom segments    */                   \
+    /* seg[0..g): count the top level, then one counted window per level */                    \
+    /* below it.  The queries go through each level together, so their   */                    \
+    /* cache misses on a large model overlap.  A single lookup (g = 1)   */                     \
+    /* has nothing to overlap with, so it fetches the line parameters of */                     \
+    /* every candidate segment along with the keys it counts: the one    */                     \
+    /* found then does not wait for a second miss (at 100M keys the      */                     \
+    /* model is 2.4 MB, out of the L2).                                  */                     \
+    ATTR static inline __attribute__((always_inline)) void route_##SUFFIX(                       \
+        const lidx *m, const uint64_t *qs, size_t g, size_t *seg)                                \
+    {                                                                                            \
+        size_t L = m->nlevels - 1;                                                               \
+        const lidx_level *lv = &m->lv[L];                                                        \
+        for (size_t i = 0; i < g; i++) {                                                         \
+            size_t c = COUNT(lv->keys, m->topw, qs[i]);                                          \
+            size_t s = c ? c - 1 : 0;                                                            \
+            seg[i] = s < lv->m ? s : lv->m - 1;                                                  \
+        }                                                                                        \
+        for (; L > 0; L--) {                                                                     \
+            const lidx_level *below = &m->lv[L - 1];                                             \
+            for (size_t i = 0; i < g; i++) {                                                     \
+                size_t pi = seg_predict(lv, seg[i], qs[i], below->m);                            \
+                size_t lo = pi > m->eps_rec ? pi - m->eps_rec : 0;                               \
+                const uint64_t *k = below->keys + lo;                                            \
+                if (g == 1) { /* a batch's queries overlap these misses instead */               \
+                    size_t pe = lo + m->rw - 1 < below->m ? lo + m->rw - 1 : below->m;           \
+                    prefetch_lines(below->par + lo, below->par + pe,                             \
+                                   m->rw * sizeof(lidx_par) / 64 + 1);                           \
+                }                                                                                \
+                size_t c = lo + (m->rw == LIDX_RW_DEFAULT ? COUNT(k, LIDX_RW_DEFAULT, qs[i])      \
+                                                          : COUNT(k, m->rw, qs[i]));             \
+                size_t s = c ? c - 1 : 0;                                                        \
+                seg[i] = s < below->m ? s : below->m - 1;                                        \
+            }                                                                                    \
+            lv = below;                                                                          \
+        }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* The data window of q: the bottom segment's prediction +- eps       */                    \
+    /* (lidx_window's contract).                                          */                    \
     ATTR static inline void win_##SUFFIX(const lidx *m, size_t n, uint64_t q, size_t *lo,       \
                                          size_t *hi)                                             \
     {                                                                                            \
@@ -513,61 +600,48 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi)
             *lo = *hi = 0;                                                                       \
             return;                                                                              \
         }                                                                                        \
-        size_t s = 0;                                                                            \
-        for (size_t L = m->nlevels - 1; L > 0; L--) {                                            \
-            const lidx_level *below = &m->lv[L - 1];                                             \
-            seg_window(&m->lv[L], s, q, below->m, m->eps_rec, lo, hi);                           \
-            /* The level below may have fallen out of cache (a large model                      \
-             * between lookups that stream data through it): fetch the                          \
-             * window's keys and line parameters together, so the segment                       \
-             * found does not wait for a second miss on its parameters. */                      \
-            prefetch_window(below->keys, *lo, *hi);                                              \
-            if (*lo < *hi) prefetch_span(below->par + *lo, below->par + *hi);                    \
-            size_t j = q == UINT64_MAX ? *hi : KERNEL(below->keys, *lo, *hi, q + 1);             \
-            s = j ? j - 1 : 0;                                                                   \
-        }                                                                                        \
+        size_t s;                                                                                \
+        route_##SUFFIX(m, &q, 1, &s);                                                            \
         seg_window(&m->lv[0], s, q, n, m->eps, lo, hi);                                          \
     }                                                                                            \
                                                                                                  \
     ATTR static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n, uint64_t q)   \
     {                                                                                            \
         if (!m || m->nlevels == 0 || n == 0) return KERNEL(keys, 0, n, q);                      \
-        size_t lo, hi;                                                                           \
-        win_##SUFFIX(m, n, q, &lo, &hi);                                                         \
-        prefetch_window(keys, lo, hi);                                                           \
+        if (q <= m->lv[0].keys[0]) return 0;                                                     \
+        size_t lo, hi, s;                                                                        \
+        route_##SUFFIX(m, &q, 1, &s);                                                            \
+        seg_window(&m->lv[0], s, q, n, m->eps, &lo, &hi);                                        \
+        /* Count the window (keys < q is keys <= q - 1; q > 0 here) when    */                  \
+        /* dw keys remain; near the array's end, search it within bounds.  */                  \
+        if (lo + m->dw <= n)                                                                     \
+            return lo + (m->dw == LIDX_DW_DEFAULT ? COUNT(keys + lo, LIDX_DW_DEFAULT, q - 1)      \
+                                                  : COUNT(keys + lo, m->dw, q - 1));              \
+        prefetch_window(keys, lo, hi, m->dw);                                                    \
         return KERNEL(keys, lo, hi, q);                                                          \
     }                                                                                            \
                                                                                                  \
-    /* Groups of G queries walk the levels together, then bisect their                         \
-     * data windows in lock step, so each query's misses overlap with the                       \
-     * others'.  Group k+1 is routed (and its first data probes issued)                         \
-     * before group k's windows are bisected (double buffering).  The                           \
-     * routing levels are not prefetched: they are small and normally                           \
-     * cached, and the prefetch instructions measured slower. */                                \
+    /* Groups of G queries are routed together, then bisect their data   */                    \
+    /* windows in lock step, so each query's misses overlap with the     */                     \
+    /* others'.  Group k+1 is routed (and its first data probes issued)  */                     \
+    /* before group k's windows are bisected (double buffering). */                             \
     ATTR static void prep_##SUFFIX(const lidx *m, size_t n, const uint64_t *keys,               \
                                    const uint64_t *q, size_t g, size_t *lo, size_t *hi)         \
     {                                                                                            \
-        size_t seg[LIDX_BATCH_G];                                                                \
-        for (size_t i = 0; i < g; i++) seg[i] = 0;                                               \
-        for (size_t L = m->nlevels - 1; L > 0; L--) {                                            \
-            const lidx_level *lv = &m->lv[L], *below = &m->lv[L - 1];                            \
-            for (size_t i = 0; i < g; i++) {                                                     \
-                seg_window(lv, seg[i], q[i], below->m, m->eps_rec, &lo[i], &hi[i]);              \
-            }                                                                                    \
-            for (size_t i = 0; i < g; i++) {                                                     \
-                size_t j =                                                                       \
-                    q[i] == UINT64_MAX ? hi[i] : KERNEL(below->keys, lo[i], hi[i], q[i] + 1);    \
-                seg[i] = j ? j - 1 : 0;                                                          \
-            }                                                                                    \
-        }                                                                                        \
+        size_t seg[LIDX_BATCH_G], rq[LIDX_BATCH_G], idx[LIDX_BATCH_G], r = 0;                    \
         const uint64_t first = m->lv[0].keys[0];                                                 \
         for (size_t i = 0; i < g; i++) {                                                         \
-            if (q[i] <= first) {                                                                 \
-                lo[i] = hi[i] = 0;                                                               \
-            } else {                                                                             \
-                seg_window(&m->lv[0], seg[i], q[i], n, m->eps, &lo[i], &hi[i]);                  \
-                if (lo[i] < hi[i]) __builtin_prefetch(&keys[lo[i] + (hi[i] - lo[i]) / 2]);       \
+            lo[i] = hi[i] = 0; /* q <= the first key: lower bound 0 */                           \
+            if (q[i] > first) {                                                                  \
+                idx[r] = i;                                                                      \
+                rq[r++] = q[i];                                                                  \
             }                                                                                    \
+        }                                                                                        \
+        route_##SUFFIX(m, rq, r, seg);                                                           \
+        for (size_t j = 0; j < r; j++) {                                                         \
+            size_t i = idx[j];                                                                   \
+            seg_window(&m->lv[0], seg[j], q[i], n, m->eps, &lo[i], &hi[i]);                      \
+            if (lo[i] < hi[i]) __builtin_prefetch(&keys[lo[i] + (hi[i] - lo[i]) / 2]);           \
         }                                                                                        \
     }                                                                                            \
                                                                                                  \
@@ -616,9 +690,9 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi)
         }                                                                                        \
     }
 
-LIDX_QUERY_FNS(scalar, , lidx_k_scalar)
-LIDX_QUERY_FNS(avx2, __attribute__((target("avx2,popcnt"))), lidx_k_avx2)
-LIDX_QUERY_FNS(avx512, __attribute__((target("avx512f,popcnt"))), lidx_k_avx512)
+LIDX_QUERY_FNS(scalar, , lidx_k_scalar, lidx_c_scalar)
+LIDX_QUERY_FNS(avx2, __attribute__((target("avx2,popcnt"))), lidx_k_avx2, lidx_c_avx2)
+LIDX_QUERY_FNS(avx512, __attribute__((target("avx512f,popcnt"))), lidx_k_avx512, lidx_c_avx512)
 
 void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size_t *lo,
                  size_t *hi)
@@ -666,7 +740,8 @@ size_t lidx_bytes(const lidx *m)
 {
     if (!m) return 0;
     size_t b = sizeof *m;
-    for (size_t L = 0; L < m->nlevels; L++) b += m->lv[L].m * (sizeof(uint64_t) + sizeof(lidx_par));
+    for (size_t L = 0; L < m->nlevels; L++) /* with the padding and sentinel (lidx_int.h) */
+        b += (m->lv[L].m + m->rw) * sizeof(uint64_t) + (m->lv[L].m + 1) * sizeof(lidx_par);
     return b;
 }
 
@@ -775,12 +850,14 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
     if (crc32c_unmask(get32(p + len - 4)) != crc32c(0, p, len - 4))
         return omen_seterr(OMEN_CORRUPT, "lidx: checksum mismatch");
     uint32_t ver = get32(p + 4);
-    if (ver != LIDX_FORMAT_VERSION)
-        return omen_seterr(OMEN_VERSION, "lidx: format version %u, supported %u", ver,
+    /* Version 1 ended in a single root; version 2 stops at a top level
+     * of up to LIDX_TOP_MAX segments.  Both load. */
+    if (ver != 1 && ver != LIDX_FORMAT_VERSION)
+        return omen_seterr(OMEN_VERSION, "lidx: format version %u, supported 1 to %u", ver,
                            LIDX_FORMAT_VERSION);
     uint32_t eps = get32(p + 8), eps_rec = get32(p + 12), nlev = get32(p + 24);
     uint64_t nkeys = get64(p + 16);
-    if (eps < 1 || eps > LIDX_MAX_EPSILON || eps_rec < 1 || eps_rec > LIDX_MAX_EPSILON)
+    if (eps < 1 || eps > LIDX_MAX_EPSILON || eps_rec < 1 || eps_rec > LIDX_MAX_EPSILON_REC)
         return omen_seterr(OMEN_CORRUPT, "lidx: bad epsilon %u/%u", eps, eps_rec);
     if (get32(p + 28) != 0) return omen_seterr(OMEN_CORRUPT, "lidx: reserved field set");
     if (nlev > LIDX_MAX_LEVELS || (nkeys == 0) != (nlev == 0) || nkeys > (UINT64_MAX >> 8))
@@ -792,10 +869,12 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
     uint64_t ms[LIDX_MAX_LEVELS];
     for (uint32_t L = 0; L < nlev; L++) {
         ms[L] = get64(p + HDR_BYTES + 8 * (size_t)L);
-        /* Each level is strictly smaller than the one below; the top is the
-         * single root; the bottom has at most two points per key. */
+        /* Each level is strictly smaller than the one below; the top is
+         * small (a single root in version 1); the bottom has at most two
+         * points per key. */
         if (ms[L] == 0 || ms[L] > room - total || (L > 0 && ms[L] >= ms[L - 1]) ||
-            (L == 0 && ms[0] > 2 * nkeys) || (L + 1 == nlev && ms[L] != 1))
+            (L == 0 && ms[0] > 2 * nkeys) ||
+            (L + 1 == nlev && ms[L] > (ver == 1 ? 1u : LIDX_TOP_MAX)))
             return omen_seterr(OMEN_CORRUPT, "lidx: bad segment count at level %u", L);
         total += (size_t)ms[L];
     }
@@ -840,6 +919,7 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
             rc = omen_seterr(OMEN_CORRUPT, "lidx: level %u does not start at level %u's key", L,
                              L - 1);
     }
+    if (rc == OMEN_OK) rc = model_pad(m);
     if (rc != OMEN_OK) {
         lidx_free(m);
         return rc;

@@ -95,4 +95,51 @@ __attribute__((target("avx512f,popcnt"))) static inline size_t lidx_k_avx512(con
     return (size_t)(base - keys) + cnt;
 }
 
+/* Counting kernels: the number of keys <= q in k[0, w), w a multiple of
+ * 4.  No bisection and no data-dependent branch: a lookup is then a fixed
+ * run of instructions whose loads all issue at once, so the out-of-order
+ * core overlaps it with its neighbours instead of flushing on a
+ * mispredicted compare.  The caller guarantees that all w keys are
+ * readable (model levels are padded with UINT64_MAX; data windows use
+ * them only when w keys remain before the array's end). */
+static inline size_t lidx_c_scalar(const uint64_t *k, size_t w, uint64_t q)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < w; i++) c += k[i] <= q;
+    return c;
+}
+
+__attribute__((target("avx2,popcnt"))) static inline size_t lidx_c_avx2(const uint64_t *k,
+                                                                        size_t w, uint64_t q)
+{
+    const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
+    const __m256i qv = _mm256_xor_si256(_mm256_set1_epi64x((long long)q), sign);
+    __m256i gt = _mm256_setzero_si256();
+#pragma GCC unroll 10
+    for (size_t i = 0; i < w; i += 4) {
+        __m256i v = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(k + i)), sign);
+        gt = _mm256_sub_epi64(gt, _mm256_cmpgt_epi64(v, qv)); /* lanes are -1 where > q */
+    }
+    __m128i h = _mm_add_epi64(_mm256_castsi256_si128(gt), _mm256_extracti128_si256(gt, 1));
+    h = _mm_add_epi64(h, _mm_unpackhi_epi64(h, h));
+    return w - (size_t)_mm_cvtsi128_si64(h);
+}
+
+__attribute__((target("avx512f,popcnt"))) static inline size_t lidx_c_avx512(const uint64_t *k,
+                                                                            size_t w, uint64_t q)
+{
+    const __m512i qv = _mm512_set1_epi64((long long)q);
+    size_t c = 0, i = 0;
+#pragma GCC unroll 5
+    for (; i + 8 <= w; i += 8) {
+        __m512i v = _mm512_loadu_si512((const void *)(k + i));
+        c += (size_t)__builtin_popcount((unsigned)_mm512_cmple_epu64_mask(v, qv));
+    }
+    if (i < w) { /* four left */
+        __m512i v = _mm512_maskz_loadu_epi64(0x0f, (const void *)(k + i));
+        c += (size_t)__builtin_popcount((unsigned)_mm512_mask_cmple_epu64_mask(0x0f, v, qv));
+    }
+    return c;
+}
+
 #endif
