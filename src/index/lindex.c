@@ -526,8 +526,13 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
  * dead; the empty volatile asm (no instructions) keeps them. */
 static inline void prefetch_lines(const void *from, const void *last, size_t lines)
 {
-    const char *a = from, *z = last;
-    for (size_t i = 0; i < lines; i++) __builtin_prefetch(a + 64 * i < z ? a + 64 * i : z);
+    /* Integer addresses: the lines past `last` may lie outside the
+     * object, where pointer arithmetic would be undefined. */
+    uintptr_t a = (uintptr_t)from, z = (uintptr_t)last;
+    for (size_t i = 0; i < lines; i++) {
+        uintptr_t p = a + 64 * i;
+        __builtin_prefetch((const void *)(p < z ? p : z));
+    }
     __asm__ volatile("");
 }
 
