@@ -383,7 +383,9 @@ static void test_properties(void **st)
     for (int d = 0; d < D_COUNT; d++) {
         for (int round = 0; round < 6; round++) {
             size_t n = (round == 0) ? 1 + rnd() % 10 : (round < 4 ? 1 + rnd() % 3000 : 1 + rnd() % 200000);
-            unsigned eps = epss[rnd() % 10];
+            /* Rounds 1 and 4 take the default epsilons, whose single
+             * lookups run a path of their own (constant widths). */
+            unsigned eps = (round == 1 || round == 4) ? 0 : epss[rnd() % 10];
             uint64_t *k = gen(d, n);
             lidx *m = build_ok(k, n, eps);
             check_build_guarantee(m, k, n);

@@ -48,8 +48,9 @@ typedef struct {
     double icept;
 } lidx_par;
 
-/* In memory each level is padded: keys[m .. m + rw) hold UINT64_MAX, so
- * a routing count may read a fixed rw keys from any start <= m, and
+/* In memory each level is padded: keys[m .. m + pad) hold UINT64_MAX, so
+ * a routing count may read a fixed rw keys from any start <= m (and the
+ * top level's LIDX_TOP_MAX keys may all be counted), and
  * par[m].icept is +infinity, so "the next segment's start" needs no bounds
  * test.  The image on disk holds only the m real segments. */
 typedef struct {
@@ -66,6 +67,7 @@ struct lidx {
     size_t rw;      /* keys counted per routing step: 2 eps_rec + slack, rounded up to 4 */
     size_t dw;      /* keys counted in a data window: 2 eps + slack, rounded up to 4 */
     size_t topw;    /* keys counted at the top level: its m rounded up to 4 */
+    size_t pad;     /* UINT64_MAX keys after each level: max(rw, LIDX_TOP_MAX) */
     lidx_level lv[LIDX_MAX_LEVELS];
 };
 

@@ -370,12 +370,13 @@ static int model_pad(lidx *m)
     m->rw = (2 * (size_t)m->eps_rec + LIDX_SLACK + 3) & ~(size_t)3;
     m->dw = (2 * (size_t)m->eps + LIDX_SLACK + 3) & ~(size_t)3;
     m->topw = m->nlevels ? (m->lv[m->nlevels - 1].m + 3) & ~(size_t)3 : 0;
+    m->pad = m->rw > LIDX_TOP_MAX ? m->rw : LIDX_TOP_MAX;
     for (size_t L = 0; L < m->nlevels; L++) {
         lidx_level *lv = &m->lv[L];
-        uint64_t *k = omen_realloc(lv->keys, (lv->m + m->rw) * sizeof *k);
+        uint64_t *k = omen_realloc(lv->keys, (lv->m + m->pad) * sizeof *k);
         if (!k) return omen_seterr(OMEN_NOMEM, "lidx: level %zu padding", L);
         lv->keys = k;
-        for (size_t i = lv->m; i < lv->m + m->rw; i++) k[i] = UINT64_MAX;
+        for (size_t i = lv->m; i < lv->m + m->pad; i++) k[i] = UINT64_MAX;
         lidx_par *p = omen_realloc(lv->par, (lv->m + 1) * sizeof *p);
         if (!p) return omen_seterr(OMEN_NOMEM, "lidx: level %zu sentinel", L);
         lv->par = p;
@@ -610,10 +611,46 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
         seg_window(&m->lv[0], s, q, n, m->eps, lo, hi);                                          \
     }                                                                                            \
                                                                                                  \
+    /* A single lookup in a model of the default epsilons (q > the first  */                  \
+    /* key): the same steps as route + seg_window + count, with every     */                    \
+    /* width a constant, so each count is a few unrolled instructions.   */                     \
+    /* The whole lookup is then short enough (about 150 instructions)    */                     \
+    /* that the core's reorder buffer holds the next lookup's routing    */                     \
+    /* while this one waits for its data window: lookups overlap.  The   */                     \
+    /* top level is counted over its LIDX_TOP_MAX padded keys.           */                     \
+    ATTR static inline __attribute__((always_inline)) size_t lbd_##SUFFIX(                       \
+        const lidx *m, const uint64_t *keys, size_t n, uint64_t q)                               \
+    {                                                                                            \
+        size_t L = m->nlevels - 1;                                                               \
+        const lidx_level *lv = &m->lv[L];                                                        \
+        size_t c = COUNT(lv->keys, LIDX_TOP_MAX, q), s = c ? c - 1 : 0;                          \
+        s = s < lv->m ? s : lv->m - 1;                                                           \
+        for (; L > 0; L--) {                                                                     \
+            const lidx_level *below = &m->lv[L - 1];                                             \
+            size_t pi = seg_predict(lv, s, q, below->m);                                         \
+            size_t lo = pi > LIDX_DEFAULT_EPSILON_REC ? pi - LIDX_DEFAULT_EPSILON_REC : 0;       \
+            uintptr_t pp = (uintptr_t)(below->par + lo); /* may pass the end: not a pointer */   \
+            for (size_t i = 0; i < LIDX_RW_DEFAULT * sizeof(lidx_par) / 64 + 1; i++)             \
+                __builtin_prefetch((const void *)(pp + 64 * i));                                 \
+            c = lo + COUNT(below->keys + lo, LIDX_RW_DEFAULT, q);                                \
+            s = c ? c - 1 : 0;                                                                   \
+            s = s < below->m ? s : below->m - 1;                                                 \
+            lv = below;                                                                          \
+        }                                                                                        \
+        size_t pi = seg_predict(lv, s, q, n);                                                    \
+        size_t lo = pi > LIDX_DEFAULT_EPSILON ? pi - LIDX_DEFAULT_EPSILON : 0;                   \
+        if (lo + LIDX_DW_DEFAULT <= n) return lo + COUNT(keys + lo, LIDX_DW_DEFAULT, q - 1);     \
+        size_t h = pi + LIDX_DEFAULT_EPSILON + LIDX_SLACK;                                       \
+        h = h < n ? h : n;                                                                       \
+        return KERNEL(keys, lo < h ? lo : h, h, q);                                              \
+    }                                                                                            \
+                                                                                                 \
     ATTR static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n, uint64_t q)   \
     {                                                                                            \
         if (!m || m->nlevels == 0 || n == 0) return KERNEL(keys, 0, n, q);                      \
         if (q <= m->lv[0].keys[0]) return 0;                                                     \
+        if (m->eps == LIDX_DEFAULT_EPSILON && m->eps_rec == LIDX_DEFAULT_EPSILON_REC)            \
+            return lbd_##SUFFIX(m, keys, n, q);                                                  \
         size_t lo, hi, s;                                                                        \
         route_##SUFFIX(m, &q, 1, &s);                                                            \
         seg_window(&m->lv[0], s, q, n, m->eps, &lo, &hi);                                        \
@@ -746,7 +783,7 @@ size_t lidx_bytes(const lidx *m)
     if (!m) return 0;
     size_t b = sizeof *m;
     for (size_t L = 0; L < m->nlevels; L++) /* with the padding and sentinel (lidx_int.h) */
-        b += (m->lv[L].m + m->rw) * sizeof(uint64_t) + (m->lv[L].m + 1) * sizeof(lidx_par);
+        b += (m->lv[L].m + m->pad) * sizeof(uint64_t) + (m->lv[L].m + 1) * sizeof(lidx_par);
     return b;
 }
 
