@@ -21,6 +21,7 @@
 #ifndef OMEN_LIDX_INT_H
 #define OMEN_LIDX_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,8 +67,8 @@ struct lidx {
     size_t nlevels; /* 0 only for an empty model */
     size_t rw;      /* keys counted per routing step: 2 eps_rec + slack, rounded up to 4 */
     size_t dw;      /* keys counted in a data window: 2 eps + slack, rounded up to 4 */
-    size_t topw;    /* keys counted at the top level: its m rounded up to 4 */
-    size_t pad;     /* UINT64_MAX keys after each level: max(rw, LIDX_TOP_MAX) */
+    size_t pad;     /* UINT64_MAX keys after each level: max(rw, LIDX_TOP_MAX), so
+                     * the top level can always be counted over LIDX_TOP_MAX keys */
     lidx_level lv[LIDX_MAX_LEVELS];
 };
 
@@ -78,5 +79,13 @@ size_t lidx_search_avx2(const uint64_t *keys, size_t lo, size_t hi, uint64_t q);
 size_t lidx_search_avx512(const uint64_t *keys, size_t lo, size_t hi, uint64_t q);
 /* The variant lidx_search uses now (resolved AUTO). */
 int lidx_search_current(void);
+/* The same, inline: one load once resolved (a call per lookup costs more
+ * than a routing step). */
+extern atomic_int lidx_cur_variant;
+static inline int lidx_search_variant(void)
+{
+    int v = atomic_load_explicit(&lidx_cur_variant, memory_order_relaxed);
+    return v ? v : lidx_search_current();
+}
 
 #endif

@@ -369,7 +369,6 @@ static int model_pad(lidx *m)
 {
     m->rw = (2 * (size_t)m->eps_rec + LIDX_SLACK + 3) & ~(size_t)3;
     m->dw = (2 * (size_t)m->eps + LIDX_SLACK + 3) & ~(size_t)3;
-    m->topw = m->nlevels ? (m->lv[m->nlevels - 1].m + 3) & ~(size_t)3 : 0;
     m->pad = m->rw > LIDX_TOP_MAX ? m->rw : LIDX_TOP_MAX;
     for (size_t L = 0; L < m->nlevels; L++) {
         lidx_level *lv = &m->lv[L];
@@ -568,7 +567,7 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
         size_t L = m->nlevels - 1;                                                               \
         const lidx_level *lv = &m->lv[L];                                                        \
         for (size_t i = 0; i < g; i++) {                                                         \
-            size_t c = COUNT(lv->keys, m->topw, qs[i]);                                          \
+            size_t c = COUNT(lv->keys, LIDX_TOP_MAX, qs[i]);                                     \
             size_t s = c ? c - 1 : 0;                                                            \
             seg[i] = s < lv->m ? s : lv->m - 1;                                                  \
         }                                                                                        \
@@ -630,6 +629,7 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
             size_t pi = seg_predict(lv, s, q, below->m);                                         \
             size_t lo = pi > LIDX_DEFAULT_EPSILON_REC ? pi - LIDX_DEFAULT_EPSILON_REC : 0;       \
             uintptr_t pp = (uintptr_t)(below->par + lo); /* may pass the end: not a pointer */   \
+            _Pragma("GCC unroll 8")                                                              \
             for (size_t i = 0; i < LIDX_RW_DEFAULT * sizeof(lidx_par) / 64 + 1; i++)             \
                 __builtin_prefetch((const void *)(pp + 64 * i));                                 \
             c = lo + COUNT(below->keys + lo, LIDX_RW_DEFAULT, q);                                \
@@ -645,7 +645,8 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
         return KERNEL(keys, lo < h ? lo : h, h, q);                                              \
     }                                                                                            \
                                                                                                  \
-    ATTR static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n, uint64_t q)   \
+    ATTR __attribute__((noinline)) static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys, \
+                                                             size_t n, uint64_t q)              \
     {                                                                                            \
         if (!m || m->nlevels == 0 || n == 0) return KERNEL(keys, 0, n, q);                      \
         if (q <= m->lv[0].keys[0]) return 0;                                                     \
@@ -728,7 +729,10 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
                 }                                                                                \
             }                                                                                    \
             for (size_t i = 0; i < g; i++)                                                       \
-                out[base + i] = KERNEL(keys, b[i], b[i] + len[i], q[i]);                         \
+                /* At most 8 candidates left: count 8 keys when they exist */                  \
+                /* (len > 0 means q passed the first key, so q - 1 is safe). */                  \
+                out[base + i] = len[i] && b[i] + 8 <= n ? b[i] + COUNT(keys + b[i], 8, q[i] - 1)  \
+                                                        : KERNEL(keys, b[i], b[i] + len[i], q[i]); \
         }                                                                                        \
     }
 
@@ -740,7 +744,7 @@ void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size
                  size_t *hi)
 {
     (void)keys;
-    switch (lidx_search_current()) {
+    switch (lidx_search_variant()) {
     case LIDX_SEARCH_AVX512: win_avx512(m, n, q, lo, hi); break;
     case LIDX_SEARCH_AVX2: win_avx2(m, n, q, lo, hi); break;
     default: win_scalar(m, n, q, lo, hi); break;
@@ -749,7 +753,7 @@ void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size
 
 size_t lidx_lower_bound(const lidx *m, const uint64_t *keys, size_t n, uint64_t q)
 {
-    switch (lidx_search_current()) {
+    switch (lidx_search_variant()) {
     case LIDX_SEARCH_AVX512: return lb_avx512(m, keys, n, q);
     case LIDX_SEARCH_AVX2: return lb_avx2(m, keys, n, q);
     default: return lb_scalar(m, keys, n, q);
@@ -759,7 +763,7 @@ size_t lidx_lower_bound(const lidx *m, const uint64_t *keys, size_t n, uint64_t 
 void lidx_lower_bound_batch(const lidx *m, const uint64_t *keys, size_t n, const uint64_t *qs,
                             size_t count, size_t *out)
 {
-    switch (lidx_search_current()) {
+    switch (lidx_search_variant()) {
     case LIDX_SEARCH_AVX512: batch_avx512(m, keys, n, qs, count, out); break;
     case LIDX_SEARCH_AVX2: batch_avx2(m, keys, n, qs, count, out); break;
     default: batch_scalar(m, keys, n, qs, count, out); break;

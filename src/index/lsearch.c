@@ -40,7 +40,8 @@ __attribute__((target("avx512f,popcnt"))) size_t lidx_search_avx512(const uint64
 }
 
 /* 0 = not yet resolved; otherwise the variant in use. */
-static atomic_int cur_variant;
+/* Read inline by the query entry points (lidx_search_variant). */
+atomic_int lidx_cur_variant;
 
 static int best_variant(void)
 {
@@ -64,11 +65,11 @@ int lidx_search_supported(int variant)
 
 int lidx_search_current(void)
 {
-    int v = atomic_load_explicit(&cur_variant, memory_order_relaxed);
+    int v = atomic_load_explicit(&lidx_cur_variant, memory_order_relaxed);
     if (v == 0) {
         v = best_variant();
         /* Racing initialisers store the same value. */
-        atomic_store_explicit(&cur_variant, v, memory_order_relaxed);
+        atomic_store_explicit(&lidx_cur_variant, v, memory_order_relaxed);
     }
     return v;
 }
@@ -78,7 +79,7 @@ void lidx_search_force(int variant)
     /* An unsupported request falls back to the best supported variant
      * rather than executing illegal instructions. */
     if (variant == LIDX_SEARCH_AUTO || !lidx_search_supported(variant)) variant = best_variant();
-    atomic_store_explicit(&cur_variant, variant, memory_order_relaxed);
+    atomic_store_explicit(&lidx_cur_variant, variant, memory_order_relaxed);
 }
 
 size_t lidx_search_with(int variant, const uint64_t *keys, size_t lo, size_t hi, uint64_t q)
