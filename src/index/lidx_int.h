@@ -39,7 +39,9 @@
 #define LIDX_SLACK 2
 /* Upper levels are built until one has at most this many segments; queries
  * count that top level whole instead of descending from a single root. */
+#ifndef LIDX_TOP_MAX
 #define LIDX_TOP_MAX 32
+#endif
 /* Routing windows are counted whole (lidx_c_*), so a loaded model's
  * eps_rec is bounded to keep the per-level padding small. */
 #define LIDX_MAX_EPSILON_REC 256

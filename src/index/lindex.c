@@ -547,7 +547,7 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
 #define LIDX_RW_DEFAULT ((2 * LIDX_DEFAULT_EPSILON_REC + LIDX_SLACK + 3) & ~3u)
 #define LIDX_DW_DEFAULT ((2 * LIDX_DEFAULT_EPSILON + LIDX_SLACK + 3) & ~3u)
 #ifndef LIDX_BATCH_G
-#define LIDX_BATCH_G 32
+#define LIDX_BATCH_G 64
 #endif
 /* The query paths are instantiated once per kernel set, each compiled for
  * its target so the kernels inline into every level's step; the entry
