@@ -554,15 +554,17 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
  * points pick an instance by the current variant. */
 #define LIDX_QUERY_FNS(SUFFIX, ATTR, KERNEL, COUNT)                                              \
     /* Route qs[0..g) (each > the first key) to their bottom segments    */                   \
-    /* seg[0..g): count the top level, then one counted window per level */                    \
-    /* below it.  The queries go through each level together, so their   */                    \
-    /* cache misses on a large model overlap.  A single lookup (g = 1)   */                     \
-    /* has nothing to overlap with, so it fetches the line parameters of */                     \
-    /* every candidate segment along with the keys it counts: the one    */                     \
-    /* found then does not wait for a second miss (at 100M keys the      */                     \
-    /* model is 2.4 MB, out of the L2).                                  */                     \
+    /* seg[0..g): count the top level over its LIDX_TOP_MAX padded keys, */                    \
+    /* then one counted window of rw keys per level below it.  The       */                    \
+    /* default epsilons pass constants for er/rw, so the counts unroll.  */                    \
+    /* The queries go through each level together, so their cache       */                     \
+    /* misses on a large model overlap.  A single lookup (g = 1) has     */                    \
+    /* nothing to overlap with, so it fetches the line parameters of     */                    \
+    /* every candidate segment along with the keys it counts: the one    */                    \
+    /* found then does not wait for a second miss (at 100M keys the      */                    \
+    /* model is 2.4 MB, out of the L2).                                  */                    \
     ATTR static inline __attribute__((always_inline)) void route_##SUFFIX(                       \
-        const lidx *m, const uint64_t *qs, size_t g, size_t *seg)                                \
+        const lidx *m, const uint64_t *qs, size_t g, size_t *seg, size_t er, size_t rw)          \
     {                                                                                            \
         size_t L = m->nlevels - 1;                                                               \
         const lidx_level *lv = &m->lv[L];                                                        \
@@ -575,20 +577,30 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
             const lidx_level *below = &m->lv[L - 1];                                             \
             for (size_t i = 0; i < g; i++) {                                                     \
                 size_t pi = seg_predict(lv, seg[i], qs[i], below->m);                            \
-                size_t lo = pi > m->eps_rec ? pi - m->eps_rec : 0;                               \
-                const uint64_t *k = below->keys + lo;                                            \
-                if (g == 1) { /* a batch's queries overlap these misses instead */               \
-                    size_t pe = lo + m->rw - 1 < below->m ? lo + m->rw - 1 : below->m;           \
-                    prefetch_lines(below->par + lo, below->par + pe,                             \
-                                   m->rw * sizeof(lidx_par) / 64 + 1);                           \
+                size_t lo = pi > er ? pi - er : 0;                                               \
+                if (g == 1) { /* integer addresses: they may pass the end */                     \
+                    uintptr_t pp = (uintptr_t)(below->par + lo);                                 \
+                    _Pragma("GCC unroll 8")                                                      \
+                    for (size_t j = 0; j < rw * sizeof(lidx_par) / 64 + 1; j++)                  \
+                        __builtin_prefetch((const void *)(pp + 64 * j));                         \
                 }                                                                                \
-                size_t c = lo + (m->rw == LIDX_RW_DEFAULT ? COUNT(k, LIDX_RW_DEFAULT, qs[i])      \
-                                                          : COUNT(k, m->rw, qs[i]));             \
+                size_t c = lo + COUNT(below->keys + lo, rw, qs[i]);                              \
                 size_t s = c ? c - 1 : 0;                                                        \
                 seg[i] = s < below->m ? s : below->m - 1;                                        \
             }                                                                                    \
             lv = below;                                                                          \
         }                                                                                        \
+    }                                                                                            \
+                                                                                                 \
+    /* route_ with the model's widths, as constants when they are the    */                    \
+    /* defaults.                                                         */                    \
+    ATTR static inline __attribute__((always_inline)) void routem_##SUFFIX(                      \
+        const lidx *m, const uint64_t *qs, size_t g, size_t *seg)                                \
+    {                                                                                            \
+        if (m->eps_rec == LIDX_DEFAULT_EPSILON_REC)                                              \
+            route_##SUFFIX(m, qs, g, seg, LIDX_DEFAULT_EPSILON_REC, LIDX_RW_DEFAULT);            \
+        else                                                                                     \
+            route_##SUFFIX(m, qs, g, seg, m->eps_rec, m->rw);                                    \
     }                                                                                            \
                                                                                                  \
     /* The data window of q: the bottom segment's prediction +- eps       */                    \
@@ -606,38 +618,22 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
             return;                                                                              \
         }                                                                                        \
         size_t s;                                                                                \
-        route_##SUFFIX(m, &q, 1, &s);                                                            \
+        routem_##SUFFIX(m, &q, 1, &s);                                                           \
         seg_window(&m->lv[0], s, q, n, m->eps, lo, hi);                                          \
     }                                                                                            \
                                                                                                  \
     /* A single lookup in a model of the default epsilons (q > the first  */                  \
-    /* key): the same steps as route + seg_window + count, with every     */                    \
-    /* width a constant, so each count is a few unrolled instructions.   */                     \
-    /* The whole lookup is then short enough (about 150 instructions)    */                     \
-    /* that the core's reorder buffer holds the next lookup's routing    */                     \
-    /* while this one waits for its data window: lookups overlap.  The   */                     \
-    /* top level is counted over its LIDX_TOP_MAX padded keys.           */                     \
+    /* key), every width a constant so each count is a few unrolled       */                    \
+    /* instructions.  The whole lookup is then short enough (about 250    */                    \
+    /* instructions) that the core's reorder buffer holds the next        */                    \
+    /* lookup's routing while this one waits for its data window:         */                    \
+    /* lookups overlap.                                                   */                    \
     ATTR static inline __attribute__((always_inline)) size_t lbd_##SUFFIX(                       \
         const lidx *m, const uint64_t *keys, size_t n, uint64_t q)                               \
     {                                                                                            \
-        size_t L = m->nlevels - 1;                                                               \
-        const lidx_level *lv = &m->lv[L];                                                        \
-        size_t c = COUNT(lv->keys, LIDX_TOP_MAX, q), s = c ? c - 1 : 0;                          \
-        s = s < lv->m ? s : lv->m - 1;                                                           \
-        for (; L > 0; L--) {                                                                     \
-            const lidx_level *below = &m->lv[L - 1];                                             \
-            size_t pi = seg_predict(lv, s, q, below->m);                                         \
-            size_t lo = pi > LIDX_DEFAULT_EPSILON_REC ? pi - LIDX_DEFAULT_EPSILON_REC : 0;       \
-            uintptr_t pp = (uintptr_t)(below->par + lo); /* may pass the end: not a pointer */   \
-            _Pragma("GCC unroll 8")                                                              \
-            for (size_t i = 0; i < LIDX_RW_DEFAULT * sizeof(lidx_par) / 64 + 1; i++)             \
-                __builtin_prefetch((const void *)(pp + 64 * i));                                 \
-            c = lo + COUNT(below->keys + lo, LIDX_RW_DEFAULT, q);                                \
-            s = c ? c - 1 : 0;                                                                   \
-            s = s < below->m ? s : below->m - 1;                                                 \
-            lv = below;                                                                          \
-        }                                                                                        \
-        size_t pi = seg_predict(lv, s, q, n);                                                    \
+        size_t s;                                                                                \
+        route_##SUFFIX(m, &q, 1, &s, LIDX_DEFAULT_EPSILON_REC, LIDX_RW_DEFAULT);                 \
+        size_t pi = seg_predict(&m->lv[0], s, q, n);                                             \
         size_t lo = pi > LIDX_DEFAULT_EPSILON ? pi - LIDX_DEFAULT_EPSILON : 0;                   \
         if (lo + LIDX_DW_DEFAULT <= n) return lo + COUNT(keys + lo, LIDX_DW_DEFAULT, q - 1);     \
         size_t h = pi + LIDX_DEFAULT_EPSILON + LIDX_SLACK;                                       \
@@ -653,7 +649,7 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
         if (m->eps == LIDX_DEFAULT_EPSILON && m->eps_rec == LIDX_DEFAULT_EPSILON_REC)            \
             return lbd_##SUFFIX(m, keys, n, q);                                                  \
         size_t lo, hi, s;                                                                        \
-        route_##SUFFIX(m, &q, 1, &s);                                                            \
+        routem_##SUFFIX(m, &q, 1, &s);                                                           \
         seg_window(&m->lv[0], s, q, n, m->eps, &lo, &hi);                                        \
         /* Count the window (keys < q is keys <= q - 1; q > 0 here) when    */                  \
         /* dw keys remain; near the array's end, search it within bounds.  */                  \
@@ -680,7 +676,7 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
                 rq[r++] = q[i];                                                                  \
             }                                                                                    \
         }                                                                                        \
-        route_##SUFFIX(m, rq, r, seg);                                                           \
+        routem_##SUFFIX(m, rq, r, seg);                                                          \
         for (size_t j = 0; j < r; j++) {                                                         \
             size_t i = idx[j];                                                                   \
             seg_window(&m->lv[0], seg[j], q[i], n, m->eps, &lo[i], &hi[i]);                      \
