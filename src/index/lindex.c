@@ -488,14 +488,17 @@ int lidx_build(const uint64_t *keys, size_t n, unsigned epsilon, lidx **out)
  * increasing), so the count is a - lo whatever lies past the window's end
  * (real keys > q, or the UINT64_MAX padding).  The top level is counted
  * whole.  Either way a step is a fixed sequence of loads, compares and
- * conditional moves: no branch depends on a key, so a lookup never
- * flushes the pipeline and the core overlaps it with its neighbours.
+ * conditional moves.  The only branches left go the same way for every
+ * ordinary query (a negative prediction, a key gap of 2^63 or more), so
+ * they are always predicted: a lookup does not flush the pipeline, and
+ * the core overlaps it with its neighbours.
  */
 
 /* Predicted position of q in segment s of level lv, clamped to [0, cap]
  * and to the next segment's start (par[m] is the +inf sentinel), with
- * NaN mapped into range too; branch-free (the ternaries compile to
- * minsd/maxsd).  q >= lv->keys[s] is expected but not relied upon. */
+ * NaN mapped into range too (the upper clamps compile to minsd; the lower
+ * one to a branch that is never taken by an ordinary query).
+ * q >= lv->keys[s] is expected but not relied upon. */
 static inline size_t seg_predict(const lidx_level *lv, size_t s, uint64_t q, size_t cap)
 {
     const lidx_par *p = &lv->par[s];
