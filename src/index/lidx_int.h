@@ -39,13 +39,13 @@
 #define LIDX_SLACK 2
 /* Upper levels are built until one has at most this many segments; queries
  * count that top level whole instead of descending from a single root. */
-#ifndef LIDX_TOP_MAX
 #define LIDX_TOP_MAX 32
-#endif
 /* Routing windows are counted whole (lidx_c_*), so a loaded model's
  * eps_rec is bounded to keep the per-level padding small. */
 #define LIDX_MAX_EPSILON_REC 256
-
+/* Keys counted for a window of epsilon e: 2 e + LIDX_SLACK, rounded up to
+ * the 4 keys of an AVX2 compare. */
+#define LIDX_WIDTH(e) ((2 * (size_t)(e) + LIDX_SLACK + 3) & ~(size_t)3)
 typedef struct {
     double slope;
     double icept;

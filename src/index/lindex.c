@@ -367,8 +367,8 @@ void lidx_free(lidx *m)
  * routing widths.  The last step of both build and load. */
 static int model_pad(lidx *m)
 {
-    m->rw = (2 * (size_t)m->eps_rec + LIDX_SLACK + 3) & ~(size_t)3;
-    m->dw = (2 * (size_t)m->eps + LIDX_SLACK + 3) & ~(size_t)3;
+    m->rw = LIDX_WIDTH(m->eps_rec);
+    m->dw = LIDX_WIDTH(m->eps);
     m->pad = m->rw > LIDX_TOP_MAX ? m->rw : LIDX_TOP_MAX;
     for (size_t L = 0; L < m->nlevels; L++) {
         lidx_level *lv = &m->lv[L];
@@ -521,34 +521,10 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
     *lo = l < *hi ? l : *hi;
 }
 
-/* Prefetch `lines` cache lines from `from` on, never past the line of
- * `last`: a fixed count, so the loop never mispredicts, with the surplus
- * repeating the last line rather than fetching a neighbour.  GCC deems
- * __builtin_prefetch free of side effects, so a function holding only
- * prefetches in a finite loop is "const" and its calls are deleted as
- * dead; the empty volatile asm (no instructions) keeps them. */
-static inline void prefetch_lines(const void *from, const void *last, size_t lines)
-{
-    /* Integer addresses: the lines past `last` may lie outside the
-     * object, where pointer arithmetic would be undefined. */
-    uintptr_t a = (uintptr_t)from, z = (uintptr_t)last;
-    for (size_t i = 0; i < lines; i++) {
-        uintptr_t p = a + 64 * i;
-        __builtin_prefetch((const void *)(p < z ? p : z));
-    }
-    __asm__ volatile("");
-}
-
-/* Prefetch keys[lo, hi), at most w keys long. */
-static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, size_t w)
-{
-    if (lo < hi) prefetch_lines(keys + lo, keys + hi - 1, (w * sizeof *keys + 63) / 64 + 1);
-}
-
 /* The counted widths of the default epsilons, as constants: the common
  * case then runs fully unrolled count loops. */
-#define LIDX_RW_DEFAULT ((2 * LIDX_DEFAULT_EPSILON_REC + LIDX_SLACK + 3) & ~3u)
-#define LIDX_DW_DEFAULT ((2 * LIDX_DEFAULT_EPSILON + LIDX_SLACK + 3) & ~3u)
+#define LIDX_RW_DEFAULT LIDX_WIDTH(LIDX_DEFAULT_EPSILON_REC)
+#define LIDX_DW_DEFAULT LIDX_WIDTH(LIDX_DEFAULT_EPSILON)
 #ifndef LIDX_BATCH_G
 #define LIDX_BATCH_G 64
 #endif
@@ -556,8 +532,9 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
  * its target so the kernels inline into every level's step; the entry
  * points pick an instance by the current variant. */
 #define LIDX_QUERY_FNS(SUFFIX, ATTR, KERNEL, COUNT)                                              \
-    /* Route qs[0..g) (each > the first key) to their bottom segments    */                   \
-    /* seg[0..g): count the top level over its LIDX_TOP_MAX padded keys, */                    \
+    /* Route qs[0..g) to their bottom segments seg[0..g) (meaningful for */                  \
+    /* q > the first key; any q stays in bounds): count the top level    */                    \
+    /* over its LIDX_TOP_MAX padded keys, */                                                   \
     /* then one counted window of rw keys per level below it.  The       */                    \
     /* default epsilons pass constants for er/rw, so the counts unroll.  */                    \
     /* The queries go through each level together, so their cache       */                     \
@@ -625,23 +602,23 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
         seg_window(&m->lv[0], s, q, n, m->eps, lo, hi);                                          \
     }                                                                                            \
                                                                                                  \
-    /* A single lookup in a model of the default epsilons (q > the first  */                  \
-    /* key), every width a constant so each count is a few unrolled       */                    \
-    /* instructions.  The whole lookup is then short enough (about 250    */                    \
-    /* instructions) that the core's reorder buffer holds the next        */                    \
-    /* lookup's routing while this one waits for its data window:         */                    \
-    /* lookups overlap.                                                   */                    \
-    ATTR static inline __attribute__((always_inline)) size_t lbd_##SUFFIX(                       \
-        const lidx *m, const uint64_t *keys, size_t n, uint64_t q)                               \
+    /* A single lookup (q > the first key) with the given widths:         */                  \
+    /* constants for the default epsilons, so every count is a few        */                  \
+    /* unrolled instructions.  The whole lookup is then short enough      */                  \
+    /* (about 250 instructions) that the core's reorder buffer holds the  */                  \
+    /* next lookup's routing while this one waits for its data window:    */                  \
+    /* lookups overlap.  The window is counted (keys < q is keys <= q - 1)*/                  \
+    /* when dw keys remain; near the array's end it is searched within    */                  \
+    /* bounds.                                                            */                  \
+    ATTR static inline __attribute__((always_inline)) size_t lbw_##SUFFIX(                       \
+        const lidx *m, const uint64_t *keys, size_t n, uint64_t q, unsigned eps, size_t er,      \
+        size_t rw, size_t dw)                                                                    \
     {                                                                                            \
-        size_t s;                                                                                \
-        route_##SUFFIX(m, &q, 1, &s, LIDX_DEFAULT_EPSILON_REC, LIDX_RW_DEFAULT);                 \
-        size_t pi = seg_predict(&m->lv[0], s, q, n);                                             \
-        size_t lo = pi > LIDX_DEFAULT_EPSILON ? pi - LIDX_DEFAULT_EPSILON : 0;                   \
-        if (lo + LIDX_DW_DEFAULT <= n) return lo + COUNT(keys + lo, LIDX_DW_DEFAULT, q - 1);     \
-        size_t h = pi + LIDX_DEFAULT_EPSILON + LIDX_SLACK;                                       \
-        h = h < n ? h : n;                                                                       \
-        return KERNEL(keys, lo < h ? lo : h, h, q);                                              \
+        size_t s, lo, hi;                                                                        \
+        route_##SUFFIX(m, &q, 1, &s, er, rw);                                                    \
+        seg_window(&m->lv[0], s, q, n, eps, &lo, &hi);                                           \
+        if (lo + dw <= n) return lo + COUNT(keys + lo, dw, q - 1);                               \
+        return KERNEL(keys, lo, hi, q);                                                          \
     }                                                                                            \
                                                                                                  \
     ATTR __attribute__((noinline)) static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys, \
@@ -650,17 +627,9 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
         if (!m || m->nlevels == 0 || n == 0) return KERNEL(keys, 0, n, q);                      \
         if (q <= m->lv[0].keys[0]) return 0;                                                     \
         if (m->eps == LIDX_DEFAULT_EPSILON && m->eps_rec == LIDX_DEFAULT_EPSILON_REC)            \
-            return lbd_##SUFFIX(m, keys, n, q);                                                  \
-        size_t lo, hi, s;                                                                        \
-        routem_##SUFFIX(m, &q, 1, &s);                                                           \
-        seg_window(&m->lv[0], s, q, n, m->eps, &lo, &hi);                                        \
-        /* Count the window (keys < q is keys <= q - 1; q > 0 here) when    */                  \
-        /* dw keys remain; near the array's end, search it within bounds.  */                  \
-        if (lo + m->dw <= n)                                                                     \
-            return lo + (m->dw == LIDX_DW_DEFAULT ? COUNT(keys + lo, LIDX_DW_DEFAULT, q - 1)      \
-                                                  : COUNT(keys + lo, m->dw, q - 1));              \
-        prefetch_window(keys, lo, hi, m->dw);                                                    \
-        return KERNEL(keys, lo, hi, q);                                                          \
+            return lbw_##SUFFIX(m, keys, n, q, LIDX_DEFAULT_EPSILON, LIDX_DEFAULT_EPSILON_REC,   \
+                                LIDX_RW_DEFAULT, LIDX_DW_DEFAULT);                               \
+        return lbw_##SUFFIX(m, keys, n, q, m->eps, m->eps_rec, m->rw, m->dw);                    \
     }                                                                                            \
                                                                                                  \
     /* Groups of G queries are routed together, then bisect their data   */                    \
@@ -670,19 +639,15 @@ static inline void prefetch_window(const uint64_t *keys, size_t lo, size_t hi, s
     ATTR static void prep_##SUFFIX(const lidx *m, size_t n, const uint64_t *keys,               \
                                    const uint64_t *q, size_t g, size_t *lo, size_t *hi)         \
     {                                                                                            \
-        size_t seg[LIDX_BATCH_G], rq[LIDX_BATCH_G], idx[LIDX_BATCH_G], r = 0;                    \
+        size_t seg[LIDX_BATCH_G];                                                                \
         const uint64_t first = m->lv[0].keys[0];                                                 \
+        routem_##SUFFIX(m, q, g, seg);                                                           \
         for (size_t i = 0; i < g; i++) {                                                         \
-            lo[i] = hi[i] = 0; /* q <= the first key: lower bound 0 */                           \
-            if (q[i] > first) {                                                                  \
-                idx[r] = i;                                                                      \
-                rq[r++] = q[i];                                                                  \
+            if (q[i] <= first) { /* lower bound 0 */                                             \
+                lo[i] = hi[i] = 0;                                                               \
+                continue;                                                                        \
             }                                                                                    \
-        }                                                                                        \
-        routem_##SUFFIX(m, rq, r, seg);                                                          \
-        for (size_t j = 0; j < r; j++) {                                                         \
-            size_t i = idx[j];                                                                   \
-            seg_window(&m->lv[0], seg[j], q[i], n, m->eps, &lo[i], &hi[i]);                      \
+            seg_window(&m->lv[0], seg[i], q[i], n, m->eps, &lo[i], &hi[i]);                      \
             if (lo[i] < hi[i]) __builtin_prefetch(&keys[lo[i] + (hi[i] - lo[i]) / 2]);           \
         }                                                                                        \
     }                                                                                            \
