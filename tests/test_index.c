@@ -470,6 +470,53 @@ static void test_nomem(void **st)
     free(k);
 }
 
+/* A model of at least LIDX_HUGE_MIN bytes moves into one huge-page
+ * mapping that its levels point into.  It answers exactly, loads back
+ * the same way, and when the mapping cannot be had (it is the build's
+ * last allocation) it stays on the heap and is still exact. */
+static void test_huge_model(void **st)
+{
+    (void)st;
+    size_t n = 600000; /* about 61,000 segments at epsilon 1: 1.5 MB */
+    uint64_t *k = gen(D_UNIFORM, n);
+    lidx *m = build_ok(k, n, 1);
+    assert_non_null(m->arena);
+    assert_true(m->arena_len >= LIDX_HUGE_MIN);
+    assert_int_equal(m->arena_len % OMEN_HUGE_PAGE, 0);
+    assert_int_equal(lidx_bytes(m), sizeof *m + m->arena_len);
+    const unsigned char *a = m->arena, *end = a + m->arena_len;
+    for (size_t L = 0; L < m->nlevels; L++) {
+        const unsigned char *kk = (const unsigned char *)m->lv[L].keys;
+        const unsigned char *pp = (const unsigned char *)m->lv[L].par;
+        assert_true(kk >= a && kk + (m->lv[L].m + m->pad) * sizeof(uint64_t) <= end);
+        assert_true(pp >= a && pp + (m->lv[L].m + 1) * sizeof(lidx_par) <= end);
+        assert_int_equal(m->lv[L].keys[m->lv[L].m + m->pad - 1], UINT64_MAX);
+        assert_true(isinf(m->lv[L].par[m->lv[L].m].icept));
+    }
+    check_queries(m, k, n, 3000);
+    lidx *m2 = roundtrip(m);
+    assert_non_null(m2->arena);
+    check_queries(m2, k, n, 300);
+    lidx_free(m2);
+    lidx_free(m);
+
+    lidx *m3 = NULL;
+    int rc;
+    for (long c = 0;; c++) {
+        omen_mem_fail_after(c);
+        rc = lidx_build(k, n, 1, &m3);
+        omen_mem_fail_after(-1);
+        if (rc == OMEN_OK) break;
+        assert_int_equal(rc, OMEN_NOMEM);
+    }
+    omen_mem_failures();
+    assert_null(m3->arena);
+    assert_true(lidx_bytes(m3) >= LIDX_HUGE_MIN);
+    check_queries(m3, k, n, 300);
+    lidx_free(m3);
+    free(k);
+}
+
 static void test_serialization_corruption(void **st)
 {
     (void)st;
@@ -641,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_streaming_equals_build),
         cmocka_unit_test(test_builder_rejects),
         cmocka_unit_test(test_nomem),
+        cmocka_unit_test(test_huge_model),
         cmocka_unit_test(test_serialization_corruption),
         cmocka_unit_test(test_strings),
     };

@@ -72,7 +72,17 @@ struct lidx {
     size_t pad;     /* UINT64_MAX keys after each level: max(rw, LIDX_TOP_MAX), so
                      * the top level can always be counted over LIDX_TOP_MAX keys */
     lidx_level lv[LIDX_MAX_LEVELS];
+    /* A model of at least LIDX_HUGE_MIN bytes lives in one huge-page
+     * mapping (lindex.c, model_pad): all levels' keys and parameters,
+     * which the levels then point into.  NULL when on the heap. */
+    void *arena;
+    size_t arena_len;
 };
+
+/* Models this large go to huge pages: at 100M keys the bottom level
+ * (2.4 MB) is out of the L2 and each lookup's routing touches two of its
+ * pages, whose 4 KiB TLB entries the data array's misses keep evicting. */
+#define LIDX_HUGE_MIN ((size_t)1 << 20)
 
 /* Search kernels (lsearch.c).  All return the first i in [lo, hi) with
  * keys[i] >= q, or hi. */

@@ -348,12 +348,17 @@ int lidx_builder_add(lidx_builder *b, uint64_t key)
 static void model_free_levels(lidx *m)
 {
     for (size_t i = 0; i < LIDX_MAX_LEVELS; i++) {
-        omen_free(m->lv[i].keys);
-        omen_free(m->lv[i].par);
+        if (!m->arena) {
+            omen_free(m->lv[i].keys);
+            omen_free(m->lv[i].par);
+        }
         m->lv[i].keys = NULL;
         m->lv[i].par = NULL;
         m->lv[i].m = 0;
     }
+    omen_unmap_huge(m->arena, m->arena_len);
+    m->arena = NULL;
+    m->arena_len = 0;
 }
 
 void lidx_free(lidx *m)
@@ -361,6 +366,42 @@ void lidx_free(lidx *m)
     if (!m) return;
     model_free_levels(m);
     omen_free(m);
+}
+
+/* Bytes of level L's keys (with padding) and parameters (with the
+ * sentinel), each rounded up to a cache line within an arena. */
+static size_t level_keys_bytes(const lidx *m, size_t L)
+{
+    return ((m->lv[L].m + m->pad) * sizeof(uint64_t) + 63) & ~(size_t)63;
+}
+static size_t level_par_bytes(const lidx *m, size_t L)
+{
+    return ((m->lv[L].m + 1) * sizeof(lidx_par) + 63) & ~(size_t)63;
+}
+
+/* Move a large padded model into one huge-page mapping (LIDX_HUGE_MIN).
+ * Only a hint: if the mapping fails the model stays on the heap. */
+static void model_to_huge(lidx *m)
+{
+    size_t total = 0;
+    for (size_t L = 0; L < m->nlevels; L++) total += level_keys_bytes(m, L) + level_par_bytes(m, L);
+    if (total < LIDX_HUGE_MIN || m->arena) return;
+    size_t len = (total + OMEN_HUGE_PAGE - 1) & ~(OMEN_HUGE_PAGE - 1);
+    unsigned char *a = omen_map_huge(len);
+    if (!a) return;
+    for (size_t L = 0, off = 0; L < m->nlevels; L++) {
+        lidx_level *lv = &m->lv[L];
+        size_t kb = level_keys_bytes(m, L), pb = level_par_bytes(m, L);
+        memcpy(a + off, lv->keys, (lv->m + m->pad) * sizeof(uint64_t));
+        memcpy(a + off + kb, lv->par, (lv->m + 1) * sizeof(lidx_par));
+        omen_free(lv->keys);
+        omen_free(lv->par);
+        lv->keys = (uint64_t *)(void *)(a + off);
+        lv->par = (lidx_par *)(void *)(a + off + kb);
+        off += kb + pb;
+    }
+    m->arena = a;
+    m->arena_len = len;
 }
 
 /* Give every level of m its in-memory padding (lidx_int.h) and set the
@@ -382,6 +423,7 @@ static int model_pad(lidx *m)
         p[lv->m].slope = 0.0;
         p[lv->m].icept = HUGE_VAL;
     }
+    model_to_huge(m);
     return OMEN_OK;
 }
 
@@ -750,6 +792,7 @@ size_t lidx_bytes(const lidx *m)
 {
     if (!m) return 0;
     size_t b = sizeof *m;
+    if (m->arena) return b + m->arena_len; /* the whole mapping, rounded up to huge pages */
     for (size_t L = 0; L < m->nlevels; L++) /* with the padding and sentinel (lidx_int.h) */
         b += (m->lv[L].m + m->pad) * sizeof(uint64_t) + (m->lv[L].m + 1) * sizeof(lidx_par);
     return b;
