@@ -4,7 +4,7 @@
  *
  *   index_bench [--n 10M] [--dist NAME|all] [--eps E] [--reps R]
  *               [--queries Q] [--hugepages 0|1] [--csv] [--check]
- *               [--search auto|scalar|avx2|avx512]
+ *               [--search auto|scalar|avx2|avx512] [--chained]
  *
  * Datasets (uint64): uniform (sparse 64-bit), normal and lognormal
  * (sigma 2) by the SOSD quantile method (inverse CDF of uniform draws,
@@ -20,6 +20,11 @@
  * loop folds every answer into a checksum that is printed, so nothing is
  * optimised away; the figure is the median over --reps repetitions.
  * --check verifies every answer against binary search (untimed).
+ * --chained (uint64 only) adds omendb-chained and binary-chained: the same
+ * lookups, each query's index made to depend on the previous answer, so
+ * no lookup can start before the one before it ends.  They measure a
+ * lookup's latency; the plain rows measure what the core makes of
+ * independent lookups, which may overlap.
  * Key arrays are 2 MiB aligned and madvise(MADV_HUGEPAGE)d unless
  * --hugepages 0.
  */
@@ -58,7 +63,8 @@ static struct {
     int csv;
     int check;
     int search;
-} opt = {10000000, "all", 0, 5, 2000000, 1, 0, 0, LIDX_SEARCH_AUTO};
+    int chained;
+} opt = {10000000, "all", 0, 5, 2000000, 1, 0, 0, LIDX_SEARCH_AUTO, 0};
 
 static double now_ns(void)
 {
@@ -358,7 +364,7 @@ static size_t bs_lower_bound(const uint64_t *keys, size_t n, uint64_t q)
     return (size_t)(base - keys) + (*base < q);
 }
 
-enum { M_OMEN, M_BATCH, M_BS, M_BTREE };
+enum { M_OMEN, M_BATCH, M_BS, M_BTREE, M_OMEN_CH, M_BS_CH, M_COUNT };
 
 static uint64_t run_u64(int method, const lidx *m, const void *bt, const uint64_t *keys, size_t n,
                         const uint64_t *qs, size_t nq, size_t *out)
@@ -381,6 +387,25 @@ static uint64_t run_u64(int method, const lidx *m, const void *bt, const uint64_
             sum += absl_u64_lower_bound(bt, qs[i], &f);
         }
         break;
+    /* The chained loops read qs[i + (prev == SIZE_MAX)]: always qs[i],
+     * but the load's address waits for the previous answer.  qs has one
+     * spare entry, so the address is always in bounds. */
+    case M_OMEN_CH: {
+        size_t prev = 0;
+        for (size_t i = 0; i < nq; i++) {
+            prev = lidx_lower_bound(m, keys, n, qs[i + (prev == SIZE_MAX)]);
+            sum += prev;
+        }
+        break;
+    }
+    case M_BS_CH: {
+        size_t prev = 0;
+        for (size_t i = 0; i < nq; i++) {
+            prev = bs_lower_bound(keys, n, qs[i + (prev == SIZE_MAX)]);
+            sum += prev;
+        }
+        break;
+    }
     }
     return sum;
 }
@@ -414,10 +439,11 @@ static int bench_u64(const char *d)
     double t0 = now_ns();
     uint64_t *keys = gen_u64(d, n);
     double gen_ms = (now_ns() - t0) / 1e6;
-    uint64_t *qs = big_alloc(nq * sizeof *qs);
+    uint64_t *qs = big_alloc((nq + 1) * sizeof *qs); /* + the chained loops' spare */
     size_t *out = big_alloc(nq * sizeof *out);
     seed(0x9999);
     for (size_t i = 0; i < nq; i++) qs[i] = keys[rnd() % n];
+    qs[nq] = qs[0];
     /* Absent keys too, for --check only (the timed sequence is existing
      * keys, as the task defines). */
     int fails = 0;
@@ -433,14 +459,16 @@ static int bench_u64(const char *d)
     void *bt = absl_u64_build(keys, n);
     double build_bt = (now_ns() - t0) / 1e6;
 
-    static const char *const names[] = {"omendb", "omendb-batch", "binary-search", "absl-btree"};
-    double res[4][64];
-    uint64_t sums[4] = {0};
+    static const char *const names[] = {"omendb",        "omendb-batch",   "binary-search",
+                                        "absl-btree",    "omendb-chained", "binary-chained"};
+    double res[M_COUNT][64];
+    uint64_t sums[M_COUNT] = {0};
+    int nmeth = opt.chained ? M_COUNT : M_OMEN_CH;
     int reps = opt.reps < 1 ? 1 : opt.reps > 64 ? 64 : opt.reps;
     /* Interleave methods across repetitions so that machine noise hits all
      * of them alike. */
     for (int r = 0; r < reps; r++) {
-        for (int meth = 0; meth < 4; meth++) {
+        for (int meth = 0; meth < nmeth; meth++) {
             double s = now_ns();
             sums[meth] = run_u64(meth, m, bt, keys, n, qs, nq, out);
             res[meth][r] = (now_ns() - s) / (double)nq;
@@ -456,6 +484,7 @@ static int bench_u64(const char *d)
             if (!check_u64(meth, m, bt, keys, n, qs, nq, out) || !check_u64(meth, m, bt, keys, n, mixed, nq, out))
                 fails++;
         if (sums[M_OMEN] != sums[M_BS] || sums[M_BATCH] != sums[M_BS]) fails++;
+        if (opt.chained && (sums[M_OMEN_CH] != sums[M_BS] || sums[M_BS_CH] != sums[M_BS])) fails++;
         free(mixed);
     }
     char note[160];
@@ -466,6 +495,11 @@ static int bench_u64(const char *d)
     report(d, names[M_BS], median(res[M_BS], reps), 0, 0, NULL);
     report(d, names[M_BTREE], median(res[M_BTREE], reps), build_bt, absl_u64_bytes(bt),
            "bytes include the keys");
+    if (opt.chained) {
+        report(d, names[M_OMEN_CH], median(res[M_OMEN_CH], reps), build_omen, lidx_bytes(m),
+               "each query waits for the previous answer");
+        report(d, names[M_BS_CH], median(res[M_BS_CH], reps), 0, 0, NULL);
+    }
     if (!opt.csv)
         printf("  (generation %.0f ms, checksum %llx%s)\n", gen_ms,
                (unsigned long long)sums[M_OMEN], opt.check ? (fails ? ", CHECK FAILED" : ", check ok") : "");
@@ -607,7 +641,7 @@ static void usage(void)
             "piecewise|user|rand16]\n"
             "                   [--eps E] [--reps R] [--queries Q] [--hugepages 0|1] [--csv] "
             "[--check]\n"
-            "                   [--search auto|scalar|avx2|avx512]\n");
+            "                   [--search auto|scalar|avx2|avx512] [--chained]\n");
     exit(2);
 }
 
@@ -618,6 +652,7 @@ int main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--csv")) opt.csv = 1;
         else if (!strcmp(a, "--check")) opt.check = 1;
+        else if (!strcmp(a, "--chained")) opt.chained = 1;
         else if (!v) usage();
         else if (!strcmp(a, "--n")) opt.n = parse_count(argv[++i]);
         else if (!strcmp(a, "--dist")) opt.dist = argv[++i];
