@@ -404,8 +404,9 @@ static void model_to_huge(lidx *m)
     m->arena_len = len;
 }
 
-/* Give every level of m its in-memory padding (lidx_int.h) and set the
- * routing widths.  The last step of both build and load. */
+/* Give every level of m its in-memory padding (lidx_int.h), set the
+ * routing widths, and move a large model to huge pages.  The last step of
+ * both build and load. */
 static int model_pad(lidx *m)
 {
     m->rw = LIDX_WIDTH(m->eps_rec);
