@@ -79,7 +79,7 @@ $(B)/tests/%: tests/%.c $(LIB_A) $(wildcard tests/*.h)
 # Benchmarks: per-program extra objects/libraries come from mk/*.mk as
 # <name>_OBJS and <name>_LIBS.
 .SECONDEXPANSION:
-$(B)/bench/%: bench/%.c $(LIB_A) $$($$*_OBJS)
+$(B)/bench/%: bench/%.c $(LIB_A) $(wildcard bench/*.h) $$($$*_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ $($*_OBJS) $(LIB_A) $(LDFLAGS) $($*_LIBS) $(LIBS)
 

@@ -34,8 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "index/lindex.h"
 #include "omendb.h"
 
@@ -65,13 +65,6 @@ static struct {
     int search;
     int chained;
 } opt = {10000000, "all", 0, 5, 2000000, 1, 0, 0, LIDX_SEARCH_AUTO, 0};
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
 
 static uint64_t rng_s[4];
 
@@ -335,18 +328,6 @@ static void report(const char *dataset, const char *method, double ns, double bu
     fflush(stdout);
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static volatile uint64_t sink;
 
 /* ---- uint64 methods ------------------------------------------------------ */
@@ -436,9 +417,9 @@ static int check_u64(int method, const lidx *m, const void *bt, const uint64_t *
 static int bench_u64(const char *d)
 {
     size_t n = opt.n, nq = opt.queries;
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     uint64_t *keys = gen_u64(d, n);
-    double gen_ms = (now_ns() - t0) / 1e6;
+    double gen_ms = (bench_now_ns() - t0) / 1e6;
     uint64_t *qs = big_alloc((nq + 1) * sizeof *qs); /* + the chained loops' spare */
     size_t *out = big_alloc(nq * sizeof *out);
     seed(0x9999);
@@ -448,16 +429,16 @@ static int bench_u64(const char *d)
      * keys, as the task defines). */
     int fails = 0;
 
-    t0 = now_ns();
+    t0 = bench_now_ns();
     lidx *m = NULL;
     if (lidx_build(keys, n, opt.eps, &m) != OMEN_OK) {
         fprintf(stderr, "lidx_build failed\n");
         return 1;
     }
-    double build_omen = (now_ns() - t0) / 1e6;
-    t0 = now_ns();
+    double build_omen = (bench_now_ns() - t0) / 1e6;
+    t0 = bench_now_ns();
     void *bt = absl_u64_build(keys, n);
-    double build_bt = (now_ns() - t0) / 1e6;
+    double build_bt = (bench_now_ns() - t0) / 1e6;
 
     static const char *const names[] = {"omendb",        "omendb-batch",   "binary-search",
                                         "absl-btree",    "omendb-chained", "binary-chained"};
@@ -469,9 +450,9 @@ static int bench_u64(const char *d)
      * of them alike. */
     for (int r = 0; r < reps; r++) {
         for (int meth = 0; meth < nmeth; meth++) {
-            double s = now_ns();
+            double s = bench_now_ns();
             sums[meth] = run_u64(meth, m, bt, keys, n, qs, nq, out);
-            res[meth][r] = (now_ns() - s) / (double)nq;
+            res[meth][r] = (bench_now_ns() - s) / (double)nq;
             sink += sums[meth];
         }
     }
@@ -490,15 +471,15 @@ static int bench_u64(const char *d)
     char note[160];
     snprintf(note, sizeof note, "eps %u, %zu segments, %zu levels, %.3f%% of key bytes", lidx_epsilon(m),
              lidx_segments(m), lidx_levels(m), 100.0 * (double)lidx_bytes(m) / (double)(n * 8));
-    report(d, names[M_OMEN], median(res[M_OMEN], reps), build_omen, lidx_bytes(m), note);
-    report(d, names[M_BATCH], median(res[M_BATCH], reps), build_omen, lidx_bytes(m), NULL);
-    report(d, names[M_BS], median(res[M_BS], reps), 0, 0, NULL);
-    report(d, names[M_BTREE], median(res[M_BTREE], reps), build_bt, absl_u64_bytes(bt),
+    report(d, names[M_OMEN], bench_median(res[M_OMEN], reps), build_omen, lidx_bytes(m), note);
+    report(d, names[M_BATCH], bench_median(res[M_BATCH], reps), build_omen, lidx_bytes(m), NULL);
+    report(d, names[M_BS], bench_median(res[M_BS], reps), 0, 0, NULL);
+    report(d, names[M_BTREE], bench_median(res[M_BTREE], reps), build_bt, absl_u64_bytes(bt),
            "bytes include the keys");
     if (opt.chained) {
-        report(d, names[M_OMEN_CH], median(res[M_OMEN_CH], reps), build_omen, lidx_bytes(m),
+        report(d, names[M_OMEN_CH], bench_median(res[M_OMEN_CH], reps), build_omen, lidx_bytes(m),
                "each query waits for the previous answer");
-        report(d, names[M_BS_CH], median(res[M_BS_CH], reps), 0, 0, NULL);
+        report(d, names[M_BS_CH], bench_median(res[M_BS_CH], reps), 0, 0, NULL);
     }
     if (!opt.csv)
         printf("  (generation %.0f ms, checksum %llx%s)\n", gen_ms,
@@ -544,7 +525,7 @@ static int bench_str(const char *d)
     for (size_t i = 0; i < nq; i++) qi[i] = rnd() % n;
     int fails = 0;
 
-    double t0 = now_ns();
+    double t0 = bench_now_ns();
     lidx_str ls = {0};
     ls.n = n;
     ls.key = str_at;
@@ -555,10 +536,10 @@ static int bench_str(const char *d)
     for (size_t i = 0; i < n; i++) slots[i] = lidx_slot(s.k[i], s.len[i], ls.lcp_len);
     ls.slots = slots;
     if (lidx_build(slots, n, opt.eps, &ls.model) != OMEN_OK) return 1;
-    double build_omen = (now_ns() - t0) / 1e6;
-    t0 = now_ns();
+    double build_omen = (bench_now_ns() - t0) / 1e6;
+    t0 = bench_now_ns();
     void *bt = absl_str_build((const unsigned char *const *)s.k, s.len, n);
-    double build_bt = (now_ns() - t0) / 1e6;
+    double build_bt = (bench_now_ns() - t0) / 1e6;
 
     double res[3][64];
     uint64_t sums[3] = {0};
@@ -566,7 +547,7 @@ static int bench_str(const char *d)
     for (int r = 0; r < reps; r++) {
         for (int meth = 0; meth < 3; meth++) {
             uint64_t sum = 0;
-            double st = now_ns();
+            double st = bench_now_ns();
             for (size_t i = 0; i < nq; i++) {
                 const unsigned char *q = s.k[qi[i]];
                 size_t ql = s.len[qi[i]];
@@ -578,7 +559,7 @@ static int bench_str(const char *d)
                     sum += l + (p ? p[0] : 0);
                 }
             }
-            res[meth][r] = (now_ns() - st) / (double)nq;
+            res[meth][r] = (bench_now_ns() - st) / (double)nq;
             sums[meth] = sum;
             sink += sum;
         }
@@ -604,10 +585,10 @@ static int bench_str(const char *d)
     char note[160];
     snprintf(note, sizeof note, "model %zu B + slots %zu B; lcp %zu, %zu segments", lidx_bytes(ls.model),
              n * sizeof(uint64_t), ls.lcp_len, lidx_segments(ls.model));
-    report(d, "omendb", median(res[0], reps), build_omen, lidx_bytes(ls.model) + n * sizeof(uint64_t),
+    report(d, "omendb", bench_median(res[0], reps), build_omen, lidx_bytes(ls.model) + n * sizeof(uint64_t),
            note);
-    report(d, "binary-search", median(res[1], reps), 0, 0, NULL);
-    report(d, "absl-btree", median(res[2], reps), build_bt, absl_str_bytes(bt),
+    report(d, "binary-search", bench_median(res[1], reps), 0, 0, NULL);
+    report(d, "absl-btree", bench_median(res[2], reps), build_bt, absl_str_bytes(bt),
            "holds 16-byte views, not key copies");
     if (!opt.csv)
         printf("  (checksum %llx%s)\n", (unsigned long long)sums[0],

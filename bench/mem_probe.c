@@ -30,8 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "index/lsearch_impl.h"
 
 #define WIN 36 /* LIDX_WIDTH(16): the default data window */
@@ -43,25 +43,6 @@ static uint64_t rnd(void)
     return ((uint64_t)random() << 31) ^ (uint64_t)random();
 }
 
-static double now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return v[n / 2];
-}
-
 static int use_avx2;
 
 static size_t count_le(const uint64_t *k, uint64_t q)
@@ -70,8 +51,8 @@ static size_t count_le(const uint64_t *k, uint64_t q)
 }
 
 /* One window step after F filler instructions.  The filler's result
- * feeds the position (it never changes it), so it cannot be dropped. */
-#if defined(__x86_64__)
+ * feeds the position (it never changes it), so it cannot be dropped.
+ * (x86-64 only, like the SIMD kernels this program includes.) */
 #define FILLER_STEP(F)                                                                          \
     __attribute__((noinline)) static size_t step_##F(const uint64_t *k, size_t p, uint64_t q)  \
     {                                                                                           \
@@ -83,13 +64,6 @@ static size_t count_le(const uint64_t *k, uint64_t q)
         p += ((a ^ b ^ c ^ d) == 0x0123456789abcdefull);                                        \
         return p + count_le(k + p, q);                                                          \
     }
-#else
-#define FILLER_STEP(F)                                                                          \
-    __attribute__((noinline)) static size_t step_##F(const uint64_t *k, size_t p, uint64_t q)  \
-    {                                                                                           \
-        return p + count_le(k + p, q);                                                          \
-    }
-#endif
 FILLER_STEP(0)
 FILLER_STEP(50)
 FILLER_STEP(100)
@@ -117,9 +91,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "mem_probe: --mb, --queries >= 1 and --reps 1..99\n");
         return 2;
     }
-#if defined(__x86_64__)
     use_avx2 = __builtin_cpu_supports("avx2");
-#endif
     srandom(0x2545f491u);
     size_t bytes = ((mb << 20) + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
     size_t n = bytes / sizeof(uint64_t), lines = bytes / 64;
@@ -149,9 +121,9 @@ int main(int argc, char **argv)
     double chase[99];
     size_t at = 0;
     for (int r = 0; r < reps; r++) {
-        double t = now_ns();
+        double t = bench_now_ns();
         for (size_t i = 0; i < nq; i++) at = k[at];
-        chase[r] = (now_ns() - t) / (double)nq;
+        chase[r] = (bench_now_ns() - t) / (double)nq;
     }
 
     /* Sorted keys for the windows, and random windows with a query inside. */
@@ -163,19 +135,19 @@ int main(int argc, char **argv)
     size_t sum = at;
     for (int r = 0; r < reps; r++) {
         size_t c = 0;
-        double t = now_ns();
+        double t = bench_now_ns();
         for (size_t i = 0; i < nq; i++) c = step_0(k, pos[i + (c == SIZE_MAX)], qs[i]);
-        dep[r] = (now_ns() - t) / (double)nq;
+        dep[r] = (bench_now_ns() - t) / (double)nq;
         sum += c;
-        t = now_ns();
+        t = bench_now_ns();
         for (size_t i = 0; i < nq; i++) sum += step_0(k, pos[i], qs[i]);
-        ind[r] = (now_ns() - t) / (double)nq;
+        ind[r] = (bench_now_ns() - t) / (double)nq;
     }
     printf("# mem_probe: %zu MiB, %s pages, %zu queries, %d reps, %s counts\n", bytes >> 20,
            huge ? "huge" : "4 KiB", nq, reps, use_avx2 ? "avx2" : "scalar");
-    printf("chase        %7.1f ns per dependent load\n", median(chase, reps));
-    printf("window dep   %7.1f ns per %d-key window, each after the previous\n", median(dep, reps), WIN);
-    printf("window ind   %7.1f ns per %d-key window, independent\n", median(ind, reps), WIN);
+    printf("chase        %7.1f ns per dependent load\n", bench_median(chase, reps));
+    printf("window dep   %7.1f ns per %d-key window, each after the previous\n", bench_median(dep, reps), WIN);
+    printf("window ind   %7.1f ns per %d-key window, independent\n", bench_median(ind, reps), WIN);
 
     static const struct {
         int f;
@@ -184,12 +156,12 @@ int main(int argc, char **argv)
     for (size_t j = 0; j < sizeof fill / sizeof fill[0]; j++) {
         double v[99];
         for (int r = 0; r < reps; r++) {
-            double t = now_ns();
+            double t = bench_now_ns();
             for (size_t i = 0; i < nq; i++) sum += fill[j].fn(k, pos[i], qs[i]);
-            v[r] = (now_ns() - t) / (double)nq;
+            v[r] = (bench_now_ns() - t) / (double)nq;
         }
         printf("filler %3d   %7.1f ns per independent window after %d instructions\n", fill[j].f,
-               median(v, reps), fill[j].f);
+               bench_median(v, reps), fill[j].f);
     }
     printf("(checksum %zx)\n", sum);
     munmap(k, bytes);

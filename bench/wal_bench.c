@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "storage/wal.h"
 #include "util/crc32c.h"
 #include "util/err.h"
@@ -26,18 +27,6 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v)
-{
-    qsort(v, REPS, sizeof *v, cmp_d);
-    return v[REPS / 2];
 }
 
 static void die(const char *what, int rc)
@@ -94,31 +83,31 @@ int main(int argc, char **argv)
         for (int k = 0; k < 16; k++) sink ^= crc32c(0, buf, blen);
         v[r] = 16.0 * (double)blen / (now() - s) / 1e9;
     }
-    printf("crc32c (%s path)   %8.2f GB/s\n", crc32c_hw_available() ? "sse4.2" : "table", median(v));
+    printf("crc32c (%s path)   %8.2f GB/s\n", crc32c_hw_available() ? "sse4.2" : "table", bench_median(v, REPS));
     for (int r = 0; r < REPS; r++) {
         double s = now();
         for (int k = 0; k < 4; k++) sink ^= crc32c_sw(0, buf, blen);
         v[r] = 4.0 * (double)blen / (now() - s) / 1e9;
     }
-    printf("crc32c (table path)    %8.2f GB/s\n", median(v));
+    printf("crc32c (table path)    %8.2f GB/s\n", bench_median(v, REPS));
     for (int r = 0; r < REPS; r++) {
         double s = now();
         for (size_t o = 0; o + 100 <= blen; o += 100) sink ^= crc32c(0, buf + o, 100);
         v[r] = (now() - s) / (double)(blen / 100) * 1e9;
     }
-    printf("crc32c 100-byte input  %8.1f ns\n", median(v));
+    printf("crc32c 100-byte input  %8.1f ns\n", bench_median(v, REPS));
     free(buf);
 
     static const size_t sizes[] = {100, 1024, 16384};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         for (int r = 0; r < REPS; r++) v[r] = run_appends(path, sizes[s], n, 0);
-        double el = median(v);
+        double el = bench_median(v, REPS);
         printf("append %6zu B, no sync %8.2f us/record %8.1f MB/s\n", sizes[s], el / (double)n * 1e6,
                (double)n * (double)sizes[s] / el / 1e6);
     }
     long ns = n / 100 > 0 ? n / 100 : 1;
     for (int r = 0; r < REPS; r++) v[r] = run_appends(path, 100, ns, 1);
-    printf("append    100 B + fdatasync each %8.1f us/record\n", median(v) / (double)ns * 1e6);
+    printf("append    100 B + fdatasync each %8.1f us/record\n", bench_median(v, REPS) / (double)ns * 1e6);
 
     /* Replay of a log of n 1 KiB records. */
     run_appends(path, 1024, n, 0);
@@ -134,7 +123,7 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    printf("replay 1 KiB records     %8.2f GB/s\n", median(v));
+    printf("replay 1 KiB records     %8.2f GB/s\n", bench_median(v, REPS));
     unlink(path);
     return (int)(sink & 0); /* keep the checksums alive */
 }

@@ -227,7 +227,7 @@ static mt_block *block_map(size_t cap)
     if (cap >= MT_HUGE) {
         b = omen_malloc(sizeof *b);
         if (!b) return NULL;
-        size_t len = (cap + MT_HUGE - 1) & ~(size_t)(MT_HUGE - 1);
+        size_t len = omen_huge_len(cap);
         if (!(b->data = omen_map_huge(len))) {
             omen_free(b);
             return NULL;

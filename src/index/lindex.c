@@ -368,15 +368,20 @@ void lidx_free(lidx *m)
     omen_free(m);
 }
 
-/* Bytes of level L's keys (with padding) and parameters (with the
- * sentinel), each rounded up to a cache line within an arena. */
+/* Bytes of level L's keys with their padding, and of its parameters with
+ * the sentinel (lidx_int.h): what the level holds in memory. */
 static size_t level_keys_bytes(const lidx *m, size_t L)
 {
-    return ((m->lv[L].m + m->pad) * sizeof(uint64_t) + 63) & ~(size_t)63;
+    return (m->lv[L].m + m->pad) * sizeof(uint64_t);
 }
 static size_t level_par_bytes(const lidx *m, size_t L)
 {
-    return ((m->lv[L].m + 1) * sizeof(lidx_par) + 63) & ~(size_t)63;
+    return (m->lv[L].m + 1) * sizeof(lidx_par);
+}
+/* The same rounded up to a cache line: their spans within an arena. */
+static size_t line_up(size_t b)
+{
+    return (b + 63) & ~(size_t)63;
 }
 
 /* Move a large padded model into one huge-page mapping (LIDX_HUGE_MIN).
@@ -384,21 +389,22 @@ static size_t level_par_bytes(const lidx *m, size_t L)
 static void model_to_huge(lidx *m)
 {
     size_t total = 0;
-    for (size_t L = 0; L < m->nlevels; L++) total += level_keys_bytes(m, L) + level_par_bytes(m, L);
-    if (total < LIDX_HUGE_MIN || m->arena) return;
-    size_t len = (total + OMEN_HUGE_PAGE - 1) & ~(OMEN_HUGE_PAGE - 1);
+    for (size_t L = 0; L < m->nlevels; L++)
+        total += line_up(level_keys_bytes(m, L)) + line_up(level_par_bytes(m, L));
+    if (total < LIDX_HUGE_MIN) return;
+    size_t len = omen_huge_len(total);
     unsigned char *a = omen_map_huge(len);
     if (!a) return;
     for (size_t L = 0, off = 0; L < m->nlevels; L++) {
         lidx_level *lv = &m->lv[L];
         size_t kb = level_keys_bytes(m, L), pb = level_par_bytes(m, L);
-        memcpy(a + off, lv->keys, (lv->m + m->pad) * sizeof(uint64_t));
-        memcpy(a + off + kb, lv->par, (lv->m + 1) * sizeof(lidx_par));
+        memcpy(a + off, lv->keys, kb);
+        memcpy(a + off + line_up(kb), lv->par, pb);
         omen_free(lv->keys);
         omen_free(lv->par);
         lv->keys = (uint64_t *)(void *)(a + off);
-        lv->par = (lidx_par *)(void *)(a + off + kb);
-        off += kb + pb;
+        lv->par = (lidx_par *)(void *)(a + off + line_up(kb));
+        off += line_up(kb) + line_up(pb);
     }
     m->arena = a;
     m->arena_len = len;
@@ -414,11 +420,11 @@ static int model_pad(lidx *m)
     m->pad = m->rw > LIDX_TOP_MAX ? m->rw : LIDX_TOP_MAX;
     for (size_t L = 0; L < m->nlevels; L++) {
         lidx_level *lv = &m->lv[L];
-        uint64_t *k = omen_realloc(lv->keys, (lv->m + m->pad) * sizeof *k);
+        uint64_t *k = omen_realloc(lv->keys, level_keys_bytes(m, L));
         if (!k) return omen_seterr(OMEN_NOMEM, "lidx: level %zu padding", L);
         lv->keys = k;
         for (size_t i = lv->m; i < lv->m + m->pad; i++) k[i] = UINT64_MAX;
-        lidx_par *p = omen_realloc(lv->par, (lv->m + 1) * sizeof *p);
+        lidx_par *p = omen_realloc(lv->par, level_par_bytes(m, L));
         if (!p) return omen_seterr(OMEN_NOMEM, "lidx: level %zu sentinel", L);
         lv->par = p;
         p[lv->m].slope = 0.0;
@@ -533,8 +539,9 @@ int lidx_build(const uint64_t *keys, size_t n, unsigned epsilon, lidx **out)
  * whole.  Either way a step is a fixed sequence of loads, compares and
  * conditional moves.  The only branches left go the same way for every
  * ordinary query (a negative prediction, a key gap of 2^63 or more), so
- * they are always predicted: a lookup does not flush the pipeline, and
- * the core overlaps it with its neighbours.
+ * they are always predicted: a lookup never flushes the pipeline, and
+ * the core may start the next one while this one waits (how far it does
+ * is measured in docs/benchmarks.md: 1.29x at 10M keys, 1.13x at 100M).
  */
 
 /* Predicted position of q in segment s of level lv, clamped to [0, cap]
@@ -647,10 +654,9 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
                                                                                                  \
     /* A single lookup (q > the first key) with the given widths:         */                  \
     /* constants for the default epsilons, so every count is a few        */                  \
-    /* unrolled instructions.  The whole lookup is then short enough      */                  \
-    /* (about 250 instructions) that the core's reorder buffer holds the  */                  \
-    /* next lookup's routing while this one waits for its data window:    */                  \
-    /* lookups overlap.  The window is counted (keys < q is keys <= q - 1)*/                  \
+    /* unrolled instructions (about 250 per lookup: short, but past the   */                  \
+    /* ~150 at which mem_probe finds consecutive lookups stop             */                  \
+    /* overlapping).  The window is counted (keys < q is keys <= q - 1)   */                  \
     /* when dw keys remain; near the array's end it is searched within    */                  \
     /* bounds.                                                            */                  \
     ATTR static inline __attribute__((always_inline)) size_t lbw_##SUFFIX(                       \
@@ -794,8 +800,7 @@ size_t lidx_bytes(const lidx *m)
     if (!m) return 0;
     size_t b = sizeof *m;
     if (m->arena) return b + m->arena_len; /* the whole mapping, rounded up to huge pages */
-    for (size_t L = 0; L < m->nlevels; L++) /* with the padding and sentinel (lidx_int.h) */
-        b += (m->lv[L].m + m->pad) * sizeof(uint64_t) + (m->lv[L].m + 1) * sizeof(lidx_par);
+    for (size_t L = 0; L < m->nlevels; L++) b += level_keys_bytes(m, L) + level_par_bytes(m, L);
     return b;
 }
 

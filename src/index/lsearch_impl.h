@@ -97,9 +97,8 @@ __attribute__((target("avx512f,popcnt"))) static inline size_t lidx_k_avx512(con
 
 /* Counting kernels: the number of keys <= q in k[0, w), w a multiple of
  * 4.  No bisection and no data-dependent branch: a lookup is then a fixed
- * run of instructions whose loads all issue at once, so the out-of-order
- * core overlaps it with its neighbours instead of flushing on a
- * mispredicted compare.  The caller guarantees that all w keys are
+ * run of instructions whose loads all issue at once, and a mispredicted
+ * compare never flushes the work the core started after it.  The caller guarantees that all w keys are
  * readable (model levels are padded with UINT64_MAX; data windows use
  * them only when w keys remain before the array's end). */
 static inline size_t lidx_c_scalar(const uint64_t *k, size_t w, uint64_t q)

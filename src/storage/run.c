@@ -939,7 +939,7 @@ static int validate(run *r, const uint8_t *ft)
     uint64_t hot = recs_at + RUN_REC_SIZE * n + bloom_len;
     uint8_t *hotp;
     if (hot >= RUN_HOT_HUGE_MIN) {
-        r->hot_map = ((size_t)hot + OMEN_HUGE_PAGE - 1) & ~(OMEN_HUGE_PAGE - 1);
+        r->hot_map = omen_huge_len((size_t)hot);
         hotp = r->hot_alloc = omen_map_huge(r->hot_map);
     } else {
         r->hot_alloc = omen_malloc((size_t)hot + 64);

@@ -17,14 +17,21 @@ void *omen_realloc(void *p, size_t n);
 char *omen_strdup(const char *s);
 void *omen_memdup(const void *p, size_t n);
 
-/* Zeroed anonymous memory of len bytes (a multiple of OMEN_HUGE_PAGE),
- * aligned to OMEN_HUGE_PAGE and marked for transparent huge pages: for big
- * regions that are hit at random (memtable arenas and filters), where a
- * 4 KiB page per hop would add a TLB miss to each cache miss.  NULL on
- * failure (or an injected one).  Released with omen_unmap_huge(p, len). */
+/* Zeroed anonymous memory of len bytes (a multiple of OMEN_HUGE_PAGE:
+ * round with omen_huge_len), aligned to OMEN_HUGE_PAGE and marked for
+ * transparent huge pages: for big regions that are hit at random (memtable
+ * arenas and filters, sorted runs' hot copies, large learned-index models),
+ * where a 4 KiB page per hop would add a TLB miss to each cache miss.  NULL
+ * on failure (or an injected one).  Released with omen_unmap_huge(p, len). */
 #define OMEN_HUGE_PAGE ((size_t)2 << 20)
 void *omen_map_huge(size_t len);
 void omen_unmap_huge(void *p, size_t len);
+
+/* n bytes rounded up to whole huge pages: the length to map. */
+static inline size_t omen_huge_len(size_t n)
+{
+    return (n + OMEN_HUGE_PAGE - 1) & ~(OMEN_HUGE_PAGE - 1);
+}
 
 /* Fault injection (tests only): after `countdown` more successful
  * allocations, every allocation fails until reset with -1.  Returns the
