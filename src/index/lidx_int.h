@@ -7,9 +7,12 @@
  * the caller's key array); levels[L] (L >= 1) predicts positions in
  * levels[L-1].keys; the top level has at most LIDX_TOP_MAX segments and
  * is counted whole (an image of format version 1 has a single root).
- * Each level keeps its segment start keys in a contiguous array (searched
- * with the same SIMD kernels as the data) and the line parameters in a
- * parallel array, so routing touches keys only and prediction one pair.
+ * Each level keeps its segment start keys in a contiguous array (counted
+ * with SIMD compares) and the line parameters in a parallel array, so
+ * routing touches keys only and prediction one pair.  In memory the level
+ * keys are stored sign-flipped (key ^ 2^63, lidx_unflip): AVX2 has only a
+ * signed 64-bit compare, and a flipped array saves the xor per four keys
+ * that the data array (the caller's) still needs.  Images hold them plain.
  *
  * A segment predicts  pos(q) = icept + slope * (q - key)  in double; the
  * build guarantees |pos(x) - y| <= eps exactly (integer hull arithmetic,
@@ -51,13 +54,22 @@ typedef struct {
     double icept;
 } lidx_par;
 
-/* In memory each level is padded: keys[m .. m + pad) hold UINT64_MAX, so
- * a routing count may read a fixed rw keys from any start <= m (and the
- * top level's LIDX_TOP_MAX keys may all be counted), and
- * par[m].icept is +infinity, so "the next segment's start" needs no bounds
- * test.  The image on disk holds only the m real segments. */
+/* In memory each level is padded: keys[m .. m + pad) hold UINT64_MAX
+ * (flipped), so a routing count may read a fixed rw keys from any start
+ * <= m (and the top level's LIDX_TOP_MAX keys may all be counted), and
+ * par[m].icept is the size of the array the level predicts into, so "the
+ * next segment's start" needs no bounds test and also caps the last
+ * segment's prediction.  The image on disk holds only the m real
+ * segments. */
+#define LIDX_SIGN 0x8000000000000000ull
+/* A level key as stored in memory, back to its value (and the reverse). */
+static inline uint64_t lidx_unflip(uint64_t k)
+{
+    return k ^ LIDX_SIGN;
+}
+
 typedef struct {
-    uint64_t *keys; /* m segment start keys, strictly increasing, + padding */
+    uint64_t *keys; /* m segment start keys (flipped), strictly increasing, + padding */
     lidx_par *par;  /* m line parameters + one sentinel */
     size_t m;
 } lidx_level;
@@ -71,6 +83,8 @@ struct lidx {
     size_t dw;      /* keys counted in a data window: 2 eps + slack, rounded up to 4 */
     size_t pad;     /* UINT64_MAX keys after each level: max(rw, LIDX_TOP_MAX), so
                      * the top level can always be counted over LIDX_TOP_MAX keys */
+    uint64_t first; /* the first key (unflipped) */
+    int lean;       /* has levels and the default epsilons: lookups take lbd_ */
     lidx_level lv[LIDX_MAX_LEVELS];
     /* A model of at least LIDX_HUGE_MIN bytes lives in one huge-page
      * mapping (lindex.c, model_pad): all levels' keys and parameters,

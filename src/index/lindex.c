@@ -410,25 +410,29 @@ static void model_to_huge(lidx *m)
     m->arena_len = len;
 }
 
-/* Give every level of m its in-memory padding (lidx_int.h), set the
- * routing widths, and move a large model to huge pages.  The last step of
+/* Give every level of m its in-memory form (flipped keys, padding and
+ * sentinel: lidx_int.h), set the routing widths, and move a large model to
+ * huge pages.  The last step of
  * both build and load. */
 static int model_pad(lidx *m)
 {
     m->rw = LIDX_WIDTH(m->eps_rec);
     m->dw = LIDX_WIDTH(m->eps);
+    m->lean = m->nlevels > 0 && m->eps == LIDX_DEFAULT_EPSILON && m->eps_rec == LIDX_DEFAULT_EPSILON_REC;
+    m->first = m->nlevels > 0 ? m->lv[0].keys[0] : 0; /* before the keys are flipped */
     m->pad = m->rw > LIDX_TOP_MAX ? m->rw : LIDX_TOP_MAX;
     for (size_t L = 0; L < m->nlevels; L++) {
         lidx_level *lv = &m->lv[L];
         uint64_t *k = omen_realloc(lv->keys, level_keys_bytes(m, L));
         if (!k) return omen_seterr(OMEN_NOMEM, "lidx: level %zu padding", L);
         lv->keys = k;
-        for (size_t i = lv->m; i < lv->m + m->pad; i++) k[i] = UINT64_MAX;
+        for (size_t i = 0; i < lv->m; i++) k[i] = lidx_unflip(k[i]);
+        for (size_t i = lv->m; i < lv->m + m->pad; i++) k[i] = lidx_unflip(UINT64_MAX);
         lidx_par *p = omen_realloc(lv->par, level_par_bytes(m, L));
         if (!p) return omen_seterr(OMEN_NOMEM, "lidx: level %zu sentinel", L);
         lv->par = p;
         p[lv->m].slope = 0.0;
-        p[lv->m].icept = HUGE_VAL;
+        p[lv->m].icept = (double)(L == 0 ? m->nkeys : m->lv[L - 1].m);
     }
     model_to_huge(m);
     return OMEN_OK;
@@ -544,20 +548,30 @@ int lidx_build(const uint64_t *keys, size_t n, unsigned epsilon, lidx **out)
  * is measured in docs/benchmarks.md: 1.29x at 10M keys, 1.13x at 100M).
  */
 
-/* Predicted position of q in segment s of level lv, clamped to [0, cap]
- * and to the next segment's start (par[m] is the +inf sentinel), with
- * NaN mapped into range too (the upper clamps compile to minsd; the lower
- * one to a branch that is never taken by an ordinary query).
- * q >= lv->keys[s] is expected but not relied upon. */
-static inline size_t seg_predict(const lidx_level *lv, size_t s, uint64_t q, size_t cap)
+/* Predicted position of q in segment s of level lv, capped by the next
+ * segment's start (par[m]'s sentinel caps the last segment at the size of
+ * the array below: one minsd).  Lines have finite parameters, slope >= 0
+ * and an intercept within the level's range widened by eps + LIDX_SLACK
+ * (built so, and checked on load), so the result lies within that range
+ * too: small enough for a one-instruction signed conversion, and the
+ * callers clamp it.  q >= the segment's key is expected but not relied
+ * upon (a smaller q wraps to a huge distance, which the cap takes). */
+static inline int64_t seg_predict(const lidx_level *lv, size_t s, uint64_t q)
 {
     const lidx_par *p = &lv->par[s];
-    double pos = p->icept + p->slope * (double)(q - lv->keys[s]);
-    double next = p[1].icept, lim = (double)cap;
-    lim = next < lim ? next : lim;
-    pos = pos < lim ? pos : lim;   /* NaN becomes lim */
-    pos = pos > 0.0 ? pos : 0.0;
-    return (size_t)(int64_t)pos; /* pos is in [0, cap]: the signed conversion is one instruction */
+    double pos = p->icept + p->slope * (double)(q - lidx_unflip(lv->keys[s]));
+    /* minsd, written out: as a conditional, gcc branches to two
+     * conversions, and a branch on the prediction is one a lookup can
+     * mispredict.  (A NaN would become next.) */
+    return (int64_t)_mm_cvtsd_f64(_mm_min_sd(_mm_set_sd(pos), _mm_set_sd(p[1].icept)));
+}
+
+/* The start of the window of half-width e around prediction pi: 0 at
+ * the least. */
+static inline size_t win_start(int64_t pi, size_t e)
+{
+    int64_t l = pi - (int64_t)e;
+    return l > 0 ? (size_t)l : 0;
 }
 
 /* The window [lo, hi) of 2 eps + LIDX_SLACK positions around the
@@ -565,8 +579,8 @@ static inline size_t seg_predict(const lidx_level *lv, size_t s, uint64_t q, siz
 static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t cap, unsigned eps,
                               size_t *lo, size_t *hi)
 {
-    size_t pi = seg_predict(lv, s, q, cap);
-    size_t l = pi > eps ? pi - eps : 0, h = pi + eps + LIDX_SLACK;
+    int64_t pi = seg_predict(lv, s, q);
+    size_t l = win_start(pi, eps), h = win_start(pi, 0) + eps + LIDX_SLACK;
     *hi = h < cap ? h : cap;
     *lo = l < *hi ? l : *hi;
 }
@@ -581,106 +595,130 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
 /* The query paths are instantiated once per kernel set, each compiled for
  * its target so the kernels inline into every level's step; the entry
  * points pick an instance by the current variant. */
-#define LIDX_QUERY_FNS(SUFFIX, ATTR, KERNEL, COUNT)                                              \
-    /* Route qs[0..g) to their bottom segments seg[0..g) (meaningful for */                  \
-    /* q > the first key; any q stays in bounds): count the top level    */                    \
-    /* over its LIDX_TOP_MAX padded keys, */                                                   \
-    /* then one counted window of rw keys per level below it.  The       */                    \
-    /* default epsilons pass constants for er/rw, so the counts unroll.  */                    \
-    /* The queries go through each level together, so their cache       */                     \
-    /* misses on a large model overlap.  A single lookup (g = 1) has     */                    \
-    /* nothing to overlap with, so it fetches the line parameters of     */                    \
-    /* every candidate segment along with the keys it counts: the one    */                    \
-    /* found then does not wait for a second miss (at 100M keys the      */                    \
-    /* model is 2.4 MB, out of the L2).                                  */                    \
-    ATTR static inline __attribute__((always_inline)) void route_##SUFFIX(                       \
-        const lidx *m, const uint64_t *qs, size_t g, size_t *seg, size_t er, size_t rw)          \
-    {                                                                                            \
-        size_t L = m->nlevels - 1;                                                               \
-        const lidx_level *lv = &m->lv[L];                                                        \
-        for (size_t i = 0; i < g; i++) {                                                         \
-            size_t c = COUNT(lv->keys, LIDX_TOP_MAX, qs[i]);                                     \
-            size_t s = c ? c - 1 : 0;                                                            \
-            seg[i] = s < lv->m ? s : lv->m - 1;                                                  \
-        }                                                                                        \
-        for (; L > 0; L--) {                                                                     \
-            const lidx_level *below = &m->lv[L - 1];                                             \
-            for (size_t i = 0; i < g; i++) {                                                     \
-                size_t pi = seg_predict(lv, seg[i], qs[i], below->m);                            \
-                size_t lo = pi > er ? pi - er : 0;                                               \
-                if (g == 1) { /* integer addresses: they may pass the end */                     \
-                    uintptr_t pp = (uintptr_t)(below->par + lo);                                 \
-                    _Pragma("GCC unroll 8")                                                      \
-                    for (size_t j = 0; j < rw * sizeof(lidx_par) / 64 + 1; j++)                  \
-                        __builtin_prefetch((const void *)(pp + 64 * j));                         \
-                }                                                                                \
-                size_t c = lo + COUNT(below->keys + lo, rw, qs[i]);                              \
-                size_t s = c ? c - 1 : 0;                                                        \
-                seg[i] = s < below->m ? s : below->m - 1;                                        \
-            }                                                                                    \
-            lv = below;                                                                          \
-        }                                                                                        \
-    }                                                                                            \
-                                                                                                 \
-    /* route_ with the model's widths, as constants when they are the    */                    \
-    /* defaults.                                                         */                    \
-    ATTR static inline __attribute__((always_inline)) void routem_##SUFFIX(                      \
-        const lidx *m, const uint64_t *qs, size_t g, size_t *seg)                                \
-    {                                                                                            \
-        if (m->eps_rec == LIDX_DEFAULT_EPSILON_REC)                                              \
-            route_##SUFFIX(m, qs, g, seg, LIDX_DEFAULT_EPSILON_REC, LIDX_RW_DEFAULT);            \
-        else                                                                                     \
-            route_##SUFFIX(m, qs, g, seg, m->eps_rec, m->rw);                                    \
-    }                                                                                            \
-                                                                                                 \
-    /* The data window of q: the bottom segment's prediction +- eps       */                    \
-    /* (lidx_window's contract).                                          */                    \
+#define LIDX_QUERY_FNS(SUFFIX, ATTR, KERNEL, COUNT, COUNTF, QF)                                 \
+    /* Route qs[0..g) to their bottom segments seg[0..g): exact for                             \
+       first key < q < UINT64_MAX, in bounds for any q.  Count the top                          \
+       level (over 8 keys when it has that few, else over LIDX_TOP_MAX),                        \
+       then one counted window of rw keys per level below it.  The                              \
+       default epsilons pass constants for er/rw, so the counts unroll.                         \
+       The queries go through each level together, so their cache misses                        \
+       on a large model overlap.  A single lookup (g = 1) has nothing to                        \
+       overlap with, so at the bottom level it fetches the line                                 \
+       parameters of every candidate segment along with the keys it                             \
+       counts: the one found then does not wait for a second miss (at                           \
+       100M keys that level is 2.4 MB, out of the L2; the levels above                          \
+       it are small and stay cached). */                                                        \
+    ATTR static inline __attribute__((always_inline)) void route_##SUFFIX(                      \
+        const lidx *m, const uint64_t *qs, size_t g, size_t *seg, size_t er, size_t rw)         \
+    {                                                                                           \
+        size_t L = m->nlevels - 1;                                                              \
+        const lidx_level *lv = &m->lv[L];                                                       \
+        const size_t top = lv->m;                                                               \
+        for (size_t i = 0; i < g; i++) { /* a count of 0 wraps, then clamps */                  \
+            size_t c = top <= 8 ? COUNTF(lv->keys, 8, QF(qs[i]))                                \
+                                : COUNTF(lv->keys, LIDX_TOP_MAX, QF(qs[i]));                    \
+            seg[i] = c - 1 < top ? c - 1 : top - 1;                                             \
+        }                                                                                       \
+        for (; L > 0; L--) {                                                                    \
+            const lidx_level *below = lv - 1;                                                   \
+            const size_t bm = below->m;                                                         \
+            for (size_t i = 0; i < g; i++) {                                                    \
+                size_t lo = win_start(seg_predict(lv, seg[i], qs[i]), er);                      \
+                lo = lo < bm ? lo : bm; /* a count may start in the padding, not past it */     \
+                if (g == 1 && L == 1) { /* integer addresses: they may pass the end */          \
+                    uintptr_t pp = (uintptr_t)(below->par + lo);                                \
+                    _Pragma("GCC unroll 8")                                                     \
+                    for (size_t j = 0; j < rw * sizeof(lidx_par) / 64 + 1; j++)                 \
+                        __builtin_prefetch((const void *)(pp + 64 * j));                        \
+                }                                                                               \
+                size_t c = lo + COUNTF(below->keys + lo, rw, QF(qs[i]));                        \
+                seg[i] = c - 1 < bm ? c - 1 : bm - 1;                                           \
+            }                                                                                   \
+            lv = below;                                                                         \
+        }                                                                                       \
+    }                                                                                           \
+                                                                                                \
+    /* route_ with the model's widths, as constants when they are the                           \
+       defaults; UINT64_MAX, past every start key, goes to the last                             \
+       bottom segment. */                                                                       \
+    ATTR static inline __attribute__((always_inline)) void routem_##SUFFIX(                     \
+        const lidx *m, const uint64_t *qs, size_t g, size_t *seg)                               \
+    {                                                                                           \
+        if (m->eps_rec == LIDX_DEFAULT_EPSILON_REC)                                             \
+            route_##SUFFIX(m, qs, g, seg, LIDX_DEFAULT_EPSILON_REC, LIDX_RW_DEFAULT);           \
+        else                                                                                    \
+            route_##SUFFIX(m, qs, g, seg, m->eps_rec, m->rw);                                   \
+        for (size_t i = 0; i < g; i++)                                                          \
+            if (qs[i] == UINT64_MAX) seg[i] = m->lv[0].m - 1;                                   \
+    }                                                                                           \
+                                                                                                \
+    /* The data window of q: the bottom segment's prediction +- eps                             \
+       (lidx_window's contract). */                                                             \
     ATTR static inline void win_##SUFFIX(const lidx *m, size_t n, uint64_t q, size_t *lo,       \
-                                         size_t *hi)                                             \
-    {                                                                                            \
-        if (!m || m->nlevels == 0 || n == 0) { /* no model: the whole array */                   \
-            *lo = 0;                                                                             \
-            *hi = n;                                                                             \
-            return;                                                                              \
-        }                                                                                        \
-        if (q <= m->lv[0].keys[0]) {                                                             \
-            *lo = *hi = 0;                                                                       \
-            return;                                                                              \
-        }                                                                                        \
-        size_t s;                                                                                \
-        routem_##SUFFIX(m, &q, 1, &s);                                                           \
-        seg_window(&m->lv[0], s, q, n, m->eps, lo, hi);                                          \
-    }                                                                                            \
-                                                                                                 \
-    /* A single lookup (q > the first key) with the given widths:         */                  \
-    /* constants for the default epsilons, so every count is a few        */                  \
-    /* unrolled instructions (about 250 per lookup: short, but past the   */                  \
-    /* ~150 at which mem_probe finds consecutive lookups stop             */                  \
-    /* overlapping).  The window is counted (keys < q is keys <= q - 1)   */                  \
-    /* when dw keys remain; near the array's end it is searched within    */                  \
-    /* bounds.                                                            */                  \
-    ATTR static inline __attribute__((always_inline)) size_t lbw_##SUFFIX(                       \
-        const lidx *m, const uint64_t *keys, size_t n, uint64_t q, unsigned eps, size_t er,      \
-        size_t rw, size_t dw)                                                                    \
-    {                                                                                            \
-        size_t s, lo, hi;                                                                        \
-        route_##SUFFIX(m, &q, 1, &s, er, rw);                                                    \
-        seg_window(&m->lv[0], s, q, n, eps, &lo, &hi);                                           \
-        if (lo + dw <= n) return lo + COUNT(keys + lo, dw, q - 1);                               \
-        return KERNEL(keys, lo, hi, q);                                                          \
-    }                                                                                            \
-                                                                                                 \
-    ATTR __attribute__((noinline)) static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys, \
+                                         size_t *hi)                                            \
+    {                                                                                           \
+        if (!m || m->nlevels == 0 || n == 0) { /* no model: the whole array */                  \
+            *lo = 0;                                                                            \
+            *hi = n;                                                                            \
+            return;                                                                             \
+        }                                                                                       \
+        if (q <= lidx_unflip(m->lv[0].keys[0])) {                                               \
+            *lo = *hi = 0;                                                                      \
+            return;                                                                             \
+        }                                                                                       \
+        size_t s;                                                                               \
+        routem_##SUFFIX(m, &q, 1, &s);                                                          \
+        seg_window(&m->lv[0], s, q, n, m->eps, lo, hi);                                         \
+    }                                                                                           \
+                                                                                                \
+    /* A single lookup (first key < q < UINT64_MAX) with the given                              \
+       widths: constants for the default epsilons, so every count is a                          \
+       few unrolled instructions.  About 150 instructions at 100M keys                          \
+       (three levels): few enough that the core starts the next lookup's                        \
+       model walk while this one waits for its data window (mem_probe                           \
+       finds that overlap gone by about 150).  The window is counted                            \
+       (keys < q is keys <= q - 1) when dw keys remain; near the array's                        \
+       end it is searched within bounds. */                                                     \
+    ATTR static inline __attribute__((always_inline)) size_t lbw_##SUFFIX(                      \
+        const lidx *m, const uint64_t *keys, size_t n, uint64_t q, unsigned eps, size_t er,     \
+        size_t rw, size_t dw)                                                                   \
+    {                                                                                           \
+        size_t s;                                                                               \
+        route_##SUFFIX(m, &q, 1, &s, er, rw);                                                   \
+        int64_t pi = seg_predict(&m->lv[0], s, q);                                              \
+        size_t lo = win_start(pi, eps);                                                         \
+        if (lo + dw <= n) return lo + COUNT(keys + lo, dw, q - 1);                              \
+        size_t hi = win_start(pi, 0) + eps + LIDX_SLACK;                                        \
+        hi = hi < n ? hi : n;                                                                   \
+        return KERNEL(keys, lo < hi ? lo : hi, hi, q);                                          \
+    }                                                                                           \
+                                                                                                \
+    ATTR __attribute__((noinline)) static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys,\
                                                              size_t n, uint64_t q)              \
-    {                                                                                            \
+    {                                                                                           \
         if (!m || m->nlevels == 0 || n == 0) return KERNEL(keys, 0, n, q);                      \
-        if (q <= m->lv[0].keys[0]) return 0;                                                     \
-        if (m->eps == LIDX_DEFAULT_EPSILON && m->eps_rec == LIDX_DEFAULT_EPSILON_REC)            \
-            return lbw_##SUFFIX(m, keys, n, q, LIDX_DEFAULT_EPSILON, LIDX_DEFAULT_EPSILON_REC,   \
-                                LIDX_RW_DEFAULT, LIDX_DW_DEFAULT);                               \
-        return lbw_##SUFFIX(m, keys, n, q, m->eps, m->eps_rec, m->rw, m->dw);                    \
-    }                                                                                            \
-                                                                                                 \
+        if (q <= lidx_unflip(m->lv[0].keys[0])) return 0;                                       \
+        if (q == UINT64_MAX) {                                                                  \
+            size_t lo, hi;                                                                      \
+            win_##SUFFIX(m, n, q, &lo, &hi);                                                    \
+            return KERNEL(keys, lo, hi, q);                                                     \
+        }                                                                                       \
+        if (m->eps == LIDX_DEFAULT_EPSILON && m->eps_rec == LIDX_DEFAULT_EPSILON_REC)           \
+            return lbw_##SUFFIX(m, keys, n, q, LIDX_DEFAULT_EPSILON, LIDX_DEFAULT_EPSILON_REC,  \
+                                LIDX_RW_DEFAULT, LIDX_DW_DEFAULT);                              \
+        return lbw_##SUFFIX(m, keys, n, q, m->eps, m->eps_rec, m->rw, m->dw);                   \
+    }                                                                                           \
+                                                                                                \
+    /* The common case on its own: a model with the default widths and                          \
+       first key < q < UINT64_MAX (m->lean, tested by lidx_lower_bound).                        \
+       Kept apart from lb_, whose other paths would otherwise make this                         \
+       one save and restore registers. */                                                       \
+    ATTR __attribute__((noinline)) static size_t lbd_##SUFFIX(const lidx *m, const uint64_t *keys,\
+                                                              size_t n, uint64_t q)             \
+    {                                                                                           \
+        return lbw_##SUFFIX(m, keys, n, q, LIDX_DEFAULT_EPSILON, LIDX_DEFAULT_EPSILON_REC,      \
+                            LIDX_RW_DEFAULT, LIDX_DW_DEFAULT);                                  \
+    }                                                                                           \
     /* Groups of G queries are routed together, then bisect their data   */                    \
     /* windows in lock step, so each query's misses overlap with the     */                     \
     /* others'.  Group k+1 is routed (and its first data probes issued)  */                     \
@@ -689,7 +727,7 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
                                    const uint64_t *q, size_t g, size_t *lo, size_t *hi)         \
     {                                                                                            \
         size_t seg[LIDX_BATCH_G];                                                                \
-        const uint64_t first = m->lv[0].keys[0];                                                 \
+        const uint64_t first = lidx_unflip(m->lv[0].keys[0]);                                                 \
         routem_##SUFFIX(m, q, g, seg);                                                           \
         for (size_t i = 0; i < g; i++) {                                                         \
             if (q[i] <= first) { /* lower bound 0 */                                             \
@@ -749,9 +787,9 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
         }                                                                                        \
     }
 
-LIDX_QUERY_FNS(scalar, , lidx_k_scalar, lidx_c_scalar)
-LIDX_QUERY_FNS(avx2, __attribute__((target("avx2,popcnt"))), lidx_k_avx2, lidx_c_avx2)
-LIDX_QUERY_FNS(avx512, __attribute__((target("avx512f,popcnt"))), lidx_k_avx512, lidx_c_avx512)
+LIDX_QUERY_FNS(scalar, , lidx_k_scalar, lidx_c_scalar, lidx_cf_scalar, lidx_qf_scalar)
+LIDX_QUERY_FNS(avx2, __attribute__((target("avx2,popcnt"))), lidx_k_avx2, lidx_c_avx2, lidx_cf_avx2, lidx_qf_avx2)
+LIDX_QUERY_FNS(avx512, __attribute__((target("avx512f,popcnt"))), lidx_k_avx512, lidx_c_avx512, lidx_cf_avx512, lidx_qf_avx512)
 
 void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size_t *lo,
                  size_t *hi)
@@ -766,7 +804,15 @@ void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size
 
 size_t lidx_lower_bound(const lidx *m, const uint64_t *keys, size_t n, uint64_t q)
 {
-    switch (lidx_search_variant()) {
+    int v = lidx_search_variant();
+    if (m && m->lean && n && q > m->first && q != UINT64_MAX) {
+        switch (v) {
+        case LIDX_SEARCH_AVX512: return lbd_avx512(m, keys, n, q);
+        case LIDX_SEARCH_AVX2: return lbd_avx2(m, keys, n, q);
+        default: return lbd_scalar(m, keys, n, q);
+        }
+    }
+    switch (v) {
     case LIDX_SEARCH_AVX512: return lb_avx512(m, keys, n, q);
     case LIDX_SEARCH_AVX2: return lb_avx2(m, keys, n, q);
     default: return lb_scalar(m, keys, n, q);
@@ -888,7 +934,7 @@ int lidx_serialize(const lidx *m, void *buf, size_t cap, size_t *written)
     for (size_t L = 0; L < m->nlevels; L++) {
         const lidx_level *lv = &m->lv[L];
         for (size_t i = 0; i < lv->m; i++, p += SEG_BYTES) {
-            put64(p, lv->keys[i]);
+            put64(p, lidx_unflip(lv->keys[i]));
             put64(p + 8, dbits(lv->par[i].slope));
             put64(p + 16, dbits(lv->par[i].icept));
         }

@@ -141,4 +141,60 @@ __attribute__((target("avx512f,popcnt"))) static inline size_t lidx_c_avx512(con
     return c;
 }
 
+/* The same count over sign-flipped keys (the model's levels, lidx_int.h):
+ * keys <= q, with q prepared once per lookup by lidx_qf_*.  AVX2 counts
+ * keys < q + 1: one compare per four keys, with the keys as its memory
+ * operand and no xor.  Exact for q < UINT64_MAX only (q + 1 wraps); for
+ * UINT64_MAX the count is some value in [0, w], which the callers clamp
+ * and never use as an answer. */
+static inline int64_t lidx_qf_scalar(uint64_t q)
+{
+    return (int64_t)(q ^ 0x8000000000000000ull);
+}
+
+static inline size_t lidx_cf_scalar(const uint64_t *kf, size_t w, int64_t qf)
+{
+    size_t c = 0;
+    for (size_t i = 0; i < w; i++) c += (int64_t)kf[i] <= qf;
+    return c;
+}
+
+__attribute__((target("avx2,popcnt"))) static inline __m256i lidx_qf_avx2(uint64_t q)
+{
+    return _mm256_set1_epi64x((long long)((q + 1) ^ 0x8000000000000000ull));
+}
+
+__attribute__((target("avx2,popcnt"))) static inline size_t lidx_cf_avx2(const uint64_t *kf,
+                                                                         size_t w, __m256i qv)
+{
+    __m256i lt = _mm256_setzero_si256();
+#pragma GCC unroll 10
+    for (size_t i = 0; i < w; i += 4) /* lanes are -1 where key < q + 1 */
+        lt = _mm256_sub_epi64(lt, _mm256_cmpgt_epi64(qv, _mm256_loadu_si256((const __m256i *)(kf + i))));
+    __m128i h = _mm_add_epi64(_mm256_castsi256_si128(lt), _mm256_extracti128_si256(lt, 1));
+    h = _mm_add_epi64(h, _mm_unpackhi_epi64(h, h));
+    return (size_t)_mm_cvtsi128_si64(h);
+}
+
+__attribute__((target("avx512f,popcnt"))) static inline __m512i lidx_qf_avx512(uint64_t q)
+{
+    return _mm512_set1_epi64((long long)(q ^ 0x8000000000000000ull));
+}
+
+__attribute__((target("avx512f,popcnt"))) static inline size_t lidx_cf_avx512(const uint64_t *kf,
+                                                                             size_t w, __m512i qv)
+{
+    size_t c = 0, i = 0;
+#pragma GCC unroll 5
+    for (; i + 8 <= w; i += 8) {
+        __m512i v = _mm512_loadu_si512((const void *)(kf + i));
+        c += (size_t)__builtin_popcount((unsigned)_mm512_cmple_epi64_mask(v, qv));
+    }
+    if (i < w) { /* four left */
+        __m512i v = _mm512_maskz_loadu_epi64(0x0f, (const void *)(kf + i));
+        c += (size_t)__builtin_popcount((unsigned)_mm512_mask_cmple_epi64_mask(0x0f, v, qv));
+    }
+    return c;
+}
+
 #endif
