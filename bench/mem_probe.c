@@ -19,11 +19,15 @@
  *               instructions (four independent chains, so they add
  *               instructions, not latency): how many instructions per
  *               lookup the core tolerates before consecutive lookups stop
- *               overlapping.
+ *               overlapping;
+ *   gather L    L adjacent lines read at each of many random spots, each
+ *               spot's lines prefetched 32 spots ahead, as a batch lookup
+ *               does: the rate at which the machine delivers random lines
+ *               when nothing waits on them, which bounds a batch.
  *
- * A full lookup at 100M keys (three model levels, about 250 instructions)
- * cannot run below "window dep" plus its model walk unless lookups
- * overlap, and the filler rows show when they do.  Medians of R reps.
+ * A single lookup cannot run below "window dep" plus its model walk unless
+ * consecutive lookups overlap, and the filler rows show how far they can.
+ * Medians of R reps.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -162,6 +166,20 @@ int main(int argc, char **argv)
         }
         printf("filler %3d   %7.1f ns per independent window after %d instructions\n", fill[j].f,
                bench_median(v, reps), fill[j].f);
+    }
+    for (size_t L = 1; L <= 4; L *= 2) { /* spots start below n - WIN, so 4 lines fit */
+        double v[99];
+        for (int r = 0; r < reps; r++) {
+            double t = bench_now_ns();
+            for (size_t i = 0; i < nq; i++) {
+                if (i + 32 < nq)
+                    for (size_t l = 0; l < L; l++) __builtin_prefetch(&k[(pos[i + 32] & ~(size_t)7) + 8 * l]);
+                for (size_t l = 0; l < L; l++) sum += k[(pos[i] & ~(size_t)7) + 8 * l];
+            }
+            v[r] = (bench_now_ns() - t) / (double)nq;
+        }
+        double m = bench_median(v, reps);
+        printf("gather %zu     %7.1f ns per spot of %zu lines, %.1f per line\n", L, m, L, m / (double)L);
     }
     printf("(checksum %zx)\n", sum);
     munmap(k, bytes);
