@@ -124,21 +124,31 @@ __attribute__((target("avx2,popcnt"))) static inline size_t lidx_c_avx2(const ui
     return w - (size_t)_mm_cvtsi128_si64(h);
 }
 
-__attribute__((target("avx512f,popcnt"))) static inline size_t lidx_c_avx512(const uint64_t *k,
-                                                                            size_t w, uint64_t q)
+/* AVX-512 compares unsigned directly; over sign-flipped keys (below) the
+ * same count compares signed.  `flipped` is a constant at every call. */
+__attribute__((target("avx512f,popcnt"))) static inline size_t lidx_c512(const uint64_t *k, size_t w,
+                                                                        __m512i qv, int flipped)
 {
-    const __m512i qv = _mm512_set1_epi64((long long)q);
     size_t c = 0, i = 0;
 #pragma GCC unroll 5
     for (; i + 8 <= w; i += 8) {
         __m512i v = _mm512_loadu_si512((const void *)(k + i));
-        c += (size_t)__builtin_popcount((unsigned)_mm512_cmple_epu64_mask(v, qv));
+        __mmask8 le = flipped ? _mm512_cmple_epi64_mask(v, qv) : _mm512_cmple_epu64_mask(v, qv);
+        c += (size_t)__builtin_popcount((unsigned)le);
     }
     if (i < w) { /* four left */
         __m512i v = _mm512_maskz_loadu_epi64(0x0f, (const void *)(k + i));
-        c += (size_t)__builtin_popcount((unsigned)_mm512_mask_cmple_epu64_mask(0x0f, v, qv));
+        __mmask8 le = flipped ? _mm512_mask_cmple_epi64_mask(0x0f, v, qv)
+                              : _mm512_mask_cmple_epu64_mask(0x0f, v, qv);
+        c += (size_t)__builtin_popcount((unsigned)le);
     }
     return c;
+}
+
+__attribute__((target("avx512f,popcnt"))) static inline size_t lidx_c_avx512(const uint64_t *k,
+                                                                            size_t w, uint64_t q)
+{
+    return lidx_c512(k, w, _mm512_set1_epi64((long long)q), 0);
 }
 
 /* The same count over sign-flipped keys (the model's levels, lidx_int.h):
@@ -184,17 +194,7 @@ __attribute__((target("avx512f,popcnt"))) static inline __m512i lidx_qf_avx512(u
 __attribute__((target("avx512f,popcnt"))) static inline size_t lidx_cf_avx512(const uint64_t *kf,
                                                                              size_t w, __m512i qv)
 {
-    size_t c = 0, i = 0;
-#pragma GCC unroll 5
-    for (; i + 8 <= w; i += 8) {
-        __m512i v = _mm512_loadu_si512((const void *)(kf + i));
-        c += (size_t)__builtin_popcount((unsigned)_mm512_cmple_epi64_mask(v, qv));
-    }
-    if (i < w) { /* four left */
-        __m512i v = _mm512_maskz_loadu_epi64(0x0f, (const void *)(kf + i));
-        c += (size_t)__builtin_popcount((unsigned)_mm512_mask_cmple_epi64_mask(0x0f, v, qv));
-    }
-    return c;
+    return lidx_c512(kf, w, qv, 1);
 }
 
 #endif
