@@ -101,7 +101,7 @@ test-plain: $(TEST_BIN)
 
 test-asan:
 	@$(MAKE) --no-print-directory B=build/asan OPT=-O1 \
-	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test-plain
+	  SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer" test-plain
 
 test-tsan:
 	@$(MAKE) --no-print-directory B=build/tsan OPT=-O1 SAN="-fsanitize=thread" tsan-bins

@@ -270,7 +270,7 @@ static void test_count_variants_agree(void **st)
             if (lidx_search_supported(LIDX_SEARCH_AVX512))
                 assert_int_equal(lidx_c_avx512(k, w, q), want);
             /* The sign-flipped kernels the levels use: exact below
-             * UINT64_MAX (routing sends that query around them). */
+             * UINT64_MAX (routem_ replaces that query's segment). */
             if (q == UINT64_MAX) continue;
             for (size_t i = 0; i < w; i++) kf[i] = lidx_unflip(k[i]);
             assert_int_equal(lidx_cf_scalar(kf, w, lidx_qf_scalar(q)), want);
@@ -573,6 +573,90 @@ static void test_serialization_corruption(void **st)
     free(k);
 }
 
+/* Images that pass every check of the loader but lie: lines rewritten to
+ * random values inside the bounds the loader accepts (slopes from 0 to
+ * 1e300, intercepts anywhere in the widened range, often at its very
+ * ends), and epsilons rewritten too, with the checksum resealed.  Such a
+ * model answers wrongly, but no query may read outside the key array or
+ * the model (ASan checks the reads in make test) or answer past n, also
+ * when the caller's n is smaller than the model's key count. */
+static void test_lying_images(void **st)
+{
+    (void)st;
+    static const int variants[] = {LIDX_SEARCH_SCALAR, LIDX_SEARCH_AVX2, LIDX_SEARCH_AVX512};
+    size_t n = 40000;
+    uint64_t *k = gen(D_UNIFORM, n);
+    lidx *m = build_ok(k, n, 1);
+    assert_true(lidx_levels(m) >= 2 && m->lv[lidx_levels(m) - 1].m >= 2); /* a top to route from */
+    size_t sz = lidx_serialized_size(m);
+    uint8_t *img = malloc(sz), *buf = malloc(sz);
+    assert_int_equal(lidx_serialize(m, img, sz, NULL), OMEN_OK);
+    uint32_t nlev = (uint32_t)lidx_levels(m);
+    uint64_t ms[LIDX_MAX_LEVELS];
+    for (uint32_t L = 0; L < nlev; L++) ms[L] = m->lv[L].m;
+    static const uint32_t eps_rec_of[] = {1, 8, 15, 16, 40, LIDX_MAX_EPSILON_REC};
+    uint64_t qs[64];
+    size_t out[64];
+    int loaded = 0;
+    for (int round = 0; round < 200; round++) {
+        memcpy(buf, img, sz);
+        uint32_t eps = 1 + (uint32_t)(rnd() % 40), er = eps_rec_of[rnd() % 6];
+        for (int i = 0; i < 4; i++) {
+            buf[8 + i] = (uint8_t)(eps >> (8 * i));
+            buf[12 + i] = (uint8_t)(er >> (8 * i));
+        }
+        uint8_t *seg = buf + 32 + 8 * nlev;
+        for (uint32_t L = 0; L < nlev; L++) {
+            double span = (double)(L == 0 ? n : ms[L - 1]);
+            double slack = (double)(L == 0 ? eps : er) + LIDX_SLACK;
+            for (uint64_t i = 0; i < ms[L]; i++, seg += 24) {
+                if (rnd() % 3 == 0) continue; /* keep this line */
+                double slopes[] = {0.0, 1e-300, 1.0, 1e300, (double)(rnd() % 1000) / 7.0};
+                double sl = slopes[rnd() % 5], ic;
+                switch (rnd() % 4) {
+                case 0: ic = -slack; break;
+                case 1: ic = span + slack; break;
+                default: ic = -slack + (span + 2 * slack) * (double)(rnd() % 100000) / 100000.0;
+                }
+                uint64_t bs, bi;
+                memcpy(&bs, &sl, 8);
+                memcpy(&bi, &ic, 8);
+                for (int b = 0; b < 8; b++) {
+                    seg[8 + b] = (uint8_t)(bs >> (8 * b));
+                    seg[16 + b] = (uint8_t)(bi >> (8 * b));
+                }
+            }
+        }
+        set_version(buf, sz, LIDX_FORMAT_VERSION); /* reseals the checksum */
+        lidx *l = NULL;
+        if (lidx_deserialize(buf, sz, &l) != OMEN_OK) continue;
+        loaded++;
+        size_t nn = round % 2 ? n : n - 1 - rnd() % 40;
+        for (size_t v = 0; v < 3; v++) {
+            if (!lidx_search_supported(variants[v])) continue;
+            lidx_search_force(variants[v]);
+            for (size_t i = 0; i < 64; i++) {
+                uint64_t q = i < 4 ? (uint64_t[]){0, 1, UINT64_MAX, UINT64_MAX - 1}[i]
+                                   : (i & 1 ? rnd() : k[rnd() % n] + rnd() % 3 - 1);
+                qs[i] = q;
+                size_t lo, hi;
+                lidx_window(l, k, nn, q, &lo, &hi);
+                assert_true(lo <= hi && hi <= nn);
+                assert_true(lidx_lower_bound(l, k, nn, q) <= nn);
+            }
+            lidx_lower_bound_batch(l, k, nn, qs, 64, out);
+            for (size_t i = 0; i < 64; i++) assert_true(out[i] <= nn);
+        }
+        lidx_search_force(LIDX_SEARCH_AUTO);
+        lidx_free(l);
+    }
+    assert_true(loaded > 150); /* the rewrites stay inside what the loader accepts */
+    lidx_free(m);
+    free(img);
+    free(buf);
+    free(k);
+}
+
 /* ---- string keys -------------------------------------------------------- */
 
 typedef struct {
@@ -712,6 +796,7 @@ int main(void)
         cmocka_unit_test(test_nomem),
         cmocka_unit_test(test_huge_model),
         cmocka_unit_test(test_serialization_corruption),
+        cmocka_unit_test(test_lying_images),
         cmocka_unit_test(test_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

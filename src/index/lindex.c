@@ -23,12 +23,17 @@
  * prediction is capped by the next segment's start.
  *
  * Upper levels are the same approximation over the start keys of the
- * level below (positions 0..m-1), repeated until one segment remains.
+ * level below (positions 0..m-1), repeated until the top has at most
+ * LIDX_TOP_MAX segments.
  *
  * Queries never read outside [0, n) of the key array nor outside any level,
- * whatever the model holds (predictions are clamped in floating point
- * before conversion, NaN included), so a loaded model that passed the
- * checksum but lies cannot cause an out-of-bounds access.
+ * whatever the model holds, so a loaded model that passed the checksum but
+ * lies cannot cause an out-of-bounds access: a load checks every line
+ * (finite, slope >= 0, intercept within its level's range widened by
+ * eps + LIDX_SLACK), which keeps every prediction in range for its
+ * conversion to an integer; one minsd caps it by the next segment's start;
+ * and the window starts and segment numbers are clamped in integers
+ * (win_start, and the clamps in route_ and seg_window).
  */
 #include <math.h>
 #include <string.h>
@@ -541,9 +546,9 @@ int lidx_build(const uint64_t *keys, size_t n, unsigned epsilon, lidx **out)
  * increasing), so the count is a - lo whatever lies past the window's end
  * (real keys > q, or the UINT64_MAX padding).  The top level is counted
  * whole.  Either way a step is a fixed sequence of loads, compares and
- * conditional moves.  The only branches left go the same way for every
- * ordinary query (a negative prediction, a key gap of 2^63 or more), so
- * they are always predicted: a lookup never flushes the pipeline, and
+ * conditional moves.  The only branch left goes the same way for every
+ * ordinary query (taken for a key gap of 2^63 or more), so
+ * it is always predicted: a lookup never flushes the pipeline, and
  * the core may start the next one while this one waits (how far it does
  * is measured in docs/benchmarks.md: independent lookups run 1.84x as
  * fast as chained ones at 10M keys, 1.93x at 100M).
@@ -615,7 +620,9 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
         size_t L = m->nlevels - 1;                                                              \
         const lidx_level *lv = &m->lv[L];                                                       \
         const size_t top = lv->m;                                                               \
-        for (size_t i = 0; i < g; i++) { /* a count of 0 wraps, then clamps */                  \
+        /* A count of 0 (q below the first key, which every caller answers */                   \
+        /* before using the segment) wraps and clamps to the last segment. */                   \
+        for (size_t i = 0; i < g; i++) {                                                        \
             size_t c = top <= 8 ? COUNTF(lv->keys, 8, QF(qs[i]))                                \
                                 : COUNTF(lv->keys, LIDX_TOP_MAX, QF(qs[i]));                    \
             seg[i] = c - 1 < top ? c - 1 : top - 1;                                             \
@@ -663,7 +670,7 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
             *hi = n;                                                                            \
             return;                                                                             \
         }                                                                                       \
-        if (q <= lidx_unflip(m->lv[0].keys[0])) {                                               \
+        if (q <= m->first) {                                                                    \
             *lo = *hi = 0;                                                                      \
             return;                                                                             \
         }                                                                                       \
@@ -694,19 +701,17 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
         return KERNEL(keys, lo < hi ? lo : hi, hi, q);                                          \
     }                                                                                           \
                                                                                                 \
-    ATTR __attribute__((noinline)) static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys,\
+    ATTR __attribute__((noinline)) static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys, \
                                                              size_t n, uint64_t q)              \
     {                                                                                           \
         if (!m || m->nlevels == 0 || n == 0) return KERNEL(keys, 0, n, q);                      \
-        if (q <= lidx_unflip(m->lv[0].keys[0])) return 0;                                       \
+        if (q <= m->first) return 0;                                                            \
         if (q == UINT64_MAX) {                                                                  \
             size_t lo, hi;                                                                      \
             win_##SUFFIX(m, n, q, &lo, &hi);                                                    \
             return KERNEL(keys, lo, hi, q);                                                     \
         }                                                                                       \
-        if (m->eps == LIDX_DEFAULT_EPSILON && m->eps_rec == LIDX_DEFAULT_EPSILON_REC)           \
-            return lbw_##SUFFIX(m, keys, n, q, LIDX_DEFAULT_EPSILON, LIDX_DEFAULT_EPSILON_REC,  \
-                                LIDX_RW_DEFAULT, LIDX_DW_DEFAULT);                              \
+        /* a model with the default epsilons took lbd_ */                                       \
         return lbw_##SUFFIX(m, keys, n, q, m->eps, m->eps_rec, m->rw, m->dw);                   \
     }                                                                                           \
                                                                                                 \
@@ -714,49 +719,49 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
        first key < q < UINT64_MAX (m->lean, tested by lidx_lower_bound).                        \
        Kept apart from lb_, whose other paths would otherwise make this                         \
        one save and restore registers. */                                                       \
-    ATTR __attribute__((noinline)) static size_t lbd_##SUFFIX(const lidx *m, const uint64_t *keys,\
+    ATTR __attribute__((noinline)) static size_t lbd_##SUFFIX(const lidx *m, const uint64_t *keys, \
                                                               size_t n, uint64_t q)             \
     {                                                                                           \
         return lbw_##SUFFIX(m, keys, n, q, LIDX_DEFAULT_EPSILON, LIDX_DEFAULT_EPSILON_REC,      \
                             LIDX_RW_DEFAULT, LIDX_DW_DEFAULT);                                  \
     }                                                                                           \
-    /* Groups of G queries are routed together, then bisect their data   */                    \
+    /* Groups of G queries are routed together, then bisect their data   */                     \
     /* windows in lock step, so each query's misses overlap with the     */                     \
     /* others'.  Group k+1 is routed (and its first data probes issued)  */                     \
     /* before group k's windows are bisected (double buffering). */                             \
     ATTR static void prep_##SUFFIX(const lidx *m, size_t n, const uint64_t *keys,               \
                                    const uint64_t *q, size_t g, size_t *lo, size_t *hi)         \
-    {                                                                                            \
-        size_t seg[LIDX_BATCH_G];                                                                \
-        const uint64_t first = lidx_unflip(m->lv[0].keys[0]);                                                 \
-        routem_##SUFFIX(m, q, g, seg);                                                           \
-        for (size_t i = 0; i < g; i++) {                                                         \
-            if (q[i] <= first) { /* lower bound 0 */                                             \
-                lo[i] = hi[i] = 0;                                                               \
-                continue;                                                                        \
-            }                                                                                    \
-            seg_window(&m->lv[0], seg[i], q[i], n, m->eps, &lo[i], &hi[i]);                      \
-            if (lo[i] < hi[i]) __builtin_prefetch(&keys[lo[i] + (hi[i] - lo[i]) / 2]);           \
-        }                                                                                        \
-    }                                                                                            \
-                                                                                                 \
+    {                                                                                           \
+        size_t seg[LIDX_BATCH_G];                                                               \
+        const uint64_t first = m->first;                                                        \
+        routem_##SUFFIX(m, q, g, seg);                                                          \
+        for (size_t i = 0; i < g; i++) {                                                        \
+            if (q[i] <= first) { /* lower bound 0 */                                            \
+                lo[i] = hi[i] = 0;                                                              \
+                continue;                                                                       \
+            }                                                                                   \
+            seg_window(&m->lv[0], seg[i], q[i], n, m->eps, &lo[i], &hi[i]);                     \
+            if (lo[i] < hi[i]) __builtin_prefetch(&keys[lo[i] + (hi[i] - lo[i]) / 2]);          \
+        }                                                                                       \
+    }                                                                                           \
+                                                                                                \
     ATTR static void batch_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n,              \
                                     const uint64_t *qs, size_t count, size_t *out)              \
-    {                                                                                            \
-        if (!m || m->nlevels == 0 || n == 0) {                                                   \
-            for (size_t i = 0; i < count; i++) out[i] = KERNEL(keys, 0, n, qs[i]);               \
-            return;                                                                              \
-        }                                                                                        \
-        size_t lo[2][LIDX_BATCH_G], hi[2][LIDX_BATCH_G];                                         \
-        size_t g0 = count < LIDX_BATCH_G ? count : LIDX_BATCH_G;                                 \
-        prep_##SUFFIX(m, n, keys, qs, g0, lo[0], hi[0]);                                         \
-        for (size_t base = 0, k = 0; base < count; base += LIDX_BATCH_G, k ^= 1) {               \
-            size_t g = count - base < LIDX_BATCH_G ? count - base : LIDX_BATCH_G;                \
-            size_t nb = base + LIDX_BATCH_G;                                                     \
-            if (nb < count) {                                                                    \
-                size_t g2 = count - nb < LIDX_BATCH_G ? count - nb : LIDX_BATCH_G;               \
-                prep_##SUFFIX(m, n, keys, qs + nb, g2, lo[k ^ 1], hi[k ^ 1]);                    \
-            }                                                                                    \
+    {                                                                                           \
+        if (!m || m->nlevels == 0 || n == 0) {                                                  \
+            for (size_t i = 0; i < count; i++) out[i] = KERNEL(keys, 0, n, qs[i]);              \
+            return;                                                                             \
+        }                                                                                       \
+        size_t lo[2][LIDX_BATCH_G], hi[2][LIDX_BATCH_G];                                        \
+        size_t g0 = count < LIDX_BATCH_G ? count : LIDX_BATCH_G;                                \
+        prep_##SUFFIX(m, n, keys, qs, g0, lo[0], hi[0]);                                        \
+        for (size_t base = 0, k = 0; base < count; base += LIDX_BATCH_G, k ^= 1) {              \
+            size_t g = count - base < LIDX_BATCH_G ? count - base : LIDX_BATCH_G;               \
+            size_t nb = base + LIDX_BATCH_G;                                                    \
+            if (nb < count) {                                                                   \
+                size_t g2 = count - nb < LIDX_BATCH_G ? count - nb : LIDX_BATCH_G;              \
+                prep_##SUFFIX(m, n, keys, qs + nb, g2, lo[k ^ 1], hi[k ^ 1]);                   \
+            }                                                                                   \
             /* Bisect all windows in lock step, one probe per query per                         \
              * round, prefetching each query's next probe, down to 4 keys:                      \
              * about 3 lines per query instead of the whole window's 5-6.                       \
@@ -764,32 +769,32 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
              * (mem_probe's gather rows), so one more round that leaves a                       \
              * 4-key count, mostly inside a line already read, beats                            \
              * stopping at 8 (3-8 % in A/B runs at 10M keys). */                                \
-            size_t *b = lo[k], len[LIDX_BATCH_G];                                                \
-            const uint64_t *q = qs + base;                                                       \
-            int more = 1;                                                                        \
-            for (size_t i = 0; i < g; i++) len[i] = hi[k][i] - b[i];                             \
-            while (more) {                                                                       \
-                more = 0;                                                                        \
-                for (size_t i = 0; i < g; i++) {                                                 \
+            size_t *b = lo[k], len[LIDX_BATCH_G];                                               \
+            const uint64_t *q = qs + base;                                                      \
+            int more = 1;                                                                       \
+            for (size_t i = 0; i < g; i++) len[i] = hi[k][i] - b[i];                            \
+            while (more) {                                                                      \
+                more = 0;                                                                       \
+                for (size_t i = 0; i < g; i++) {                                                \
                     if (len[i] <= 4) continue;                                                  \
-                    size_t half = len[i] / 2;                                                    \
-                    b[i] = keys[b[i] + half] < q[i] ? b[i] + half : b[i];                        \
-                    len[i] -= half;                                                              \
+                    size_t half = len[i] / 2;                                                   \
+                    b[i] = keys[b[i] + half] < q[i] ? b[i] + half : b[i];                       \
+                    len[i] -= half;                                                             \
                     if (len[i] > 4) {                                                           \
-                        __builtin_prefetch(&keys[b[i] + len[i] / 2]);                            \
-                        more = 1;                                                                \
-                    } else {                                                                     \
-                        __builtin_prefetch(&keys[b[i]]);                                         \
-                        __builtin_prefetch(&keys[b[i] + len[i] - 1]);                            \
-                    }                                                                            \
-                }                                                                                \
-            }                                                                                    \
-            for (size_t i = 0; i < g; i++)                                                       \
+                        __builtin_prefetch(&keys[b[i] + len[i] / 2]);                           \
+                        more = 1;                                                               \
+                    } else {                                                                    \
+                        __builtin_prefetch(&keys[b[i]]);                                        \
+                        __builtin_prefetch(&keys[b[i] + len[i] - 1]);                           \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+            for (size_t i = 0; i < g; i++)                                                      \
                 /* At most 4 candidates left: count 4 keys when they exist */                   \
                 /* (len > 0 means q passed the first key, so q - 1 is safe). */                 \
-                out[base + i] = len[i] && b[i] + 4 <= n ? b[i] + COUNT(keys + b[i], 4, q[i] - 1)\
-                                                        : KERNEL(keys, b[i], b[i] + len[i], q[i]);\
-        }                                                                                        \
+                out[base + i] = len[i] && b[i] + 4 <= n ? b[i] + COUNT(keys + b[i], 4, q[i] - 1) \
+                                                        : KERNEL(keys, b[i], b[i] + len[i], q[i]); \
+        }                                                                                       \
     }
 
 LIDX_QUERY_FNS(scalar, , lidx_k_scalar, lidx_c_scalar, lidx_cf_scalar, lidx_qf_scalar)

@@ -154,9 +154,10 @@ __attribute__((target("avx512f,popcnt"))) static inline size_t lidx_c_avx512(con
 /* The same count over sign-flipped keys (the model's levels, lidx_int.h):
  * keys <= q, with q prepared once per lookup by lidx_qf_*.  AVX2 counts
  * keys < q + 1: one compare per four keys, with the keys as its memory
- * operand and no xor.  Exact for q < UINT64_MAX only (q + 1 wraps); for
- * UINT64_MAX the count is some value in [0, w], which the callers clamp
- * and never use as an answer. */
+ * operand and no xor.  That is exact for q < UINT64_MAX only: q + 1 wraps
+ * and the AVX2 count for UINT64_MAX is 0, which the routing clamps and
+ * then replaces (routem_).  The scalar and AVX-512 counts are exact for
+ * every q. */
 static inline int64_t lidx_qf_scalar(uint64_t q)
 {
     return (int64_t)(q ^ 0x8000000000000000ull);
