@@ -22,11 +22,9 @@
 
 #define REPS 5
 
-static double now(void)
+static double now(void) /* seconds */
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+    return bench_now_ns() * 1e-9;
 }
 
 static void die(const char *what, int rc)

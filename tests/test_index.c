@@ -605,11 +605,11 @@ static void test_lying_images(void **st)
             buf[8 + i] = (uint8_t)(eps >> (8 * i));
             buf[12 + i] = (uint8_t)(er >> (8 * i));
         }
-        uint8_t *seg = buf + 32 + 8 * nlev;
+        uint8_t *seg = buf + LIDX_IMG_HDR + 8 * nlev;
         for (uint32_t L = 0; L < nlev; L++) {
             double span = (double)(L == 0 ? n : ms[L - 1]);
             double slack = (double)(L == 0 ? eps : er) + LIDX_SLACK;
-            for (uint64_t i = 0; i < ms[L]; i++, seg += 24) {
+            for (uint64_t i = 0; i < ms[L]; i++, seg += LIDX_IMG_SEG) {
                 if (rnd() % 3 == 0) continue; /* keep this line */
                 double slopes[] = {0.0, 1e-300, 1.0, 1e300, (double)(rnd() % 1000) / 7.0};
                 double sl = slopes[rnd() % 5], ic;

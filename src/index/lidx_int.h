@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "index/lindex.h"
+#include "index/lsearch_impl.h"
 
 #define LIDX_MAGIC 0x584c4d4fu /* "OMLX" little-endian */
 #define LIDX_FORMAT_VERSION 2u
@@ -54,6 +55,11 @@ typedef struct {
     double icept;
 } lidx_par;
 
+/* Sizes in a serialized image (lindex.c has its layout): the header, and
+ * one segment (key, slope, intercept). */
+#define LIDX_IMG_HDR 32u
+#define LIDX_IMG_SEG 24u
+
 /* In memory each level is padded: keys[m .. m + pad) hold UINT64_MAX
  * (flipped), so a routing count may read a fixed rw keys from any start
  * <= m (and the top level's LIDX_TOP_MAX keys may all be counted), and
@@ -61,7 +67,6 @@ typedef struct {
  * next segment's start" needs no bounds test and also caps the last
  * segment's prediction.  The image on disk holds only the m real
  * segments. */
-#define LIDX_SIGN 0x8000000000000000ull
 /* A level key as stored in memory, back to its value (and the reverse). */
 static inline uint64_t lidx_unflip(uint64_t k)
 {

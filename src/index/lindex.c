@@ -880,9 +880,6 @@ size_t lidx_nkeys(const lidx *m)
  *   u32 masked crc32c of everything before it.
  */
 
-#define HDR_BYTES 32u
-#define SEG_BYTES 24u
-
 static void put32(uint8_t *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -919,8 +916,8 @@ static double bitsd(uint64_t u)
 size_t lidx_serialized_size(const lidx *m)
 {
     if (!m) return 0;
-    size_t s = HDR_BYTES + 4;
-    for (size_t L = 0; L < m->nlevels; L++) s += 8 + m->lv[L].m * SEG_BYTES;
+    size_t s = LIDX_IMG_HDR + 4;
+    for (size_t L = 0; L < m->nlevels; L++) s += 8 + m->lv[L].m * LIDX_IMG_SEG;
     return s;
 }
 
@@ -939,11 +936,11 @@ int lidx_serialize(const lidx *m, void *buf, size_t cap, size_t *written)
     put64(p + 16, (uint64_t)m->nkeys);
     put32(p + 24, (uint32_t)m->nlevels);
     put32(p + 28, 0);
-    p += HDR_BYTES;
+    p += LIDX_IMG_HDR;
     for (size_t L = 0; L < m->nlevels; L++, p += 8) put64(p, (uint64_t)m->lv[L].m);
     for (size_t L = 0; L < m->nlevels; L++) {
         const lidx_level *lv = &m->lv[L];
-        for (size_t i = 0; i < lv->m; i++, p += SEG_BYTES) {
+        for (size_t i = 0; i < lv->m; i++, p += LIDX_IMG_SEG) {
             put64(p, lidx_unflip(lv->keys[i]));
             put64(p + 8, dbits(lv->par[i].slope));
             put64(p + 16, dbits(lv->par[i].icept));
@@ -960,7 +957,7 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
     *out = NULL;
     if (!buf && len) return omen_seterr(OMEN_INVALID, "lidx_deserialize: NULL buffer");
     const uint8_t *p = buf;
-    if (len < HDR_BYTES + 4) return omen_seterr(OMEN_CORRUPT, "lidx: image truncated (%zu bytes)", len);
+    if (len < LIDX_IMG_HDR + 4) return omen_seterr(OMEN_CORRUPT, "lidx: image truncated (%zu bytes)", len);
     if (get32(p) != LIDX_MAGIC) return omen_seterr(OMEN_CORRUPT, "lidx: bad magic");
     if (crc32c_unmask(get32(p + len - 4)) != crc32c(0, p, len - 4))
         return omen_seterr(OMEN_CORRUPT, "lidx: checksum mismatch");
@@ -978,12 +975,12 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
     if (nlev > LIDX_MAX_LEVELS || (nkeys == 0) != (nlev == 0) || nkeys > (UINT64_MAX >> 8))
         return omen_seterr(OMEN_CORRUPT, "lidx: %u levels for %llu keys", nlev,
                            (unsigned long long)nkeys);
-    size_t body = len - 4 - HDR_BYTES;
+    size_t body = len - 4 - LIDX_IMG_HDR;
     if (body < (size_t)nlev * 8) return omen_seterr(OMEN_CORRUPT, "lidx: level table truncated");
-    size_t room = (body - (size_t)nlev * 8) / SEG_BYTES, total = 0;
+    size_t room = (body - (size_t)nlev * 8) / LIDX_IMG_SEG, total = 0;
     uint64_t ms[LIDX_MAX_LEVELS];
     for (uint32_t L = 0; L < nlev; L++) {
-        ms[L] = get64(p + HDR_BYTES + 8 * (size_t)L);
+        ms[L] = get64(p + LIDX_IMG_HDR + 8 * (size_t)L);
         /* Each level is strictly smaller than the one below; the top is
          * small (a single root in version 1); the bottom has at most two
          * points per key. */
@@ -993,14 +990,14 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
             return omen_seterr(OMEN_CORRUPT, "lidx: bad segment count at level %u", L);
         total += (size_t)ms[L];
     }
-    if (body != (size_t)nlev * 8 + total * SEG_BYTES)
+    if (body != (size_t)nlev * 8 + total * LIDX_IMG_SEG)
         return omen_seterr(OMEN_CORRUPT, "lidx: image length %zu does not match its levels", len);
     lidx *m = omen_calloc(1, sizeof *m);
     if (!m) return omen_seterr(OMEN_NOMEM, "lidx_deserialize");
     m->eps = eps;
     m->eps_rec = eps_rec;
     m->nkeys = (size_t)nkeys;
-    const uint8_t *s = p + HDR_BYTES + 8 * (size_t)nlev;
+    const uint8_t *s = p + LIDX_IMG_HDR + 8 * (size_t)nlev;
     int rc = OMEN_OK;
     for (uint32_t L = 0; L < nlev && rc == OMEN_OK; L++) {
         lidx_level *lv = &m->lv[L];
@@ -1016,7 +1013,7 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
         /* A position a segment may predict: its level's range widened. */
         double span = (double)(L == 0 ? nkeys : ms[L - 1]);
         double slack = (double)(L == 0 ? eps : eps_rec) + LIDX_SLACK;
-        for (size_t i = 0; i < cnt; i++, s += SEG_BYTES) {
+        for (size_t i = 0; i < cnt; i++, s += LIDX_IMG_SEG) {
             lv->keys[i] = get64(s);
             lv->par[i].slope = bitsd(get64(s + 8));
             lv->par[i].icept = bitsd(get64(s + 16));

@@ -15,6 +15,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The sign bit: xored into both sides, it makes a signed compare order
+ * 64-bit keys as unsigned (AVX2 has only the signed one).  The model's
+ * levels keep their keys so flipped (lidx_int.h). */
+#define LIDX_SIGN 0x8000000000000000ull
+
 /* Windows at most this long are counted, not bisected. */
 #define LIDX_SCALAR_TAIL 16
 #define LIDX_AVX2_TAIL 32
@@ -55,7 +60,7 @@ __attribute__((target("avx2,popcnt"))) static inline size_t lidx_k_avx2(const ui
     const uint64_t *base = lidx_narrow(keys, lo, hi, q, LIDX_AVX2_TAIL, &len);
     /* No unsigned 64-bit compare in AVX2: flip the sign bits so that the
      * signed compare orders the values as unsigned. */
-    const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
+    const __m256i sign = _mm256_set1_epi64x((long long)LIDX_SIGN);
     const __m256i qv = _mm256_xor_si256(_mm256_set1_epi64x((long long)q), sign);
     size_t cnt = 0, i = 0;
     for (; i + 4 <= len; i += 4) {
@@ -111,7 +116,7 @@ static inline size_t lidx_c_scalar(const uint64_t *k, size_t w, uint64_t q)
 __attribute__((target("avx2,popcnt"))) static inline size_t lidx_c_avx2(const uint64_t *k,
                                                                         size_t w, uint64_t q)
 {
-    const __m256i sign = _mm256_set1_epi64x((long long)0x8000000000000000ull);
+    const __m256i sign = _mm256_set1_epi64x((long long)LIDX_SIGN);
     const __m256i qv = _mm256_xor_si256(_mm256_set1_epi64x((long long)q), sign);
     __m256i gt = _mm256_setzero_si256();
 #pragma GCC unroll 10
@@ -160,7 +165,7 @@ __attribute__((target("avx512f,popcnt"))) static inline size_t lidx_c_avx512(con
  * every q. */
 static inline int64_t lidx_qf_scalar(uint64_t q)
 {
-    return (int64_t)(q ^ 0x8000000000000000ull);
+    return (int64_t)(q ^ LIDX_SIGN);
 }
 
 static inline size_t lidx_cf_scalar(const uint64_t *kf, size_t w, int64_t qf)
@@ -172,7 +177,7 @@ static inline size_t lidx_cf_scalar(const uint64_t *kf, size_t w, int64_t qf)
 
 __attribute__((target("avx2,popcnt"))) static inline __m256i lidx_qf_avx2(uint64_t q)
 {
-    return _mm256_set1_epi64x((long long)((q + 1) ^ 0x8000000000000000ull));
+    return _mm256_set1_epi64x((long long)((q + 1) ^ LIDX_SIGN));
 }
 
 __attribute__((target("avx2,popcnt"))) static inline size_t lidx_cf_avx2(const uint64_t *kf,
@@ -189,7 +194,7 @@ __attribute__((target("avx2,popcnt"))) static inline size_t lidx_cf_avx2(const u
 
 __attribute__((target("avx512f,popcnt"))) static inline __m512i lidx_qf_avx512(uint64_t q)
 {
-    return _mm512_set1_epi64((long long)(q ^ 0x8000000000000000ull));
+    return _mm512_set1_epi64((long long)(q ^ LIDX_SIGN));
 }
 
 __attribute__((target("avx512f,popcnt"))) static inline size_t lidx_cf_avx512(const uint64_t *kf,
