@@ -174,6 +174,13 @@ static void check_queries(const lidx *m, const uint64_t *k, size_t n, size_t nra
         uint64_t *qs = malloc(cnt * sizeof *qs);
         size_t *out = malloc(cnt * sizeof *out);
         for (size_t i = 0; i < cnt; i++) qs[i] = (n && (i % 3)) ? k[rnd() % n] + (i % 2) : rnd();
+        /* windows clipped at either end of the array, and the extremes */
+        for (size_t i = 0; i < 48 && n; i++) {
+            qs[2 * i] = k[i < n ? i : n - 1] - (i % 3 == 1);
+            qs[2 * i + 1] = k[n - 1 - (i < n ? i : n - 1)] + (i % 3 == 2);
+        }
+        qs[cnt - 1] = 0;
+        qs[cnt - 2] = UINT64_MAX;
         lidx_lower_bound_batch(m, k, n, qs, cnt, out);
         for (size_t i = 0; i < cnt; i++) assert_int_equal(out[i], ref_lb(k, n, qs[i]));
         free(qs);

@@ -596,7 +596,7 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
 #define LIDX_RW_DEFAULT LIDX_WIDTH(LIDX_DEFAULT_EPSILON_REC)
 #define LIDX_DW_DEFAULT LIDX_WIDTH(LIDX_DEFAULT_EPSILON)
 #ifndef LIDX_BATCH_G
-#define LIDX_BATCH_G 64
+#define LIDX_BATCH_G 128
 #endif
 /* The query paths are instantiated once per kernel set, each compiled for
  * its target so the kernels inline into every level's step; the entry
@@ -725,12 +725,13 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
         return lbw_##SUFFIX(m, keys, n, q, LIDX_DEFAULT_EPSILON, LIDX_DEFAULT_EPSILON_REC,      \
                             LIDX_RW_DEFAULT, LIDX_DW_DEFAULT);                                  \
     }                                                                                           \
-    /* Groups of G queries are routed together, then bisect their data   */                     \
-    /* windows in lock step, so each query's misses overlap with the     */                     \
-    /* others'.  Group k+1 is routed (and its first data probes issued)  */                     \
-    /* before group k's windows are bisected (double buffering). */                             \
-    ATTR static void prep_##SUFFIX(const lidx *m, size_t n, const uint64_t *keys,               \
-                                   const uint64_t *q, size_t g, size_t *lo, size_t *hi)         \
+    /* Groups of G queries are routed together, then bisect their data                          \
+       windows in lock step, so each query's misses overlap with the                            \
+       others'.  Group k+1 is routed (and its first data probes issued)                         \
+       before group k's windows are bisected (double buffering). */                             \
+    ATTR static inline __attribute__((always_inline)) void prep_##SUFFIX(                       \
+        const lidx *m, size_t n, const uint64_t *keys, const uint64_t *q, size_t g, unsigned eps,\
+        size_t *lo, size_t *hi)                                                                 \
     {                                                                                           \
         size_t seg[LIDX_BATCH_G];                                                               \
         const uint64_t first = m->first;                                                        \
@@ -740,61 +741,84 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
                 lo[i] = hi[i] = 0;                                                              \
                 continue;                                                                       \
             }                                                                                   \
-            seg_window(&m->lv[0], seg[i], q[i], n, m->eps, &lo[i], &hi[i]);                     \
+            seg_window(&m->lv[0], seg[i], q[i], n, eps, &lo[i], &hi[i]);                        \
             if (lo[i] < hi[i]) __builtin_prefetch(&keys[lo[i] + (hi[i] - lo[i]) / 2]);          \
+        }                                                                                       \
+    }                                                                                           \
+                                                                                                \
+    /* Every window not clipped at an end of the array is w = 2 eps +                           \
+       LIDX_SLACK keys wide, so all queries of a group bisect on one                            \
+       schedule of constant steps (constants indeed for the default                             \
+       epsilon): no lengths to keep and no branch on them, 5-10 % faster                        \
+       than bisecting each window by its own length.  The rounds go down                        \
+       to 4 candidates, one probe per query per round, each prefetching                         \
+       the next: about 2.2 distinct lines per query against the window's                        \
+       5-6.  A batch is bound by the random lines the core can fetch                            \
+       (mem_probe's gather rows), so fewer lines beat fewer instructions:                       \
+       stopping at 9 candidates and counting 12 keys was 10-15 % slower.                        \
+       A clipped window (or q <= first key) takes the rounds from 0,                            \
+       in bounds as n >= w, and is searched afresh after them. */                               \
+    ATTR static inline __attribute__((always_inline)) void batchw_##SUFFIX(                     \
+        const lidx *m, const uint64_t *keys, size_t n, const uint64_t *qs, size_t count,        \
+        unsigned eps, size_t *out)                                                              \
+    {                                                                                           \
+        const size_t w = 2 * (size_t)eps + LIDX_SLACK;                                          \
+        size_t lo[2][LIDX_BATCH_G], hi[2][LIDX_BATCH_G], b[LIDX_BATCH_G];                       \
+        size_t g0 = count < LIDX_BATCH_G ? count : LIDX_BATCH_G;                                \
+        prep_##SUFFIX(m, n, keys, qs, g0, eps, lo[0], hi[0]);                                   \
+        for (size_t base = 0, k = 0; base < count; base += LIDX_BATCH_G, k ^= 1) {              \
+            size_t g = count - base < LIDX_BATCH_G ? count - base : LIDX_BATCH_G;               \
+            size_t nb = base + LIDX_BATCH_G;                                                    \
+            if (nb < count) {                                                                   \
+                size_t g2 = count - nb < LIDX_BATCH_G ? count - nb : LIDX_BATCH_G;              \
+                prep_##SUFFIX(m, n, keys, qs + nb, g2, eps, lo[k ^ 1], hi[k ^ 1]);              \
+            }                                                                                   \
+            const uint64_t *q = qs + base;                                                      \
+            int clipped = 0;                                                                    \
+            for (size_t i = 0; i < g; i++) {                                                    \
+                int full = hi[k][i] - lo[k][i] == w;                                            \
+                b[i] = full ? lo[k][i] : 0;                                                     \
+                clipped |= !full;                                                               \
+            }                                                                                   \
+            for (size_t len = w; len > 4;) {                                                    \
+                size_t half = len / 2;                                                          \
+                len -= half;                                                                    \
+                for (size_t i = 0; i < g; i++) {                                                \
+                    size_t x = b[i];                                                            \
+                    x = keys[x + half] < q[i] ? x + half : x;                                   \
+                    b[i] = x;                                                                   \
+                    if (len > 4) {                                                              \
+                        __builtin_prefetch(&keys[x + len / 2]);                                 \
+                    } else {                                                                    \
+                        __builtin_prefetch(&keys[x]);                                           \
+                        __builtin_prefetch(&keys[x + len - 1]);                                 \
+                    }                                                                           \
+                }                                                                               \
+            }                                                                                   \
+            /* At most 4 candidates left: count 4 keys when they exist (a                       \
+               full window means q passed the first key, so q - 1 is safe;                      \
+               a clipped one's answer is replaced below). */                                    \
+            for (size_t i = 0; i < g; i++)                                                      \
+                out[base + i] = b[i] + 4 <= n ? b[i] + COUNT(keys + b[i], 4, q[i] - 1)          \
+                                              : KERNEL(keys, b[i], n, q[i]);                    \
+            if (clipped)                                                                        \
+                for (size_t i = 0; i < g; i++)                                                  \
+                    if (hi[k][i] - lo[k][i] != w)                                               \
+                        out[base + i] = KERNEL(keys, lo[k][i], hi[k][i], q[i]);                 \
         }                                                                                       \
     }                                                                                           \
                                                                                                 \
     ATTR static void batch_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n,              \
                                     const uint64_t *qs, size_t count, size_t *out)              \
     {                                                                                           \
-        if (!m || m->nlevels == 0 || n == 0) {                                                  \
+        if (!m || m->nlevels == 0 || n < 2 * (size_t)m->eps + LIDX_SLACK) {                     \
             for (size_t i = 0; i < count; i++) out[i] = KERNEL(keys, 0, n, qs[i]);              \
             return;                                                                             \
         }                                                                                       \
-        size_t lo[2][LIDX_BATCH_G], hi[2][LIDX_BATCH_G];                                        \
-        size_t g0 = count < LIDX_BATCH_G ? count : LIDX_BATCH_G;                                \
-        prep_##SUFFIX(m, n, keys, qs, g0, lo[0], hi[0]);                                        \
-        for (size_t base = 0, k = 0; base < count; base += LIDX_BATCH_G, k ^= 1) {              \
-            size_t g = count - base < LIDX_BATCH_G ? count - base : LIDX_BATCH_G;               \
-            size_t nb = base + LIDX_BATCH_G;                                                    \
-            if (nb < count) {                                                                   \
-                size_t g2 = count - nb < LIDX_BATCH_G ? count - nb : LIDX_BATCH_G;              \
-                prep_##SUFFIX(m, n, keys, qs + nb, g2, lo[k ^ 1], hi[k ^ 1]);                   \
-            }                                                                                   \
-            /* Bisect all windows in lock step, one probe per query per                         \
-             * round, prefetching each query's next probe, down to 4 keys:                      \
-             * about 3 lines per query instead of the whole window's 5-6.                       \
-             * A batch is bound by the random lines the core can fetch                          \
-             * (mem_probe's gather rows), so one more round that leaves a                       \
-             * 4-key count, mostly inside a line already read, beats                            \
-             * stopping at 8 (3-8 % in A/B runs at 10M keys). */                                \
-            size_t *b = lo[k], len[LIDX_BATCH_G];                                               \
-            const uint64_t *q = qs + base;                                                      \
-            int more = 1;                                                                       \
-            for (size_t i = 0; i < g; i++) len[i] = hi[k][i] - b[i];                            \
-            while (more) {                                                                      \
-                more = 0;                                                                       \
-                for (size_t i = 0; i < g; i++) {                                                \
-                    if (len[i] <= 4) continue;                                                  \
-                    size_t half = len[i] / 2;                                                   \
-                    b[i] = keys[b[i] + half] < q[i] ? b[i] + half : b[i];                       \
-                    len[i] -= half;                                                             \
-                    if (len[i] > 4) {                                                           \
-                        __builtin_prefetch(&keys[b[i] + len[i] / 2]);                           \
-                        more = 1;                                                               \
-                    } else {                                                                    \
-                        __builtin_prefetch(&keys[b[i]]);                                        \
-                        __builtin_prefetch(&keys[b[i] + len[i] - 1]);                           \
-                    }                                                                           \
-                }                                                                               \
-            }                                                                                   \
-            for (size_t i = 0; i < g; i++)                                                      \
-                /* At most 4 candidates left: count 4 keys when they exist */                   \
-                /* (len > 0 means q passed the first key, so q - 1 is safe). */                 \
-                out[base + i] = len[i] && b[i] + 4 <= n ? b[i] + COUNT(keys + b[i], 4, q[i] - 1) \
-                                                        : KERNEL(keys, b[i], b[i] + len[i], q[i]); \
-        }                                                                                       \
+        if (m->lean)                                                                            \
+            batchw_##SUFFIX(m, keys, n, qs, count, LIDX_DEFAULT_EPSILON, out);                  \
+        else                                                                                    \
+            batchw_##SUFFIX(m, keys, n, qs, count, m->eps, out);                                \
     }
 
 LIDX_QUERY_FNS(scalar, , lidx_k_scalar, lidx_c_scalar, lidx_cf_scalar, lidx_qf_scalar)
