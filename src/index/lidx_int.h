@@ -6,7 +6,8 @@
  * Layout: levels[0] is the bottom level (its segments predict positions in
  * the caller's key array); levels[L] (L >= 1) predicts positions in
  * levels[L-1].keys; the top level has at most LIDX_TOP_MAX segments and
- * is counted whole (an image of format version 1 has a single root).
+ * is counted, not descended (an image of format version 1 has a single
+ * root, one of version 2 a top of at most 32 segments).
  * Each level keeps its segment start keys in a contiguous array (counted
  * with SIMD compares) and the line parameters in a parallel array, so
  * routing touches keys only and prediction one pair.  In memory the level
@@ -32,7 +33,7 @@
 #include "index/lsearch_impl.h"
 
 #define LIDX_MAGIC 0x584c4d4fu /* "OMLX" little-endian */
-#define LIDX_FORMAT_VERSION 2u
+#define LIDX_FORMAT_VERSION 3u
 #define LIDX_MAX_EPSILON (1u << 20)
 #define LIDX_MAX_LEVELS 48
 /* Epsilon of the upper (routing) levels. */
@@ -42,8 +43,17 @@
 /* Window end beyond floor(pos) + eps: see the header comment. */
 #define LIDX_SLACK 2
 /* Upper levels are built until one has at most this many segments; queries
- * count that top level whole instead of descending from a single root. */
-#define LIDX_TOP_MAX 32
+ * count that top level instead of descending from a single root.  A top of
+ * up to LIDX_TOP_FLAT segments is counted whole; a larger one in two steps:
+ * its every 8th key (the summary, struct lidx) picks a block of 8, which is
+ * counted next.  6 compares for 128 keys spare 100M keys a third level
+ * (124 segments at that size), and the routing step it would take. */
+#define LIDX_TOP_MAX 128
+#define LIDX_TOP_FLAT 32
+#define LIDX_TOP_SUM (LIDX_TOP_MAX / 8)
+/* The top level's limit in images of format version 2 (version 1: a single
+ * root). */
+#define LIDX_TOP_MAX_V2 32
 /* Routing windows are counted whole (lidx_c_*), so a loaded model's
  * eps_rec is bounded to keep the per-level padding small. */
 #define LIDX_MAX_EPSILON_REC 256
@@ -62,7 +72,7 @@ typedef struct {
 
 /* In memory each level is padded: keys[m .. m + pad) hold UINT64_MAX
  * (flipped), so a routing count may read a fixed rw keys from any start
- * <= m (and the top level's LIDX_TOP_MAX keys may all be counted), and
+ * <= m (and the top level's blocks and flat count stay within it), and
  * par[m].icept is the size of the array the level predicts into, so "the
  * next segment's start" needs no bounds test and also caps the last
  * segment's prediction.  The image on disk holds only the m real
@@ -86,10 +96,11 @@ struct lidx {
     size_t nlevels; /* 0 only for an empty model */
     size_t rw;      /* keys counted per routing step: 2 eps_rec + slack, rounded up to 4 */
     size_t dw;      /* keys counted in a data window: 2 eps + slack, rounded up to 4 */
-    size_t pad;     /* UINT64_MAX keys after each level: max(rw, LIDX_TOP_MAX), so
-                     * the top level can always be counted over LIDX_TOP_MAX keys */
+    size_t pad;     /* UINT64_MAX keys after each level: max(rw, LIDX_TOP_MAX + 8), so
+                     * a top level's block of 8 may start at any summary count */
     uint64_t first; /* the first key (unflipped) */
     int lean;       /* has levels and the default epsilons: lookups take lbd_ */
+    uint64_t topsum[LIDX_TOP_SUM]; /* top keys 7, 15, ..., flipped, padding past the top's m */
     lidx_level lv[LIDX_MAX_LEVELS];
     /* A model of at least LIDX_HUGE_MIN bytes lives in one huge-page
      * mapping (lindex.c, model_pad): all levels' keys and parameters,

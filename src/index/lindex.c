@@ -425,7 +425,7 @@ static int model_pad(lidx *m)
     m->dw = LIDX_WIDTH(m->eps);
     m->lean = m->nlevels > 0 && m->eps == LIDX_DEFAULT_EPSILON && m->eps_rec == LIDX_DEFAULT_EPSILON_REC;
     m->first = m->nlevels > 0 ? m->lv[0].keys[0] : 0; /* before the keys are flipped */
-    m->pad = m->rw > LIDX_TOP_MAX ? m->rw : LIDX_TOP_MAX;
+    m->pad = m->rw > LIDX_TOP_MAX + 8 ? m->rw : LIDX_TOP_MAX + 8;
     for (size_t L = 0; L < m->nlevels; L++) {
         lidx_level *lv = &m->lv[L];
         uint64_t *k = omen_realloc(lv->keys, level_keys_bytes(m, L));
@@ -439,6 +439,8 @@ static int model_pad(lidx *m)
         p[lv->m].slope = 0.0;
         p[lv->m].icept = (double)(L == 0 ? m->nkeys : m->lv[L - 1].m);
     }
+    for (size_t j = 0; j < LIDX_TOP_SUM; j++)
+        m->topsum[j] = m->nlevels ? m->lv[m->nlevels - 1].keys[8 * j + 7] : lidx_unflip(UINT64_MAX);
     model_to_huge(m);
     return OMEN_OK;
 }
@@ -604,8 +606,9 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
 #define LIDX_QUERY_FNS(SUFFIX, ATTR, KERNEL, COUNT, COUNTF, QF)                                 \
     /* Route qs[0..g) to their bottom segments seg[0..g): exact for                             \
        first key < q < UINT64_MAX, in bounds for any q.  Count the top                          \
-       level (over 8 keys when it has that few, else over LIDX_TOP_MAX),                        \
-       then one counted window of rw keys per level below it.  The                              \
+       level (over 8 keys when it has that few, over 32 up to 32, else                          \
+       summary then block: lidx_int.h), then one counted window of rw                           \
+       keys per level below it.  The                                                            \
        default epsilons pass constants for er/rw, so the counts unroll.                         \
        The queries go through each level together, so their cache misses                        \
        on a large model overlap.  A single lookup (g = 1) has nothing to                        \
@@ -623,8 +626,15 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
         /* A count of 0 (q below the first key, which every caller answers */                   \
         /* before using the segment) wraps and clamps to the last segment. */                   \
         for (size_t i = 0; i < g; i++) {                                                        \
-            size_t c = top <= 8 ? COUNTF(lv->keys, 8, QF(qs[i]))                                \
-                                : COUNTF(lv->keys, LIDX_TOP_MAX, QF(qs[i]));                    \
+            size_t c;                                                                           \
+            if (top <= 8) {                                                                     \
+                c = COUNTF(lv->keys, 8, QF(qs[i]));                                             \
+            } else if (top <= LIDX_TOP_FLAT) {                                                  \
+                c = COUNTF(lv->keys, LIDX_TOP_FLAT, QF(qs[i]));                                 \
+            } else { /* the summary picks a block of 8 (lidx_int.h) */                          \
+                c = 8 * COUNTF(m->topsum, LIDX_TOP_SUM, QF(qs[i]));                             \
+                c += COUNTF(lv->keys + c, 8, QF(qs[i]));                                        \
+            }                                                                                   \
             seg[i] = c - 1 < top ? c - 1 : top - 1;                                             \
         }                                                                                       \
         for (; L > 0; L--) {                                                                    \
@@ -1005,8 +1015,8 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
         return omen_seterr(OMEN_CORRUPT, "lidx: checksum mismatch");
     uint32_t ver = get32(p + 4);
     /* Version 1 ended in a single root; version 2 stops at a top level
-     * of up to LIDX_TOP_MAX segments.  Both load. */
-    if (ver != 1 && ver != LIDX_FORMAT_VERSION)
+     * of up to 32 segments, version 3 of up to LIDX_TOP_MAX.  All load. */
+    if (ver < 1 || ver > LIDX_FORMAT_VERSION)
         return omen_seterr(OMEN_VERSION, "lidx: format version %u, supported 1 to %u", ver,
                            LIDX_FORMAT_VERSION);
     uint32_t eps = get32(p + 8), eps_rec = get32(p + 12), nlev = get32(p + 24);
@@ -1028,7 +1038,7 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
          * points per key. */
         if (ms[L] == 0 || ms[L] > room - total || (L > 0 && ms[L] >= ms[L - 1]) ||
             (L == 0 && ms[0] > 2 * nkeys) ||
-            (L + 1 == nlev && ms[L] > (ver == 1 ? 1u : LIDX_TOP_MAX)))
+            (L + 1 == nlev && ms[L] > (ver == 1 ? 1u : ver == 2 ? LIDX_TOP_MAX_V2 : LIDX_TOP_MAX)))
             return omen_seterr(OMEN_CORRUPT, "lidx: bad segment count at level %u", L);
         total += (size_t)ms[L];
     }
