@@ -691,9 +691,10 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
                                                                                                 \
     /* A single lookup (first key < q < UINT64_MAX) with the given                              \
        widths: constants for the default epsilons, so every count is a                          \
-       few unrolled instructions.  lbd_avx2 runs 224 instructions at                            \
-       100M keys (three levels) and 176 at 10M, each routing compare                            \
-       one instruction with its load; the lookup before it waits on its                         \
+       few unrolled instructions.  lbd_avx2 runs 181 instructions per                           \
+       lookup with two levels and a flat top, 189 with a summary-counted                        \
+       top (callgrind), each routing compare one instruction with its                           \
+       load; the lookup before it waits on its                                                  \
        data window meanwhile.  The window is counted (keys < q is                               \
        keys <= q - 1) when dw keys remain; near the array's end it is                           \
        searched within bounds. */                                                               \
