@@ -57,9 +57,11 @@
 /* Routing windows are counted whole (lidx_c_*), so a loaded model's
  * eps_rec is bounded to keep the per-level padding small. */
 #define LIDX_MAX_EPSILON_REC 256
-/* Keys counted for a window of epsilon e: 2 e + LIDX_SLACK, rounded up to
- * the 4 keys of an AVX2 compare. */
-#define LIDX_WIDTH(e) ((2 * (size_t)(e) + LIDX_SLACK + 3) & ~(size_t)3)
+/* Keys in a window of epsilon e that no end of the array clips
+ * (seg_window), and the keys counted for it: that, rounded up to the 4
+ * keys of an AVX2 compare. */
+#define LIDX_SPAN(e) (2 * (size_t)(e) + LIDX_SLACK)
+#define LIDX_WIDTH(e) ((LIDX_SPAN(e) + 3) & ~(size_t)3)
 typedef struct {
     double slope;
     double icept;

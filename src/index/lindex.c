@@ -792,7 +792,7 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
         const lidx *m, const uint64_t *keys, size_t n, const uint64_t *qs, size_t count,        \
         unsigned eps, size_t *out)                                                              \
     {                                                                                           \
-        const size_t w = 2 * (size_t)eps + LIDX_SLACK;                                          \
+        const size_t w = LIDX_SPAN(eps);                                                        \
         size_t lo[2][LIDX_BATCH_G], hi[2][LIDX_BATCH_G], b[LIDX_BATCH_G];                       \
         size_t g0 = count < LIDX_BATCH_G ? count : LIDX_BATCH_G;                                \
         prep_##SUFFIX(m, n, keys, qs, g0, eps, lo[0], hi[0]);                                   \
@@ -841,7 +841,7 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
     ATTR static void batch_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n,              \
                                     const uint64_t *qs, size_t count, size_t *out)              \
     {                                                                                           \
-        if (!m || m->nlevels == 0 || n < 2 * (size_t)m->eps + LIDX_SLACK) {                     \
+        if (!m || m->nlevels == 0 || n < LIDX_SPAN(m->eps)) {                                   \
             for (size_t i = 0; i < count; i++) out[i] = KERNEL(keys, 0, n, qs[i]);              \
             return;                                                                             \
         }                                                                                       \
