@@ -5,7 +5,7 @@
 set -euo pipefail
 PKGS=(
   build-essential clang-14 libclang-rt-14-dev pkg-config
-  libcmocka-dev liblz4-dev libzstd-dev libedit-dev
+  libcmocka-dev liblz4-dev libzstd-dev libedit-dev libsimde-dev
   libabsl-dev librocksdb-dev libleveldb-dev liblmdb-dev libsqlite3-dev
   python3-dev python3-setuptools python3-pytest python3-numpy python3-lmdb python3-plyvel
   redis-tools tmux

@@ -245,12 +245,12 @@ static void test_search_variants_agree(void **st)
 
 /* The flipped kernels take a prepared vector, which only code compiled
  * for their target may pass. */
-__attribute__((target("avx2,popcnt"))) static size_t cf_avx2(const uint64_t *kf, size_t w, uint64_t q)
+LIDX_T_AVX2 static size_t cf_avx2(const uint64_t *kf, size_t w, uint64_t q)
 {
     return lidx_cf_avx2(kf, w, lidx_qf_avx2(q));
 }
 
-__attribute__((target("avx512f,popcnt"))) static size_t cf_avx512(const uint64_t *kf, size_t w, uint64_t q)
+LIDX_T_AVX512 static size_t cf_avx512(const uint64_t *kf, size_t w, uint64_t q)
 {
     return lidx_cf_avx512(kf, w, lidx_qf_avx512(q));
 }
@@ -837,8 +837,14 @@ int main(void)
     /* Each suite checks every search path this CPU has; say which it
      * lacks, so a run that could not check them does not pass for one
      * that did. */
+#ifdef LIDX_EMULATE_AVX512
+    fprintf(stderr, "test_index: AVX-512 kernels emulated (SIMDe): their logic is checked, not "
+                    "their native instructions\n");
+#else
     if (!lidx_search_supported(LIDX_SEARCH_AVX512))
-        fprintf(stderr, "test_index: no AVX-512 on this CPU: its kernels are not checked here\n");
+        fprintf(stderr, "test_index: no AVX-512 on this CPU: its kernels are not checked here "
+                        "(test-emu512 checks their logic)\n");
+#endif
     if (!lidx_search_supported(LIDX_SEARCH_AVX2))
         fprintf(stderr, "test_index: no AVX2 on this CPU: its kernels are not checked here\n");
     const struct CMUnitTest tests[] = {

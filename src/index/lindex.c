@@ -852,8 +852,8 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
     }
 
 LIDX_QUERY_FNS(scalar, , lidx_k_scalar, lidx_c_scalar, lidx_cf_scalar, lidx_qf_scalar)
-LIDX_QUERY_FNS(avx2, __attribute__((target("avx2,popcnt"))), lidx_k_avx2, lidx_c_avx2, lidx_cf_avx2, lidx_qf_avx2)
-LIDX_QUERY_FNS(avx512, __attribute__((target("avx512f,popcnt"))), lidx_k_avx512, lidx_c_avx512, lidx_cf_avx512, lidx_qf_avx512)
+LIDX_QUERY_FNS(avx2, LIDX_T_AVX2, lidx_k_avx2, lidx_c_avx2, lidx_cf_avx2, lidx_qf_avx2)
+LIDX_QUERY_FNS(avx512, LIDX_T_AVX512, lidx_k_avx512, lidx_c_avx512, lidx_cf_avx512, lidx_qf_avx512)
 
 void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size_t *lo,
                  size_t *hi)

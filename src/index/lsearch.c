@@ -26,15 +26,12 @@ size_t lidx_search_scalar(const uint64_t *keys, size_t lo, size_t hi, uint64_t q
     return lidx_k_scalar(keys, lo, hi, q);
 }
 
-__attribute__((target("avx2,popcnt"))) size_t lidx_search_avx2(const uint64_t *keys, size_t lo,
-                                                                size_t hi, uint64_t q)
+LIDX_T_AVX2 size_t lidx_search_avx2(const uint64_t *keys, size_t lo, size_t hi, uint64_t q)
 {
     return lidx_k_avx2(keys, lo, hi, q);
 }
 
-__attribute__((target("avx512f,popcnt"))) size_t lidx_search_avx512(const uint64_t *keys,
-                                                                     size_t lo, size_t hi,
-                                                                     uint64_t q)
+LIDX_T_AVX512 size_t lidx_search_avx512(const uint64_t *keys, size_t lo, size_t hi, uint64_t q)
 {
     return lidx_k_avx512(keys, lo, hi, q);
 }
@@ -58,7 +55,12 @@ int lidx_search_supported(int variant)
     case LIDX_SEARCH_AUTO:
     case LIDX_SEARCH_SCALAR: return 1;
     case LIDX_SEARCH_AVX2: return __builtin_cpu_supports("avx2") ? 1 : 0;
-    case LIDX_SEARCH_AVX512: return __builtin_cpu_supports("avx512f") ? 1 : 0;
+    case LIDX_SEARCH_AVX512:
+#ifdef LIDX_EMULATE_AVX512
+        return 1; /* emulated: runs anywhere (lsearch_impl.h) */
+#else
+        return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#endif
     default: return 0;
     }
 }

@@ -20,6 +20,18 @@
  * levels keep their keys so flipped (lidx_int.h). */
 #define LIDX_SIGN 0x8000000000000000ull
 
+/* The kernels' targets, per function: the library is built for baseline
+ * x86-64 and picks a kernel set at run time.  One test build defines
+ * LIDX_EMULATE_AVX512 (tests/avx512_emu.h): its AVX-512 kernels are then
+ * plain code over SIMDe's portable intrinsics, so that their logic is
+ * checked on CPUs that lack AVX-512. */
+#define LIDX_T_AVX2 __attribute__((target("avx2,popcnt")))
+#ifdef LIDX_EMULATE_AVX512
+#define LIDX_T_AVX512
+#else
+#define LIDX_T_AVX512 __attribute__((target("avx512f,popcnt")))
+#endif
+
 /* Windows at most this long are counted, not bisected. */
 #define LIDX_SCALAR_TAIL 16
 #define LIDX_AVX2_TAIL 32
@@ -51,9 +63,7 @@ static inline size_t lidx_k_scalar(const uint64_t *keys, size_t lo, size_t hi, u
     return (size_t)(base - keys) + cnt;
 }
 
-__attribute__((target("avx2,popcnt"))) static inline size_t lidx_k_avx2(const uint64_t *keys,
-                                                                        size_t lo, size_t hi,
-                                                                        uint64_t q)
+LIDX_T_AVX2 static inline size_t lidx_k_avx2(const uint64_t *keys, size_t lo, size_t hi, uint64_t q)
 {
     if (hi <= lo) return lo;
     size_t len;
@@ -79,9 +89,7 @@ __attribute__((target("avx2,popcnt"))) static inline size_t lidx_k_avx2(const ui
     return (size_t)(base - keys) + cnt;
 }
 
-__attribute__((target("avx512f,popcnt"))) static inline size_t lidx_k_avx512(const uint64_t *keys,
-                                                                            size_t lo, size_t hi,
-                                                                            uint64_t q)
+LIDX_T_AVX512 static inline size_t lidx_k_avx512(const uint64_t *keys, size_t lo, size_t hi, uint64_t q)
 {
     if (hi <= lo) return lo;
     size_t len;
@@ -113,8 +121,7 @@ static inline size_t lidx_c_scalar(const uint64_t *k, size_t w, uint64_t q)
     return c;
 }
 
-__attribute__((target("avx2,popcnt"))) static inline size_t lidx_c_avx2(const uint64_t *k,
-                                                                        size_t w, uint64_t q)
+LIDX_T_AVX2 static inline size_t lidx_c_avx2(const uint64_t *k, size_t w, uint64_t q)
 {
     const __m256i sign = _mm256_set1_epi64x((long long)LIDX_SIGN);
     const __m256i qv = _mm256_xor_si256(_mm256_set1_epi64x((long long)q), sign);
@@ -131,8 +138,7 @@ __attribute__((target("avx2,popcnt"))) static inline size_t lidx_c_avx2(const ui
 
 /* AVX-512 compares unsigned directly; over sign-flipped keys (below) the
  * same count compares signed.  `flipped` is a constant at every call. */
-__attribute__((target("avx512f,popcnt"))) static inline size_t lidx_c512(const uint64_t *k, size_t w,
-                                                                        __m512i qv, int flipped)
+LIDX_T_AVX512 static inline size_t lidx_c512(const uint64_t *k, size_t w, __m512i qv, int flipped)
 {
     size_t c = 0, i = 0;
 #pragma GCC unroll 5
@@ -150,8 +156,7 @@ __attribute__((target("avx512f,popcnt"))) static inline size_t lidx_c512(const u
     return c;
 }
 
-__attribute__((target("avx512f,popcnt"))) static inline size_t lidx_c_avx512(const uint64_t *k,
-                                                                            size_t w, uint64_t q)
+LIDX_T_AVX512 static inline size_t lidx_c_avx512(const uint64_t *k, size_t w, uint64_t q)
 {
     return lidx_c512(k, w, _mm512_set1_epi64((long long)q), 0);
 }
@@ -175,13 +180,12 @@ static inline size_t lidx_cf_scalar(const uint64_t *kf, size_t w, int64_t qf)
     return c;
 }
 
-__attribute__((target("avx2,popcnt"))) static inline __m256i lidx_qf_avx2(uint64_t q)
+LIDX_T_AVX2 static inline __m256i lidx_qf_avx2(uint64_t q)
 {
     return _mm256_set1_epi64x((long long)((q + 1) ^ LIDX_SIGN));
 }
 
-__attribute__((target("avx2,popcnt"))) static inline size_t lidx_cf_avx2(const uint64_t *kf,
-                                                                         size_t w, __m256i qv)
+LIDX_T_AVX2 static inline size_t lidx_cf_avx2(const uint64_t *kf, size_t w, __m256i qv)
 {
     __m256i lt = _mm256_setzero_si256();
 #pragma GCC unroll 10
@@ -192,13 +196,12 @@ __attribute__((target("avx2,popcnt"))) static inline size_t lidx_cf_avx2(const u
     return (size_t)_mm_cvtsi128_si64(h);
 }
 
-__attribute__((target("avx512f,popcnt"))) static inline __m512i lidx_qf_avx512(uint64_t q)
+LIDX_T_AVX512 static inline __m512i lidx_qf_avx512(uint64_t q)
 {
     return _mm512_set1_epi64((long long)(q ^ LIDX_SIGN));
 }
 
-__attribute__((target("avx512f,popcnt"))) static inline size_t lidx_cf_avx512(const uint64_t *kf,
-                                                                             size_t w, __m512i qv)
+LIDX_T_AVX512 static inline size_t lidx_cf_avx512(const uint64_t *kf, size_t w, __m512i qv)
 {
     return lidx_c512(kf, w, qv, 1);
 }
