@@ -141,6 +141,29 @@ static void *big_alloc(size_t bytes)
     return p;
 }
 
+/* The share of [p, p + bytes) that the kernel backs with huge pages, from
+ * the AnonHugePages of the mappings it overlaps (/proc/self/smaps), or -1
+ * when unknown.  A run whose keys did not get them pays a page walk per
+ * lookup, so the table says how it went rather than assuming. */
+static double huge_share(const void *p, size_t bytes)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    if (!f) return -1;
+    uintptr_t lo = (uintptr_t)p, hi = lo + bytes;
+    unsigned long long a, b, kb;
+    int in = 0;
+    double huge = 0;
+    char line[256];
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "%llx-%llx ", &a, &b) == 2)
+            in = a < hi && b > lo;
+        else if (in && sscanf(line, "AnonHugePages: %llu kB", &kb) == 1)
+            huge += (double)kb * 1024;
+    }
+    fclose(f);
+    return huge >= (double)bytes ? 1.0 : huge / (double)bytes;
+}
+
 /* LSD radix sort, 8 passes of 8 bits (qsort is too slow at 100M). */
 static void sort_u64(uint64_t *a, size_t n)
 {
@@ -468,9 +491,12 @@ static int bench_u64(const char *d)
         if (opt.chained && (sums[M_OMEN_CH] != sums[M_BS] || sums[M_BS_CH] != sums[M_BS])) fails++;
         free(mixed);
     }
-    char note[160];
-    snprintf(note, sizeof note, "eps %u, %zu segments, %zu levels, %.3f%% of key bytes", lidx_epsilon(m),
-             lidx_segments(m), lidx_levels(m), 100.0 * (double)lidx_bytes(m) / (double)(n * 8));
+    char note[200];
+    int len = snprintf(note, sizeof note, "eps %u, %zu segments, %zu levels, %.3f%% of key bytes",
+                       lidx_epsilon(m), lidx_segments(m), lidx_levels(m),
+                       100.0 * (double)lidx_bytes(m) / (double)(n * 8));
+    double hs = huge_share(keys, n * sizeof *keys);
+    if (hs >= 0) snprintf(note + len, sizeof note - (size_t)len, ", keys %.0f%% on huge pages", 100 * hs);
     report(d, names[M_OMEN], bench_median(res[M_OMEN], reps), build_omen, lidx_bytes(m), note);
     report(d, names[M_BATCH], bench_median(res[M_BATCH], reps), build_omen, lidx_bytes(m), NULL);
     report(d, names[M_BS], bench_median(res[M_BS], reps), 0, 0, NULL);
