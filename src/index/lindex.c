@@ -659,13 +659,19 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
     /* route_ with the model's widths, as constants when they are the                           \
        defaults; UINT64_MAX, past every start key, goes to the last                             \
        bottom segment. */                                                                       \
-    ATTR static inline __attribute__((always_inline)) void routem_##SUFFIX(                     \
+    ATTR static inline __attribute__((always_inline)) void routew_##SUFFIX(                     \
         const lidx *m, const uint64_t *qs, size_t g, size_t *seg)                               \
     {                                                                                           \
         if (m->eps_rec == LIDX_DEFAULT_EPSILON_REC)                                             \
             route_##SUFFIX(m, qs, g, seg, LIDX_DEFAULT_EPSILON_REC, LIDX_RW_DEFAULT);           \
         else                                                                                    \
             route_##SUFFIX(m, qs, g, seg, m->eps_rec, m->rw);                                   \
+    }                                                                                           \
+                                                                                                \
+    ATTR static inline __attribute__((always_inline)) void routem_##SUFFIX(                     \
+        const lidx *m, const uint64_t *qs, size_t g, size_t *seg)                               \
+    {                                                                                           \
+        routew_##SUFFIX(m, qs, g, seg);                                                         \
         for (size_t i = 0; i < g; i++)                                                          \
             if (qs[i] == UINT64_MAX) seg[i] = m->lv[0].m - 1;                                   \
     }                                                                                           \
@@ -760,57 +766,54 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
        before group k's windows are bisected (double buffering). */                             \
     ATTR static inline __attribute__((always_inline)) void prep_##SUFFIX(                       \
         const lidx *m, size_t n, const uint64_t *keys, const uint64_t *q, size_t g, unsigned eps,\
-        size_t *lo, size_t *hi)                                                                 \
+        size_t *b)                                                                              \
     {                                                                                           \
         size_t seg[LIDX_BATCH_G];                                                               \
         const uint64_t first = m->first;                                                        \
-        routem_##SUFFIX(m, q, g, seg);                                                          \
+        const size_t w = LIDX_SPAN(eps), maxlo = n - w, last = m->lv[0].m - 1;                  \
+        routew_##SUFFIX(m, q, g, seg);                                                          \
         for (size_t i = 0; i < g; i++) {                                                        \
-            if (q[i] <= first) { /* lower bound 0 */                                            \
-                lo[i] = hi[i] = 0;                                                              \
-                continue;                                                                       \
-            }                                                                                   \
-            seg_window(&m->lv[0], seg[i], q[i], n, eps, &lo[i], &hi[i]);                        \
-            if (lo[i] < hi[i]) __builtin_prefetch(&keys[lo[i] + (hi[i] - lo[i]) / 2]);          \
+            size_t s = q[i] == UINT64_MAX ? last : seg[i];                                      \
+            size_t lo = win_start(seg_predict(&m->lv[0], s, q[i]), eps);                        \
+            lo = lo < maxlo ? lo : maxlo;                                                       \
+            lo = q[i] > first ? lo : 0;                                                         \
+            b[i] = lo;                                                                          \
+            __builtin_prefetch(&keys[lo + w / 2]);                                              \
         }                                                                                       \
     }                                                                                           \
                                                                                                 \
-    /* Every window not clipped at an end of the array is w = 2 eps +                           \
-       LIDX_SLACK keys wide, so all queries of a group bisect on one                            \
+    /* Every window is w = 2 eps + LIDX_SLACK keys wide: one that would                         \
+       pass an end of the array is shifted inside it (n >= w), and still                        \
+       holds the answer, as it covers the clipped window.  q <= first key                       \
+       takes the window at 0.  So all queries of a group bisect on one                          \
        schedule of constant steps (constants indeed for the default                             \
-       epsilon): no lengths to keep and no branch on them.  With groups of                      \
-       128, 4-15 % faster at 10M keys than groups of 64 bisecting each                          \
-       window by its own length (same-process A/B).  The rounds go down                         \
-       to 4 candidates, one probe per query per round, each prefetching                         \
-       the next: about 2.2 distinct lines per query against the window's                        \
-       5-6.  A batch is bound by the random lines the core can fetch                            \
-       (mem_probe's gather rows), so fewer lines beat fewer instructions:                       \
-       stopping at 9 candidates and counting 12 keys was 10-15 % slower.                        \
-       A clipped window (or q <= first key) takes the rounds from 0,                            \
-       in bounds as n >= w, and is searched afresh after them. */                               \
+       epsilon), with no lengths to keep, no branch on them and no case                         \
+       to search afresh.  With groups of 128, 4-15 % faster at 10M keys                         \
+       than groups of 64 bisecting each window by its own length                                \
+       (same-process A/B).  The rounds go down to 3 or 4 candidates, one                        \
+       probe per query per round, each prefetching the next: about 2.2                          \
+       distinct lines per query against the window's 5-6.  A batch is                           \
+       bound by the random lines the core can fetch (mem_probe's gather                         \
+       rows) and by instructions: stopping at 9 candidates and counting                         \
+       12 keys was 10-15 % slower. */                                                           \
     ATTR static inline __attribute__((always_inline)) void batchw_##SUFFIX(                     \
         const lidx *m, const uint64_t *keys, size_t n, const uint64_t *qs, size_t count,        \
         unsigned eps, size_t *out)                                                              \
     {                                                                                           \
         const size_t w = LIDX_SPAN(eps);                                                        \
-        size_t lo[2][LIDX_BATCH_G], hi[2][LIDX_BATCH_G], b[LIDX_BATCH_G];                       \
+        size_t bb[2][LIDX_BATCH_G];                                                             \
         size_t g0 = count < LIDX_BATCH_G ? count : LIDX_BATCH_G;                                \
-        prep_##SUFFIX(m, n, keys, qs, g0, eps, lo[0], hi[0]);                                   \
+        prep_##SUFFIX(m, n, keys, qs, g0, eps, bb[0]);                                          \
         for (size_t base = 0, k = 0; base < count; base += LIDX_BATCH_G, k ^= 1) {              \
             size_t g = count - base < LIDX_BATCH_G ? count - base : LIDX_BATCH_G;               \
             size_t nb = base + LIDX_BATCH_G;                                                    \
             if (nb < count) {                                                                   \
                 size_t g2 = count - nb < LIDX_BATCH_G ? count - nb : LIDX_BATCH_G;              \
-                prep_##SUFFIX(m, n, keys, qs + nb, g2, eps, lo[k ^ 1], hi[k ^ 1]);              \
+                prep_##SUFFIX(m, n, keys, qs + nb, g2, eps, bb[k ^ 1]);                         \
             }                                                                                   \
             const uint64_t *q = qs + base;                                                      \
-            int clipped = 0;                                                                    \
-            for (size_t i = 0; i < g; i++) {                                                    \
-                int full = hi[k][i] - lo[k][i] == w;                                            \
-                b[i] = full ? lo[k][i] : 0;                                                     \
-                clipped |= !full;                                                               \
-            }                                                                                   \
-            for (size_t len = w; len > 4;) {                                                    \
+            size_t *b = bb[k], len = w;                                                         \
+            while (len > 4) {                                                                   \
                 size_t half = len / 2;                                                          \
                 len -= half;                                                                    \
                 for (size_t i = 0; i < g; i++) {                                                \
@@ -825,16 +828,15 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
                     }                                                                           \
                 }                                                                               \
             }                                                                                   \
-            /* At most 4 candidates left: count 4 keys when they exist (a                       \
-               full window means q passed the first key, so q - 1 is safe;                      \
-               a clipped one's answer is replaced below). */                                    \
-            for (size_t i = 0; i < g; i++)                                                      \
-                out[base + i] = b[i] + 4 <= n ? b[i] + COUNT(keys + b[i], 4, q[i] - 1)          \
-                                              : KERNEL(keys, b[i], n, q[i]);                    \
-            if (clipped)                                                                        \
-                for (size_t i = 0; i < g; i++)                                                  \
-                    if (hi[k][i] - lo[k][i] != w)                                               \
-                        out[base + i] = KERNEL(keys, lo[k][i], hi[k][i], q[i]);                 \
+            /* The answer is b + the count of the len (3 or 4) candidates                       \
+               below q, all inside the window: three compares, not a SIMD                       \
+               count with its broadcast and horizontal sum. */                                  \
+            for (size_t i = 0; i < g; i++) {                                                    \
+                const uint64_t *x = keys + b[i];                                                \
+                size_t c = (size_t)(x[0] < q[i]) + (x[1] < q[i]) + (x[2] < q[i]);               \
+                if (len > 3) c += x[3] < q[i];                                                  \
+                out[base + i] = b[i] + c;                                                       \
+            }                                                                                   \
         }                                                                                       \
     }                                                                                           \
                                                                                                 \
