@@ -10,8 +10,7 @@ index_bench_LIBS := -lstdc++
 # rebuilt with the emulation; the rest comes from the ASan library.
 EMU512_DIR   := build/emu512
 EMU512_FLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) -Wno-psabi -O1 -g -Iinclude -Isrc -Itests \
-                -include tests/avx512_emu.h \
-                -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+                -include tests/avx512_emu.h $(ASAN_SAN)
 EMU512_SRC   := tests/test_index.c $(sort $(wildcard src/index/*.c))
 
 .PHONY: test-emu512
@@ -24,9 +23,7 @@ $(EMU512_DIR)/tests/test_index: $(EMU512_SRC) tests/avx512_emu.h $(wildcard src/
 
 ifneq ($(B),build/asan)
 build/asan/libomendb.a: FORCE
-	@$(MAKE) --no-print-directory B=build/asan OPT=-O1 \
-	  SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-	  build/asan/libomendb.a
+	@$(MAKE) --no-print-directory B=build/asan OPT=-O1 SAN="$(ASAN_SAN)" build/asan/libomendb.a
 endif
 
 test-emu512: $(EMU512_DIR)/tests/test_index

@@ -593,6 +593,14 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
     *lo = l < *hi ? l : *hi;
 }
 
+/* The bottom segment of q, given the one routing found: UINT64_MAX, past
+ * every start key, takes the last (the AVX2 routing count compares with
+ * q + 1, which wraps for it). */
+static inline size_t bottom_seg(const lidx *m, uint64_t q, size_t routed)
+{
+    return q == UINT64_MAX ? m->lv[0].m - 1 : routed;
+}
+
 /* The counted widths of the default epsilons, as constants: the common
  * case then runs fully unrolled count loops. */
 #define LIDX_RW_DEFAULT LIDX_WIDTH(LIDX_DEFAULT_EPSILON_REC)
@@ -657,23 +665,14 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
     }                                                                                           \
                                                                                                 \
     /* route_ with the model's widths, as constants when they are the                           \
-       defaults; UINT64_MAX, past every start key, goes to the last                             \
-       bottom segment. */                                                                       \
-    ATTR static inline __attribute__((always_inline)) void routew_##SUFFIX(                     \
+       defaults (UINT64_MAX's segment is then bottom_seg's). */                                 \
+    ATTR static inline __attribute__((always_inline)) void routem_##SUFFIX(                     \
         const lidx *m, const uint64_t *qs, size_t g, size_t *seg)                               \
     {                                                                                           \
         if (m->eps_rec == LIDX_DEFAULT_EPSILON_REC)                                             \
             route_##SUFFIX(m, qs, g, seg, LIDX_DEFAULT_EPSILON_REC, LIDX_RW_DEFAULT);           \
         else                                                                                    \
             route_##SUFFIX(m, qs, g, seg, m->eps_rec, m->rw);                                   \
-    }                                                                                           \
-                                                                                                \
-    ATTR static inline __attribute__((always_inline)) void routem_##SUFFIX(                     \
-        const lidx *m, const uint64_t *qs, size_t g, size_t *seg)                               \
-    {                                                                                           \
-        routew_##SUFFIX(m, qs, g, seg);                                                         \
-        for (size_t i = 0; i < g; i++)                                                          \
-            if (qs[i] == UINT64_MAX) seg[i] = m->lv[0].m - 1;                                   \
     }                                                                                           \
                                                                                                 \
     /* The data window of q: the bottom segment's prediction +- eps                             \
@@ -692,7 +691,7 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
         }                                                                                       \
         size_t s;                                                                               \
         routem_##SUFFIX(m, &q, 1, &s);                                                          \
-        seg_window(&m->lv[0], s, q, n, m->eps, lo, hi);                                         \
+        seg_window(&m->lv[0], bottom_seg(m, q, s), q, n, m->eps, lo, hi);                       \
     }                                                                                           \
                                                                                                 \
     /* A single lookup (first key < q < UINT64_MAX) with the given                              \
@@ -770,10 +769,10 @@ static inline void seg_window(const lidx_level *lv, size_t s, uint64_t q, size_t
     {                                                                                           \
         size_t seg[LIDX_BATCH_G];                                                               \
         const uint64_t first = m->first;                                                        \
-        const size_t w = LIDX_SPAN(eps), maxlo = n - w, last = m->lv[0].m - 1;                  \
-        routew_##SUFFIX(m, q, g, seg);                                                          \
+        const size_t w = LIDX_SPAN(eps), maxlo = n - w;                                         \
+        routem_##SUFFIX(m, q, g, seg);                                                          \
         for (size_t i = 0; i < g; i++) {                                                        \
-            size_t s = q[i] == UINT64_MAX ? last : seg[i];                                      \
+            size_t s = bottom_seg(m, q[i], seg[i]);                                             \
             size_t lo = win_start(seg_predict(&m->lv[0], s, q[i]), eps);                        \
             lo = lo < maxlo ? lo : maxlo;                                                       \
             lo = q[i] > first ? lo : 0;                                                         \

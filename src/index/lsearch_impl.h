@@ -166,8 +166,8 @@ LIDX_T_AVX512 static inline size_t lidx_c_avx512(const uint64_t *k, size_t w, ui
  * keys < q + 1: one compare per four keys, with the keys as its memory
  * operand and no xor.  That is exact for q < UINT64_MAX only: q + 1 wraps
  * and the AVX2 count for UINT64_MAX is 0, which the routing clamps and
- * then replaces (routem_).  The scalar and AVX-512 counts are exact for
- * every q. */
+ * bottom_seg (lindex.c) then replaces.  The scalar and AVX-512 counts are
+ * exact for every q. */
 static inline int64_t lidx_qf_scalar(uint64_t q)
 {
     return (int64_t)(q ^ LIDX_SIGN);
