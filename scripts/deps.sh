@@ -9,6 +9,8 @@ PKGS=(
   libabsl-dev librocksdb-dev libleveldb-dev liblmdb-dev libsqlite3-dev
   python3-dev python3-setuptools python3-pytest python3-numpy python3-lmdb python3-plyvel
   redis-tools tmux
+  libsnappy-dev libhnswlib-dev libfaiss-dev dataset-fashion-mnist nutcracker redis-server
+  python3-redis python3-fastapi python3-uvicorn python3-httpx python3-matplotlib
 )
 missing=()
 for p in "${PKGS[@]}"; do
