@@ -85,7 +85,34 @@ typedef struct omen_options {
     int bloom_bits_per_key;   /* filter bits per key, 0 disables (default 10)         */
     int index_epsilon;        /* learned-index error bound; 0 = chosen per run file   */
     int read_only;            /* open without writing anything (default 0)            */
+    int wal_recovery;         /* OMEN_WAL_RECOVER_*: what open does with a damaged
+                                 write-ahead log (default TORN_TAIL; see below)       */
 } omen_options;
+
+/* WAL recovery modes (omen_options.wal_recovery), after RocksDB's.  A torn
+ * tail is what a crash leaves: the incomplete last write of a log, followed
+ * only by the never-written end of the file.  Corruption is damage that no
+ * crash explains: intact records follow it, or a complete record fails its
+ * checksum.  docs/design.md, "WAL recovery modes", has the details.
+ *  TORN_TAIL (default): a torn tail is dropped silently (it holds no
+ *    acknowledged write); corruption makes omen_open fail with OMEN_CORRUPT
+ *    and a message naming the log file and the byte offset.  Nothing is
+ *    changed on disk.
+ *  ABSOLUTE: also a torn tail makes omen_open fail (OMEN_CORRUPT).
+ *  POINT_IN_TIME: recover every write up to the first damage and nothing
+ *    after it (also not from later logs): a consistent earlier state.
+ *  SKIP: recover every intact record, skipping damaged ones (writes after
+ *    a skipped batch are kept although the batch is lost).
+ * When POINT_IN_TIME or SKIP leave data behind, each log that held it is
+ * kept aside as NNNNNN.wal.damaged (a read-write open renames it; nothing
+ * is ever deleted) and omen_get_stats reports the records and bytes that
+ * were not recovered. */
+enum {
+    OMEN_WAL_RECOVER_TORN_TAIL = 0,
+    OMEN_WAL_RECOVER_ABSOLUTE = 1,
+    OMEN_WAL_RECOVER_POINT_IN_TIME = 2,
+    OMEN_WAL_RECOVER_SKIP = 3,
+};
 
 /* Fill *opts with the defaults documented above. */
 void omen_options_init(omen_options *opts);
@@ -112,6 +139,11 @@ uint64_t omen_key_to_u64(const void *key, size_t len);
 
 /* Open (or create) the database in directory `path`.  opts may be NULL
  * (defaults).  On success *out owns the handle until omen_close.
+ * Locking: a read-write open takes the directory's LOCK file exclusively;
+ * a read-only open (opts->read_only) opens LOCK read-only and takes it
+ * shared, so read-only opens coexist with each other but not with a writer
+ * (docs/design.md, "Locking", says why), and work on a read-only file
+ * system.  A damaged write-ahead log is handled as opts->wal_recovery says.
  * Errors: OMEN_LOCKED (another process has it open), OMEN_NOTDB (the
  * directory holds something that is not OmenDB), OMEN_EXISTS, OMEN_NOTFOUND
  * (absent and create_if_missing == 0), OMEN_CORRUPT, OMEN_VERSION, OMEN_IO. */
@@ -184,6 +216,8 @@ typedef struct omen_iter_options {
     size_t lower_len;
     const void *upper; /* exclusive upper bound, NULL = none */
     size_t upper_len;
+    int keys_only; /* 1: never read values (omen_iter_value returns NULL),
+                      so a walk over keys needs no value block */
 } omen_iter_options;
 
 /* Create an iterator over a consistent view (the snapshot, or the state at
@@ -249,9 +283,25 @@ typedef struct omen_stats {
     uint64_t compaction_bytes_written;
     uint64_t write_stalls_us;               /* time writers were slowed down    */
     int read_only;                          /* 1 after a fatal I/O error        */
+    int fatal_error;                        /* its code (OMEN_OK if none): see
+                                               omen_fatal_error for the message */
+    uint64_t wal_records_skipped;           /* left behind by the open's WAL recovery
+                                               mode (intact records not applied, plus
+                                               one per damaged region)          */
+    uint64_t wal_bytes_skipped;             /* bytes of log they occupied       */
 } omen_stats;
 
 int omen_get_stats(omen_db *db, omen_stats *out);
+
+/* The first fatal error of the handle: the failure (a WAL write or sync, a
+ * background flush or compaction) that turned it read-only, whichever
+ * thread it happened on.  Returns its code (e.g. OMEN_IO), or OMEN_OK if
+ * there was none; *msg (if msg is non-NULL) receives its message, or NULL
+ * when there was none.  The message belongs to the handle and stays valid
+ * and unchanged until omen_close.  Every later write returns OMEN_READONLY
+ * with this message in omen_last_error().  NULL or closed db: OMEN_INVALID /
+ * OMEN_CLOSED (with *msg NULL). */
+int omen_fatal_error(omen_db *db, const char **msg);
 
 /* Flush the memtable to a sorted run and wait for it. */
 int omen_flush(omen_db *db);
@@ -260,10 +310,14 @@ int omen_flush(omen_db *db);
  * bottom level and wait for it. */
 int omen_compact_range(omen_db *db, const void *begin, size_t blen, const void *end, size_t elen);
 
-/* Verify every checksum and learned model of the database in `path` (which
- * must not be open elsewhere).  Each finding and a summary is passed to
- * report (may be NULL) as one line of text.  OMEN_OK if everything checked
- * out, OMEN_CORRUPT otherwise. */
+/* Verify every checksum and learned model of the database in `path`, that
+ * each run file is the one its MANIFEST entry describes, and classify each
+ * write-ahead log's end (a torn tail after a crash is fine; damage followed
+ * by intact records is corruption).  Takes the database's lock shared, so it
+ * may run beside read-only opens; if a read-write handle has the database
+ * open, returns OMEN_LOCKED at once (and reports it).  Each finding and a
+ * summary is passed to report (may be NULL) as one line of text.  OMEN_OK if
+ * everything checked out, OMEN_CORRUPT otherwise. */
 int omen_check(const char *path, void (*report)(void *ctx, const char *line), void *ctx);
 
 #ifdef __cplusplus

@@ -49,7 +49,8 @@ static struct {
     uint64_t limit;      /* scan: maximum rows (UINT64_MAX = none) */
     size_t batch;        /* import: records per omen_write */
     size_t write_buffer; /* 0 = library default */
-} g_opt = {OMEN_SYNC_RELAXED, OMEN_COMPRESS_NONE, 0, 0, 0, 0, UINT64_MAX, 1000, 0};
+    int wal_recovery;    /* OMEN_WAL_RECOVER_* (--wal-recovery) */
+} g_opt = {OMEN_SYNC_RELAXED, OMEN_COMPRESS_NONE, 0, 0, 0, 0, UINT64_MAX, 1000, 0, OMEN_WAL_RECOVER_TORN_TAIL};
 
 static volatile sig_atomic_t g_interrupted;
 
@@ -387,6 +388,7 @@ static int open_db(session *s, const char *dir, int mode)
     o.compression = g_opt.compression;
     o.sync = g_opt.sync;
     if (g_opt.write_buffer) o.write_buffer_size = g_opt.write_buffer;
+    o.wal_recovery = g_opt.wal_recovery;
     s->dir = dir;
     s->txn = NULL;
     s->opened_read_only = o.read_only;
@@ -397,6 +399,13 @@ static int open_db(session *s, const char *dir, int mode)
         return EX_ERR;
     }
     if (rc != OMEN_OK) return report(rc, "open %s", dir);
+    omen_stats st;
+    if (omen_get_stats(s->db, &st) == OMEN_OK && st.wal_records_skipped)
+        fprintf(stderr,
+                "omendb: WAL recovery left %" PRIu64 " record(s) (%" PRIu64 " bytes) behind; the "
+                "damaged log%s kept aside as *.wal.damaged\n",
+                st.wal_records_skipped, st.wal_bytes_skipped,
+                o.read_only ? " is not changed (read-only open):" : " is");
     return EX_OK;
 }
 
@@ -488,6 +497,8 @@ static int iterate(session *s, const range *r, uint64_t limit, FILE *out, int fo
 {
     omen_iter_options io;
     memset(&io, 0, sizeof io);
+    io.keys_only = out == NULL; /* counting reads no value block */
+    const char *what = out ? "scan" : "count";
     if (r->has_lo) {
         io.lower = r->lo.p;
         io.lower_len = r->lo.n;
@@ -498,7 +509,7 @@ static int iterate(session *s, const range *r, uint64_t limit, FILE *out, int fo
     }
     omen_iter *it = NULL;
     int rc = s->txn ? omen_txn_iter_create(s->txn, &io, &it) : omen_iter_create(s->db, &io, &it);
-    if (rc != OMEN_OK) return report(rc, "scan");
+    if (rc != OMEN_OK) return report(rc, "%s", what);
     if (r->has_lo)
         omen_iter_seek(it, r->lo.p, r->lo.n);
     else
@@ -518,7 +529,7 @@ static int iterate(session *s, const range *r, uint64_t limit, FILE *out, int fo
         omen_iter_next(it);
     }
     rc = omen_iter_status(it);
-    int ex = rc == OMEN_OK ? EX_OK : report(rc, "scan");
+    int ex = rc == OMEN_OK ? EX_OK : report(rc, "%s", what);
     omen_iter_destroy(it);
     *rows = n;
     if (g_interrupted && ex == EX_OK) {
@@ -578,6 +589,12 @@ static int cmd_stats(session *s)
         fputs("handle            opened read-only (nothing is written)\n", f);
     else
         fprintf(f, "read-only         %s\n", st.read_only ? "YES, after a fatal I/O error" : "no");
+    const char *fatal = NULL;
+    if (omen_fatal_error(s->db, &fatal) != OMEN_OK && fatal)
+        fprintf(f, "fatal error       %s\n", fatal);
+    if (st.wal_records_skipped)
+        fprintf(f, "WAL recovery      %" PRIu64 " records (%" PRIu64 " bytes) not recovered\n",
+                st.wal_records_skipped, st.wal_bytes_skipped);
     return EX_OK;
 }
 
@@ -1097,6 +1114,8 @@ static void usage(FILE *f)
         "  --raw                   get: print the value's bytes unescaped, no newline\n"
         "  --batch N               import: records per atomic write (default 1000)\n"
         "  --write-buffer BYTES    memtable size before a flush (K/M/G suffixes)\n"
+        "  --wal-recovery MODE     damaged write-ahead log: tolerate-torn-tail (default),\n"
+        "                          absolute, point-in-time or skip (docs/design.md)\n"
         "  --bail                  piped shell: stop at the first failing command\n"
         "  -q, --quiet             no progress bar or summary lines\n"
         "  --                      end of options (for keys starting with '-')\n"
@@ -1161,7 +1180,7 @@ int main(int argc, char **argv)
         name[nl] = 0;
         if (eq) val = eq + 1;
         int takes = !strcmp(name, "--compression") || !strcmp(name, "--limit") || !strcmp(name, "--batch") ||
-                    !strcmp(name, "--write-buffer");
+                    !strcmp(name, "--write-buffer") || !strcmp(name, "--wal-recovery");
         if (takes && !val) {
             if (i + 1 >= argc) return usage_error("%s needs a value", name);
             val = argv[++i];
@@ -1203,6 +1222,18 @@ int main(int argc, char **argv)
             if (parse_u64((const unsigned char *)val, strlen(val), &v) != 0 || v == 0 || v > 10000000)
                 return usage_error("--batch needs a number from 1 to 10000000, not \"%s\"", val);
             g_opt.batch = (size_t)v;
+        } else if (!strcmp(name, "--wal-recovery")) {
+            if (!strcmp(val, "tolerate-torn-tail"))
+                g_opt.wal_recovery = OMEN_WAL_RECOVER_TORN_TAIL;
+            else if (!strcmp(val, "absolute"))
+                g_opt.wal_recovery = OMEN_WAL_RECOVER_ABSOLUTE;
+            else if (!strcmp(val, "point-in-time"))
+                g_opt.wal_recovery = OMEN_WAL_RECOVER_POINT_IN_TIME;
+            else if (!strcmp(val, "skip"))
+                g_opt.wal_recovery = OMEN_WAL_RECOVER_SKIP;
+            else
+                return usage_error("--wal-recovery must be tolerate-torn-tail, absolute, "
+                                   "point-in-time or skip, not \"%s\"", val);
         } else if (!strcmp(name, "--write-buffer")) {
             if (parse_size(val, &g_opt.write_buffer) != 0 || g_opt.write_buffer == 0)
                 return usage_error("--write-buffer needs a size such as 4M, not \"%s\"", val);

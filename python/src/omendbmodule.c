@@ -89,8 +89,13 @@ static PyObject *raise_code(int rc, const char *detail)
                                          "replace");
     if (!det)
         return NULL;
-    PyObject *msg = PyUnicode_GET_LENGTH(det) ? PyUnicode_FromFormat("%s: %U", name, det)
-                                              : PyUnicode_FromString(name);
+    /* A detail that already starts with the code's name ("transaction
+     * conflict: ...") is the whole message: don't say it twice. */
+    size_t nl = strlen(name);
+    int named = detail && !strncmp(detail, name, nl) && detail[nl] == ':';
+    PyObject *msg = named ? (Py_INCREF(det), det)
+                          : PyUnicode_GET_LENGTH(det) ? PyUnicode_FromFormat("%s: %U", name, det)
+                                                      : PyUnicode_FromString(name);
     if (!msg) {
         Py_DECREF(det);
         return NULL;
@@ -2039,13 +2044,14 @@ static PyObject *db_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"path",       "create",      "error_if_exists",   "sync",
                              "compression", "write_buffer_size", "cache_size", "bloom_bits_per_key",
-                             "index_epsilon", "read_only", "int_keys",       NULL};
+                             "index_epsilon", "read_only", "int_keys",  "wal_recovery", NULL};
     PyObject *pathobj = NULL, *comp = Py_None, *wbs = Py_None, *cs = Py_None, *bloom = Py_None,
              *eps = Py_None;
     int create = 1, eie = 0, sync = 0, ro = 0, ik = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$pppOOOOOpp:open", kwlist, PyUnicode_FSDecoder,
+    const char *walrec = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$pppOOOOOppz:open", kwlist, PyUnicode_FSDecoder,
                                      &pathobj, &create, &eie, &sync, &comp, &wbs, &cs, &bloom, &eps,
-                                     &ro, &ik))
+                                     &ro, &ik, &walrec))
         return NULL;
     omen_options o;
     omen_options_init(&o);
@@ -2053,6 +2059,22 @@ static PyObject *db_new(PyTypeObject *type, PyObject *args, PyObject *kw)
     o.error_if_exists = eie;
     o.sync = sync ? OMEN_SYNC_FULL : OMEN_SYNC_RELAXED;
     o.read_only = ro;
+    /* wal_recovery: what open does with a damaged write-ahead log. */
+    static const char *const walmodes[] = {"tolerate-torn-tail", "absolute", "point-in-time", "skip"};
+    if (walrec) {
+        o.wal_recovery = -1;
+        for (int i = 0; i < 4; i++)
+            if (!strcmp(walrec, walmodes[i]))
+                o.wal_recovery = i; /* OMEN_WAL_RECOVER_* in this order */
+        if (o.wal_recovery < 0) {
+            Py_DECREF(pathobj);
+            PyErr_Format(PyExc_ValueError,
+                         "wal_recovery must be 'tolerate-torn-tail', 'absolute', 'point-in-time' "
+                         "or 'skip', not '%s'",
+                         walrec);
+            return NULL;
+        }
+    }
     if (compression_from(comp, &o.compression) < 0 || size_opt(wbs, &o.write_buffer_size) < 0 ||
         size_opt(cs, &o.cache_size) < 0 || int_opt(bloom, &o.bloom_bits_per_key) < 0 ||
         int_opt(eps, &o.index_epsilon) < 0) {
@@ -2536,7 +2558,10 @@ PyDoc_STRVAR(db_stats_doc,
              "entries_per_level (lists, one item per level), run_entries,\n"
              "memtable_entries, memtable_bytes, file_bytes, index_bytes, filter_bytes,\n"
              "wal_bytes, cache_hits, cache_misses, flushes, compactions,\n"
-             "compaction_bytes_written, write_stalls_us and read_only (bool).");
+             "compaction_bytes_written, write_stalls_us, read_only (bool),\n"
+             "fatal_error (the message of the error that made the handle read-only,\n"
+             "or None), wal_records_skipped and wal_bytes_skipped (left behind by\n"
+             "the wal_recovery mode at open).");
 
 static PyObject *db_stats(DBObject *db, PyObject *unused)
 {
@@ -2570,10 +2595,26 @@ static PyObject *db_stats(DBObject *db, PyObject *unused)
         dict_u64(d, "flushes", s.flushes) < 0 || dict_u64(d, "compactions", s.compactions) < 0 ||
         dict_u64(d, "compaction_bytes_written", s.compaction_bytes_written) < 0 ||
         dict_u64(d, "write_stalls_us", s.write_stalls_us) < 0 ||
-        PyDict_SetItemString(d, "read_only", s.read_only ? Py_True : Py_False) < 0) {
+        PyDict_SetItemString(d, "read_only", s.read_only ? Py_True : Py_False) < 0 ||
+        dict_u64(d, "wal_records_skipped", s.wal_records_skipped) < 0 ||
+        dict_u64(d, "wal_bytes_skipped", s.wal_bytes_skipped) < 0) {
         Py_DECREF(d);
         return NULL;
     }
+    /* The first fatal error's message (None if there was none). */
+    const char *fatal = NULL;
+    PyObject *fo = Py_None;
+    Py_INCREF(fo);
+    if (omen_fatal_error(db->h, &fatal) != OMEN_OK && fatal) {
+        Py_DECREF(fo);
+        fo = PyUnicode_DecodeUTF8(fatal, (Py_ssize_t)strlen(fatal), "replace");
+    }
+    if (!fo || PyDict_SetItemString(d, "fatal_error", fo) < 0) {
+        Py_XDECREF(fo);
+        Py_DECREF(d);
+        return NULL;
+    }
+    Py_DECREF(fo);
     return d;
 }
 
@@ -2659,7 +2700,7 @@ static PySequenceMethods db_as_sequence = {.sq_contains = (objobjproc)db_contain
 #define OPEN_SIG                                                                                   \
     "(path, *, create=True, error_if_exists=False, sync=False, compression=None,\n"              \
     "     write_buffer_size=None, cache_size=None, bloom_bits_per_key=None,\n"                    \
-    "     index_epsilon=None, read_only=False, int_keys=False)\n--\n\n"
+    "     index_epsilon=None, read_only=False, int_keys=False, wal_recovery=None)\n--\n\n"
 
 #define OPEN_BODY                                                                                  \
     "Open (or create) the OmenDB database in directory `path` (str, bytes or\n"                    \
@@ -2673,6 +2714,8 @@ static PySequenceMethods db_as_sequence = {.sq_contains = (objobjproc)db_contain
     "bloom_bits_per_key: filter bits per key (0 disables; None: 10).\n"                          \
     "index_epsilon: learned-index error bound (None: engine default).\n"                          \
     "read_only: open without writing anything.\n"                                                 \
+    "wal_recovery: what open does with a damaged write-ahead log: 'tolerate-torn-tail'\n"         \
+    "(default: refuse corruption), 'absolute', 'point-in-time' or 'skip' (docs/design.md).\n"     \
     "int_keys: keys are Python ints in 0..2**64-1, stored big-endian so that the\n"              \
     "      order is numeric; iteration yields ints.  (Not stored in the database:\n"             \
     "      pass it on every open.)\n\n"                                                           \

@@ -67,6 +67,7 @@ static int build_run(omen_db *db, miter *m, uint64_t fnum, unsigned level, const
         omen_free(path);
         return rc;
     }
+    run_writer_set_number(w, fnum);
     const void *pkey = NULL;
     size_t pklen = 0, pstripe = 0;
     int have = 0;

@@ -26,6 +26,9 @@
 #include "util/err.h"
 #include "util/mem.h"
 
+/* Suffix of a log kept aside by a WAL recovery mode. */
+#define DB_DAMAGED_SUFFIX ".damaged"
+
 static pthread_mutex_t zombie_mu = PTHREAD_MUTEX_INITIALIZER;
 static omen_db *zombies;
 
@@ -42,6 +45,7 @@ void omen_options_init(omen_options *o)
     o->bloom_bits_per_key = 10;
     o->index_epsilon = 0;
     o->read_only = 0;
+    o->wal_recovery = OMEN_WAL_RECOVER_TORN_TAIL;
 }
 
 void omen_key_u64(uint64_t v, unsigned char out[8])
@@ -76,9 +80,10 @@ int db_check_writable(omen_db *db, const char *fn)
     if (atomic_load_explicit(&db->read_only, memory_order_acquire)) {
         if (db->opts.read_only)
             return omen_seterr(OMEN_READONLY, "%s: the database was opened read-only", fn);
-        return omen_seterr(OMEN_READONLY,
-                           "%s: the database turned read-only after a fatal I/O error "
-                           "(see the error reported when it happened)",
+        if (atomic_load_explicit(&db->fatal_code, memory_order_acquire) != OMEN_OK)
+            return omen_seterr(OMEN_READONLY, "%s: the database is read-only since an earlier fatal error: %s",
+                               fn, db->fatal_msg);
+        return omen_seterr(OMEN_READONLY, "%s: the database turned read-only after a fatal I/O error",
                            fn);
     }
     return OMEN_OK;
@@ -107,7 +112,8 @@ static char *path_join(const char *dir, const char *name)
     return p;
 }
 
-/* "000123.wal" -> 123 and kind 'w'; "000123.run" -> 'r'; 0 otherwise. */
+/* "000123.wal" -> 123 and kind 'w'; "000123.run" -> 'r'; a log kept aside
+ * by a WAL recovery mode, "000123.wal.damaged" -> 'd'; 0 otherwise. */
 static int parse_name(const char *name, uint64_t *num)
 {
     const char *p = name;
@@ -123,6 +129,7 @@ static int parse_name(const char *name, uint64_t *num)
     *num = v;
     if (strcmp(p, ".wal") == 0) return 'w';
     if (strcmp(p, ".run") == 0) return 'r';
+    if (strcmp(p, ".wal" DB_DAMAGED_SUFFIX) == 0) return 'd';
     return 0;
 }
 
@@ -145,6 +152,31 @@ void db_run_unref(db_run *r)
     omen_free(r);
 }
 
+int db_run_matches(const manifest_run *meta, run *r, const char *fn)
+{
+    size_t sl, ll;
+    const void *sk = run_smallest(r, &sl), *lk = run_largest(r, &ll);
+    const char *what = NULL;
+    if (run_file_size(r) != meta->file_size)
+        what = "size";
+    else if (run_entries(r) != meta->entries)
+        what = "entry count";
+    else if (run_min_seq(r) != meta->min_seq || run_max_seq(r) != meta->max_seq)
+        what = "sequence range";
+    else if (sl != meta->smallest_len || (sl && memcmp(sk, meta->smallest, sl)) ||
+             ll != meta->largest_len || (ll && memcmp(lk, meta->largest, ll)))
+        what = "key range";
+    else if (meta->footer_crc && run_footer_crc(r) != meta->footer_crc)
+        what = "footer checksum";
+    else if (run_stored_number(r) && run_stored_number(r) != (uint32_t)meta->file_number)
+        what = "file number recorded inside it";
+    if (!what) return OMEN_OK;
+    return omen_seterr(OMEN_CORRUPT,
+                       "run file %s is not the run the MANIFEST lists as number %llu (its %s "
+                       "differs): a file was replaced or renamed",
+                       fn, (unsigned long long)meta->file_number, what);
+}
+
 int db_run_open(omen_db *db, const manifest_run *meta, db_run **out)
 {
     *out = NULL;
@@ -163,10 +195,19 @@ int db_run_open(omen_db *db, const manifest_run *meta, db_run **out)
         omen_free(r);
         return rc;
     }
+    rc = db_run_matches(meta, r->r, fn);
     omen_free(fn);
+    if (rc) {
+        run_close(r->r);
+        omen_free(r);
+        return rc;
+    }
     atomic_init(&r->refs, 1);
     r->db = db;
     r->meta = *meta;
+    /* Runs written since this manifest format (and fresh flush outputs):
+     * remember the footer checksum for the next manifest. */
+    if (!r->meta.footer_crc) r->meta.footer_crc = run_footer_crc(r->r);
     r->meta.smallest = NULL;
     r->meta.largest = NULL;
     r->meta.smallest_len = r->meta.largest_len = 0;
@@ -448,7 +489,11 @@ static int get_common(omen_db *db, const omen_snapshot *snap, const void *key, s
     if (snap) seq = snap->seq;
     rc = get_sv(sv, seq, key, klen, d, vlen);
     db_sv_unpin(db, sv, slot);
-    if (rc == OMEN_NOTFOUND) *vlen = 0;
+    if (rc == OMEN_NOTFOUND) {
+        *vlen = 0;
+        /* Not an error, but omen_last_error() must not show a stale one. */
+        omen_seterr(OMEN_NOTFOUND, "%s: key not found", fn);
+    }
     return rc;
 }
 
@@ -542,6 +587,7 @@ uint64_t omen_snapshot_sequence(const omen_snapshot *snap)
 
 typedef struct dir_scan {
     int has_manifest, foreign;
+    size_t ndamaged; /* logs kept aside by a WAL recovery mode */
     uint64_t *wals;
     size_t nwals, cwals;
     uint64_t max_number;
@@ -555,6 +601,7 @@ static int scan_cb(void *ctx, const char *name)
     int kind = parse_name(name, &num);
     if (kind) {
         if (num > s->max_number) s->max_number = num;
+        if (kind == 'd') s->ndamaged++;
         if (kind == 'w') {
             if (s->nwals == s->cwals) {
                 size_t nc = s->cwals ? s->cwals * 2 : 8;
@@ -588,7 +635,6 @@ typedef struct replay_ctx {
     omen_db *db;
     mt *mem;
     uint64_t max_seq;
-    int bad; /* a record decoded badly */
 } replay_ctx;
 
 static int replay_apply(void *ctx, uint64_t seq, int type, const void *key, size_t klen,
@@ -602,22 +648,107 @@ static int replay_apply(void *ctx, uint64_t seq, int type, const void *key, size
     return OMEN_OK;
 }
 
-static int replay_record(void *ctx, const void *rec, size_t len)
+/* An intact log record whose batch does not decode, or whose sequence does
+ * not follow the ones before it, is damage (WAL_REC_BAD): the recovery mode
+ * decides, as for a checksum mismatch. */
+static int replay_record(void *ctx, const void *rec, size_t len, uint64_t off)
 {
+    (void)off;
     replay_ctx *r = ctx;
     uint64_t seq;
     uint32_t count;
     int rc = batch_decode(rec, len, &seq, &count, NULL, NULL);
-    if (rc) {
-        r->bad = 1;
-        return rc;
-    }
-    if (seq <= r->max_seq) {
-        r->bad = 1;
-        return omen_seterr(OMEN_CORRUPT, "WAL record sequence %llu is not above %llu",
-                           (unsigned long long)seq, (unsigned long long)r->max_seq);
-    }
+    if (rc == OMEN_NOMEM) return rc;
+    if (rc || seq <= r->max_seq) return WAL_REC_BAD;
+    /* Structure checked above: applying can only run out of memory. */
     return batch_decode(rec, len, NULL, NULL, replay_apply, r);
+}
+
+static int count_record(void *ctx, const void *rec, size_t len, uint64_t off)
+{
+    (void)rec, (void)len, (void)off;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+/* The logs to replay, in order, and what the recovery mode left behind. */
+typedef struct wal_recovery {
+    int mode;
+    int stopped;        /* POINT_IN_TIME met damage: later records are not applied */
+    uint64_t *aside;    /* logs holding data that was not recovered */
+    size_t naside;
+    uint64_t records, bytes;
+} wal_recovery;
+
+/* Replay one log into rctx under the recovery mode; fn is its path. */
+static int recover_wal(omen_db *db, wal_recovery *wr, replay_ctx *rctx, uint64_t num,
+                       const char *fn)
+{
+    wal_replay_info info;
+    int rc;
+    if (wr->stopped) {
+        /* Everything in a log after the stop point is left behind. */
+        uint64_t n = 0;
+        rc = wal_replay_ex(fn, 1, count_record, &n, &info);
+        if (rc) return rc;
+        wr->records += n + info.regions;
+        wr->bytes += info.file_size;
+        wr->aside[wr->naside++] = num;
+        return OMEN_OK;
+    }
+    rc = wal_replay_ex(fn, wr->mode == OMEN_WAL_RECOVER_SKIP, replay_record, rctx, &info);
+    if (rc) return rc;
+    if (!info.corrupt) {
+        if (info.tail_state == WAL_TAIL_TORN && wr->mode == OMEN_WAL_RECOVER_ABSOLUTE)
+            return omen_seterr(OMEN_CORRUPT,
+                               "WAL %s ends in a torn (incomplete) write at offset %llu, which the "
+                               "absolute-consistency recovery mode does not accept",
+                               fn, (unsigned long long)info.damage_off);
+        return OMEN_OK; /* clean, or a torn tail: no acknowledged write is in it */
+    }
+    if (wr->mode == OMEN_WAL_RECOVER_TORN_TAIL || wr->mode == OMEN_WAL_RECOVER_ABSOLUTE)
+        return omen_seterr(OMEN_CORRUPT,
+                           "WAL %s is corrupt at offset %llu (%s, %llu intact record(s) after it); "
+                           "not opened, nothing was changed: open with a WAL recovery mode "
+                           "(point in time, or skip corrupted records) to recover around it",
+                           fn, (unsigned long long)info.damage_off,
+                           info.header_bad ? "damaged file header" : "damaged record",
+                           (unsigned long long)info.records_after);
+    (void)db;
+    wr->aside[wr->naside++] = num;
+    if (wr->mode == OMEN_WAL_RECOVER_POINT_IN_TIME) {
+        wr->stopped = 1;
+        wr->records += info.records_after + 1; /* the damaged region counts as one */
+        wr->bytes += info.bytes_after;
+    } else {
+        wr->records += info.regions;
+        wr->bytes += info.bytes_skipped;
+    }
+    return OMEN_OK;
+}
+
+/* Rename every log the recovery left data behind in to NNNNNN.wal.damaged
+ * and make that durable, before the manifest that stops naming those logs
+ * is written (so no crash can let orphan cleanup delete them). */
+static int set_aside(omen_db *db, const wal_recovery *wr)
+{
+    for (size_t i = 0; i < wr->naside; i++) {
+        char *from = NULL;
+        int rc = db_filename(db->path, wr->aside[i], "wal", &from);
+        if (rc) return rc;
+        size_t n = strlen(from) + sizeof DB_DAMAGED_SUFFIX;
+        char *to = omen_malloc(n);
+        if (!to) {
+            omen_free(from);
+            return omen_seterr(OMEN_NOMEM, "out of memory");
+        }
+        snprintf(to, n, "%s%s", from, DB_DAMAGED_SUFFIX);
+        rc = fio_rename(from, to);
+        omen_free(from);
+        omen_free(to);
+        if (rc) return rc;
+    }
+    return wr->naside ? fio_sync_dir(db->path) : OMEN_OK;
 }
 
 /* Write the manifest for the given runs (caller holds manifest_mu; takes
@@ -656,6 +787,8 @@ static int delete_orphans_cb(void *ctx, const char *name)
     int del = 0;
     if (kind == 'w') {
         del = num < db->wal_number;
+    } else if (kind == 'd') {
+        del = 0; /* kept aside by a WAL recovery mode: the user's to remove */
     } else if (kind == 'r') {
         del = 1;
         db_sv *sv = db->sv;
@@ -693,6 +826,8 @@ static int db_open_impl(omen_db *db)
     db_run **runs = NULL;
     size_t nruns = 0;
     mt *mem = NULL;
+    wal_recovery wr;
+    memset(&wr, 0, sizeof wr);
 
     if (!fio_exists(db->path)) {
         if (!o->create_if_missing || o->read_only)
@@ -726,12 +861,24 @@ static int db_open_impl(omen_db *db)
         omen_free(scan.wals);
         return omen_seterr(OMEN_NOMEM, "out of memory");
     }
-    if (!o->read_only || fio_exists(lockp)) {
+    if (!o->read_only) {
         rc = fio_lock(lockp, &db->lock);
         if (rc == OMEN_LOCKED)
             rc = omen_seterr(OMEN_LOCKED,
                              "database %s is already open (its LOCK is held by another process "
                              "or handle)",
+                             db->path);
+    } else {
+        /* Shared with other read-only opens; LOCK is opened read-only, so
+         * this works on a read-only file system.  No LOCK file (a database
+         * never opened for writing): nothing to share, and creating one
+         * would be a write. */
+        rc = fio_lock_shared(lockp, &db->lock);
+        if (rc == OMEN_NOTFOUND) rc = OMEN_OK;
+        if (rc == OMEN_LOCKED)
+            rc = omen_seterr(OMEN_LOCKED,
+                             "database %s is open for writing by another process or handle; a "
+                             "read-only open needs it closed",
                              db->path);
     }
     omen_free(lockp);
@@ -776,24 +923,24 @@ static int db_open_impl(omen_db *db)
     rc = mt_new_pooled(mem_block_size(db), db->mt_pool, &mem);
     if (rc) goto fail;
     if (scan.nwals) qsort(scan.wals, scan.nwals, sizeof(uint64_t), u64_cmp);
-    replay_ctx rctx = {db, mem, last, 0};
+    replay_ctx rctx = {db, mem, last};
+    wr.mode = o->wal_recovery;
+    wr.aside = omen_calloc(scan.nwals + 1, sizeof *wr.aside);
+    if (!wr.aside) {
+        rc = omen_seterr(OMEN_NOMEM, "out of memory");
+        goto fail;
+    }
     for (size_t i = 0; i < scan.nwals; i++) {
         if (scan.wals[i] < m.log_number) continue;
         char *fn = NULL;
         rc = db_filename(db->path, scan.wals[i], "wal", &fn);
         if (rc) goto fail;
-        uint64_t valid = 0;
-        int tail = WAL_TAIL_CLEAN;
-        rc = wal_replay(fn, replay_record, &rctx, &valid, &tail);
-        int is_last = i + 1 == scan.nwals;
-        if (rc == OMEN_CORRUPT && rctx.bad && is_last) rc = OMEN_OK; /* damaged tail */
-        if (rc == OMEN_OK && tail == WAL_TAIL_CORRUPT && !is_last)
-            rc = omen_seterr(OMEN_CORRUPT, "WAL %s is damaged at offset %llu", fn,
-                             (unsigned long long)valid);
+        rc = recover_wal(db, &wr, &rctx, scan.wals[i], fn);
         omen_free(fn);
         if (rc) goto fail;
-        rctx.bad = 0;
     }
+    db->wal_records_skipped = wr.records;
+    db->wal_bytes_skipped = wr.bytes;
     last = rctx.max_seq;
     atomic_store(&db->last_seq, last);
 
@@ -820,6 +967,8 @@ static int db_open_impl(omen_db *db)
     }
     mt_unref(mem);
     mem = NULL;
+    rc = set_aside(db, &wr);
+    if (rc) goto fail;
     rc = mt_new_pooled(mem_block_size(db), db->mt_pool, &db->mem);
     if (rc) goto fail;
     db->wal_number = db->next_file++;
@@ -848,6 +997,7 @@ done:
     for (size_t i = 0; i < nruns; i++) db_run_unref(runs[i]); /* sv holds them */
     omen_free(runs);
     omen_free(scan.wals);
+    omen_free(wr.aside);
     manifest_clear(&m);
     return OMEN_OK;
 
@@ -856,6 +1006,7 @@ fail:
     for (size_t i = 0; i < nruns; i++) db_run_unref(runs[i]);
     omen_free(runs);
     omen_free(scan.wals);
+    omen_free(wr.aside);
     manifest_clear(&m);
     return rc;
 }
@@ -918,6 +1069,8 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
     if (o.index_epsilon < 0 || o.index_epsilon > (1 << 20))
         return omen_seterr(OMEN_INVALID, "omen_open: index_epsilon %d out of range",
                            o.index_epsilon);
+    if (o.wal_recovery < OMEN_WAL_RECOVER_TORN_TAIL || o.wal_recovery > OMEN_WAL_RECOVER_SKIP)
+        return omen_seterr(OMEN_INVALID, "omen_open: unknown wal_recovery mode %d", o.wal_recovery);
     if (o.write_buffer_size == 0) o.write_buffer_size = 64u << 20;
     if (o.write_buffer_size < 4096) o.write_buffer_size = 4096;
 
@@ -949,6 +1102,7 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
         atomic_init(&db->hp[i].hp, NULL);
     }
     pthread_mutex_init(&db->manifest_mu, NULL);
+    pthread_mutex_init(&db->fatal_mu, NULL);
     pthread_cond_init(&db->bg_cv, NULL);
     pthread_cond_init(&db->flush_cv, NULL);
     pthread_cond_init(&db->comp_cv, NULL);
@@ -963,6 +1117,7 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
         pthread_mutex_destroy(&db->mu);
         pthread_mutex_destroy(&db->retire_mu);
         pthread_mutex_destroy(&db->manifest_mu);
+        pthread_mutex_destroy(&db->fatal_mu);
         pthread_cond_destroy(&db->bg_cv);
         pthread_cond_destroy(&db->flush_cv);
         pthread_cond_destroy(&db->comp_cv);
@@ -1094,7 +1249,20 @@ int omen_get_stats(omen_db *db, omen_stats *out)
     out->write_stalls_us = atomic_load(&db->st_stall_us);
     out->read_only = atomic_load(&db->read_only) && !db->opts.read_only ? 1 : 0;
     if (db->opts.read_only) out->read_only = 1;
+    out->fatal_error = atomic_load_explicit(&db->fatal_code, memory_order_acquire);
+    out->wal_records_skipped = db->wal_records_skipped;
+    out->wal_bytes_skipped = db->wal_bytes_skipped;
     return OMEN_OK;
+}
+
+int omen_fatal_error(omen_db *db, const char **msg)
+{
+    if (msg) *msg = NULL;
+    int rc = db_check_handle(db, "omen_fatal_error");
+    if (rc) return rc;
+    int code = atomic_load_explicit(&db->fatal_code, memory_order_acquire);
+    if (code != OMEN_OK && msg) *msg = db->fatal_msg;
+    return code;
 }
 
 /* ---- check ------------------------------------------------------------------------ */
@@ -1117,27 +1285,74 @@ static void say(check_ctx *c, const char *fmt, ...)
     c->report(c->ctx, line);
 }
 
-static int check_record(void *ctx, const void *rec, size_t len)
+static int check_record(void *ctx, const void *rec, size_t len, uint64_t off)
 {
+    (void)off;
     check_ctx *c = ctx;
     uint32_t count;
     int rc = batch_decode(rec, len, NULL, &count, NULL, NULL);
-    if (rc) return rc;
+    if (rc == OMEN_NOMEM) return rc;
+    if (rc) return WAL_REC_BAD;
     c->records++;
     c->ops += count;
     return OMEN_OK;
+}
+
+static int list_damaged_cb(void *ctx, const char *name)
+{
+    uint64_t num;
+    if (parse_name(name, &num) == 'd')
+        say(ctx, "wal %s: kept aside by a WAL recovery mode (not part of the database)", name);
+    return 0;
+}
+
+/* Compare a run file with its manifest entry (see db_run_matches). */
+static int check_run_identity(const manifest_run *meta, const char *fn)
+{
+    run *r = NULL;
+    int rc = run_open(fn, meta->file_number, NULL, &r);
+    if (rc) return rc;
+    rc = db_run_matches(meta, r, fn);
+    run_close(r);
+    return rc;
 }
 
 int omen_check(const char *path, void (*report)(void *ctx, const char *line), void *ctx)
 {
     check_ctx c = {report, ctx, 0, 0};
     if (!path || !*path) return omen_seterr(OMEN_INVALID, "omen_check: empty path");
+    /* Shared with read-only opens; a writer could change files under us. */
+    fio_file *lock = NULL;
+    {
+        char *lockp = path_join(path, "LOCK");
+        if (!lockp) return omen_seterr(OMEN_NOMEM, "out of memory");
+        int lrc = fio_lock_shared(lockp, &lock);
+        omen_free(lockp);
+        if (lrc == OMEN_LOCKED) {
+            lrc = omen_seterr(OMEN_LOCKED,
+                              "omen_check: %s is open for writing by another process or handle; "
+                              "close it first (read-only opens may stay)",
+                              path);
+            say(&c, "%s", omen_last_error());
+            say(&c, "summary: check not run");
+            return lrc;
+        }
+        if (lrc && lrc != OMEN_NOTFOUND) {
+            say(&c, "LOCK: %s (%s)", omen_strerror(lrc), omen_last_error());
+            say(&c, "summary: check not run");
+            return lrc;
+        }
+    }
     manifest m;
     int rc = manifest_read(path, &m);
     if (rc) {
         if (rc == OMEN_NOTFOUND) rc = omen_seterr(OMEN_NOTDB, "%s has no MANIFEST", path);
-        say(&c, "MANIFEST: %s (%s)", omen_strerror(rc), omen_last_error());
+        char saved[512];
+        snprintf(saved, sizeof saved, "%s", omen_last_error());
+        say(&c, "MANIFEST: %s (%s)", omen_strerror(rc), saved);
         say(&c, "summary: check failed");
+        fio_close(lock);
+        omen_seterr(rc, "%s", saved);
         return rc;
     }
     int problems = 0;
@@ -1152,6 +1367,7 @@ int omen_check(const char *path, void (*report)(void *ctx, const char *line), vo
             continue;
         }
         rc = run_verify(fn, report, ctx);
+        if (!rc) rc = check_run_identity(&m.runs[i], fn);
         if (rc) {
             problems++;
             say(&c, "run %s (level %u): %s: %s", fn, m.runs[i].level, omen_strerror(rc),
@@ -1172,30 +1388,39 @@ int omen_check(const char *path, void (*report)(void *ctx, const char *line), vo
             if (scan.wals[i] < m.log_number) continue;
             char *fn = NULL;
             if (db_filename(path, scan.wals[i], "wal", &fn)) continue;
-            uint64_t valid = 0;
-            int tail = 0;
+            wal_replay_info info;
             c.records = c.ops = 0;
-            rc = wal_replay(fn, check_record, &c, &valid, &tail);
+            rc = wal_replay_ex(fn, 0, check_record, &c, &info);
             if (rc) {
                 problems++;
-                say(&c, "wal %s: %s at offset %llu: %s", fn, omen_strerror(rc),
-                    (unsigned long long)valid, omen_last_error());
-            } else if (tail == WAL_TAIL_CORRUPT) {
+                say(&c, "wal %s: %s: %s", fn, omen_strerror(rc), omen_last_error());
+            } else if (info.corrupt) {
                 problems++;
-                say(&c, "wal %s: damaged record at offset %llu (%llu good records before it)",
-                    fn, (unsigned long long)valid, (unsigned long long)c.records);
+                say(&c,
+                    "wal %s: corrupt at offset %llu (%s; %llu good records before it, %llu intact "
+                    "records after it): open refuses it unless a WAL recovery mode is chosen",
+                    fn, (unsigned long long)info.damage_off,
+                    info.header_bad ? "damaged file header" : "damaged record",
+                    (unsigned long long)c.records, (unsigned long long)info.records_after);
+            } else if (info.tail_state == WAL_TAIL_TORN) {
+                say(&c,
+                    "wal %s: ok, %llu records, %llu operations; torn tail at offset %llu (%llu "
+                    "bytes: an incomplete write cut by a crash, dropped by recovery)",
+                    fn, (unsigned long long)c.records, (unsigned long long)c.ops,
+                    (unsigned long long)info.damage_off, (unsigned long long)info.bytes_after);
             } else {
-                say(&c, "wal %s: ok, %llu records, %llu operations%s", fn,
-                    (unsigned long long)c.records, (unsigned long long)c.ops,
-                    tail == WAL_TAIL_TORN ? " (torn tail after a crash: ignored)" : "");
+                say(&c, "wal %s: ok, %llu records, %llu operations", fn,
+                    (unsigned long long)c.records, (unsigned long long)c.ops);
             }
             omen_free(fn);
         }
+        if (scan.ndamaged) fio_list_dir(path, list_damaged_cb, &c);
     }
     omen_free(scan.wals);
     say(&c, "summary: %zu runs, %llu entries, %llu bytes, %d problem(s)", m.nruns,
         (unsigned long long)entries, (unsigned long long)bytes, problems);
     manifest_clear(&m);
+    fio_close(lock);
     if (problems) return omen_seterr(OMEN_CORRUPT, "omen_check: %d problem(s) found", problems);
     return OMEN_OK;
 }

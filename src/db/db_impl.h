@@ -126,6 +126,15 @@ struct omen_db {
     uint64_t manual_req;  /* omen_compact_range requests issued  (mu) */
     uint64_t manual_done; /* ... and served                      (mu) */
     atomic_int read_only; /* fatal I/O error or read_only option      */
+    /* The first fatal error (db_set_fatal): its message is written once,
+     * under fatal_mu, before the code is published (release), so a reader
+     * that sees a non-zero code (acquire) sees the whole message, which
+     * never changes afterwards (omen_fatal_error hands out the pointer). */
+    pthread_mutex_t fatal_mu;
+    atomic_int fatal_code;
+    char fatal_msg[512];
+    /* Left behind by the open's WAL recovery mode (omen_stats). */
+    uint64_t wal_records_skipped, wal_bytes_skipped;
 
     /* Hazard slots: a reader publishes the superversion it is using in a
      * slot (own cache line) instead of bumping a shared reference count;
@@ -158,6 +167,10 @@ void db_sv_put(db_sv *sv);
 db_sv *db_sv_new(mt *mem, mt *imm, db_run **runs, size_t n);
 db_sv *db_sv_install(omen_db *db, db_sv *sv);
 int db_run_open(omen_db *db, const manifest_run *meta, db_run **out);
+/* OMEN_OK if the opened run r (file fn) is the one meta describes: size,
+ * entry count, sequence and key range, footer checksum and the file number
+ * stored inside it; else OMEN_CORRUPT naming what differs. */
+int db_run_matches(const manifest_run *meta, run *r, const char *fn);
 void db_run_unref(db_run *r);
 int db_filename(const char *dir, uint64_t num, const char *ext, char **out);
 int db_snapshot_list(omen_db *db, uint64_t **out, size_t *n);

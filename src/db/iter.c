@@ -385,6 +385,7 @@ struct omen_iter {
     const void *fval; /* forward mode: value of the current entry */
     size_t fvlen;
     int has_lower, has_upper;
+    int keys_only; /* values are never read (omen_iter_options.keys_only) */
     buf lower, upper;
     int status;
     struct omen_txn *txn;
@@ -507,7 +508,7 @@ static void find_next_user_entry(omen_iter *it, int skipping)
             } else if (!skipping || ukey_cmp(c->key, c->klen, it->pkey, it->pklen) > 0) {
                 /* Load the value now: a damaged value block must stop the
                  * iterator (status set) rather than show an empty value. */
-                int rc = m->cur->ops->value(m->cur, &it->fval, &it->fvlen);
+                int rc = it->keys_only ? OMEN_OK : m->cur->ops->value(m->cur, &it->fval, &it->fvlen);
                 if (rc) {
                     it->status = rc;
                     it->valid = 0;
@@ -541,9 +542,9 @@ static void find_prev_user_entry(omen_iter *it)
                 it->skey.len = 0;
                 it->sval.len = 0;
             } else {
-                const void *v;
-                size_t vl;
-                int rc = m->cur->ops->value(m->cur, &v, &vl);
+                const void *v = NULL;
+                size_t vl = 0;
+                int rc = it->keys_only ? OMEN_OK : m->cur->ops->value(m->cur, &v, &vl);
                 if (rc) {
                     it->status = rc;
                     it->valid = 0;
@@ -591,6 +592,7 @@ int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *o
         }
     }
     if (!rc) rc = db_sv_children(sv, &arr, &n, &cap);
+    if (opts) it->keys_only = opts->keys_only != 0;
     if (!rc && opts && opts->lower) {
         it->has_lower = 1;
         if (buf_set(&it->lower, opts->lower, opts->lower_len)) rc = OMEN_NOMEM;
@@ -766,7 +768,7 @@ const void *omen_iter_key(const omen_iter *it, size_t *klen)
 
 const void *omen_iter_value(const omen_iter *it, size_t *vlen)
 {
-    if (!it || !it->valid) {
+    if (!it || !it->valid || it->keys_only) {
         if (vlen) *vlen = 0;
         return NULL;
     }

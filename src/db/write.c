@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -63,9 +64,19 @@ static uint64_t now_us(void)
 
 void db_set_fatal(omen_db *db, int rc, const char *what)
 {
-    (void)rc;
+    /* Copy the cause first: formatting the thread's error buffer into
+     * itself would garble it. */
+    char cause[400];
+    snprintf(cause, sizeof cause, "%s", omen_last_error());
+    pthread_mutex_lock(&db->fatal_mu);
+    if (atomic_load_explicit(&db->fatal_code, memory_order_relaxed) == OMEN_OK) {
+        snprintf(db->fatal_msg, sizeof db->fatal_msg,
+                 "%s failed; the database is now read-only (%s)", what, cause);
+        atomic_store_explicit(&db->fatal_code, rc ? rc : OMEN_IO, memory_order_release);
+    }
+    pthread_mutex_unlock(&db->fatal_mu);
     atomic_store(&db->read_only, 1);
-    omen_seterr(rc, "%s failed; the database is now read-only (%s)", what, omen_last_error());
+    omen_seterr(rc, "%s failed; the database is now read-only (%s)", what, cause);
 }
 
 static int resolve_sync(const omen_db *db, int sync, int *out)

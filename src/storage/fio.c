@@ -419,14 +419,14 @@ static int posix_list_dir(const char *dir, int (*fn)(void *ctx, const char *name
     return rc;
 }
 
-static int posix_lock(const char *path, fio_file **lock_out)
+static int flock_file(const char *path, int flags, int how, fio_file **lock_out)
 {
     fio_file *f;
-    int rc = posix_open(path, FIO_READ | FIO_WRITE | FIO_CREATE, &f);
+    int rc = posix_open(path, flags, &f);
     if (rc) return rc;
     int r;
     do {
-        r = flock(f->fd, LOCK_EX | LOCK_NB);
+        r = flock(f->fd, how | LOCK_NB);
     } while (r != 0 && errno == EINTR);
     if (r != 0) {
         int e = errno;
@@ -437,6 +437,16 @@ static int posix_lock(const char *path, fio_file **lock_out)
     }
     *lock_out = f;
     return OMEN_OK;
+}
+
+static int posix_lock(const char *path, fio_file **lock_out)
+{
+    return flock_file(path, FIO_READ | FIO_WRITE | FIO_CREATE, LOCK_EX, lock_out);
+}
+
+static int posix_lock_shared(const char *path, fio_file **lock_out)
+{
+    return flock_file(path, FIO_READ, LOCK_SH, lock_out);
 }
 
 static const fio_env posix_env = {
@@ -458,6 +468,7 @@ static const fio_env posix_env = {
     .exists = posix_exists,
     .list_dir = posix_list_dir,
     .lock = posix_lock,
+    .lock_shared = posix_lock_shared,
     .rmdir = posix_rmdir,
 };
 
@@ -666,6 +677,17 @@ int fio_lock(const char *path, fio_file **lock_out)
     const fio_env *e = fio_get_env();
     int rc = e->lock(path, lock_out);
     if (rc == OMEN_OK) (*lock_out)->env = e;
+    return rc;
+}
+
+int fio_lock_shared(const char *path, fio_file **lock_out)
+{
+    if (lock_out) *lock_out = NULL;
+    if (!path || !lock_out) return omen_seterr(OMEN_INVALID, "fio_lock_shared: NULL argument");
+    const fio_env *e = fio_get_env();
+    /* An env written before shared locks existed falls back to posix. */
+    int rc = e->lock_shared ? e->lock_shared(path, lock_out) : posix_lock_shared(path, lock_out);
+    if (rc == OMEN_OK) (*lock_out)->env = e->lock_shared ? e : &posix_env;
     return rc;
 }
 

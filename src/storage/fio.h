@@ -138,6 +138,13 @@ int fio_list_dir(const char *dir, int (*fn)(void *ctx, const char *name), void *
  * or another handle of this process).  Release with fio_close(*lock_out). */
 int fio_lock(const char *path, fio_file **lock_out);
 
+/* Open an existing `path` READ-ONLY and take a shared flock on it
+ * (LOCK_SH|LOCK_NB): shared holders coexist, an exclusive holder excludes
+ * them and is excluded by them (OMEN_LOCKED).  Writes nothing, so it works
+ * on a read-only file system.  OMEN_NOTFOUND if path is absent.  Release
+ * with fio_close(*lock_out). */
+int fio_lock_shared(const char *path, fio_file **lock_out);
+
 /* Replace dir/name atomically and durably with buf: write dir/name.tmp,
  * fsync it, rename over dir/name, fsync dir.  After OMEN_OK the new content
  * survives power loss; after a failure dir/name holds the old or (only if
@@ -172,6 +179,7 @@ typedef struct fio_env {
     int (*list_dir)(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx);
     int (*lock)(const char *path, fio_file **lock_out);
     int (*rmdir)(const char *path);
+    int (*lock_shared)(const char *path, fio_file **lock_out);
 } fio_env;
 
 /* Install e as the env for subsequent calls; NULL restores posix.  The env

@@ -568,6 +568,12 @@ static int ff_lock(const char *path, fio_file **lock_out)
     return px()->lock(path, lock_out);
 }
 
+static int ff_lock_shared(const char *path, fio_file **lock_out)
+{
+    if (inject(FIO_FAULT_OPEN, "lock", path)) return OMEN_IO;
+    return px()->lock_shared(path, lock_out);
+}
+
 static const fio_env fault_env = {
     .open = ff_open,
     .pread = ff_pread,
@@ -587,6 +593,7 @@ static const fio_env fault_env = {
     .exists = ff_exists,
     .list_dir = ff_list_dir,
     .lock = ff_lock,
+    .lock_shared = ff_lock_shared,
     .rmdir = ff_rmdir,
 };
 

@@ -20,7 +20,8 @@
 #include "util/mem.h"
 
 #define MAN_MAGIC "OMENMAN\0"
-#define MAN_VERSION 1u
+/* 2: each run also records its footer checksum.  1 is still read. */
+#define MAN_VERSION 2u
 #define MAN_HEADER 16
 #define MAN_TRAILER 4
 /* Smallest encoding of one run: 6 one-byte varints + 2 one-byte lengths. */
@@ -47,7 +48,7 @@ int manifest_encode(const manifest *m, void **buf, size_t *len)
         if ((!r->smallest && r->smallest_len) || (!r->largest && r->largest_len) ||
             r->smallest_len > UINT32_MAX || r->largest_len > UINT32_MAX)
             return omen_seterr(OMEN_INVALID, "manifest_encode: run %zu has a bad key", i);
-        cap += VARINT32_MAX_LEN * 3 + VARINT64_MAX_LEN * 5 + r->smallest_len + r->largest_len;
+        cap += VARINT32_MAX_LEN * 3 + VARINT64_MAX_LEN * 5 + 4 + r->smallest_len + r->largest_len;
     }
     uint8_t *out = omen_malloc(cap);
     if (!out) return omen_seterr(OMEN_NOMEM, "manifest: out of memory encoding %zu runs", m->nruns);
@@ -71,6 +72,8 @@ int manifest_encode(const manifest *m, void **buf, size_t *len)
         p = put_varint32(p, (uint32_t)r->largest_len);
         if (r->largest_len) memcpy(p, r->largest, r->largest_len);
         p += r->largest_len;
+        put_fixed32(p, r->footer_crc);
+        p += 4;
     }
     put_fixed32(p, crc32c_mask(crc32c(0, out, (size_t)(p - out))));
     p += MAN_TRAILER;
@@ -124,7 +127,7 @@ int manifest_decode(const void *buf, size_t len, manifest *out)
     if (crc32c_mask(crc32c(0, b, 12)) != get_fixed32(b + 12))
         return corrupt("header checksum mismatch");
     uint32_t version = get_fixed32(b + 8);
-    if (version != MAN_VERSION)
+    if (version != MAN_VERSION && version != 1)
         return omen_seterr(OMEN_VERSION, "manifest: format version %u unsupported (this build reads %u)",
                            version, MAN_VERSION);
     const uint8_t *end = b + len - MAN_TRAILER;
@@ -160,6 +163,14 @@ int manifest_decode(const void *buf, size_t len, manifest *out)
         rc = get_key(&p, end, &r->smallest, &r->smallest_len);
         if (!rc) rc = get_key(&p, end, &r->largest, &r->largest_len);
         if (rc) break;
+        if (version >= 2) {
+            if (end - p < 4) {
+                rc = corrupt("truncated run");
+                break;
+            }
+            r->footer_crc = get_fixed32(p);
+            p += 4;
+        }
     }
     if (!rc && p != end) rc = corrupt("trailing bytes after the run list");
     if (rc) {

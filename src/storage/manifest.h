@@ -30,6 +30,11 @@ typedef struct manifest_run {
     size_t smallest_len;
     void *largest; /* largest internal key */
     size_t largest_len;
+    /* The run's footer checksum (masked crc32c, as stored in its footer):
+     * with size, entries, sequence and key range it identifies the file's
+     * content, so a run file replaced by another is noticed.  0 = unknown
+     * (a run listed by a version-1 manifest). */
+    uint32_t footer_crc;
 } manifest_run;
 
 typedef struct manifest {
@@ -49,7 +54,8 @@ int manifest_encode(const manifest *m, void **buf, size_t *len);
  * run array and keys: release with manifest_clear; on failure *out is
  * zeroed and owns nothing).
  * OMEN_NOTDB (bad magic), OMEN_CORRUPT (checksum/structure, truncation),
- * OMEN_VERSION (unknown version), OMEN_NOMEM. */
+ * OMEN_VERSION (unknown version), OMEN_NOMEM.  Version-1 manifests (no
+ * footer checksums: footer_crc 0) are still read; encode writes version 2. */
 int manifest_decode(const void *buf, size_t len, manifest *out);
 
 /* Encode m and replace dir/MANIFEST atomically and durably. */

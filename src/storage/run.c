@@ -53,7 +53,9 @@
 #endif
 
 #define RUN_MAGIC "OMENRUN\x1a"
-#define RUN_VERSION 1u
+/* 2: the footer's former reserved word holds the file number.  1 is still
+ * read. */
+#define RUN_VERSION 2u
 #define RUN_HEADER_SIZE 16u
 #define RUN_FOOTER_SIZE 176u
 #define RUN_REC_SIZE 32u
@@ -95,6 +97,30 @@ static const unsigned run_eps_cand[] = {16, 32, 64};
 /* Test hook (fuzzing only): when set, checksum mismatches are ignored so
  * that mutated inputs reach the structural checks behind them. */
 int run_test_skip_checksums;
+
+/* Set "<prefix>: <the thread's current message>".  The message is copied
+ * before formatting: omen_seterr("...%s", omen_last_error()) would format
+ * the thread's error buffer into itself. */
+static int seterr_cause(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int seterr_cause(int code, const char *fmt, ...)
+{
+    char cause[400], prefix[400];
+    snprintf(cause, sizeof cause, "%s", omen_last_error());
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    return omen_seterr(code, "%s: %s", prefix, cause);
+}
+
+/* Masked checksum of the footer: bytes 0..155, and from version 2 also the
+ * version and file-number words (160..167), which version 1 left out. */
+static uint32_t footer_crc(const uint8_t *ft, uint32_t version)
+{
+    uint32_t c = crc32c(0, ft, 156);
+    if (version >= 2) c = crc32c(c, ft + 160, 8);
+    return crc32c_mask(c);
+}
 
 static inline int keycmp(const void *a, size_t alen, const void *b, size_t blen)
 {
@@ -155,6 +181,7 @@ struct run_writer {
     fio_file *f;
     char *path;
     run_opts o;
+    uint32_t file_number; /* run_writer_set_number; 0 = none */
     int err; /* sticky I/O (or allocation) failure */
     uint8_t *lcp;
     size_t lcp_len;
@@ -307,6 +334,11 @@ static void writer_free(run_writer *w, int remove_file)
     omen_free(w->first_key);
     omen_free(w->last_key);
     omen_free(w);
+}
+
+void run_writer_set_number(run_writer *w, uint64_t file_number)
+{
+    if (w) w->file_number = (uint32_t)file_number;
 }
 
 int run_writer_open(const char *path, const run_opts *o, const void *lcp_lo, size_t lo_len,
@@ -688,9 +720,9 @@ int run_writer_finish(run_writer *w, run_meta *out)
     put_fixed32(ft + 144, crc32c_mask(crc[5]));
     put_fixed32(ft + 148, crc32c_mask(crc[6]));
     put_fixed32(ft + 152, crc32c_mask(crc[2]));
-    put_fixed32(ft + 156, crc32c_mask(crc32c(0, ft, 156)));
     put_fixed32(ft + 160, RUN_VERSION);
-    put_fixed32(ft + 164, 0);
+    put_fixed32(ft + 164, w->file_number);
+    put_fixed32(ft + 156, footer_crc(ft, RUN_VERSION));
     memcpy(ft + 168, RUN_MAGIC, 8);
     if ((rc = out_write(w, ft, sizeof ft)) != OMEN_OK) goto fail;
     if ((rc = out_flush(w)) != OMEN_OK) goto fail;
@@ -764,6 +796,7 @@ struct run {
     void *hot_alloc;            /* in-memory copy of slots, records, filter */
     size_t hot_map;             /* nonzero: hot_alloc is omen_map_huge'd, this long */
     char *path;
+    uint32_t version, footer_crc, stored_number;
 };
 
 static inline const uint8_t *rec_at(const run *r, uint64_t i)
@@ -865,8 +898,7 @@ static int load_block(const run *r, uint64_t b, cache_handle **h, uint8_t **own,
     rc = decompress_block(type, r->map + off, plen, buf, raw);
     if (rc != OMEN_OK) {
         omen_free(buf);
-        return omen_seterr(rc, "run %s: value block %llu: %s", r->path, (unsigned long long)b,
-                           omen_last_error());
+        return seterr_cause(rc, "run %s: value block %llu", r->path, (unsigned long long)b);
     }
     if (r->cache) {
         rc = cache_insert(r->cache, r->number, b, buf, raw, raw, h);
@@ -913,7 +945,8 @@ static int validate(run *r, const uint8_t *ft)
         nblocks > (body - bindex_off) / RUN_BINDEX_SIZE || bindex_off + nblocks * RUN_BINDEX_SIZE != body)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad block index section", p);
     if (!compress_type_valid((int)comp) || (n == 0 && (min_seq || max_seq)) || min_seq > max_seq ||
-        max_seq > RUN_MAX_SEQ || get_fixed32(ft + 164) || (n == 0 && lcp_len) || lcp_len > OMEN_MAX_KEY_LEN)
+        max_seq > RUN_MAX_SEQ || (r->version == 1 && get_fixed32(ft + 164)) || (n == 0 && lcp_len) ||
+        lcp_len > OMEN_MAX_KEY_LEN)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad footer fields", p);
 
     r->n = n;
@@ -963,9 +996,9 @@ static int validate(run *r, const uint8_t *ft)
         (rc = check_crc(r, "block index", r->bindex, nblocks * RUN_BINDEX_SIZE, get_fixed32(ft + 148))))
         return rc;
     if (bloom_check_image(r->bloom, bloom_len) != OMEN_OK)
-        return omen_seterr(OMEN_CORRUPT, "run %s: %s", p, omen_last_error());
+        return seterr_cause(OMEN_CORRUPT, "run %s", p);
     rc = lidx_deserialize(r->map + model_off, model_len, &r->model);
-    if (rc != OMEN_OK) return omen_seterr(rc, "run %s: model: %s", p, omen_last_error());
+    if (rc != OMEN_OK) return seterr_cause(rc, "run %s: model", p);
     if (lidx_nkeys(r->model) != n)
         return omen_seterr(OMEN_CORRUPT, "run %s: model covers %zu keys, run has %llu", p,
                            lidx_nkeys(r->model), (unsigned long long)n);
@@ -1077,7 +1110,7 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
         goto fail;
     }
     uint32_t hv = get_fixed32(r->map + 8), fv = get_fixed32(ft + 160);
-    if (crc32c_mask(crc32c(0, ft, 156)) != get_fixed32(ft + 156) && !run_test_skip_checksums) {
+    if (footer_crc(ft, fv) != get_fixed32(ft + 156) && !run_test_skip_checksums) {
         rc = omen_seterr(OMEN_CORRUPT, "run %s: footer checksum mismatch", path);
         goto fail;
     }
@@ -1085,11 +1118,14 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
         rc = omen_seterr(OMEN_CORRUPT, "run %s: header does not match footer", path);
         goto fail;
     }
-    if (fv != RUN_VERSION) {
+    if (fv != RUN_VERSION && fv != 1) {
         rc = omen_seterr(fv > RUN_VERSION ? OMEN_VERSION : OMEN_CORRUPT,
                          "run %s: unsupported format version %u", path, fv);
         goto fail;
     }
+    r->version = fv;
+    r->footer_crc = get_fixed32(ft + 156);
+    r->stored_number = fv >= 2 ? get_fixed32(ft + 164) : 0;
     if ((rc = validate(r, ft)) != OMEN_OK) goto fail;
     r->verified = omen_calloc(r->nblocks / 64 + 1, sizeof *r->verified);
     if (!r->verified) {
@@ -1150,6 +1186,16 @@ uint64_t run_max_seq(const run *r)
 uint64_t run_file_number(const run *r)
 {
     return r ? r->number : 0;
+}
+
+uint32_t run_footer_crc(const run *r)
+{
+    return r ? r->footer_crc : 0;
+}
+
+uint32_t run_stored_number(const run *r)
+{
+    return r ? r->stored_number : 0;
 }
 
 const void *run_smallest(const run *r, size_t *len)

@@ -89,6 +89,11 @@ typedef struct run_writer run_writer;
 int run_writer_open(const char *path, const run_opts *o, const void *lcp_lo, size_t lo_len,
                     const void *lcp_hi, size_t hi_len, run_writer **out);
 
+/* Record the run's file number in its footer (its low 32 bits; without
+ * this call 0, "none"), so that a run file copied over another one is told
+ * apart by the manifest check even when the contents look alike. */
+void run_writer_set_number(run_writer *w, uint64_t file_number);
+
 /* Append one entry.  Entries must come in internal-key order (user key
  * ascending, then seq strictly descending for an equal user key), with
  * lcp_lo <= key <= lcp_hi, seq <= RUN_MAX_SEQ, type PUT or DELETE,
@@ -128,6 +133,11 @@ unsigned run_index_epsilon(const run *r); /* the model's error bound (chosen by 
 uint64_t run_min_seq(const run *r);      /* 0 for an empty run */
 uint64_t run_max_seq(const run *r);
 uint64_t run_file_number(const run *r);
+/* The masked footer checksum stored in the file (identifies its content). */
+uint32_t run_footer_crc(const run *r);
+/* The file number the writer recorded in the file (low 32 bits), 0 if none
+ * (version-1 files, or written without one). */
+uint32_t run_stored_number(const run *r);
 /* Smallest / largest user key, borrowed from the map (valid until
  * run_close); NULL with *len 0 for an empty run. */
 const void *run_smallest(const run *r, size_t *len);

@@ -265,89 +265,205 @@ static int all_zero(const uint8_t *p, size_t n)
     return 1;
 }
 
-/* Whether the record at r (header complete, type and length plausible) is
- * followed by nothing but zeros from some byte inside it to the end of the
- * file: a write torn inside reserved space. */
-static int cut_short(const uint8_t *r, size_t rem)
+/* Extent (header + payload) of the intact record at p[off], or 0 if none
+ * starts there.  Cheap rejections first: the type byte and the length
+ * bound cost nothing, the checksum only runs on plausible headers. */
+static size_t intact_at(const uint8_t *p, size_t len, size_t off)
 {
-    uint64_t extent = WAL_RECORD_HEADER_SIZE + (uint64_t)get_fixed32(r + 4);
-    if (get_fixed32(r + 4) > WAL_MAX_RECORD || extent >= rem) return 0;
+    size_t rem = len - off;
+    if (rem < WAL_RECORD_HEADER_SIZE) return 0;
+    const uint8_t *r = p + off;
+    uint32_t n = get_fixed32(r + 4);
+    if (r[8] != WAL_REC_FULL || n > WAL_MAX_RECORD || (size_t)n > rem - WAL_RECORD_HEADER_SIZE)
+        return 0;
+    if (crc32c_mask(crc32c(0, r + 4, 5 + (size_t)n)) != get_fixed32(r)) return 0;
+    return WAL_RECORD_HEADER_SIZE + (size_t)n;
+}
+
+/* First offset >= from where an intact record starts; len if none. */
+static size_t next_intact(const uint8_t *p, size_t len, size_t from)
+{
+    for (size_t q = from; q + WAL_RECORD_HEADER_SIZE <= len; q++)
+        if (p[q + 8] == WAL_REC_FULL && intact_at(p, len, q)) return q;
+    return len;
+}
+
+/* Intact records from off to the end, resynchronising past damage. */
+static uint64_t count_intact(const uint8_t *p, size_t len, size_t off)
+{
+    uint64_t n = 0;
+    while (off < len) {
+        size_t ext = intact_at(p, len, off);
+        if (ext) {
+            n++;
+            off += ext;
+        } else {
+            off = next_intact(p, len, off + 1);
+        }
+    }
+    return n;
+}
+
+/* With no intact record anywhere after it, is the damage at off what a
+ * crash leaves (the incomplete last write, then only the unwritten end of
+ * the file)?  Yes for: a partial record header; nothing but zeros (a size
+ * extended before the data landed, or reserved space); a plausible header
+ * whose length runs past the end; a plausible record whose bytes end in
+ * zeros that run to the end (a write torn inside reserved space).  A
+ * complete record with a bad checksum, type or length is not: it was
+ * written whole and changed afterwards. */
+static int torn_at(const uint8_t *p, size_t len, size_t off)
+{
+    size_t rem = len - off;
+    const uint8_t *r = p + off;
+    if (rem < WAL_RECORD_HEADER_SIZE || all_zero(r, rem)) return 1;
+    uint32_t n = get_fixed32(r + 4);
+    if (r[8] != WAL_REC_FULL || n > WAL_MAX_RECORD) return 0;
+    uint64_t extent = WAL_RECORD_HEADER_SIZE + (uint64_t)n;
+    if (extent > rem) return 1;
     return all_zero(r + extent - 1, rem - (size_t)extent + 1);
 }
 
-int wal_replay_buf(const void *buf, size_t len, int (*fn)(void *ctx, const void *rec, size_t len),
-                   void *ctx, uint64_t *valid_len, int *tail_state)
+int wal_replay_buf_ex(const void *buf, size_t len, int skip,
+                      int (*fn)(void *ctx, const void *rec, size_t len, uint64_t off), void *ctx,
+                      wal_replay_info *info)
 {
-    uint64_t vdummy;
-    int tdummy;
-    if (!valid_len) valid_len = &vdummy;
-    if (!tail_state) tail_state = &tdummy;
-    *valid_len = 0;
-    *tail_state = WAL_TAIL_CLEAN;
+    wal_replay_info dummy;
+    if (!info) info = &dummy;
+    memset(info, 0, sizeof *info);
+    info->file_size = len;
     if ((!buf && len) || !fn) return omen_seterr(OMEN_INVALID, "wal_replay: bad argument");
     const uint8_t *p = buf;
 
     uint8_t h[WAL_FILE_HEADER_SIZE];
     make_file_header(h);
+    size_t off = WAL_FILE_HEADER_SIZE;
+    int header_ok = 1;
     if (len < WAL_FILE_HEADER_SIZE) {
         /* A crash right after creating the log; anything else is foreign. */
-        if (len && memcmp(p, h, len) != 0)
-            return omen_seterr(OMEN_CORRUPT, "wal: damaged or foreign file header (%zu bytes)", len);
-        *tail_state = WAL_TAIL_TORN;
-        return OMEN_OK;
-    }
-    if (memcmp(p, WAL_MAGIC, 8) != 0)
-        return omen_seterr(OMEN_CORRUPT, "wal: bad magic: not an OmenDB log");
-    if (crc32c_mask(crc32c(0, p, 12)) != get_fixed32(p + 12))
-        return omen_seterr(OMEN_CORRUPT, "wal: file header checksum mismatch");
-    uint32_t version = get_fixed32(p + 8);
-    if (version != WAL_VERSION)
+        if (!len || memcmp(p, h, len) == 0) {
+            info->tail_state = WAL_TAIL_TORN;
+            info->bytes_after = len;
+            return OMEN_OK;
+        }
+        header_ok = 0;
+        off = len;
+    } else if (memcmp(p, WAL_MAGIC, 8) != 0 || crc32c_mask(crc32c(0, p, 12)) != get_fixed32(p + 12)) {
+        header_ok = 0;
+    } else if (get_fixed32(p + 8) != WAL_VERSION) {
         return omen_seterr(OMEN_VERSION, "wal: format version %u unsupported (this build reads %u)",
-                           version, WAL_VERSION);
-
-    size_t off = WAL_FILE_HEADER_SIZE;
-    *valid_len = off;
-    for (;;) {
-        size_t rem = len - off;
-        if (rem == 0) return OMEN_OK;
-        const uint8_t *r = p + off;
-        int state;
-        if (rem < WAL_RECORD_HEADER_SIZE) {
-            state = WAL_TAIL_TORN;
-        } else {
-            uint32_t n = get_fixed32(r + 4);
-            unsigned type = r[8];
-            if (type != WAL_REC_FULL || n > WAL_MAX_RECORD) {
-                state = WAL_TAIL_CORRUPT;
-            } else if ((size_t)n > rem - WAL_RECORD_HEADER_SIZE) {
-                state = WAL_TAIL_TORN;
-            } else if (crc32c_mask(crc32c(0, r + 4, 5 + (size_t)n)) != get_fixed32(r)) {
-                state = WAL_TAIL_CORRUPT;
-            } else {
-                int rc = fn(ctx, r + WAL_RECORD_HEADER_SIZE, n);
-                if (rc) return rc;
-                off += WAL_RECORD_HEADER_SIZE + (size_t)n;
-                *valid_len = off;
+                           get_fixed32(p + 8), WAL_VERSION);
+    }
+    int damaged = 0;
+    if (!header_ok) {
+        /* Damage at offset 0: the records behind it are counted (or, when
+         * skipping, delivered) like those behind any other damage. */
+        info->header_bad = 1;
+        info->corrupt = 1;
+        info->tail_state = WAL_TAIL_CORRUPT;
+        size_t q = next_intact(p, len, off);
+        info->resume_off = q < len ? q : 0;
+        if (!skip) {
+            info->records_after = count_intact(p, len, q);
+            info->bytes_after = len;
+            return OMEN_OK;
+        }
+        info->regions = 1;
+        info->bytes_skipped = q;
+        off = q;
+        damaged = 1;
+    } else {
+        info->valid_len = off;
+    }
+    while (off < len) {
+        size_t ext = intact_at(p, len, off);
+        size_t scan_from = off + 1;
+        int unusable = 0;
+        if (ext) {
+            int rc = fn(ctx, p + off + WAL_RECORD_HEADER_SIZE, ext - WAL_RECORD_HEADER_SIZE, off);
+            if (rc == 0) {
+                off += ext;
+                if (!damaged) info->valid_len = off;
                 continue;
             }
+            if (rc != WAL_REC_BAD) return rc;
+            /* Intact by its checksum but unusable to the caller: damage
+             * that no crash explains, whose extent is known. */
+            unusable = 1;
+            scan_from = off + ext;
         }
-        /* A zero-filled remainder is what a crash leaves when the size was
-         * extended before the data reached the disk, or in space the writer
-         * reserved: a torn tail.  So is a record cut short inside reserved
-         * space (its bytes end in zeros that run to the end of the file). */
-        if (all_zero(r, rem) || (state == WAL_TAIL_CORRUPT && rem >= WAL_RECORD_HEADER_SIZE &&
-                                 r[8] == WAL_REC_FULL && cut_short(r, rem)))
-            state = WAL_TAIL_TORN;
-        *tail_state = state;
-        return OMEN_OK;
+        size_t q = next_intact(p, len, scan_from);
+        int state = (q == len && !unusable && torn_at(p, len, off)) ? WAL_TAIL_TORN : WAL_TAIL_CORRUPT;
+        if (!damaged) {
+            info->tail_state = state;
+            info->damage_off = off;
+            info->resume_off = q < len ? q : 0;
+        }
+        if (state == WAL_TAIL_TORN) {
+            if (!skip) info->bytes_after = len - off;
+            break;
+        }
+        info->corrupt = 1;
+        if (!skip) {
+            info->records_after = count_intact(p, len, q);
+            info->bytes_after = len - off;
+            break;
+        }
+        info->regions++;
+        info->bytes_skipped += q - off;
+        off = q;
+        damaged = 1;
     }
+    return OMEN_OK;
 }
 
-int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t len), void *ctx,
-               uint64_t *valid_len, int *tail_state)
+/* Adapter from the plain callback of wal_replay / wal_replay_buf. */
+typedef struct plain_fn {
+    int (*fn)(void *ctx, const void *rec, size_t len);
+    void *ctx;
+} plain_fn;
+
+static int call_plain(void *ctx, const void *rec, size_t len, uint64_t off)
+{
+    (void)off;
+    plain_fn *pf = ctx;
+    return pf->fn(pf->ctx, rec, len);
+}
+
+static int plain_result(int rc, const wal_replay_info *info, uint64_t *valid_len, int *tail_state)
+{
+    if (valid_len) *valid_len = info->valid_len;
+    if (tail_state) *tail_state = info->tail_state;
+    if (rc == OMEN_OK && info->header_bad) {
+        if (tail_state) *tail_state = WAL_TAIL_CLEAN;
+        if (info->file_size < WAL_FILE_HEADER_SIZE)
+            return omen_seterr(OMEN_CORRUPT, "wal: damaged or foreign file header (%llu bytes)",
+                               (unsigned long long)info->file_size);
+        return omen_seterr(OMEN_CORRUPT, "wal: damaged file header (bad magic or checksum): "
+                                         "not an intact OmenDB log");
+    }
+    return rc;
+}
+
+int wal_replay_buf(const void *buf, size_t len, int (*fn)(void *ctx, const void *rec, size_t len),
+                   void *ctx, uint64_t *valid_len, int *tail_state)
 {
     if (valid_len) *valid_len = 0;
     if (tail_state) *tail_state = WAL_TAIL_CLEAN;
+    if (!fn) return omen_seterr(OMEN_INVALID, "wal_replay: bad argument");
+    plain_fn pf = {fn, ctx};
+    wal_replay_info info;
+    int rc = wal_replay_buf_ex(buf, len, 0, call_plain, &pf, &info);
+    return plain_result(rc, &info, valid_len, tail_state);
+}
+
+int wal_replay_ex(const char *path, int skip,
+                  int (*fn)(void *ctx, const void *rec, size_t len, uint64_t off), void *ctx,
+                  wal_replay_info *info)
+{
+    wal_replay_info dummy;
+    if (!info) info = &dummy;
+    memset(info, 0, sizeof *info);
     if (!path || !fn) return omen_seterr(OMEN_INVALID, "wal_replay: NULL argument");
     fio_file *f;
     int rc = fio_open(path, FIO_READ, &f);
@@ -384,7 +500,7 @@ int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t le
         madvise((void *)map, (size_t)size, MADV_SEQUENTIAL);
         madvise((void *)map, (size_t)size, MADV_WILLNEED);
     }
-    rc = wal_replay_buf(map ? map : copy, (size_t)size, fn, ctx, valid_len, tail_state);
+    rc = wal_replay_buf_ex(map ? map : copy, (size_t)size, skip, fn, ctx, info);
     if (rc == OMEN_CORRUPT || rc == OMEN_VERSION) {
         char saved[400];
         snprintf(saved, sizeof saved, "%s", omen_last_error());
@@ -394,5 +510,23 @@ int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t le
     omen_free(copy);
 out:
     fio_close(f);
+    return rc;
+}
+
+int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t len), void *ctx,
+               uint64_t *valid_len, int *tail_state)
+{
+    if (valid_len) *valid_len = 0;
+    if (tail_state) *tail_state = WAL_TAIL_CLEAN;
+    if (!path || !fn) return omen_seterr(OMEN_INVALID, "wal_replay: NULL argument");
+    plain_fn pf = {fn, ctx};
+    wal_replay_info info;
+    int rc = wal_replay_ex(path, 0, call_plain, &pf, &info);
+    rc = plain_result(rc, &info, valid_len, tail_state);
+    if (rc == OMEN_CORRUPT && info.header_bad) {
+        char saved[400];
+        snprintf(saved, sizeof saved, "%s", omen_last_error());
+        omen_seterr(rc, "%s: %s", path, saved);
+    }
     return rc;
 }

@@ -21,19 +21,23 @@
  *    record from replay, and after a failed fsync the kernel may already
  *    have dropped the dirty pages (retrying would report false success).
  *
- * Replay contract: records come back in order, each exactly as appended;
- * replay stops at the first record that is incomplete (torn tail: power
- * loss during an unsynced append) or fails its checksum/structure checks
- * (corrupt), and never hands out a damaged record.  Any byte sequence is
- * safe input; lengths are validated against the file size before any
- * allocation.
+ * Replay contract: records come back in order, each exactly as appended,
+ * and a damaged record is never handed out.  Replay tells a torn tail from
+ * corruption: a torn tail is what a crash leaves (the incomplete last
+ * write, followed only by the unwritten end of the file); damage that is
+ * followed by an intact record anywhere later in the file is corruption,
+ * and so is a complete record (not ending in the zeros of unwritten space)
+ * whose checksum, type or length is wrong.  Plain replay stops at the
+ * first damage and counts the intact records behind it; wal_replay_ex can
+ * instead skip damaged regions, resynchronising at the next intact record
+ * (the db layer's recovery modes, docs/design.md "WAL recovery modes").
+ * Any byte sequence is safe input; lengths are validated against the file
+ * size before any allocation.
  *
  * Records are written whole (no LevelDB-style 32 KiB block fragmentation):
- * one header + payload per append keeps the hot path to a single writev,
- * and block fragmentation only buys resynchronising after mid-log damage,
- * which OmenDB deliberately does not do (it stops at the first bad record
- * and reports it -- skipping a damaged batch would break atomicity of what
- * follows).
+ * one header + payload per append keeps the hot path to a single writev.
+ * Resynchronising after damage scans byte by byte for the next record whose
+ * checksum matches; it costs nothing unless the log is damaged.
  *
  * A wal_writer is used by one thread at a time (the write-group leader).
  */
@@ -57,9 +61,10 @@
 /* tail_state values reported by wal_replay. */
 enum {
     WAL_TAIL_CLEAN = 0,   /* the file ends exactly after the last good record */
-    WAL_TAIL_TORN = 1,    /* an incomplete record/header at the end of file
-                             (or the file header itself is incomplete) */
-    WAL_TAIL_CORRUPT = 2, /* a complete-looking record failed its checks */
+    WAL_TAIL_TORN = 1,    /* what a crash leaves: an incomplete last write (or
+                             file header) followed only by unwritten space */
+    WAL_TAIL_CORRUPT = 2, /* damage that no crash explains: intact records
+                             follow it, or a complete record failed its checks */
 };
 
 typedef struct wal_writer wal_writer;
@@ -111,5 +116,41 @@ int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t le
 int wal_replay_buf(const void *buf, size_t len,
                    int (*fn)(void *ctx, const void *rec, size_t len), void *ctx,
                    uint64_t *valid_len, int *tail_state);
+
+/* What wal_replay_ex found.  "Damage" is the first spot where no intact
+ * record starts (or a record the callback refused with WAL_REC_BAD). */
+typedef struct wal_replay_info {
+    uint64_t file_size;
+    uint64_t valid_len;     /* offset after the last record delivered before the first damage
+                               (0 when the file header is torn or damaged) */
+    int tail_state;         /* WAL_TAIL_* of the first damage; CLEAN if none */
+    int corrupt;            /* some damage was corruption (not a torn tail) */
+    int header_bad;         /* the 16-byte file header is damaged (or a short foreign file) */
+    uint64_t damage_off;    /* offset of the first damage */
+    uint64_t resume_off;    /* first intact record after it (0: none) */
+    uint64_t records_after; /* stop mode: intact records after the first damage, not delivered */
+    uint64_t bytes_after;   /* stop mode: bytes from the first damage to the end of the file */
+    uint64_t regions;       /* skip mode: damaged regions skipped (torn tail excluded) */
+    uint64_t bytes_skipped; /* skip mode: bytes in them */
+} wal_replay_info;
+
+/* A callback's verdict on an intact record it cannot use (e.g. a batch that
+ * fails to decode): replay treats the record as damage (corruption). */
+#define WAL_REC_BAD (-1)
+
+/* Replay with damage handling.  fn(ctx, rec, len, off) gets each intact
+ * record and its file offset; 0 continues, WAL_REC_BAD marks the record as
+ * damage, any other value stops replay and is returned as is.
+ * skip == 0: stop at the first damage (records_after/bytes_after say what
+ * was left behind).  skip != 0: deliver every intact record, skipping
+ * damaged regions (regions/bytes_skipped); a torn tail still ends replay.
+ * A damaged file header is damage at offset 0 (OMEN_OK with header_bad),
+ * not an error; OMEN_VERSION for a valid header of another version. */
+int wal_replay_ex(const char *path, int skip,
+                  int (*fn)(void *ctx, const void *rec, size_t len, uint64_t off), void *ctx,
+                  wal_replay_info *info);
+int wal_replay_buf_ex(const void *buf, size_t len, int skip,
+                      int (*fn)(void *ctx, const void *rec, size_t len, uint64_t off), void *ctx,
+                      wal_replay_info *info);
 
 #endif
