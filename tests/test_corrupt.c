@@ -818,6 +818,196 @@ static void test_locked(void **state)
     assert_int_equal(access(path, F_OK), -1);
 }
 
+
+/* ---- WAL byte-flip sweep with the recovery modes --------------------------- */
+
+/* A log of three synced puts and nothing else (no run holds them), a flip at
+ * every byte: the damage must be classified as a crash would leave it (a
+ * torn tail: only the last record, by a length running past the end) or as
+ * corruption (everything else), and each recovery mode must do what it
+ * says.  (Regression: a flip in the first record made open drop all three
+ * puts and delete the log; a flipped length passed omen_check.) */
+
+typedef struct lines {
+    char text[4096];
+} lines;
+
+static void keep_line(void *ctx, const char *line)
+{
+    lines *l = ctx;
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof l->text - n, "%s\n", line);
+}
+
+static int has_key(omen_db *db, int i)
+{
+    char k[16];
+    int kl = snprintf(k, sizeof k, "wk%d", i);
+    void *v = NULL;
+    size_t vl;
+    int rc = omen_get(db, NULL, k, (size_t)kl, &v, &vl);
+    omen_free(v);
+    if (rc != OMEN_OK && rc != OMEN_NOTFOUND)
+        tu_fail("get %s: %s", k, omen_strerror(rc));
+    return rc == OMEN_OK;
+}
+
+static void expect_keys(omen_db *db, int nrec, int skip_from, int skip_to, const char *what)
+{
+    for (int i = 0; i < nrec; i++) {
+        int want = i < skip_from || i >= skip_to;
+        if (has_key(db, i) != want)
+            tu_fail("%s: key wk%d should be %s", what, i, want ? "present" : "absent");
+    }
+}
+
+static void test_wal_flip_sweep(void **state)
+{
+    (void)state;
+    enum { NREC = 3 };
+    char base[PATH_MAX], work[PATH_MAX], walname[64], walp[PATH_MAX], aside[PATH_MAX + 16];
+    tu_path(base, sizeof base, "walsweep");
+    tu_path(work, sizeof work, "walsweep-work");
+    omen_db *db = NULL;
+    TU_OK(omen_open(base, NULL, &db));
+    for (int i = 0; i < NREC; i++) {
+        char k[16], v[32];
+        int kl = snprintf(k, sizeof k, "wk%d", i);
+        int vl = snprintf(v, sizeof v, "value-%d-xyz", i); /* ends in a non-zero byte */
+        TU_OK(omen_put(db, k, (size_t)kl, v, (size_t)vl, OMEN_SYNC_FULL));
+    }
+    TU_OK(omen_close(db));
+    char **names;
+    size_t nw = tu_list(base, ".wal", &names);
+    assert_int_equal(nw, 1);
+    snprintf(walname, sizeof walname, "%s", names[0]);
+    tu_list_free(names, nw);
+    tu_join(walp, sizeof walp, base, walname);
+    unsigned char *img;
+    size_t len;
+    assert_int_equal(tu_read_file(walp, &img, &len), 0);
+    /* Record boundaries, from the format (docs/format.md, "WAL file"). */
+    size_t start[NREC + 1];
+    size_t off = 16;
+    for (int i = 0; i < NREC; i++) {
+        assert_true(off + 9 <= len);
+        start[i] = off;
+        off += 9 + (size_t)(img[off + 4] | img[off + 5] << 8 | img[off + 6] << 16 |
+                            (uint32_t)img[off + 7] << 24);
+    }
+    start[NREC] = off;
+    assert_int_equal(off, len);
+    tu_join(walp, sizeof walp, work, walname);
+    snprintf(aside, sizeof aside, "%s.damaged", walp);
+    unsigned long n_torn = 0, n_corrupt = 0;
+    for (size_t byte = 0; byte < len; byte++) {
+        for (int m = 0; m < 2; m++) {
+            unsigned char mask = m ? 0xff : (unsigned char)(1u << (byte % 8));
+            unsigned char *buf = tu_dup(img, len);
+            buf[byte] ^= mask;
+            char what[128];
+            snprintf(what, sizeof what, "wal flip 0x%02x at %zu of %zu", mask, byte, len);
+            int k = -1; /* damaged record; -1 = the file header */
+            if (byte >= 16)
+                for (k = 0; start[k + 1] <= byte; k++) {
+                }
+            int torn = 0;
+            if (k == NREC - 1 && byte >= start[k] + 4 && byte < start[k] + 8) {
+                uint64_t n = (uint64_t)buf[start[k] + 4] | (uint64_t)buf[start[k] + 5] << 8 |
+                             (uint64_t)buf[start[k] + 6] << 16 | (uint64_t)buf[start[k] + 7] << 24;
+                torn = n <= (512u << 20) && start[k] + 9 + n > len;
+            }
+            int first_lost = k < 0 ? 0 : k;
+            assert_int_equal(tu_copy_dir(base, work), 0);
+            assert_int_equal(tu_write_file(walp, buf, len), 0);
+
+            lines l;
+            l.text[0] = 0;
+            int crc = omen_check(work, keep_line, &l);
+            omen_options o;
+            omen_options_init(&o);
+            o.create_if_missing = 0;
+            db = NULL;
+            int rc = omen_open(work, &o, &db);
+            if (torn) {
+                n_torn++;
+                if (crc != OMEN_OK || !strstr(l.text, "torn tail"))
+                    tu_fail("%s: a torn tail must pass check as a torn tail:\n%s", what, l.text);
+                if (rc != OMEN_OK)
+                    tu_fail("%s: open refused a torn tail: %s", what, omen_last_error());
+                expect_keys(db, NREC, first_lost, NREC, what);
+                TU_OK(omen_close(db));
+                free(buf);
+                continue;
+            }
+            n_corrupt++;
+            if (crc != OMEN_CORRUPT || !strstr(l.text, "corrupt at offset"))
+                tu_fail("%s: check must report corruption (returned %s):\n%s", what,
+                        omen_strerror(crc), l.text);
+            if (rc != OMEN_CORRUPT || db)
+                tu_fail("%s: open must refuse corruption, returned %s", what, omen_strerror(rc));
+            char offs[48];
+            snprintf(offs, sizeof offs, "offset %zu", k < 0 ? (size_t)0 : start[k]);
+            if (!strstr(omen_last_error(), walname) || !strstr(omen_last_error(), offs))
+                tu_fail("%s: message must name %s and %s: %s", what, walname, offs,
+                        omen_last_error());
+            /* The refused log is untouched. */
+            unsigned char *now;
+            size_t nowlen;
+            assert_int_equal(tu_read_file(walp, &now, &nowlen), 0);
+            assert_true(nowlen == len && !memcmp(now, buf, len));
+            free(now);
+            o.wal_recovery = OMEN_WAL_RECOVER_ABSOLUTE;
+            assert_int_equal(omen_open(work, &o, &db), OMEN_CORRUPT);
+
+            /* Point in time: the writes before the damage, none after. */
+            o.wal_recovery = OMEN_WAL_RECOVER_POINT_IN_TIME;
+            TU_OK(omen_open(work, &o, &db));
+            expect_keys(db, NREC, first_lost, NREC, what);
+            omen_stats st;
+            TU_OK(omen_get_stats(db, &st));
+            if (k >= 0) {
+                assert_int_equal(st.wal_records_skipped, (uint64_t)(NREC - k));
+                assert_int_equal(st.wal_bytes_skipped, (uint64_t)(len - start[k]));
+            } else {
+                assert_int_equal(st.wal_records_skipped, (uint64_t)NREC + 1);
+                assert_int_equal(st.wal_bytes_skipped, (uint64_t)len);
+            }
+            TU_OK(omen_close(db));
+            assert_int_equal(access(walp, F_OK), -1);
+            assert_int_equal(tu_read_file(aside, &now, &nowlen), 0); /* kept aside, as it was */
+            assert_true(nowlen == len && !memcmp(now, buf, len));
+            free(now);
+            o.wal_recovery = OMEN_WAL_RECOVER_TORN_TAIL;
+            TU_OK(omen_open(work, &o, &db)); /* the recovered state is a clean database */
+            expect_keys(db, NREC, first_lost, NREC, what);
+            TU_OK(omen_close(db));
+            TU_OK(omen_check(work, NULL, NULL));
+
+            /* Skip: every intact record. */
+            assert_int_equal(tu_copy_dir(base, work), 0);
+            assert_int_equal(tu_write_file(walp, buf, len), 0);
+            o.wal_recovery = OMEN_WAL_RECOVER_SKIP;
+            TU_OK(omen_open(work, &o, &db));
+            if (k < 0)
+                expect_keys(db, NREC, 0, 0, what);
+            else
+                expect_keys(db, NREC, k, k + 1, what);
+            TU_OK(omen_get_stats(db, &st));
+            assert_int_equal(st.wal_records_skipped, 1);
+            TU_OK(omen_close(db));
+            assert_int_equal(access(aside, F_OK), 0);
+            free(buf);
+        }
+    }
+    printf("wal flip sweep: %zu bytes x 2 masks: %lu classified corrupt, %lu torn\n", len,
+           n_corrupt, n_torn);
+    assert_true(n_torn > 0);
+    free(img);
+    tu_rmrf(work);
+    tu_rmrf(base);
+}
+
 int main(void)
 {
     const struct CMUnitTest bad_input[] = {
@@ -825,6 +1015,7 @@ int main(void)
         cmocka_unit_test(test_closed_handle), cmocka_unit_test(test_not_a_db),
         cmocka_unit_test(test_create_flags),  cmocka_unit_test(test_read_only_open),
         cmocka_unit_test(test_locked),
+        cmocka_unit_test(test_wal_flip_sweep),
     };
     const struct CMUnitTest damage[] = {
         cmocka_unit_test(test_corrupt_manifest),
