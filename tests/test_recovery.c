@@ -13,7 +13,10 @@
 
 #include "testutil.h"
 #include "storage/fio.h"
+#include "storage/manifest.h"
 #include "storage/wal.h"
+#include "util/coding.h"
+#include "util/crc32c.h"
 #include "util/err.h"
 
 /* ---- WAL: every offset of a small log ---------------------------------- */
@@ -465,6 +468,100 @@ static void test_notfound_clears_error(void **state)
     tu_rmrf(dir);
 }
 
+
+/* ---- files written by the previous formats still open --------------------- */
+
+/* Turn a version-2 run file into the version-1 layout: version words 1,
+ * reserved word 0, footer crc over bytes 0..155 only. */
+static void run_to_v1(const char *path)
+{
+    unsigned char *b;
+    size_t len;
+    assert_int_equal(tu_read_file(path, &b, &len), 0);
+    unsigned char *ft = b + len - 176;
+    put_fixed32(b + 8, 1);
+    put_fixed32(ft + 160, 1);
+    put_fixed32(ft + 164, 0);
+    put_fixed32(ft + 156, crc32c_mask(crc32c(0, ft, 156)));
+    assert_int_equal(tu_write_file(path, b, len), 0);
+    free(b);
+}
+
+/* Rewrite dir/MANIFEST in the version-1 encoding (no footer checksums). */
+static void manifest_to_v1(const char *dir)
+{
+    manifest m;
+    TU_OK(manifest_read(dir, &m));
+    size_t cap = 64;
+    for (size_t i = 0; i < m.nruns; i++) cap += 80 + m.runs[i].smallest_len + m.runs[i].largest_len;
+    uint8_t *b = malloc(cap), *p = b + 16;
+    memcpy(b, "OMENMAN\0", 8);
+    put_fixed32(b + 8, 1);
+    put_fixed32(b + 12, crc32c_mask(crc32c(0, b, 12)));
+    p = put_varint64(p, m.next_file_number);
+    p = put_varint64(p, m.log_number);
+    p = put_varint64(p, m.last_sequence);
+    p = put_varint64(p, m.nruns);
+    for (size_t i = 0; i < m.nruns; i++) {
+        manifest_run *r = &m.runs[i];
+        p = put_varint32(p, r->level);
+        p = put_varint64(p, r->file_number);
+        p = put_varint64(p, r->file_size);
+        p = put_varint64(p, r->entries);
+        p = put_varint64(p, r->min_seq);
+        p = put_varint64(p, r->max_seq);
+        p = put_varint32(p, (uint32_t)r->smallest_len);
+        memcpy(p, r->smallest, r->smallest_len);
+        p += r->smallest_len;
+        p = put_varint32(p, (uint32_t)r->largest_len);
+        memcpy(p, r->largest, r->largest_len);
+        p += r->largest_len;
+    }
+    put_fixed32(p, crc32c_mask(crc32c(0, b, (size_t)(p - b))));
+    p += 4;
+    char path[PATH_MAX];
+    tu_join(path, sizeof path, dir, "MANIFEST");
+    assert_int_equal(tu_write_file(path, b, (size_t)(p - b)), 0);
+    free(b);
+    manifest_clear(&m);
+}
+
+static void test_old_formats_open(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX];
+    tu_path(dir, sizeof dir, "oldfmt");
+    omen_db *db;
+    TU_OK(omen_open(dir, NULL, &db));
+    put_n(db, 0, 60, "o");
+    TU_OK(omen_flush(db));
+    put_n(db, 60, 90, "o");
+    TU_OK(omen_flush(db));
+    TU_OK(omen_close(db));
+    char **names;
+    size_t n = tu_list(dir, ".run", &names);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        char p[PATH_MAX];
+        tu_join(p, sizeof p, dir, names[i]);
+        run_to_v1(p);
+    }
+    manifest_to_v1(dir);
+    TU_OK(omen_check(dir, NULL, NULL));
+    TU_OK(omen_open(dir, NULL, &db));
+    check_count(db, 90);
+    TU_OK(omen_close(db));
+    /* The open wrote a version-2 manifest with the runs' footer checksums,
+     * so the swap is now caught even between version-1 runs. */
+    manifest m;
+    TU_OK(manifest_read(dir, &m));
+    for (size_t i = 0; i < m.nruns; i++) assert_int_not_equal(m.runs[i].footer_crc, 0);
+    manifest_clear(&m);
+    TU_OK(omen_check(dir, NULL, NULL));
+    tu_list_free(names, n);
+    tu_rmrf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_read_only_shared),
         cmocka_unit_test(test_keys_only_past_damaged_block),
         cmocka_unit_test(test_notfound_clears_error),
+        cmocka_unit_test(test_old_formats_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
