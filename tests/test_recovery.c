@@ -464,6 +464,15 @@ static void test_notfound_clears_error(void **state)
     assert_int_equal(omen_get(db, NULL, "absent", 6, &v, &vl), OMEN_NOTFOUND);
     assert_null(strstr(omen_last_error(), "NULL key"));
     assert_non_null(strstr(omen_last_error(), "not found"));
+    omen_txn *t;
+    TU_OK(omen_txn_begin(db, &t));
+    assert_int_equal(omen_txn_get(t, NULL, 3, &v, &vl), OMEN_INVALID);
+    char stale[512];
+    snprintf(stale, sizeof stale, "%s", omen_last_error());
+    assert_int_equal(omen_txn_get(t, "absent", 6, &v, &vl), OMEN_NOTFOUND);
+    assert_string_not_equal(omen_last_error(), stale);
+    assert_non_null(strstr(omen_last_error(), "not found"));
+    omen_txn_rollback(t);
     omen_close(db);
     tu_rmrf(dir);
 }
