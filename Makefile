@@ -23,7 +23,9 @@ PY   := /usr/bin/python3
 ASAN_SAN := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 WARN    := -Wall -Wextra -Werror
-CFLAGS  := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) $(OPT) -g $(SAN) -Iinclude -Isrc $(EXTRA_CFLAGS)
+# -fvisibility=hidden: libomendb.so exports only what include/omendb.h marks
+# OMEN_EXPORT.
+CFLAGS  := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -pthread $(WARN) $(OPT) -g $(SAN) -Iinclude -Isrc $(EXTRA_CFLAGS)
 CXXFLAGS:= -std=c++17 -fPIC -pthread -Wall -Wextra -Werror $(OPT) -g $(SAN) -Iinclude -Isrc
 LDFLAGS := -pthread $(SAN)
 LIBS    := -llz4 -lzstd -lm
@@ -32,6 +34,16 @@ LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC))
 LIB_A   := $(B)/libomendb.a
 LIB_SO  := $(B)/libomendb.so
+
+# The testing variant that tests (and fuzzers) use: every library source
+# compiled once more with -DOMEN_TESTING, which adds the test hooks (the
+# allocation failure countdown, ...), plus the test support code of
+# tests/support/ (the fault-injecting file env).  The shipped libraries
+# have neither (docs/testing.md).
+TEST_CFLAGS := $(CFLAGS) -DOMEN_TESTING -Itests
+TSUP_SRC    := $(sort $(wildcard tests/support/*.c))
+TLIB_OBJ    := $(patsubst %.c,$(B)/tobj/%.o,$(LIB_SRC) $(TSUP_SRC))
+TLIB_A      := $(B)/libomendb-testing.a
 
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
@@ -63,6 +75,10 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(B)/tobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -c $< -o $@
+
 $(B)/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
@@ -71,13 +87,18 @@ $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(TLIB_A): $(TLIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
 $(LIB_SO): $(LIB_OBJ)
 	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIBS)
 
-# Tests link the static library so they may also reach internal symbols.
-$(B)/tests/%: tests/%.c $(LIB_A) $(wildcard tests/*.h)
+# Tests link the static testing library so they may also reach internal
+# symbols and the test hooks.
+$(B)/tests/%: tests/%.c $(TLIB_A) $(wildcard tests/*.h tests/support/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< -o $@ $(LIB_A) $(LDFLAGS) -lcmocka $(LIBS)
+	$(CC) $(TEST_CFLAGS) $< -o $@ $(TLIB_A) $(LDFLAGS) -lcmocka $(LIBS)
 
 # Benchmarks: per-program extra objects/libraries come from mk/*.mk as
 # <name>_OBJS and <name>_LIBS.
@@ -91,7 +112,7 @@ $(B)/%: tools/%.c $(LIB_A)
 	$(CC) $(CFLAGS) $< -o $@ $(LIB_A) $(LDFLAGS) $($*_LIBS) $(LIBS)
 
 -include mk/*.mk
--include $(LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d)
 
 # ---- test driver --------------------------------------------------------
 

@@ -26,7 +26,7 @@
 #include "storage/cache.h"
 #include "storage/compress.h"
 #include "storage/fio.h"
-#include "storage/fio_fault.h"
+#include "support/fio_fault.h"
 #include "storage/run.h"
 #include "util/coding.h"
 #include "util/mem.h"

@@ -210,10 +210,15 @@ void run_iter_free(run_iter *it);
  * (OMEN_CORRUPT, OMEN_VERSION, OMEN_IO, OMEN_NOTFOUND...). */
 int run_verify(const char *path, void (*report)(void *ctx, const char *line), void *ctx);
 
-/* Test hook for fuzzing only (default 0): when non-zero, checksum
- * mismatches are ignored so that mutated files reach the structural checks
- * behind them, which must still keep every read inside the file.  Never set
- * it in the engine; not thread-safe to change while runs are in use. */
+/* Test hook for fuzzing only, in the testing build (OMEN_TESTING; default
+ * 0): when non-zero, checksum mismatches are ignored so that mutated files
+ * reach the structural checks behind them, which must still keep every read
+ * inside the file.  Never set it in the engine; not thread-safe to change
+ * while runs are in use.  In the shipped library it is the constant 0. */
+#ifdef OMEN_TESTING
 extern int run_test_skip_checksums;
+#else
+#define run_test_skip_checksums 0
+#endif
 
 #endif
