@@ -5,6 +5,8 @@
 #   make test       install missing packages, build, run every test:
 #                   plain, ASan+UBSan, TSan (tests/test_conc_*), fuzzers, pytest
 #   make bench      build the benchmark programs into build/bench/
+#   make install    PREFIX=/usr/local DESTDIR=: library, header, omendb.pc,
+#                   shell, Python package (mk/dist.mk)
 #
 # Sources are discovered, not listed: every src/*/*.c goes into the library,
 # every tests/test_*.c is a cmocka test program, every bench/*.c a benchmark,
@@ -34,6 +36,12 @@ LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC))
 LIB_A   := $(B)/libomendb.a
 LIB_SO  := $(B)/libomendb.so
+# The shared library's versions come from OMEN_VERSION_STRING: the file is
+# libomendb.so.X.Y.Z, its soname libomendb.so.X, and libomendb.so (what
+# -lomendb finds) a symlink.
+VERSION  := $(shell sed -n 's/^\#define OMEN_VERSION_STRING "\(.*\)"/\1/p' include/omendb.h)
+SONAME   := libomendb.so.$(firstword $(subst ., ,$(VERSION)))
+LIB_SO_V := $(B)/libomendb.so.$(VERSION)
 
 # The testing variant that tests (and fuzzers) use: every library source
 # compiled once more with -DOMEN_TESTING, which adds the test hooks (the
@@ -91,8 +99,12 @@ $(TLIB_A): $(TLIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIBS)
+$(LIB_SO_V): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDFLAGS) $(LIBS)
+
+$(LIB_SO): $(LIB_SO_V)
+	ln -sf $(notdir $<) $(B)/$(SONAME)
+	ln -sf $(SONAME) $@
 
 # Tests link the static testing library so they may also reach internal
 # symbols and the test hooks.
