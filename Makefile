@@ -30,7 +30,7 @@ WARN    := -Wall -Wextra -Werror
 CFLAGS  := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -pthread $(WARN) $(OPT) -g $(SAN) -Iinclude -Isrc $(EXTRA_CFLAGS)
 CXXFLAGS:= -std=c++17 -fPIC -pthread -Wall -Wextra -Werror $(OPT) -g $(SAN) -Iinclude -Isrc
 LDFLAGS := -pthread $(SAN)
-LIBS    := -llz4 -lzstd -lm
+LIBS    := -llz4 -lzstd -lsnappy -lm
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC))

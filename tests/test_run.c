@@ -382,11 +382,13 @@ static void verify_and_drop(const char *path, block_cache *cache, ent *e, size_t
     unlink(path);
 }
 
-static int comps[] = {OMEN_COMPRESS_NONE, OMEN_COMPRESS_LZ4, OMEN_COMPRESS_ZSTD};
+static int comps[] = {OMEN_COMPRESS_NONE, OMEN_COMPRESS_LZ4, OMEN_COMPRESS_ZSTD,
+                      OMEN_COMPRESS_SNAPPY};
+#define NCOMPS ((int)(sizeof comps / sizeof *comps))
 
 static void roundtrip(size_t n, int keykind, int versions, size_t vmax, int with_cache)
 {
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < NCOMPS; c++) {
         size_t m;
         ent *e = gen(n, keykind, versions, vmax, &m);
         char path[300];
@@ -429,7 +431,7 @@ static void test_var_keys_versions(void **state)
 static void test_large_values(void **state)
 {
     (void)state;
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < NCOMPS; c++) {
         size_t n = 60;
         ent *e = calloc(n, sizeof *e);
         for (size_t i = 0; i < n; i++) {
@@ -577,7 +579,7 @@ static void test_compress_roundtrip(void **state)
     uint8_t in[10000], out[20000], back[10000];
     for (size_t i = 0; i < sizeof in; i++)
         in[i] = (uint8_t)(i % 13 == 0 ? rnd() : i % 7);
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < NCOMPS; c++) {
         size_t cl;
         assert_true(compress_bound(comps[c], sizeof in) <= sizeof out);
         assert_int_equal(compress_block(comps[c], in, sizeof in, out, sizeof out, &cl), OMEN_OK);
@@ -598,6 +600,54 @@ static void test_compress_roundtrip(void **state)
     }
     assert_int_equal(compress_block(9, in, 10, out, sizeof out, &(size_t){0}), OMEN_INVALID);
     assert_int_equal(decompress_block(9, in, 10, out, 10), OMEN_INVALID);
+}
+
+/* Snappy (codec 3) came with run format version 2: runs that use it are
+ * written as version 2, the others stay version 1, and a version-1 file
+ * naming codec 3 is refused as corrupt, a version-3 file as too new. */
+static void test_snappy_format_version(void **state)
+{
+    (void)state;
+    for (int c = 0; c < NCOMPS; c++) {
+        size_t m;
+        ent *e = gen(200, KEYS_VAR, 2, 300, &m);
+        char path[300], bad[300];
+        path_of(path, sizeof path, "ver.run");
+        path_of(bad, sizeof bad, "ver-bad.run");
+        run_opts o = {comps[c], 10, 0, 512};
+        write_run(path, e, m, &o, NULL);
+        FILE *f = fopen(path, "rb");
+        fseek(f, 0, SEEK_END);
+        long size = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        uint8_t *img = malloc((size_t)size);
+        assert_int_equal(fread(img, 1, (size_t)size, f), (size_t)size);
+        fclose(f);
+        uint32_t want = comps[c] == OMEN_COMPRESS_SNAPPY ? 2 : 1;
+        assert_int_equal(get_fixed32(img + 8), want);
+        assert_int_equal(get_fixed32(img + size - 176 + 160), want);
+        assert_int_equal(get_fixed32(img + size - 176 + 124), (uint32_t)comps[c]);
+        /* The version is outside the footer's checksum: rewrite it in the
+         * header and the footer alike. */
+        for (uint32_t v = 1; v <= 3; v++) {
+            put_fixed32(img + 8, v);
+            put_fixed32(img + size - 176 + 160, v);
+            f = fopen(bad, "wb");
+            fwrite(img, 1, (size_t)size, f);
+            fclose(f);
+            run *r = NULL;
+            int rc = run_open(bad, 1, NULL, &r);
+            int expect = v == 3 ? OMEN_VERSION
+                         : (v == 1 && comps[c] == OMEN_COMPRESS_SNAPPY) ? OMEN_CORRUPT
+                                                                        : OMEN_OK;
+            assert_int_equal(rc, expect);
+            if (rc == OMEN_OK) run_close(r);
+        }
+        free(img);
+        ents_free(e, m);
+        unlink(path);
+        unlink(bad);
+    }
 }
 
 static void test_writer_rejects_bad_input(void **state)
@@ -764,7 +814,7 @@ static void damaged_reads(const char *path, const ent *e, size_t n, int *detecte
 static void test_corruption(void **state)
 {
     (void)state;
-    for (int c = 0; c < 3; c++) {
+    for (int c = 0; c < NCOMPS; c++) {
         size_t m;
         ent *e = gen(90, KEYS_VAR, 3, 120, &m);
         char path[300], bad[300];
@@ -979,6 +1029,7 @@ int main(void)
         cmocka_unit_test(test_large_values),
         cmocka_unit_test(test_bloom_fp_rate),
         cmocka_unit_test(test_writer_picks_epsilon),
+        cmocka_unit_test(test_snappy_format_version),
         cmocka_unit_test(test_writer_rejects_bad_input),
         cmocka_unit_test(test_spill_large_run),
         cmocka_unit_test(test_corruption),

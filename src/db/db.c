@@ -908,7 +908,7 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
         o = *opts;
     else
         omen_options_init(&o);
-    if (o.compression < OMEN_COMPRESS_NONE || o.compression > OMEN_COMPRESS_ZSTD)
+    if (o.compression < OMEN_COMPRESS_NONE || o.compression > OMEN_COMPRESS_SNAPPY)
         return omen_seterr(OMEN_INVALID, "omen_open: unknown compression %d", o.compression);
     if (o.sync != OMEN_SYNC_RELAXED && o.sync != OMEN_SYNC_FULL)
         return omen_seterr(OMEN_INVALID, "omen_open: sync option must be RELAXED or FULL");

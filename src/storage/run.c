@@ -53,7 +53,10 @@
 #endif
 
 #define RUN_MAGIC "OMENRUN\x1a"
-#define RUN_VERSION 1u
+/* The newest format version read.  Version 2 only adds codec 3 (Snappy)
+ * and is written only by runs that use it, so that a reader of version 1
+ * reports OMEN_VERSION for them rather than a bad codec (format.md). */
+#define RUN_VERSION 2u
 #define RUN_HEADER_SIZE 16u
 #define RUN_FOOTER_SIZE 176u
 #define RUN_REC_SIZE 32u
@@ -72,6 +75,18 @@
 #define RUN_BOFF_MASK ((UINT64_C(1) << 56) - 1)
 #define RUN_HOT_HUGE_MIN ((uint64_t)4 << 20)
 #define RUN_MAX_RAW_BLOCK (RUN_MAX_BLOCK_SIZE + OMEN_MAX_VALUE_LEN)
+
+/* The version a run with the given run-level codec is written with. */
+static uint32_t run_version_for(int comp)
+{
+    return comp == OMEN_COMPRESS_SNAPPY ? 2u : 1u;
+}
+
+/* Codec `type` may appear in a file of format version v. */
+static int codec_in_version(int type, uint32_t v)
+{
+    return compress_type_valid(type) && (type != OMEN_COMPRESS_SNAPPY || v >= 2);
+}
 
 /* The model's epsilon when the options leave it to the writer.  A point
  * read pays for routing through the model, which is cheap only while the
@@ -348,7 +363,7 @@ int run_writer_open(const char *path, const run_opts *o, const void *lcp_lo, siz
     if (rc != OMEN_OK) goto fail;
     uint8_t hdr[RUN_HEADER_SIZE];
     memcpy(hdr, RUN_MAGIC, 8);
-    put_fixed32(hdr + 8, RUN_VERSION);
+    put_fixed32(hdr + 8, run_version_for(opt.compression));
     put_fixed32(hdr + 12, 0);
     rc = out_write(w, hdr, sizeof hdr);
     if (rc != OMEN_OK) goto fail;
@@ -690,7 +705,7 @@ int run_writer_finish(run_writer *w, run_meta *out)
     put_fixed32(ft + 148, crc32c_mask(crc[6]));
     put_fixed32(ft + 152, crc32c_mask(crc[2]));
     put_fixed32(ft + 156, crc32c_mask(crc32c(0, ft, 156)));
-    put_fixed32(ft + 160, RUN_VERSION);
+    put_fixed32(ft + 160, run_version_for(w->o.compression));
     put_fixed32(ft + 164, 0);
     memcpy(ft + 168, RUN_MAGIC, 8);
     if ((rc = out_write(w, ft, sizeof ft)) != OMEN_OK) goto fail;
@@ -913,7 +928,8 @@ static int validate(run *r, const uint8_t *ft)
     if (bindex_off != bloom_off + bloom_len || nblocks >= RUN_NO_BLOCK ||
         nblocks > (body - bindex_off) / RUN_BINDEX_SIZE || bindex_off + nblocks * RUN_BINDEX_SIZE != body)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad block index section", p);
-    if (!compress_type_valid((int)comp) || (n == 0 && (min_seq || max_seq)) || min_seq > max_seq ||
+    const uint32_t version = get_fixed32(ft + 160);
+    if (!codec_in_version((int)comp, version) || (n == 0 && (min_seq || max_seq)) || min_seq > max_seq ||
         max_seq > RUN_MAX_SEQ || get_fixed32(ft + 164) || (n == 0 && lcp_len) || lcp_len > OMEN_MAX_KEY_LEN)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad footer fields", p);
 
@@ -978,7 +994,7 @@ static int validate(run *r, const uint8_t *ft)
         int type;
         uint32_t plen, raw;
         block_info(r, b, &off, &type, &plen, &raw);
-        if (off != expect || !compress_type_valid(type) ||
+        if (off != expect || !codec_in_version(type, version) ||
             (uint64_t)plen + RUN_BLOCK_TRAILER > r->blocks_end - off || raw > RUN_MAX_RAW_BLOCK ||
             (type == OMEN_COMPRESS_NONE && raw != plen) ||
             (comp == OMEN_COMPRESS_NONE && type != OMEN_COMPRESS_NONE))
@@ -1086,7 +1102,7 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
         rc = omen_seterr(OMEN_CORRUPT, "run %s: header does not match footer", path);
         goto fail;
     }
-    if (fv != RUN_VERSION) {
+    if (fv == 0 || fv > RUN_VERSION) {
         rc = omen_seterr(fv > RUN_VERSION ? OMEN_VERSION : OMEN_CORRUPT,
                          "run %s: unsupported format version %u", path, fv);
         goto fail;
