@@ -40,6 +40,7 @@
 
 #include "index/lindex.h"
 #include "index/lmap.h"
+#include "index/lsearch.h"
 #include "storage/bloom.h"
 #include "storage/compress.h"
 #include "storage/fio.h"
