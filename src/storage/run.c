@@ -1141,10 +1141,6 @@ uint64_t run_entries(const run *r)
 {
     return r ? r->n : 0;
 }
-uint64_t run_file_size(const run *r)
-{
-    return r ? r->size : 0;
-}
 uint64_t run_index_bytes(const run *r)
 {
     return r ? r->model_len : 0;
@@ -1156,42 +1152,6 @@ unsigned run_index_epsilon(const run *r)
 uint64_t run_filter_bytes(const run *r)
 {
     return r ? r->bloom_len : 0;
-}
-uint64_t run_min_seq(const run *r)
-{
-    return r ? r->min_seq : 0;
-}
-uint64_t run_max_seq(const run *r)
-{
-    return r ? r->max_seq : 0;
-}
-uint64_t run_file_number(const run *r)
-{
-    return r ? r->number : 0;
-}
-
-const void *run_smallest(const run *r, size_t *len)
-{
-    if (!r || r->n == 0) {
-        if (len) *len = 0;
-        return NULL;
-    }
-    size_t l;
-    const void *k = key_at(r, 0, &l);
-    if (len) *len = l;
-    return k;
-}
-
-const void *run_largest(const run *r, size_t *len)
-{
-    if (!r || r->n == 0) {
-        if (len) *len = 0;
-        return NULL;
-    }
-    size_t l;
-    const void *k = key_at(r, r->n - 1, &l);
-    if (len) *len = l;
-    return k;
 }
 
 /* Start loading the value of entry i (raw runs: straight from the map)
@@ -1445,11 +1405,6 @@ void run_iter_seek(run_iter *it, const void *key, size_t klen)
         return;
     }
     it->i = it->r->n ? lower_bound(it->r, key, klen, NULL, NULL) : 0;
-}
-
-void run_iter_seek_index(run_iter *it, uint64_t i)
-{
-    if (it) it->i = i < it->r->n ? i : it->r->n;
 }
 
 void run_iter_next(run_iter *it)

@@ -121,17 +121,9 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
 void run_close(run *r);
 
 uint64_t run_entries(const run *r);
-uint64_t run_file_size(const run *r);
 uint64_t run_index_bytes(const run *r);  /* serialized learned model */
 uint64_t run_filter_bytes(const run *r); /* bloom filter image */
 unsigned run_index_epsilon(const run *r); /* the model's error bound (chosen by the writer if 0 was asked) */
-uint64_t run_min_seq(const run *r);      /* 0 for an empty run */
-uint64_t run_max_seq(const run *r);
-uint64_t run_file_number(const run *r);
-/* Smallest / largest user key, borrowed from the map (valid until
- * run_close); NULL with *len 0 for an empty run. */
-const void *run_smallest(const run *r, size_t *len);
-const void *run_largest(const run *r, size_t *len);
 
 /* Newest version of key with seq <= snap.  OMEN_OK with *seq, *type and,
  * for a PUT, a malloc'ed copy of the value in *val (non-NULL even when
@@ -181,8 +173,6 @@ void run_iter_seek_first(run_iter *it);
 void run_iter_seek_last(run_iter *it);
 /* First entry whose user key >= key (its newest version). */
 void run_iter_seek(run_iter *it, const void *key, size_t klen);
-/* Position at entry i (0 <= i < entries; otherwise becomes invalid). */
-void run_iter_seek_index(run_iter *it, uint64_t i);
 void run_iter_next(run_iter *it);
 void run_iter_prev(run_iter *it);
 int run_iter_valid(const run_iter *it);
