@@ -45,11 +45,11 @@ LIB_SO_V := $(B)/libomendb.so.$(VERSION)
 
 # The testing variant that tests (and fuzzers) use: every library source
 # compiled once more with -DOMEN_TESTING, which adds the test hooks (the
-# allocation failure countdown, ...), plus the test support code of
-# tests/support/ (the fault-injecting file env).  The shipped libraries
-# have neither (docs/testing.md).
+# allocation failure countdown, ...), plus the test support code: the
+# fault-injecting file env of tests/support/ and the suites' helpers
+# tests/testutil.c.  The shipped libraries have neither (docs/testing.md).
 TEST_CFLAGS := $(CFLAGS) -DOMEN_TESTING -Itests
-TSUP_SRC    := $(sort $(wildcard tests/support/*.c))
+TSUP_SRC    := $(sort $(wildcard tests/support/*.c)) tests/testutil.c
 TLIB_OBJ    := $(patsubst %.c,$(B)/tobj/%.o,$(LIB_SRC) $(TSUP_SRC))
 TLIB_A      := $(B)/libomendb-testing.a
 
