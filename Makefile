@@ -5,6 +5,8 @@
 #   make test       install missing packages, build, run every test:
 #                   plain, ASan+UBSan, TSan (tests/test_conc_*), fuzzers, pytest
 #   make bench      build the benchmark programs into build/bench/
+#   make install    PREFIX=/usr/local DESTDIR=: library, header, omendb.pc,
+#                   shell, Python package (mk/dist.mk)
 #
 # Sources are discovered, not listed: every src/*/*.c goes into the library,
 # every tests/test_*.c is a cmocka test program, every bench/*.c a benchmark,
@@ -23,15 +25,33 @@ PY   := /usr/bin/python3
 ASAN_SAN := -fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 WARN    := -Wall -Wextra -Werror
-CFLAGS  := -std=c11 -D_GNU_SOURCE -fPIC -pthread $(WARN) $(OPT) -g $(SAN) -Iinclude -Isrc $(EXTRA_CFLAGS)
+# -fvisibility=hidden: libomendb.so exports only what include/omendb.h marks
+# OMEN_EXPORT.
+CFLAGS  := -std=c11 -D_GNU_SOURCE -fPIC -fvisibility=hidden -pthread $(WARN) $(OPT) -g $(SAN) -Iinclude -Isrc $(EXTRA_CFLAGS)
 CXXFLAGS:= -std=c++17 -fPIC -pthread -Wall -Wextra -Werror $(OPT) -g $(SAN) -Iinclude -Isrc
 LDFLAGS := -pthread $(SAN)
-LIBS    := -llz4 -lzstd -lm
+LIBS    := -llz4 -lzstd -lsnappy -lm
 
 LIB_SRC := $(sort $(wildcard src/*/*.c))
 LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC))
 LIB_A   := $(B)/libomendb.a
 LIB_SO  := $(B)/libomendb.so
+# The shared library's versions come from OMEN_VERSION_STRING: the file is
+# libomendb.so.X.Y.Z, its soname libomendb.so.X, and libomendb.so (what
+# -lomendb finds) a symlink.
+VERSION  := $(shell sed -n 's/^\#define OMEN_VERSION_STRING "\(.*\)"/\1/p' include/omendb.h)
+SONAME   := libomendb.so.$(firstword $(subst ., ,$(VERSION)))
+LIB_SO_V := $(B)/libomendb.so.$(VERSION)
+
+# The testing variant that tests (and fuzzers) use: every library source
+# compiled once more with -DOMEN_TESTING, which adds the test hooks (the
+# allocation failure countdown, ...), plus the test support code: the
+# fault-injecting file env of tests/support/ and the suites' helpers
+# tests/testutil.c.  The shipped libraries have neither (docs/testing.md).
+TEST_CFLAGS := $(CFLAGS) -DOMEN_TESTING -Itests
+TSUP_SRC    := $(sort $(wildcard tests/support/*.c)) tests/testutil.c
+TLIB_OBJ    := $(patsubst %.c,$(B)/tobj/%.o,$(LIB_SRC) $(TSUP_SRC))
+TLIB_A      := $(B)/libomendb-testing.a
 
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
@@ -63,6 +83,10 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
+$(B)/tobj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -MMD -MP -c $< -o $@
+
 $(B)/obj/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
@@ -71,13 +95,22 @@ $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDFLAGS) $(LIBS)
-
-# Tests link the static library so they may also reach internal symbols.
-$(B)/tests/%: tests/%.c $(LIB_A) $(wildcard tests/*.h)
+$(TLIB_A): $(TLIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests $< -o $@ $(LIB_A) $(LDFLAGS) -lcmocka $(LIBS)
+	rm -f $@ && ar rcs $@ $^
+
+$(LIB_SO_V): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^ $(LDFLAGS) $(LIBS)
+
+$(LIB_SO): $(LIB_SO_V)
+	ln -sf $(notdir $<) $(B)/$(SONAME)
+	ln -sf $(SONAME) $@
+
+# Tests link the static testing library so they may also reach internal
+# symbols and the test hooks.
+$(B)/tests/%: tests/%.c $(TLIB_A) $(wildcard tests/*.h tests/support/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) $< -o $@ $(TLIB_A) $(LDFLAGS) -lcmocka $(LIBS)
 
 # Benchmarks: per-program extra objects/libraries come from mk/*.mk as
 # <name>_OBJS and <name>_LIBS.
@@ -91,7 +124,7 @@ $(B)/%: tools/%.c $(LIB_A)
 	$(CC) $(CFLAGS) $< -o $@ $(LIB_A) $(LDFLAGS) $($*_LIBS) $(LIBS)
 
 -include mk/*.mk
--include $(LIB_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d)
 
 # ---- test driver --------------------------------------------------------
 

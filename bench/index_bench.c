@@ -37,6 +37,7 @@
 
 #include "bench_util.h"
 #include "index/lindex.h"
+#include "index/lsearch.h"
 #include "omendb.h"
 
 /* ---- abseil shim -------------------------------------------------------- */

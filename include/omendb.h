@@ -34,6 +34,15 @@ extern "C" {
 
 #define OMEN_VERSION_STRING "0.1.0"
 
+/* Marks every function of the public API.  The library is built with
+ * -fvisibility=hidden, so libomendb.so exports exactly the declarations
+ * that carry it (a test compares its dynamic symbols with this header). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define OMEN_EXPORT __attribute__((visibility("default")))
+#else
+#define OMEN_EXPORT
+#endif
+
 /* Error codes.  Values are stable; new codes are only appended. */
 enum {
     OMEN_OK = 0,
@@ -58,7 +67,12 @@ enum {
 #define OMEN_MAX_VALUE_LEN (256u * 1024u * 1024u) /* 256 MiB */
 
 /* Compression of value blocks in sorted-run files. */
-enum { OMEN_COMPRESS_NONE = 0, OMEN_COMPRESS_LZ4 = 1, OMEN_COMPRESS_ZSTD = 2 };
+enum {
+    OMEN_COMPRESS_NONE = 0,
+    OMEN_COMPRESS_LZ4 = 1,
+    OMEN_COMPRESS_ZSTD = 2,
+    OMEN_COMPRESS_SNAPPY = 3,
+};
 
 /* Durability of a write.
  * OMEN_SYNC_RELAXED: the write is in the operating system before the call
@@ -115,25 +129,25 @@ enum {
 };
 
 /* Fill *opts with the defaults documented above. */
-void omen_options_init(omen_options *opts);
+OMEN_EXPORT void omen_options_init(omen_options *opts);
 
 /* Name of an error code; a static string, never NULL. */
-const char *omen_strerror(int err);
+OMEN_EXPORT const char *omen_strerror(int err);
 
 /* Detailed message of the last failing call of this thread (e.g. the file
  * and byte offset of a checksum mismatch).  Thread-local static storage,
  * valid until this thread's next OmenDB call.  Never NULL. */
-const char *omen_last_error(void);
+OMEN_EXPORT const char *omen_last_error(void);
 
 /* Release a buffer that OmenDB handed to the caller (omen_get values etc.).
  * NULL is allowed. */
-void omen_free(void *p);
+OMEN_EXPORT void omen_free(void *p);
 
 /* Encode an unsigned 64-bit integer as an 8-byte big-endian key, so that
  * byte order equals numeric order.  out must hold 8 bytes. */
-void omen_key_u64(uint64_t v, unsigned char out[8]);
+OMEN_EXPORT void omen_key_u64(uint64_t v, unsigned char out[8]);
 /* Decode such a key; returns 0 unless len == 8. */
-uint64_t omen_key_to_u64(const void *key, size_t len);
+OMEN_EXPORT uint64_t omen_key_to_u64(const void *key, size_t len);
 
 /* ---- Opening and closing --------------------------------------------- */
 
@@ -147,33 +161,34 @@ uint64_t omen_key_to_u64(const void *key, size_t len);
  * Errors: OMEN_LOCKED (another process has it open), OMEN_NOTDB (the
  * directory holds something that is not OmenDB), OMEN_EXISTS, OMEN_NOTFOUND
  * (absent and create_if_missing == 0), OMEN_CORRUPT, OMEN_VERSION, OMEN_IO. */
-int omen_open(const char *path, const omen_options *opts, omen_db **out);
+OMEN_EXPORT int omen_open(const char *path, const omen_options *opts, omen_db **out);
 
 /* Flush nothing extra, stop background work, release the lock and free the
  * handle.  Writes acknowledged with OMEN_SYNC_RELAXED are in the log and are
  * recovered by the next open.  Every iterator, snapshot and transaction of
  * the handle must be released before.  NULL is allowed (returns OMEN_OK).
  * The handle is invalid afterwards whatever the result. */
-int omen_close(omen_db *db);
+OMEN_EXPORT int omen_close(omen_db *db);
 
 /* Delete the database in `path` (all its files and the directory if it
  * becomes empty).  OMEN_BUSY if a process holds it open. */
-int omen_destroy(const char *path);
+OMEN_EXPORT int omen_destroy(const char *path);
 
 /* ---- Single writes and reads -------------------------------------------- */
 
 /* Insert or overwrite.  sync is OMEN_SYNC_DEFAULT/RELAXED/FULL. */
-int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t vlen, int sync);
+OMEN_EXPORT int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t vlen,
+                         int sync);
 
 /* Delete a key (absent keys are not an error). */
-int omen_delete(omen_db *db, const void *key, size_t klen, int sync);
+OMEN_EXPORT int omen_delete(omen_db *db, const void *key, size_t klen, int sync);
 
 /* Read the newest value of key (or the value at `snap` when non-NULL).
  * On OMEN_OK *val is a malloc'ed copy owned by the caller (free it with
  * omen_free; it is non-NULL even for an empty value) and *vlen its length.
  * On OMEN_NOTFOUND *val is set to NULL. */
-int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void **val,
-             size_t *vlen);
+OMEN_EXPORT int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen,
+                         void **val, size_t *vlen);
 
 /* As omen_get, into the caller's buffer, with no allocation: on OMEN_OK
  * min(cap, length) bytes of the value are copied to buf and *vlen receives
@@ -182,31 +197,32 @@ int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t kle
  * the length only).  buf belongs to the caller throughout; OmenDB keeps no
  * pointer to it.  On OMEN_NOTFOUND *vlen is 0.  NULL vlen, or NULL buf with
  * cap > 0: OMEN_INVALID. */
-int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void *buf,
-                  size_t cap, size_t *vlen);
+OMEN_EXPORT int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key,
+                              size_t klen, void *buf, size_t cap, size_t *vlen);
 
 /* ---- Write batches (atomic: all or nothing, also across a crash) -------- */
 
 /* *out is owned by the caller until omen_batch_destroy. */
-int omen_batch_create(omen_batch **out);
-int omen_batch_put(omen_batch *b, const void *key, size_t klen, const void *val, size_t vlen);
-int omen_batch_delete(omen_batch *b, const void *key, size_t klen);
-void omen_batch_clear(omen_batch *b);
-size_t omen_batch_count(const omen_batch *b);
-void omen_batch_destroy(omen_batch *b);
+OMEN_EXPORT int omen_batch_create(omen_batch **out);
+OMEN_EXPORT int omen_batch_put(omen_batch *b, const void *key, size_t klen, const void *val,
+                               size_t vlen);
+OMEN_EXPORT int omen_batch_delete(omen_batch *b, const void *key, size_t klen);
+OMEN_EXPORT void omen_batch_clear(omen_batch *b);
+OMEN_EXPORT size_t omen_batch_count(const omen_batch *b);
+OMEN_EXPORT void omen_batch_destroy(omen_batch *b);
 /* Apply every operation of b as one atomic write; b is unchanged and can be
  * reused or destroyed afterwards. */
-int omen_write(omen_db *db, omen_batch *b, int sync);
+OMEN_EXPORT int omen_write(omen_db *db, omen_batch *b, int sync);
 
 /* ---- Snapshots --------------------------------------------------------- */
 
 /* Pin the current state.  Reads and iterators given the snapshot see exactly
  * the writes committed before it.  The snapshot is owned by the caller and
  * must be released with omen_snapshot_release before omen_close. */
-int omen_snapshot_create(omen_db *db, omen_snapshot **out);
-void omen_snapshot_release(omen_db *db, omen_snapshot *snap);
+OMEN_EXPORT int omen_snapshot_create(omen_db *db, omen_snapshot **out);
+OMEN_EXPORT void omen_snapshot_release(omen_db *db, omen_snapshot *snap);
 /* Sequence number the snapshot sees (for diagnostics). */
-uint64_t omen_snapshot_sequence(const omen_snapshot *snap);
+OMEN_EXPORT uint64_t omen_snapshot_sequence(const omen_snapshot *snap);
 
 /* ---- Iterators ---------------------------------------------------------- */
 
@@ -224,44 +240,45 @@ typedef struct omen_iter_options {
  * creation).  opts may be NULL.  The bound buffers are copied.  The iterator
  * starts unpositioned (not valid).  Owned by the caller until
  * omen_iter_destroy, which must precede omen_close. */
-int omen_iter_create(omen_db *db, const omen_iter_options *opts, omen_iter **out);
-void omen_iter_seek_first(omen_iter *it);
-void omen_iter_seek_last(omen_iter *it);
+OMEN_EXPORT int omen_iter_create(omen_db *db, const omen_iter_options *opts, omen_iter **out);
+OMEN_EXPORT void omen_iter_seek_first(omen_iter *it);
+OMEN_EXPORT void omen_iter_seek_last(omen_iter *it);
 /* Position at the first key >= key. */
-void omen_iter_seek(omen_iter *it, const void *key, size_t klen);
+OMEN_EXPORT void omen_iter_seek(omen_iter *it, const void *key, size_t klen);
 /* Position at the last key <= key. */
-void omen_iter_seek_for_prev(omen_iter *it, const void *key, size_t klen);
-int omen_iter_valid(const omen_iter *it);
-void omen_iter_next(omen_iter *it);
-void omen_iter_prev(omen_iter *it);
+OMEN_EXPORT void omen_iter_seek_for_prev(omen_iter *it, const void *key, size_t klen);
+OMEN_EXPORT int omen_iter_valid(const omen_iter *it);
+OMEN_EXPORT void omen_iter_next(omen_iter *it);
+OMEN_EXPORT void omen_iter_prev(omen_iter *it);
 /* Borrowed pointers into the iterator: valid until the next move of the
  * iterator or its destruction.  Only call when omen_iter_valid. */
-const void *omen_iter_key(const omen_iter *it, size_t *klen);
-const void *omen_iter_value(const omen_iter *it, size_t *vlen);
+OMEN_EXPORT const void *omen_iter_key(const omen_iter *it, size_t *klen);
+OMEN_EXPORT const void *omen_iter_value(const omen_iter *it, size_t *vlen);
 /* OMEN_OK, or the error (e.g. OMEN_CORRUPT) that made the iterator stop. */
-int omen_iter_status(const omen_iter *it);
-void omen_iter_destroy(omen_iter *it);
+OMEN_EXPORT int omen_iter_status(const omen_iter *it);
+OMEN_EXPORT void omen_iter_destroy(omen_iter *it);
 
 /* ---- Optimistic serializable transactions ------------------------------ */
 
 /* Begin a transaction reading at a snapshot taken now.  The transaction is
  * owned by the caller until omen_txn_commit or omen_txn_rollback, which both
  * end and free it (as LMDB's mdb_txn_commit does). */
-int omen_txn_begin(omen_db *db, omen_txn **out);
+OMEN_EXPORT int omen_txn_begin(omen_db *db, omen_txn **out);
 /* Read through the transaction: its own writes first, then its snapshot.
  * Ownership of *val as for omen_get.  The read is recorded for validation. */
-int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *vlen);
-int omen_txn_put(omen_txn *t, const void *key, size_t klen, const void *val, size_t vlen);
-int omen_txn_delete(omen_txn *t, const void *key, size_t klen);
+OMEN_EXPORT int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *vlen);
+OMEN_EXPORT int omen_txn_put(omen_txn *t, const void *key, size_t klen, const void *val,
+                             size_t vlen);
+OMEN_EXPORT int omen_txn_delete(omen_txn *t, const void *key, size_t klen);
 /* Iterator merging the transaction's writes over its snapshot; the scanned
  * range is recorded for validation.  Must be destroyed before the
  * transaction ends.  opts->snapshot is ignored. */
-int omen_txn_iter_create(omen_txn *t, const omen_iter_options *opts, omen_iter **out);
+OMEN_EXPORT int omen_txn_iter_create(omen_txn *t, const omen_iter_options *opts, omen_iter **out);
 /* Validate and apply atomically as one log record.  OMEN_CONFLICT if a key
  * read or written, or a range scanned, was changed by another commit after
  * the transaction's snapshot.  The handle is freed whatever the result. */
-int omen_txn_commit(omen_txn *t, int sync);
-void omen_txn_rollback(omen_txn *t);
+OMEN_EXPORT int omen_txn_commit(omen_txn *t, int sync);
+OMEN_EXPORT void omen_txn_rollback(omen_txn *t);
 
 /* ---- Maintenance and statistics ---------------------------------------- */
 
@@ -291,7 +308,7 @@ typedef struct omen_stats {
     uint64_t wal_bytes_skipped;             /* bytes of log they occupied       */
 } omen_stats;
 
-int omen_get_stats(omen_db *db, omen_stats *out);
+OMEN_EXPORT int omen_get_stats(omen_db *db, omen_stats *out);
 
 /* The first fatal error of the handle: the failure (a WAL write or sync, a
  * background flush or compaction) that turned it read-only, whichever
@@ -301,14 +318,15 @@ int omen_get_stats(omen_db *db, omen_stats *out);
  * and unchanged until omen_close.  Every later write returns OMEN_READONLY
  * with this message in omen_last_error().  NULL or closed db: OMEN_INVALID /
  * OMEN_CLOSED (with *msg NULL). */
-int omen_fatal_error(omen_db *db, const char **msg);
+OMEN_EXPORT int omen_fatal_error(omen_db *db, const char **msg);
 
 /* Flush the memtable to a sorted run and wait for it. */
-int omen_flush(omen_db *db);
+OMEN_EXPORT int omen_flush(omen_db *db);
 
 /* Compact all runs overlapping [begin, end] (NULL = unbounded) into the
  * bottom level and wait for it. */
-int omen_compact_range(omen_db *db, const void *begin, size_t blen, const void *end, size_t elen);
+OMEN_EXPORT int omen_compact_range(omen_db *db, const void *begin, size_t blen, const void *end,
+                                   size_t elen);
 
 /* Verify every checksum and learned model of the database in `path`, that
  * each run file is the one its MANIFEST entry describes, and classify each
@@ -318,7 +336,8 @@ int omen_compact_range(omen_db *db, const void *begin, size_t blen, const void *
  * open, returns OMEN_LOCKED at once (and reports it).  Each finding and a
  * summary is passed to report (may be NULL) as one line of text.  OMEN_OK if
  * everything checked out, OMEN_CORRUPT otherwise. */
-int omen_check(const char *path, void (*report)(void *ctx, const char *line), void *ctx);
+OMEN_EXPORT int omen_check(const char *path, void (*report)(void *ctx, const char *line),
+                           void *ctx);
 
 #ifdef __cplusplus
 }

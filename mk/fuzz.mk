@@ -1,11 +1,11 @@
 # libFuzzer targets: every fuzz/fuzz_NAME.c is built with clang against the
-# library sources and run for FUZZ_SECONDS over its kept corpus
+# library sources (with the test hooks, OMEN_TESTING) and run for FUZZ_SECONDS over its kept corpus
 # fuzz/corpus/NAME (new finds go to build/fuzz/new-NAME, not into the tree).
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 10
 FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN     := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -g -O1 -pthread -Iinclude -Isrc \
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -DOMEN_TESTING -g -O1 -pthread -Iinclude -Isrc \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 build/fuzz/%: fuzz/%.c $(LIB_SRC)

@@ -5,7 +5,8 @@
 #   make install-python  copy the built package into $(PYTHON_SITE)
 #   make bench-python    run python/bench/bench_python.py (OmenDB vs LMDB vs LevelDB)
 PYB         ?= $(B)/python
-PYTHON_SITE ?= $(shell $(PY) -c 'import sys; print("/usr/local/lib/python%d.%d/dist-packages" % sys.version_info[:2])')
+# Under $(PREFIX) (mk/dist.mk, default /usr/local), as `make install` wants.
+PYTHON_SITE ?= $(shell $(PY) -c 'import sys; print("$(PREFIX)/lib/python%d.%d/dist-packages" % sys.version_info[:2])')
 PY_SRC      := $(wildcard python/src/*.c) $(wildcard python/omendb/*.py) \
                $(wildcard python/omendb/*.pyi) python/setup.py include/omendb.h
 

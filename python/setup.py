@@ -29,7 +29,7 @@ ext = Extension(
     sources=["src/omendbmodule.c"],
     include_dirs=[INC],
     extra_objects=[LIB],
-    libraries=["lz4", "zstd", "m", "pthread"],
+    libraries=["lz4", "zstd", "snappy", "m", "pthread"],
     extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"] + XCFLAGS,
     extra_link_args=XLDFLAGS,
     depends=[LIB, os.path.join(INC, "omendb.h")],

@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "storage/fio.h"
-#include "storage/fio_fault.h"
+#include "support/fio_fault.h"
 #include "storage/wal.h"
 #include "util/err.h"
 

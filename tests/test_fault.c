@@ -32,7 +32,7 @@
  * default 6), OMEN_CRASH_SEED, OMEN_FAULT_EXHAUSTIVE=1 (every N, not a
  * growing stride).
  */
-#include "storage/fio_fault.h"
+#include "support/fio_fault.h"
 #include "testutil.h"
 #include "util/mem.h"
 

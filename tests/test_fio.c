@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "storage/fio.h"
-#include "storage/fio_fault.h"
+#include "support/fio_fault.h"
 #include "util/err.h"
 
 #include "testutil.h"

@@ -22,6 +22,7 @@
 
 #include "index/lidx_int.h"
 #include "index/lindex.h"
+#include "index/lsearch.h"
 #include "index/lsearch_impl.h"
 #include "omendb.h"
 #include "util/crc32c.h"

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "storage/fio.h"
-#include "storage/fio_fault.h"
+#include "support/fio_fault.h"
 #include "storage/manifest.h"
 #include "util/coding.h"
 #include "util/crc32c.h"

@@ -502,6 +502,12 @@ static void test_model_zstd(void **state)
     run_sequence(3, OMEN_COMPRESS_ZSTD, nops());
 }
 
+static void test_model_snappy(void **state)
+{
+    (void)state;
+    run_sequence(5, OMEN_COMPRESS_SNAPPY, nops());
+}
+
 /* Deterministic edge cases the random walk reaches only rarely. */
 static void test_model_edges(void **state)
 {
@@ -587,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_model_none),
         cmocka_unit_test(test_model_lz4),
         cmocka_unit_test(test_model_zstd),
+        cmocka_unit_test(test_model_snappy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "storage/fio.h"
-#include "storage/fio_fault.h"
+#include "support/fio_fault.h"
 #include "storage/wal.h"
 #include "util/coding.h"
 #include "util/crc32c.h"

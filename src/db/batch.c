@@ -39,22 +39,27 @@ static int batch_grow(struct omen_batch *b, size_t need)
     return OMEN_OK;
 }
 
-int batch_add(struct omen_batch *b, int type, const void *key, size_t klen, const void *val,
-              size_t vlen)
+int batch_check_kv(const char *fn, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    if ((!key && klen) || (!val && vlen))
-        return omen_seterr(OMEN_INVALID, "batch: NULL buffer with non-zero length");
+    if (!key && klen) return omen_seterr(OMEN_INVALID, "%s: NULL key with non-zero length", fn);
+    if (!val && vlen) return omen_seterr(OMEN_INVALID, "%s: NULL value with non-zero length", fn);
     if (klen > OMEN_MAX_KEY_LEN)
-        return omen_seterr(OMEN_TOOBIG, "key of %zu bytes exceeds the %u-byte limit", klen,
+        return omen_seterr(OMEN_TOOBIG, "%s: key of %zu bytes exceeds the %u-byte limit", fn, klen,
                            OMEN_MAX_KEY_LEN);
-    if (type == MT_TYPE_PUT && vlen > OMEN_MAX_VALUE_LEN)
-        return omen_seterr(OMEN_TOOBIG, "value of %zu bytes exceeds the %u-byte limit", vlen,
-                           OMEN_MAX_VALUE_LEN);
-    if (b->count == UINT32_MAX) return omen_seterr(OMEN_TOOBIG, "batch: too many operations");
-    size_t need = 1 + VARINT32_MAX_LEN * 2 + klen + (type == MT_TYPE_PUT ? vlen : 0);
-    int rc = batch_grow(b, need);
-    if (rc) return rc;
-    uint8_t *p = b->buf + b->len;
+    if (vlen > OMEN_MAX_VALUE_LEN)
+        return omen_seterr(OMEN_TOOBIG, "%s: value of %zu bytes exceeds the %u-byte limit", fn,
+                           vlen, OMEN_MAX_VALUE_LEN);
+    return OMEN_OK;
+}
+
+size_t batch_op_bound(size_t klen, size_t vlen)
+{
+    return 1 + 2 * VARINT32_MAX_LEN + klen + vlen;
+}
+
+unsigned char *batch_encode_op(unsigned char *p, int type, const void *key, size_t klen,
+                               const void *val, size_t vlen)
+{
     *p++ = (uint8_t)type;
     p = put_varint32(p, (uint32_t)klen);
     if (klen) memcpy(p, key, klen);
@@ -63,10 +68,21 @@ int batch_add(struct omen_batch *b, int type, const void *key, size_t klen, cons
         p = put_varint32(p, (uint32_t)vlen);
         if (vlen) memcpy(p, val, vlen);
         p += vlen;
-    } else {
-        vlen = 0;
     }
-    b->len = (size_t)(p - b->buf);
+    return p;
+}
+
+int batch_add(struct omen_batch *b, int type, const void *key, size_t klen, const void *val,
+              size_t vlen)
+{
+    if (type != MT_TYPE_PUT) val = NULL, vlen = 0;
+    int rc = batch_check_kv(type == MT_TYPE_PUT ? "omen_batch_put" : "omen_batch_delete", key, klen,
+                            val, vlen);
+    if (rc) return rc;
+    if (b->count == UINT32_MAX) return omen_seterr(OMEN_TOOBIG, "batch: too many operations");
+    rc = batch_grow(b, batch_op_bound(klen, vlen));
+    if (rc) return rc;
+    b->len = (size_t)(batch_encode_op(b->buf + b->len, type, key, klen, val, vlen) - b->buf);
     b->count++;
     b->mem_cost += mt_entry_cost(klen, vlen);
     return OMEN_OK;

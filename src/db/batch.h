@@ -46,6 +46,19 @@ static inline size_t batch_ops_len(const struct omen_batch *b)
 /* Fill a record header. */
 void batch_put_header(unsigned char hdr[BATCH_HEADER], uint64_t seq, uint32_t count);
 
+/* The argument check of every call that takes a key (and a value): a NULL
+ * buffer with a non-zero length is OMEN_INVALID, a key or value over the
+ * limits of omendb.h OMEN_TOOBIG, each with a message naming the call fn.
+ * A key alone passes val NULL, vlen 0. */
+int batch_check_kv(const char *fn, const void *key, size_t klen, const void *val, size_t vlen);
+
+/* Bytes one encoded op takes at most, and its encoding at p (which has
+ * room for that many): the op format above.  A DELETE ignores val/vlen.
+ * Returns the end of the op. */
+size_t batch_op_bound(size_t klen, size_t vlen);
+unsigned char *batch_encode_op(unsigned char *p, int type, const void *key, size_t klen,
+                               const void *val, size_t vlen);
+
 typedef int (*batch_op_fn)(void *ctx, uint64_t seq, int type, const void *key, size_t klen,
                            const void *val, size_t vlen);
 

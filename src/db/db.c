@@ -22,6 +22,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include "db/batch.h"
 #include "db/db_impl.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -477,10 +478,7 @@ static int get_common(omen_db *db, const omen_snapshot *snap, const void *key, s
     if (!d->val && !d->buf && d->cap)
         return omen_seterr(OMEN_INVALID, "%s: NULL buffer of %zu bytes", fn, d->cap);
     *vlen = 0;
-    if (!key && klen) return omen_seterr(OMEN_INVALID, "%s: NULL key with length %zu", fn, klen);
-    if (klen > OMEN_MAX_KEY_LEN)
-        return omen_seterr(OMEN_TOOBIG, "%s: key of %zu bytes exceeds the %u-byte limit", fn, klen,
-                           OMEN_MAX_KEY_LEN);
+    if ((rc = batch_check_kv(fn, key, klen, NULL, 0)) != OMEN_OK) return rc;
     if (snap && snap->db != db)
         return omen_seterr(OMEN_INVALID, "%s: snapshot belongs to another handle", fn);
     uint64_t seq;
@@ -1059,7 +1057,7 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
         o = *opts;
     else
         omen_options_init(&o);
-    if (o.compression < OMEN_COMPRESS_NONE || o.compression > OMEN_COMPRESS_ZSTD)
+    if (o.compression < OMEN_COMPRESS_NONE || o.compression > OMEN_COMPRESS_SNAPPY)
         return omen_seterr(OMEN_INVALID, "omen_open: unknown compression %d", o.compression);
     if (o.sync != OMEN_SYNC_RELAXED && o.sync != OMEN_SYNC_FULL)
         return omen_seterr(OMEN_INVALID, "omen_open: sync option must be RELAXED or FULL");
@@ -1146,9 +1144,6 @@ int omen_close(omen_db *db)
          * reachable from the zombie handle). */
         db->kept_cache = db->cache;
         db->cache = NULL;
-    }
-    if (db->wal && !atomic_load(&db->read_only)) {
-        /* Relaxed writes are already in the kernel; nothing to flush. */
     }
     db_release_resources(db);
     zombify(db);

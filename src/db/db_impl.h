@@ -192,8 +192,6 @@ int db_check_writable(omen_db *db, const char *fn);
 /* Point read at seq through a pinned superversion: OMEN_OK with a malloc'd
  * copy, OMEN_NOTFOUND, or an error. */
 int db_get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val, size_t *vlen);
-/* Newest committed sequence of key in sv (0 if absent). */
-int db_latest_seq_sv(db_sv *sv, const void *key, size_t klen, uint64_t *seq);
 
 /* Snapshots (internal; also used by transactions). */
 int db_snapshot_acquire(omen_db *db, struct omen_snapshot **out);

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "db/batch.h"
 #include "db/txn.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -57,19 +58,6 @@ int omen_txn_begin(omen_db *db, omen_txn **out)
     return OMEN_OK;
 }
 
-static int check_kv(const void *key, size_t klen, const void *val, size_t vlen, const char *fn)
-{
-    if ((!key && klen) || (!val && vlen))
-        return omen_seterr(OMEN_INVALID, "%s: NULL buffer with non-zero length", fn);
-    if (klen > OMEN_MAX_KEY_LEN)
-        return omen_seterr(OMEN_TOOBIG, "%s: key of %zu bytes exceeds the %u-byte limit", fn, klen,
-                           OMEN_MAX_KEY_LEN);
-    if (vlen > OMEN_MAX_VALUE_LEN)
-        return omen_seterr(OMEN_TOOBIG, "%s: value of %zu bytes exceeds the %u-byte limit", fn,
-                           vlen, OMEN_MAX_VALUE_LEN);
-    return OMEN_OK;
-}
-
 int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *vlen)
 {
     if (val) *val = NULL;
@@ -77,7 +65,7 @@ int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *
     if (rc) return rc;
     if (!val || !vlen) return omen_seterr(OMEN_INVALID, "omen_txn_get: NULL val or vlen");
     *vlen = 0;
-    rc = check_kv(key, klen, NULL, 0, "omen_txn_get");
+    rc = batch_check_kv("omen_txn_get", key, klen, NULL, 0);
     if (rc) return rc;
     uint64_t s;
     int type;
@@ -115,7 +103,7 @@ static int txn_write(omen_txn *t, int type, const void *key, size_t klen, const 
 {
     int rc = txn_check(t, fn);
     if (rc) return rc;
-    rc = check_kv(key, klen, val, vlen, fn);
+    rc = batch_check_kv(fn, key, klen, val, vlen);
     if (rc) return rc;
     rc = mt_reserve(t->writes, mt_entry_cost(klen, vlen), 1);
     if (!rc) rc = mt_add(t->writes, t->wseq++, type, key, klen, val, vlen);

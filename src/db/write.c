@@ -31,9 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/batch.h"
 #include "db/db_impl.h"
 #include "db/txn.h"
-#include "util/coding.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -491,28 +491,13 @@ int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t 
 {
     int rc = db_check_writable(db, "omen_put");
     if (rc) return rc;
-    if ((!key && klen) || (!val && vlen))
-        return omen_seterr(OMEN_INVALID, "omen_put: NULL buffer with non-zero length");
-    if (klen > OMEN_MAX_KEY_LEN)
-        return omen_seterr(OMEN_TOOBIG, "omen_put: key of %zu bytes exceeds the %u-byte limit",
-                           klen, OMEN_MAX_KEY_LEN);
-    if (vlen > OMEN_MAX_VALUE_LEN)
-        return omen_seterr(OMEN_TOOBIG,
-                           "omen_put: value of %zu bytes exceeds the %u-byte limit", vlen,
-                           OMEN_MAX_VALUE_LEN);
+    if ((rc = batch_check_kv("omen_put", key, klen, val, vlen)) != OMEN_OK) return rc;
     /* Encode on the stack when small: no allocation on the hot path. */
     unsigned char stackbuf[512];
-    size_t need = 1 + 10 + klen + vlen;
+    size_t need = batch_op_bound(klen, vlen);
     unsigned char *buf = need <= sizeof stackbuf ? stackbuf : omen_malloc(need);
     if (!buf) return omen_seterr(OMEN_NOMEM, "omen_put: out of memory");
-    unsigned char *p = buf;
-    *p++ = MT_TYPE_PUT;
-    p = put_varint32(p, (uint32_t)klen);
-    if (klen) memcpy(p, key, klen);
-    p += klen;
-    p = put_varint32(p, (uint32_t)vlen);
-    if (vlen) memcpy(p, val, vlen);
-    p += vlen;
+    unsigned char *p = batch_encode_op(buf, MT_TYPE_PUT, key, klen, val, vlen);
     rc = db_write_ops(db, buf, (size_t)(p - buf), 1, mt_entry_cost(klen, vlen), NULL, sync);
     if (buf != stackbuf) omen_free(buf);
     return rc;
@@ -522,19 +507,12 @@ int omen_delete(omen_db *db, const void *key, size_t klen, int sync)
 {
     int rc = db_check_writable(db, "omen_delete");
     if (rc) return rc;
-    if (!key && klen) return omen_seterr(OMEN_INVALID, "omen_delete: NULL key with non-zero length");
-    if (klen > OMEN_MAX_KEY_LEN)
-        return omen_seterr(OMEN_TOOBIG, "omen_delete: key of %zu bytes exceeds the %u-byte limit",
-                           klen, OMEN_MAX_KEY_LEN);
+    if ((rc = batch_check_kv("omen_delete", key, klen, NULL, 0)) != OMEN_OK) return rc;
     unsigned char stackbuf[512];
-    size_t need = 1 + 5 + klen;
+    size_t need = batch_op_bound(klen, 0);
     unsigned char *buf = need <= sizeof stackbuf ? stackbuf : omen_malloc(need);
     if (!buf) return omen_seterr(OMEN_NOMEM, "omen_delete: out of memory");
-    unsigned char *p = buf;
-    *p++ = MT_TYPE_DELETE;
-    p = put_varint32(p, (uint32_t)klen);
-    if (klen) memcpy(p, key, klen);
-    p += klen;
+    unsigned char *p = batch_encode_op(buf, MT_TYPE_DELETE, key, klen, NULL, 0);
     rc = db_write_ops(db, buf, (size_t)(p - buf), 1, mt_entry_cost(klen, 0), NULL, sync);
     if (buf != stackbuf) omen_free(buf);
     return rc;

@@ -1,7 +1,7 @@
 /*
  * lidx_int.h -- internals of the learned index shared by its .c files
- * (lindex.c: model, build, queries, serialization; lsearch.c: SIMD
- * last-mile search; lstr.c: byte-string keys).  Not part of the contract.
+ * (lindex.c: model, build and serialization, with the query paths of
+ * lquery_impl.h; lstr.c: byte-string keys).  Not part of the contract.
  *
  * Layout: levels[0] is the bottom level (its segments predict positions in
  * the caller's key array); levels[L] (L >= 1) predicts positions in
@@ -25,11 +25,11 @@
 #ifndef OMEN_LIDX_INT_H
 #define OMEN_LIDX_INT_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "index/lindex.h"
+#include "index/lsearch.h"
 #include "index/lsearch_impl.h"
 
 #define LIDX_MAGIC 0x584c4d4fu /* "OMLX" little-endian */
@@ -115,21 +115,5 @@ struct lidx {
  * (2.4 MB) is out of the L2 and each lookup's routing touches two of its
  * pages, whose 4 KiB TLB entries the data array's misses keep evicting. */
 #define LIDX_HUGE_MIN ((size_t)1 << 20)
-
-/* Search kernels (lsearch.c).  All return the first i in [lo, hi) with
- * keys[i] >= q, or hi. */
-size_t lidx_search_scalar(const uint64_t *keys, size_t lo, size_t hi, uint64_t q);
-size_t lidx_search_avx2(const uint64_t *keys, size_t lo, size_t hi, uint64_t q);
-size_t lidx_search_avx512(const uint64_t *keys, size_t lo, size_t hi, uint64_t q);
-/* The variant lidx_search uses now (resolved AUTO). */
-int lidx_search_current(void);
-/* The same, inline: one load once resolved (a call per lookup costs more
- * than a routing step). */
-extern atomic_int lidx_cur_variant;
-static inline int lidx_search_variant(void)
-{
-    int v = atomic_load_explicit(&lidx_cur_variant, memory_order_relaxed);
-    return v ? v : lidx_search_current();
-}
 
 #endif

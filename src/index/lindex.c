@@ -1,7 +1,8 @@
 /*
  * lindex.c -- the learned index: build (one streaming pass), queries and
  * the serialized image.  See lindex.h for the contract, lidx_int.h for the
- * layout.
+ * layout; the query paths themselves are in lquery_impl.h, compiled here
+ * once per search-kernel set.
  *
  * Build.  The bottom level is the optimal epsilon-bounded piecewise-linear
  * approximation of the points (x, y): every distinct key x with y = the
@@ -608,253 +609,30 @@ static inline size_t bottom_seg(const lidx *m, uint64_t q, size_t routed)
 #ifndef LIDX_BATCH_G
 #define LIDX_BATCH_G 128
 #endif
-/* The query paths are instantiated once per kernel set, each compiled for
- * its target so the kernels inline into every level's step; the entry
- * points pick an instance by the current variant. */
-#define LIDX_QUERY_FNS(SUFFIX, ATTR, KERNEL, COUNT, COUNTF, QF)                                 \
-    /* Route qs[0..g) to their bottom segments seg[0..g): exact for                             \
-       first key < q < UINT64_MAX, in bounds for any q.  Count the top                          \
-       level (over 8 keys when it has that few, over 32 up to 32, else                          \
-       summary then block: lidx_int.h), then one counted window of rw                           \
-       keys per level below it.  The                                                            \
-       default epsilons pass constants for er/rw, so the counts unroll.                         \
-       The queries go through each level together, so their cache misses                        \
-       on a large model overlap.  A single lookup (g = 1) has nothing to                        \
-       overlap with, so at the bottom level it fetches the line                                 \
-       parameters of every candidate segment along with the keys it                             \
-       counts: the one found then does not wait for a second miss (at                           \
-       100M keys that level is 2.4 MB, out of the L2; the levels above                          \
-       it are small and stay cached). */                                                        \
-    ATTR static inline __attribute__((always_inline)) void route_##SUFFIX(                      \
-        const lidx *m, const uint64_t *qs, size_t g, size_t *seg, size_t er, size_t rw)         \
-    {                                                                                           \
-        size_t L = m->nlevels - 1;                                                              \
-        const lidx_level *lv = &m->lv[L];                                                       \
-        const size_t top = lv->m;                                                               \
-        /* A count of 0 (q below the first key, which every caller answers */                   \
-        /* before using the segment) wraps and clamps to the last segment. */                   \
-        for (size_t i = 0; i < g; i++) {                                                        \
-            size_t c;                                                                           \
-            if (top <= 8) {                                                                     \
-                c = COUNTF(lv->keys, 8, QF(qs[i]));                                             \
-            } else if (top <= LIDX_TOP_FLAT) {                                                  \
-                c = COUNTF(lv->keys, LIDX_TOP_FLAT, QF(qs[i]));                                 \
-            } else { /* the summary picks a block of 8 (lidx_int.h) */                          \
-                c = 8 * COUNTF(m->topsum, LIDX_TOP_SUM, QF(qs[i]));                             \
-                c += COUNTF(lv->keys + c, 8, QF(qs[i]));                                        \
-            }                                                                                   \
-            seg[i] = c - 1 < top ? c - 1 : top - 1;                                             \
-        }                                                                                       \
-        for (; L > 0; L--) {                                                                    \
-            const lidx_level *below = lv - 1;                                                   \
-            const size_t bm = below->m;                                                         \
-            for (size_t i = 0; i < g; i++) {                                                    \
-                size_t lo = win_start(seg_predict(lv, seg[i], qs[i]), er);                      \
-                lo = lo < bm ? lo : bm; /* a count may start in the padding, not past it */     \
-                if (g == 1 && L == 1) { /* integer addresses: they may pass the end */          \
-                    uintptr_t pp = (uintptr_t)(below->par + lo);                                \
-                    _Pragma("GCC unroll 8")                                                     \
-                    for (size_t j = 0; j < rw * sizeof(lidx_par) / 64 + 1; j++)                 \
-                        __builtin_prefetch((const void *)(pp + 64 * j));                        \
-                }                                                                               \
-                size_t c = lo + COUNTF(below->keys + lo, rw, QF(qs[i]));                        \
-                seg[i] = c - 1 < bm ? c - 1 : bm - 1;                                           \
-            }                                                                                   \
-            lv = below;                                                                         \
-        }                                                                                       \
-    }                                                                                           \
-                                                                                                \
-    /* route_ with the model's widths, as constants when they are the                           \
-       defaults (UINT64_MAX's segment is then bottom_seg's). */                                 \
-    ATTR static inline __attribute__((always_inline)) void routem_##SUFFIX(                     \
-        const lidx *m, const uint64_t *qs, size_t g, size_t *seg)                               \
-    {                                                                                           \
-        if (m->eps_rec == LIDX_DEFAULT_EPSILON_REC)                                             \
-            route_##SUFFIX(m, qs, g, seg, LIDX_DEFAULT_EPSILON_REC, LIDX_RW_DEFAULT);           \
-        else                                                                                    \
-            route_##SUFFIX(m, qs, g, seg, m->eps_rec, m->rw);                                   \
-    }                                                                                           \
-                                                                                                \
-    /* The data window of q: the bottom segment's prediction +- eps                             \
-       (lidx_window's contract). */                                                             \
-    ATTR static inline void win_##SUFFIX(const lidx *m, size_t n, uint64_t q, size_t *lo,       \
-                                         size_t *hi)                                            \
-    {                                                                                           \
-        if (!m || m->nlevels == 0 || n == 0) { /* no model: the whole array */                  \
-            *lo = 0;                                                                            \
-            *hi = n;                                                                            \
-            return;                                                                             \
-        }                                                                                       \
-        if (q <= m->first) {                                                                    \
-            *lo = *hi = 0;                                                                      \
-            return;                                                                             \
-        }                                                                                       \
-        size_t s;                                                                               \
-        routem_##SUFFIX(m, &q, 1, &s);                                                          \
-        seg_window(&m->lv[0], bottom_seg(m, q, s), q, n, m->eps, lo, hi);                       \
-    }                                                                                           \
-                                                                                                \
-    /* A single lookup (first key < q < UINT64_MAX) with the given                              \
-       widths: constants for the default epsilons, so every count is a                          \
-       few unrolled instructions.  lbd_avx2 runs 181 instructions per                           \
-       lookup with two levels and a flat top, 189 with a summary-counted                        \
-       top (callgrind), each routing compare one instruction with its                           \
-       load; the lookup before it waits on its                                                  \
-       data window meanwhile.  The window is counted (keys < q is                               \
-       keys <= q - 1) when dw keys remain; near the array's end it is                           \
-       searched within bounds. */                                                               \
-    /* The data window's count with the xor, out of line: inlined, gcc                          \
-       shares its loads with the signed count's, which then loses its                           \
-       memory operands. */                                                                      \
-    ATTR __attribute__((noinline, cold)) static size_t cntw_##SUFFIX(const uint64_t *w, size_t dw,\
-                                                                     uint64_t q)                \
-    {                                                                                           \
-        return COUNT(w, dw, q);                                                                 \
-    }                                                                                           \
-                                                                                                \
-    ATTR static inline __attribute__((always_inline)) size_t lbw_##SUFFIX(                      \
-        const lidx *m, const uint64_t *keys, size_t n, uint64_t q, unsigned eps, size_t er,     \
-        size_t rw, size_t dw)                                                                   \
-    {                                                                                           \
-        size_t s;                                                                               \
-        route_##SUFFIX(m, &q, 1, &s, er, rw);                                                   \
-        int64_t pi = seg_predict(&m->lv[0], s, q);                                              \
-        size_t lo = win_start(pi, eps);                                                         \
-        if (lo + dw <= n) {                                                                     \
-            /* Keys and q below 2^63 compare alike signed, so a window whose                    \
-               last key is below it is counted as the levels are, without                       \
-               the xor per four keys (2-4 % at 100M keys in A/B runs): QF                       \
-               of q - 1 flipped prepares q - 1 as it is. */                                     \
-            const uint64_t *w = keys + lo;                                                      \
-            if (((w[dw - 1] | q) & LIDX_SIGN) == 0)                                             \
-                return lo + COUNTF(w, dw, QF((q - 1) ^ LIDX_SIGN));                             \
-            return lo + cntw_##SUFFIX(w, dw, q - 1);                                            \
-        }                                                                                       \
-        size_t hi = win_start(pi, 0) + eps + LIDX_SLACK;                                        \
-        hi = hi < n ? hi : n;                                                                   \
-        return KERNEL(keys, lo < hi ? lo : hi, hi, q);                                          \
-    }                                                                                           \
-                                                                                                \
-    ATTR __attribute__((noinline)) static size_t lb_##SUFFIX(const lidx *m, const uint64_t *keys, \
-                                                             size_t n, uint64_t q)              \
-    {                                                                                           \
-        if (!m || m->nlevels == 0 || n == 0) return KERNEL(keys, 0, n, q);                      \
-        if (q <= m->first) return 0;                                                            \
-        if (q == UINT64_MAX) {                                                                  \
-            size_t lo, hi;                                                                      \
-            win_##SUFFIX(m, n, q, &lo, &hi);                                                    \
-            return KERNEL(keys, lo, hi, q);                                                     \
-        }                                                                                       \
-        /* a model with the default epsilons took lbd_ */                                       \
-        return lbw_##SUFFIX(m, keys, n, q, m->eps, m->eps_rec, m->rw, m->dw);                   \
-    }                                                                                           \
-                                                                                                \
-    /* The common case on its own: a model with the default widths and                          \
-       first key < q < UINT64_MAX (m->lean, tested by lidx_lower_bound).                        \
-       Kept apart from lb_, whose other paths would otherwise make this                         \
-       one save and restore registers. */                                                       \
-    ATTR __attribute__((noinline)) static size_t lbd_##SUFFIX(const lidx *m, const uint64_t *keys, \
-                                                              size_t n, uint64_t q)             \
-    {                                                                                           \
-        return lbw_##SUFFIX(m, keys, n, q, LIDX_DEFAULT_EPSILON, LIDX_DEFAULT_EPSILON_REC,      \
-                            LIDX_RW_DEFAULT, LIDX_DW_DEFAULT);                                  \
-    }                                                                                           \
-    /* Groups of G queries are routed together, then bisect their data                          \
-       windows in lock step, so each query's misses overlap with the                            \
-       others'.  Group k+1 is routed (and its first data probes issued)                         \
-       before group k's windows are bisected (double buffering). */                             \
-    ATTR static inline __attribute__((always_inline)) void prep_##SUFFIX(                       \
-        const lidx *m, size_t n, const uint64_t *keys, const uint64_t *q, size_t g, unsigned eps,\
-        size_t *b)                                                                              \
-    {                                                                                           \
-        size_t seg[LIDX_BATCH_G];                                                               \
-        const uint64_t first = m->first;                                                        \
-        const size_t w = LIDX_SPAN(eps), maxlo = n - w;                                         \
-        routem_##SUFFIX(m, q, g, seg);                                                          \
-        for (size_t i = 0; i < g; i++) {                                                        \
-            size_t s = bottom_seg(m, q[i], seg[i]);                                             \
-            size_t lo = win_start(seg_predict(&m->lv[0], s, q[i]), eps);                        \
-            lo = lo < maxlo ? lo : maxlo;                                                       \
-            lo = q[i] > first ? lo : 0;                                                         \
-            b[i] = lo;                                                                          \
-            __builtin_prefetch(&keys[lo + w / 2]);                                              \
-        }                                                                                       \
-    }                                                                                           \
-                                                                                                \
-    /* Every window is w = 2 eps + LIDX_SLACK keys wide: one that would                         \
-       pass an end of the array is shifted inside it (n >= w), and still                        \
-       holds the answer, as it covers the clipped window.  q <= first key                       \
-       takes the window at 0.  So all queries of a group bisect on one                          \
-       schedule of constant steps (constants indeed for the default                             \
-       epsilon), with no lengths to keep, no branch on them and no case                         \
-       to search afresh.  With groups of 128, 4-15 % faster at 10M keys                         \
-       than groups of 64 bisecting each window by its own length                                \
-       (same-process A/B).  The rounds go down to 3 or 4 candidates, one                        \
-       probe per query per round, each prefetching the next: about 2.2                          \
-       distinct lines per query against the window's 5-6.  A batch is                           \
-       bound by the random lines the core can fetch (mem_probe's gather                         \
-       rows) and by instructions: stopping at 9 candidates and counting                         \
-       12 keys was 10-15 % slower. */                                                           \
-    ATTR static inline __attribute__((always_inline)) void batchw_##SUFFIX(                     \
-        const lidx *m, const uint64_t *keys, size_t n, const uint64_t *qs, size_t count,        \
-        unsigned eps, size_t *out)                                                              \
-    {                                                                                           \
-        const size_t w = LIDX_SPAN(eps);                                                        \
-        size_t bb[2][LIDX_BATCH_G];                                                             \
-        size_t g0 = count < LIDX_BATCH_G ? count : LIDX_BATCH_G;                                \
-        prep_##SUFFIX(m, n, keys, qs, g0, eps, bb[0]);                                          \
-        for (size_t base = 0, k = 0; base < count; base += LIDX_BATCH_G, k ^= 1) {              \
-            size_t g = count - base < LIDX_BATCH_G ? count - base : LIDX_BATCH_G;               \
-            size_t nb = base + LIDX_BATCH_G;                                                    \
-            if (nb < count) {                                                                   \
-                size_t g2 = count - nb < LIDX_BATCH_G ? count - nb : LIDX_BATCH_G;              \
-                prep_##SUFFIX(m, n, keys, qs + nb, g2, eps, bb[k ^ 1]);                         \
-            }                                                                                   \
-            const uint64_t *q = qs + base;                                                      \
-            size_t *b = bb[k], len = w;                                                         \
-            while (len > 4) {                                                                   \
-                size_t half = len / 2;                                                          \
-                len -= half;                                                                    \
-                for (size_t i = 0; i < g; i++) {                                                \
-                    size_t x = b[i];                                                            \
-                    x = keys[x + half] < q[i] ? x + half : x;                                   \
-                    b[i] = x;                                                                   \
-                    if (len > 4) {                                                              \
-                        __builtin_prefetch(&keys[x + len / 2]);                                 \
-                    } else {                                                                    \
-                        __builtin_prefetch(&keys[x]);                                           \
-                        __builtin_prefetch(&keys[x + len - 1]);                                 \
-                    }                                                                           \
-                }                                                                               \
-            }                                                                                   \
-            /* The answer is b + the count of the len (3 or 4) candidates                       \
-               below q, all inside the window: three compares, not a SIMD                       \
-               count with its broadcast and horizontal sum. */                                  \
-            for (size_t i = 0; i < g; i++) {                                                    \
-                const uint64_t *x = keys + b[i];                                                \
-                size_t c = (size_t)(x[0] < q[i]) + (x[1] < q[i]) + (x[2] < q[i]);               \
-                if (len > 3) c += x[3] < q[i];                                                  \
-                out[base + i] = b[i] + c;                                                       \
-            }                                                                                   \
-        }                                                                                       \
-    }                                                                                           \
-                                                                                                \
-    ATTR static void batch_##SUFFIX(const lidx *m, const uint64_t *keys, size_t n,              \
-                                    const uint64_t *qs, size_t count, size_t *out)              \
-    {                                                                                           \
-        if (!m || m->nlevels == 0 || n < LIDX_SPAN(m->eps)) {                                   \
-            for (size_t i = 0; i < count; i++) out[i] = KERNEL(keys, 0, n, qs[i]);              \
-            return;                                                                             \
-        }                                                                                       \
-        if (m->lean)                                                                            \
-            batchw_##SUFFIX(m, keys, n, qs, count, LIDX_DEFAULT_EPSILON, out);                  \
-        else                                                                                    \
-            batchw_##SUFFIX(m, keys, n, qs, count, m->eps, out);                                \
-    }
+/* The query paths (lquery_impl.h), once per kernel set. */
+#define LQ_SUFFIX scalar
+#define LQ_ATTR
+#define LQ_KERNEL lidx_k_scalar
+#define LQ_COUNT lidx_c_scalar
+#define LQ_COUNTF lidx_cf_scalar
+#define LQ_QF lidx_qf_scalar
+#include "index/lquery_impl.h"
 
-LIDX_QUERY_FNS(scalar, , lidx_k_scalar, lidx_c_scalar, lidx_cf_scalar, lidx_qf_scalar)
-LIDX_QUERY_FNS(avx2, LIDX_T_AVX2, lidx_k_avx2, lidx_c_avx2, lidx_cf_avx2, lidx_qf_avx2)
-LIDX_QUERY_FNS(avx512, LIDX_T_AVX512, lidx_k_avx512, lidx_c_avx512, lidx_cf_avx512, lidx_qf_avx512)
+#define LQ_SUFFIX avx2
+#define LQ_ATTR LIDX_T_AVX2
+#define LQ_KERNEL lidx_k_avx2
+#define LQ_COUNT lidx_c_avx2
+#define LQ_COUNTF lidx_cf_avx2
+#define LQ_QF lidx_qf_avx2
+#include "index/lquery_impl.h"
+
+#define LQ_SUFFIX avx512
+#define LQ_ATTR LIDX_T_AVX512
+#define LQ_KERNEL lidx_k_avx512
+#define LQ_COUNT lidx_c_avx512
+#define LQ_COUNTF lidx_cf_avx512
+#define LQ_QF lidx_qf_avx512
+#include "index/lquery_impl.h"
 
 void lidx_window(const lidx *m, const uint64_t *keys, size_t n, uint64_t q, size_t *lo,
                  size_t *hi)

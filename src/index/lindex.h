@@ -74,17 +74,6 @@ int lidx_serialize(const lidx *m, void *buf, size_t cap, size_t *written);
  * copied; it need not outlive the model. */
 int lidx_deserialize(const void *buf, size_t len, lidx **out);
 
-/* Last-mile search over keys[lo..hi): first position >= q.  Dispatches at
- * run time to AVX-512, AVX2 or scalar code; the variants are exposed so
- * tests can check they agree. */
-size_t lidx_search(const uint64_t *keys, size_t lo, size_t hi, uint64_t q);
-enum { LIDX_SEARCH_AUTO = 0, LIDX_SEARCH_SCALAR, LIDX_SEARCH_AVX2, LIDX_SEARCH_AVX512 };
-size_t lidx_search_with(int variant, const uint64_t *keys, size_t lo, size_t hi, uint64_t q);
-/* 1 if the CPU supports the variant. */
-int lidx_search_supported(int variant);
-/* Force a variant for every later query (tests, benchmarks); AUTO resets. */
-void lidx_search_force(int variant);
-
 /* ---- Byte-string keys -------------------------------------------------- */
 
 /* Slot of key given the array's common prefix length lcp: the 8 bytes of

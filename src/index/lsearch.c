@@ -1,6 +1,6 @@
 /*
  * lsearch.c -- last-mile search: first position >= q in a short sorted
- * window of uint64 keys.
+ * window of uint64 keys (interface: lsearch.h).
  *
  * Every variant first narrows the window with a branchless binary search
  * (a conditional move per step, so no mispredictions) and then counts the
@@ -16,9 +16,10 @@
  * AVX2 has no unsigned 64-bit compare: both sides are XORed with the sign
  * bit so that the signed compare orders them as unsigned.
  */
+#include "index/lsearch.h"
+
 #include <stdatomic.h>
 
-#include "index/lidx_int.h"
 #include "index/lsearch_impl.h"
 
 size_t lidx_search_scalar(const uint64_t *keys, size_t lo, size_t hi, uint64_t q)

@@ -1,15 +1,16 @@
 /*
- * compress.c -- LZ4 / zstd block codecs behind one interface.
+ * compress.c -- LZ4 / zstd / Snappy block codecs behind one interface.
  *
  * Decompression never trusts the input: the caller states the exact
  * decompressed size (from a checksummed block index) and anything else the
- * codec produces is OMEN_CORRUPT.  LZ4_decompress_safe and
- * ZSTD_decompress are both bounds-checked against the output capacity.
+ * codec produces is OMEN_CORRUPT.  LZ4_decompress_safe, ZSTD_decompress and
+ * snappy_uncompress are all bounds-checked against the output capacity.
  */
 #include "storage/compress.h"
 
 #include <limits.h>
 #include <lz4.h>
+#include <snappy-c.h>
 #include <string.h>
 #include <zstd.h>
 #include <zstd_errors.h>
@@ -20,7 +21,8 @@
 
 int compress_type_valid(int type)
 {
-    return type == OMEN_COMPRESS_NONE || type == OMEN_COMPRESS_LZ4 || type == OMEN_COMPRESS_ZSTD;
+    return type == OMEN_COMPRESS_NONE || type == OMEN_COMPRESS_LZ4 || type == OMEN_COMPRESS_ZSTD ||
+           type == OMEN_COMPRESS_SNAPPY;
 }
 
 size_t compress_bound(int type, size_t n)
@@ -30,6 +32,7 @@ size_t compress_bound(int type, size_t n)
     case OMEN_COMPRESS_NONE: return n ? n : 1;
     case OMEN_COMPRESS_LZ4: return (size_t)LZ4_compressBound((int)n);
     case OMEN_COMPRESS_ZSTD: return ZSTD_compressBound(n);
+    case OMEN_COMPRESS_SNAPPY: return snappy_max_compressed_length(n);
     default: return 0;
     }
 }
@@ -49,6 +52,13 @@ int compress_block(int type, const void *in, size_t n, void *out, size_t cap, si
         int r = LZ4_compress_default((const char *)in, (char *)out, (int)n, c);
         if (r <= 0) return omen_seterr(OMEN_INVALID, "compress: lz4 failed (output too small?)");
         *out_len = (size_t)r;
+        return OMEN_OK;
+    }
+    case OMEN_COMPRESS_SNAPPY: {
+        size_t len = cap;
+        if (snappy_compress((const char *)in, n, (char *)out, &len) != SNAPPY_OK)
+            return omen_seterr(OMEN_INVALID, "compress: snappy failed (output too small?)");
+        *out_len = len;
         return OMEN_OK;
     }
     default: {
@@ -80,6 +90,16 @@ int decompress_block(int type, const void *in, size_t n, void *out, size_t raw_l
         int r = LZ4_decompress_safe((const char *)in, (char *)out, (int)n, (int)raw_len);
         if (r < 0 || (size_t)r != raw_len)
             return omen_seterr(OMEN_CORRUPT, "decompress: malformed lz4 block");
+        return OMEN_OK;
+    }
+    case OMEN_COMPRESS_SNAPPY: {
+        /* The block starts with its decompressed length: reject a mismatch
+         * before decoding (snappy_uncompress checks the rest). */
+        size_t len;
+        if (snappy_uncompressed_length((const char *)in, n, &len) != SNAPPY_OK || len != raw_len)
+            return omen_seterr(OMEN_CORRUPT, "decompress: malformed snappy block header");
+        if (snappy_uncompress((const char *)in, n, (char *)out, &len) != SNAPPY_OK || len != raw_len)
+            return omen_seterr(OMEN_CORRUPT, "decompress: malformed snappy block");
         return OMEN_OK;
     }
     default: {

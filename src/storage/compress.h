@@ -3,7 +3,8 @@
  *
  * One call site per direction so the run code never depends on a codec's
  * API.  Codecs: OMEN_COMPRESS_NONE (copy), OMEN_COMPRESS_LZ4 (liblz4 block
- * format), OMEN_COMPRESS_ZSTD (libzstd frame, level 1).
+ * format), OMEN_COMPRESS_ZSTD (libzstd frame, level 1), OMEN_COMPRESS_SNAPPY
+ * (libsnappy raw block, through its C API snappy-c.h).
  *
  * Invariants:
  *  - Decompression is always told the exact decompressed size (stored in

@@ -2,8 +2,9 @@
  * fio.h -- the file layer.  ALL engine file I/O goes through these calls.
  *
  * Why: tests replace the operations table (fio_set_env) with a fault-
- * injecting one (fio_fault.h) that fails the Nth write/fsync/rename/open and
- * simulates power loss.  Code that bypasses fio escapes those tests, so no
+ * injecting one (tests/support/fio_fault.h, test support code outside the
+ * library) that fails the Nth write/fsync/rename/open and simulates power
+ * loss.  Code that bypasses fio escapes those tests, so no
  * engine module calls open/read/write/fsync/rename/unlink directly.
  *
  * Contract of every call:

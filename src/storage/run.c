@@ -40,6 +40,7 @@
 
 #include "index/lindex.h"
 #include "index/lmap.h"
+#include "index/lsearch.h"
 #include "storage/bloom.h"
 #include "storage/compress.h"
 #include "storage/fio.h"
@@ -53,8 +54,8 @@
 #endif
 
 #define RUN_MAGIC "OMENRUN\x1a"
-/* 2: the footer's former reserved word holds the file number.  1 is still
- * read. */
+/* 2: the footer's former reserved word holds the file number, and codec 3
+ * (Snappy) may appear.  1 is still read. */
 #define RUN_VERSION 2u
 #define RUN_HEADER_SIZE 16u
 #define RUN_FOOTER_SIZE 176u
@@ -75,6 +76,12 @@
 #define RUN_HOT_HUGE_MIN ((uint64_t)4 << 20)
 #define RUN_MAX_RAW_BLOCK (RUN_MAX_BLOCK_SIZE + OMEN_MAX_VALUE_LEN)
 
+/* Codec `type` may appear in a file of format version v. */
+static int codec_in_version(int type, uint32_t v)
+{
+    return compress_type_valid(type) && (type != OMEN_COMPRESS_SNAPPY || v >= 2);
+}
+
 /* The model's epsilon when the options leave it to the writer.  A point
  * read pays for routing through the model, which is cheap only while the
  * model stays in cache, and for the slot window of 2 eps + 2 slots, whose
@@ -94,9 +101,10 @@ static const unsigned run_eps_cand[] = {16, 32, 64};
 #define RUN_SEG_DROP 64u
 #define RUN_SEG_SETTLE 65536u
 
-/* Test hook (fuzzing only): when set, checksum mismatches are ignored so
- * that mutated inputs reach the structural checks behind them. */
+#ifdef OMEN_TESTING
+/* Test hook (fuzzing only, run.h). */
 int run_test_skip_checksums;
+#endif
 
 /* Set "<prefix>: <the thread's current message>".  The message is copied
  * before formatting: omen_seterr("...%s", omen_last_error()) would format
@@ -944,7 +952,7 @@ static int validate(run *r, const uint8_t *ft)
     if (bindex_off != bloom_off + bloom_len || nblocks >= RUN_NO_BLOCK ||
         nblocks > (body - bindex_off) / RUN_BINDEX_SIZE || bindex_off + nblocks * RUN_BINDEX_SIZE != body)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad block index section", p);
-    if (!compress_type_valid((int)comp) || (n == 0 && (min_seq || max_seq)) || min_seq > max_seq ||
+    if (!codec_in_version((int)comp, r->version) || (n == 0 && (min_seq || max_seq)) || min_seq > max_seq ||
         max_seq > RUN_MAX_SEQ || (r->version == 1 && get_fixed32(ft + 164)) || (n == 0 && lcp_len) ||
         lcp_len > OMEN_MAX_KEY_LEN)
         return omen_seterr(OMEN_CORRUPT, "run %s: bad footer fields", p);
@@ -1010,7 +1018,7 @@ static int validate(run *r, const uint8_t *ft)
         int type;
         uint32_t plen, raw;
         block_info(r, b, &off, &type, &plen, &raw);
-        if (off != expect || !compress_type_valid(type) ||
+        if (off != expect || !codec_in_version(type, r->version) ||
             (uint64_t)plen + RUN_BLOCK_TRAILER > r->blocks_end - off || raw > RUN_MAX_RAW_BLOCK ||
             (type == OMEN_COMPRESS_NONE && raw != plen) ||
             (comp == OMEN_COMPRESS_NONE && type != OMEN_COMPRESS_NONE))
@@ -1155,13 +1163,13 @@ void run_close(run *r)
     omen_free(r);
 }
 
-uint64_t run_entries(const run *r)
-{
-    return r ? r->n : 0;
-}
 uint64_t run_file_size(const run *r)
 {
     return r ? r->size : 0;
+}
+uint64_t run_entries(const run *r)
+{
+    return r ? r->n : 0;
 }
 uint64_t run_index_bytes(const run *r)
 {
@@ -1473,11 +1481,6 @@ void run_iter_seek(run_iter *it, const void *key, size_t klen)
         return;
     }
     it->i = it->r->n ? lower_bound(it->r, key, klen, NULL, NULL) : 0;
-}
-
-void run_iter_seek_index(run_iter *it, uint64_t i)
-{
-    if (it) it->i = i < it->r->n ? i : it->r->n;
 }
 
 void run_iter_next(run_iter *it)

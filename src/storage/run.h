@@ -191,8 +191,6 @@ void run_iter_seek_first(run_iter *it);
 void run_iter_seek_last(run_iter *it);
 /* First entry whose user key >= key (its newest version). */
 void run_iter_seek(run_iter *it, const void *key, size_t klen);
-/* Position at entry i (0 <= i < entries; otherwise becomes invalid). */
-void run_iter_seek_index(run_iter *it, uint64_t i);
 void run_iter_next(run_iter *it);
 void run_iter_prev(run_iter *it);
 int run_iter_valid(const run_iter *it);
@@ -220,10 +218,15 @@ void run_iter_free(run_iter *it);
  * (OMEN_CORRUPT, OMEN_VERSION, OMEN_IO, OMEN_NOTFOUND...). */
 int run_verify(const char *path, void (*report)(void *ctx, const char *line), void *ctx);
 
-/* Test hook for fuzzing only (default 0): when non-zero, checksum
- * mismatches are ignored so that mutated files reach the structural checks
- * behind them, which must still keep every read inside the file.  Never set
- * it in the engine; not thread-safe to change while runs are in use. */
+/* Test hook for fuzzing only, in the testing build (OMEN_TESTING; default
+ * 0): when non-zero, checksum mismatches are ignored so that mutated files
+ * reach the structural checks behind them, which must still keep every read
+ * inside the file.  Never set it in the engine; not thread-safe to change
+ * while runs are in use.  In the shipped library it is the constant 0. */
+#ifdef OMEN_TESTING
 extern int run_test_skip_checksums;
+#else
+#define run_test_skip_checksums 0
+#endif
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * mem.c -- allocation wrappers with an optional injected failure point.
- * The countdown is a relaxed atomic: cheap on the hot path (one load when
- * disarmed) and safe when background threads allocate too.
+ * The failure point exists only in the testing build (OMEN_TESTING, see
+ * docs/testing.md).  Its countdown is a relaxed atomic: cheap on the hot
+ * path (one load when disarmed) and safe when background threads allocate
+ * too.
  */
 #include "util/mem.h"
 
@@ -11,6 +13,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "omendb.h" /* omen_free is public: its definition needs OMEN_EXPORT */
+
+#ifdef OMEN_TESTING
 static atomic_long fail_countdown = -1; /* -1: disarmed */
 static atomic_ulong fail_count;
 
@@ -37,6 +42,13 @@ unsigned long omen_mem_failures(void)
 {
     return atomic_exchange(&fail_count, 0);
 }
+#else
+/* The shipped library: no failure point. */
+static inline int should_fail(void)
+{
+    return 0;
+}
+#endif
 
 void *omen_malloc(size_t n)
 {

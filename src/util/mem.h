@@ -1,8 +1,8 @@
 /*
  * mem.h -- the engine's allocation functions.
  *
- * All engine allocations go through these so that fault-injection tests can
- * make the Nth allocation fail and check that the engine reports OMEN_NOMEM
+ * All engine allocations go through these so that fault-injection tests (in
+ * the testing build) can make the Nth allocation fail and check that the engine reports OMEN_NOMEM
  * cleanly (no crash, no leak).  Memory from omen_malloc is released with
  * omen_free (which is also the public release call for returned buffers).
  */
@@ -33,10 +33,13 @@ static inline size_t omen_huge_len(size_t n)
     return (n + OMEN_HUGE_PAGE - 1) & ~(OMEN_HUGE_PAGE - 1);
 }
 
-/* Fault injection (tests only): after `countdown` more successful
- * allocations, every allocation fails until reset with -1.  Returns the
- * number of allocations that failed since the last call. */
+#ifdef OMEN_TESTING
+/* Fault injection, in the testing build only (docs/testing.md): after
+ * `countdown` more successful allocations, every allocation fails until
+ * reset with -1.  omen_mem_failures returns the number of allocations that
+ * failed since its last call. */
 void omen_mem_fail_after(long countdown);
 unsigned long omen_mem_failures(void);
+#endif
 
 #endif

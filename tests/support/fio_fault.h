@@ -1,5 +1,7 @@
 /*
  * fio_fault.h -- fault-injecting file env for tests (crash and error paths).
+ * Test support code: it is linked into the testing library only
+ * (libomendb-testing.a, docs/testing.md), never into the shipped one.
  *
  * Install it with fio_fault_install(); every fio call then goes through it.
  * It does two things:

@@ -15,7 +15,7 @@
  * This is test infrastructure: its own bookkeeping uses plain malloc so
  * that omen_mem_fail_after() only hits the engine.
  */
-#include "storage/fio_fault.h"
+#include "support/fio_fault.h"
 
 #include <errno.h>
 #include <fcntl.h>
