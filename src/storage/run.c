@@ -1118,17 +1118,19 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
         goto fail;
     }
     uint32_t hv = get_fixed32(r->map + 8), fv = get_fixed32(ft + 160);
-    if (footer_crc(ft, fv) != get_fixed32(ft + 156) && !run_test_skip_checksums) {
-        rc = omen_seterr(OMEN_CORRUPT, "run %s: footer checksum mismatch", path);
-        goto fail;
-    }
     if (hv != fv || get_fixed32(r->map + 12) != 0) {
         rc = omen_seterr(OMEN_CORRUPT, "run %s: header does not match footer", path);
         goto fail;
     }
+    /* The version is checked before the footer checksum: how a newer
+     * version checksums its footer is not known here. */
     if (fv != RUN_VERSION && fv != 1) {
         rc = omen_seterr(fv > RUN_VERSION ? OMEN_VERSION : OMEN_CORRUPT,
                          "run %s: unsupported format version %u", path, fv);
+        goto fail;
+    }
+    if (footer_crc(ft, fv) != get_fixed32(ft + 156) && !run_test_skip_checksums) {
+        rc = omen_seterr(OMEN_CORRUPT, "run %s: footer checksum mismatch", path);
         goto fail;
     }
     r->version = fv;
