@@ -50,8 +50,13 @@ PyObject *raise_code(int rc, const char *detail)
                                          "replace");
     if (!det)
         return NULL;
-    PyObject *msg = PyUnicode_GET_LENGTH(det) ? PyUnicode_FromFormat("%s: %U", name, det)
-                                              : PyUnicode_FromString(name);
+    /* The message is "<code name>: <detail>", unless the detail already
+     * starts with the name (the engine's conflict messages do). */
+    size_t nl = strlen(name);
+    int named = detail && strncmp(detail, name, nl) == 0 && detail[nl] == ':';
+    PyObject *msg = named                     ? (Py_INCREF(det), det)
+                    : PyUnicode_GET_LENGTH(det) ? PyUnicode_FromFormat("%s: %U", name, det)
+                                                : PyUnicode_FromString(name);
     if (!msg) {
         Py_DECREF(det);
         return NULL;
