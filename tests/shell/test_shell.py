@@ -1,4 +1,4 @@
-"""Tests of the omendb command-line tool (tools/omendb.c), driven via subprocess.
+"""Tests of the omendb command-line tool (tools/omendb/), driven via subprocess.
 
 The binary comes from $OMENDB_BIN (make test-shell sets it); every test works
 in its own pytest tmp_path.  The escape format is re-implemented here
