@@ -1,35 +1,19 @@
 /*
  * bulk.c -- the long commands: import and export of TSV files, check, and
- * compaction.
+ * compaction.  Each shows a progress line on a terminal (progress.c).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
-
-static void progress(uint64_t recs, uint64_t done, uint64_t total, double t0, int final)
-{
-    double dt = now_sec() - t0;
-    double rate = dt > 0 ? (double)recs / dt : 0;
-    if (total) {
-        int pct = (int)(done * 100 / total);
-        if (pct > 100) pct = 100;
-        char bar[31];
-        int fill = pct * 30 / 100;
-        for (int i = 0; i < 30; i++)
-            bar[i] = i < fill ? '#' : '.';
-        bar[30] = 0;
-        fprintf(stderr, "\r[%s] %3d%%  %" PRIu64 " records  %.0f/s ", bar, pct, recs, rate);
-    } else {
-        fprintf(stderr, "\r%" PRIu64 " records  %.0f/s ", recs, rate);
-    }
-    if (final) fputs("\r\033[K", stderr); /* the summary replaces the bar */
-    fflush(stderr);
-}
 
 int cmd_import(session *s, const char *file)
 {
@@ -41,7 +25,7 @@ int cmd_import(session *s, const char *file)
     uint64_t total = 0;
     struct stat st;
     if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode)) total = (uint64_t)st.st_size;
-    int show = !g_opt.quiet && isatty(STDERR_FILENO);
+    progress bar;
 
     omen_batch *b = NULL;
     int rc = omen_batch_create(&b);
@@ -55,7 +39,8 @@ int cmd_import(session *s, const char *file)
     ssize_t n;
     uint64_t lineno = 0, recs = 0, done = 0;
     int ex = EX_OK;
-    double t0 = now_sec(), last = t0;
+    double t0 = now_sec();
+    progress_start(&bar, "import", total, 1, progress_wanted());
     while ((n = getline(&line, &cap, in)) >= 0) {
         lineno++;
         done += (uint64_t)n;
@@ -94,11 +79,7 @@ int cmd_import(session *s, const char *file)
             }
             recs += omen_batch_count(b);
             omen_batch_clear(b);
-            double t = now_sec();
-            if (show && t - last >= 0.1) {
-                progress(recs, done, total, t0, 0);
-                last = t;
-            }
+            progress_update(&bar, done, recs);
         }
     }
     if (ex == EX_OK && ferror(in)) {
@@ -117,7 +98,12 @@ int cmd_import(session *s, const char *file)
     sb_free(&kb);
     sb_free(&vb);
     if (in != stdin) fclose(in);
-    if (show) progress(recs, done, total, t0, 1);
+    if (ex == EX_OK) {
+        progress_update(&bar, done, recs);
+        progress_end(&bar);
+    } else {
+        progress_hide(&bar);
+    }
     double dt = now_sec() - t0;
     if (ex != EX_OK)
         fprintf(stderr, "omendb: import: %" PRIu64 " records were written before the error\n", recs);
@@ -125,6 +111,11 @@ int cmd_import(session *s, const char *file)
         printf("imported %" PRIu64 " records in %.3f s (%.0f records/s)\n", recs, dt,
                dt > 0 ? (double)recs / dt : 0.0);
     return ex;
+}
+
+static void export_tick(void *ctx, uint64_t rows)
+{
+    progress_update(ctx, rows, rows);
 }
 
 int cmd_export(session *s, const char *file)
@@ -146,7 +137,20 @@ int cmd_export(session *s, const char *file)
     memset(&r, 0, sizeof r);
     uint64_t rows = 0;
     double t0 = now_sec();
-    int ex = iterate(s, &r, UINT64_MAX, out, FORM_TSV, &rows);
+    /* The total is an estimate (it counts old versions and tombstones too).
+     * Data going to the terminal gets no bar: the two would mix. */
+    omen_stats st;
+    uint64_t total = 0;
+    if (omen_get_stats(s->db, &st) == OMEN_OK) total = st.run_entries + st.memtable_entries;
+    progress bar;
+    progress_start(&bar, "export", total, 0, progress_wanted() && !(to_stdout && isatty(STDOUT_FILENO)));
+    int ex = iterate(s, &r, UINT64_MAX, out, FORM_TSV, &rows, export_tick, &bar);
+    if (ex == EX_OK) {
+        progress_update(&bar, rows, rows);
+        progress_end(&bar);
+    } else {
+        progress_hide(&bar);
+    }
     if (!to_stdout) {
         int bad = ferror(out);
         if (fclose(out) != 0 || bad) {
@@ -170,12 +174,52 @@ int cmd_export(session *s, const char *file)
 
 struct check_ctx {
     unsigned long lines;
+    uint64_t done; /* bytes of the files checked so far */
+    progress bar;
 };
 
+/* Bytes of the run and log files in dir: the work omen_check will do. */
+static uint64_t check_total(const char *dir)
+{
+    uint64_t total = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *de;
+    char path[4096];
+    struct stat st;
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n < 5 || (strcmp(de->d_name + n - 4, ".run") && strcmp(de->d_name + n - 4, ".wal"))) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) total += (uint64_t)st.st_size;
+    }
+    closedir(d);
+    return total;
+}
+
+/* omen_check ends each file with one line, "run PATH (level N): ..." or
+ * "wal PATH: ...": its size counts as checked then.  (The run verifier's
+ * own lines, "run PATH: ...", come before and are not counted.) */
 static void check_line(void *ctx, const char *line)
 {
-    ((struct check_ctx *)ctx)->lines++;
+    struct check_ctx *c = ctx;
+    c->lines++;
+    int run = !strncmp(line, "run ", 4), wal = !strncmp(line, "wal ", 4);
+    if (run || wal) {
+        char path[4096];
+        size_t n = strcspn(line + 4, " :");
+        const char *after = line + 4 + n;
+        struct stat st;
+        if (n < sizeof path && ((run && !strncmp(after, " (level", 7)) || (wal && *after == ':'))) {
+            memcpy(path, line + 4, n);
+            path[n] = 0;
+            if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) c->done += (uint64_t)st.st_size;
+        }
+    }
+    progress_hide(&c->bar);
     puts(line);
+    fflush(stdout);
+    progress_update(&c->bar, c->done, 0);
 }
 
 int cmd_check(const char *dir)
@@ -198,7 +242,9 @@ int cmd_check(const char *dir)
     if (rc == OMEN_LOCKED) return report(rc, "check %s", dir);
     if (rc == OMEN_OK) omen_close(db);
     struct check_ctx c = {0};
+    progress_start(&c.bar, "check", check_total(dir), 1, progress_wanted());
     rc = omen_check(dir, check_line, &c);
+    progress_end(&c.bar);
     if (rc == OMEN_OK) {
         printf("check: %s is clean\n", dir);
         return EX_OK;
@@ -211,8 +257,55 @@ int cmd_check(const char *dir)
     return EX_ERR;
 }
 
+/* Compaction runs in a thread while this one polls the statistics: the
+ * bytes it has written so far, against the bytes of the run files when it
+ * started (a full compaction rewrites about that much). */
+typedef struct {
+    session *s;
+    const range *r;
+    int rc;
+    char err[1024];
+    atomic_int done;
+} compact_job;
+
+static void *compact_thread(void *arg)
+{
+    compact_job *j = arg;
+    const range *r = j->r;
+    j->rc = omen_compact_range(j->s->db, r->has_lo ? r->lo.p : NULL, r->lo.n, r->has_hi ? r->hi.p : NULL,
+                               r->hi.n);
+    if (j->rc != OMEN_OK) snprintf(j->err, sizeof j->err, "%s", omen_last_error());
+    atomic_store(&j->done, 1);
+    return NULL;
+}
+
 int cmd_compact(session *s, const range *r)
 {
-    int rc = omen_compact_range(s->db, r->has_lo ? r->lo.p : NULL, r->lo.n, r->has_hi ? r->hi.p : NULL, r->hi.n);
-    return rc == OMEN_OK ? EX_OK : report(rc, "compact");
+    compact_job j = {.s = s, .r = r, .rc = OMEN_OK};
+    atomic_init(&j.done, 0);
+    omen_stats st0, st;
+    int on = progress_wanted() && omen_get_stats(s->db, &st0) == OMEN_OK;
+    pthread_t th;
+    if (!on || pthread_create(&th, NULL, compact_thread, &j) != 0) {
+        compact_thread(&j); /* no bar wanted (or no thread): just do it */
+    } else {
+        progress bar;
+        progress_start(&bar, "compact", st0.file_bytes, 1, 1);
+        while (!atomic_load(&j.done)) {
+            if (omen_get_stats(s->db, &st) == OMEN_OK)
+                progress_update(&bar, st.compaction_bytes_written - st0.compaction_bytes_written, 0);
+            struct timespec ts = {0, 50 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        pthread_join(th, NULL);
+        if (j.rc == OMEN_OK && omen_get_stats(s->db, &st) == OMEN_OK)
+            progress_update(&bar, st.compaction_bytes_written - st0.compaction_bytes_written, 0);
+        progress_end(&bar);
+    }
+    if (j.rc == OMEN_OK) return EX_OK;
+    /* the thread's last error, not this thread's */
+    fprintf(stderr, "omendb: compact: %s", omen_strerror(j.rc));
+    if (j.err[0] && strcmp(j.err, omen_strerror(j.rc)) != 0) fprintf(stderr, " (%s)", j.err);
+    fputc('\n', stderr);
+    return exit_for(j.rc);
 }

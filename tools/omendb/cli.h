@@ -6,6 +6,7 @@
  *   text.c      byte buffers, the escape scheme, the shell tokenizer
  *   session.c   errors and exit codes, keys, opening a database, the
  *               commands both interfaces share (get, put, del, scan, stats)
+ *   progress.c  the progress bar of long work (stderr, terminals only)
  *   bulk.c      import, export, check, compact
  *   shell.c     the interactive / piped shell and its command table
  *   main.c      options and script commands (tables), usage, main
@@ -19,6 +20,8 @@
  *    3 any other failure.  Every command helper returns one of these.
  *  - omen_last_error() is copied before any other OmenDB call, because the
  *    next call may overwrite it.
+ *  - Progress bars go to stderr only, and only when it is a terminal and
+ *    --quiet is off, so scripts and pipes never see them.
  */
 #ifndef OMENDB_CLI_H
 #define OMENDB_CLI_H
@@ -128,14 +131,42 @@ typedef struct {
 int make_range(const sbuf *from, const sbuf *to, range *r);
 
 /* Iterate [lo, hi) (through the open transaction, if any), printing up to
- * limit rows to out (NULL: count only); *rows gets the number visited. */
-int iterate(session *s, const range *r, uint64_t limit, FILE *out, int form, uint64_t *rows);
+ * limit rows to out (NULL: count only); *rows gets the number visited.
+ * tick (may be NULL) is called every 4096 rows with the count so far. */
+int iterate(session *s, const range *r, uint64_t limit, FILE *out, int form, uint64_t *rows,
+            void (*tick)(void *ctx, uint64_t rows), void *tick_ctx);
 
 int cmd_get(session *s, const sbuf *ktok);
 int cmd_put(session *s, const sbuf *ktok, const sbuf *vtok);
 int cmd_del(session *s, const sbuf *ktok);
 int cmd_stats(session *s);
 double now_sec(void);
+
+/* ---- progress.c ------------------------------------------------------------ */
+
+/* A progress line on stderr, like pv or rsync --info=progress2:
+ *   import  [#######......]  53%  12.1 MiB  3.9 MiB/s  84000 rec  ETA 0:03
+ * Drawn at most 10 times a second; nothing at all unless `on`. */
+typedef struct {
+    int on;
+    const char *what;   /* "import", "export", "check", "compact" */
+    uint64_t total;     /* expected amount of work, 0 = unknown */
+    int bytes;          /* the amount is bytes (else records) */
+    uint64_t done, recs;
+    double t0, last;
+    int drawn;          /* a line is on the terminal now */
+} progress;
+
+/* 1 when stderr is a terminal and --quiet is off. */
+int progress_wanted(void);
+void progress_start(progress *p, const char *what, uint64_t total, int bytes, int on);
+/* done: amount of work so far; recs: records (shown when counting bytes). */
+void progress_update(progress *p, uint64_t done, uint64_t recs);
+/* Erase the line (before other output to the terminal); the next update
+ * draws it again. */
+void progress_hide(progress *p);
+/* Draw the final state once and erase it: the summary line replaces it. */
+void progress_end(progress *p);
 
 /* ---- bulk.c ---------------------------------------------------------------- */
 

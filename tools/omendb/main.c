@@ -209,7 +209,8 @@ static int scan_or_count(session *s, int nargs, const sbuf *a1, const sbuf *a2, 
     uint64_t rows;
     int ex = make_range(nargs >= 2 ? a1 : NULL, nargs >= 3 ? a2 : NULL, &r);
     if (ex) return ex;
-    ex = iterate(s, &r, counting ? UINT64_MAX : g_opt.limit, counting ? NULL : stdout, FORM_TSV, &rows);
+    ex = iterate(s, &r, counting ? UINT64_MAX : g_opt.limit, counting ? NULL : stdout, FORM_TSV, &rows,
+                 NULL, NULL);
     if (counting && ex == EX_OK) printf("%" PRIu64 "\n", rows);
     return ex;
 }
@@ -244,6 +245,14 @@ static int run_export(session *s, const char *const *pos, int nargs, const sbuf 
     return cmd_export(s, nargs >= 2 ? pos[2] : NULL);
 }
 
+static int run_compact(session *s, const char *const *pos, int nargs, const sbuf *a1, const sbuf *a2)
+{
+    (void)pos;
+    range r;
+    int ex = make_range(nargs >= 2 ? a1 : NULL, nargs >= 3 ? a2 : NULL, &r);
+    return ex ? ex : cmd_compact(s, &r);
+}
+
 static int run_check(session *s, const char *const *pos, int nargs, const sbuf *a1, const sbuf *a2)
 {
     (void)s, (void)nargs, (void)a1, (void)a2;
@@ -268,6 +277,8 @@ static const struct script_cmd {
     {"import", 2, 2, OPEN_CREATE, 0, "import DIR FILE.tsv", "load KEY<TAB>VALUE lines (FILE - = stdin)",
      run_import},
     {"export", 1, 2, OPEN_READ, 0, "export DIR [FILE.tsv]", "dump every key (stdout without FILE)", run_export},
+    {"compact", 1, 3, OPEN_WRITE, A_KEY | A_KEY2, "compact DIR [FROM [TO]]",
+     "compact the runs overlapping [FROM, TO] into the bottom level", run_compact},
     {"check", 1, 1, OPEN_NONE, 0, "check DIR", "verify checksums and models (exit 1 if corrupt)", run_check},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -287,6 +298,8 @@ static void usage(FILE *f)
         fprintf(f, "  %-23s %s\n", name, options[i].help);
     }
     fputs("  --                      end of options (for keys starting with '-')\n"
+          "Long work (import, export, check, compact) shows a progress bar on stderr when it\n"
+          "is a terminal.\n"
           "Keys and values take escapes: \\xHH \\n \\t \\r \\0 \\\\ ; output uses the same.\n"
           "Exit status: 0 ok, 1 not found or corrupt, 2 usage error, 3 other error.\n",
           f);

@@ -203,7 +203,8 @@ int make_range(const sbuf *from, const sbuf *to, range *r)
 
 /* Iterate [lo, hi) through the transaction if one is open; print up to
  * limit rows to out (NULL: only count).  *rows gets the number visited. */
-int iterate(session *s, const range *r, uint64_t limit, FILE *out, int form, uint64_t *rows)
+int iterate(session *s, const range *r, uint64_t limit, FILE *out, int form, uint64_t *rows,
+            void (*tick)(void *ctx, uint64_t rows), void *tick_ctx)
 {
     omen_iter_options io;
     memset(&io, 0, sizeof io);
@@ -234,6 +235,7 @@ int iterate(session *s, const range *r, uint64_t limit, FILE *out, int form, uin
             fputc('\n', out);
         }
         n++;
+        if (tick && (n & 4095) == 0) tick(tick_ctx, n);
         omen_iter_next(it);
     }
     rc = omen_iter_status(it);

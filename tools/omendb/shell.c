@@ -49,7 +49,7 @@ static int scan_or_count(session *s, const sbuf *a, int argc, int counting)
         return EX_USAGE;
     }
     uint64_t rows;
-    ex = iterate(s, &r, counting ? UINT64_MAX : limit, counting ? NULL : stdout, s->form, &rows);
+    ex = iterate(s, &r, counting ? UINT64_MAX : limit, counting ? NULL : stdout, s->form, &rows, NULL, NULL);
     if (counting && ex == EX_OK) printf("%" PRIu64 "\n", rows);
     return ex;
 }
