@@ -112,6 +112,7 @@ static const struct {
     {"none", OMEN_COMPRESS_NONE},
     {"lz4", OMEN_COMPRESS_LZ4},
     {"zstd", OMEN_COMPRESS_ZSTD},
+    {"snappy", OMEN_COMPRESS_SNAPPY},
 };
 
 static int o_compression(const char *v)
@@ -121,7 +122,7 @@ static int o_compression(const char *v)
             g_opt.compression = compressions[i].code;
             return EX_OK;
         }
-    return usage_error("--compression must be lz4, zstd or none, not \"%s\"", v);
+    return usage_error("--compression must be lz4, zstd, snappy or none, not \"%s\"", v);
 }
 
 static int o_limit(const char *v)
@@ -154,7 +155,7 @@ static const struct option {
     const char *help; /* NULL: not listed (-h and -V are listed with help/version) */
 } options[] = {
     {"--sync", NULL, NULL, o_sync, "every write waits for stable storage (fdatasync)"},
-    {"--compression", NULL, "lz4|zstd|none", o_compression, "compression of new sorted runs"},
+    {"--compression", NULL, "lz4|zstd|snappy|none", o_compression, "compression of new sorted runs"},
     {"--int-keys", NULL, NULL, o_int_keys, "keys are unsigned 64-bit integers (numeric order)"},
     {"--limit", NULL, "N", o_limit, "scan at most N keys"},
     {"--raw", NULL, NULL, o_raw, "get: print the value's bytes unescaped, no newline"},
