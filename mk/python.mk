@@ -7,7 +7,7 @@
 PYB         ?= $(B)/python
 # Under $(PREFIX) (mk/dist.mk, default /usr/local), as `make install` wants.
 PYTHON_SITE ?= $(shell $(PY) -c 'import sys; print("$(PREFIX)/lib/python%d.%d/dist-packages" % sys.version_info[:2])')
-PY_SRC      := $(wildcard python/src/*.c) $(wildcard python/omendb/*.py) \
+PY_SRC      := $(wildcard python/src/*.c python/src/*.h) $(wildcard python/omendb/*.py) \
                $(wildcard python/omendb/*.pyi) python/setup.py include/omendb.h
 
 .PHONY: python test-python install-python bench-python
