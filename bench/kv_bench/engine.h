@@ -38,6 +38,7 @@ typedef struct {
     uint64_t rww_rate;  /* writes/s of the writer in readwhilewriting       */
     int settle_compact; /* 1: full manual compaction after fills            */
     double duration;    /* seconds cap of the capped workloads, 0 = none     */
+    int latency;        /* record per-operation latency (--no-latency: 0)   */
     uint64_t seed;
     unsigned engines;   /* bit mask over ENG_*                              */
     unsigned wls;       /* bit mask over WL_*                               */

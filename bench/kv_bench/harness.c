@@ -41,6 +41,11 @@ double g_res[NENG][NRES][MAX_REPS];
 int g_nres[NENG][NRES];
 int g_failed[NENG][NRES];
 char g_note[NENG][NRES][200];
+hist_t *g_lat[NENG][NRES];
+
+/* The results whose per-operation latency is recorded (--no-latency: none). */
+static const int R_LAT[NRES] = {[R_READRANDOM] = 1, [R_RWW1] = 1,  [R_RWW2] = 1, [R_OVERWRITE] = 1,
+                                [R_SYNC1] = 1,      [R_SYNC4] = 1, [R_SYNC16] = 1};
 volatile uint64_t g_sink;
 
 static void record(int e, int r, uint64_t ops, uint64_t ns)
@@ -70,6 +75,7 @@ struct wctx {
     uint64_t deadline;   /* capped workloads stop here (--duration)      */
     int capped;
     uint8_t *buf;
+    hist_t *lat;         /* per-operation latency, or NULL           */
     wfn fn;
     pthread_barrier_t *bar;
     atomic_int *stop;
@@ -157,6 +163,24 @@ static uint64_t run_threads(wctx *fg, int n, wctx *bg, int nbg)
 
 /* ---- workload bodies ------------------------------------------------------ */
 
+/* Per-operation latency takes one clock read per operation: the interval
+ * from the end of the thread's previous operation (or its start) to the end
+ * of this one, so it also holds the few ns of key generation between them
+ * (a second clock read per operation would cost more than that). */
+static inline uint64_t lat_start(const wctx *w)
+{
+    return w->lat ? now_ns() : 0;
+}
+
+static inline void lat_tick(wctx *w, uint64_t *prev)
+{
+    if (w->lat) {
+        uint64_t t = now_ns();
+        hist_add(w->lat, t - *prev);
+        *prev = t;
+    }
+}
+
 /* Fill: operation i (i = tid, tid + nthreads, ...) writes key id
  * seq ? i : perm[i] at version 0. */
 static void w_fill_seq(wctx *w)
@@ -175,6 +199,7 @@ static void w_fill_seq(wctx *w)
 static void w_fill_perm(wctx *w)
 {
     uint8_t k[16];
+    uint64_t tp = lat_start(w);
     for (uint64_t i = (uint64_t)w->tid; i < w->total; i += (uint64_t)w->nthreads) {
         uint64_t id = g_perm[i];
         key_encode(2 * id, k);
@@ -182,6 +207,7 @@ static void w_fill_perm(wctx *w)
             w_fail(w, "put");
             return;
         }
+        lat_tick(w, &tp);
         w->ops++;
     }
 }
@@ -190,6 +216,7 @@ static void w_overwrite(wctx *w)
 {
     rng_t r = wrng(w);
     uint8_t k[16];
+    uint64_t tp = lat_start(w);
     for (uint64_t i = 0; i < w->count && !expired(w, i); i++) {
         uint64_t id = rng_below(&r, C.n);
         key_encode(2 * id, k);
@@ -197,6 +224,7 @@ static void w_overwrite(wctx *w)
             w_fail(w, "put");
             return;
         }
+        lat_tick(w, &tp);
         w->ops++;
     }
 }
@@ -206,6 +234,7 @@ static void w_read(wctx *w, int odd)
 {
     rng_t r = wrng(w);
     uint8_t k[16];
+    uint64_t tp = lat_start(w);
     for (uint64_t i = 0; i < w->count && !expired(w, i); i++) {
         uint64_t id = rng_below(&r, C.n);
         key_encode(2 * id + (uint64_t)odd, k);
@@ -219,6 +248,7 @@ static void w_read(wctx *w, int odd)
             w->found++;
             w->sink += w->buf[0] + w->buf[vl ? (vl < C.vsize ? vl : C.vsize) - 1 : 0] + vl;
         }
+        lat_tick(w, &tp);
         w->ops++;
     }
 }
@@ -359,6 +389,36 @@ static void wctx_init(wctx *w, const eng_vt *vt, void *db, int tid, int n, int w
     w->capped = fn != w_fill_seq && fn != w_fill_perm && fn != w_readseq;
 }
 
+/* Gives each of threads w[0, n) a latency histogram when result r records
+ * latency; 0, or -1 when out of memory. */
+static int lat_alloc(wctx *w, int n, int r)
+{
+    if (!R_LAT[r] || !C.latency)
+        return 0;
+    for (int i = 0; i < n; i++) {
+        if (!(w[i].lat = malloc(sizeof *w[i].lat)))
+            return -1;
+        hist_init(w[i].lat);
+    }
+    return 0;
+}
+
+/* Adds the threads' latencies to result (e, r) (when err is 0) and frees
+ * their histograms. */
+static void lat_collect(int e, int r, wctx *w, int n, int err)
+{
+    for (int i = 0; i < n; i++) {
+        if (!w[i].lat)
+            continue;
+        if (!err && !g_lat[e][r] && (g_lat[e][r] = malloc(sizeof *g_lat[e][r])))
+            hist_init(g_lat[e][r]);
+        if (!err && g_lat[e][r])
+            hist_merge(g_lat[e][r], w[i].lat);
+        free(w[i].lat);
+        w[i].lat = NULL;
+    }
+}
+
 /* Runs a foreground workload on nthr threads and records its rate; returns
  * -1 if any thread failed (the engine's phase then stops). */
 static int phase(int e, void *db, int r, int wl, int nthr, uint64_t total, wfn fn, uint64_t *found,
@@ -368,6 +428,14 @@ static int phase(int e, void *db, int r, int wl, int nthr, uint64_t total, wfn f
     wctx w[64];
     for (int i = 0; i < nthr; i++)
         wctx_init(&w[i], vt, db, i, nthr, wl, total, fn, R_NAMES[r]);
+    if (lat_alloc(w, nthr, r)) {
+        fprintf(stderr, "!! %s %s: out of memory\n", vt->name, R_NAMES[r]);
+        lat_collect(e, r, w, nthr, 1);
+        for (int i = 0; i < nthr; i++)
+            free(w[i].buf);
+        g_failed[e][r] = 1;
+        return -1;
+    }
     uint64_t ns = run_threads(w, nthr, NULL, 0);
     uint64_t ops = 0, fnd = 0;
     long ret = 0;
@@ -385,6 +453,7 @@ static int phase(int e, void *db, int r, int wl, int nthr, uint64_t total, wfn f
         *retries = ret;
     if (ops_out)
         *ops_out = ops;
+    lat_collect(e, r, w, nthr, err);
     if (err) {
         g_failed[e][r] = 1;
         return -1;
@@ -595,6 +664,16 @@ void bench_engine(int e, int rep)
                 rd[i].first_done = &first_done;
             }
             wctx_init(&wr, vt, db, 7, 1, WL_RWW + 100 * nr, 0, w_bgwriter, "rww writer");
+            if (lat_alloc(rd, nr, r)) {
+                fprintf(stderr, "!! %s %s: out of memory\n", vt->name, R_NAMES[r]);
+                lat_collect(e, r, rd, nr, 1);
+                for (int i = 0; i < nr; i++)
+                    free(rd[i].buf);
+                free(wr.buf);
+                g_failed[e][r] = 1;
+                ok = 0;
+                break;
+            }
             uint64_t ns = run_threads(rd, nr, &wr, 1);
             uint64_t rops = 0;
             int err = wr.err;
@@ -604,6 +683,7 @@ void bench_engine(int e, int rep)
                 free(rd[i].buf);
             }
             free(wr.buf);
+            lat_collect(e, r, rd, nr, err);
             if (err) {
                 g_failed[e][r] = 1;
                 ok = 0;

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "hist.h"
 
 #define SEEK_NEXTS 10               /* nexts after each seek in seekrandom  */
 #define VBUF_SPAN (1u << 20)        /* value pool: offsets range over 1 MiB */
@@ -69,6 +70,9 @@ extern double g_res[NENG][NRES][MAX_REPS]; /* ops/s of each repetition */
 extern int g_nres[NENG][NRES];
 extern int g_failed[NENG][NRES];
 extern char g_note[NENG][NRES][200];
+/* Per-operation latency in ns, all threads and repetitions pooled; NULL
+ * for results that record none. */
+extern hist_t *g_lat[NENG][NRES];
 extern volatile uint64_t g_sink;           /* values touched end up here */
 
 /* One repetition of every wanted workload on engine e. */

@@ -129,19 +129,45 @@ static void print_header(FILE *f)
                "MDB_NOTLS, one read txn per get; sqlite cache_size 64 MiB per connection\n");
 }
 
+/* Result r's per-operation latency per engine, when it recorded any. */
+static void print_latency(int r)
+{
+    int any = 0;
+    for (int e = 0; e < NENG; e++)
+        any |= g_lat[e][r] && g_lat[e][r]->n && !g_failed[e][r];
+    if (!any)
+        return;
+    printf("  %-8s %10s %10s %10s %10s  (latency, us; all reps pooled)\n", "engine", "p50", "p99",
+           "p99.9", "max");
+    for (int e = 0; e < NENG; e++) {
+        const hist_t *h = g_lat[e][r];
+        if (!((C.engines >> e) & 1u) || !h || !h->n || g_failed[e][r])
+            continue;
+        printf("  %-8s %10.2f %10.2f %10.2f %10.2f\n", ENGINES[e]->name,
+               (double)hist_quantile(h, 0.5) / 1e3, (double)hist_quantile(h, 0.99) / 1e3,
+               (double)hist_quantile(h, 0.999) / 1e3, (double)h->max / 1e3);
+    }
+}
+
 static void report(void)
 {
     if (C.csv) {
-        printf("engine,workload,n,ops_per_sec\n");
+        printf("engine,workload,n,ops_per_sec,p50_ns,p99_ns,p999_ns,max_ns\n");
         for (int r = 0; r < NRES; r++)
             for (int e = 0; e < NENG; e++) {
                 if (!((C.engines >> e) & 1u) || (!g_nres[e][r] && !g_failed[e][r]))
                     continue;
                 double m = median(e, r);
+                const hist_t *h = g_lat[e][r];
                 if (isnan(m))
-                    printf("%s,%s,%" PRIu64 ",error\n", ENGINES[e]->name, R_NAMES[r], C.n);
+                    printf("%s,%s,%" PRIu64 ",error,,,,\n", ENGINES[e]->name, R_NAMES[r], C.n);
+                else if (h && h->n)
+                    printf("%s,%s,%" PRIu64 ",%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                           "\n",
+                           ENGINES[e]->name, R_NAMES[r], C.n, m, hist_quantile(h, 0.5),
+                           hist_quantile(h, 0.99), hist_quantile(h, 0.999), h->max);
                 else
-                    printf("%s,%s,%" PRIu64 ",%.0f\n", ENGINES[e]->name, R_NAMES[r], C.n, m);
+                    printf("%s,%s,%" PRIu64 ",%.0f,,,,\n", ENGINES[e]->name, R_NAMES[r], C.n, m);
             }
         return;
     }
@@ -175,6 +201,7 @@ static void report(void)
                 printf("   [%s]", g_note[e][r]);
             printf("\n");
         }
+        print_latency(r);
     }
     printf("\n(checksum of touched values: %016" PRIx64 ")\n", (uint64_t)g_sink);
 }
@@ -251,13 +278,17 @@ static void usage(void)
            "  --seed S           (default 301)\n"
            "  --quick            small run: n=20k, reps 1, sync-n 500, txn-n 5000\n"
            "  --verify           read back samples after each fill; check txn counters\n"
-           "  --csv              print engine,workload,n,ops_per_sec on stdout\n");
+           "  --no-latency       do not record per-operation latency (readrandom, overwrite,\n"
+           "                     readwhilewriting, fillsync record it by default)\n"
+           "  --csv              print engine,workload,n,ops_per_sec,p50_ns,p99_ns,p999_ns,max_ns\n"
+           "                     on stdout (latency fields empty where none is recorded)\n");
 }
 
 int main(int argc, char **argv)
 {
     enum { O_N = 256, O_VS, O_KEYS, O_DIR, O_ENG, O_WL, O_REPS, O_READS, O_WRITES, O_SYNCN,
-           O_TXNN, O_TXNT, O_RATE, O_SETTLE, O_DUR, O_SEED, O_QUICK, O_VERIFY, O_CSV, O_HELP };
+           O_TXNN, O_TXNT, O_RATE, O_SETTLE, O_DUR, O_SEED, O_QUICK, O_VERIFY, O_CSV, O_HELP,
+           O_NOLAT };
     static const struct option opts[] = {
         {"n", 1, 0, O_N},           {"value-size", 1, 0, O_VS}, {"keys", 1, 0, O_KEYS},
         {"dir", 1, 0, O_DIR},       {"engines", 1, 0, O_ENG},   {"workloads", 1, 0, O_WL},
@@ -265,7 +296,8 @@ int main(int argc, char **argv)
         {"sync-n", 1, 0, O_SYNCN},  {"txn-n", 1, 0, O_TXNN},    {"txn-threads", 1, 0, O_TXNT},
         {"rww-rate", 1, 0, O_RATE}, {"settle", 1, 0, O_SETTLE}, {"seed", 1, 0, O_SEED},
         {"quick", 0, 0, O_QUICK},   {"verify", 0, 0, O_VERIFY}, {"csv", 0, 0, O_CSV},
-        {"help", 0, 0, O_HELP},     {"duration", 1, 0, O_DUR},  {0, 0, 0, 0}};
+        {"help", 0, 0, O_HELP},     {"duration", 1, 0, O_DUR},  {"no-latency", 0, 0, O_NOLAT},
+        {0, 0, 0, 0}};
     const char *engines = NULL, *wls = NULL;
     int64_t n = -1, reads = -1, writes = -1, sync_n = -1, txn_n = -1, reps = -1;
     int quick = 0, c;
@@ -276,6 +308,7 @@ int main(int argc, char **argv)
     C.settle_compact = 1;
     C.seed = 301;
     C.duration = 20;
+    C.latency = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case O_N: n = (int64_t)parse_count(optarg); break;
@@ -309,6 +342,7 @@ int main(int argc, char **argv)
         case O_QUICK: quick = 1; break;
         case O_VERIFY: C.verify = 1; break;
         case O_CSV: C.csv = 1; break;
+        case O_NOLAT: C.latency = 0; break;
         case O_HELP: usage(); return 0;
         default: usage(); return 2;
         }
