@@ -14,6 +14,7 @@
 #include "harness.h"
 
 cfg_t C;
+const char *const KV_CODEC_NAMES[KV_NCODEC] = {"none", "lz4", "zstd", "snappy"};
 uint8_t *g_vpool;
 uint32_t *g_perm;
 

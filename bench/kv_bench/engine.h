@@ -39,12 +39,23 @@ typedef struct {
     int settle_compact; /* 1: full manual compaction after fills            */
     double duration;    /* seconds cap of the capped workloads, 0 = none     */
     int latency;        /* record per-operation latency (--no-latency: 0)   */
+    unsigned codecs;    /* bit mask over KV_CODEC_* of the compression run   */
+    int codec;          /* KV_CODEC_* for the databases opened next: set by
+                         * the compression workload, NONE otherwise          */
     uint64_t seed;
     unsigned engines;   /* bit mask over ENG_*                              */
     unsigned wls;       /* bit mask over WL_*                               */
 } cfg_t;
 
 extern cfg_t C;
+
+/* Block compression choices of the compression workload.  Every other
+ * workload runs with compression off for every engine. */
+enum { KV_CODEC_NONE, KV_CODEC_LZ4, KV_CODEC_ZSTD, KV_CODEC_SNAPPY, KV_NCODEC };
+extern const char *const KV_CODEC_NAMES[KV_NCODEC];
+/* open's return when the engine build lacks the codec asked for (t_err
+ * says why): the harness reports n/a, not an error. */
+#define KV_NO_CODEC (-2)
 
 /* The calling thread's last adapter error message (set by seterr). */
 extern _Thread_local char t_err[512];
@@ -72,6 +83,9 @@ typedef struct eng_vt {
     /* One read-modify-write transaction over keys k1 != k2, retried until
      * it commits; *retries counts the conflicts.  NULL: not supported. */
     int (*txn_rmw)(void *t, const uint8_t *k1, const uint8_t *k2, size_t kl, long *retries);
+    /* Bit mask over KV_CODEC_* of the codecs the adapter can ask its engine
+     * for (1 << KV_CODEC_NONE alone: the engine does not compress). */
+    unsigned codecs;
 } eng_vt;
 
 extern const eng_vt ENG_OMENDB, ENG_ROCKSDB, ENG_LEVELDB, ENG_LMDB, ENG_SQLITE;

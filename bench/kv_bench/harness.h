@@ -41,6 +41,7 @@ enum {
     WL_OVERWRITE,
     WL_TXN,
     WL_FILLSYNC,
+    WL_COMPRESS, /* not in the default set: --workloads compression or all */
     NWL
 };
 extern const char *const WL_NAMES[NWL];
@@ -60,7 +61,9 @@ enum {
     R_SYNC1,
     R_SYNC4,
     R_SYNC16,
-    NRES
+    R_CFILL,                    /* fillrandom per codec: R_CFILL + KV_CODEC_*  */
+    R_CREAD = R_CFILL + KV_NCODEC, /* readrandom per codec                   */
+    NRES = R_CREAD + KV_NCODEC
 };
 extern const char *const R_NAMES[NRES];
 extern const int SYNC_WRITERS[3];
@@ -73,7 +76,9 @@ extern char g_note[NENG][NRES][200];
 /* Per-operation latency in ns, all threads and repetitions pooled; NULL
  * for results that record none. */
 extern hist_t *g_lat[NENG][NRES];
-extern volatile uint64_t g_sink;           /* values touched end up here */
+extern volatile uint64_t g_sink;
+/* Bytes of the database directory after fill and settle (R_CFILL rows). */
+extern uint64_t g_bytes[NENG][NRES];           /* values touched end up here */
 
 /* One repetition of every wanted workload on engine e. */
 void bench_engine(int e, int rep);

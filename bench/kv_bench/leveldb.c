@@ -45,7 +45,8 @@ static int lv_open(const char *dir, int sync, int txn_mode, void **out)
     d->opt = leveldb_options_create();
     leveldb_options_set_create_if_missing(d->opt, 1);
     leveldb_options_set_write_buffer_size(d->opt, WBUF_BYTES);
-    leveldb_options_set_compression(d->opt, leveldb_no_compression);
+    leveldb_options_set_compression(d->opt, C.codec == KV_CODEC_SNAPPY ? leveldb_snappy_compression
+                                                                    : leveldb_no_compression);
     d->cache = leveldb_cache_create_lru(CACHE_BYTES);
     leveldb_options_set_cache(d->opt, d->cache);
     d->fp = leveldb_filterpolicy_create_bloom(BLOOM_BITS);
@@ -109,4 +110,6 @@ const eng_vt ENG_LEVELDB = {
     "leveldb",   lv_open,     lv_close,    lv_settle,  lv_thr_new, lv_thr_free, lv_put,
     lv_get,      lv_it_begin, lv_it_first, lv_it_seek, lv_it_next, lv_it_cur,   lv_it_end,
     NULL, /* LevelDB has no transactions */
+    /* Its C API offers Snappy only. */
+    (1u << KV_CODEC_NONE) | (1u << KV_CODEC_SNAPPY),
 };

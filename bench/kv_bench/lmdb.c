@@ -228,5 +228,5 @@ fail:
 const eng_vt ENG_LMDB = {
     "lmdb",      lm_open,     lm_close,    lm_settle,  lm_thr_new, lm_thr_free, lm_put,
     lm_get,      lm_it_begin, lm_it_first, lm_it_seek, lm_it_next, lm_it_cur,   lm_it_end,
-    lm_txn_rmw,
+    lm_txn_rmw,  1u << KV_CODEC_NONE, /* no block compression */
 };

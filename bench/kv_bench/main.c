@@ -90,6 +90,15 @@ static void describe(void)
     for (int i = 0; i < 3; i++)
         snprintf(g_desc[R_SYNC1 + i], 200, "%" PRIu64 " puts, random order, %d writer(s), fsync per write",
                  C.sync_n, SYNC_WRITERS[i]);
+    for (int c = 0; c < KV_NCODEC; c++) {
+        snprintf(g_desc[R_CFILL + c], 200,
+                 "per codec: %" PRIu64 " puts in a random permutation (fill), untimed settle "
+                 "(flush + full compaction), %" PRIu64 " random gets (read); MiB = files in the "
+                 "database directory after the settle",
+                 C.n, C.reads);
+        snprintf(g_desc[R_CREAD + c], 200, "%" PRIu64 " gets of random present keys, %s blocks",
+                 C.reads, KV_CODEC_NAMES[c]);
+    }
 }
 
 static void print_header(FILE *f)
@@ -125,7 +134,8 @@ static void print_header(FILE *f)
                "lmdb default sync, sqlite WAL + synchronous=FULL\n");
     fprintf(f, "cache/bloom: omendb cache 64 MiB bloom 10, memtable 64 MiB; rocksdb LRU block cache "
                "64 MiB, full bloom 10, write_buffer 64 MiB; leveldb cache 64 MiB, bloom 10, "
-               "write_buffer 64 MiB; compression off for all; lmdb map sized for the data, "
+               "write_buffer 64 MiB; compression off for all but the compression workload; "
+               "lmdb map sized for the data, "
                "MDB_NOTLS, one read txn per get; sqlite cache_size 64 MiB per connection\n");
 }
 
@@ -149,32 +159,77 @@ static void print_latency(int r)
     }
 }
 
+static void fmt_result(int e, int r, char *buf, size_t cap)
+{
+    if (g_failed[e][r])
+        snprintf(buf, cap, "error");
+    else if (!g_nres[e][r])
+        snprintf(buf, cap, "n/a");
+    else
+        fmt_ops(median(e, r), buf, cap);
+}
+
+/* The compression workload's results: one row per engine and codec. */
+static void print_compression(void)
+{
+    if (!((C.wls >> WL_COMPRESS) & 1u))
+        return;
+    printf("\ncompression: %s\n", g_desc[R_CFILL]);
+    printf("  %-8s %-7s %14s %14s %12s  %s\n", "engine", "codec", "fill ops/s", "read ops/s",
+           "MiB on disk", "size vs none");
+    for (int e = 0; e < NENG; e++) {
+        if (!((C.engines >> e) & 1u))
+            continue;
+        for (int c = 0; c < KV_NCODEC; c++) {
+            int rf = R_CFILL + c, rr = R_CREAD + c;
+            if (!g_nres[e][rf] && !g_failed[e][rf] && !g_note[e][rf][0])
+                continue;
+            char f[40], rd[40];
+            fmt_result(e, rf, f, sizeof f);
+            fmt_result(e, rr, rd, sizeof rd);
+            printf("  %-8s %-7s %14s %14s", ENGINES[e]->name, KV_CODEC_NAMES[c], f, rd);
+            if (g_bytes[e][rf])
+                printf(" %12.1f", (double)g_bytes[e][rf] / 1048576.0);
+            else
+                printf(" %12s", "-");
+            if (g_bytes[e][rf] && g_bytes[e][R_CFILL])
+                printf("  %11.2fx", (double)g_bytes[e][rf] / (double)g_bytes[e][R_CFILL]);
+            for (int r = rf; r <= rr; r += KV_NCODEC)
+                if (g_note[e][r][0])
+                    printf("   [%s]", g_note[e][r]);
+            printf("\n");
+        }
+    }
+}
+
 static void report(void)
 {
     if (C.csv) {
-        printf("engine,workload,n,ops_per_sec,p50_ns,p99_ns,p999_ns,max_ns\n");
+        printf("engine,workload,n,ops_per_sec,p50_ns,p99_ns,p999_ns,max_ns,db_bytes\n");
         for (int r = 0; r < NRES; r++)
             for (int e = 0; e < NENG; e++) {
                 if (!((C.engines >> e) & 1u) || (!g_nres[e][r] && !g_failed[e][r]))
                     continue;
                 double m = median(e, r);
                 const hist_t *h = g_lat[e][r];
+                printf("%s,%s,%" PRIu64 ",", ENGINES[e]->name, R_NAMES[r], C.n);
                 if (isnan(m))
-                    printf("%s,%s,%" PRIu64 ",error,,,,\n", ENGINES[e]->name, R_NAMES[r], C.n);
+                    printf("error,,,,,\n");
                 else if (h && h->n)
-                    printf("%s,%s,%" PRIu64 ",%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-                           "\n",
-                           ENGINES[e]->name, R_NAMES[r], C.n, m, hist_quantile(h, 0.5),
-                           hist_quantile(h, 0.99), hist_quantile(h, 0.999), h->max);
+                    printf("%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",\n", m,
+                           hist_quantile(h, 0.5), hist_quantile(h, 0.99), hist_quantile(h, 0.999),
+                           h->max);
+                else if (g_bytes[e][r])
+                    printf("%.0f,,,,,%" PRIu64 "\n", m, g_bytes[e][r]);
                 else
-                    printf("%s,%s,%" PRIu64 ",%.0f,,,,\n", ENGINES[e]->name, R_NAMES[r], C.n, m);
+                    printf("%.0f,,,,,\n", m);
             }
         return;
     }
     printf("\n");
     print_header(stdout);
     int om = (C.engines >> ENG_OM) & 1u;
-    for (int r = 0; r < NRES; r++) {
+    for (int r = 0; r < R_CFILL; r++) {
         int any = 0;
         for (int e = 0; e < NENG; e++)
             any |= g_nres[e][r] || g_failed[e][r];
@@ -203,6 +258,7 @@ static void report(void)
         }
         print_latency(r);
     }
+    print_compression();
     printf("\n(checksum of touched values: %016" PRIx64 ")\n", (uint64_t)g_sink);
 }
 
@@ -263,7 +319,10 @@ static void usage(void)
            "  --dir PATH         database root (default /tmp/kvbench); each engine uses and wipes\n"
            "                     PATH/<engine>\n"
            "  --engines LIST     comma list of omendb,rocksdb,leveldb,lmdb,sqlite (default all)\n"
-           "  --workloads LIST   comma list (default all), or 'list' to print the names\n"
+           "  --workloads LIST   comma list (default: all but compression; 'all' adds it),\n"
+           "                     or 'list' to print the names\n"
+           "  --compression LIST codecs of the compression workload: none,lz4,zstd,snappy\n"
+           "                     (default all four; engines that cannot use one skip it)\n"
            "  --reps R           repetitions, median reported (default 3)\n"
            "  --reads N          operations per read workload (default min(n, 2M))\n"
            "  --writes N         operations of overwrite (default min(n, 2M))\n"
@@ -288,7 +347,7 @@ int main(int argc, char **argv)
 {
     enum { O_N = 256, O_VS, O_KEYS, O_DIR, O_ENG, O_WL, O_REPS, O_READS, O_WRITES, O_SYNCN,
            O_TXNN, O_TXNT, O_RATE, O_SETTLE, O_DUR, O_SEED, O_QUICK, O_VERIFY, O_CSV, O_HELP,
-           O_NOLAT };
+           O_NOLAT, O_CODECS };
     static const struct option opts[] = {
         {"n", 1, 0, O_N},           {"value-size", 1, 0, O_VS}, {"keys", 1, 0, O_KEYS},
         {"dir", 1, 0, O_DIR},       {"engines", 1, 0, O_ENG},   {"workloads", 1, 0, O_WL},
@@ -297,8 +356,9 @@ int main(int argc, char **argv)
         {"rww-rate", 1, 0, O_RATE}, {"settle", 1, 0, O_SETTLE}, {"seed", 1, 0, O_SEED},
         {"quick", 0, 0, O_QUICK},   {"verify", 0, 0, O_VERIFY}, {"csv", 0, 0, O_CSV},
         {"help", 0, 0, O_HELP},     {"duration", 1, 0, O_DUR},  {"no-latency", 0, 0, O_NOLAT},
+        {"compression", 1, 0, O_CODECS},
         {0, 0, 0, 0}};
-    const char *engines = NULL, *wls = NULL;
+    const char *engines = NULL, *wls = NULL, *codecs = NULL;
     int64_t n = -1, reads = -1, writes = -1, sync_n = -1, txn_n = -1, reps = -1;
     int quick = 0, c;
     C.vsize = 100;
@@ -343,6 +403,7 @@ int main(int argc, char **argv)
         case O_VERIFY: C.verify = 1; break;
         case O_CSV: C.csv = 1; break;
         case O_NOLAT: C.latency = 0; break;
+        case O_CODECS: codecs = optarg; break;
         case O_HELP: usage(); return 0;
         default: usage(); return 2;
         }
@@ -368,7 +429,8 @@ int main(int argc, char **argv)
                                                                     "lmdb", "sqlite"},
                                      NENG, "engine")
                         : (1u << NENG) - 1;
-    C.wls = wls ? parse_list(wls, WL_NAMES, NWL, "workload") : (1u << NWL) - 1;
+    C.wls = wls ? parse_list(wls, WL_NAMES, NWL, "workload") : ((1u << NWL) - 1) & ~(1u << WL_COMPRESS);
+    C.codecs = codecs ? parse_list(codecs, KV_CODEC_NAMES, KV_NCODEC, "codec") : (1u << KV_NCODEC) - 1;
     if (C.n < 2 || C.n > UINT32_MAX || C.vsize < 8 || C.vsize > VBUF_SPAN || C.reps < 1 ||
         C.reps > MAX_REPS || C.txn_threads < 1 || C.txn_threads > 32 || C.rww_rate < 1) {
         fprintf(stderr, "bad parameters: need 2 <= n < 2^32, 8 <= value-size <= 1 MiB, "

@@ -25,6 +25,12 @@ static int om_fail(const char *what, int rc)
     return -1;
 }
 
+/* OMEN_COMPRESS_* per KV_CODEC_*.  Snappy is OMEN_COMPRESS_SNAPPY (3)
+ * where the engine has it; an engine without it rejects 3 at open with
+ * OMEN_INVALID, and the compression run then reports snappy as n/a. */
+static const int OM_CODEC[KV_NCODEC] = {OMEN_COMPRESS_NONE, OMEN_COMPRESS_LZ4, OMEN_COMPRESS_ZSTD,
+                                        3};
+
 static int om_open(const char *dir, int sync, int txn_mode, void **out)
 {
     (void)txn_mode;
@@ -37,13 +43,14 @@ static int om_open(const char *dir, int sync, int txn_mode, void **out)
     o.write_buffer_size = WBUF_BYTES;
     o.cache_size = CACHE_BYTES;
     o.bloom_bits_per_key = BLOOM_BITS;
-    o.compression = OMEN_COMPRESS_NONE;
+    o.compression = OM_CODEC[C.codec];
     o.sync = sync ? OMEN_SYNC_FULL : OMEN_SYNC_RELAXED;
     d->sync = o.sync;
     int rc = omen_open(dir, &o, &d->db);
     if (rc != OMEN_OK) {
         free(d);
-        return om_fail("omen_open", rc);
+        om_fail("omen_open", rc);
+        return rc == OMEN_INVALID && C.codec == KV_CODEC_SNAPPY ? KV_NO_CODEC : -1;
     }
     *out = d;
     return 0;
@@ -207,5 +214,5 @@ static int om_txn_rmw(void *p, const uint8_t *k1, const uint8_t *k2, size_t kl, 
 const eng_vt ENG_OMENDB = {
     "omendb",    om_open,     om_close,   om_settle,   om_thr_new, om_thr_free, om_put,
     om_get,      om_it_begin, om_it_first, om_it_seek, om_it_next, om_it_cur,   om_it_end,
-    om_txn_rmw,
+    om_txn_rmw,  (1u << KV_CODEC_NONE) | (1u << KV_CODEC_LZ4) | (1u << KV_CODEC_ZSTD) | (1u << KV_CODEC_SNAPPY),
 };

@@ -55,7 +55,9 @@ static int rk_open(const char *dir, int sync, int txn_mode, void **out)
     d->opt = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(d->opt, 1);
     rocksdb_options_set_write_buffer_size(d->opt, WBUF_BYTES);
-    rocksdb_options_set_compression(d->opt, rocksdb_no_compression);
+    static const int codec[KV_NCODEC] = {rocksdb_no_compression, rocksdb_lz4_compression,
+                                         rocksdb_zstd_compression, rocksdb_snappy_compression};
+    rocksdb_options_set_compression(d->opt, codec[C.codec]);
     d->bbt = rocksdb_block_based_options_create();
     d->cache = rocksdb_cache_create_lru(CACHE_BYTES);
     rocksdb_block_based_options_set_block_cache(d->bbt, d->cache);
@@ -78,7 +80,10 @@ static int rk_open(const char *dir, int sync, int txn_mode, void **out)
     }
     if (err) {
         rk_free_opts(d);
-        return rk_err("rocksdb_open", err);
+        /* A library built without the codec says "... is not linked". */
+        int missing = strstr(err, "not linked") != NULL;
+        rk_err("rocksdb_open", err);
+        return missing ? KV_NO_CODEC : -1;
     }
     *out = d;
     return 0;
@@ -188,5 +193,5 @@ static int rk_txn_rmw(void *p, const uint8_t *k1, const uint8_t *k2, size_t kl, 
 const eng_vt ENG_ROCKSDB = {
     "rocksdb",   rk_open,     rk_close,    rk_settle,  rk_thr_new, rk_thr_free, rk_put,
     rk_get,      rk_it_begin, rk_it_first, rk_it_seek, rk_it_next, rk_it_cur,   rk_it_end,
-    rk_txn_rmw,
+    rk_txn_rmw,  (1u << KV_CODEC_NONE) | (1u << KV_CODEC_LZ4) | (1u << KV_CODEC_ZSTD) | (1u << KV_CODEC_SNAPPY),
 };

@@ -281,5 +281,5 @@ fail:
 const eng_vt ENG_SQLITE = {
     "sqlite",    sq_open,     sq_close,    sq_settle,  sq_thr_new, sq_thr_free, sq_put,
     sq_get,      sq_it_begin, sq_it_first, sq_it_seek, sq_it_next, sq_it_cur,   sq_it_end,
-    sq_txn_rmw,
+    sq_txn_rmw,  1u << KV_CODEC_NONE, /* no block compression */
 };
