@@ -224,6 +224,12 @@ static void report(void)
                 else
                     printf("%.0f,,,,,\n", m);
             }
+        /* The notes (writer rates, conflicts, settle times, n/a reasons)
+         * have no CSV column; they go beside the settings, to stderr. */
+        for (int r = 0; r < NRES; r++)
+            for (int e = 0; e < NENG; e++)
+                if (((C.engines >> e) & 1u) && g_note[e][r][0])
+                    fprintf(stderr, "note: %s %s: %s\n", ENGINES[e]->name, R_NAMES[r], g_note[e][r]);
         return;
     }
     printf("\n");
