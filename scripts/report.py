@@ -38,8 +38,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCALES = {
     "small": {
         "index": ["--n", "1M", "--reps", "3", "--chained"],
-        "kv": ["--n", "200k", "--reps", "3", "--duration", "5", "--sync-n", "1000",
-               "--workloads", "all"],
+        "kv": ["--n", "200k", "--reps", "3", "--duration", "3", "--writes", "100k",
+               "--txn-n", "20k", "--sync-n", "1000", "--workloads", "all"],
     },
     "full": {
         "index": ["--n", "10M", "--reps", "3", "--chained"],
