@@ -91,8 +91,7 @@ static int codec_in_version(int type, uint32_t v)
  * their model has a segment per ~50 keys (1 MiB per 2M keys, out of the L2),
  * at 32 one per ~500.  So the writer feeds every candidate in the same pass
  * and keeps the smallest epsilon whose model has at most one segment per
- * RUN_KEYS_PER_SEG entries, else the largest (measured: docs/benchmarks.md,
- * "Run epsilon").  A candidate already far past that bound is dropped early,
+ * RUN_KEYS_PER_SEG entries, else the largest.  A candidate already far past that bound is dropped early,
  * which keeps the builders' memory O(entries / 64), and so are the ones
  * above a candidate that is well inside it after RUN_SEG_SETTLE entries. */
 static const unsigned run_eps_cand[] = {16, 32, 64};
