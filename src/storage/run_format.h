@@ -14,6 +14,7 @@
 
 #include "index/lindex.h"
 #include "index/lmap.h"
+#include "storage/bloom.h"
 #include "storage/cache.h"
 #include "storage/run.h"
 #include "util/coding.h"
@@ -169,7 +170,96 @@ static inline int raw_block_ok(const run *r, uint64_t b)
  * handle; without, *own receives a buffer the caller frees. */
 int run_load_block(const run *r, uint64_t b, cache_handle **h, uint8_t **own, const uint8_t **data);
 
-/* First position whose user key >= key, among [0, entries]. */
-uint64_t run_seek_pos(const run *r, const void *key, size_t klen);
+/* ---- the search (point lookups, iterator seeks, the verifier) -------------- */
+
+/* Start loading the value of entry i (raw runs: straight from the map)
+ * before its record arrives: the value-offset map predicts where it lies
+ * within RUN_VMAP_EPS bytes, so the value's TLB and cache misses overlap the
+ * record's instead of following them.  Without a map, the record is read
+ * and the value prefetched from it, which still overlaps the key
+ * comparison that precedes the copy. */
+static inline void run_prefetch_value(const run *r, uint64_t i)
+{
+    if (r->compression != OMEN_COMPRESS_NONE) return;
+    if (r->vmap.nsegs) {
+        uint64_t v = lmap_predict(&r->vmap, i);
+        uint64_t lo = v > r->blocks_off + RUN_VMAP_EPS ? v - RUN_VMAP_EPS : r->blocks_off;
+        uint64_t hi = v + RUN_VMAP_EPS + RUN_VMAP_SPAN;
+        if (hi > r->blocks_end) hi = r->blocks_end;
+        for (uint64_t at = lo & ~(uint64_t)63; at < hi; at += 64)
+            __builtin_prefetch(r->map + at);
+        return;
+    }
+    const uint8_t *rec = rec_at(r, i);
+    uint32_t len = ld32(rec + 24);
+    if (len == 0) return;
+    const uint8_t *v = r->map + rec_vpos(rec);
+    __builtin_prefetch(v);
+    __builtin_prefetch(v + len - 1);
+}
+
+/* Order of entry i against query q, both with the same prefix and slot
+ * (qext: the query's 8 bytes after the slot).
+ * Keys of at most lcp + 16 bytes are settled by the record alone: equal
+ * prefix and slot, then the next 8 bytes (zero-padded, in the record) and
+ * the length order them exactly as memcmp would; longer keys read the key
+ * bytes. */
+static inline int run_rec_cmp(const run *r, uint64_t i, const uint8_t *q, size_t qlen, uint64_t qext)
+{
+    const uint8_t *rec = rec_at(r, i);
+    size_t kl = rec_klen(rec), lim = r->lcp_len + 16;
+    if (kl <= lim && qlen <= lim) {
+        uint64_t ext = ld64(rec + 8);
+        if (ext != qext) return ext < qext ? -1 : 1;
+        return (kl > qlen) - (kl < qlen);
+    }
+    return keycmp(r->keys + ld64(r->koffs + 8 * i), kl, q, qlen);
+}
+
+/* First position whose user key >= q, among [0, n].  The model finds the
+ * run of equal slots; only slot ties need full-key comparisons.  With
+ * bloom_h != NULL this is a point lookup: the filter line and the slot
+ * window are fetched in parallel, n is returned if the filter rules q out,
+ * and the value of the entry found is prefetched.  *exact (if non-NULL) is
+ * set when the entry at the returned position has user key q. */
+static inline uint64_t run_lower_bound(const run *r, const uint8_t *q, size_t qlen,
+                                       const uint64_t *bloom_h, int *exact)
+{
+    uint64_t n = r->n;
+    size_t pl = r->lcp_len, m = qlen < pl ? qlen : pl;
+    if (exact) *exact = 0;
+    int c = m ? memcmp(q, r->lcp, m) : 0;
+    if (c < 0 || (c == 0 && qlen < pl)) return 0;
+    if (c > 0) return n;
+    uint64_t qs = slot_of(q, qlen, pl);
+    size_t wlo, whi;
+    lidx_window(r->model, r->slots, n, qs, &wlo, &whi);
+    if (bloom_h) {
+        for (size_t at = wlo; at < whi; at += 8)
+            __builtin_prefetch(&r->slots[at]);
+        if (!bloom_may_contain(r->bloom, *bloom_h)) return n;
+    }
+    uint64_t lo = lidx_search(r->slots, wlo, whi, qs);
+    if (lo == n || r->slots[lo] != qs) return lo;
+    uint64_t qext = slot_of(q, qlen, pl + 8);
+    if (bloom_h) run_prefetch_value(r, lo);
+    c = run_rec_cmp(r, lo, q, qlen, qext);
+    if (c >= 0) {
+        if (exact) *exact = c == 0;
+        return lo;
+    }
+    uint64_t hi = qs == UINT64_MAX ? n : lidx_lower_bound(r->model, r->slots, n, qs + 1);
+    lo++;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (run_rec_cmp(r, mid, q, qlen, qext) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (exact && lo < n && r->slots[lo] == qs) *exact = run_rec_cmp(r, lo, q, qlen, qext) == 0;
+    return lo;
+}
+
 
 #endif

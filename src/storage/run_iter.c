@@ -84,7 +84,7 @@ void run_iter_seek(run_iter *it, const void *key, size_t klen)
         it->i = it->r->n;
         return;
     }
-    it->i = it->r->n ? run_seek_pos(it->r, key, klen) : 0;
+    it->i = it->r->n ? run_lower_bound(it->r, key, klen, NULL, NULL) : 0;
 }
 
 void run_iter_seek_index(run_iter *it, uint64_t i)

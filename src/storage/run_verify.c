@@ -115,7 +115,7 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
         if (newkey && !bloom_may_contain(r->bloom, bloom_hash(k, kl)))
             finding(&v, OMEN_CORRUPT, "run %s: filter misses the key of entry %llu", path,
                     (unsigned long long)i);
-        if (newkey && run_seek_pos(r, k, kl) != i)
+        if (newkey && run_lower_bound(r, k, kl, NULL, NULL) != i)
             finding(&v, OMEN_CORRUPT, "run %s: lookup of entry %llu's key lands elsewhere", path,
                     (unsigned long long)i);
     }
