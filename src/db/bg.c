@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db_impl.h"
+#include "db/bg.h"
+#include "db/iter.h"
+#include "db/version.h"
 #include "util/err.h"
 #include "util/mem.h"
 

@@ -19,8 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db_impl.h"
-#include "db/txn.h"
+#include "db/iter.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -388,7 +387,8 @@ struct omen_iter {
     int keys_only; /* values are never read (omen_iter_options.keys_only) */
     buf lower, upper;
     int status;
-    struct omen_txn *txn;
+    const iter_owner_ops *owner_ops; /* the owner (a transaction) or NULL */
+    void *owner;
     mt *txn_writes; /* referenced: may outlive a (misused) transaction */
     /* Transaction iterators: the key interval actually covered so far
      * (every key between a seek target and the key it landed on, and
@@ -399,7 +399,7 @@ struct omen_iter {
 
 static void cover_key(omen_iter *it, const void *k, size_t kl)
 {
-    if (!it->txn) return;
+    if (!it->owner) return;
     if (!it->rg_have) {
         if (buf_set(&it->rg_lo, k, kl) || buf_set(&it->rg_hi, k, kl)) goto nomem;
         it->rg_have = 1;
@@ -421,7 +421,7 @@ nomem:
  * the iterator's bounds, or is unbounded on that side if there is none. */
 static void cover_end(omen_iter *it, int dir)
 {
-    if (!it->txn) return;
+    if (!it->owner) return;
     int bounded = dir > 0 ? it->has_upper : it->has_lower;
     const buf *b = dir > 0 ? &it->upper : &it->lower;
     if (bounded) {
@@ -439,7 +439,7 @@ static void cover_end(omen_iter *it, int dir)
  * the landing key, or to the end of the bounds if the iterator ran off. */
 static void cover_after(omen_iter *it, int dir)
 {
-    if (!it->txn) return;
+    if (!it->owner) return;
     if (it->valid) {
         size_t kl;
         const void *k = omen_iter_key(it, &kl);
@@ -449,9 +449,9 @@ static void cover_after(omen_iter *it, int dir)
     }
 }
 
-void db_iter_txn_flush(omen_iter *it)
+void db_iter_flush_range(omen_iter *it)
 {
-    if (!it->txn || !it->rg_have) return;
+    if (!it->owner || !it->rg_have) return;
     int has_lo = !it->rg_lo_inf, has_hi = !it->rg_hi_inf;
     /* inclusive hi -> exclusive bound hi + "\0" */
     unsigned char *hi = NULL;
@@ -466,7 +466,7 @@ void db_iter_txn_flush(omen_iter *it)
             hi[hilen - 1] = 0;
         }
     }
-    txn_record_range(it->txn, it->rg_lo.p, it->rg_lo.len, has_lo, hi, hilen, has_hi);
+    it->owner_ops->record_range(it->owner, it->rg_lo.p, it->rg_lo.len, has_lo, hi, hilen, has_hi);
     omen_free(hi);
     it->rg_have = it->rg_lo_inf = it->rg_hi_inf = 0;
 }
@@ -568,7 +568,8 @@ static void find_prev_user_entry(omen_iter *it)
 }
 
 int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *opts,
-                struct omen_txn *txn, const mt *txn_writes, omen_iter **out)
+                const iter_owner_ops *owner_ops, void *owner, const mt *txn_writes,
+                omen_iter **out)
 {
     *out = NULL;
     if (opts && ((opts->lower == NULL && opts->lower_len) || (opts->upper == NULL && opts->upper_len)))
@@ -579,7 +580,8 @@ int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *o
     it->sv = sv;
     it->seq = seq;
     it->seek_seq = txn_writes ? UINT64_MAX : seq;
-    it->txn = txn;
+    it->owner_ops = owner_ops;
+    it->owner = owner_ops ? owner : NULL;
     it->forward = 1;
     citer **arr = NULL;
     size_t n = 0, cap = 0;
@@ -623,7 +625,7 @@ int omen_iter_create(omen_db *db, const omen_iter_options *opts, omen_iter **out
     uint64_t seq;
     db_sv *sv = db_sv_get_seq(db, &seq);
     if (opts && opts->snapshot) seq = opts->snapshot->seq;
-    rc = db_iter_new(db, sv, seq, opts, NULL, NULL, out);
+    rc = db_iter_new(db, sv, seq, opts, NULL, NULL, NULL, out);
     if (rc) {
         db_sv_put(sv);
         return rc;
@@ -791,9 +793,9 @@ void omen_iter_destroy(omen_iter *it)
     if (!it) return;
     miter_free(&it->m);
     if (it->sv) db_sv_put(it->sv);
-    if (it->txn) {
-        db_iter_txn_flush(it);
-        txn_iter_released(it->txn, it);
+    if (it->owner) {
+        db_iter_flush_range(it);
+        it->owner_ops->released(it->owner, it);
     }
     else
         atomic_fetch_sub(&it->db->outstanding, 1);
@@ -807,8 +809,8 @@ void omen_iter_destroy(omen_iter *it)
     omen_free(it);
 }
 
-void db_iter_detach_txn(omen_iter *it)
+void db_iter_detach(omen_iter *it)
 {
-    it->txn = NULL;
+    it->owner = NULL;
     atomic_fetch_add(&it->db->outstanding, 1);
 }

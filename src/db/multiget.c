@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db/db_impl.h"
+#include "db/db.h"
 #include "util/err.h"
 #include "util/mem.h"
 

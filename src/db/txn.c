@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "db/batch.h"
+#include "db/db.h"
+#include "db/iter.h"
 #include "db/txn.h"
+#include "db/write.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -23,7 +26,7 @@ static int txn_check(const omen_txn *t, const char *fn)
 
 static void txn_free(omen_txn *t)
 {
-    for (size_t i = 0; i < t->niters; i++) db_iter_detach_txn(t->iters[i]);
+    for (size_t i = 0; i < t->niters; i++) db_iter_detach(t->iters[i]);
     omen_free(t->iters);
     if (t->writes) mt_unref(t->writes);
     if (t->reads) mt_unref(t->reads);
@@ -72,7 +75,7 @@ int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *
     const void *v;
     size_t vl;
     if (mt_get(t->writes, key, klen, UINT64_MAX, &s, &type, &v, &vl)) {
-        if (type == MT_TYPE_DELETE) return OMEN_NOTFOUND;
+        if (type == MT_TYPE_DELETE) return omen_seterr(OMEN_NOTFOUND, "omen_txn_get: key not found");
         void *p = omen_malloc(vl ? vl : 1);
         if (!p) return omen_seterr(OMEN_NOMEM, "omen_txn_get: out of memory");
         if (vl) memcpy(p, v, vl);
@@ -94,6 +97,8 @@ int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *
     if (rc == OMEN_NOTFOUND) {
         *val = NULL;
         *vlen = 0;
+        /* Not an error, but omen_last_error() must not show a stale one. */
+        omen_seterr(OMEN_NOTFOUND, "omen_txn_get: key not found");
     }
     return rc;
 }
@@ -121,9 +126,11 @@ int omen_txn_delete(omen_txn *t, const void *key, size_t klen)
     return txn_write(t, MT_TYPE_DELETE, key, klen, NULL, 0, "omen_txn_delete");
 }
 
-void txn_record_range(omen_txn *t, const void *lo, size_t lolen, int has_lo, const void *hi,
-                      size_t hilen, int has_hi)
+/* iter_owner_ops.record_range: a transaction iterator covered [lo, hi]. */
+static void txn_record_range(void *owner, const void *lo, size_t lolen, int has_lo, const void *hi,
+                             size_t hilen, int has_hi)
 {
+    omen_txn *t = owner;
     if (t->nranges == t->cranges) {
         size_t nc = t->cranges ? t->cranges * 2 : 4;
         txn_range *p = omen_realloc(t->ranges, nc * sizeof *p);
@@ -151,6 +158,9 @@ void txn_record_range(omen_txn *t, const void *lo, size_t lolen, int has_lo, con
     t->nranges++;
 }
 
+static void txn_iter_released(void *owner, omen_iter *it);
+static const iter_owner_ops txn_iter_ops = {txn_record_range, txn_iter_released};
+
 int omen_txn_iter_create(omen_txn *t, const omen_iter_options *opts, omen_iter **out)
 {
     if (!out) return omen_seterr(OMEN_INVALID, "omen_txn_iter_create: NULL out");
@@ -169,7 +179,7 @@ int omen_txn_iter_create(omen_txn *t, const omen_iter_options *opts, omen_iter *
     if (opts) o = *opts;
     o.snapshot = NULL;
     db_sv *sv = db_sv_get(t->db);
-    rc = db_iter_new(t->db, sv, t->snap->seq, &o, t, t->writes, out);
+    rc = db_iter_new(t->db, sv, t->snap->seq, &o, &txn_iter_ops, t, t->writes, out);
     if (rc) {
         db_sv_put(sv);
         return rc;
@@ -178,8 +188,9 @@ int omen_txn_iter_create(omen_txn *t, const omen_iter_options *opts, omen_iter *
     return OMEN_OK;
 }
 
-void txn_iter_released(omen_txn *t, omen_iter *it)
+static void txn_iter_released(void *owner, omen_iter *it)
 {
+    omen_txn *t = owner;
     for (size_t i = 0; i < t->niters; i++) {
         if (t->iters[i] == it) {
             t->iters[i] = t->iters[--t->niters];
@@ -273,8 +284,11 @@ static int check_range(const txn_range *r, db_sv *sv, uint64_t snap)
     return rc;
 }
 
-int txn_validate(omen_txn *t, db_sv *sv, db_writer *first, db_writer *self)
+/* The write leader's check (db_writer.validate): OMEN_CONFLICT if the
+ * transaction must abort; first..self are the members before it. */
+static int txn_validate(void *ctx, db_sv *sv, db_writer *first, db_writer *self)
 {
+    omen_txn *t = ctx;
     if (t->status) return t->status;
     uint64_t snap = t->snap->seq;
     int rc = check_keys(t->reads, sv, snap, "read");
@@ -297,7 +311,7 @@ int omen_txn_commit(omen_txn *t, int sync)
         return rc;
     }
     /* Iterators still open (a misuse) still count as reads. */
-    for (size_t i = 0; i < t->niters; i++) db_iter_txn_flush(t->iters[i]);
+    for (size_t i = 0; i < t->niters; i++) db_iter_flush_range(t->iters[i]);
     if (mt_entries(t->writes) == 0) {
         txn_free(t);
         return OMEN_OK;
@@ -315,7 +329,7 @@ int omen_txn_commit(omen_txn *t, int sync)
         prev = n;
         rc = batch_add(&b, n->type, mt_node_key(n), n->klen, mt_node_val(n), n->vlen);
     }
-    if (!rc) rc = db_write_ops(db, batch_ops(&b), batch_ops_len(&b), b.count, b.mem_cost, t, sync);
+    if (!rc) rc = db_write_ops(db, batch_ops(&b), batch_ops_len(&b), b.count, b.mem_cost, txn_validate, t, sync);
     batch_free(&b);
     txn_free(t);
     return rc;

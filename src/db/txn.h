@@ -12,7 +12,8 @@
 #ifndef OMEN_TXN_H
 #define OMEN_TXN_H
 
-#include "db/db_impl.h"
+#include "db/memtable.h"
+#include "db/version.h"
 
 typedef struct txn_range {
     void *lo, *hi;
@@ -34,10 +35,5 @@ struct omen_txn {
     int status;   /* sticky failure (e.g. could not record a read) */
 };
 
-void txn_iter_released(struct omen_txn *t, omen_iter *it);
-/* Called by txn.c when the transaction ends before its iterators. */
-void db_iter_detach_txn(omen_iter *it);
-/* Record the range a transaction iterator has covered so far. */
-void db_iter_txn_flush(omen_iter *it);
 
 #endif

@@ -32,8 +32,8 @@
 #include <unistd.h>
 
 #include "db/batch.h"
-#include "db/db_impl.h"
-#include "db/txn.h"
+#include "db/write.h"
+#include "util/coding.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -60,23 +60,6 @@ static uint64_t now_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-void db_set_fatal(omen_db *db, int rc, const char *what)
-{
-    /* Copy the cause first: formatting the thread's error buffer into
-     * itself would garble it. */
-    char cause[400];
-    snprintf(cause, sizeof cause, "%s", omen_last_error());
-    pthread_mutex_lock(&db->fatal_mu);
-    if (atomic_load_explicit(&db->fatal_code, memory_order_relaxed) == OMEN_OK) {
-        snprintf(db->fatal_msg, sizeof db->fatal_msg,
-                 "%s failed; the database is now read-only (%s)", what, cause);
-        atomic_store_explicit(&db->fatal_code, rc ? rc : OMEN_IO, memory_order_release);
-    }
-    pthread_mutex_unlock(&db->fatal_mu);
-    atomic_store(&db->read_only, 1);
-    omen_seterr(rc, "%s failed; the database is now read-only (%s)", what, cause);
 }
 
 static int resolve_sync(const omen_db *db, int sync, int *out)
@@ -352,23 +335,25 @@ static void gather_sync_group(omen_db *db)
     pthread_mutex_lock(&db->mu);
 }
 
+typedef int (*validate_fn)(void *ctx, db_sv *sv, db_writer *first, db_writer *self);
+
 static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t count,
-                     size_t mem_cost, struct omen_txn *txn, int sync);
+                     size_t mem_cost, validate_fn validate, void *vctx, int sync);
 
 int db_write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t count,
-                 size_t mem_cost, struct omen_txn *txn, int sync)
+                 size_t mem_cost, validate_fn validate, void *vctx, int sync)
 {
     int rc = resolve_sync(db, sync, &sync);
     if (rc) return rc;
-    if (sync != OMEN_SYNC_FULL) return write_ops(db, ops, ops_len, count, mem_cost, txn, sync);
+    if (sync != OMEN_SYNC_FULL) return write_ops(db, ops, ops_len, count, mem_cost, validate, vctx, sync);
     atomic_fetch_add_explicit(&db->sync_active, 1, memory_order_relaxed);
-    rc = write_ops(db, ops, ops_len, count, mem_cost, txn, sync);
+    rc = write_ops(db, ops, ops_len, count, mem_cost, validate, vctx, sync);
     atomic_fetch_sub_explicit(&db->sync_active, 1, memory_order_relaxed);
     return rc;
 }
 
 static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t count,
-                     size_t mem_cost, struct omen_txn *txn, int sync)
+                     size_t mem_cost, validate_fn validate, void *vctx, int sync)
 {
     int rc;
     if (ops_len + BATCH_HEADER > WAL_MAX_RECORD)
@@ -382,15 +367,16 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
     w.ops_len = ops_len;
     w.count = count;
     w.mem_cost = mem_cost;
-    w.txn = txn;
+    w.validate = validate;
+    w.vctx = vctx;
     w.sync = sync;
 
     rc = db_check_writable(db, "write");
     if (rc) return rc;
     if (wait_turn(db, &w) == DB_W_DONE) return w.status;
 
-    /* Leader.  count == 0 && !txn is a flush request (omen_flush). */
-    int flush_req = count == 0 && !txn && ops == NULL;
+    /* Leader.  count == 0 && !validate is a flush request (omen_flush). */
+    int flush_req = count == 0 && !validate && ops == NULL;
     if (sync == OMEN_SYNC_FULL && !flush_req) gather_sync_group(db);
     rc = make_room(db, flush_req);
     if (rc || flush_req) {
@@ -401,12 +387,12 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
     db_writer *last = &w;
     size_t total = ops_len;
     size_t cap = ops_len <= GROUP_SMALL_BYTES ? ops_len + GROUP_SMALL_BYTES : GROUP_MAX_BYTES;
-    int has_txn = txn != NULL;
+    int has_txn = validate != NULL;
     for (db_writer *x = next_of(&w); x; x = next_of(x)) {
-        if (x->ops == NULL && x->count == 0 && !x->txn) break; /* flush request leads alone */
+        if (x->ops == NULL && x->count == 0 && !x->validate) break; /* flush request leads alone */
         if (total + x->ops_len > cap) break;
         total += x->ops_len;
-        has_txn |= x->txn != NULL;
+        has_txn |= x->validate != NULL;
         last = x;
     }
     uint64_t seq0 = atomic_load_explicit(&db->last_seq, memory_order_relaxed) + 1;
@@ -421,7 +407,7 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
     int do_sync = 0;
     for (db_writer *x = &w;; x = next_of(x)) {
         x->status = OMEN_OK;
-        if (x->txn) x->status = txn_validate(x->txn, vsv, &w, x);
+        if (x->validate) x->status = x->validate(x->vctx, vsv, &w, x);
         if (x->status == OMEN_OK && x->count) {
             n += x->count;
             niov++;
@@ -498,7 +484,7 @@ int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t 
     unsigned char *buf = need <= sizeof stackbuf ? stackbuf : omen_malloc(need);
     if (!buf) return omen_seterr(OMEN_NOMEM, "omen_put: out of memory");
     unsigned char *p = batch_encode_op(buf, MT_TYPE_PUT, key, klen, val, vlen);
-    rc = db_write_ops(db, buf, (size_t)(p - buf), 1, mt_entry_cost(klen, vlen), NULL, sync);
+    rc = db_write_ops(db, buf, (size_t)(p - buf), 1, mt_entry_cost(klen, vlen), NULL, NULL, sync);
     if (buf != stackbuf) omen_free(buf);
     return rc;
 }
@@ -513,7 +499,7 @@ int omen_delete(omen_db *db, const void *key, size_t klen, int sync)
     unsigned char *buf = need <= sizeof stackbuf ? stackbuf : omen_malloc(need);
     if (!buf) return omen_seterr(OMEN_NOMEM, "omen_delete: out of memory");
     unsigned char *p = batch_encode_op(buf, MT_TYPE_DELETE, key, klen, NULL, 0);
-    rc = db_write_ops(db, buf, (size_t)(p - buf), 1, mt_entry_cost(klen, 0), NULL, sync);
+    rc = db_write_ops(db, buf, (size_t)(p - buf), 1, mt_entry_cost(klen, 0), NULL, NULL, sync);
     if (buf != stackbuf) omen_free(buf);
     return rc;
 }
@@ -524,7 +510,7 @@ int omen_write(omen_db *db, omen_batch *b, int sync)
     if (rc) return rc;
     if (!b) return omen_seterr(OMEN_INVALID, "omen_write: NULL batch");
     if (b->count == 0) return resolve_sync(db, sync, &sync);
-    return db_write_ops(db, batch_ops(b), batch_ops_len(b), b->count, b->mem_cost, NULL, sync);
+    return db_write_ops(db, batch_ops(b), batch_ops_len(b), b->count, b->mem_cost, NULL, NULL, sync);
 }
 
 int omen_flush(omen_db *db)
@@ -532,7 +518,7 @@ int omen_flush(omen_db *db)
     int rc = db_check_writable(db, "omen_flush");
     if (rc) return rc;
     /* Become leader with an empty request: switches the memtable. */
-    rc = db_write_ops(db, NULL, 0, 0, 0, NULL, OMEN_SYNC_RELAXED);
+    rc = db_write_ops(db, NULL, 0, 0, 0, NULL, NULL, OMEN_SYNC_RELAXED);
     if (rc) return rc;
     pthread_mutex_lock(&db->mu);
     while (db->imm && !atomic_load(&db->read_only) && !db->shutting_down) {

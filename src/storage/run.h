@@ -55,7 +55,7 @@ enum { RUN_TYPE_DELETE = 0, RUN_TYPE_PUT = 1 };
 typedef struct run_opts {
     int compression;        /* OMEN_COMPRESS_*                                  */
     int bloom_bits_per_key; /* 0 disables the filter (answers "maybe" always)    */
-    unsigned epsilon;       /* learned-model error bound; 0 = the writer picks (run.c) */
+    unsigned epsilon;       /* learned-model error bound; 0 = the writer picks (run_write.c) */
     size_t block_size;      /* target value-block size; 0 = 4096                 */
 } run_opts;
 

@@ -1,6 +1,10 @@
 /*
- * db_impl.h -- internal structures of the db layer shared by db.c (handle,
- * write path, flush/compaction), iter.c (merging iterators) and txn.c.
+ * version.h -- the database handle's shared state and what every other db
+ * file builds on: run reference counts, superversions (the immutable
+ * {memtable, immutable memtable, runs} sets readers pin), the snapshot list,
+ * file names, manifest writes and the fatal-error flag.  version.c owns it;
+ * nothing here calls up into iter/write/bg/txn/open (docs/design.md,
+ * "Source layout", gives the dependency order).
  *
  * Invariants:
  *  - db->mu guards the current superversion pointer, the snapshot list,
@@ -18,15 +22,14 @@
  *  - last_seq is published (release) only after the whole group is in the
  *    memtable, so a reader at seq S sees every write <= S.
  */
-#ifndef OMEN_DB_IMPL_H
-#define OMEN_DB_IMPL_H
+#ifndef OMEN_DB_VERSION_H
+#define OMEN_DB_VERSION_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "db/batch.h"
 #include "db/memtable.h"
 #include "omendb.h"
 #include "storage/cache.h"
@@ -75,19 +78,7 @@ typedef struct db_hp_slot {
     char pad[64 - 2 * sizeof(void *)];
 } db_hp_slot;
 
-enum { DB_W_QUEUED = 0, DB_W_DONE = 1, DB_W_LEADS = 2 };
-
-typedef struct db_writer {
-    const unsigned char *ops;
-    size_t ops_len, mem_cost;
-    uint32_t count;
-    struct omen_txn *txn; /* validated by the leader when non-NULL */
-    int sync;
-    int status;
-    unsigned bit; /* the futex wake bit of the writer's thread (write.c) */
-    atomic_int state; /* DB_W_QUEUED, DB_W_DONE (status set) or DB_W_LEADS */
-    _Atomic(struct db_writer *) next; /* the writer queued after this one */
-} db_writer;
+struct db_writer; /* write.h */
 
 struct omen_db {
     char *path;
@@ -96,7 +87,7 @@ struct omen_db {
     block_cache *cache;
     block_cache *kept_cache; /* closed while runs were still pinned */
     int closed;
-    struct omen_db *zombie_next; /* closed handles stay allocated (see db.c) */
+    struct omen_db *zombie_next; /* closed handles stay allocated (see open.c) */
 
     pthread_mutex_t mu;
     pthread_mutex_t manifest_mu;
@@ -113,7 +104,7 @@ struct omen_db {
     uint64_t log_number;
 
     atomic_uint_fast64_t last_seq; /* published */
-    _Atomic(db_writer *) wq_tail; /* newest queued writer; NULL when none (write.c) */
+    _Atomic(struct db_writer *) wq_tail; /* newest queued writer; NULL when none (write.c) */
     atomic_int wq_wake; /* futex every waiter in the write path sleeps on (write.c) */
 
     struct omen_snapshot snaps; /* sentinel of the circular snapshot list */
@@ -139,7 +130,7 @@ struct omen_db {
     /* Hazard slots: a reader publishes the superversion it is using in a
      * slot (own cache line) instead of bumping a shared reference count;
      * a superversion whose count reached 0 is freed only once no slot
-     * names it (see db.c). */
+     * names it (see version.c). */
     db_hp_slot *hp;   /* DB_HP_SLOTS slots, 64-byte aligned inside hp_mem */
     void *hp_mem;
     pthread_mutex_t retire_mu;
@@ -155,6 +146,17 @@ struct omen_db {
     atomic_int sync_active, sync_queued;
 };
 
+/* ---- handle checks and the fatal flag ---------------------------------- */
+
+int db_check_handle(const omen_db *db, const char *fn);
+/* OMEN_READONLY (with the first fatal error's message) unless writable. */
+int db_check_writable(omen_db *db, const char *fn);
+/* Turn the handle read-only after a failure of `what`; the first call's
+ * code and message are kept (omen_fatal_error). */
+void db_set_fatal(omen_db *db, int rc, const char *what);
+
+/* ---- superversions --------------------------------------------------------- */
+
 /* Pin / unpin the current superversion. */
 db_sv *db_sv_get(omen_db *db);
 db_sv *db_sv_get_seq(omen_db *db, uint64_t *seq);
@@ -165,111 +167,55 @@ db_sv *db_sv_pin(omen_db *db, uint64_t *seq, int *slot);
 void db_sv_unpin(omen_db *db, db_sv *sv, int slot);
 void db_sv_put(db_sv *sv);
 db_sv *db_sv_new(mt *mem, mt *imm, db_run **runs, size_t n);
+/* Replace the current superversion (caller holds mu); returns the old one
+ * for the caller to release. */
 db_sv *db_sv_install(omen_db *db, db_sv *sv);
+/* Free every retired superversion no reader still names (retire_mu held). */
+void db_sv_reclaim(omen_db *db);
+
+/* ---- runs ------------------------------------------------------------------ */
+
 int db_run_open(omen_db *db, const manifest_run *meta, db_run **out);
+void db_run_unref(db_run *r);
 /* OMEN_OK if the opened run r (file fn) is the one meta describes: size,
  * entry count, sequence and key range, footer checksum and the file number
  * stored inside it; else OMEN_CORRUPT naming what differs. */
 int db_run_matches(const manifest_run *meta, run *r, const char *fn);
-void db_run_unref(db_run *r);
-int db_filename(const char *dir, uint64_t num, const char *ext, char **out);
-int db_snapshot_list(omen_db *db, uint64_t **out, size_t *n);
+/* Write the manifest for the given runs (caller holds manifest_mu; takes
+ * mu briefly to read the counters). */
 int db_write_manifest(omen_db *db, db_run **runs, size_t n, uint64_t log_number);
-int db_changed_since(db_sv *sv, const void *key, size_t klen, uint64_t snap, int *changed);
 
-/* Background work (bg.c). */
-int db_flush_memtable(omen_db *db, mt *m, uint64_t fnum, db_run **out);
-int db_start_threads(omen_db *db);
-void db_stop_threads(omen_db *db);
-void db_set_fatal(omen_db *db, int rc, const char *what);
+/* ---- snapshots --------------------------------------------------------------- */
 
-/* The write path (group commit).  ops/count describe encoded batch ops. */
-int db_write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t count,
-                 size_t mem_cost, struct omen_txn *txn, int sync);
-int db_check_handle(const omen_db *db, const char *fn);
-int db_check_writable(omen_db *db, const char *fn);
-
-/* Point read at seq through a pinned superversion: OMEN_OK with a malloc'd
- * copy, OMEN_NOTFOUND, or an error. */
-int db_get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val, size_t *vlen);
-
-/* Snapshots (internal; also used by transactions). */
 int db_snapshot_acquire(omen_db *db, struct omen_snapshot **out);
 void db_snapshot_drop(omen_db *db, struct omen_snapshot *s);
+/* Sorted copy of the live snapshot sequences (caller holds mu). */
+int db_snapshot_list(omen_db *db, uint64_t **out, size_t *n);
 
-/* ---- iterators (iter.c) ---------------------------------------------------- */
+/* ---- file names -------------------------------------------------------------- */
 
-/* A child of a merging iterator: yields internal entries in internal order. */
-typedef struct citer citer;
-typedef struct citer_ops {
-    void (*seek_first)(citer *c);
-    void (*seek_last)(citer *c);
-    void (*seek)(citer *c, const void *k, size_t kl, uint64_t seq);          /* first >= */
-    void (*seek_for_prev)(citer *c, const void *k, size_t kl, uint64_t seq); /* last <= */
-    void (*next)(citer *c);
-    void (*prev)(citer *c);
-    /* Value of the current entry (loaded lazily: runs read value blocks
-     * only for entries that are actually returned). */
-    int (*value)(citer *c, const void **val, size_t *vlen);
-    void (*destroy)(citer *c);
-} citer_ops;
+/* Suffix of a log kept aside by a WAL recovery mode. */
+#define DB_DAMAGED_SUFFIX ".damaged"
 
-struct citer {
-    const citer_ops *ops;
-    int valid;
-    int status;
-    /* Points into the memtable's arena or the run's map: stays valid after
-     * the child moves on, for as long as the iterator pins its source. */
-    const void *key;
-    size_t klen;
-    uint64_t seq;
-    int type;
-};
+/* "dir/NNNNNN.ext" (or dir itself when ext is NULL), omen_malloc'ed. */
+int db_filename(const char *dir, uint64_t num, const char *ext, char **out);
+/* "dir/name", omen_malloc'ed; NULL when out of memory. */
+char *db_path_join(const char *dir, const char *name);
+/* "000123.wal" -> 123 and kind 'w'; "000123.run" -> 'r'; a log kept aside
+ * by a WAL recovery mode, "000123.wal.damaged" -> 'd'; 0 otherwise. */
+int db_parse_name(const char *name, uint64_t *num);
 
-citer *citer_mem_new(const mt *m);
-citer *citer_run_new(db_run *r);
+/* What a database directory holds (fio_list_dir(dir, db_scan_cb, &scan)). */
+typedef struct db_dir_scan {
+    int has_manifest, foreign;
+    size_t ndamaged; /* logs kept aside by a WAL recovery mode */
+    uint64_t *wals;
+    size_t nwals, cwals;
+    uint64_t max_number;
+    char foreign_name[64];
+} db_dir_scan;
 
-/* Merging iterator over children (owns them). */
-typedef struct miter {
-    citer **c;
-    size_t n;
-    citer *cur;
-    /* Forward only: the smallest valid child other than cur when cur was
-     * chosen (NULL: none), or second_ok == 0 when unknown.  Only cur moves
-     * between two choices, so while cur stays below it, cur stays the
-     * smallest: one comparison per step instead of one per child. */
-    citer *second;
-    int second_ok;
-    int forward;
-} miter;
-
-void miter_init(miter *m, citer **children, size_t n);
-void miter_free(miter *m);
-void miter_seek_first(miter *m);
-void miter_seek_last(miter *m);
-void miter_seek(miter *m, const void *k, size_t kl, uint64_t seq);
-void miter_seek_for_prev(miter *m, const void *k, size_t kl, uint64_t seq);
-void miter_next(miter *m);
-void miter_prev(miter *m);
-int miter_status(const miter *m);
-static inline int miter_valid(const miter *m)
-{
-    return m->cur != NULL;
-}
-
-/* Children over a superversion (mem, imm, runs) appended to *arr. */
-int db_sv_children(db_sv *sv, citer ***arr, size_t *n, size_t *cap);
-
-/* Iterator creation shared by omen_iter_create and omen_txn_iter_create. */
-int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *opts,
-                struct omen_txn *txn, const mt *txn_writes, omen_iter **out);
-
-/* ---- transactions (txn.c) -------------------------------------------------- */
-
-/* Called by the write leader: OMEN_CONFLICT if the txn must abort.
- * group_* describe the members placed before it in the same group. */
-int txn_validate(struct omen_txn *t, db_sv *sv, db_writer *first, db_writer *self);
-void txn_record_range(struct omen_txn *t, const void *lo, size_t lolen, int has_lo,
-                      const void *hi, size_t hilen, int has_hi);
+int db_scan_cb(void *ctx, const char *name);
+int db_u64_cmp(const void *a, const void *b);
 
 #endif
