@@ -331,6 +331,13 @@ void hnsw_reclaim(hnsw *g)
     g->nlimbo = w;
 }
 
+int hnsw_add_free_slot(hnsw *g, uint32_t s)
+{
+    if (retire(g, s, NULL)) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+    g->limbo[g->nlimbo - 1].epoch = 0;
+    return OMEN_OK;
+}
+
 static uint32_t take_free_slot(hnsw *g)
 {
     if (g->limbo_head == g->nlimbo) return HN_NONE;

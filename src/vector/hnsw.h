@@ -174,7 +174,8 @@ void hnsw_reclaim(hnsw *g);
 /* Make slot s exist (for loading a graph file): allocates chunks up to s and
  * raises hwm; the node is FREE. */
 int hnsw_ensure_slot(hnsw *g, uint32_t s);
-/* Level a new node would get (for loaders that need the RNG state). */
+/* Record slot s (FREE) as reusable (loaders). */
+int hnsw_add_free_slot(hnsw *g, uint32_t s);
 uint64_t hnsw_memory(const hnsw *g);
 uint32_t hnsw_levels(const hnsw *g);
 
