@@ -63,7 +63,7 @@ enum {
 };
 
 /* Limits.  Keys may be empty; values may be empty. */
-#define OMEN_MAX_KEY_LEN (16u * 1024u)           /* 16 KiB  */
+#define OMEN_MAX_KEY_LEN (16u * 1024u)            /* 16 KiB  */
 #define OMEN_MAX_VALUE_LEN (256u * 1024u * 1024u) /* 256 MiB */
 
 /* Compression of value blocks in sorted-run files. */
@@ -177,8 +177,7 @@ OMEN_EXPORT int omen_destroy(const char *path);
 /* ---- Single writes and reads -------------------------------------------- */
 
 /* Insert or overwrite.  sync is OMEN_SYNC_DEFAULT/RELAXED/FULL. */
-OMEN_EXPORT int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t vlen,
-                         int sync);
+OMEN_EXPORT int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t vlen, int sync);
 
 /* Delete a key (absent keys are not an error). */
 OMEN_EXPORT int omen_delete(omen_db *db, const void *key, size_t klen, int sync);
@@ -187,8 +186,8 @@ OMEN_EXPORT int omen_delete(omen_db *db, const void *key, size_t klen, int sync)
  * On OMEN_OK *val is a malloc'ed copy owned by the caller (free it with
  * omen_free; it is non-NULL even for an empty value) and *vlen its length.
  * On OMEN_NOTFOUND *val is set to NULL. */
-OMEN_EXPORT int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen,
-                         void **val, size_t *vlen);
+OMEN_EXPORT int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void **val,
+                         size_t *vlen);
 
 /* As omen_get, into the caller's buffer, with no allocation: on OMEN_OK
  * min(cap, length) bytes of the value are copied to buf and *vlen receives
@@ -197,8 +196,8 @@ OMEN_EXPORT int omen_get(omen_db *db, const omen_snapshot *snap, const void *key
  * the length only).  buf belongs to the caller throughout; OmenDB keeps no
  * pointer to it.  On OMEN_NOTFOUND *vlen is 0.  NULL vlen, or NULL buf with
  * cap > 0: OMEN_INVALID. */
-OMEN_EXPORT int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key,
-                              size_t klen, void *buf, size_t cap, size_t *vlen);
+OMEN_EXPORT int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void *buf,
+                              size_t cap, size_t *vlen);
 
 /* Read n keys at one consistent point: the snapshot when snap is non-NULL,
  * else the state when the call starts (every key sees the same writes, as
@@ -214,16 +213,14 @@ OMEN_EXPORT int omen_get_into(omen_db *db, const omen_snapshot *snap, const void
  * searched for all of them in one batch (the learned index's batch search),
  * which is faster per key than omen_get for more than a few keys.  n 0 is
  * OMEN_OK. */
-OMEN_EXPORT int omen_get_many(omen_db *db, const omen_snapshot *snap, size_t n,
-                              const void *const *keys, const size_t *klens, void **vals,
-                              size_t *vlens);
+OMEN_EXPORT int omen_get_many(omen_db *db, const omen_snapshot *snap, size_t n, const void *const *keys,
+                              const size_t *klens, void **vals, size_t *vlens);
 
 /* ---- Write batches (atomic: all or nothing, also across a crash) -------- */
 
 /* *out is owned by the caller until omen_batch_destroy. */
 OMEN_EXPORT int omen_batch_create(omen_batch **out);
-OMEN_EXPORT int omen_batch_put(omen_batch *b, const void *key, size_t klen, const void *val,
-                               size_t vlen);
+OMEN_EXPORT int omen_batch_put(omen_batch *b, const void *key, size_t klen, const void *val, size_t vlen);
 OMEN_EXPORT int omen_batch_delete(omen_batch *b, const void *key, size_t klen);
 OMEN_EXPORT void omen_batch_clear(omen_batch *b);
 OMEN_EXPORT size_t omen_batch_count(const omen_batch *b);
@@ -285,8 +282,7 @@ OMEN_EXPORT int omen_txn_begin(omen_db *db, omen_txn **out);
 /* Read through the transaction: its own writes first, then its snapshot.
  * Ownership of *val as for omen_get.  The read is recorded for validation. */
 OMEN_EXPORT int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *vlen);
-OMEN_EXPORT int omen_txn_put(omen_txn *t, const void *key, size_t klen, const void *val,
-                             size_t vlen);
+OMEN_EXPORT int omen_txn_put(omen_txn *t, const void *key, size_t klen, const void *val, size_t vlen);
 OMEN_EXPORT int omen_txn_delete(omen_txn *t, const void *key, size_t klen);
 /* Iterator merging the transaction's writes over its snapshot; the scanned
  * range is recorded for validation.  Must be destroyed before the
@@ -303,27 +299,27 @@ OMEN_EXPORT void omen_txn_rollback(omen_txn *t);
 #define OMEN_MAX_LEVELS 8
 
 typedef struct omen_stats {
-    uint64_t sequence;                      /* last committed sequence number   */
+    uint64_t sequence; /* last committed sequence number   */
     uint64_t runs_per_level[OMEN_MAX_LEVELS];
     uint64_t entries_per_level[OMEN_MAX_LEVELS];
-    uint64_t run_entries;                   /* entries in all sorted runs       */
+    uint64_t run_entries; /* entries in all sorted runs       */
     uint64_t memtable_entries;
     uint64_t memtable_bytes;
-    uint64_t file_bytes;                    /* bytes of all live run files      */
-    uint64_t index_bytes;                   /* learned-model bytes in runs      */
+    uint64_t file_bytes;  /* bytes of all live run files      */
+    uint64_t index_bytes; /* learned-model bytes in runs      */
     uint64_t filter_bytes;
     uint64_t wal_bytes;
     uint64_t cache_hits, cache_misses;
     uint64_t flushes, compactions;
     uint64_t compaction_bytes_written;
-    uint64_t write_stalls_us;               /* time writers were slowed down    */
-    int read_only;                          /* 1 after a fatal I/O error        */
-    int fatal_error;                        /* its code (OMEN_OK if none): see
-                                               omen_fatal_error for the message */
-    uint64_t wal_records_skipped;           /* left behind by the open's WAL recovery
-                                               mode (intact records not applied, plus
-                                               one per damaged region)          */
-    uint64_t wal_bytes_skipped;             /* bytes of log they occupied       */
+    uint64_t write_stalls_us;     /* time writers were slowed down    */
+    int read_only;                /* 1 after a fatal I/O error        */
+    int fatal_error;              /* its code (OMEN_OK if none): see
+                                     omen_fatal_error for the message */
+    uint64_t wal_records_skipped; /* left behind by the open's WAL recovery
+                                     mode (intact records not applied, plus
+                                     one per damaged region)          */
+    uint64_t wal_bytes_skipped;   /* bytes of log they occupied       */
 } omen_stats;
 
 OMEN_EXPORT int omen_get_stats(omen_db *db, omen_stats *out);
@@ -343,8 +339,7 @@ OMEN_EXPORT int omen_flush(omen_db *db);
 
 /* Compact all runs overlapping [begin, end] (NULL = unbounded) into the
  * bottom level and wait for it. */
-OMEN_EXPORT int omen_compact_range(omen_db *db, const void *begin, size_t blen, const void *end,
-                                   size_t elen);
+OMEN_EXPORT int omen_compact_range(omen_db *db, const void *begin, size_t blen, const void *end, size_t elen);
 
 /* Verify every checksum and learned model of the database in `path`, that
  * each run file is the one its MANIFEST entry describes, and classify each
@@ -354,8 +349,237 @@ OMEN_EXPORT int omen_compact_range(omen_db *db, const void *begin, size_t blen, 
  * open, returns OMEN_LOCKED at once (and reports it).  Each finding and a
  * summary is passed to report (may be NULL) as one line of text.  OMEN_OK if
  * everything checked out, OMEN_CORRUPT otherwise. */
-OMEN_EXPORT int omen_check(const char *path, void (*report)(void *ctx, const char *line),
-                           void *ctx);
+OMEN_EXPORT int omen_check(const char *path, void (*report)(void *ctx, const char *line), void *ctx);
+
+/* ---- Vector sets --------------------------------------------------------
+ *
+ * A vector set is a named collection inside a database (modelled on Redis 8
+ * vector sets): elements with byte-string ids, each holding one vector of
+ * the set's dimension and optional attributes (a JSON object as text) used
+ * by search filters.  Search is approximate nearest neighbour over an
+ * HNSW-style graph; see docs/vector.md.
+ *
+ * Durability: every element is stored as ordinary engine entries under the
+ * reserved key prefix 0xFF 0xFF (user keys starting with 0xFF 0xFF are
+ * rejected with OMEN_INVALID and user iterators never see them; see
+ * docs/format.md).  Each vector write is therefore a write like omen_put:
+ * it goes through the write-ahead log and group commit with the given sync
+ * mode, and omen_batch / omen_txn may mix key-value and vector writes that
+ * commit atomically.  The search graph lives in RAM and is checkpointed to a
+ * checksummed file in the database directory; reopening loads it and
+ * replays only the writes made after it.
+ *
+ * Handles: omen_vset_create / omen_vset_open return a counted handle to the
+ * set's shared in-memory state; every successful create/open is paired with
+ * one omen_vset_close, and every handle of a database must be closed before
+ * omen_close.  A handle may be used by any number of threads at once:
+ * searches never wait for writers, writes to one set are serialized.
+ *
+ * Scores: every search returns distances, smaller is closer:
+ *   OMEN_METRIC_L2      squared Euclidean distance;
+ *   OMEN_METRIC_COSINE  1 - cosine similarity (0 .. 2); vectors are
+ *                       normalised to unit length when added;
+ *   OMEN_METRIC_IP      the negated inner product.
+ *
+ * Vectors passed in are float32 arrays of exactly the set's dimension; a
+ * NaN or infinite component, or a zero vector in a cosine set, is
+ * OMEN_INVALID and changes nothing.
+ */
+typedef struct omen_vset omen_vset;
+
+enum { OMEN_METRIC_L2 = 0, OMEN_METRIC_COSINE = 1, OMEN_METRIC_IP = 2 };
+
+/* How the graph traverses vectors in RAM.  The full float32 vector is
+ * always kept in the engine (for exact re-ranking and omen_vset_get).
+ * OMEN_PREC_INT8: scalar-quantized to one signed byte per component
+ * (traversal), then the best candidates are re-ranked exactly.
+ * OMEN_PREC_FLOAT32: float32 vectors in RAM, no re-ranking needed. */
+enum { OMEN_PREC_FLOAT32 = 0, OMEN_PREC_INT8 = 1 };
+
+#define OMEN_VSET_MAX_NAME 255u /* bytes of a set name (no NUL inside)  */
+#define OMEN_VSET_MAX_DIM 32768u
+#define OMEN_VSET_MAX_ID 1024u     /* bytes of an element id               */
+#define OMEN_VSET_MAX_ATTRS 65536u /* bytes of an attribute JSON text      */
+#define OMEN_VSET_MAX_K 100000u    /* largest k of one search              */
+
+typedef struct omen_vset_options {
+    uint32_t dim;             /* required: 1 .. OMEN_VSET_MAX_DIM                   */
+    int metric;               /* OMEN_METRIC_* (default L2)                         */
+    int precision;            /* OMEN_PREC_* (default INT8)                         */
+    uint32_t M;               /* graph degree, 4 .. 64 (default 16; level 0: 2M)    */
+    uint32_t ef_construction; /* candidate list while inserting (default 200)       */
+    uint32_t ef_search;       /* default ef of searches that pass 0 (default 64)    */
+} omen_vset_options;
+
+/* Fill *opts with the defaults documented above (dim = 0: must be set). */
+OMEN_EXPORT void omen_vset_options_init(omen_vset_options *opts);
+
+/* Create the set `name` (NUL-terminated, 1..OMEN_VSET_MAX_NAME bytes) and
+ * return a handle in *out (owned by the caller until omen_vset_close).
+ * The creation is one synced write.  OMEN_EXISTS if a set of that name
+ * exists; OMEN_INVALID for a bad option. */
+OMEN_EXPORT int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opts,
+                                 omen_vset **out);
+
+/* Open the existing set `name`: OMEN_NOTFOUND if there is none.  The first
+ * open of a set in a process loads its graph file and replays the writes
+ * made after it (or rebuilds the graph from the stored elements when the
+ * file is missing, stale or fails its checksum).  *out as for create. */
+OMEN_EXPORT int omen_vset_open(omen_db *db, const char *name, omen_vset **out);
+
+/* Release a handle.  When the last handle of the set closes, the graph is
+ * checkpointed if it changed (an error doing so is returned, but the handle
+ * is released anyway and nothing acknowledged is lost: the next open
+ * replays from the engine).  NULL is allowed. */
+OMEN_EXPORT int omen_vset_close(omen_vset *vs);
+
+/* Write the graph file now (also done by the last omen_vset_close), so that
+ * the next open has less to replay. */
+OMEN_EXPORT int omen_vset_checkpoint(omen_vset *vs);
+
+/* Delete the set `name` with all its elements and its graph file.  Open
+ * handles of it fail with OMEN_NOTFOUND afterwards (they still must be
+ * closed).  OMEN_NOTFOUND if absent. */
+OMEN_EXPORT int omen_vset_drop(omen_db *db, const char *name);
+
+/* Names of every set, sorted bytewise.  On OMEN_OK *names is one malloc'd
+ * block (free it with omen_free) holding *n pointers to NUL-terminated
+ * names inside the same block; *names is NULL when *n == 0. */
+OMEN_EXPORT int omen_vset_list(omen_db *db, char ***names, size_t *n);
+
+typedef struct omen_vset_info {
+    uint32_t dim;
+    int metric, precision;
+    uint32_t M, ef_construction, ef_search;
+    uint64_t count;        /* live elements                                     */
+    uint64_t deleted;      /* deleted nodes not yet unlinked from the graph     */
+    uint32_t levels;       /* graph levels (0 when empty)                       */
+    uint64_t memory_bytes; /* RAM of graph + traversal vectors + ids/attributes */
+    uint64_t log_tail;     /* writes the graph file does not cover yet          */
+} omen_vset_info;
+
+OMEN_EXPORT int omen_vset_info_get(omen_vset *vs, omen_vset_info *out);
+
+/* Name of the set; borrowed, valid until the handle is closed. */
+OMEN_EXPORT const char *omen_vset_name(const omen_vset *vs);
+
+/* ---- Vector writes ----
+ * id: 1..OMEN_VSET_MAX_ID bytes, any bytes.  attrs: a JSON object as text
+ * (e.g. {"year": 1999, "genre": "noir"}), at most OMEN_VSET_MAX_ATTRS bytes;
+ * attrs == NULL keeps the element's current attributes (none for a new
+ * element), attrs_len == 0 with attrs != NULL removes them.  Attribute text
+ * that is not a JSON object is OMEN_INVALID.  Adding an id that exists
+ * replaces its vector (and attributes when given): the old node leaves the
+ * graph, nothing is duplicated.  dim must equal the set's dimension. */
+OMEN_EXPORT int omen_vset_add(omen_vset *vs, const void *id, size_t id_len, const float *vec, uint32_t dim,
+                              const char *attrs, size_t attrs_len, int sync);
+
+/* Add n elements as one atomic write.  vecs holds n * dim floats, row i
+ * being element i.  ids[i]/id_lens[i] name element i; attrs may be NULL
+ * (no attribute change for any element) or an array of n entries (NULL
+ * entries keep attributes).  Everything is validated before anything is
+ * written: one bad element fails the call and writes nothing.  A graph is
+ * built in the calling thread. */
+OMEN_EXPORT int omen_vset_add_many(omen_vset *vs, size_t n, const void *const *ids, const size_t *id_lens,
+                                   const float *vecs, uint32_t dim, const char *const *attrs,
+                                   const size_t *attrs_lens, int sync);
+
+/* Remove an element: it leaves search results at once, its engine entries
+ * are deleted in the same write, and its graph node is unlinked (neighbours
+ * re-linked, slot reused) by the set's next repair pass.  OMEN_NOTFOUND if
+ * the element does not exist. */
+OMEN_EXPORT int omen_vset_delete(omen_vset *vs, const void *id, size_t id_len, int sync);
+
+/* Replace (attrs_len > 0) or remove (attrs_len == 0) the attributes of an
+ * existing element.  OMEN_NOTFOUND if absent. */
+OMEN_EXPORT int omen_vset_set_attrs(omen_vset *vs, const void *id, size_t id_len, const char *attrs,
+                                    size_t attrs_len, int sync);
+
+/* The same writes recorded in a batch or a transaction: they commit with
+ * the batch's other operations in omen_write / omen_txn_commit, all or
+ * nothing, and the graph follows once the commit succeeds.  The batch or
+ * transaction keeps its own reference to the set (the handle may be closed
+ * before the batch is written).  A delete of an absent element is not an
+ * error here.  Validation errors are returned at once and leave the batch
+ * unchanged. */
+OMEN_EXPORT int omen_batch_vadd(omen_batch *b, omen_vset *vs, const void *id, size_t id_len, const float *vec,
+                                uint32_t dim, const char *attrs, size_t attrs_len);
+OMEN_EXPORT int omen_batch_vdel(omen_batch *b, omen_vset *vs, const void *id, size_t id_len);
+OMEN_EXPORT int omen_txn_vadd(omen_txn *t, omen_vset *vs, const void *id, size_t id_len, const float *vec,
+                              uint32_t dim, const char *attrs, size_t attrs_len);
+OMEN_EXPORT int omen_txn_vdel(omen_txn *t, omen_vset *vs, const void *id, size_t id_len);
+
+/* ---- Vector reads ---- */
+
+/* OMEN_OK if the element exists, OMEN_NOTFOUND if not. */
+OMEN_EXPORT int omen_vset_contains(omen_vset *vs, const void *id, size_t id_len);
+
+/* Copy the element's vector as float32 (as stored; for a cosine set the
+ * normalised vector) into out[0 .. dim-1]; dim must equal the set's. */
+OMEN_EXPORT int omen_vset_get(omen_vset *vs, const void *id, size_t id_len, float *out, uint32_t dim);
+
+/* The element's vector in the traversal precision: for OMEN_PREC_INT8,
+ * out[i] * *scale + *offset approximates component i; for float32 sets
+ * OMEN_INVALID (use omen_vset_get).  scale/offset may be NULL. */
+OMEN_EXPORT int omen_vset_get_int8(omen_vset *vs, const void *id, size_t id_len, int8_t *out, uint32_t dim,
+                                   float *scale, float *offset);
+
+/* Attributes: on OMEN_OK *json is a malloc'd NUL-terminated copy (free
+ * with omen_free) and *len its length; an element without attributes gives
+ * OMEN_OK with *json = NULL, *len = 0.  OMEN_NOTFOUND if absent. */
+OMEN_EXPORT int omen_vset_get_attrs(omen_vset *vs, const void *id, size_t id_len, char **json, size_t *len);
+
+/* A uniformly chosen live element's id: malloc'd copy in *id (free with
+ * omen_free), length in *id_len.  OMEN_NOTFOUND if the set is empty. */
+OMEN_EXPORT int omen_vset_random(omen_vset *vs, void **id, size_t *id_len);
+
+/* ---- Search ---- */
+
+typedef struct omen_vset_query {
+    uint32_t k;         /* results wanted, 1 .. OMEN_VSET_MAX_K                     */
+    uint32_t ef;        /* candidate list size; 0 = the set's ef_search; raised to k */
+    const char *filter; /* NULL, or an expression over the attributes (VSIM FILTER
+                         * syntax: .year > 1990 and .genre in ["drama","noir"]) */
+    int exact;          /* 1: exact scan instead of the graph (ground truth)        */
+} omen_vset_query;
+
+typedef struct omen_vset_hit {
+    const void *id; /* points inside the same result block */
+    size_t id_len;
+    float score; /* distance, smaller is closer (see above)                 */
+} omen_vset_hit;
+
+typedef struct omen_vset_result {
+    size_t n;            /* hits, at most k (fewer when the set/filter has fewer) */
+    omen_vset_hit *hits; /* closest first                                         */
+} omen_vset_result;
+
+/* Approximate k nearest neighbours of q (dim floats).  On OMEN_OK *out is
+ * one malloc'd block owning the hits and their ids: free it with omen_free.
+ * A filter that does not parse is OMEN_INVALID (omen_last_error names the
+ * position).  Elements whose attributes lack a field used by the filter, or
+ * whose types do not fit an operator, do not match.  When a filter matches
+ * few elements the search scans them exactly, so a filtered result has min(k,
+ * matches) hits.  An empty set gives n = 0.  The result reflects a
+ * consistent moment: writes acknowledged before the call are visible. */
+OMEN_EXPORT int omen_vset_search(omen_vset *vs, const float *q, uint32_t dim, const omen_vset_query *query,
+                                 omen_vset_result **out);
+
+/* As omen_vset_search with the stored vector of element `id` as the query
+ * (the element itself is part of the results).  OMEN_NOTFOUND if absent. */
+OMEN_EXPORT int omen_vset_search_id(omen_vset *vs, const void *id, size_t id_len,
+                                    const omen_vset_query *query, omen_vset_result **out);
+
+/* nq queries (rows of qs, nq * dim floats) with `threads` threads (0 = one
+ * per online core).  On OMEN_OK *out is one malloc'd array of nq result
+ * pointers, each as from omen_vset_search; free everything with
+ * omen_vset_results_free(*out, nq). */
+OMEN_EXPORT int omen_vset_search_many(omen_vset *vs, size_t nq, const float *qs, uint32_t dim,
+                                      const omen_vset_query *query, int threads, omen_vset_result ***out);
+OMEN_EXPORT void omen_vset_results_free(omen_vset_result **res, size_t nq);
+
+/* Check a filter expression without searching: OMEN_OK or OMEN_INVALID. */
+OMEN_EXPORT int omen_vset_filter_check(const char *filter);
 
 #ifdef __cplusplus
 }

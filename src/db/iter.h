@@ -86,6 +86,9 @@ typedef struct iter_owner_ops {
 int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *opts,
                 const iter_owner_ops *owner_ops, void *owner, const mt *txn_writes,
                 omen_iter **out);
+/* omen_iter_create without the bound below the reserved range (engine
+ * modules reading their own entries). */
+int db_iter_create_any(omen_db *db, const omen_iter_options *opts, omen_iter **out);
 /* The owner ends before the iterator: forget it (the iterator then counts
  * as an outstanding object of the handle). */
 void db_iter_detach(omen_iter *it);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "db/batch.h"
+#include "db/reserved.h"
 #include "db/write.h"
 #include "util/coding.h"
 #include "util/err.h"
@@ -478,6 +479,8 @@ int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t 
     int rc = db_check_writable(db, "omen_put");
     if (rc) return rc;
     if ((rc = batch_check_kv("omen_put", key, klen, val, vlen)) != OMEN_OK) return rc;
+    if (key && db_key_reserved(key, klen))
+        return omen_seterr(OMEN_INVALID, "omen_put: keys starting 0xFF 0xFF are reserved");
     /* Encode on the stack when small: no allocation on the hot path. */
     unsigned char stackbuf[512];
     size_t need = batch_op_bound(klen, vlen);
@@ -494,6 +497,8 @@ int omen_delete(omen_db *db, const void *key, size_t klen, int sync)
     int rc = db_check_writable(db, "omen_delete");
     if (rc) return rc;
     if ((rc = batch_check_kv("omen_delete", key, klen, NULL, 0)) != OMEN_OK) return rc;
+    if (key && db_key_reserved(key, klen))
+        return omen_seterr(OMEN_INVALID, "omen_delete: keys starting 0xFF 0xFF are reserved");
     unsigned char stackbuf[512];
     size_t need = batch_op_bound(klen, 0);
     unsigned char *buf = need <= sizeof stackbuf ? stackbuf : omen_malloc(need);
@@ -510,7 +515,9 @@ int omen_write(omen_db *db, omen_batch *b, int sync)
     if (rc) return rc;
     if (!b) return omen_seterr(OMEN_INVALID, "omen_write: NULL batch");
     if (b->count == 0) return resolve_sync(db, sync, &sync);
-    return db_write_ops(db, batch_ops(b), batch_ops_len(b), b->count, b->mem_cost, NULL, NULL, sync);
+    rc = db_write_ops(db, batch_ops(b), batch_ops_len(b), b->count, b->mem_cost, NULL, NULL, sync);
+    if (rc == OMEN_OK && b->hook.apply) b->hook.apply(b->hook.arg);
+    return rc;
 }
 
 int omen_flush(omen_db *db)
