@@ -253,6 +253,12 @@ typedef struct omen_stats {
 
 int omen_get_stats(omen_db *db, omen_stats *out);
 
+/* Make every write acknowledged so far durable (one fdatasync of the log),
+ * as if each had been written with OMEN_SYNC_FULL.  For callers that write
+ * with OMEN_SYNC_RELAXED and sync on their own schedule (omendb-server's
+ * "everysec").  A failed sync turns the handle read-only. */
+int omen_sync(omen_db *db);
+
 /* Flush the memtable to a sorted run and wait for it. */
 int omen_flush(omen_db *db);
 
