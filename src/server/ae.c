@@ -35,7 +35,12 @@ struct ae_loop {
     ae_timer *timers;
     long long next_timer_id;
     ae_pass_fn *after_pass;
+    ae_gather_fn *gather;
 };
+
+static int64_t pass_ms;
+int64_t ae_pass_ms(void) { return pass_ms; }
+void ae_set_gather(ae_loop *el, ae_gather_fn *fn) { el->gather = fn; }
 
 int64_t ae_now_us(void)
 {
@@ -169,8 +174,23 @@ static void run_timers(ae_loop *el)
     }
 }
 
+static void dispatch(ae_loop *el, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int fd = el->events[i].data.fd;
+        uint32_t ev = el->events[i].events;
+        ae_file *f = &el->files[fd];
+        if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && (f->mask & AE_READABLE))
+            f->rfn(el, fd, f->data, AE_READABLE);
+        f = &el->files[fd];
+        if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (f->mask & AE_WRITABLE))
+            f->wfn(el, fd, f->data, AE_WRITABLE);
+    }
+}
+
 void ae_main(ae_loop *el)
 {
+    pass_ms = ae_now_ms();
     while (!el->stop) {
         int64_t wait = 1000, now = mono_ms();
         for (ae_timer *t = el->timers; t; t = t->next) {
@@ -179,17 +199,20 @@ void ae_main(ae_loop *el)
         }
         int n = epoll_wait(el->epfd, el->events, el->setsize, (int)wait);
         if (n < 0 && errno != EINTR) break;
-        for (int i = 0; i < n; i++) {
-            int fd = el->events[i].data.fd;
-            uint32_t ev = el->events[i].events;
-            ae_file *f = &el->files[fd];
-            if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && (f->mask & AE_READABLE))
-                f->rfn(el, fd, f->data, AE_READABLE);
-            f = &el->files[fd];
-            if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && (f->mask & AE_WRITABLE))
-                f->wfn(el, fd, f->data, AE_WRITABLE);
+        int64_t start_us = ae_now_us();
+        pass_ms = start_us / 1000;
+        dispatch(el, n);
+        while (el->gather && n > 0) {
+            long more = el->gather(el, start_us);
+            if (more <= 0) break;
+            struct timespec ts = {0, more * 1000};
+            n = epoll_pwait2(el->epfd, el->events, el->setsize, &ts, NULL);
+            if (n <= 0) break;
+            pass_ms = ae_now_ms();
+            dispatch(el, n);
         }
         if (el->after_pass) el->after_pass(el);
+        pass_ms = ae_now_ms();
         run_timers(el);
     }
 }

@@ -29,6 +29,14 @@ void ae_del(ae_loop *el, int fd, int mask);
 int ae_mask(ae_loop *el, int fd);
 long long ae_timer_add(ae_loop *el, long ms, ae_timer_fn *fn, void *data);
 void ae_set_after_pass(ae_loop *el, ae_pass_fn *fn);
+/* Asked after a pass's events were dispatched, before the after-pass hook:
+ * returns how many microseconds more to wait for further events to join
+ * this pass (0: end the pass).  The server uses it to let more clients'
+ * writes share one fsync under --sync always. */
+typedef long ae_gather_fn(ae_loop *el, int64_t pass_start_us);
+void ae_set_gather(ae_loop *el, ae_gather_fn *fn);
+/* Wall-clock time cached at the start of the current pass. */
+int64_t ae_pass_ms(void);
 void ae_stop(ae_loop *el);
 void ae_main(ae_loop *el);
 int64_t ae_now_ms(void);

@@ -383,6 +383,6 @@ static void configCommand(client *c)
 }
 
 command config_commands[] = {
-    {"config", configCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "A container for server configuration commands", "2.0.0", 0, 0},
+    {"config", configCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "A container for server configuration commands", "2.0.0", 0},
     {0},
 };

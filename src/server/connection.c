@@ -334,13 +334,13 @@ static void clientCommand(client *c)
 }
 
 command connection_commands[] = {
-    {"ping", pingCommand, -1, CMD_FAST, 0, 0, 0, "connection", "Returns the server's liveliness response", "1.0.0", 0, 0},
-    {"echo", echoCommand, 2, CMD_FAST, 0, 0, 0, "connection", "Returns the given string", "1.0.0", 0, 0},
-    {"select", selectCommand, 2, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Changes the selected database (only 0 exists)", "1.0.0", 0, 0},
-    {"auth", authCommand, -2, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Authenticates the connection", "1.0.0", 0, 0},
-    {"hello", helloCommand, -1, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Handshakes with the server (RESP2 or RESP3)", "6.0.0", 0, 0},
-    {"quit", quitCommand, -1, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Closes the connection", "1.0.0", 0, 0},
-    {"reset", resetCommand, 1, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Resets the connection", "6.2.0", 0, 0},
-    {"client", clientCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "A container for client connection commands", "2.4.0", 0, 0},
+    {"ping", pingCommand, -1, CMD_FAST, 0, 0, 0, "connection", "Returns the server's liveliness response", "1.0.0", 0},
+    {"echo", echoCommand, 2, CMD_FAST, 0, 0, 0, "connection", "Returns the given string", "1.0.0", 0},
+    {"select", selectCommand, 2, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Changes the selected database (only 0 exists)", "1.0.0", 0},
+    {"auth", authCommand, -2, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Authenticates the connection", "1.0.0", 0},
+    {"hello", helloCommand, -1, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Handshakes with the server (RESP2 or RESP3)", "6.0.0", 0},
+    {"quit", quitCommand, -1, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Closes the connection", "1.0.0", 0},
+    {"reset", resetCommand, 1, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Resets the connection", "6.2.0", 0},
+    {"client", clientCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "A container for client connection commands", "2.4.0", 0},
     {0},
 };

@@ -181,14 +181,14 @@ long expire_cron(ae_loop *el, long long id, void *data)
 #define W (CMD_WRITE | CMD_FAST)
 #define R (CMD_READONLY | CMD_FAST)
 command expire_commands[] = {
-    {"expire", expireCommand, -3, W, 1, 1, 1, "generic", "Sets the expiration time of a key in seconds", "1.0.0", 0, 0},
-    {"pexpire", pexpireCommand, -3, W, 1, 1, 1, "generic", "Sets the expiration time of a key in milliseconds", "2.6.0", 0, 0},
-    {"expireat", expireatCommand, -3, W, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix timestamp", "1.2.0", 0, 0},
-    {"pexpireat", pexpireatCommand, -3, W, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp", "2.6.0", 0, 0},
-    {"ttl", ttlCommand, 2, R, 1, 1, 1, "generic", "Returns the expiration time in seconds of a key", "1.0.0", 0, 0},
-    {"pttl", pttlCommand, 2, R, 1, 1, 1, "generic", "Returns the expiration time in milliseconds of a key", "2.6.0", 0, 0},
-    {"expiretime", expiretimeCommand, 2, R, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix timestamp", "7.0.0", 0, 0},
-    {"pexpiretime", pexpiretimeCommand, 2, R, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp", "7.0.0", 0, 0},
-    {"persist", persistCommand, 2, W, 1, 1, 1, "generic", "Removes the expiration time of a key", "2.2.0", 0, 0},
+    {"expire", expireCommand, -3, W, 1, 1, 1, "generic", "Sets the expiration time of a key in seconds", "1.0.0", 0},
+    {"pexpire", pexpireCommand, -3, W, 1, 1, 1, "generic", "Sets the expiration time of a key in milliseconds", "2.6.0", 0},
+    {"expireat", expireatCommand, -3, W, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix timestamp", "1.2.0", 0},
+    {"pexpireat", pexpireatCommand, -3, W, 1, 1, 1, "generic", "Sets the expiration time of a key to a Unix milliseconds timestamp", "2.6.0", 0},
+    {"ttl", ttlCommand, 2, R, 1, 1, 1, "generic", "Returns the expiration time in seconds of a key", "1.0.0", 0},
+    {"pttl", pttlCommand, 2, R, 1, 1, 1, "generic", "Returns the expiration time in milliseconds of a key", "2.6.0", 0},
+    {"expiretime", expiretimeCommand, 2, R, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix timestamp", "7.0.0", 0},
+    {"pexpiretime", pexpiretimeCommand, 2, R, 1, 1, 1, "generic", "Returns the expiration time of a key as a Unix milliseconds timestamp", "7.0.0", 0},
+    {"persist", persistCommand, 2, W, 1, 1, 1, "generic", "Removes the expiration time of a key", "2.2.0", 0},
     {0},
 };

@@ -398,7 +398,7 @@ int ks_lookup(const void *key, size_t klen, ks_meta *m)
 {
     int rc = lookup_raw(key, klen, m);
     if (rc) return rc;
-    if (m->expire_ms && m->expire_ms <= ae_now_ms()) {
+    if (m->expire_ms && m->expire_ms <= ae_pass_ms()) {
         ks_meta old = *m;
         old.sval = NULL;
         rc = ks_delete(key, klen, &old);
@@ -691,7 +691,7 @@ int ks_key_at(omen_iter *it, const char **key, size_t *klen, ks_meta *m)
     *key = k + 1;
     *klen = kl - 1;
     if (meta_decode(v, vl, m)) return 0;
-    return !(m->expire_ms && m->expire_ms <= ae_now_ms());
+    return !(m->expire_ms && m->expire_ms <= ae_pass_ms());
 }
 
 void ks_key_seek(omen_iter *it, const void *key, size_t klen)

@@ -26,6 +26,8 @@ void client_close_async(client *c);
 void net_after_pass(ae_loop *el);
 /* Close clients idle for longer than server.timeout_s (cron). */
 void net_close_idle(void);
+/* The event loop's gather hook (group commit under --sync always). */
+long net_gather(ae_loop *el, int64_t pass_start_us);
 
 void addReplyRaw(client *c, const void *p, size_t len);
 void addReplyStatus(client *c, const char *s);        /* +s          */

@@ -267,10 +267,10 @@ static void shutdownCommand(client *c)
 }
 
 command server_commands[] = {
-    {"info", infoCommand, -1, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns information and statistics about the server", "1.0.0", 0, 0},
-    {"time", timeCommand, 1, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns the server time", "2.6.0", 0, 0},
-    {"lastsave", lastsaveCommand, 1, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns the Unix timestamp of the last timed log sync", "1.0.0", 0, 0},
-    {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NOMULTI, 0, 0, 0, "server", "Synchronously syncs the log and shuts down the server", "1.0.0", 0, 0},
+    {"info", infoCommand, -1, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns information and statistics about the server", "1.0.0", 0},
+    {"time", timeCommand, 1, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns the server time", "2.6.0", 0},
+    {"lastsave", lastsaveCommand, 1, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns the Unix timestamp of the last timed log sync", "1.0.0", 0},
+    {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NOMULTI, 0, 0, 0, "server", "Synchronously syncs the log and shuts down the server", "1.0.0", 0},
     {0},
 };
 
@@ -364,6 +364,7 @@ int main(int argc, char **argv)
         }
     }
     ae_set_after_pass(server.el, net_after_pass);
+    ae_set_gather(server.el, net_gather);
     ae_timer_add(server.el, 100, cron, NULL);
     ae_timer_add(server.el, 1000 / server.hz, expire_cron, NULL);
     ae_timer_add(server.el, 1000, sync_timer, NULL);

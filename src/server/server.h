@@ -99,7 +99,7 @@ typedef struct command {
     const char *group;  /* COMMAND DOCS group: string, generic, connection, ... */
     const char *summary;
     const char *since;
-    long long calls, usec; /* INFO commandstats */
+    long long calls; /* INFO commandstats */
 } command;
 
 enum { SYNC_NO = 0, SYNC_EVERYSEC = 1, SYNC_ALWAYS = 2 };
@@ -146,6 +146,8 @@ typedef struct server_state {
         stat_keyspace_misses, stat_net_in, stat_net_out, stat_commits, stat_syncs,
         stat_output_limit_drops, stat_errors;
     int64_t last_sync_ms;
+    int64_t avg_commit_us; /* recent synced commit time (--sync always) */
+    int npending;          /* clients on pending_write */
 } server_state;
 
 extern server_state server;
