@@ -42,3 +42,9 @@ bench-server-bin: $(SERVER_BIN)
 
 bench-server: $(SERVER_BIN)
 	bench/server_bench --server $(abspath $(SERVER_BIN))
+
+# The protocol parser's libFuzzer target (mk/fuzz.mk runs every
+# fuzz/fuzz_*.c): it needs src/server/proto.c, which is not library code.
+build/fuzz/fuzz_resp: fuzz/fuzz_resp.c src/server/proto.c src/server/proto.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) fuzz/fuzz_resp.c src/server/proto.c -o $@
