@@ -565,6 +565,37 @@ const char *ks_type_name(int type)
     }
 }
 
+/* ---- collections ------------------------------------------------------- */
+
+int ks_collection_open(client *c, const void *key, size_t klen, int type, int create, ks_meta *m,
+                       ks_meta *old)
+{
+    int r = ks_lookup_reply(c, key, klen, type, m);
+    if (r < 0) return -1;
+    if (r > 0) {
+        *old = *m;
+        old->sval = NULL;
+        return 1;
+    }
+    memset(m, 0, sizeof *m);
+    memset(old, 0, sizeof *old);
+    if (create) {
+        if (klen > KS_MAX_KEY) {
+            addReplyError(c, "ERR key too long");
+            return -1;
+        }
+        m->type = type;
+        m->gen = ks_new_gen();
+    }
+    return 0;
+}
+
+int ks_collection_save(const void *key, size_t klen, ks_meta *m, int existed, const ks_meta *old)
+{
+    if (m->count == 0) return existed ? ks_delete(key, klen, old) : OMEN_OK;
+    return ks_put_meta(key, klen, m, existed ? old : NULL);
+}
+
 /* ---- sub-keys ---------------------------------------------------------- */
 
 size_t ks_subkey(char *out, uint64_t gen, int fam, const void *elem, size_t elen)

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -80,6 +81,9 @@ static long cron(ae_loop *el, long long id, void *data)
         (void)el;
     }
     net_close_idle();
+    /* Give freed heap (a large pass's batch and overlay) back to the OS. */
+    static int ticks;
+    if (++ticks % 50 == 0) malloc_trim(0);
     return 100;
 }
 
