@@ -596,7 +596,9 @@ void net_after_pass(ae_loop *el)
 {
     (void)el;
     int sync = server.sync_mode == SYNC_ALWAYS ? OMEN_SYNC_FULL : OMEN_SYNC_RELAXED;
-    int timed = sync == OMEN_SYNC_FULL && ks_pending();
+    ks_set_commit_sync(sync); /* CONFIG SET sync may have changed it */
+    int wrote = ks_pending() > 0;
+    int timed = sync == OMEN_SYNC_FULL && wrote;
     int64_t t0 = timed ? ae_now_us() : 0;
     int rc = ks_commit(sync);
     if (timed) {
@@ -608,7 +610,9 @@ void net_after_pass(ae_loop *el)
                    omen_strerror(rc), omen_last_error());
         server.read_only_err = 1;
     }
-    if (!rc) server.stat_commits++;
+    if (!rc && wrote) {
+        server.stat_commits++;
+    }
     client *list = server.pending_write;
     server.pending_write = NULL;
     server.npending = 0;

@@ -90,8 +90,11 @@ static long cron(ae_loop *el, long long id, void *data)
 static long sync_timer(ae_loop *el, long long id, void *data)
 {
     (void)el, (void)id, (void)data;
-    if (server.sync_mode == SYNC_EVERYSEC && !server.read_only_err) {
+    omen_stats st;
+    if (server.sync_mode == SYNC_EVERYSEC && !server.read_only_err &&
+        omen_get_stats(server.db, &st) == OMEN_OK && st.sequence != server.synced_seq) {
         int rc = omen_sync(server.db);
+        server.synced_seq = st.sequence;
         if (rc) {
             server_log(LL_WARNING, "syncing the log failed: %s (%s)", omen_strerror(rc), omen_last_error());
             server.read_only_err = 1;
