@@ -32,7 +32,8 @@ CXXFLAGS:= -std=c++17 -fPIC -pthread -Wall -Wextra -Werror $(OPT) -g $(SAN) -Iin
 LDFLAGS := -pthread $(SAN)
 LIBS    := -llz4 -lzstd -lsnappy -lm
 
-LIB_SRC := $(sort $(wildcard src/*/*.c))
+# src/server is the omendb-server program (mk/server.mk), not library code.
+LIB_SRC := $(sort $(filter-out src/server/%,$(wildcard src/*/*.c)))
 LIB_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC))
 LIB_A   := $(B)/libomendb.a
 LIB_SO  := $(B)/libomendb.so

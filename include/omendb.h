@@ -334,6 +334,12 @@ OMEN_EXPORT int omen_get_stats(omen_db *db, omen_stats *out);
  * OMEN_CLOSED (with *msg NULL). */
 OMEN_EXPORT int omen_fatal_error(omen_db *db, const char **msg);
 
+/* Make every write acknowledged so far durable (one fdatasync of the log),
+ * as if each had been written with OMEN_SYNC_FULL.  For callers that write
+ * with OMEN_SYNC_RELAXED and sync on their own schedule (omendb-server's
+ * "everysec").  A failed sync turns the handle read-only. */
+OMEN_EXPORT int omen_sync(omen_db *db);
+
 /* Flush the memtable to a sorted run and wait for it. */
 OMEN_EXPORT int omen_flush(omen_db *db);
 

@@ -463,6 +463,16 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
                 if (x == last) break;
             }
         }
+    } else if (do_sync) {
+        /* A group of omen_sync requests only: make the log durable. */
+        rc = wal_sync(wal);
+        if (rc) {
+            db_set_fatal(db, rc, "syncing the write-ahead log");
+            for (db_writer *x = &w;; x = next_of(x)) {
+                if (x->status == OMEN_OK) x->status = rc;
+                if (x == last) break;
+            }
+        }
     }
 
     pthread_mutex_lock(&db->mu);
@@ -518,6 +528,16 @@ int omen_write(omen_db *db, omen_batch *b, int sync)
     rc = db_write_ops(db, batch_ops(b), batch_ops_len(b), b->count, b->mem_cost, NULL, NULL, sync);
     if (rc == OMEN_OK && b->hook.apply) b->hook.apply(b->hook.arg);
     return rc;
+}
+
+int omen_sync(omen_db *db)
+{
+    int rc = db_check_writable(db, "omen_sync");
+    if (rc) return rc;
+    /* An empty synced request (non-NULL ops, unlike a flush request): its
+     * leader fdatasyncs the log, covering every write appended before. */
+    static const unsigned char none[1];
+    return db_write_ops(db, none, 0, 0, 0, NULL, NULL, OMEN_SYNC_FULL);
 }
 
 int omen_flush(omen_db *db)

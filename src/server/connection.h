@@ -1,0 +1,14 @@
+/*
+ * connection.h -- connection commands: PING ECHO SELECT AUTH HELLO QUIT
+ * RESET CLIENT.
+ */
+#ifndef OMEN_SERVER_CONNECTION_H
+#define OMEN_SERVER_CONNECTION_H
+
+#include "server/server.h"
+
+extern command connection_commands[];
+/* Constant-time password check against requirepass. */
+int auth_check(const char *p, size_t len);
+
+#endif

@@ -1,0 +1,963 @@
+/*
+ * keyspace.c -- Redis keys over the engine (see keyspace.h and
+ * docs/format.md, "omendb-server key encoding").
+ *
+ * Engine key families (first byte):
+ *   'k' key                      metadata (type, expiry, string value or
+ *                                generation/count/list bounds)
+ *   's' gen(8) fam(1) element    collection elements (sub-keys)
+ *   'x' expire_ms(8) key         expiry index, in due order
+ *   'g' gen(8)                   generation waiting for reclamation
+ *   '\0' "gen"                   generation high-water mark
+ *
+ * Invariants:
+ *  - Every generation handed out is unique for the life of the database:
+ *    the high-water mark is written (in the same batch as the first use of
+ *    a block of generations) before any generation at or above it is used.
+ *  - A metadata entry with an expiry has a matching 'x' entry; stale 'x'
+ *    entries (expiry changed) may exist and are dropped when met.
+ *  - The pending batch and the overlay hold exactly the same writes.
+ */
+#include "server/keyspace.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/ae.h"
+#include "server/networking.h"
+#include "util/coding.h"
+
+#define META_VERSION 0x80
+#define META_EXPIRE 0x10
+#define GEN_BLOCK 65536
+#define MID_PASS_BATCH_BYTES (32u << 20)
+
+static const char GEN_KEY[4] = {'\0', 'g', 'e', 'n'};
+
+/* ---- overlay: the pending batch, readable by key ---------------------- */
+
+typedef struct ov_ent {
+    uint64_t h;
+    uint32_t klen;
+    int del;
+    size_t vlen;
+    char *data; /* key bytes, then value bytes */
+} ov_ent;
+
+/* The overlay's entries live in a per-pass arena: a pass may write
+ * thousands of entries, and all of them die together at the commit. */
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used, cap;
+    char data[];
+} arena_chunk;
+
+static struct {
+    omen_db *db;
+    arena_chunk *arena;
+    omen_batch *batch;
+    size_t batch_bytes;
+    ov_ent **tab;
+    size_t cap, used;
+    size_t *slots; /* used slot indexes, for a clear in O(used) */
+    char *rbuf, *sbuf;
+    size_t rcap, scap;
+    uint64_t gen_next, gen_hw;
+    uint64_t nkeys, nexpires, ngarbage;
+    int commit_sync;
+    int pass_failed;
+    void (*touch)(const void *key, size_t klen);
+    omen_txn *txn;  /* EXEC in progress: reads and writes go here */
+    int txn_unsynced; /* a transaction was committed relaxed in this pass */
+    char *kbuf; /* scratch for engine keys */
+    size_t kcap;
+} ks;
+
+#define ARENA_CHUNK (256u << 10)
+
+static void *arena_alloc(size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    arena_chunk *a = ks.arena;
+    if (!a || a->cap - a->used < n) {
+        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        arena_chunk *na = malloc(sizeof *na + cap);
+        if (!na) return NULL;
+        na->used = 0;
+        na->cap = cap;
+        na->next = a;
+        ks.arena = a = na;
+    }
+    void *p = a->data + a->used;
+    a->used += n;
+    return p;
+}
+
+/* Free all but one standard chunk (kept for the next pass). */
+static void arena_reset(void)
+{
+    arena_chunk *keep = NULL;
+    while (ks.arena) {
+        arena_chunk *a = ks.arena;
+        ks.arena = a->next;
+        if (!keep && a->cap == ARENA_CHUNK) {
+            keep = a;
+            continue;
+        }
+        free(a);
+    }
+    if (keep) {
+        keep->used = 0;
+        keep->next = NULL;
+    }
+    ks.arena = keep;
+}
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static ov_ent *ov_find(const void *key, size_t klen, uint64_t h, size_t *slot)
+{
+    if (!ks.cap) return NULL;
+    size_t m = ks.cap - 1, i = h & m;
+    for (;;) {
+        ov_ent *e = ks.tab[i];
+        if (!e) {
+            if (slot) *slot = i;
+            return NULL;
+        }
+        if (e->h == h && e->klen == klen && memcmp(e->data, key, klen) == 0) {
+            if (slot) *slot = i;
+            return e;
+        }
+        i = (i + 1) & m;
+    }
+}
+
+static int ov_grow(void)
+{
+    size_t ncap = ks.cap ? ks.cap * 2 : 1024;
+    ov_ent **nt = calloc(ncap, sizeof *nt);
+    size_t *ns = malloc(ncap * sizeof *ns);
+    if (!nt || !ns) {
+        free(nt);
+        free(ns);
+        return OMEN_NOMEM;
+    }
+    size_t n = 0;
+    for (size_t k = 0; k < ks.used; k++) {
+        ov_ent *e = ks.tab[ks.slots[k]];
+        size_t i = e->h & (ncap - 1);
+        while (nt[i]) i = (i + 1) & (ncap - 1);
+        nt[i] = e;
+        ns[n++] = i;
+    }
+    free(ks.tab);
+    free(ks.slots);
+    ks.tab = nt;
+    ks.slots = ns;
+    ks.cap = ncap;
+    return OMEN_OK;
+}
+
+static int ov_set(const void *key, size_t klen, const void *val, size_t vlen, int del)
+{
+    if ((ks.used + 1) * 2 > ks.cap && ov_grow()) return OMEN_NOMEM;
+    uint64_t h = hash_bytes(key, klen);
+    size_t slot;
+    ov_ent *e = ov_find(key, klen, h, &slot);
+    /* A replaced value stays in the arena until the commit: a caller's
+     * pointer into it (a value read earlier in the pass) stays valid. */
+    char *d = arena_alloc(klen + (del ? 0 : vlen) + 1);
+    if (!d) return OMEN_NOMEM;
+    memcpy(d, key, klen);
+    if (!del && vlen) memcpy(d + klen, val, vlen);
+    if (!e) {
+        e = arena_alloc(sizeof *e);
+        if (!e) return OMEN_NOMEM;
+        ks.tab[slot] = e;
+        ks.slots[ks.used++] = slot;
+    }
+    e->h = h;
+    e->klen = (uint32_t)klen;
+    e->del = del;
+    e->vlen = del ? 0 : vlen;
+    e->data = d;
+    return OMEN_OK;
+}
+
+static void ov_clear(void)
+{
+    for (size_t k = 0; k < ks.used; k++) ks.tab[ks.slots[k]] = NULL;
+    ks.used = 0;
+    arena_reset();
+    if (ks.cap > 65536) { /* a huge pass grew it: give the memory back */
+        free(ks.tab);
+        free(ks.slots);
+        ks.tab = NULL;
+        ks.slots = NULL;
+        ks.cap = 0;
+    }
+}
+
+/* ---- raw engine access through the overlay ------------------------------ */
+
+static int raw_put(const void *key, size_t klen, const void *val, size_t vlen)
+{
+    if (ks.txn) return omen_txn_put(ks.txn, key, klen, val, vlen);
+    int rc = omen_batch_put(ks.batch, key, klen, val, vlen);
+    if (rc) return rc;
+    ks.batch_bytes += klen + vlen + 16;
+    return ov_set(key, klen, val, vlen, 0);
+}
+
+static int raw_del(const void *key, size_t klen)
+{
+    if (ks.txn) return omen_txn_delete(ks.txn, key, klen);
+    int rc = omen_batch_delete(ks.batch, key, klen);
+    if (rc) return rc;
+    ks.batch_bytes += klen + 16;
+    return ov_set(key, klen, NULL, 0, 1);
+}
+
+/* Read key into *buf (grown as needed); OMEN_OK/NOTFOUND/error. */
+static int raw_get(const void *key, size_t klen, char **buf, size_t *cap, const char **val,
+                   size_t *vlen)
+{
+    if (ks.txn) {
+        void *v = NULL;
+        size_t n = 0;
+        int rc = omen_txn_get(ks.txn, key, klen, &v, &n);
+        if (rc) return rc;
+        if (n > *cap) {
+            char *nb = realloc(*buf, n + 64);
+            if (!nb) {
+                omen_free(v);
+                return OMEN_NOMEM;
+            }
+            *buf = nb;
+            *cap = n + 64;
+        }
+        memcpy(*buf, v, n);
+        omen_free(v);
+        *val = *buf;
+        *vlen = n;
+        return OMEN_OK;
+    }
+    if (ks.used) {
+        ov_ent *e = ov_find(key, klen, hash_bytes(key, klen), NULL);
+        if (e) {
+            if (e->del) return OMEN_NOTFOUND;
+            *val = e->data + e->klen;
+            *vlen = e->vlen;
+            return OMEN_OK;
+        }
+    }
+    for (;;) {
+        size_t n = 0;
+        int rc = omen_get_into(ks.db, NULL, key, klen, *buf, *cap, &n);
+        if (rc) return rc;
+        if (n <= *cap) {
+            *val = *buf;
+            *vlen = n;
+            return OMEN_OK;
+        }
+        size_t nc = n + 64;
+        char *nb = realloc(*buf, nc);
+        if (!nb) return OMEN_NOMEM;
+        *buf = nb;
+        *cap = nc;
+    }
+}
+
+static char *kscratch(size_t n)
+{
+    if (n > ks.kcap) {
+        size_t nc = n < 256 ? 256 : n * 2;
+        char *nb = realloc(ks.kbuf, nc);
+        if (!nb) return NULL;
+        ks.kbuf = nb;
+        ks.kcap = nc;
+    }
+    return ks.kbuf;
+}
+
+/* ---- pass commit ---------------------------------------------------------- */
+
+static int commit_now(int sync)
+{
+    int rc = OMEN_OK;
+    if (omen_batch_count(ks.batch)) rc = omen_write(ks.db, ks.batch, sync);
+    omen_batch_clear(ks.batch);
+    ks.batch_bytes = 0;
+    ov_clear();
+    return rc;
+}
+
+int ks_commit(int sync)
+{
+    int rc;
+    if (sync == OMEN_SYNC_FULL && ks.txn_unsynced && !omen_batch_count(ks.batch))
+        rc = omen_sync(ks.db); /* only relaxed transaction commits to cover */
+    else
+        rc = commit_now(sync);
+    ks.txn_unsynced = 0;
+    if (!rc && ks.pass_failed) rc = ks.pass_failed;
+    ks.pass_failed = 0;
+    return rc;
+}
+
+size_t ks_pending(void) { return omen_batch_count(ks.batch); }
+void ks_set_commit_sync(int sync) { ks.commit_sync = sync; }
+int ks_commit_failed(void) { return ks.pass_failed; }
+
+/* Commit what is pending in the middle of a pass (before an iterator, or
+ * when the batch grew large); replies still wait for the pass's end. */
+static int commit_mid_pass(void)
+{
+    if (ks.txn || !omen_batch_count(ks.batch)) return OMEN_OK;
+    int rc = commit_now(ks.commit_sync);
+    if (rc && !ks.pass_failed) ks.pass_failed = rc;
+    return rc;
+}
+
+static void maybe_commit_large(void)
+{
+    if (ks.batch_bytes > MID_PASS_BATCH_BYTES) commit_mid_pass();
+}
+
+/* ---- metadata encoding ---------------------------------------------------- */
+
+static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+static int meta_decode(const char *v, size_t n, ks_meta *m)
+{
+    const uint8_t *p = (const uint8_t *)v, *end = p + n;
+    memset(m, 0, sizeof *m);
+    if (n < 1 || (p[0] & 0xE0) != META_VERSION) return OMEN_CORRUPT;
+    m->type = p[0] & 0x0F;
+    int has_exp = p[0] & META_EXPIRE;
+    p++;
+    if (has_exp) {
+        if (end - p < 8) return OMEN_CORRUPT;
+        m->expire_ms = (int64_t)get_be64(p);
+        p += 8;
+    }
+    if (m->type == OBJ_STRING) {
+        m->sval = (const char *)p;
+        m->slen = (size_t)(end - p);
+        return OMEN_OK;
+    }
+    if (!(p = get_varint64(p, end, &m->gen))) return OMEN_CORRUPT;
+    if (!(p = get_varint64(p, end, &m->count))) return OMEN_CORRUPT;
+    if (m->type == OBJ_LIST) {
+        uint64_t h, t;
+        if (!(p = get_varint64(p, end, &h))) return OMEN_CORRUPT;
+        if (!(p = get_varint64(p, end, &t))) return OMEN_CORRUPT;
+        m->head = unzz(h);
+        m->tail = unzz(t);
+    }
+    return OMEN_OK;
+}
+
+/* Encode m (strings: header only; the caller appends the value). */
+static size_t meta_encode(const ks_meta *m, uint8_t *out)
+{
+    uint8_t *p = out;
+    *p++ = (uint8_t)(META_VERSION | (m->expire_ms ? META_EXPIRE : 0) | (m->type & 0x0F));
+    if (m->expire_ms) {
+        put_be64(p, (uint64_t)m->expire_ms);
+        p += 8;
+    }
+    if (m->type != OBJ_STRING) {
+        p = put_varint64(p, m->gen);
+        p = put_varint64(p, m->count);
+        if (m->type == OBJ_LIST) {
+            p = put_varint64(p, zz(m->head));
+            p = put_varint64(p, zz(m->tail));
+        }
+    }
+    return (size_t)(p - out);
+}
+
+#define META_HDR_MAX 64
+
+/* ---- public: keys ----------------------------------------------------- */
+
+static char *meta_key(const void *key, size_t klen)
+{
+    char *k = kscratch(klen + 1);
+    if (!k) return NULL;
+    k[0] = 'k';
+    memcpy(k + 1, key, klen);
+    return k;
+}
+
+static int expire_index(int64_t when, const void *key, size_t klen, int add)
+{
+    char *k = kscratch(klen + 9);
+    if (!k) return OMEN_NOMEM;
+    k[0] = 'x';
+    put_be64(k + 1, (uint64_t)when);
+    memcpy(k + 9, key, klen);
+    return add ? raw_put(k, klen + 9, "", 0) : raw_del(k, klen + 9);
+}
+
+static int queue_garbage(uint64_t gen)
+{
+    char k[9];
+    k[0] = 'g';
+    put_be64(k + 1, gen);
+    ks.ngarbage++;
+    return raw_put(k, 9, "", 0);
+}
+
+static void touch(const void *key, size_t klen)
+{
+    if (ks.touch) ks.touch(key, klen);
+}
+
+static int lookup_raw(const void *key, size_t klen, ks_meta *m)
+{
+    if (klen > KS_MAX_KEY) return OMEN_NOTFOUND;
+    char *k = meta_key(key, klen);
+    if (!k) return OMEN_NOMEM;
+    const char *v;
+    size_t vl;
+    int rc = raw_get(k, klen + 1, &ks.rbuf, &ks.rcap, &v, &vl);
+    if (rc) return rc;
+    return meta_decode(v, vl, m);
+}
+
+int ks_lookup(const void *key, size_t klen, ks_meta *m)
+{
+    int rc = lookup_raw(key, klen, m);
+    if (rc) return rc;
+    if (m->expire_ms && m->expire_ms <= ae_pass_ms()) {
+        ks_meta old = *m;
+        old.sval = NULL;
+        rc = ks_delete(key, klen, &old);
+        if (rc) return rc;
+        server.stat_expired++;
+        return OMEN_NOTFOUND;
+    }
+    return OMEN_OK;
+}
+
+int ks_lookup_reply(client *c, const void *key, size_t klen, int type, ks_meta *m)
+{
+    int rc = ks_lookup(key, klen, m);
+    if (rc == OMEN_NOTFOUND) return 0;
+    if (rc) {
+        addReplyErrorFormat(c, "ERR storage error: %s", omen_strerror(rc));
+        return -1;
+    }
+    if (type >= 0 && m->type != type) {
+        addReplyErrorWrongType(c);
+        return -1;
+    }
+    return 1;
+}
+
+static int put_meta_common(const void *key, size_t klen, const ks_meta *m, const void *sval,
+                           size_t slen, const ks_meta *old)
+{
+    if (klen > KS_MAX_KEY) return OMEN_TOOBIG;
+    uint8_t hdr[META_HDR_MAX];
+    size_t hl = meta_encode(m, hdr);
+    int rc;
+    /* Old generation: reclaim unless the new metadata keeps it. */
+    if (old && old->type != OBJ_STRING && (m->type == OBJ_STRING || m->gen != old->gen)) {
+        rc = queue_garbage(old->gen);
+        if (rc) return rc;
+    }
+    if (old && old->expire_ms && old->expire_ms != m->expire_ms) {
+        rc = expire_index(old->expire_ms, key, klen, 0);
+        if (rc) return rc;
+        ks.nexpires--;
+    }
+    if (m->expire_ms && (!old || old->expire_ms != m->expire_ms)) {
+        rc = expire_index(m->expire_ms, key, klen, 1);
+        if (rc) return rc;
+        ks.nexpires++;
+    }
+    char *k = kscratch(klen + 1 + hl + slen);
+    if (!k) return OMEN_NOMEM;
+    k[0] = 'k';
+    memcpy(k + 1, key, klen);
+    memcpy(k + 1 + klen, hdr, hl);
+    if (slen) memcpy(k + 1 + klen + hl, sval, slen);
+    rc = raw_put(k, klen + 1, k + 1 + klen, hl + slen);
+    if (rc) return rc;
+    if (!old) ks.nkeys++;
+    touch(key, klen);
+    maybe_commit_large();
+    return OMEN_OK;
+}
+
+int ks_put_meta(const void *key, size_t klen, const ks_meta *m, const ks_meta *old)
+{
+    return put_meta_common(key, klen, m, NULL, 0, old);
+}
+
+int ks_set_string(const void *key, size_t klen, const void *val, size_t vlen, int64_t expire_ms,
+                  const ks_meta *old)
+{
+    if (vlen > OMEN_MAX_VALUE_LEN - META_HDR_MAX) return OMEN_TOOBIG;
+    ks_meta m;
+    memset(&m, 0, sizeof m);
+    m.type = OBJ_STRING;
+    m.expire_ms = expire_ms;
+    /* val may point into ks memory (an old value): put_meta_common copies
+     * it into the scratch key buffer, which never aliases rbuf/sbuf or the
+     * overlay, before anything is freed. */
+    return put_meta_common(key, klen, &m, val, vlen, old);
+}
+
+static int delete_meta(const void *key, size_t klen, const ks_meta *old, int keep_gen)
+{
+    int rc;
+    if (old->type != OBJ_STRING && !keep_gen) {
+        rc = queue_garbage(old->gen);
+        if (rc) return rc;
+    }
+    if (old->expire_ms) {
+        rc = expire_index(old->expire_ms, key, klen, 0);
+        if (rc) return rc;
+        ks.nexpires--;
+    }
+    char *k = meta_key(key, klen);
+    if (!k) return OMEN_NOMEM;
+    rc = raw_del(k, klen + 1);
+    if (rc) return rc;
+    if (ks.nkeys) ks.nkeys--;
+    touch(key, klen);
+    maybe_commit_large();
+    return OMEN_OK;
+}
+
+int ks_delete(const void *key, size_t klen, const ks_meta *old)
+{
+    return delete_meta(key, klen, old, 0);
+}
+
+int ks_rename(const void *src, size_t slen, const ks_meta *ms, const void *dst, size_t dlen,
+              const ks_meta *dold)
+{
+    int rc;
+    if (ms->type == OBJ_STRING) {
+        char *v = malloc(ms->slen + 1);
+        if (!v) return OMEN_NOMEM;
+        memcpy(v, ms->sval, ms->slen);
+        ks_meta m = *ms;
+        m.sval = NULL;
+        rc = put_meta_common(dst, dlen, &m, v, m.slen, dold);
+        free(v);
+        if (!rc) rc = delete_meta(src, slen, &m, 0);
+        return rc;
+    }
+    rc = put_meta_common(dst, dlen, ms, NULL, 0, dold);
+    if (!rc) rc = delete_meta(src, slen, ms, 1);
+    return rc;
+}
+
+int ks_delete_key(const void *key, size_t klen)
+{
+    ks_meta m;
+    int rc = ks_lookup(key, klen, &m);
+    if (rc == OMEN_NOTFOUND) return 0;
+    if (rc) return -rc;
+    rc = ks_delete(key, klen, &m);
+    return rc ? -rc : 1;
+}
+
+uint64_t ks_new_gen(void)
+{
+    if (ks.gen_next >= ks.gen_hw) {
+        uint8_t v[8];
+        ks.gen_hw = ks.gen_next + GEN_BLOCK;
+        put_be64(v, ks.gen_hw);
+        raw_put(GEN_KEY, sizeof GEN_KEY, v, 8);
+    }
+    return ks.gen_next++;
+}
+
+uint64_t ks_dbsize(void) { return ks.nkeys; }
+uint64_t ks_expires_count(void) { return ks.nexpires; }
+uint64_t ks_garbage_pending(void) { return ks.ngarbage; }
+void ks_set_touch_hook(void (*fn)(const void *key, size_t klen)) { ks.touch = fn; }
+
+const char *ks_type_name(int type)
+{
+    switch (type) {
+    case OBJ_STRING: return "string";
+    case OBJ_LIST: return "list";
+    case OBJ_SET: return "set";
+    case OBJ_ZSET: return "zset";
+    case OBJ_HASH: return "hash";
+    case OBJ_VSET: return "vectorset";
+    default: return "none";
+    }
+}
+
+/* ---- collections ------------------------------------------------------- */
+
+int ks_collection_open(client *c, const void *key, size_t klen, int type, int create, ks_meta *m,
+                       ks_meta *old)
+{
+    int r = ks_lookup_reply(c, key, klen, type, m);
+    if (r < 0) return -1;
+    if (r > 0) {
+        *old = *m;
+        old->sval = NULL;
+        return 1;
+    }
+    memset(m, 0, sizeof *m);
+    memset(old, 0, sizeof *old);
+    if (create) {
+        if (klen > KS_MAX_KEY) {
+            addReplyError(c, "ERR key too long");
+            return -1;
+        }
+        m->type = type;
+        m->gen = ks_new_gen();
+    }
+    return 0;
+}
+
+int ks_collection_save(const void *key, size_t klen, ks_meta *m, int existed, const ks_meta *old)
+{
+    if (m->count == 0) return existed ? ks_delete(key, klen, old) : OMEN_OK;
+    return ks_put_meta(key, klen, m, existed ? old : NULL);
+}
+
+/* ---- sub-keys ---------------------------------------------------------- */
+
+size_t ks_subkey(char *out, uint64_t gen, int fam, const void *elem, size_t elen)
+{
+    out[0] = 's';
+    put_be64(out + 1, gen);
+    out[9] = (char)fam;
+    if (elen) memcpy(out + 10, elem, elen);
+    return 10 + elen;
+}
+
+int ks_sub_get(uint64_t gen, int fam, const void *elem, size_t elen, const char **val,
+               size_t *vlen)
+{
+    if (elen > KS_MAX_ELEM) return OMEN_NOTFOUND;
+    char *k = kscratch(KS_SUBKEY_LEN(elen));
+    if (!k) return OMEN_NOMEM;
+    size_t kl = ks_subkey(k, gen, fam, elem, elen);
+    return raw_get(k, kl, &ks.sbuf, &ks.scap, val, vlen);
+}
+
+int ks_sub_put(uint64_t gen, int fam, const void *elem, size_t elen, const void *val,
+               size_t vlen)
+{
+    if (elen > KS_MAX_ELEM || vlen > OMEN_MAX_VALUE_LEN) return OMEN_TOOBIG;
+    char *k = kscratch(KS_SUBKEY_LEN(elen));
+    if (!k) return OMEN_NOMEM;
+    size_t kl = ks_subkey(k, gen, fam, elem, elen);
+    int rc = raw_put(k, kl, val, vlen);
+    if (!rc) maybe_commit_large();
+    return rc;
+}
+
+int ks_sub_del(uint64_t gen, int fam, const void *elem, size_t elen)
+{
+    if (elen > KS_MAX_ELEM) return OMEN_NOTFOUND;
+    char *k = kscratch(KS_SUBKEY_LEN(elen));
+    if (!k) return OMEN_NOMEM;
+    size_t kl = ks_subkey(k, gen, fam, elem, elen);
+    int rc = raw_del(k, kl);
+    if (!rc) maybe_commit_large();
+    return rc;
+}
+
+static int range_iter(const char *lo, size_t lolen, const char *hi, size_t hilen, omen_iter **out)
+{
+    commit_mid_pass();
+    omen_iter_options o;
+    memset(&o, 0, sizeof o);
+    o.lower = lo;
+    o.lower_len = lolen;
+    o.upper = hi;
+    o.upper_len = hilen;
+    if (ks.txn) return omen_txn_iter_create(ks.txn, &o, out);
+    return omen_iter_create(ks.db, &o, out);
+}
+
+int ks_txn_begin(void)
+{
+    int rc = commit_mid_pass();
+    if (rc) return rc;
+    return omen_txn_begin(ks.db, &ks.txn);
+}
+
+int ks_txn_end(void)
+{
+    omen_txn *t = ks.txn;
+    ks.txn = NULL;
+    if (!t) return OMEN_OK;
+    int rc = omen_txn_commit(t, OMEN_SYNC_RELAXED);
+    if (rc == OMEN_OK) ks.txn_unsynced = 1;
+    else if (!ks.pass_failed) ks.pass_failed = rc;
+    return rc;
+}
+
+int ks_sub_iter(uint64_t gen, int fam, omen_iter **out)
+{
+    char lo[10], hi[10];
+    ks_subkey(lo, gen, fam, NULL, 0);
+    ks_subkey(hi, gen, fam + 1, NULL, 0);
+    return range_iter(lo, 10, hi, 10, out);
+}
+
+const char *ks_sub_elem(omen_iter *it, size_t *elen)
+{
+    size_t kl;
+    const char *k = omen_iter_key(it, &kl);
+    *elen = kl - 10;
+    return k + 10;
+}
+
+void ks_score_encode(double d, unsigned char out[8])
+{
+    uint64_t u;
+    if (d == 0) d = 0; /* -0.0 sorts as 0 */
+    memcpy(&u, &d, 8);
+    u = (u & 0x8000000000000000ull) ? ~u : u | 0x8000000000000000ull;
+    put_be64(out, u);
+}
+
+double ks_score_decode(const unsigned char in[8])
+{
+    uint64_t u = get_be64(in);
+    u = (u & 0x8000000000000000ull) ? u & ~0x8000000000000000ull : ~u;
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+void ks_list_pos(int64_t pos, unsigned char out[8])
+{
+    put_be64(out, (uint64_t)pos ^ 0x8000000000000000ull);
+}
+
+/* ---- key iteration ------------------------------------------------------ */
+
+int ks_key_iter(omen_iter **out) { return range_iter("k", 1, "l", 1, out); }
+
+int ks_key_at(omen_iter *it, const char **key, size_t *klen, ks_meta *m)
+{
+    size_t kl, vl;
+    const char *k = omen_iter_key(it, &kl);
+    const char *v = omen_iter_value(it, &vl);
+    *key = k + 1;
+    *klen = kl - 1;
+    if (meta_decode(v, vl, m)) return 0;
+    return !(m->expire_ms && m->expire_ms <= ae_pass_ms());
+}
+
+void ks_key_seek(omen_iter *it, const void *key, size_t klen)
+{
+    char *k = kscratch(klen + 1);
+    if (!k) return;
+    k[0] = 'k';
+    memcpy(k + 1, key, klen);
+    omen_iter_seek(it, k, klen + 1);
+}
+
+/* Delete every entry of [lo, hi) in batches; counts metadata entries. */
+static int delete_range(const char *lo, size_t lolen, const char *hi, size_t hilen)
+{
+    omen_iter *it;
+    int rc = range_iter(lo, lolen, hi, hilen, &it);
+    if (rc) return rc;
+    for (omen_iter_seek_first(it); omen_iter_valid(it); omen_iter_next(it)) {
+        size_t kl;
+        const char *k = omen_iter_key(it, &kl);
+        rc = raw_del(k, kl);
+        if (rc) break;
+        if (omen_batch_count(ks.batch) >= 10000) {
+            rc = commit_mid_pass();
+            if (rc) break;
+        }
+    }
+    if (!rc) rc = omen_iter_status(it);
+    omen_iter_destroy(it);
+    return rc;
+}
+
+int ks_flushall(void)
+{
+    int rc = commit_mid_pass();
+    /* Everything goes: metadata, elements, expiry index, pending garbage. */
+    if (!rc) rc = delete_range("g", 1, "h", 1);
+    if (!rc) rc = delete_range("k", 1, "l", 1);
+    if (!rc) rc = delete_range("s", 1, "t", 1);
+    if (!rc) rc = delete_range("x", 1, "y", 1);
+    if (!rc) rc = commit_mid_pass();
+    ks.nkeys = ks.nexpires = ks.ngarbage = 0;
+    touch(NULL, 0);
+    return rc;
+}
+
+/* ---- background reclamation ------------------------------------------------ */
+
+/* Expire due keys (in due order, from the 'x' index). */
+static long expire_cycle(long *budget, int64_t now)
+{
+    omen_iter *it;
+    long expired = 0;
+    char hi[9];
+    hi[0] = 'x';
+    put_be64(hi + 1, (uint64_t)now + 1);
+    if (range_iter("x", 1, hi, 9, &it)) return 0;
+    /* Collect first: deleting invalidates nothing in the iterator (it reads
+     * a snapshot), but the batch may be committed under it. */
+    for (omen_iter_seek_first(it); omen_iter_valid(it) && *budget > 0; omen_iter_next(it)) {
+        size_t kl;
+        const char *k = omen_iter_key(it, &kl);
+        if (kl < 9) continue;
+        int64_t when = (int64_t)get_be64(k + 1);
+        const char *key = k + 9;
+        size_t klen = kl - 9;
+        (*budget)--;
+        ks_meta m;
+        int rc = lookup_raw(key, klen, &m);
+        if (rc == OMEN_OK && m.expire_ms == when) {
+            m.sval = NULL;
+            if (ks_delete(key, klen, &m) == OMEN_OK) {
+                expired++;
+                server.stat_expired++;
+            }
+        } else if (rc == OMEN_OK || rc == OMEN_NOTFOUND) {
+            /* Stale index entry (expiry changed or key gone). */
+            char *x = kscratch(kl);
+            if (x) {
+                memcpy(x, k, kl);
+                raw_del(x, kl);
+            }
+        }
+    }
+    omen_iter_destroy(it);
+    return expired;
+}
+
+/* Delete the elements of generations queued for reclamation. */
+static void garbage_cycle(long *budget)
+{
+    omen_iter *git;
+    if (range_iter("g", 1, "h", 1, &git)) return;
+    for (omen_iter_seek_first(git); omen_iter_valid(git) && *budget > 0; omen_iter_next(git)) {
+        size_t gl;
+        const char *gk = omen_iter_key(git, &gl);
+        if (gl != 9) continue;
+        char gkey[9];
+        memcpy(gkey, gk, 9);
+        uint64_t gen = get_be64(gkey + 1);
+        char lo[9], hi[9];
+        lo[0] = hi[0] = 's';
+        put_be64(lo + 1, gen);
+        put_be64(hi + 1, gen + 1);
+        omen_iter_options o;
+        memset(&o, 0, sizeof o);
+        o.lower = lo;
+        o.lower_len = 9;
+        o.upper = hi;
+        o.upper_len = 9;
+        omen_iter *it;
+        if (omen_iter_create(ks.db, &o, &it)) break;
+        int done = 1;
+        for (omen_iter_seek_first(it); omen_iter_valid(it); omen_iter_next(it)) {
+            if (*budget <= 0) {
+                done = 0;
+                break;
+            }
+            size_t kl;
+            const char *k = omen_iter_key(it, &kl);
+            raw_del(k, kl);
+            (*budget)--;
+        }
+        omen_iter_destroy(it);
+        if (!done) break;
+        raw_del(gkey, 9);
+        if (ks.ngarbage) ks.ngarbage--;
+        (*budget)--;
+    }
+    omen_iter_destroy(git);
+}
+
+long ks_background(long budget, int64_t now_ms)
+{
+    long n = expire_cycle(&budget, now_ms);
+    garbage_cycle(&budget);
+    return n;
+}
+
+/* ---- open / close ------------------------------------------------------- */
+
+static uint64_t count_range(const char *lo, const char *hi)
+{
+    omen_iter *it;
+    omen_iter_options o;
+    memset(&o, 0, sizeof o);
+    o.lower = lo;
+    o.lower_len = 1;
+    o.upper = hi;
+    o.upper_len = 1;
+    if (omen_iter_create(ks.db, &o, &it)) return 0;
+    uint64_t n = 0;
+    for (omen_iter_seek_first(it); omen_iter_valid(it); omen_iter_next(it)) n++;
+    omen_iter_destroy(it);
+    return n;
+}
+
+int ks_open(omen_db *db)
+{
+    memset(&ks, 0, sizeof ks);
+    ks.db = db;
+    ks.commit_sync = OMEN_SYNC_RELAXED;
+    int rc = omen_batch_create(&ks.batch);
+    if (rc) return rc;
+    ks.rcap = ks.scap = 4096;
+    ks.rbuf = malloc(ks.rcap);
+    ks.sbuf = malloc(ks.scap);
+    if (!ks.rbuf || !ks.sbuf) return OMEN_NOMEM;
+    uint8_t v[8];
+    size_t vl = 0;
+    rc = omen_get_into(db, NULL, GEN_KEY, sizeof GEN_KEY, v, 8, &vl);
+    if (rc == OMEN_OK && vl == 8) {
+        ks.gen_next = ks.gen_hw = get_be64(v);
+    } else if (rc == OMEN_NOTFOUND) {
+        ks.gen_next = ks.gen_hw = 1;
+    } else {
+        return rc ? rc : OMEN_CORRUPT;
+    }
+    ks.nkeys = count_range("k", "l");
+    ks.nexpires = count_range("x", "y");
+    ks.ngarbage = count_range("g", "h");
+    return OMEN_OK;
+}
+
+void ks_close(void)
+{
+    ov_clear();
+    free(ks.arena);
+    omen_batch_destroy(ks.batch);
+    free(ks.tab);
+    free(ks.slots);
+    free(ks.rbuf);
+    free(ks.sbuf);
+    free(ks.kbuf);
+    memset(&ks, 0, sizeof ks);
+}

@@ -1,0 +1,398 @@
+/*
+ * server.c -- omendb-server's main: settings, the data directory, listening
+ * sockets, signals, timers, graceful shutdown; and the server commands
+ * INFO, TIME, SHUTDOWN, LASTSAVE.
+ *
+ * Shutdown (SIGTERM, SIGINT, SHUTDOWN) ends the loop after the current
+ * pass, whose writes are committed like any other; the engine is then
+ * synced and closed, so a restart finds every acknowledged write.
+ */
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/commands.h"
+#include "server/config.h"
+#include "server/expire.h"
+#include "server/keyspace.h"
+#include "server/multi.h"
+#include "server/networking.h"
+#include "server/util.h"
+
+server_state server;
+static volatile sig_atomic_t got_signal;
+
+void server_log(int level, const char *fmt, ...)
+{
+    if (level > server.verbosity) return;
+    FILE *f = stderr;
+    if (server.logfile && *server.logfile) {
+        f = fopen(server.logfile, "a");
+        if (!f) return;
+    }
+    char ts[64];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct tm tm;
+    localtime_r(&now.tv_sec, &tm);
+    strftime(ts, sizeof ts, "%d %b %Y %H:%M:%S", &tm);
+    fprintf(f, "%d:M %s.%03ld %c ", (int)getpid(), ts, now.tv_nsec / 1000000,
+            level == LL_WARNING ? '#' : level == LL_NOTICE ? '*' : '-');
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+    if (f != stderr) fclose(f);
+}
+
+void server_request_shutdown(void)
+{
+    server.shutdown_asap = 1;
+    ae_stop(server.el);
+}
+
+static void on_signal(int sig) { got_signal = sig; }
+
+/* ---- timers ---------------------------------------------------------------- */
+
+static long cron(ae_loop *el, long long id, void *data)
+{
+    (void)id, (void)data;
+    if (got_signal) {
+        server_log(LL_WARNING, "received %s, scheduling shutdown...", got_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        server_request_shutdown();
+        (void)el;
+    }
+    net_close_idle();
+    /* Give freed heap (a large pass's batch and overlay) back to the OS. */
+    static int ticks;
+    if (++ticks % 50 == 0) malloc_trim(0);
+    return 100;
+}
+
+static long sync_timer(ae_loop *el, long long id, void *data)
+{
+    (void)el, (void)id, (void)data;
+    omen_stats st;
+    if (server.sync_mode == SYNC_EVERYSEC && !server.read_only_err &&
+        omen_get_stats(server.db, &st) == OMEN_OK && st.sequence != server.synced_seq) {
+        int rc = omen_sync(server.db);
+        server.synced_seq = st.sequence;
+        if (rc) {
+            server_log(LL_WARNING, "syncing the log failed: %s (%s)", omen_strerror(rc), omen_last_error());
+            server.read_only_err = 1;
+        } else {
+            server.stat_syncs++;
+            server.last_sync_ms = ae_now_ms();
+        }
+    }
+    return 1000;
+}
+
+/* ---- listening ----------------------------------------------------------------- */
+
+static int listen_on(const char *addr)
+{
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST;
+    char port[16];
+    snprintf(port, sizeof port, "%d", server.port);
+    int rc = getaddrinfo(addr, port, &hints, &res);
+    if (rc) {
+        server_log(LL_WARNING, "bad bind address %s: %s", addr, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        freeaddrinfo(res);
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (res->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, server.tcp_backlog) < 0) {
+        server_log(LL_WARNING, "could not listen on %s:%d: %s", addr, server.port, strerror(errno));
+        close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* ---- commands ------------------------------------------------------------------ */
+
+static long long rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long pages = 0, rss = 0;
+    if (!f) return 0;
+    if (fscanf(f, "%lld %lld", &pages, &rss) != 2) rss = 0;
+    fclose(f);
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+static int want(const char *sec, const char *name, int all)
+{
+    return all || !sec || !strcasecmp(sec, name);
+}
+
+static void infoCommand(client *c)
+{
+    char sec[64] = "";
+    int all = 0;
+    if (c->argc >= 2) {
+        snprintf(sec, sizeof sec, "%.*s", (int)(c->argv[1].len > 60 ? 60 : c->argv[1].len), c->argv[1].p);
+        all = !strcasecmp(sec, "all") || !strcasecmp(sec, "everything");
+        if (!strcasecmp(sec, "default")) sec[0] = 0;
+    }
+    const char *s = sec[0] ? sec : NULL;
+    char *b = malloc(16384);
+    if (!b) {
+        addReplyError(c, "ERR out of memory");
+        return;
+    }
+    size_t o = 0, cap = 16384;
+#define P(...) o += (size_t)snprintf(b + o, o < cap ? cap - o : 0, __VA_ARGS__)
+    int64_t now = ae_now_ms();
+    if (want(s, "server", all)) {
+        struct utsname u;
+        uname(&u);
+        P("# Server\r\nredis_version:%s\r\nomendb_version:%s\r\nredis_mode:standalone\r\n"
+          "os:%s %s %s\r\narch_bits:64\r\nmultiplexing_api:epoll\r\nprocess_id:%d\r\n"
+          "run_id:%s\r\ntcp_port:%d\r\nuptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n"
+          "hz:%d\r\nexecutable:omendb-server\r\nconfig_file:%s\r\nio_threads_active:0\r\n\r\n",
+          OMEN_SERVER_VERSION, OMEN_VERSION_STRING, u.sysname, u.release, u.machine, (int)getpid(),
+          server.run_id, server.port, (long long)(now - server.start_ms) / 1000,
+          (long long)(now - server.start_ms) / 86400000, server.hz,
+          server.config_file ? server.config_file : "");
+    }
+    if (want(s, "clients", all)) {
+        P("# Clients\r\nconnected_clients:%d\r\nmaxclients:%d\r\nblocked_clients:0\r\n"
+          "tracking_clients:0\r\n\r\n", server.nclients, server.maxclients);
+    }
+    if (want(s, "memory", all)) {
+        omen_stats st;
+        memset(&st, 0, sizeof st);
+        omen_get_stats(server.db, &st);
+        long long rss = rss_bytes();
+        P("# Memory\r\nused_memory:%lld\r\nused_memory_rss:%lld\r\nused_memory_peak:%lld\r\n"
+          "maxmemory:0\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n"
+          "omendb_memtable_bytes:%llu\r\nomendb_index_bytes:%llu\r\nomendb_filter_bytes:%llu\r\n\r\n",
+          rss, rss, rss, (unsigned long long)st.memtable_bytes,
+          (unsigned long long)st.index_bytes, (unsigned long long)st.filter_bytes);
+    }
+    if (want(s, "persistence", all)) {
+        omen_stats st;
+        memset(&st, 0, sizeof st);
+        omen_get_stats(server.db, &st);
+        P("# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\n"
+          "aof_enabled:1\r\naof_rewrite_in_progress:0\r\nomendb_sync:%s\r\nomendb_sequence:%llu\r\n"
+          "omendb_wal_bytes:%llu\r\nomendb_file_bytes:%llu\r\nomendb_run_entries:%llu\r\n"
+          "omendb_memtable_entries:%llu\r\nomendb_flushes:%llu\r\nomendb_compactions:%llu\r\n"
+          "omendb_commits:%lld\r\nomendb_timed_syncs:%lld\r\nomendb_read_only:%d\r\n"
+          "omendb_garbage_generations:%llu\r\n\r\n",
+          server.sync_mode == SYNC_ALWAYS ? "always" : server.sync_mode == SYNC_EVERYSEC ? "everysec" : "no",
+          (unsigned long long)st.sequence, (unsigned long long)st.wal_bytes,
+          (unsigned long long)st.file_bytes, (unsigned long long)st.run_entries,
+          (unsigned long long)st.memtable_entries, (unsigned long long)st.flushes,
+          (unsigned long long)st.compactions, server.stat_commits, server.stat_syncs,
+          st.read_only || server.read_only_err, (unsigned long long)ks_garbage_pending());
+    }
+    if (want(s, "stats", all)) {
+        P("# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
+          "total_net_input_bytes:%lld\r\ntotal_net_output_bytes:%lld\r\nrejected_connections:%lld\r\n"
+          "expired_keys:%lld\r\nevicted_keys:0\r\nkeyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
+          "total_error_replies:%lld\r\nclient_output_buffer_limit_disconnections:%lld\r\n\r\n",
+          server.stat_conns, server.stat_cmds, server.stat_net_in, server.stat_net_out,
+          server.stat_rejected_conns, server.stat_expired, server.stat_keyspace_hits,
+          server.stat_keyspace_misses, server.stat_errors, server.stat_output_limit_drops);
+    }
+    if (want(s, "replication", all) && (all || s)) {
+        P("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    }
+    if (want(s, "keyspace", all)) {
+        P("# Keyspace\r\n");
+        if (ks_dbsize())
+            P("db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", (unsigned long long)ks_dbsize(),
+              (unsigned long long)ks_expires_count());
+        P("\r\n");
+    }
+#undef P
+    if (o > cap) o = cap;
+    while (o >= 2 && b[o - 1] == '\n' && b[o - 3] == '\n') o -= 2; /* drop the last blank line */
+    addReplyVerbatim(c, b, o, "txt");
+    free(b);
+}
+
+static void timeCommand(client *c)
+{
+    int64_t us = ae_now_us();
+    addReplyArrayLen(c, 2);
+    addReplyBulkLongLong(c, us / 1000000);
+    addReplyBulkLongLong(c, us % 1000000);
+}
+
+static void lastsaveCommand(client *c)
+{
+    addReplyLongLong(c, (server.last_sync_ms ? server.last_sync_ms : server.start_ms) / 1000);
+}
+
+static void shutdownCommand(client *c)
+{
+    for (int j = 1; j < c->argc; j++) {
+        if (!arg_is(&c->argv[j], "nosave") && !arg_is(&c->argv[j], "save") &&
+            !arg_is(&c->argv[j], "now") && !arg_is(&c->argv[j], "force") && !arg_is(&c->argv[j], "abort")) {
+            addReplyErrorSyntax(c);
+            return;
+        }
+    }
+    server_log(LL_WARNING, "user requested shutdown...");
+    server_request_shutdown();
+    /* Redis closes the connection without a reply on success. */
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+}
+
+command server_commands[] = {
+    {"info", infoCommand, -1, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns information and statistics about the server", "1.0.0", 0},
+    {"time", timeCommand, 1, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns the server time", "2.6.0", 0},
+    {"lastsave", lastsaveCommand, 1, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns the Unix timestamp of the last timed log sync", "1.0.0", 0},
+    {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NOMULTI, 0, 0, 0, "server", "Synchronously syncs the log and shuts down the server", "1.0.0", 0},
+    {0},
+};
+
+/* ---- main ------------------------------------------------------------------------- */
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "Usage: omendb-server [config-file] [--port 6379] [--bind 127.0.0.1 ::1] [--dir DIR]\n"
+            "                     [--sync always|everysec|no] [--requirepass P] [--maxclients N]\n"
+            "                     [--timeout SECONDS] [--config FILE] [--<any config name> VALUE]\n"
+            "Speaks the Redis protocol; data lives in the OmenDB engine in DIR (docs/server.md).\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage();
+        return 0;
+    }
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v"))) {
+        printf("omendb-server v=%s redis_compat=%s\n", OMEN_VERSION_STRING, OMEN_SERVER_VERSION);
+        return 0;
+    }
+    config_defaults();
+    if (config_parse_args(argc, argv)) {
+        usage();
+        return 1;
+    }
+    if (server.nbind == 0) {
+        server.bind[server.nbind++] = strdup("127.0.0.1");
+        server.bind[server.nbind++] = strdup("::1");
+    }
+    server.start_ms = ae_now_ms();
+    srandom((unsigned)(server.start_ms ^ getpid()));
+    for (int i = 0; i < 40; i++) server.run_id[i] = "0123456789abcdef"[random() & 15];
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
+    /* Enough descriptors for maxclients (plus the engine's files). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)server.maxclients + 128) {
+        rlim_t want_fd = (rlim_t)server.maxclients + 128;
+        rl.rlim_cur = want_fd < rl.rlim_max ? want_fd : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    omen_options o;
+    omen_options_init(&o);
+    o.write_buffer_size = server.write_buffer_size;
+    o.cache_size = server.cache_size;
+    o.sync = OMEN_SYNC_RELAXED;
+    int rc = omen_open(server.dir, &o, &server.db);
+    if (rc) {
+        server_log(LL_WARNING, "cannot open the database in %s: %s (%s)", server.dir, omen_strerror(rc), omen_last_error());
+        return 1;
+    }
+    rc = ks_open(server.db);
+    if (rc) {
+        server_log(LL_WARNING, "cannot read the keyspace: %s (%s)", omen_strerror(rc), omen_last_error());
+        omen_close(server.db);
+        return 1;
+    }
+    ks_set_commit_sync(server.sync_mode == SYNC_ALWAYS ? OMEN_SYNC_FULL : OMEN_SYNC_RELAXED);
+    if (commands_init()) return 1;
+    multi_init();
+    server.el = ae_create(server.maxclients + 256);
+    if (!server.el) return 1;
+    for (int i = 0; i < server.nbind; i++) {
+        int fd = listen_on(server.bind[i]);
+        if (fd < 0) {
+            /* ::1 may be absent (no IPv6): fine if another address works. */
+            if (!strcmp(server.bind[i], "::1") && server.nbind > 1) continue;
+            ks_close();
+            omen_close(server.db);
+            return 1;
+        }
+        server.listen_fd[server.nlisten++] = fd;
+        ae_add(server.el, fd, AE_READABLE, net_accept_handler, NULL);
+    }
+    if (server.nlisten == 0) return 1;
+    if (server.pidfile && *server.pidfile) {
+        FILE *f = fopen(server.pidfile, "w");
+        if (f) {
+            fprintf(f, "%d\n", (int)getpid());
+            fclose(f);
+        }
+    }
+    ae_set_after_pass(server.el, net_after_pass);
+    ae_set_gather(server.el, net_gather);
+    ae_timer_add(server.el, 100, cron, NULL);
+    ae_timer_add(server.el, 1000 / server.hz, expire_cron, NULL);
+    ae_timer_add(server.el, 1000, sync_timer, NULL);
+    server_log(LL_NOTICE, "omendb-server %s ready on port %d (dir %s, sync %s, %llu keys)", OMEN_VERSION_STRING,
+               server.port, server.dir,
+               server.sync_mode == SYNC_ALWAYS ? "always" : server.sync_mode == SYNC_EVERYSEC ? "everysec" : "no",
+               (unsigned long long)ks_dbsize());
+    printf("Ready to accept connections\n");
+    fflush(stdout);
+
+    ae_main(server.el);
+
+    /* The last pass's writes are committed (after-pass ran); make all durable. */
+    net_after_pass(server.el);
+    while (server.clients) client_free(server.clients);
+    for (int i = 0; i < server.nlisten; i++) close(server.listen_fd[i]);
+    rc = ks_commit(OMEN_SYNC_FULL);
+    if (!rc && !server.read_only_err) rc = omen_sync(server.db);
+    ks_close();
+    int crc = omen_close(server.db);
+    if (server.pidfile && *server.pidfile) unlink(server.pidfile);
+    server_log(LL_WARNING, "omendb-server is now ready to exit, bye bye...");
+    return rc || crc ? 1 : 0;
+}

@@ -1,0 +1,226 @@
+"""The wire protocol: inline commands, pipelines, protocol errors, limits."""
+import socket
+import threading
+import time
+
+import pytest
+import redis
+
+from conftest import Raw, ServerProc
+
+
+def test_inline_commands(raw):
+    raw.send(b"SET k \"hello world\"\r\nGET k\r\nPING\r\n\r\nECHO 'it\\'s'\r\n")
+    assert raw.read() == ("status", "OK")
+    assert raw.read() == b"hello world"
+    assert raw.read() == ("status", "PONG")
+    assert raw.read() == b"it's"
+    raw.send(b"ECHO \"a\\x41\\n\"\n")
+    assert raw.read() == b"aA\n"
+    raw.send(b"ECHO \"unbalanced\r\n")
+    assert raw.read() == ("error", "ERR Protocol error: unbalanced quotes in request")
+    assert raw.closed()
+
+
+def test_pipeline_many(r):
+    p = r.pipeline(transaction=False)
+    for i in range(5000):
+        p.set(f"k{i}", i)
+    for i in range(5000):
+        p.get(f"k{i}")
+    res = p.execute()
+    assert res[:5000] == [True] * 5000
+    assert res[5000:] == [str(i) for i in range(5000)]
+
+
+def test_split_request_bytes(raw):
+    msg = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\n0123456789\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+    for b in msg:
+        raw.send(bytes([b]))
+    assert raw.read() == ("status", "OK")
+    assert raw.read() == b"0123456789"
+
+
+@pytest.mark.parametrize("payload,err", [
+    (b"*abc\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*1\r\n+foo\r\n", "ERR Protocol error: expected '$', got '+'"),
+    (b"*1\r\n$-5\r\n", "ERR Protocol error: invalid bulk length"),
+    (b"*1\r\n$999999999999\r\n", "ERR Protocol error: invalid bulk length"),
+    (b"*3000000000\r\n", "ERR Protocol error: invalid multibulk length"),
+])
+def test_protocol_errors_close(raw, payload, err):
+    raw.send(payload)
+    assert raw.read() == ("error", err)
+    assert raw.closed()
+
+
+def test_server_survives_garbage(server):
+    import random
+    rnd = random.Random(7)
+    for _ in range(50):
+        s = socket.create_connection(("127.0.0.1", server.port))
+        s.sendall(bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 2000))))
+        s.close()
+    c = server.client()
+    assert c.ping() is True
+
+
+def test_unauthenticated_limits(tmp_path):
+    s = ServerProc(tmp_path / "d", "--requirepass", "pw").start()
+    try:
+        raw = Raw(s.port)
+        raw.send(b"*100\r\n")
+        assert raw.read() == ("error", "ERR Protocol error: unauthenticated multibulk length")
+        assert raw.closed()
+        raw = Raw(s.port)
+        raw.send(b"*2\r\n$3\r\nGET\r\n$100000\r\n")
+        assert raw.read() == ("error", "ERR Protocol error: unauthenticated bulk length")
+        assert raw.closed()
+        raw = Raw(s.port)
+        raw.cmd("AUTH", "pw")
+        assert raw.cmd("MSET", *[x for i in range(20) for x in (f"k{i}", "v")]) == ("status", "OK")
+    finally:
+        s.stop()
+
+
+def test_bulk_limit(tmp_path):
+    s = ServerProc(tmp_path / "d", "--proto-max-bulk-len", "1mb").start()
+    try:
+        raw = Raw(s.port)
+        raw.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n")
+        assert raw.read() == ("error", "ERR Protocol error: invalid bulk length")
+        assert raw.closed()
+    finally:
+        s.stop()
+
+
+def test_query_buffer_limit(tmp_path):
+    s = ServerProc(tmp_path / "d", "--client-query-buffer-limit", "1mb").start()
+    try:
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        sock.sendall(b"*2\r\n$3\r\nGET\r\n$2000000\r\n")
+        closed = False
+        try:
+            for _ in range(40):
+                sock.sendall(b"x" * 65536)
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+        if not closed:
+            sock.settimeout(5)
+            try:
+                closed = sock.recv(100) == b""
+            except ConnectionResetError:
+                closed = True
+        assert closed
+        assert s.client().ping() is True
+    finally:
+        s.stop()
+
+
+def test_inline_too_big(raw):
+    raw.send(b"A" * (70 * 1024))
+    assert raw.read() == ("error", "ERR Protocol error: too big inline request")
+    assert raw.closed()
+
+
+def test_output_buffer_limit_drops_slow_reader(tmp_path):
+    s = ServerProc(tmp_path / "d", "--client-output-buffer-limit", "2mb").start()
+    try:
+        c = s.client()
+        c.set("big", "x" * 500000)
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        # Ask for far more than the limit and never read.
+        req = b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * 200
+        try:
+            sock.sendall(req)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        deadline = time.time() + 10
+        dropped = 0
+        while time.time() < deadline:
+            dropped = c.info("stats")["client_output_buffer_limit_disconnections"]
+            if dropped:
+                break
+            time.sleep(0.1)
+        assert dropped >= 1
+        assert c.ping() is True
+        sock.close()
+    finally:
+        s.stop()
+
+
+def test_maxclients(tmp_path):
+    s = ServerProc(tmp_path / "d", "--maxclients", "3").start()
+    try:
+        conns = []
+        deadline = time.time() + 10
+        while len(conns) < 3:  # the start-up probe may hold a slot a moment
+            c = Raw(s.port)
+            if c.cmd("PING") == ("status", "PONG"):
+                conns.append(c)
+            else:
+                c.close()
+                assert time.time() < deadline
+                time.sleep(0.1)
+        extra = Raw(s.port)
+        assert extra.read() == ("error", "ERR max number of clients reached")
+        assert extra.closed()
+        conns[0].close()
+        deadline = time.time() + 10
+        while True:  # the server frees the slot once it has seen the close
+            again = Raw(s.port)
+            rep = again.cmd("PING")
+            if rep == ("status", "PONG") or time.time() > deadline:
+                break
+            again.close()
+            time.sleep(0.1)
+        assert rep == ("status", "PONG")
+    finally:
+        s.stop()
+
+
+def test_idle_timeout(tmp_path):
+    s = ServerProc(tmp_path / "d", "--timeout", "1").start()
+    try:
+        raw = Raw(s.port)
+        assert raw.cmd("PING") == ("status", "PONG")
+        assert raw.closed(timeout=5)
+    finally:
+        s.stop()
+
+
+def test_many_concurrent_clients(server):
+    errors = []
+
+    def work(t):
+        try:
+            c = server.client()
+            for i in range(200):
+                c.set(f"t{t}:{i}", f"{t}-{i}")
+            for i in range(200):
+                assert c.get(f"t{t}:{i}") == f"{t}-{i}"
+            c.incrby("counter", 200)
+            c.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    c = server.client()
+    assert c.get("counter") == str(40 * 200)
+    assert c.dbsize() == 40 * 200 + 1
+
+
+def test_many_idle_connections(server):
+    conns = [Raw(server.port) for _ in range(300)]
+    for i, c in enumerate(conns):
+        c.send(b"PING\r\n")
+    for c in conns:
+        assert c.read() == ("status", "PONG")
+    for c in conns:
+        c.close()
