@@ -112,12 +112,12 @@ $(B)/tests/%: tests/%.c $(TLIB_A) $(wildcard tests/*.h tests/support/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< -o $@ $(TLIB_A) $(LDFLAGS) -lcmocka $(LIBS)
 
-# Benchmarks: per-program extra objects/libraries come from mk/*.mk as
-# <name>_OBJS and <name>_LIBS.
+# Benchmarks: per-program extra flags/objects/libraries come from mk/*.mk
+# as <name>_CFLAGS, <name>_OBJS and <name>_LIBS.
 .SECONDEXPANSION:
 $(B)/bench/%: bench/%.c $(LIB_A) $(wildcard bench/*.h) $$($$*_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $($*_OBJS) $(LIB_A) $(LDFLAGS) $($*_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $($*_CFLAGS) $< -o $@ $($*_OBJS) $(LIB_A) $(LDFLAGS) $($*_LIBS) $(LIBS)
 
 $(B)/%: tools/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
