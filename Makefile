@@ -12,6 +12,13 @@
 # every tests/test_*.c is a cmocka test program, every bench/*.c a benchmark,
 # every tools/*.c a tool.  Module-specific rules live in mk/*.mk.
 #
+# A program of several files is a directory: every .c in tools/NAME/ is
+# compiled and linked into build/NAME, every .c in bench/NAME/ into
+# build/bench/NAME (with the library, like a one-file program), so it needs
+# no rule of its own.  NAME.c and NAME/ must not both exist.  Its headers
+# live beside its sources.  For any program, NAME_CFLAGS, NAME_OBJS and
+# NAME_LIBS in an mk/*.mk add compile flags, extra objects and libraries.
+#
 # Variants share this file: B is the build directory, SAN the sanitizer flags.
 
 B    ?= build
@@ -59,10 +66,12 @@ TEST_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRC))
 CONC_BIN := $(patsubst tests/%.c,$(B)/tests/%,$(sort $(wildcard tests/test_conc_*.c)))
 
 BENCH_SRC := $(sort $(wildcard bench/*.c))
-BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+BENCH_DIR := $(patsubst %/,%,$(sort $(dir $(wildcard bench/*/*.c))))
+BENCH_BIN := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(patsubst bench/%,$(B)/bench/%,$(BENCH_DIR))
 
 TOOL_SRC := $(sort $(wildcard tools/*.c))
-TOOL_BIN := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC))
+TOOL_DIR := $(patsubst %/,%,$(sort $(dir $(wildcard tools/*/*.c))))
+TOOL_BIN := $(patsubst tools/%.c,$(B)/%,$(TOOL_SRC)) $(patsubst tools/%,$(B)/%,$(TOOL_DIR))
 
 .PHONY: all lib tests bench tools deps run test test-plain test-asan test-tsan test-fuzz \
         test-python test-extra crashtest clean format install
@@ -113,18 +122,32 @@ $(B)/tests/%: tests/%.c $(TLIB_A) $(wildcard tests/*.h tests/support/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) $< -o $@ $(TLIB_A) $(LDFLAGS) -lcmocka $(LIBS)
 
-# Benchmarks: per-program extra objects/libraries come from mk/*.mk as
-# <name>_OBJS and <name>_LIBS.
+# Benchmarks: per-program extra flags/objects/libraries come from mk/*.mk
+# as <name>_CFLAGS, <name>_OBJS and <name>_LIBS.
 .SECONDEXPANSION:
 $(B)/bench/%: bench/%.c $(LIB_A) $(wildcard bench/*.h) $$($$*_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $($*_OBJS) $(LIB_A) $(LDFLAGS) $($*_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $($*_CFLAGS) $< -o $@ $($*_OBJS) $(LIB_A) $(LDFLAGS) $($*_LIBS) $(LIBS)
 
 $(B)/%: tools/%.c $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ $(LIB_A) $(LDFLAGS) $($*_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $($*_CFLAGS) $< -o $@ $($*_OBJS) $(LIB_A) $(LDFLAGS) $($*_LIBS) $(LIBS)
+
+# Programs from a directory (see the header): $(1) the program, $(2) its
+# directory.  Its objects go to $(B)/obj/<dir>/, compiled with NAME_CFLAGS.
+define DIR_PROGRAM
+$(1)_OBJ := $$(patsubst %.c,$(B)/obj/%.o,$$(sort $$(wildcard $(2)/*.c)))
+$$($(1)_OBJ): CFLAGS += $$($(notdir $(1))_CFLAGS)
+$(1): $$($(1)_OBJ) $(LIB_A) $$($(notdir $(1))_OBJS)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$($(1)_OBJ) -o $$@ $$($(notdir $(1))_OBJS) $(LIB_A) $$(LDFLAGS) $$($(notdir $(1))_LIBS) $$(LIBS)
+-include $$($(1)_OBJ:.o=.d)
+endef
 
 -include mk/*.mk
+# (after mk/*.mk, whose NAME_CFLAGS/_OBJS/_LIBS the rules read)
+$(foreach d,$(TOOL_DIR),$(eval $(call DIR_PROGRAM,$(B)/$(notdir $(d)),$(d))))
+$(foreach d,$(BENCH_DIR),$(eval $(call DIR_PROGRAM,$(B)/bench/$(notdir $(d)),$(d))))
 -include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d)
 
 # ---- test driver --------------------------------------------------------

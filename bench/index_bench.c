@@ -38,6 +38,7 @@
 #include "bench_util.h"
 #include "index/lindex.h"
 #include "index/lsearch.h"
+#include "support/u64_oracle.h"
 #include "omendb.h"
 
 /* ---- abseil shim -------------------------------------------------------- */
@@ -420,7 +421,7 @@ static int check_u64(int method, const lidx *m, const void *bt, const uint64_t *
 {
     if (method == M_BATCH) lidx_lower_bound_batch(m, keys, n, qs, nq, out);
     for (size_t i = 0; i < nq; i++) {
-        size_t want = bs_lower_bound(keys, n, qs[i]);
+        size_t want = u64_oracle_lower_bound(keys, n, qs[i]);
         int ok = 1;
         if (method == M_OMEN) ok = lidx_lower_bound(m, keys, n, qs[i]) == want;
         if (method == M_BATCH) ok = out[i] == want;

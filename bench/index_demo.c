@@ -13,6 +13,7 @@
 
 #include "index/lindex.h"
 #include "omendb.h"
+#include "support/u64_oracle.h"
 
 static uint64_t state = 42;
 
@@ -22,25 +23,6 @@ static uint64_t rnd(void)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static size_t binary_search(const uint64_t *k, size_t n, uint64_t q)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (k[mid] < q)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 int main(int argc, char **argv)
@@ -56,7 +38,7 @@ int main(int argc, char **argv)
         double z = sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
         keys[i] = (uint64_t)(exp(2.0 * z) * 1e12);
     }
-    qsort(keys, n, sizeof *keys, cmp_u64);
+    u64_oracle_sort(keys, n);
 
     lidx *m;
     int rc = lidx_build(keys, n, eps, &m);
@@ -85,7 +67,7 @@ int main(int argc, char **argv)
     printf("\nsample lookups (window = the positions the last-mile search scans):\n");
     for (int i = 0; i < 5 && n; i++) {
         size_t at = (size_t)(rnd() % n), lo, hi;
-        size_t first = binary_search(keys, n, keys[at]);
+        size_t first = u64_oracle_lower_bound(keys, n, keys[at]);
         lidx_window(loaded, keys, n, keys[at], &lo, &hi);
         printf("  key %20llu  at %9zu  window [%zu, %zu)\n", (unsigned long long)keys[at], first, lo,
                hi);
@@ -94,7 +76,7 @@ int main(int argc, char **argv)
     size_t checks = 1000000, bad = 0;
     for (size_t i = 0; i < checks; i++) {
         uint64_t q = (i % 2 && n) ? keys[rnd() % n] : rnd() >> (rnd() % 24);
-        if (lidx_lower_bound(loaded, keys, n, q) != binary_search(keys, n, q)) bad++;
+        if (lidx_lower_bound(loaded, keys, n, q) != u64_oracle_lower_bound(keys, n, q)) bad++;
     }
     printf("\nverified %zu lookups (half present, half random): %zu mismatches\n", checks, bad);
     lidx_free(loaded);

@@ -16,26 +16,8 @@
 
 #include "index/lindex.h"
 #include "omendb.h"
+#include "support/u64_oracle.h"
 #include "util/crc32c.h"
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static size_t ref_lb(const uint64_t *k, size_t n, uint64_t q)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (k[mid] < q)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
 
 static uint64_t rd64(const uint8_t *p)
 {
@@ -113,7 +95,7 @@ static void build_check(const uint8_t *data, size_t len)
         if (data[0] & 0x40) k[i] %= 64;
         if ((data[0] & 0x80) && (k[i] & 1)) k[i] = ~(k[i] >> 60);
     }
-    qsort(k, n, sizeof *k, cmp_u64);
+    u64_oracle_sort(k, n);
     lidx *m = NULL;
     if (lidx_build(k, n, eps, &m) != OMEN_OK) abort();
     size_t sz = lidx_serialized_size(m);
@@ -125,7 +107,7 @@ static void build_check(const uint8_t *data, size_t len)
         uint64_t base = i < n ? k[i] : (i == n ? 0 : UINT64_MAX);
         for (int d = -1; d <= 1; d++) {
             uint64_t q = base + (uint64_t)(int64_t)d;
-            size_t want = ref_lb(k, n, q);
+            size_t want = u64_oracle_lower_bound(k, n, q);
             if (lidx_lower_bound(m, k, n, q) != want) abort();
             if (lidx_lower_bound(m2, k, n, q) != want) abort();
         }

@@ -5,7 +5,7 @@ FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 10
 FUZZ_SRC     := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN     := $(patsubst fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
-FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -DOMEN_TESTING -g -O1 -pthread -Iinclude -Isrc \
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -DOMEN_TESTING -g -O1 -pthread -Iinclude -Isrc -Itests \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
 build/fuzz/%: fuzz/%.c $(LIB_SRC)

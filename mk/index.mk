@@ -3,6 +3,10 @@
 # needs at link time).
 index_bench_OBJS := $(B)/obj/bench/absl_shim.o
 index_bench_LIBS := -lstdc++
+# The benchmark's --check and the demo compare with the reference lower
+# bound of tests/support/u64_oracle.h (header-only).
+index_bench_CFLAGS := -Itests
+index_demo_CFLAGS  := -Itests
 
 # test_index once more with the AVX-512 kernels emulated (tests/avx512_emu.h):
 # on a CPU without AVX-512 the ordinary build skips them, and this build

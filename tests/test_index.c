@@ -24,6 +24,7 @@
 #include "index/lindex.h"
 #include "index/lsearch.h"
 #include "index/lsearch_impl.h"
+#include "support/u64_oracle.h"
 #include "omendb.h"
 #include "util/crc32c.h"
 #include "util/mem.h"
@@ -44,25 +45,6 @@ static uint64_t rnd(void)
 static double rnd_unit(void)
 {
     return (double)(rnd() >> 11) * (1.0 / 9007199254740992.0) + 1e-300;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static size_t ref_lb(const uint64_t *k, size_t n, uint64_t q)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (k[mid] < q)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 enum { D_UNIFORM, D_DENSE, D_NORMAL, D_LOGNORMAL, D_TIMES, D_OSM, D_PIECEWISE, D_DUPS, D_HIGH,
@@ -127,7 +109,7 @@ static uint64_t *gen(int d, size_t n)
         }
         k[i++] = v;
     }
-    qsort(k, n, sizeof *k, cmp_u64);
+    u64_oracle_sort(k, n);
     return k;
 }
 
@@ -156,7 +138,7 @@ static void check_queries(const lidx *m, const uint64_t *k, size_t n, size_t nra
         for (size_t i = 0; i < n; i += step) {
             uint64_t qs[3] = {k[i], k[i] - 1, k[i] + 1};
             for (int j = 0; j < 3; j++) {
-                size_t want = ref_lb(k, n, qs[j]);
+                size_t want = u64_oracle_lower_bound(k, n, qs[j]);
                 size_t lo, hi;
                 lidx_window(m, k, n, qs[j], &lo, &hi);
                 assert_true(lo <= want && want <= hi && hi <= n);
@@ -166,10 +148,10 @@ static void check_queries(const lidx *m, const uint64_t *k, size_t n, size_t nra
         for (size_t i = 0; i < nrand; i++) {
             uint64_t q = rnd();
             if (n && (i & 1)) q = k[rnd() % n] + (rnd() % 5) - 2;
-            assert_int_equal(lidx_lower_bound(m, k, n, q), ref_lb(k, n, q));
+            assert_int_equal(lidx_lower_bound(m, k, n, q), u64_oracle_lower_bound(k, n, q));
         }
         uint64_t edge[] = {0, 1, UINT64_MAX, UINT64_MAX - 1};
-        for (size_t i = 0; i < 4; i++) assert_int_equal(lidx_lower_bound(m, k, n, edge[i]), ref_lb(k, n, edge[i]));
+        for (size_t i = 0; i < 4; i++) assert_int_equal(lidx_lower_bound(m, k, n, edge[i]), u64_oracle_lower_bound(k, n, edge[i]));
         /* batch */
         size_t cnt = 777;
         uint64_t *qs = malloc(cnt * sizeof *qs);
@@ -183,7 +165,7 @@ static void check_queries(const lidx *m, const uint64_t *k, size_t n, size_t nra
         qs[cnt - 1] = 0;
         qs[cnt - 2] = UINT64_MAX;
         lidx_lower_bound_batch(m, k, n, qs, cnt, out);
-        for (size_t i = 0; i < cnt; i++) assert_int_equal(out[i], ref_lb(k, n, qs[i]));
+        for (size_t i = 0; i < cnt; i++) assert_int_equal(out[i], u64_oracle_lower_bound(k, n, qs[i]));
         free(qs);
         free(out);
     }
@@ -226,13 +208,13 @@ static void test_search_variants_agree(void **st)
         for (size_t i = 0; i < n; i++) k[i] = (round & 1) ? rnd() % 50 : rnd();
         if (round % 7 == 0)
             for (size_t i = 0; i < n; i++) k[i] = UINT64_MAX - (rnd() % 40);
-        qsort(k, n, sizeof *k, cmp_u64);
+        u64_oracle_sort(k, n);
         for (int t = 0; t < 50; t++) {
             size_t lo = n ? rnd() % (n + 1) : 0, hi = lo + (n > lo ? rnd() % (n - lo + 1) : 0);
             uint64_t q = (t % 3 == 0 || !n) ? rnd() : k[rnd() % n] + (rnd() % 3) - 1;
             if (t == 1) q = 0;
             if (t == 2) q = UINT64_MAX;
-            size_t want = lo + ref_lb(k + lo, hi - lo, q);
+            size_t want = lo + u64_oracle_lower_bound(k + lo, hi - lo, q);
             assert_int_equal(lidx_search_scalar(k, lo, hi, q), want);
             assert_int_equal(lidx_search_with(LIDX_SEARCH_SCALAR, k, lo, hi, q), want);
             if (lidx_search_supported(LIDX_SEARCH_AVX2))
@@ -267,7 +249,7 @@ static void test_count_variants_agree(void **st)
     for (int round = 0; round < 300; round++) {
         size_t w = 4 * (1 + rnd() % 17);
         for (size_t i = 0; i < w; i++) k[i] = (round & 1) ? rnd() % 40 : rnd();
-        qsort(k, w, sizeof *k, cmp_u64);
+        u64_oracle_sort(k, w);
         for (size_t i = w - rnd() % 4; i < w; i++) k[i] = UINT64_MAX; /* padding */
         for (int t = 0; t < 40; t++) {
             uint64_t q = t == 0 ? 0 : t == 1 ? UINT64_MAX : t % 2 ? rnd() : k[rnd() % w] - t % 3 + 1;
