@@ -192,7 +192,7 @@ static int full_appendv(fio_file *f, const struct iovec *iov, int iovcnt)
     const char *p = fio_file_path(f);
     if ((atomic_load(&g_full_wal) && ends_with(p, ".wal")) ||
         (atomic_load(&g_full_run) && strstr(p, ".run")))
-        return omen_seterr_errno(OMEN_IO, ENOSPC, "fio: write %s", p);
+        return util_seterr_errno(OMEN_IO, ENOSPC, "fio: write %s", p);
     return fio_posix_env()->appendv(f, iov, iovcnt);
 }
 
@@ -272,7 +272,7 @@ static void test_background_failure_cause(void **state)
 /* A file layer that refuses every write, as a read-only mount does. */
 static int ro_err(const char *what, const char *path)
 {
-    return omen_seterr_errno(OMEN_IO, EROFS, "fio: %s %s", what, path ? path : "");
+    return util_seterr_errno(OMEN_IO, EROFS, "fio: %s %s", what, path ? path : "");
 }
 static int ro_open(const char *path, int flags, fio_file **out)
 {

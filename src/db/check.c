@@ -67,16 +67,16 @@ static int check_run_identity(const manifest_run *meta, const char *fn)
 int omen_check(const char *path, void (*report)(void *ctx, const char *line), void *ctx)
 {
     check_ctx c = {report, ctx, 0, 0};
-    if (!path || !*path) return omen_seterr(OMEN_INVALID, "omen_check: empty path");
+    if (!path || !*path) return util_seterr(OMEN_INVALID, "omen_check: empty path");
     /* Shared with read-only opens; a writer could change files under us. */
     fio_file *lock = NULL;
     {
         char *lockp = db_path_join(path, "LOCK");
-        if (!lockp) return omen_seterr(OMEN_NOMEM, "out of memory");
+        if (!lockp) return util_seterr(OMEN_NOMEM, "out of memory");
         int lrc = fio_lock_shared(lockp, &lock);
         omen_free(lockp);
         if (lrc == OMEN_LOCKED) {
-            lrc = omen_seterr(OMEN_LOCKED,
+            lrc = util_seterr(OMEN_LOCKED,
                               "omen_check: %s is open for writing by another process or handle; "
                               "close it first (read-only opens may stay)",
                               path);
@@ -93,13 +93,13 @@ int omen_check(const char *path, void (*report)(void *ctx, const char *line), vo
     manifest m;
     int rc = manifest_read(path, &m);
     if (rc) {
-        if (rc == OMEN_NOTFOUND) rc = omen_seterr(OMEN_NOTDB, "%s has no MANIFEST", path);
+        if (rc == OMEN_NOTFOUND) rc = util_seterr(OMEN_NOTDB, "%s has no MANIFEST", path);
         char saved[512];
         snprintf(saved, sizeof saved, "%s", omen_last_error());
         say(&c, "MANIFEST: %s (%s)", omen_strerror(rc), saved);
         say(&c, "summary: check failed");
         fio_close(lock);
-        omen_seterr(rc, "%s", saved);
+        util_seterr(rc, "%s", saved);
         return rc;
     }
     int problems = 0;
@@ -168,6 +168,6 @@ int omen_check(const char *path, void (*report)(void *ctx, const char *line), vo
         (unsigned long long)entries, (unsigned long long)bytes, problems);
     manifest_clear(&m);
     fio_close(lock);
-    if (problems) return omen_seterr(OMEN_CORRUPT, "omen_check: %d problem(s) found", problems);
+    if (problems) return util_seterr(OMEN_CORRUPT, "omen_check: %d problem(s) found", problems);
     return OMEN_OK;
 }

@@ -108,13 +108,13 @@ static int get_common(omen_db *db, const omen_snapshot *snap, const void *key, s
 {
     int rc = db_check_handle(db, fn);
     if (rc) return rc;
-    if (!d || !vlen) return omen_seterr(OMEN_INVALID, "%s: NULL %s", fn, vlen ? "val" : "vlen");
+    if (!d || !vlen) return util_seterr(OMEN_INVALID, "%s: NULL %s", fn, vlen ? "val" : "vlen");
     if (!d->val && !d->buf && d->cap)
-        return omen_seterr(OMEN_INVALID, "%s: NULL buffer of %zu bytes", fn, d->cap);
+        return util_seterr(OMEN_INVALID, "%s: NULL buffer of %zu bytes", fn, d->cap);
     *vlen = 0;
     if ((rc = batch_check_kv(fn, key, klen, NULL, 0)) != OMEN_OK) return rc;
     if (snap && snap->db != db)
-        return omen_seterr(OMEN_INVALID, "%s: snapshot belongs to another handle", fn);
+        return util_seterr(OMEN_INVALID, "%s: snapshot belongs to another handle", fn);
     uint64_t seq;
     int slot;
     db_sv *sv = db_sv_pin(db, &seq, &slot);
@@ -124,7 +124,7 @@ static int get_common(omen_db *db, const omen_snapshot *snap, const void *key, s
     if (rc == OMEN_NOTFOUND) {
         *vlen = 0;
         /* Not an error, but omen_last_error() must not show a stale one. */
-        omen_seterr(OMEN_NOTFOUND, "%s: key not found", fn);
+        util_seterr(OMEN_NOTFOUND, "%s: key not found", fn);
     }
     return rc;
 }
@@ -148,7 +148,7 @@ int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key, size_
 
 int omen_snapshot_create(omen_db *db, omen_snapshot **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_snapshot_create: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_snapshot_create: NULL out");
     *out = NULL;
     int rc = db_check_handle(db, "omen_snapshot_create");
     if (rc) return rc;
@@ -173,7 +173,7 @@ int omen_get_stats(omen_db *db, omen_stats *out)
 {
     int rc = db_check_handle(db, "omen_get_stats");
     if (rc) return rc;
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_get_stats: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_get_stats: NULL out");
     memset(out, 0, sizeof *out);
     uint64_t seq;
     db_sv *sv = db_sv_get_seq(db, &seq);

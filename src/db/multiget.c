@@ -101,7 +101,7 @@ static int check_args(omen_db *db, size_t n, const void *const *keys, const size
                       void **vals, size_t *vlens)
 {
     if (n && (!keys || !klens || !vals || !vlens))
-        return omen_seterr(OMEN_INVALID, "omen_get_many: NULL array with %zu keys", n);
+        return util_seterr(OMEN_INVALID, "omen_get_many: NULL array with %zu keys", n);
     for (size_t i = 0; i < n; i++) {
         vals[i] = NULL;
         vlens[i] = 0;
@@ -110,10 +110,10 @@ static int check_args(omen_db *db, size_t n, const void *const *keys, const size
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) {
         if (!keys[i] && klens[i])
-            return omen_seterr(OMEN_INVALID, "omen_get_many: key %zu is NULL with length %zu", i,
+            return util_seterr(OMEN_INVALID, "omen_get_many: key %zu is NULL with length %zu", i,
                                klens[i]);
         if (klens[i] > OMEN_MAX_KEY_LEN)
-            return omen_seterr(OMEN_TOOBIG, "omen_get_many: key %zu of %zu bytes exceeds the %u-byte limit",
+            return util_seterr(OMEN_TOOBIG, "omen_get_many: key %zu of %zu bytes exceeds the %u-byte limit",
                                i, klens[i], OMEN_MAX_KEY_LEN);
     }
     return OMEN_OK;
@@ -180,14 +180,14 @@ int omen_get_many(omen_db *db, const omen_snapshot *snap, size_t n, const void *
     int rc = check_args(db, n, keys, klens, vals, vlens);
     if (rc) return rc;
     if (snap && snap->db != db)
-        return omen_seterr(OMEN_INVALID, "omen_get_many: snapshot belongs to another handle");
+        return util_seterr(OMEN_INVALID, "omen_get_many: snapshot belongs to another handle");
     if (n == 0) return OMEN_OK;
-    mg_key *ks = omen_malloc(2 * n * sizeof *ks); /* and the sort's scratch */
-    run_getq *pend = omen_malloc(n * sizeof *pend);
+    mg_key *ks = util_malloc(2 * n * sizeof *ks); /* and the sort's scratch */
+    run_getq *pend = util_malloc(n * sizeof *pend);
     if (!ks || !pend) {
         omen_free(ks);
         omen_free(pend);
-        return omen_seterr(OMEN_NOMEM, "omen_get_many: out of memory for %zu keys", n);
+        return util_seterr(OMEN_NOMEM, "omen_get_many: out of memory for %zu keys", n);
     }
     for (size_t i = 0; i < n; i++) {
         ks[i].k = keys[i] ? keys[i] : (const void *)""; /* memcmp wants non-NULL */

@@ -100,14 +100,14 @@ static int recover_wal(omen_db *db, wal_recovery *wr, replay_ctx *rctx, uint64_t
     if (rc) return rc;
     if (!info.corrupt) {
         if (info.tail_state == WAL_TAIL_TORN && wr->mode == OMEN_WAL_RECOVER_ABSOLUTE)
-            return omen_seterr(OMEN_CORRUPT,
+            return util_seterr(OMEN_CORRUPT,
                                "WAL %s ends in a torn (incomplete) write at offset %llu, which the "
                                "absolute-consistency recovery mode does not accept",
                                fn, (unsigned long long)info.damage_off);
         return OMEN_OK; /* clean, or a torn tail: no acknowledged write is in it */
     }
     if (wr->mode == OMEN_WAL_RECOVER_TORN_TAIL || wr->mode == OMEN_WAL_RECOVER_ABSOLUTE)
-        return omen_seterr(OMEN_CORRUPT,
+        return util_seterr(OMEN_CORRUPT,
                            "WAL %s is corrupt at offset %llu (%s, %llu intact record(s) after it); "
                            "not opened, nothing was changed: open with a WAL recovery mode "
                            "(point in time, or skip corrupted records) to recover around it",
@@ -137,10 +137,10 @@ static int set_aside(omen_db *db, const wal_recovery *wr)
         int rc = db_filename(db->path, wr->aside[i], "wal", &from);
         if (rc) return rc;
         size_t n = strlen(from) + sizeof DB_DAMAGED_SUFFIX;
-        char *to = omen_malloc(n);
+        char *to = util_malloc(n);
         if (!to) {
             omen_free(from);
-            return omen_seterr(OMEN_NOMEM, "out of memory");
+            return util_seterr(OMEN_NOMEM, "out of memory");
         }
         snprintf(to, n, "%s%s", from, DB_DAMAGED_SUFFIX);
         rc = fio_rename(from, to);
@@ -203,7 +203,7 @@ static int db_open_impl(omen_db *db)
 
     if (!fio_exists(db->path)) {
         if (!o->create_if_missing || o->read_only)
-            return omen_seterr(OMEN_NOTFOUND, "database %s does not exist", db->path);
+            return util_seterr(OMEN_NOTFOUND, "database %s does not exist", db->path);
         rc = fio_mkdir(db->path);
         if (rc) return rc;
     }
@@ -211,32 +211,32 @@ static int db_open_impl(omen_db *db)
     if (rc) {
         omen_free(scan.wals);
         if (rc == OMEN_NOMEM) return rc;
-        return omen_seterr(OMEN_NOTDB, "%s is not a database directory (cannot list it)",
+        return util_seterr(OMEN_NOTDB, "%s is not a database directory (cannot list it)",
                            db->path);
     }
     if (!scan.has_manifest && scan.foreign) {
         omen_free(scan.wals);
-        return omen_seterr(OMEN_NOTDB,
+        return util_seterr(OMEN_NOTDB,
                            "%s holds files that are not OmenDB's (e.g. '%s') and no MANIFEST",
                            db->path, scan.foreign_name);
     }
     if (scan.has_manifest && o->error_if_exists) {
         omen_free(scan.wals);
-        return omen_seterr(OMEN_EXISTS, "database %s already exists", db->path);
+        return util_seterr(OMEN_EXISTS, "database %s already exists", db->path);
     }
     if (!scan.has_manifest && (!o->create_if_missing || o->read_only)) {
         omen_free(scan.wals);
-        return omen_seterr(OMEN_NOTFOUND, "no database in %s", db->path);
+        return util_seterr(OMEN_NOTFOUND, "no database in %s", db->path);
     }
     char *lockp = db_path_join(db->path, "LOCK");
     if (!lockp) {
         omen_free(scan.wals);
-        return omen_seterr(OMEN_NOMEM, "out of memory");
+        return util_seterr(OMEN_NOMEM, "out of memory");
     }
     if (!o->read_only) {
         rc = fio_lock(lockp, &db->lock);
         if (rc == OMEN_LOCKED)
-            rc = omen_seterr(OMEN_LOCKED,
+            rc = util_seterr(OMEN_LOCKED,
                              "database %s is already open (its LOCK is held by another process "
                              "or handle)",
                              db->path);
@@ -248,7 +248,7 @@ static int db_open_impl(omen_db *db)
         rc = fio_lock_shared(lockp, &db->lock);
         if (rc == OMEN_NOTFOUND) rc = OMEN_OK;
         if (rc == OMEN_LOCKED)
-            rc = omen_seterr(OMEN_LOCKED,
+            rc = util_seterr(OMEN_LOCKED,
                              "database %s is open for writing by another process or handle; a "
                              "read-only open needs it closed",
                              db->path);
@@ -258,20 +258,20 @@ static int db_open_impl(omen_db *db)
 
     if (scan.has_manifest) {
         rc = manifest_read(db->path, &m);
-        if (rc == OMEN_NOTFOUND) rc = omen_seterr(OMEN_CORRUPT, "MANIFEST of %s vanished", db->path);
+        if (rc == OMEN_NOTFOUND) rc = util_seterr(OMEN_CORRUPT, "MANIFEST of %s vanished", db->path);
         if (rc) goto fail;
     }
     rc = cache_new(o->cache_size, &db->cache);
     if (rc) goto fail;
 
-    runs = omen_calloc(m.nruns + 1, sizeof *runs); /* + the replayed memtable */
+    runs = util_calloc(m.nruns + 1, sizeof *runs); /* + the replayed memtable */
     if (!runs) {
-        rc = omen_seterr(OMEN_NOMEM, "out of memory");
+        rc = util_seterr(OMEN_NOMEM, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < m.nruns; i++) {
         if (m.runs[i].level >= OMEN_MAX_LEVELS) {
-            rc = omen_seterr(OMEN_CORRUPT, "MANIFEST lists run %llu at level %u",
+            rc = util_seterr(OMEN_CORRUPT, "MANIFEST lists run %llu at level %u",
                              (unsigned long long)m.runs[i].file_number, m.runs[i].level);
             goto fail;
         }
@@ -297,9 +297,9 @@ static int db_open_impl(omen_db *db)
     if (scan.nwals) qsort(scan.wals, scan.nwals, sizeof(uint64_t), db_u64_cmp);
     replay_ctx rctx = {db, mem, last};
     wr.mode = o->wal_recovery;
-    wr.aside = omen_calloc(scan.nwals + 1, sizeof *wr.aside);
+    wr.aside = util_calloc(scan.nwals + 1, sizeof *wr.aside);
     if (!wr.aside) {
-        rc = omen_seterr(OMEN_NOMEM, "out of memory");
+        rc = util_seterr(OMEN_NOMEM, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < scan.nwals; i++) {
@@ -322,7 +322,7 @@ static int db_open_impl(omen_db *db)
         db->sv = db_sv_new(db->mem, NULL, runs, nruns);
         if (db->sv) db->sv->db = db;
         if (!db->sv) {
-            rc = omen_seterr(OMEN_NOMEM, "out of memory");
+            rc = util_seterr(OMEN_NOMEM, "out of memory");
             goto fail;
         }
         atomic_store(&db->read_only, 1);
@@ -356,7 +356,7 @@ static int db_open_impl(omen_db *db)
     if (rc) goto fail;
     db->sv = db_sv_new(db->mem, NULL, runs, nruns);
     if (!db->sv) {
-        rc = omen_seterr(OMEN_NOMEM, "out of memory");
+        rc = util_seterr(OMEN_NOMEM, "out of memory");
         goto fail;
     }
     db->sv->db = db;
@@ -423,50 +423,50 @@ static void zombify(omen_db *db)
 
 int omen_open(const char *path, const omen_options *opts, omen_db **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_open: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_open: NULL out");
     *out = NULL;
-    if (!path || !*path) return omen_seterr(OMEN_INVALID, "omen_open: empty path");
+    if (!path || !*path) return util_seterr(OMEN_INVALID, "omen_open: empty path");
     omen_options o;
     if (opts)
         o = *opts;
     else
         omen_options_init(&o);
     if (o.compression < OMEN_COMPRESS_NONE || o.compression > OMEN_COMPRESS_SNAPPY)
-        return omen_seterr(OMEN_INVALID, "omen_open: unknown compression %d", o.compression);
+        return util_seterr(OMEN_INVALID, "omen_open: unknown compression %d", o.compression);
     if (o.sync != OMEN_SYNC_RELAXED && o.sync != OMEN_SYNC_FULL)
-        return omen_seterr(OMEN_INVALID, "omen_open: sync option must be RELAXED or FULL");
+        return util_seterr(OMEN_INVALID, "omen_open: sync option must be RELAXED or FULL");
     if (o.bloom_bits_per_key < 0 || o.bloom_bits_per_key > 64)
-        return omen_seterr(OMEN_INVALID, "omen_open: bloom_bits_per_key %d out of range",
+        return util_seterr(OMEN_INVALID, "omen_open: bloom_bits_per_key %d out of range",
                            o.bloom_bits_per_key);
     if (o.index_epsilon < 0 || o.index_epsilon > (1 << 20))
-        return omen_seterr(OMEN_INVALID, "omen_open: index_epsilon %d out of range",
+        return util_seterr(OMEN_INVALID, "omen_open: index_epsilon %d out of range",
                            o.index_epsilon);
     if (o.wal_recovery < OMEN_WAL_RECOVER_TORN_TAIL || o.wal_recovery > OMEN_WAL_RECOVER_SKIP)
-        return omen_seterr(OMEN_INVALID, "omen_open: unknown wal_recovery mode %d", o.wal_recovery);
+        return util_seterr(OMEN_INVALID, "omen_open: unknown wal_recovery mode %d", o.wal_recovery);
     if (o.write_buffer_size == 0) o.write_buffer_size = 64u << 20;
     if (o.write_buffer_size < 4096) o.write_buffer_size = 4096;
 
-    omen_db *db = omen_calloc(1, sizeof *db);
-    if (!db) return omen_seterr(OMEN_NOMEM, "omen_open: out of memory");
+    omen_db *db = util_calloc(1, sizeof *db);
+    if (!db) return util_seterr(OMEN_NOMEM, "omen_open: out of memory");
     db->opts = o;
     size_t pl = strlen(path);
     while (pl > 1 && path[pl - 1] == '/') pl--;
-    db->path = omen_malloc(pl + 1);
+    db->path = util_malloc(pl + 1);
     if (!db->path) {
         omen_free(db);
-        return omen_seterr(OMEN_NOMEM, "omen_open: out of memory");
+        return util_seterr(OMEN_NOMEM, "omen_open: out of memory");
     }
     memcpy(db->path, path, pl);
     db->path[pl] = 0;
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->retire_mu, NULL);
-    db->hp_mem = omen_calloc(1, sizeof(db_hp_slot) * DB_HP_SLOTS + 64);
+    db->hp_mem = util_calloc(1, sizeof(db_hp_slot) * DB_HP_SLOTS + 64);
     if (!db->hp_mem) {
         pthread_mutex_destroy(&db->mu);
         pthread_mutex_destroy(&db->retire_mu);
         omen_free(db->path);
         omen_free(db);
-        return omen_seterr(OMEN_NOMEM, "omen_open: out of memory");
+        return util_seterr(OMEN_NOMEM, "omen_open: out of memory");
     }
     db->hp = (db_hp_slot *)(((uintptr_t)db->hp_mem + 63) & ~(uintptr_t)63);
     for (int i = 0; i < DB_HP_SLOTS; i++) {
@@ -505,12 +505,12 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
 int omen_close(omen_db *db)
 {
     if (!db) return OMEN_OK;
-    if (db->closed) return omen_seterr(OMEN_CLOSED, "omen_close: handle already closed");
+    if (db->closed) return util_seterr(OMEN_CLOSED, "omen_close: handle already closed");
     db_stop_threads(db);
     int rc = OMEN_OK;
     long busy = atomic_load(&db->outstanding);
     if (busy > 0) {
-        rc = omen_seterr(OMEN_BUSY,
+        rc = util_seterr(OMEN_BUSY,
                          "omen_close: %ld iterator(s), snapshot(s) or transaction(s) were not "
                          "released; their memory is leaked",
                          busy);
@@ -544,23 +544,23 @@ static int destroy_cb(void *ctx, const char *name)
 
 int omen_destroy(const char *path)
 {
-    if (!path || !*path) return omen_seterr(OMEN_INVALID, "omen_destroy: empty path");
+    if (!path || !*path) return util_seterr(OMEN_INVALID, "omen_destroy: empty path");
     if (!fio_exists(path)) return OMEN_OK;
     db_dir_scan scan;
     memset(&scan, 0, sizeof scan);
     int rc = fio_list_dir(path, db_scan_cb, &scan);
     omen_free(scan.wals);
-    if (rc) return omen_seterr(OMEN_NOTDB, "omen_destroy: %s is not a database directory", path);
+    if (rc) return util_seterr(OMEN_NOTDB, "omen_destroy: %s is not a database directory", path);
     if (!scan.has_manifest && scan.foreign)
-        return omen_seterr(OMEN_NOTDB, "omen_destroy: %s holds foreign files and no MANIFEST",
+        return util_seterr(OMEN_NOTDB, "omen_destroy: %s holds foreign files and no MANIFEST",
                            path);
     char *lockp = db_path_join(path, "LOCK");
-    if (!lockp) return omen_seterr(OMEN_NOMEM, "out of memory");
+    if (!lockp) return util_seterr(OMEN_NOMEM, "out of memory");
     fio_file *lock = NULL;
     rc = fio_lock(lockp, &lock);
     if (rc == OMEN_LOCKED) {
         omen_free(lockp);
-        return omen_seterr(OMEN_BUSY, "omen_destroy: database %s is open", path);
+        return util_seterr(OMEN_BUSY, "omen_destroy: database %s is open", path);
     }
     if (rc) {
         omen_free(lockp);
@@ -576,7 +576,7 @@ int omen_destroy(const char *path)
         /* The file layer has no rmdir; removing an empty directory is not
          * data I/O that fault injection needs to see. */
         if (rmdir(path) != 0 && errno != ENOTEMPTY && errno != EEXIST)
-            return omen_seterr_errno(OMEN_IO, errno, "omen_destroy: rmdir %s", path);
+            return util_seterr_errno(OMEN_IO, errno, "omen_destroy: rmdir %s", path);
     }
     return OMEN_OK;
 }

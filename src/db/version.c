@@ -20,8 +20,8 @@
 
 int db_check_handle(const omen_db *db, const char *fn)
 {
-    if (!db) return omen_seterr(OMEN_INVALID, "%s: NULL database handle", fn);
-    if (db->closed) return omen_seterr(OMEN_CLOSED, "%s: the database handle is closed", fn);
+    if (!db) return util_seterr(OMEN_INVALID, "%s: NULL database handle", fn);
+    if (db->closed) return util_seterr(OMEN_CLOSED, "%s: the database handle is closed", fn);
     return OMEN_OK;
 }
 
@@ -31,11 +31,11 @@ int db_check_writable(omen_db *db, const char *fn)
     if (rc) return rc;
     if (atomic_load_explicit(&db->read_only, memory_order_acquire)) {
         if (db->opts.read_only)
-            return omen_seterr(OMEN_READONLY, "%s: the database was opened read-only", fn);
+            return util_seterr(OMEN_READONLY, "%s: the database was opened read-only", fn);
         if (atomic_load_explicit(&db->fatal_code, memory_order_acquire) != OMEN_OK)
-            return omen_seterr(OMEN_READONLY, "%s: the database is read-only since an earlier fatal error: %s",
+            return util_seterr(OMEN_READONLY, "%s: the database is read-only since an earlier fatal error: %s",
                                fn, db->fatal_msg);
-        return omen_seterr(OMEN_READONLY, "%s: the database turned read-only after a fatal I/O error",
+        return util_seterr(OMEN_READONLY, "%s: the database turned read-only after a fatal I/O error",
                            fn);
     }
     return OMEN_OK;
@@ -55,7 +55,7 @@ void db_set_fatal(omen_db *db, int rc, const char *what)
     }
     pthread_mutex_unlock(&db->fatal_mu);
     atomic_store(&db->read_only, 1);
-    omen_seterr(rc, "%s failed; the database is now read-only (%s)", what, cause);
+    util_seterr(rc, "%s failed; the database is now read-only (%s)", what, cause);
 }
 
 /* ---- file names ------------------------------------------------------------- */
@@ -63,8 +63,8 @@ void db_set_fatal(omen_db *db, int rc, const char *what)
 int db_filename(const char *dir, uint64_t num, const char *ext, char **out)
 {
     size_t n = strlen(dir) + 48;
-    char *p = omen_malloc(n);
-    if (!p) return omen_seterr(OMEN_NOMEM, "out of memory");
+    char *p = util_malloc(n);
+    if (!p) return util_seterr(OMEN_NOMEM, "out of memory");
     if (ext)
         snprintf(p, n, "%s/%06llu.%s", dir, (unsigned long long)num, ext);
     else
@@ -76,7 +76,7 @@ int db_filename(const char *dir, uint64_t num, const char *ext, char **out)
 char *db_path_join(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = omen_malloc(n);
+    char *p = util_malloc(n);
     if (p) snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
@@ -111,8 +111,8 @@ int db_scan_cb(void *ctx, const char *name)
         if (kind == 'w') {
             if (s->nwals == s->cwals) {
                 size_t nc = s->cwals ? s->cwals * 2 : 8;
-                uint64_t *p = omen_realloc(s->wals, nc * sizeof *p);
-                if (!p) return omen_seterr(OMEN_NOMEM, "out of memory");
+                uint64_t *p = util_realloc(s->wals, nc * sizeof *p);
+                if (!p) return util_seterr(OMEN_NOMEM, "out of memory");
                 s->wals = p;
                 s->cwals = nc;
             }
@@ -176,7 +176,7 @@ int db_run_matches(const manifest_run *meta, run *r, const char *fn)
     else if (run_stored_number(r) && run_stored_number(r) != (uint32_t)meta->file_number)
         what = "file number recorded inside it";
     if (!what) return OMEN_OK;
-    return omen_seterr(OMEN_CORRUPT,
+    return util_seterr(OMEN_CORRUPT,
                        "run file %s is not the run the MANIFEST lists as number %llu (its %s "
                        "differs): a file was replaced or renamed",
                        fn, (unsigned long long)meta->file_number, what);
@@ -188,14 +188,14 @@ int db_run_open(omen_db *db, const manifest_run *meta, db_run **out)
     char *fn = NULL;
     int rc = db_filename(db->path, meta->file_number, "run", &fn);
     if (rc) return rc;
-    db_run *r = omen_calloc(1, sizeof *r);
+    db_run *r = util_calloc(1, sizeof *r);
     if (!r) {
         omen_free(fn);
-        return omen_seterr(OMEN_NOMEM, "out of memory");
+        return util_seterr(OMEN_NOMEM, "out of memory");
     }
     rc = run_open(fn, meta->file_number, db->cache, &r->r);
     if (rc) {
-        if (rc == OMEN_NOTFOUND) rc = omen_seterr(OMEN_CORRUPT, "run file %s listed in MANIFEST is missing", fn);
+        if (rc == OMEN_NOTFOUND) rc = util_seterr(OMEN_CORRUPT, "run file %s listed in MANIFEST is missing", fn);
         omen_free(fn);
         omen_free(r);
         return rc;
@@ -216,11 +216,11 @@ int db_run_open(omen_db *db, const manifest_run *meta, db_run **out)
     r->meta.smallest = NULL;
     r->meta.largest = NULL;
     r->meta.smallest_len = r->meta.largest_len = 0;
-    if (meta->smallest_len) r->meta.smallest = omen_memdup(meta->smallest, meta->smallest_len);
-    if (meta->largest_len) r->meta.largest = omen_memdup(meta->largest, meta->largest_len);
+    if (meta->smallest_len) r->meta.smallest = util_memdup(meta->smallest, meta->smallest_len);
+    if (meta->largest_len) r->meta.largest = util_memdup(meta->largest, meta->largest_len);
     if ((meta->smallest_len && !r->meta.smallest) || (meta->largest_len && !r->meta.largest)) {
         db_run_unref(r);
-        return omen_seterr(OMEN_NOMEM, "out of memory");
+        return util_seterr(OMEN_NOMEM, "out of memory");
     }
     r->meta.smallest_len = meta->smallest_len;
     r->meta.largest_len = meta->largest_len;
@@ -242,9 +242,9 @@ static int run_order(const void *a, const void *b)
 /* New superversion referencing mem, imm and the n runs (refs taken). */
 db_sv *db_sv_new(mt *mem, mt *imm, db_run **runs, size_t n)
 {
-    db_sv *sv = omen_calloc(1, sizeof *sv);
+    db_sv *sv = util_calloc(1, sizeof *sv);
     if (!sv) return NULL;
-    sv->runs = omen_calloc(n ? n : 1, sizeof(db_run *));
+    sv->runs = util_calloc(n ? n : 1, sizeof(db_run *));
     if (!sv->runs) {
         omen_free(sv);
         return NULL;
@@ -418,8 +418,8 @@ db_sv *db_sv_install(omen_db *db, db_sv *sv)
 
 int db_snapshot_acquire(omen_db *db, struct omen_snapshot **out)
 {
-    struct omen_snapshot *s = omen_calloc(1, sizeof *s);
-    if (!s) return omen_seterr(OMEN_NOMEM, "snapshot: out of memory");
+    struct omen_snapshot *s = util_calloc(1, sizeof *s);
+    if (!s) return util_seterr(OMEN_NOMEM, "snapshot: out of memory");
     s->db = db;
     pthread_mutex_lock(&db->mu);
     s->seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
@@ -451,8 +451,8 @@ int db_snapshot_list(omen_db *db, uint64_t **out, size_t *n)
     *out = NULL;
     *n = 0;
     if (!db->nsnaps) return OMEN_OK;
-    uint64_t *a = omen_malloc(db->nsnaps * sizeof *a);
-    if (!a) return omen_seterr(OMEN_NOMEM, "out of memory");
+    uint64_t *a = util_malloc(db->nsnaps * sizeof *a);
+    if (!a) return util_seterr(OMEN_NOMEM, "out of memory");
     size_t k = 0;
     for (struct omen_snapshot *s = db->snaps.next; s != &db->snaps; s = s->next) {
         if (k && a[k - 1] == s->seq) continue;
@@ -469,8 +469,8 @@ int db_write_manifest(omen_db *db, db_run **runs, size_t n, uint64_t log_number)
 {
     manifest m;
     memset(&m, 0, sizeof m);
-    m.runs = omen_calloc(n ? n : 1, sizeof(manifest_run));
-    if (!m.runs) return omen_seterr(OMEN_NOMEM, "out of memory");
+    m.runs = util_calloc(n ? n : 1, sizeof(manifest_run));
+    if (!m.runs) return util_seterr(OMEN_NOMEM, "out of memory");
     pthread_mutex_lock(&db->mu);
     m.next_file_number = db->next_file;
     pthread_mutex_unlock(&db->mu);

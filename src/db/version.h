@@ -197,9 +197,9 @@ int db_snapshot_list(omen_db *db, uint64_t **out, size_t *n);
 /* Suffix of a log kept aside by a WAL recovery mode. */
 #define DB_DAMAGED_SUFFIX ".damaged"
 
-/* "dir/NNNNNN.ext" (or dir itself when ext is NULL), omen_malloc'ed. */
+/* "dir/NNNNNN.ext" (or dir itself when ext is NULL), util_malloc'ed. */
 int db_filename(const char *dir, uint64_t num, const char *ext, char **out);
-/* "dir/name", omen_malloc'ed; NULL when out of memory. */
+/* "dir/name", util_malloc'ed; NULL when out of memory. */
 char *db_path_join(const char *dir, const char *name);
 /* "000123.wal" -> 123 and kind 'w'; "000123.run" -> 'r'; a log kept aside
  * by a WAL recovery mode, "000123.wal.damaged" -> 'd'; 0 otherwise. */

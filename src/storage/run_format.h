@@ -116,7 +116,7 @@ struct run {
     _Atomic uint64_t *verified; /* raw blocks whose crc matched since open */
     lmap vmap;                  /* position -> value offset hint (raw runs; may be empty) */
     void *hot_alloc;            /* in-memory copy of slots, records, filter */
-    size_t hot_map;             /* nonzero: hot_alloc is omen_map_huge'd, this long */
+    size_t hot_map;             /* nonzero: hot_alloc is util_map_huge'd, this long */
     char *path;
     uint32_t version, footer_crc, stored_number;
 };

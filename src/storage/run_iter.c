@@ -38,11 +38,11 @@ struct run_iter {
 
 int run_iter_new(run *r, run_iter **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "run_iter_new: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "run_iter_new: NULL out");
     *out = NULL;
-    if (!r) return omen_seterr(OMEN_INVALID, "run_iter_new: NULL run");
-    run_iter *it = omen_calloc(1, sizeof *it);
-    if (!it) return omen_seterr(OMEN_NOMEM, "run_iter_new: out of memory");
+    if (!r) return util_seterr(OMEN_INVALID, "run_iter_new: NULL run");
+    run_iter *it = util_calloc(1, sizeof *it);
+    if (!it) return util_seterr(OMEN_NOMEM, "run_iter_new: out of memory");
     it->r = r;
     it->i = r->n;
     it->cur_block = UINT64_MAX;
@@ -149,7 +149,7 @@ int run_iter_value(run_iter *it, const void **val, size_t *vlen)
     static const uint8_t empty[1];
     if (val) *val = NULL;
     if (vlen) *vlen = 0;
-    if (!iter_ok(it) || !val) return omen_seterr(OMEN_INVALID, "run_iter_value: not valid");
+    if (!iter_ok(it) || !val) return util_seterr(OMEN_INVALID, "run_iter_value: not valid");
     run *r = it->r;
     const uint8_t *rec = rec_at(r, it->i);
     uint32_t len = ld32(rec + 24);

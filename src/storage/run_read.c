@@ -50,7 +50,7 @@ int run_test_skip_checksums;
 #endif
 
 /* Set "<prefix>: <the thread's current message>".  The message is copied
- * before formatting: omen_seterr("...%s", omen_last_error()) would format
+ * before formatting: util_seterr("...%s", omen_last_error()) would format
  * the thread's error buffer into itself. */
 static int seterr_cause(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int seterr_cause(int code, const char *fmt, ...)
@@ -61,14 +61,14 @@ static int seterr_cause(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    return omen_seterr(code, "%s: %s", prefix, cause);
+    return util_seterr(code, "%s: %s", prefix, cause);
 }
 
 static int check_crc(const run *r, const char *what, const uint8_t *p, uint64_t n, uint32_t stored)
 {
     if (run_test_skip_checksums) return OMEN_OK;
     if (crc32c_mask(crc32c(0, p, (size_t)n)) != stored)
-        return omen_seterr(OMEN_CORRUPT, "run %s: %s checksum mismatch", r->path, what);
+        return util_seterr(OMEN_CORRUPT, "run %s: %s checksum mismatch", r->path, what);
     return OMEN_OK;
 }
 
@@ -80,12 +80,12 @@ int run_verify_block(const run *r, uint64_t b)
     block_info(r, b, &off, &type, &plen, &raw);
     const uint8_t *p = r->map + off;
     if (p[plen] != type)
-        return omen_seterr(OMEN_CORRUPT, "run %s: block %llu type byte mismatch", r->path,
+        return util_seterr(OMEN_CORRUPT, "run %s: block %llu type byte mismatch", r->path,
                            (unsigned long long)b);
     if (run_test_skip_checksums) return OMEN_OK;
     uint32_t c = crc32c(0, p, (size_t)plen + 1);
     if (crc32c_mask(c) != get_fixed32(p + plen + 1))
-        return omen_seterr(OMEN_CORRUPT, "run %s: value block %llu checksum mismatch (offset %llu)", r->path,
+        return util_seterr(OMEN_CORRUPT, "run %s: value block %llu checksum mismatch (offset %llu)", r->path,
                            (unsigned long long)b, (unsigned long long)off);
     return OMEN_OK;
 }
@@ -113,8 +113,8 @@ int run_load_block(const run *r, uint64_t b, cache_handle **h, uint8_t **own, co
     }
     int rc = run_verify_block(r, b);
     if (rc != OMEN_OK) return rc;
-    uint8_t *buf = omen_malloc(raw ? raw : 1);
-    if (!buf) return omen_seterr(OMEN_NOMEM, "run %s: out of memory for a block", r->path);
+    uint8_t *buf = util_malloc(raw ? raw : 1);
+    if (!buf) return util_seterr(OMEN_NOMEM, "run %s: out of memory for a block", r->path);
     rc = decompress_block(type, r->map + off, plen, buf, raw);
     if (rc != OMEN_OK) {
         omen_free(buf);
@@ -149,25 +149,25 @@ static int validate(run *r, const uint8_t *ft)
     /* The sections tile the file exactly; each bound is checked before it
      * is used in the next sum, so nothing overflows. */
     if (blocks_off != RUN_HEADER_SIZE || blocks_len > body - blocks_off)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad value-block section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad value-block section", p);
     r->blocks_off = blocks_off;
     r->blocks_end = blocks_off + blocks_len;
     if (slots_off != align8(r->blocks_end) || n > (body - slots_off) / (16 + RUN_REC_SIZE))
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad slot section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad slot section", p);
     if (recs_off != slots_off + 8 * n || keys_off != recs_off + (RUN_REC_SIZE + 8) * n ||
         keys_len > body - keys_off || keys_len > RUN_KOFF_MASK)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad key section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad key section", p);
     if (model_off != align8(keys_off + keys_len) || model_off > body || model_len > body - model_off)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad model section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad model section", p);
     if (bloom_off != model_off + model_len || bloom_len > body - bloom_off)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad filter section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad filter section", p);
     if (bindex_off != bloom_off + bloom_len || nblocks >= RUN_NO_BLOCK ||
         nblocks > (body - bindex_off) / RUN_BINDEX_SIZE || bindex_off + nblocks * RUN_BINDEX_SIZE != body)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad block index section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad block index section", p);
     if (!run_codec_in_version((int)comp, r->version) || (n == 0 && (min_seq || max_seq)) || min_seq > max_seq ||
         max_seq > RUN_MAX_SEQ || (r->version == 1 && get_fixed32(ft + 164)) || (n == 0 && lcp_len) ||
         lcp_len > OMEN_MAX_KEY_LEN)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad footer fields", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad footer fields", p);
 
     r->n = n;
     r->koffs = r->map + recs_off + RUN_REC_SIZE * n;
@@ -192,13 +192,13 @@ static int validate(run *r, const uint8_t *ft)
     uint64_t hot = recs_at + RUN_REC_SIZE * n + bloom_len;
     uint8_t *hotp;
     if (hot >= RUN_HOT_HUGE_MIN) {
-        r->hot_map = omen_huge_len((size_t)hot);
-        hotp = r->hot_alloc = omen_map_huge(r->hot_map);
+        r->hot_map = util_huge_len((size_t)hot);
+        hotp = r->hot_alloc = util_map_huge(r->hot_map);
     } else {
-        r->hot_alloc = omen_malloc((size_t)hot + 64);
+        r->hot_alloc = util_malloc((size_t)hot + 64);
         hotp = (uint8_t *)(((uintptr_t)r->hot_alloc + 63) & ~(uintptr_t)63);
     }
-    if (!r->hot_alloc) return omen_seterr(OMEN_NOMEM, "run %s: out of memory", p);
+    if (!r->hot_alloc) return util_seterr(OMEN_NOMEM, "run %s: out of memory", p);
     memcpy(hotp, r->map + slots_off, 8 * n);
     memcpy(hotp + recs_at, r->map + recs_off, RUN_REC_SIZE * n);
     memcpy(hotp + recs_at + RUN_REC_SIZE * n, r->map + bloom_off, bloom_len);
@@ -220,7 +220,7 @@ static int validate(run *r, const uint8_t *ft)
     rc = lidx_deserialize(r->map + model_off, model_len, &r->model);
     if (rc != OMEN_OK) return seterr_cause(rc, "run %s: model", p);
     if (lidx_nkeys(r->model) != n)
-        return omen_seterr(OMEN_CORRUPT, "run %s: model covers %zu keys, run has %llu", p,
+        return util_seterr(OMEN_CORRUPT, "run %s: model covers %zu keys, run has %llu", p,
                            lidx_nkeys(r->model), (unsigned long long)n);
 
     /* Blocks tile the value section in order. */
@@ -234,12 +234,12 @@ static int validate(run *r, const uint8_t *ft)
             (uint64_t)plen + RUN_BLOCK_TRAILER > r->blocks_end - off || raw > RUN_MAX_RAW_BLOCK ||
             (type == OMEN_COMPRESS_NONE && raw != plen) ||
             (comp == OMEN_COMPRESS_NONE && type != OMEN_COMPRESS_NONE))
-            return omen_seterr(OMEN_CORRUPT, "run %s: block index entry %llu is invalid", p,
+            return util_seterr(OMEN_CORRUPT, "run %s: block index entry %llu is invalid", p,
                                (unsigned long long)b);
         expect = off + plen + RUN_BLOCK_TRAILER;
     }
     if (expect != r->blocks_end)
-        return omen_seterr(OMEN_CORRUPT, "run %s: value blocks do not fill their section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: value blocks do not fill their section", p);
 
     /* Every record points inside the file.  The same pass fits the
      * value-offset hint of a raw run (see lmap.h): values are packed in
@@ -258,24 +258,24 @@ static int validate(run *r, const uint8_t *ft)
         int t = (int)(meta & 0xff);
         if ((t != RUN_TYPE_PUT && t != RUN_TYPE_DELETE) || klen > OMEN_MAX_KEY_LEN || koff > keys_len ||
             klen > keys_len - koff || (t == RUN_TYPE_DELETE && vlen) || klen < lcp_len)
-            return omen_seterr(OMEN_CORRUPT, "run %s: entry %llu is invalid", p, (unsigned long long)i);
+            return util_seterr(OMEN_CORRUPT, "run %s: entry %llu is invalid", p, (unsigned long long)i);
         if (vlen) {
             uint64_t off;
             int type;
             uint32_t plen, raw;
             if (vb >= nblocks)
-                return omen_seterr(OMEN_CORRUPT, "run %s: entry %llu names a missing block", p,
+                return util_seterr(OMEN_CORRUPT, "run %s: entry %llu names a missing block", p,
                                    (unsigned long long)i);
             block_info(r, vb, &off, &type, &plen, &raw);
             int bad = comp == OMEN_COMPRESS_NONE
                           ? (vpos < off || vpos > off + plen || vlen > off + plen - vpos)
                           : (vpos > raw || vlen > raw - vpos);
             if (bad)
-                return omen_seterr(OMEN_CORRUPT, "run %s: entry %llu value out of its block", p,
+                return util_seterr(OMEN_CORRUPT, "run %s: entry %llu value out of its block", p,
                                    (unsigned long long)i);
             if (vmap_on && lmap_add(&r->vmap, i, vpos) != OMEN_OK) {
                 lmap_free(&r->vmap);
-                omen_clearerr();
+                util_clearerr();
                 vmap_on = 0;
             }
         }
@@ -284,7 +284,7 @@ static int validate(run *r, const uint8_t *ft)
     }
     if (vmap_on) lmap_finish(&r->vmap);
     if (n && (smin != min_seq || smax != max_seq))
-        return omen_seterr(OMEN_CORRUPT, "run %s: sequence range does not match the footer", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: sequence range does not match the footer", p);
     if (n) {
         size_t k0;
         r->lcp = key_at(r, 0, &k0);
@@ -295,24 +295,24 @@ static int validate(run *r, const uint8_t *ft)
 
 int run_open(const char *path, uint64_t file_number, block_cache *cache, run **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "run_open: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "run_open: NULL out");
     *out = NULL;
-    if (!path) return omen_seterr(OMEN_INVALID, "run_open: NULL path");
-    run *r = omen_calloc(1, sizeof *r);
-    if (!r) return omen_seterr(OMEN_NOMEM, "run_open: out of memory");
+    if (!path) return util_seterr(OMEN_INVALID, "run_open: NULL path");
+    run *r = util_calloc(1, sizeof *r);
+    if (!r) return util_seterr(OMEN_NOMEM, "run_open: out of memory");
     r->number = file_number;
     r->cache = cache;
-    r->path = omen_strdup(path);
+    r->path = util_strdup(path);
     fio_file *f = NULL;
     int rc;
     if (!r->path) {
-        rc = omen_seterr(OMEN_NOMEM, "run_open: out of memory");
+        rc = util_seterr(OMEN_NOMEM, "run_open: out of memory");
         goto fail;
     }
     if ((rc = fio_open(path, FIO_READ, &f)) != OMEN_OK) goto fail;
     if ((rc = fio_size(f, &r->size)) != OMEN_OK) goto fail;
     if (r->size < RUN_HEADER_SIZE + RUN_FOOTER_SIZE) {
-        rc = omen_seterr(OMEN_CORRUPT, "run %s: file too short (%llu bytes)", path,
+        rc = util_seterr(OMEN_CORRUPT, "run %s: file too short (%llu bytes)", path,
                          (unsigned long long)r->size);
         goto fail;
     }
@@ -326,32 +326,32 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
     f = NULL;
     const uint8_t *ft = r->map + r->size - RUN_FOOTER_SIZE;
     if (memcmp(r->map, RUN_MAGIC, 8) != 0 || memcmp(ft + 168, RUN_MAGIC, 8) != 0) {
-        rc = omen_seterr(OMEN_CORRUPT, "run %s: bad magic (not a run file, or truncated)", path);
+        rc = util_seterr(OMEN_CORRUPT, "run %s: bad magic (not a run file, or truncated)", path);
         goto fail;
     }
     uint32_t hv = get_fixed32(r->map + 8), fv = get_fixed32(ft + 160);
     if (hv != fv || get_fixed32(r->map + 12) != 0) {
-        rc = omen_seterr(OMEN_CORRUPT, "run %s: header does not match footer", path);
+        rc = util_seterr(OMEN_CORRUPT, "run %s: header does not match footer", path);
         goto fail;
     }
     /* The version is checked before the footer checksum: how a newer
      * version checksums its footer is not known here. */
     if (fv != RUN_VERSION && fv != 1) {
-        rc = omen_seterr(fv > RUN_VERSION ? OMEN_VERSION : OMEN_CORRUPT,
+        rc = util_seterr(fv > RUN_VERSION ? OMEN_VERSION : OMEN_CORRUPT,
                          "run %s: unsupported format version %u", path, fv);
         goto fail;
     }
     if (run_footer_checksum(ft, fv) != get_fixed32(ft + 156) && !run_test_skip_checksums) {
-        rc = omen_seterr(OMEN_CORRUPT, "run %s: footer checksum mismatch", path);
+        rc = util_seterr(OMEN_CORRUPT, "run %s: footer checksum mismatch", path);
         goto fail;
     }
     r->version = fv;
     r->footer_crc = get_fixed32(ft + 156);
     r->stored_number = fv >= 2 ? get_fixed32(ft + 164) : 0;
     if ((rc = validate(r, ft)) != OMEN_OK) goto fail;
-    r->verified = omen_calloc(r->nblocks / 64 + 1, sizeof *r->verified);
+    r->verified = util_calloc(r->nblocks / 64 + 1, sizeof *r->verified);
     if (!r->verified) {
-        rc = omen_seterr(OMEN_NOMEM, "run_open: out of memory");
+        rc = util_seterr(OMEN_NOMEM, "run_open: out of memory");
         goto fail;
     }
     *out = r;
@@ -369,7 +369,7 @@ void run_close(run *r)
     lidx_free(r->model);
     lmap_free(&r->vmap);
     if (r->hot_map)
-        omen_unmap_huge(r->hot_alloc, r->hot_map);
+        util_unmap_huge(r->hot_alloc, r->hot_map);
     else
         omen_free(r->hot_alloc);
     omen_free(r->verified);
@@ -461,8 +461,8 @@ static inline uint64_t find_key(const run *r, const uint8_t *q, size_t qlen)
 int run_vdst_put(const run_vdst *d, const void *src, size_t len, size_t *vlen)
 {
     if (d->val) {
-        void *p = omen_malloc(len ? len : 1);
-        if (!p) return omen_seterr(OMEN_NOMEM, "out of memory copying a %zu-byte value", len);
+        void *p = util_malloc(len ? len : 1);
+        if (!p) return util_seterr(OMEN_NOMEM, "out of memory copying a %zu-byte value", len);
         if (len) memcpy(p, src, len);
         *d->val = p;
     } else if (len && d->cap) {
@@ -499,7 +499,7 @@ int run_get_to(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *se
 {
     if (vlen) *vlen = 0;
     if (d && d->val) *d->val = NULL;
-    if (!r || (klen && !key)) return omen_seterr(OMEN_INVALID, "run_get: bad argument");
+    if (!r || (klen && !key)) return util_seterr(OMEN_INVALID, "run_get: bad argument");
     uint64_t n = r->n;
     uint64_t i = find_key(r, key, klen);
     /* Older versions follow; the slot and record tell where they end
@@ -529,14 +529,14 @@ int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, 
 int run_get_into(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
                  void *buf, size_t cap, size_t *vlen)
 {
-    if (!buf && cap) return omen_seterr(OMEN_INVALID, "run_get_into: NULL buffer of %zu bytes", cap);
+    if (!buf && cap) return util_seterr(OMEN_INVALID, "run_get_into: NULL buffer of %zu bytes", cap);
     run_vdst d = {NULL, buf, cap};
     return run_get_to(r, key, klen, snap, seq, type, &d, vlen);
 }
 
 int run_latest_seq(run *r, const void *key, size_t klen, uint64_t *seq)
 {
-    if (!r || (klen && !key)) return omen_seterr(OMEN_INVALID, "run_latest_seq: bad argument");
+    if (!r || (klen && !key)) return util_seterr(OMEN_INVALID, "run_latest_seq: bad argument");
     uint64_t i = find_key(r, key, klen);
     if (i >= r->n) return OMEN_NOTFOUND;
     if (seq) *seq = ld64(rec_at(r, i)) >> 8;
@@ -629,10 +629,10 @@ static int get_group(run *r, uint64_t snap, run_getq *q, size_t n)
 
 int run_get_batch(run *r, uint64_t snap, run_getq *q, size_t n)
 {
-    if (!r || (n && !q)) return omen_seterr(OMEN_INVALID, "run_get_batch: bad argument");
+    if (!r || (n && !q)) return util_seterr(OMEN_INVALID, "run_get_batch: bad argument");
     for (size_t i = 0; i < n; i++) {
         if ((q[i].klen && !q[i].key) || !q[i].vlen)
-            return omen_seterr(OMEN_INVALID, "run_get_batch: bad query %zu", i);
+            return util_seterr(OMEN_INVALID, "run_get_batch: bad query %zu", i);
         q[i].rc = OMEN_NOTFOUND;
     }
     for (size_t at = 0; at < n; at += RUN_BATCH) {

@@ -51,7 +51,7 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
 {
     struct vctx v = {report, ctx, OMEN_OK, 0};
     run *r = NULL;
-    if (!path) return omen_seterr(OMEN_INVALID, "run_verify: NULL path");
+    if (!path) return util_seterr(OMEN_INVALID, "run_verify: NULL path");
     int rc = run_open(path, 0, NULL, &r);
     if (rc != OMEN_OK) {
         finding(&v, rc, "%s", omen_last_error());
@@ -134,6 +134,6 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
         report(ctx, line);
     }
     run_close(r);
-    if (v.rc != OMEN_OK) omen_seterr(v.rc, "run %s: verification found %d problem(s)", path, v.findings);
+    if (v.rc != OMEN_OK) util_seterr(v.rc, "run %s: verification found %d problem(s)", path, v.findings);
     return v.rc;
 }

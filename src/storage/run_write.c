@@ -148,8 +148,8 @@ static int spill_put(run_writer *w, spill *s, int which, const void *p, size_t n
                 char suffix[16];
                 size_t pl = strlen(w->path);
                 snprintf(suffix, sizeof suffix, ".tmp%d", which);
-                s->path = omen_malloc(pl + strlen(suffix) + 1);
-                if (!s->path) return omen_seterr(OMEN_NOMEM, "run writer: out of memory");
+                s->path = util_malloc(pl + strlen(suffix) + 1);
+                if (!s->path) return util_seterr(OMEN_NOMEM, "run writer: out of memory");
                 memcpy(s->path, w->path, pl);
                 strcpy(s->path + pl, suffix);
                 rc = fio_open(s->path, FIO_READ | FIO_WRITE | FIO_CREATE | FIO_TRUNC, &s->f);
@@ -169,8 +169,8 @@ static int spill_put(run_writer *w, spill *s, int which, const void *p, size_t n
             while (nc < s->len + n)
                 nc *= 2;
             if (nc > RUN_SPILL_MEM && s->len + n <= RUN_SPILL_MEM) nc = RUN_SPILL_MEM;
-            uint8_t *nb = omen_realloc(s->buf, nc);
-            if (!nb) return omen_seterr(OMEN_NOMEM, "run writer: out of memory");
+            uint8_t *nb = util_realloc(s->buf, nc);
+            if (!nb) return util_seterr(OMEN_NOMEM, "run writer: out of memory");
             s->buf = nb;
             s->cap = nc;
         }
@@ -189,7 +189,7 @@ static int spill_each(spill *s, uint8_t *chunk, size_t chunk_cap,
         size_t want = s->on_disk - pos < chunk_cap ? (size_t)(s->on_disk - pos) : chunk_cap, got;
         int rc = fio_pread(s->f, chunk, want, pos, &got);
         if (rc != OMEN_OK) return rc;
-        if (got != want) return omen_seterr(OMEN_IO, "run writer: temporary file %s shrank", s->path);
+        if (got != want) return util_seterr(OMEN_IO, "run writer: temporary file %s shrank", s->path);
         rc = fn(ctx, chunk, got);
         if (rc != OMEN_OK) return rc;
         pos += got;
@@ -236,31 +236,31 @@ void run_writer_set_number(run_writer *w, uint64_t file_number)
 int run_writer_open(const char *path, const run_opts *o, const void *lcp_lo, size_t lo_len,
                     const void *lcp_hi, size_t hi_len, run_writer **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "run_writer_open: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "run_writer_open: NULL out");
     *out = NULL;
     if (!path || (lo_len && !lcp_lo) || (hi_len && !lcp_hi))
-        return omen_seterr(OMEN_INVALID, "run_writer_open: NULL argument");
+        return util_seterr(OMEN_INVALID, "run_writer_open: NULL argument");
     run_opts opt = {OMEN_COMPRESS_NONE, 10, 0, RUN_DEFAULT_BLOCK_SIZE};
     if (o) opt = *o;
     if (opt.block_size == 0) opt.block_size = RUN_DEFAULT_BLOCK_SIZE;
     if (!compress_type_valid(opt.compression) || opt.bloom_bits_per_key < 0 || opt.bloom_bits_per_key > 100 ||
         opt.block_size > RUN_MAX_BLOCK_SIZE || opt.epsilon > (1u << 20))
-        return omen_seterr(OMEN_INVALID, "run_writer_open: bad options");
+        return util_seterr(OMEN_INVALID, "run_writer_open: bad options");
     if (keycmp(lcp_lo, lo_len, lcp_hi, hi_len) > 0)
-        return omen_seterr(OMEN_INVALID, "run_writer_open: lcp_lo > lcp_hi");
-    run_writer *w = omen_calloc(1, sizeof *w);
-    if (!w) return omen_seterr(OMEN_NOMEM, "run_writer_open: out of memory");
+        return util_seterr(OMEN_INVALID, "run_writer_open: lcp_lo > lcp_hi");
+    run_writer *w = util_calloc(1, sizeof *w);
+    if (!w) return util_seterr(OMEN_NOMEM, "run_writer_open: out of memory");
     w->o = opt;
     size_t m = lo_len < hi_len ? lo_len : hi_len, l = 0;
     while (l < m && ((const uint8_t *)lcp_lo)[l] == ((const uint8_t *)lcp_hi)[l])
         l++;
     w->lcp_len = l;
-    w->path = omen_strdup(path);
-    w->lcp = omen_memdup(lcp_lo, l);
-    w->obuf = omen_malloc(RUN_OBUF);
+    w->path = util_strdup(path);
+    w->lcp = util_memdup(lcp_lo, l);
+    w->obuf = util_malloc(RUN_OBUF);
     int rc = OMEN_NOMEM;
     if (!w->path || !w->lcp || !w->obuf) {
-        omen_seterr(OMEN_NOMEM, "run_writer_open: out of memory");
+        util_seterr(OMEN_NOMEM, "run_writer_open: out of memory");
         goto fail;
     }
     for (int i = 0; i < RUN_NEPS && (i == 0 || !opt.epsilon); i++) {
@@ -286,15 +286,15 @@ fail:
 static int flush_block(run_writer *w)
 {
     if (w->blen == 0) return OMEN_OK;
-    if (w->nblocks >= RUN_NO_BLOCK - 1) return omen_seterr(OMEN_INVALID, "run writer: too many value blocks");
+    if (w->nblocks >= RUN_NO_BLOCK - 1) return util_seterr(OMEN_INVALID, "run writer: too many value blocks");
     const uint8_t *payload = w->blk;
     size_t plen = w->blen;
     uint8_t type = OMEN_COMPRESS_NONE;
     if (w->o.compression != OMEN_COMPRESS_NONE) {
         size_t bound = compress_bound(w->o.compression, w->blen), clen;
         if (bound > w->ccap) {
-            uint8_t *nb = omen_realloc(w->cbuf, bound);
-            if (!nb) return omen_seterr(OMEN_NOMEM, "run writer: out of memory");
+            uint8_t *nb = util_realloc(w->cbuf, bound);
+            if (!nb) return util_seterr(OMEN_NOMEM, "run writer: out of memory");
             w->cbuf = nb;
             w->ccap = bound;
         }
@@ -309,8 +309,8 @@ static int flush_block(run_writer *w)
     }
     if (w->nblocks == w->bicap) {
         size_t nc = w->bicap ? w->bicap * 2 : 256;
-        uint8_t *nb = omen_realloc(w->bindex, nc * RUN_BINDEX_SIZE);
-        if (!nb) return omen_seterr(OMEN_NOMEM, "run writer: out of memory");
+        uint8_t *nb = util_realloc(w->bindex, nc * RUN_BINDEX_SIZE);
+        if (!nb) return util_seterr(OMEN_NOMEM, "run writer: out of memory");
         w->bindex = nb;
         w->bicap = nc;
     }
@@ -372,34 +372,34 @@ static int model_pick(const run_writer *w)
 int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, int type, const void *val,
                    size_t vlen)
 {
-    if (!w) return omen_seterr(OMEN_INVALID, "run_writer_add: NULL writer");
-    if (w->err) return omen_seterr(w->err, "run_writer_add: writer failed earlier");
+    if (!w) return util_seterr(OMEN_INVALID, "run_writer_add: NULL writer");
+    if (w->err) return util_seterr(w->err, "run_writer_add: writer failed earlier");
     if ((klen && !key) || (vlen && !val) || seq > RUN_MAX_SEQ ||
         (type != RUN_TYPE_PUT && type != RUN_TYPE_DELETE) || (type == RUN_TYPE_DELETE && vlen))
-        return omen_seterr(OMEN_INVALID, "run_writer_add: bad argument");
+        return util_seterr(OMEN_INVALID, "run_writer_add: bad argument");
     if (klen > OMEN_MAX_KEY_LEN || vlen > OMEN_MAX_VALUE_LEN)
-        return omen_seterr(OMEN_INVALID, "run_writer_add: key or value too long");
+        return util_seterr(OMEN_INVALID, "run_writer_add: key or value too long");
     if (klen < w->lcp_len || (w->lcp_len && memcmp(key, w->lcp, w->lcp_len) != 0))
-        return omen_seterr(OMEN_INVALID, "run_writer_add: key outside [lcp_lo, lcp_hi]");
+        return util_seterr(OMEN_INVALID, "run_writer_add: key outside [lcp_lo, lcp_hi]");
     int newkey = 1;
     if (w->n) {
         int c = keycmp(w->last_key, w->last_len, key, klen);
         if (c > 0 || (c == 0 && seq >= w->last_seq))
-            return omen_seterr(OMEN_INVALID, "run_writer_add: entry out of order");
+            return util_seterr(OMEN_INVALID, "run_writer_add: entry out of order");
         newkey = c != 0;
     }
     if (w->keys_len + klen > RUN_KOFF_MASK || w->off + w->blen + vlen > RUN_KOFF_MASK)
-        return omen_seterr(OMEN_INVALID, "run_writer_add: run too large");
+        return util_seterr(OMEN_INVALID, "run_writer_add: run too large");
     /* Remember the key first (order check of the next add). */
     if (klen > w->last_cap || !w->last_key) {
-        uint8_t *nk = omen_realloc(w->last_key, klen ? klen : 1);
-        if (!nk) return omen_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
+        uint8_t *nk = util_realloc(w->last_key, klen ? klen : 1);
+        if (!nk) return util_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
         w->last_key = nk;
         w->last_cap = klen;
     }
     if (w->n == 0) {
-        w->first_key = omen_memdup(key, klen ? klen : 1);
-        if (!w->first_key) return omen_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
+        w->first_key = util_memdup(key, klen ? klen : 1);
+        if (!w->first_key) return util_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
         w->first_len = klen;
     }
 
@@ -416,9 +416,9 @@ int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, in
             size_t nc = w->bcap ? w->bcap : w->o.block_size + 64;
             while (nc < w->blen + vlen)
                 nc *= 2;
-            uint8_t *nb = omen_realloc(w->blk, nc);
+            uint8_t *nb = util_realloc(w->blk, nc);
             if (!nb) {
-                rc = omen_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
+                rc = util_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
                 goto fail;
             }
             w->blk = nb;
@@ -493,7 +493,7 @@ static int hash_next(void *ctx, uint64_t *h)
             int rc = fio_pread(c->s->f, c->chunk, want, c->pos, &got);
             if (rc != OMEN_OK) return rc;
             if (got != want || got % 8)
-                return omen_seterr(OMEN_IO, "run writer: temporary file %s shrank", c->s->path);
+                return util_seterr(OMEN_IO, "run writer: temporary file %s shrank", c->s->path);
             c->pos += got;
             c->have = got;
             c->at = 0;
@@ -503,7 +503,7 @@ static int hash_next(void *ctx, uint64_t *h)
             c->have = c->s->len;
             c->at = 0;
         }
-        if (c->at + 8 > c->have) return omen_seterr(OMEN_IO, "run writer: hash spill too short");
+        if (c->at + 8 > c->have) return util_seterr(OMEN_IO, "run writer: hash spill too short");
     }
     const uint8_t *src = c->mem ? c->s->buf : c->chunk;
     memcpy(h, src + c->at, 8);
@@ -514,7 +514,7 @@ static int hash_next(void *ctx, uint64_t *h)
 int run_writer_finish(run_writer *w, run_meta *out)
 {
     if (out) memset(out, 0, sizeof *out);
-    if (!w) return omen_seterr(OMEN_INVALID, "run_writer_finish: NULL writer");
+    if (!w) return util_seterr(OMEN_INVALID, "run_writer_finish: NULL writer");
     int rc = w->err;
     uint8_t *chunk = NULL, *model = NULL, *bloom = NULL;
     lidx *m = NULL;
@@ -522,15 +522,15 @@ int run_writer_finish(run_writer *w, run_meta *out)
     uint64_t slots_off = 0, recs_off, keys_off, model_off, bloom_off, bindex_off;
     size_t model_len = 0, bloom_len = 0;
     if (rc != OMEN_OK) {
-        omen_seterr(rc, "run_writer_finish: writer failed earlier");
+        util_seterr(rc, "run_writer_finish: writer failed earlier");
         goto fail;
     }
     if ((rc = flush_block(w)) != OMEN_OK) goto fail;
     uint64_t blocks_len = w->off - RUN_HEADER_SIZE;
     if ((rc = out_pad8(w)) != OMEN_OK) goto fail;
-    chunk = omen_malloc(RUN_OBUF);
+    chunk = util_malloc(RUN_OBUF);
     if (!chunk) {
-        rc = omen_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
+        rc = util_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
         goto fail;
     }
     uint64_t sec_off[4];
@@ -553,15 +553,15 @@ int run_writer_finish(run_writer *w, run_meta *out)
     w->lb[pick] = NULL;
     if (rc != OMEN_OK) goto fail;
     model_len = lidx_serialized_size(m);
-    model = omen_malloc(model_len ? model_len : 1);
+    model = util_malloc(model_len ? model_len : 1);
     if (!model) {
-        rc = omen_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
+        rc = util_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
         goto fail;
     }
     size_t written;
     if ((rc = lidx_serialize(m, model, model_len, &written)) != OMEN_OK) goto fail;
     if (written != model_len) {
-        rc = omen_seterr(OMEN_INVALID, "run_writer_finish: model size changed");
+        rc = util_seterr(OMEN_INVALID, "run_writer_finish: model size changed");
         goto fail;
     }
     crc[4] = crc32c(0, model, model_len);
@@ -570,9 +570,9 @@ int run_writer_finish(run_writer *w, run_meta *out)
     /* Bloom filter over the distinct user keys. */
     bloom_off = w->off;
     bloom_len = bloom_image_size(w->distinct, w->o.bloom_bits_per_key);
-    bloom = omen_malloc(bloom_len);
+    bloom = util_malloc(bloom_len);
     if (!bloom) {
-        rc = omen_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
+        rc = util_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
         goto fail;
     }
     struct hash_ctx hc = {&w->sp[SP_HASH], chunk, RUN_OBUF & ~(size_t)7, 0, 0, 0, 0};

@@ -27,7 +27,7 @@ enum { PREC_F32 = 0, PREC_I8 = 1 };
 
 vrec *vrec_new(const void *id, size_t id_len, const char *attrs, size_t attrs_len)
 {
-    vrec *r = omen_malloc(sizeof(vrec) + id_len + attrs_len + 1);
+    vrec *r = util_malloc(sizeof(vrec) + id_len + attrs_len + 1);
     if (!r) return NULL;
     r->id_len = (uint32_t)id_len;
     r->attrs_len = (uint32_t)attrs_len;
@@ -75,13 +75,13 @@ static hn_scratch *scratch_get(size_t nslots, size_t ef)
     pthread_once(&scratch_once, scratch_init);
     hn_scratch *s = pthread_getspecific(scratch_key);
     if (!s) {
-        s = omen_calloc(1, sizeof *s);
+        s = util_calloc(1, sizeof *s);
         if (!s) return NULL;
         pthread_setspecific(scratch_key, s);
     }
     if (s->ntags < nslots) {
         size_t n = nslots + nslots / 2 + HN_CHUNK;
-        uint16_t *t = omen_calloc(n, sizeof *t);
+        uint16_t *t = util_calloc(n, sizeof *t);
         if (!t) return NULL;
         omen_free(s->tags);
         s->tags = t;
@@ -94,13 +94,13 @@ static hn_scratch *scratch_get(size_t nslots, size_t ef)
     }
     size_t need = ef + 1;
     if (s->rcap < need) {
-        hn_cand *r = omen_realloc(s->res, need * sizeof *r);
+        hn_cand *r = util_realloc(s->res, need * sizeof *r);
         if (!r) return NULL;
         s->res = r;
         s->rcap = need;
     }
     if (s->ccap < 64) {
-        hn_cand *c = omen_realloc(s->cand, 256 * sizeof *c);
+        hn_cand *c = util_realloc(s->cand, 256 * sizeof *c);
         if (!c) return NULL;
         s->cand = c;
         s->ccap = 256;
@@ -183,8 +183,8 @@ static void heap_sort_asc(hn_cand *h, size_t n)
 
 int hnsw_new(uint32_t dim, int metric, int precision, uint32_t M, uint32_t efc, hnsw **out)
 {
-    hnsw *g = omen_calloc(1, sizeof *g);
-    if (!g) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+    hnsw *g = util_calloc(1, sizeof *g);
+    if (!g) return util_seterr(OMEN_NOMEM, "vector: out of memory");
     g->dim = dim;
     g->metric = metric;
     g->precision = precision;
@@ -195,12 +195,12 @@ int hnsw_new(uint32_t dim, int metric, int precision, uint32_t M, uint32_t efc, 
     g->vec_off = (4 * (size_t)(g->M0 + 2) + 63) & ~(size_t)63;
     g->l0_stride = (g->vec_off + g->vec_bytes + 63) & ~(size_t)63;
     g->k = vdist_get(VDIST_AUTO);
-    g->l0dir = omen_calloc(HN_MAX_CHUNKS, sizeof *g->l0dir);
-    g->ndir = omen_calloc(HN_MAX_CHUNKS, sizeof *g->ndir);
-    g->rd_mem = omen_calloc(HN_READERS + 1, sizeof(hn_reader));
+    g->l0dir = util_calloc(HN_MAX_CHUNKS, sizeof *g->l0dir);
+    g->ndir = util_calloc(HN_MAX_CHUNKS, sizeof *g->ndir);
+    g->rd_mem = util_calloc(HN_READERS + 1, sizeof(hn_reader));
     if (!g->l0dir || !g->ndir || !g->rd_mem) {
         hnsw_free(g);
-        return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        return util_seterr(OMEN_NOMEM, "vector: out of memory");
     }
     g->rd = (hn_reader *)(((uintptr_t)g->rd_mem + 63) & ~(uintptr_t)63);
     atomic_init(&g->entry, (uint64_t)HN_NONE);
@@ -302,7 +302,7 @@ static int retire(hnsw *g, uint32_t slot, void *ptr)
         }
         if (g->nlimbo == g->climbo) {
             size_t nc = g->climbo ? g->climbo * 2 : 256;
-            hn_retired *l = omen_realloc(g->limbo, nc * sizeof *l);
+            hn_retired *l = util_realloc(g->limbo, nc * sizeof *l);
             if (!l) return OMEN_NOMEM;
             g->limbo = l;
             g->climbo = nc;
@@ -332,7 +332,7 @@ void hnsw_reclaim(hnsw *g)
 
 int hnsw_add_free_slot(hnsw *g, uint32_t s)
 {
-    if (retire(g, s, NULL)) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+    if (retire(g, s, NULL)) return util_seterr(OMEN_NOMEM, "vector: out of memory");
     g->limbo[g->nlimbo - 1].epoch = 0;
     return OMEN_OK;
 }
@@ -358,16 +358,16 @@ static uint32_t take_free_slot(hnsw *g)
 int hnsw_ensure_slot(hnsw *g, uint32_t s)
 {
     uint32_t c = s >> HN_CHUNK_BITS;
-    if (c >= HN_MAX_CHUNKS) return omen_seterr(OMEN_TOOBIG, "vector: set is full");
+    if (c >= HN_MAX_CHUNKS) return util_seterr(OMEN_TOOBIG, "vector: set is full");
     for (uint32_t i = 0; i <= c; i++) {
         if (atomic_load_explicit(&g->ndir[i], memory_order_relaxed)) continue;
         size_t l0bytes = (size_t)HN_CHUNK * g->l0_stride;
         unsigned char *l0 = aligned_alloc(64, l0bytes);
-        hnode *nc = omen_calloc(HN_CHUNK, sizeof(hnode));
+        hnode *nc = util_calloc(HN_CHUNK, sizeof(hnode));
         if (!l0 || !nc) {
             free(l0);
             omen_free(nc);
-            return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+            return util_seterr(OMEN_NOMEM, "vector: out of memory");
         }
         memset(l0, 0, l0bytes);
         atomic_fetch_add(&g->mem, l0bytes + HN_CHUNK * sizeof(hnode));
@@ -504,7 +504,7 @@ static size_t search_layer(const hnsw *g, hn_scratch *s, const void *qv, const h
             if (nr < ef || d < s->res[0].d) {
                 if (nc + 1 >= s->ccap) {
                     size_t ncap = s->ccap * 2;
-                    hn_cand *nn = omen_realloc(s->cand, ncap * sizeof *nn);
+                    hn_cand *nn = util_realloc(s->cand, ncap * sizeof *nn);
                     if (!nn) break;
                     s->cand = nn;
                     s->ccap = ncap;
@@ -700,8 +700,8 @@ int hnsw_insert(hnsw *g, const float *vec, vrec *rec, uint32_t *slot_out)
     _Atomic uint32_t *up = NULL;
     if (level > 0) {
         size_t words = (size_t)level * (g->M + 1);
-        up = omen_calloc(words, 4);
-        if (!up) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        up = util_calloc(words, 4);
+        if (!up) return util_seterr(OMEN_NOMEM, "vector: out of memory");
         atomic_fetch_add(&g->mem, words * 4);
     }
     unsigned char *l0 = hn_l0(g, s);
@@ -718,7 +718,7 @@ int hnsw_insert(hnsw *g, const float *vec, vrec *rec, uint32_t *slot_out)
     uint32_t nsel[HN_MAX_LEVEL + 1] = {0};
     if (ep != HN_NONE) {
         hn_scratch *sc = scratch_get(atomic_load(&g->hwm), g->efc);
-        if (!sc) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        if (!sc) return util_seterr(OMEN_NOMEM, "vector: out of memory");
         const void *qv = hn_vec(g, s);
         float d = vdist_raw(g, qv, hn_vec(g, ep));
         if (top > level) ep = greedy(g, qv, ep, &d, top, level);
@@ -795,10 +795,10 @@ int hnsw_consolidate(hnsw *g)
     if (atomic_load(&g->deleted) == 0) return OMEN_OK;
     uint32_t hwm = atomic_load(&g->hwm);
     hn_scratch *sc = scratch_get(hwm, 8);
-    if (!sc) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+    if (!sc) return util_seterr(OMEN_NOMEM, "vector: out of memory");
     size_t ccap = 4096;
-    hn_cand *c = omen_malloc(ccap * sizeof *c);
-    if (!c) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+    hn_cand *c = util_malloc(ccap * sizeof *c);
+    if (!c) return util_seterr(OMEN_NOMEM, "vector: out of memory");
     for (uint32_t s = 0; s < hwm; s++) {
         hnode *n = hn_node(g, s);
         if (atomic_load(&n->state) != HN_LIVE) continue;
@@ -881,7 +881,7 @@ int hnsw_consolidate(hnsw *g)
         if (r) atomic_fetch_sub(&g->mem, vrec_size(r));
         if (retire(g, s, NULL) || (up && retire(g, HN_NONE, (void *)up)) ||
             (r && retire(g, HN_NONE, r)))
-            rc = omen_seterr(OMEN_NOMEM, "vector: out of memory retiring a node");
+            rc = util_seterr(OMEN_NOMEM, "vector: out of memory retiring a node");
         atomic_fetch_sub(&g->deleted, 1);
     }
     atomic_fetch_add(&g->epoch, 1);

@@ -80,7 +80,7 @@ static int newnode(vparser *ps, int op)
     if (f->nn >= VF_MAX_NODES) return perr(ps, "expression too long");
     if (f->nn == f->cap) {
         int nc = f->cap ? f->cap * 2 : 16;
-        vnode *nn = omen_realloc(f->n, (size_t)nc * sizeof *nn);
+        vnode *nn = util_realloc(f->n, (size_t)nc * sizeof *nn);
         if (!nn) return perr(ps, "out of memory");
         f->n = nn;
         f->cap = nc;
@@ -114,7 +114,7 @@ static int parse_string(vparser *ps, char **out, size_t *olen)
 {
     char q = *ps->p++;
     size_t cap = 16, len = 0;
-    char *b = omen_malloc(cap);
+    char *b = util_malloc(cap);
     if (!b) return perr(ps, "out of memory");
     for (;;) {
         char c = *ps->p;
@@ -135,7 +135,7 @@ static int parse_string(vparser *ps, char **out, size_t *olen)
         }
         if (len + 1 >= cap) {
             cap *= 2;
-            char *nb = omen_realloc(b, cap);
+            char *nb = util_realloc(b, cap);
             if (!nb) {
                 omen_free(b);
                 return perr(ps, "out of memory");
@@ -181,7 +181,7 @@ static int parse_primary(vparser *ps)
         int id = newnode(ps, N_FIELD);
         if (id < 0) return id;
         size_t l = (size_t)(ps->p - st);
-        char *s = omen_malloc(l + 1);
+        char *s = util_malloc(l + 1);
         if (!s) return perr(ps, "out of memory");
         memcpy(s, st, l);
         s[l] = 0;
@@ -230,7 +230,7 @@ static int parse_primary(vparser *ps)
         vfilter *f = ps->f;
         if (f->nitems + cnt > f->citems) {
             int nc = (f->nitems + cnt) * 2 + 8;
-            int *ni = omen_realloc(f->items, (size_t)nc * sizeof(int));
+            int *ni = util_realloc(f->items, (size_t)nc * sizeof(int));
             if (!ni) return perr(ps, "out of memory");
             f->items = ni;
             f->citems = nc;
@@ -403,11 +403,11 @@ void vfilter_free(vfilter *f)
 
 int vfilter_compile(const char *expr, vfilter **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "filter: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "filter: NULL out");
     *out = NULL;
-    if (!expr) return omen_seterr(OMEN_INVALID, "filter: NULL expression");
-    vfilter *f = omen_calloc(1, sizeof *f);
-    if (!f) return omen_seterr(OMEN_NOMEM, "filter: out of memory");
+    if (!expr) return util_seterr(OMEN_INVALID, "filter: NULL expression");
+    vfilter *f = util_calloc(1, sizeof *f);
+    if (!f) return util_seterr(OMEN_NOMEM, "filter: out of memory");
     vparser ps = {.s = expr, .p = expr, .f = f};
     int r = parse_expr(&ps);
     if (r >= 0) {
@@ -416,7 +416,7 @@ int vfilter_compile(const char *expr, vfilter **out)
     }
     if (r < 0) {
         vfilter_free(f);
-        return omen_seterr(OMEN_INVALID, "filter: %s", ps.msg);
+        return util_seterr(OMEN_INVALID, "filter: %s", ps.msg);
     }
     f->root = r;
     *out = f;
@@ -530,13 +530,13 @@ static int jskip_value(jcur *c, int depth)
 
 int vfilter_json_check(const char *json, size_t len)
 {
-    if (!json) return omen_seterr(OMEN_INVALID, "attributes: NULL text");
+    if (!json) return util_seterr(OMEN_INVALID, "attributes: NULL text");
     jcur c = {json, json + len};
     jws(&c);
-    if (c.p >= c.e || *c.p != '{') return omen_seterr(OMEN_INVALID, "attributes: not a JSON object");
-    if (jskip_value(&c, 0)) return omen_seterr(OMEN_INVALID, "attributes: malformed JSON near byte %zu", (size_t)(c.p - json));
+    if (c.p >= c.e || *c.p != '{') return util_seterr(OMEN_INVALID, "attributes: not a JSON object");
+    if (jskip_value(&c, 0)) return util_seterr(OMEN_INVALID, "attributes: malformed JSON near byte %zu", (size_t)(c.p - json));
     jws(&c);
-    if (c.p != c.e) return omen_seterr(OMEN_INVALID, "attributes: text after the JSON object");
+    if (c.p != c.e) return util_seterr(OMEN_INVALID, "attributes: text after the JSON object");
     return OMEN_OK;
 }
 

@@ -26,7 +26,7 @@ static void wb_put(wbuf *w, const void *src, size_t n)
     if (w->len + n > w->cap) {
         size_t nc = w->cap ? w->cap : 1 << 16;
         while (nc < w->len + n) nc *= 2;
-        unsigned char *np = omen_realloc(w->p, nc);
+        unsigned char *np = util_realloc(w->p, nc);
         if (!np) {
             w->oom = 1;
             return;
@@ -74,7 +74,7 @@ int vgraph_encode(const hnsw *g, uint32_t set_id, void **out, size_t *len)
         uint32_t st = atomic_load(&n->state);
         if (st == HN_DELETED) {
             omen_free(w.p);
-            return omen_seterr(OMEN_INVALID, "vector: graph has unconsolidated deletes");
+            return util_seterr(OMEN_INVALID, "vector: graph has unconsolidated deletes");
         }
         unsigned char b = st == HN_LIVE;
         wb_put(&w, &b, 1);
@@ -96,7 +96,7 @@ int vgraph_encode(const hnsw *g, uint32_t set_id, void **out, size_t *len)
     if (!w.oom) wb_u32(&w, crc32c_mask(crc32c(0, w.p, w.len)));
     if (w.oom) {
         omen_free(w.p);
-        return omen_seterr(OMEN_NOMEM, "vector: out of memory writing the graph file");
+        return util_seterr(OMEN_NOMEM, "vector: out of memory writing the graph file");
     }
     *out = w.p;
     *len = w.len;
@@ -123,22 +123,22 @@ static int rb_u32(rbuf *r, uint32_t *v)
     return 0;
 }
 
-#define BAD(msg) do { rc = omen_seterr(OMEN_CORRUPT, "vector graph file: %s", msg); goto fail; } while (0)
+#define BAD(msg) do { rc = util_seterr(OMEN_CORRUPT, "vector graph file: %s", msg); goto fail; } while (0)
 
 int vgraph_decode(const void *buf, size_t len, const vgraph_params *p, hnsw **out)
 {
     *out = NULL;
     const unsigned char *b = buf;
     if (len < HDR_LEN + 4 || memcmp(b, VGRAPH_MAGIC, 8) != 0)
-        return omen_seterr(OMEN_CORRUPT, "vector graph file: bad magic or too short");
+        return util_seterr(OMEN_CORRUPT, "vector graph file: bad magic or too short");
     if (crc32c_unmask(get_fixed32(b + len - 4)) != crc32c(0, b, len - 4))
-        return omen_seterr(OMEN_CORRUPT, "vector graph file: checksum mismatch");
+        return util_seterr(OMEN_CORRUPT, "vector graph file: checksum mismatch");
     if (get_fixed32(b + 8) != VGRAPH_VERSION)
-        return omen_seterr(OMEN_VERSION, "vector graph file: unsupported version %u", get_fixed32(b + 8));
+        return util_seterr(OMEN_VERSION, "vector graph file: unsupported version %u", get_fixed32(b + 8));
     uint32_t M = b[22] | (uint32_t)b[23] << 8;
     if (get_fixed32(b + 12) != p->set_id || get_fixed32(b + 16) != p->dim || b[20] != p->metric ||
         b[21] != p->precision || M != p->M || get_fixed32(b + 24) != p->efc)
-        return omen_seterr(OMEN_CORRUPT, "vector graph file: belongs to another set or configuration");
+        return util_seterr(OMEN_CORRUPT, "vector graph file: belongs to another set or configuration");
     hnsw *g = NULL;
     int rc = hnsw_new(p->dim, p->metric, p->precision, p->M, p->efc, &g);
     if (rc) return rc;
@@ -165,7 +165,7 @@ int vgraph_decode(const void *buf, size_t len, const vgraph_params *p, hnsw **ou
         if ((size_t)(r.end - r.p) < (size_t)idl + al) BAD("truncated");
         vrec *rec = vrec_new(r.p, idl, (const char *)r.p + idl, al);
         if (!rec) {
-            rc = omen_seterr(OMEN_NOMEM, "vector: out of memory");
+            rc = util_seterr(OMEN_NOMEM, "vector: out of memory");
             goto fail;
         }
         r.p += (size_t)idl + al;
@@ -175,9 +175,9 @@ int vgraph_decode(const void *buf, size_t len, const vgraph_params *p, hnsw **ou
         atomic_fetch_add(&g->mem, sizeof(vrec) + idl + al + 1);
         if (lv) {
             size_t words = (size_t)lv * (g->M + 1);
-            _Atomic uint32_t *up = omen_calloc(words, 4);
+            _Atomic uint32_t *up = util_calloc(words, 4);
             if (!up) {
-                rc = omen_seterr(OMEN_NOMEM, "vector: out of memory");
+                rc = util_seterr(OMEN_NOMEM, "vector: out of memory");
                 goto fail;
             }
             atomic_store(&n->upper, up);

@@ -137,7 +137,7 @@ static uint32_t map_find(const omen_vset *vs, const void *id, size_t n)
 static int map_grow(vmap *mp)
 {
     size_t nc = mp->cap ? mp->cap * 2 : 1024;
-    vmap_ent *t = omen_calloc(nc, sizeof *t);
+    vmap_ent *t = util_calloc(nc, sizeof *t);
     if (!t) return OMEN_NOMEM;
     for (size_t i = 0; i < mp->cap; i++) {
         if (!mp->t[i].h) continue;
@@ -154,7 +154,7 @@ static int map_grow(vmap *mp)
 static int map_put(omen_vset *vs, const void *id, size_t n, uint32_t slot)
 {
     if ((vs->map.n + 1) * 2 > vs->map.cap && map_grow(&vs->map))
-        return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        return util_seterr(OMEN_NOMEM, "vector: out of memory");
     uint64_t h = hash_id(id, n);
     size_t m = vs->map.cap - 1;
     size_t i = h & m;
@@ -201,7 +201,7 @@ static int decode_elem(const omen_vset *vs, const void *val, size_t vlen, const 
     const unsigned char *p = val;
     size_t need = 1 + (size_t)vs->o.dim * 4;
     if (vlen < need || p[0] != 1)
-        return omen_seterr(OMEN_CORRUPT, "vector set '%s': malformed element value", vs->name);
+        return util_seterr(OMEN_CORRUPT, "vector set '%s': malformed element value", vs->name);
     *vec = p + 1;
     *attrs = (const char *)p + need;
     *alen = vlen - need;
@@ -222,8 +222,8 @@ static int push_applied(omen_vset *vs, uint64_t logno)
 {
     if (vs->napplied == vs->capplied) {
         size_t nc = vs->capplied ? vs->capplied * 2 : 256;
-        uint64_t *p = omen_realloc(vs->applied, nc * sizeof *p);
-        if (!p) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        uint64_t *p = util_realloc(vs->applied, nc * sizeof *p);
+        if (!p) return util_seterr(OMEN_NOMEM, "vector: out of memory");
         vs->applied = p;
         vs->capplied = nc;
     }
@@ -261,10 +261,10 @@ static int sync_elem(omen_vset *vs, const void *id, size_t idlen)
         omen_free(val);
         return rc;
     }
-    float *vec = omen_malloc((size_t)vs->o.dim * 4);
+    float *vec = util_malloc((size_t)vs->o.dim * 4);
     if (!vec) {
         omen_free(val);
-        return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        return util_seterr(OMEN_NOMEM, "vector: out of memory");
     }
     memcpy(vec, vb, (size_t)vs->o.dim * 4);
     if (!vs->g->trained) hnsw_train(vs->g, vec, 1);
@@ -273,7 +273,7 @@ static int sync_elem(omen_vset *vs, const void *id, size_t idlen)
             vrec *old = atomic_load(&hn_node(vs->g, slot)->rec);
             if (!(old->attrs_len == alen && memcmp(vrec_attrs(old), attrs, alen) == 0)) {
                 vrec *r = vrec_new(id, idlen, attrs, alen);
-                if (!r) rc = omen_seterr(OMEN_NOMEM, "vector: out of memory");
+                if (!r) rc = util_seterr(OMEN_NOMEM, "vector: out of memory");
                 else hnsw_set_rec(vs->g, slot, r);
             }
             omen_free(vec);
@@ -287,7 +287,7 @@ static int sync_elem(omen_vset *vs, const void *id, size_t idlen)
     omen_free(val);
     if (!r) {
         omen_free(vec);
-        return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        return util_seterr(OMEN_NOMEM, "vector: out of memory");
     }
     uint32_t ns;
     rc = hnsw_insert(vs->g, vec, r, &ns);
@@ -327,7 +327,7 @@ static void vset_unref(omen_vset *vs);
 static void train_from_pending(omen_vset *vs, vpend *p, size_t from)
 {
     size_t cap = VS_TRAIN_SAMPLE, n = 0;
-    float *buf = omen_malloc(cap * (size_t)vs->o.dim * 4);
+    float *buf = util_malloc(cap * (size_t)vs->o.dim * 4);
     if (!buf) return;
     for (size_t i = from; i < p->n && n < cap; i++) {
         if (p->it[i].vs != vs) continue;
@@ -380,24 +380,24 @@ static void vpend_release(void *arg)
 static int vpend_add(db_commit_hook *h, omen_vset *vs, uint64_t logno, const void *id, size_t idlen)
 {
     if (h->apply && h->apply != vpend_apply)
-        return omen_seterr(OMEN_INVALID, "vector: the batch carries another module's hook");
+        return util_seterr(OMEN_INVALID, "vector: the batch carries another module's hook");
     vpend *p = h->arg;
     if (!p) {
-        p = omen_calloc(1, sizeof *p);
-        if (!p) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        p = util_calloc(1, sizeof *p);
+        if (!p) return util_seterr(OMEN_NOMEM, "vector: out of memory");
         h->arg = p;
         h->apply = vpend_apply;
         h->release = vpend_release;
     }
     if (p->n == p->cap) {
         size_t nc = p->cap ? p->cap * 2 : 8;
-        vpend_item *ni = omen_realloc(p->it, nc * sizeof *ni);
-        if (!ni) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        vpend_item *ni = util_realloc(p->it, nc * sizeof *ni);
+        if (!ni) return util_seterr(OMEN_NOMEM, "vector: out of memory");
         p->it = ni;
         p->cap = nc;
     }
-    unsigned char *c = omen_memdup(id, idlen);
-    if (!c) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+    unsigned char *c = util_memdup(id, idlen);
+    if (!c) return util_seterr(OMEN_NOMEM, "vector: out of memory");
     vset_ref(vs);
     p->it[p->n++] = (vpend_item){vs, logno, (uint32_t)idlen, c};
     return OMEN_OK;
@@ -407,15 +407,15 @@ static int vpend_add(db_commit_hook *h, omen_vset *vs, uint64_t logno, const voi
 
 static int check_vs(const omen_vset *vs, const char *fn)
 {
-    if (!vs) return omen_seterr(OMEN_INVALID, "%s: NULL vector set", fn);
-    if (atomic_load(&vs->dropped)) return omen_seterr(OMEN_NOTFOUND, "%s: set '%s' was dropped", fn, vs->name);
+    if (!vs) return util_seterr(OMEN_INVALID, "%s: NULL vector set", fn);
+    if (atomic_load(&vs->dropped)) return util_seterr(OMEN_NOTFOUND, "%s: set '%s' was dropped", fn, vs->name);
     return OMEN_OK;
 }
 
 static int check_id(const void *id, size_t n, const char *fn)
 {
     if (!id || n == 0 || n > OMEN_VSET_MAX_ID)
-        return omen_seterr(OMEN_INVALID, "%s: element id must be 1..%u bytes", fn, OMEN_VSET_MAX_ID);
+        return util_seterr(OMEN_INVALID, "%s: element id must be 1..%u bytes", fn, OMEN_VSET_MAX_ID);
     return OMEN_OK;
 }
 
@@ -423,21 +423,21 @@ static int check_id(const void *id, size_t n, const char *fn)
 static int check_vec(const omen_vset *vs, const float *vec, uint32_t dim, float **copy, const char *fn)
 {
     *copy = NULL;
-    if (!vec) return omen_seterr(OMEN_INVALID, "%s: NULL vector", fn);
+    if (!vec) return util_seterr(OMEN_INVALID, "%s: NULL vector", fn);
     if (dim != vs->o.dim)
-        return omen_seterr(OMEN_INVALID, "%s: vector of dimension %u, set '%s' has %u", fn, dim, vs->name,
+        return util_seterr(OMEN_INVALID, "%s: vector of dimension %u, set '%s' has %u", fn, dim, vs->name,
                            vs->o.dim);
     double norm = 0;
     for (uint32_t i = 0; i < dim; i++) {
         if (!isfinite(vec[i]))
-            return omen_seterr(OMEN_INVALID, "%s: component %u is NaN or infinite", fn, i);
+            return util_seterr(OMEN_INVALID, "%s: component %u is NaN or infinite", fn, i);
         norm += (double)vec[i] * vec[i];
     }
     if (vs->o.metric == OMEN_METRIC_COSINE) {
-        if (!(norm > 0)) return omen_seterr(OMEN_INVALID, "%s: zero vector in a cosine set", fn);
-        if (!isfinite(norm)) return omen_seterr(OMEN_INVALID, "%s: vector norm overflows", fn);
-        float *c = omen_malloc((size_t)dim * 4);
-        if (!c) return omen_seterr(OMEN_NOMEM, "%s: out of memory", fn);
+        if (!(norm > 0)) return util_seterr(OMEN_INVALID, "%s: zero vector in a cosine set", fn);
+        if (!isfinite(norm)) return util_seterr(OMEN_INVALID, "%s: vector norm overflows", fn);
+        float *c = util_malloc((size_t)dim * 4);
+        if (!c) return util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
         double inv = 1.0 / sqrt(norm);
         for (uint32_t i = 0; i < dim; i++) c[i] = (float)(vec[i] * inv);
         *copy = c;
@@ -485,7 +485,7 @@ static int stage_write(omen_vset *vs, put_fn put, void *pctx, get_fn get, void *
         rc = get(gctx, k, kl, &old, &oldlen);
         if (rc == OMEN_NOTFOUND) {
             old = NULL;
-            if (must_exist) return omen_seterr(OMEN_NOTFOUND, "%s: no such element", fn);
+            if (must_exist) return util_seterr(OMEN_NOTFOUND, "%s: no such element", fn);
             rc = OMEN_OK;
         }
         if (rc) return rc;
@@ -507,10 +507,10 @@ static int stage_write(omen_vset *vs, put_fn put, void *pctx, get_fn get, void *
         size_t al = attrs ? alen : oalen;
         size_t vb = (size_t)vs->o.dim * 4;
         size_t vlen = 1 + vb + al;
-        unsigned char *v = omen_malloc(vlen);
+        unsigned char *v = util_malloc(vlen);
         if (!v) {
             omen_free(old);
-            return omen_seterr(OMEN_NOMEM, "%s: out of memory", fn);
+            return util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
         }
         v[0] = 1;
         memcpy(v + 1, vec ? (const void *)vec : (const void *)ovec, vb);
@@ -527,11 +527,11 @@ static int check_attrs(const char *attrs, size_t alen, const char *fn)
 {
     if (!attrs) return OMEN_OK;
     if (alen > OMEN_VSET_MAX_ATTRS)
-        return omen_seterr(OMEN_TOOBIG, "%s: attributes exceed %u bytes", fn, OMEN_VSET_MAX_ATTRS);
+        return util_seterr(OMEN_TOOBIG, "%s: attributes exceed %u bytes", fn, OMEN_VSET_MAX_ATTRS);
     if (alen == 0) return OMEN_OK;
-    if (memchr(attrs, 0, alen)) return omen_seterr(OMEN_INVALID, "%s: attributes contain a NUL byte", fn);
+    if (memchr(attrs, 0, alen)) return util_seterr(OMEN_INVALID, "%s: attributes contain a NUL byte", fn);
     int rc = vfilter_json_check(attrs, alen);
-    if (rc) return omen_seterr(rc, "%s: %s", fn, omen_last_error());
+    if (rc) return util_seterr(rc, "%s: %s", fn, omen_last_error());
     return OMEN_OK;
 }
 
@@ -577,33 +577,33 @@ void omen_vset_options_init(omen_vset_options *o)
 
 static int check_name(const char *name, const char *fn)
 {
-    if (!name) return omen_seterr(OMEN_INVALID, "%s: NULL set name", fn);
+    if (!name) return util_seterr(OMEN_INVALID, "%s: NULL set name", fn);
     size_t n = strlen(name);
     if (n == 0 || n > OMEN_VSET_MAX_NAME)
-        return omen_seterr(OMEN_INVALID, "%s: set name must be 1..%u bytes", fn, OMEN_VSET_MAX_NAME);
+        return util_seterr(OMEN_INVALID, "%s: set name must be 1..%u bytes", fn, OMEN_VSET_MAX_NAME);
     return OMEN_OK;
 }
 
 static int check_opts(const omen_vset_options *o)
 {
-    if (!o) return omen_seterr(OMEN_INVALID, "omen_vset_create: NULL options (dim is required)");
+    if (!o) return util_seterr(OMEN_INVALID, "omen_vset_create: NULL options (dim is required)");
     if (o->dim == 0 || o->dim > OMEN_VSET_MAX_DIM)
-        return omen_seterr(OMEN_INVALID, "omen_vset_create: dim must be 1..%u", OMEN_VSET_MAX_DIM);
+        return util_seterr(OMEN_INVALID, "omen_vset_create: dim must be 1..%u", OMEN_VSET_MAX_DIM);
     if (o->metric < OMEN_METRIC_L2 || o->metric > OMEN_METRIC_IP)
-        return omen_seterr(OMEN_INVALID, "omen_vset_create: unknown metric %d", o->metric);
+        return util_seterr(OMEN_INVALID, "omen_vset_create: unknown metric %d", o->metric);
     if (o->precision != OMEN_PREC_FLOAT32 && o->precision != OMEN_PREC_INT8)
-        return omen_seterr(OMEN_INVALID, "omen_vset_create: unknown precision %d", o->precision);
-    if (o->M < 4 || o->M > 64) return omen_seterr(OMEN_INVALID, "omen_vset_create: M must be 4..64");
+        return util_seterr(OMEN_INVALID, "omen_vset_create: unknown precision %d", o->precision);
+    if (o->M < 4 || o->M > 64) return util_seterr(OMEN_INVALID, "omen_vset_create: M must be 4..64");
     if (o->ef_construction < 1 || o->ef_construction > 4096)
-        return omen_seterr(OMEN_INVALID, "omen_vset_create: ef_construction must be 1..4096");
+        return util_seterr(OMEN_INVALID, "omen_vset_create: ef_construction must be 1..4096");
     if (o->ef_search < 1 || o->ef_search > OMEN_VSET_MAX_K)
-        return omen_seterr(OMEN_INVALID, "omen_vset_create: ef_search must be 1..%u", OMEN_VSET_MAX_K);
+        return util_seterr(OMEN_INVALID, "omen_vset_create: ef_search must be 1..%u", OMEN_VSET_MAX_K);
     return OMEN_OK;
 }
 
 static char *graph_name(uint32_t set_id)
 {
-    char *s = omen_malloc(32);
+    char *s = util_malloc(32);
     if (s) snprintf(s, 32, "vset-%08x.graph", set_id);
     return s;
 }
@@ -646,7 +646,7 @@ static int parse_meta(const void *v, size_t vl, uint32_t *set_id, omen_vset_opti
 {
     const unsigned char *m = v;
     if (vl != VS_META_LEN || memcmp(m, "VS1", 4) != 0)
-        return omen_seterr(OMEN_CORRUPT, "vector set metadata is malformed");
+        return util_seterr(OMEN_CORRUPT, "vector set metadata is malformed");
     omen_vset_options_init(o);
     *set_id = get_fixed32(m + 4);
     o->dim = get_fixed32(m + 8);
@@ -656,7 +656,7 @@ static int parse_meta(const void *v, size_t vl, uint32_t *set_id, omen_vset_opti
     o->ef_construction = get_fixed32(m + 20);
     o->ef_search = get_fixed32(m + 24);
     int rc = check_opts(o);
-    return rc ? omen_seterr(OMEN_CORRUPT, "vector set metadata is malformed: %s", omen_last_error()) : OMEN_OK;
+    return rc ? util_seterr(OMEN_CORRUPT, "vector set metadata is malformed: %s", omen_last_error()) : OMEN_OK;
 }
 
 /* Iterate [lo, hi) of the reserved range. */
@@ -696,12 +696,12 @@ typedef struct load_ctx {
 static int log_cb(void *ctx, const unsigned char *k, size_t kl, const void *v, size_t vl)
 {
     load_ctx *c = ctx;
-    if (kl != 16) return omen_seterr(OMEN_CORRUPT, "vector set '%s': malformed log key", c->vs->name);
+    if (kl != 16) return util_seterr(OMEN_CORRUPT, "vector set '%s': malformed log key", c->vs->name);
     uint64_t logno = get_be64(k + 8);
     if (logno + 1 > c->max_log) c->max_log = logno + 1;
     if (c->replay) {
         if (vl == 0 || vl > OMEN_VSET_MAX_ID)
-            return omen_seterr(OMEN_CORRUPT, "vector set '%s': malformed log entry", c->vs->name);
+            return util_seterr(OMEN_CORRUPT, "vector set '%s': malformed log entry", c->vs->name);
         int rc = sync_elem(c->vs, v, vl);
         if (rc) return rc;
     }
@@ -729,18 +729,18 @@ static int rebuild_cb(void *ctx, const unsigned char *k, size_t kl, const void *
     omen_vset *vs = c->vs;
     size_t idlen = kl - 8;
     if (kl <= 8 || idlen > OMEN_VSET_MAX_ID)
-        return omen_seterr(OMEN_CORRUPT, "vector set '%s': malformed element key", vs->name);
+        return util_seterr(OMEN_CORRUPT, "vector set '%s': malformed element key", vs->name);
     const unsigned char *vb = NULL;
     const char *a = NULL;
     size_t al = 0;
     int rc = decode_elem(vs, v, vl, &vb, &a, &al);
     if (rc) return rc;
-    float *vec = omen_malloc((size_t)vs->o.dim * 4);
+    float *vec = util_malloc((size_t)vs->o.dim * 4);
     vrec *r = vrec_new(k + 8, idlen, a, al);
     if (!vec || !r) {
         omen_free(vec);
         omen_free(r);
-        return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        return util_seterr(OMEN_NOMEM, "vector: out of memory");
     }
     memcpy(vec, vb, (size_t)vs->o.dim * 4);
     uint32_t slot;
@@ -758,10 +758,10 @@ static int vset_load(omen_vset *vs)
 {
     vgraph_params p = {vs->set_id, vs->o.dim, vs->o.M, vs->o.ef_construction, vs->o.metric, vs->o.precision};
     char *gname = graph_name(vs->set_id);
-    char *path = gname ? omen_malloc(strlen(vs->db->path) + 40) : NULL;
+    char *path = gname ? util_malloc(strlen(vs->db->path) + 40) : NULL;
     if (!path) {
         omen_free(gname);
-        return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        return util_seterr(OMEN_NOMEM, "vector: out of memory");
     }
     sprintf(path, "%s/%s", vs->db->path, gname);
     omen_free(gname);
@@ -770,11 +770,11 @@ static int vset_load(omen_vset *vs)
     if (fio_open(path, FIO_READ, &f) == OMEN_OK) {
         uint64_t sz = 0;
         rc = fio_size(f, &sz);
-        void *buf = rc ? NULL : omen_malloc(sz ? sz : 1);
+        void *buf = rc ? NULL : util_malloc(sz ? sz : 1);
         if (!rc && !buf) rc = OMEN_NOMEM;
         size_t got = 0;
         if (!rc) rc = fio_pread(f, buf, sz, 0, &got);
-        if (!rc && got != sz) rc = omen_seterr(OMEN_CORRUPT, "vector graph file: short read");
+        if (!rc && got != sz) rc = util_seterr(OMEN_CORRUPT, "vector graph file: short read");
         if (!rc) rc = vgraph_decode(buf, sz, &p, &vs->g);
         omen_free(buf);
         fio_close(f);
@@ -790,7 +790,7 @@ static int vset_load(omen_vset *vs)
             if (atomic_load(&n->state) != HN_LIVE) continue;
             vrec *r = atomic_load(&n->rec);
             if (map_find(vs, r->data, r->id_len) != HN_NONE) {
-                rc = omen_seterr(OMEN_CORRUPT, "vector graph file: duplicate element id");
+                rc = util_seterr(OMEN_CORRUPT, "vector graph file: duplicate element id");
                 break;
             }
             rc = map_put(vs, r->data, r->id_len, s);
@@ -811,8 +811,8 @@ static int vset_load(omen_vset *vs)
         rc = hnsw_new(vs->o.dim, vs->o.metric, vs->o.precision, vs->o.M, vs->o.ef_construction, &vs->g);
         if (rc) return rc;
         key_range(lo, hi, 'E', vs->set_id);
-        c.train = omen_malloc((size_t)VS_TRAIN_SAMPLE * vs->o.dim * 4);
-        if (!c.train) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        c.train = util_malloc((size_t)VS_TRAIN_SAMPLE * vs->o.dim * 4);
+        if (!c.train) return util_seterr(OMEN_NOMEM, "vector: out of memory");
         rc = scan_range(vs->db, lo, 8, hi, 8, train_cb, &c);
         if (rc == 1) rc = OMEN_OK;
         if (!rc) hnsw_train(vs->g, c.train, c.ntrain);
@@ -831,17 +831,17 @@ static int vset_load(omen_vset *vs)
 static int vset_new(omen_db *db, const char *name, uint32_t set_id, const omen_vset_options *o,
                     omen_vset **out)
 {
-    omen_vset *vs = omen_calloc(1, sizeof *vs);
-    if (!vs) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+    omen_vset *vs = util_calloc(1, sizeof *vs);
+    if (!vs) return util_seterr(OMEN_NOMEM, "vector: out of memory");
     vs->db = db;
-    vs->name = omen_strdup(name);
+    vs->name = util_strdup(name);
     vs->set_id = set_id;
     vs->o = *o;
     vs->refs = 1;
     pthread_mutex_init(&vs->wmu, NULL);
     if (!vs->name) {
         vset_destroy(vs);
-        return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        return util_seterr(OMEN_NOMEM, "vector: out of memory");
     }
     *out = vs;
     return OMEN_OK;
@@ -849,7 +849,7 @@ static int vset_new(omen_db *db, const char *name, uint32_t set_id, const omen_v
 
 int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opts, omen_vset **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_vset_create: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_vset_create: NULL out");
     *out = NULL;
     int rc = db_check_writable(db, "omen_vset_create");
     if (!rc) rc = check_name(name, "omen_vset_create");
@@ -864,7 +864,7 @@ int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opt
     if (rc == OMEN_OK) {
         omen_free(v);
         pthread_mutex_unlock(&reg_mu);
-        return omen_seterr(OMEN_EXISTS, "omen_vset_create: set '%s' exists", name);
+        return util_seterr(OMEN_EXISTS, "omen_vset_create: set '%s' exists", name);
     }
     if (rc != OMEN_NOTFOUND) {
         pthread_mutex_unlock(&reg_mu);
@@ -905,7 +905,7 @@ int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opt
 
 int omen_vset_open(omen_db *db, const char *name, omen_vset **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_vset_open: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_vset_open: NULL out");
     *out = NULL;
     int rc = db_check_handle(db, "omen_vset_open");
     if (!rc) rc = check_name(name, "omen_vset_open");
@@ -923,7 +923,7 @@ int omen_vset_open(omen_db *db, const char *name, omen_vset **out)
     void *v = NULL;
     size_t vl;
     rc = omen_get(db, NULL, mk, mkl, &v, &vl);
-    if (rc == OMEN_NOTFOUND) rc = omen_seterr(OMEN_NOTFOUND, "omen_vset_open: no set '%s'", name);
+    if (rc == OMEN_NOTFOUND) rc = util_seterr(OMEN_NOTFOUND, "omen_vset_open: no set '%s'", name);
     uint32_t set_id = 0;
     omen_vset_options o;
     if (!rc) rc = parse_meta(v, vl, &set_id, &o);
@@ -966,7 +966,7 @@ static int vset_checkpoint_locked(omen_vset *vs)
     char *gname = graph_name(vs->set_id);
     if (!gname) {
         omen_free(buf);
-        return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        return util_seterr(OMEN_NOMEM, "vector: out of memory");
     }
     rc = fio_write_file_atomic(vs->db->path, gname, buf, len);
     omen_free(gname);
@@ -1040,7 +1040,7 @@ int omen_vset_drop(omen_db *db, const char *name)
     rc = omen_get(db, NULL, mk, mkl, &v, &vl);
     uint32_t set_id = 0;
     omen_vset_options o;
-    if (rc == OMEN_NOTFOUND) rc = omen_seterr(OMEN_NOTFOUND, "omen_vset_drop: no set '%s'", name);
+    if (rc == OMEN_NOTFOUND) rc = util_seterr(OMEN_NOTFOUND, "omen_vset_drop: no set '%s'", name);
     if (!rc) rc = parse_meta(v, vl, &set_id, &o);
     omen_free(v);
     omen_vset *open = rc ? NULL : reg_find(db, name);
@@ -1059,7 +1059,7 @@ int omen_vset_drop(omen_db *db, const char *name)
     if (!rc) {
         if (open) atomic_store(&open->dropped, 1);
         char *gname = graph_name(set_id);
-        char *path = gname ? omen_malloc(strlen(db->path) + 40) : NULL;
+        char *path = gname ? util_malloc(strlen(db->path) + 40) : NULL;
         if (path) {
             sprintf(path, "%s/%s", db->path, gname);
             fio_unlink(path);
@@ -1084,12 +1084,12 @@ static int list_cb(void *ctx, const unsigned char *k, size_t kl, const void *v, 
     list_ctx *c = ctx;
     if (c->n == c->cap) {
         size_t nc = c->cap ? c->cap * 2 : 8;
-        char **p = omen_realloc(c->names, nc * sizeof *p);
+        char **p = util_realloc(c->names, nc * sizeof *p);
         if (!p) return OMEN_NOMEM;
         c->names = p;
         c->cap = nc;
     }
-    char *s = omen_malloc(kl - 4 + 1);
+    char *s = util_malloc(kl - 4 + 1);
     if (!s) return OMEN_NOMEM;
     memcpy(s, k + 4, kl - 4);
     s[kl - 4] = 0;
@@ -1099,20 +1099,20 @@ static int list_cb(void *ctx, const unsigned char *k, size_t kl, const void *v, 
 
 int omen_vset_list(omen_db *db, char ***names, size_t *n)
 {
-    if (!names || !n) return omen_seterr(OMEN_INVALID, "omen_vset_list: NULL out");
+    if (!names || !n) return util_seterr(OMEN_INVALID, "omen_vset_list: NULL out");
     *names = NULL;
     *n = 0;
     int rc = db_check_handle(db, "omen_vset_list");
     if (rc) return rc;
     list_ctx c = {0};
     rc = scan_range(db, (const unsigned char *)"\xff\xffVM", 4, (const unsigned char *)"\xff\xffVN", 4, list_cb, &c);
-    if (rc == OMEN_NOMEM) rc = omen_seterr(OMEN_NOMEM, "omen_vset_list: out of memory");
+    if (rc == OMEN_NOMEM) rc = util_seterr(OMEN_NOMEM, "omen_vset_list: out of memory");
     size_t total = c.n * sizeof(char *);
     for (size_t i = 0; i < c.n; i++) total += strlen(c.names[i]) + 1;
     char **blk = NULL;
     if (!rc && c.n) {
-        blk = omen_malloc(total);
-        if (!blk) rc = omen_seterr(OMEN_NOMEM, "omen_vset_list: out of memory");
+        blk = util_malloc(total);
+        if (!blk) rc = util_seterr(OMEN_NOMEM, "omen_vset_list: out of memory");
     }
     if (!rc && blk) {
         char *p = (char *)(blk + c.n);
@@ -1132,7 +1132,7 @@ int omen_vset_list(omen_db *db, char ***names, size_t *n)
 
 int omen_vset_info_get(omen_vset *vs, omen_vset_info *out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_vset_info_get: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_vset_info_get: NULL out");
     int rc = check_vs(vs, "omen_vset_info_get");
     if (rc) return rc;
     memset(out, 0, sizeof *out);
@@ -1171,7 +1171,7 @@ static int write_one(omen_vset *vs, const void *id, size_t idlen, const float *v
 int omen_vset_add(omen_vset *vs, const void *id, size_t id_len, const float *vec, uint32_t dim,
                   const char *attrs, size_t attrs_len, int sync)
 {
-    if (!vec) return omen_seterr(OMEN_INVALID, "omen_vset_add: NULL vector");
+    if (!vec) return util_seterr(OMEN_INVALID, "omen_vset_add: NULL vector");
     return write_one(vs, id, id_len, vec, dim, attrs, attrs_len, 0, 0, sync, "omen_vset_add");
 }
 
@@ -1183,7 +1183,7 @@ int omen_vset_delete(omen_vset *vs, const void *id, size_t id_len, int sync)
 int omen_vset_set_attrs(omen_vset *vs, const void *id, size_t id_len, const char *attrs, size_t attrs_len,
                         int sync)
 {
-    if (!attrs && attrs_len) return omen_seterr(OMEN_INVALID, "omen_vset_set_attrs: NULL attributes");
+    if (!attrs && attrs_len) return util_seterr(OMEN_INVALID, "omen_vset_set_attrs: NULL attributes");
     return write_one(vs, id, id_len, NULL, 0, attrs ? attrs : "", attrs_len, 0, 1, sync,
                      "omen_vset_set_attrs");
 }
@@ -1197,10 +1197,10 @@ int omen_vset_add_many(omen_vset *vs, size_t n, const void *const *ids, const si
     if (!rc) rc = db_check_writable(vs->db, fn);
     if (rc) return rc;
     if (n == 0) return OMEN_OK;
-    if (!ids || !id_lens || !vecs) return omen_seterr(OMEN_INVALID, "%s: NULL array", fn);
-    if (attrs && !attrs_lens) return omen_seterr(OMEN_INVALID, "%s: attrs without attrs_lens", fn);
+    if (!ids || !id_lens || !vecs) return util_seterr(OMEN_INVALID, "%s: NULL array", fn);
+    if (attrs && !attrs_lens) return util_seterr(OMEN_INVALID, "%s: attrs without attrs_lens", fn);
     if (dim != vs->o.dim)
-        return omen_seterr(OMEN_INVALID, "%s: vectors of dimension %u, set '%s' has %u", fn, dim, vs->name,
+        return util_seterr(OMEN_INVALID, "%s: vectors of dimension %u, set '%s' has %u", fn, dim, vs->name,
                            vs->o.dim);
     struct omen_batch b;
     batch_init(&b);
@@ -1208,7 +1208,7 @@ int omen_vset_add_many(omen_vset *vs, size_t n, const void *const *ids, const si
         const char *a = attrs ? attrs[i] : NULL;
         rc = batch_stage(&b, vs, ids[i], id_lens[i], vecs + i * (size_t)dim, dim, a, a ? attrs_lens[i] : 0, 0, 0,
                          NULL, fn);
-        if (rc) omen_seterr(rc, "%s: element %zu: %s", fn, i, omen_last_error());
+        if (rc) util_seterr(rc, "%s: element %zu: %s", fn, i, omen_last_error());
     }
     if (!rc) rc = omen_write(vs->db, &b, sync);
     batch_free(&b);
@@ -1218,21 +1218,21 @@ int omen_vset_add_many(omen_vset *vs, size_t n, const void *const *ids, const si
 int omen_batch_vadd(omen_batch *b, omen_vset *vs, const void *id, size_t id_len, const float *vec,
                     uint32_t dim, const char *attrs, size_t attrs_len)
 {
-    if (!b) return omen_seterr(OMEN_INVALID, "omen_batch_vadd: NULL batch");
-    if (!vec) return omen_seterr(OMEN_INVALID, "omen_batch_vadd: NULL vector");
+    if (!b) return util_seterr(OMEN_INVALID, "omen_batch_vadd: NULL batch");
+    if (!vec) return util_seterr(OMEN_INVALID, "omen_batch_vadd: NULL vector");
     return batch_stage(b, vs, id, id_len, vec, dim, attrs, attrs_len, 0, 0, NULL, "omen_batch_vadd");
 }
 
 int omen_batch_vdel(omen_batch *b, omen_vset *vs, const void *id, size_t id_len)
 {
-    if (!b) return omen_seterr(OMEN_INVALID, "omen_batch_vdel: NULL batch");
+    if (!b) return util_seterr(OMEN_INVALID, "omen_batch_vdel: NULL batch");
     return batch_stage(b, vs, id, id_len, NULL, 0, NULL, 0, 1, 0, NULL, "omen_batch_vdel");
 }
 
 static int txn_stage(omen_txn *t, omen_vset *vs, const void *id, size_t idlen, const float *vec, uint32_t dim,
                      const char *attrs, size_t alen, int del, const char *fn)
 {
-    if (!t) return omen_seterr(OMEN_INVALID, "%s: NULL transaction", fn);
+    if (!t) return util_seterr(OMEN_INVALID, "%s: NULL transaction", fn);
     int rc = check_vs(vs, fn);
     if (!rc) rc = check_id(id, idlen, fn);
     float *copy = NULL;
@@ -1276,14 +1276,14 @@ static int get_value(omen_vset *vs, const void *id, size_t id_len, void **val, s
     int rc = check_vs(vs, fn);
     if (!rc) rc = check_id(id, id_len, fn);
     if (!rc) rc = read_elem(vs, id, id_len, val, vlen);
-    if (rc == OMEN_NOTFOUND) return omen_seterr(OMEN_NOTFOUND, "%s: no such element", fn);
+    if (rc == OMEN_NOTFOUND) return util_seterr(OMEN_NOTFOUND, "%s: no such element", fn);
     return rc;
 }
 
 int omen_vset_get(omen_vset *vs, const void *id, size_t id_len, float *out, uint32_t dim)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_vset_get: NULL out");
-    if (vs && dim != vs->o.dim) return omen_seterr(OMEN_INVALID, "omen_vset_get: wrong dimension %u", dim);
+    if (!out) return util_seterr(OMEN_INVALID, "omen_vset_get: NULL out");
+    if (vs && dim != vs->o.dim) return util_seterr(OMEN_INVALID, "omen_vset_get: wrong dimension %u", dim);
     void *v;
     size_t vl;
     int rc = get_value(vs, id, id_len, &v, &vl, "omen_vset_get");
@@ -1300,19 +1300,19 @@ int omen_vset_get(omen_vset *vs, const void *id, size_t id_len, float *out, uint
 int omen_vset_get_int8(omen_vset *vs, const void *id, size_t id_len, int8_t *out, uint32_t dim, float *scale,
                        float *offset)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_vset_get_int8: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_vset_get_int8: NULL out");
     int rc = check_vs(vs, "omen_vset_get_int8");
     if (rc) return rc;
-    if (dim != vs->o.dim) return omen_seterr(OMEN_INVALID, "omen_vset_get_int8: wrong dimension %u", dim);
+    if (dim != vs->o.dim) return util_seterr(OMEN_INVALID, "omen_vset_get_int8: wrong dimension %u", dim);
     if (vs->o.precision != OMEN_PREC_INT8)
-        return omen_seterr(OMEN_INVALID, "omen_vset_get_int8: set '%s' is not int8", vs->name);
+        return util_seterr(OMEN_INVALID, "omen_vset_get_int8: set '%s' is not int8", vs->name);
     rc = check_id(id, id_len, "omen_vset_get_int8");
     if (rc) return rc;
     int rs = hnsw_read_begin(vs->g);
     pthread_mutex_lock(&vs->wmu);
     uint32_t slot = map_find(vs, id, id_len);
     if (slot == HN_NONE) {
-        rc = omen_seterr(OMEN_NOTFOUND, "omen_vset_get_int8: no such element");
+        rc = util_seterr(OMEN_NOTFOUND, "omen_vset_get_int8: no such element");
     } else {
         memcpy(out, hn_vec(vs->g, slot), dim);
         if (scale) *scale = vs->g->q.scale;
@@ -1325,7 +1325,7 @@ int omen_vset_get_int8(omen_vset *vs, const void *id, size_t id_len, int8_t *out
 
 int omen_vset_get_attrs(omen_vset *vs, const void *id, size_t id_len, char **json, size_t *len)
 {
-    if (!json || !len) return omen_seterr(OMEN_INVALID, "omen_vset_get_attrs: NULL out");
+    if (!json || !len) return util_seterr(OMEN_INVALID, "omen_vset_get_attrs: NULL out");
     *json = NULL;
     *len = 0;
     void *v;
@@ -1337,9 +1337,9 @@ int omen_vset_get_attrs(omen_vset *vs, const void *id, size_t id_len, char **jso
     size_t al = 0;
     rc = decode_elem(vs, v, vl, &vb, &a, &al);
     if (!rc && al) {
-        char *s = omen_malloc(al + 1);
+        char *s = util_malloc(al + 1);
         if (!s) {
-            rc = omen_seterr(OMEN_NOMEM, "omen_vset_get_attrs: out of memory");
+            rc = util_seterr(OMEN_NOMEM, "omen_vset_get_attrs: out of memory");
         } else {
             memcpy(s, a, al);
             s[al] = 0;
@@ -1353,7 +1353,7 @@ int omen_vset_get_attrs(omen_vset *vs, const void *id, size_t id_len, char **jso
 
 int omen_vset_random(omen_vset *vs, void **id, size_t *id_len)
 {
-    if (!id || !id_len) return omen_seterr(OMEN_INVALID, "omen_vset_random: NULL out");
+    if (!id || !id_len) return util_seterr(OMEN_INVALID, "omen_vset_random: NULL out");
     *id = NULL;
     *id_len = 0;
     int rc = check_vs(vs, "omen_vset_random");
@@ -1365,15 +1365,15 @@ int omen_vset_random(omen_vset *vs, void **id, size_t *id_len)
     int rs = hnsw_read_begin(vs->g);
     uint32_t s = hnsw_random_live(vs->g, r);
     if (s == HN_NONE) {
-        rc = omen_seterr(OMEN_NOTFOUND, "omen_vset_random: set '%s' is empty", vs->name);
+        rc = util_seterr(OMEN_NOTFOUND, "omen_vset_random: set '%s' is empty", vs->name);
     } else {
         vrec *rec = atomic_load_explicit(&hn_node(vs->g, s)->rec, memory_order_acquire);
         if (!rec) {
-            rc = omen_seterr(OMEN_NOTFOUND, "omen_vset_random: set '%s' is empty", vs->name);
+            rc = util_seterr(OMEN_NOTFOUND, "omen_vset_random: set '%s' is empty", vs->name);
         } else {
-            *id = omen_memdup(rec->data, rec->id_len);
+            *id = util_memdup(rec->data, rec->id_len);
             *id_len = rec->id_len;
-            if (!*id) rc = omen_seterr(OMEN_NOMEM, "omen_vset_random: out of memory");
+            if (!*id) rc = util_seterr(OMEN_NOMEM, "omen_vset_random: out of memory");
         }
     }
     hnsw_read_end(vs->g, rs);
@@ -1403,8 +1403,8 @@ static int make_result(hit_tmp *h, size_t n, omen_vset_result **out)
 {
     size_t bytes = sizeof(omen_vset_result) + n * sizeof(omen_vset_hit);
     for (size_t i = 0; i < n; i++) bytes += h[i].idlen;
-    omen_vset_result *r = omen_malloc(bytes);
-    if (!r) return omen_seterr(OMEN_NOMEM, "vector search: out of memory");
+    omen_vset_result *r = util_malloc(bytes);
+    if (!r) return util_seterr(OMEN_NOMEM, "vector search: out of memory");
     r->n = n;
     r->hits = (omen_vset_hit *)(r + 1);
     unsigned char *p = (unsigned char *)(r->hits + n);
@@ -1469,7 +1469,7 @@ static int exact_cb(void *ctx, const unsigned char *k, size_t kl, const void *v,
     memcpy(c->tmp, vb, (size_t)c->vs->o.dim * 4);
     hit_tmp x = {hnsw_fdist(c->vs->g, c->q, c->tmp), k + 8, kl - 8, NULL};
     if (c->n == c->k && hit_cmp(&x, &c->h[0]) >= 0) return 0;
-    x.own = omen_memdup(k + 8, kl - 8);
+    x.own = util_memdup(k + 8, kl - 8);
     if (!x.own) return OMEN_NOMEM;
     x.id = x.own;
     if (c->n == c->k) {
@@ -1483,13 +1483,13 @@ static int exact_cb(void *ctx, const unsigned char *k, size_t kl, const void *v,
 static int search_exact(omen_vset *vs, const float *q, uint32_t k, const vfilter *f, omen_vset_result **out)
 {
     exact_ctx c = {vs, q, f, k, NULL, 0, NULL};
-    c.h = omen_malloc((size_t)k * sizeof *c.h);
-    c.tmp = omen_malloc((size_t)vs->o.dim * 4);
-    int rc = (!c.h || !c.tmp) ? omen_seterr(OMEN_NOMEM, "vector search: out of memory") : OMEN_OK;
+    c.h = util_malloc((size_t)k * sizeof *c.h);
+    c.tmp = util_malloc((size_t)vs->o.dim * 4);
+    int rc = (!c.h || !c.tmp) ? util_seterr(OMEN_NOMEM, "vector search: out of memory") : OMEN_OK;
     unsigned char lo[8], hi[8];
     key_range(lo, hi, 'E', vs->set_id);
     if (!rc) rc = scan_range(vs->db, lo, 8, hi, 8, exact_cb, &c);
-    if (rc == OMEN_NOMEM) rc = omen_seterr(OMEN_NOMEM, "vector search: out of memory");
+    if (rc == OMEN_NOMEM) rc = util_seterr(OMEN_NOMEM, "vector search: out of memory");
     if (!rc) {
         qsort(c.h, c.n, sizeof *c.h, hit_cmp);
         rc = make_result(c.h, c.n, out);
@@ -1528,15 +1528,15 @@ static size_t rerank_count(uint32_t k, size_t ncand)
 static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo, omen_vset_result **out,
                       const char *fn)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "%s: NULL out", fn);
+    if (!out) return util_seterr(OMEN_INVALID, "%s: NULL out", fn);
     *out = NULL;
-    if (!qo) return omen_seterr(OMEN_INVALID, "%s: NULL query options", fn);
+    if (!qo) return util_seterr(OMEN_INVALID, "%s: NULL query options", fn);
     if (qo->k == 0 || qo->k > OMEN_VSET_MAX_K)
-        return omen_seterr(OMEN_INVALID, "%s: k must be 1..%u", fn, OMEN_VSET_MAX_K);
-    if (qo->ef > OMEN_VSET_MAX_K) return omen_seterr(OMEN_INVALID, "%s: ef must be at most %u", fn, OMEN_VSET_MAX_K);
+        return util_seterr(OMEN_INVALID, "%s: k must be 1..%u", fn, OMEN_VSET_MAX_K);
+    if (qo->ef > OMEN_VSET_MAX_K) return util_seterr(OMEN_INVALID, "%s: ef must be at most %u", fn, OMEN_VSET_MAX_K);
     vfilter *f = NULL;
     int rc = OMEN_OK;
-    if (qo->filter && (rc = vfilter_compile(qo->filter, &f))) return omen_seterr(rc, "%s: %s", fn, omen_last_error());
+    if (qo->filter && (rc = vfilter_compile(qo->filter, &f))) return util_seterr(rc, "%s: %s", fn, omen_last_error());
     float *qn = NULL;
     rc = check_vec(vs, qin, vs->o.dim, &qn, fn);
     if (rc) {
@@ -1556,8 +1556,8 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
     hnsw *g = vs->g;
     int8_t *q8 = NULL;
     if (vs->o.precision == OMEN_PREC_INT8) {
-        q8 = omen_malloc(vs->o.dim);
-        if (!q8) rc = omen_seterr(OMEN_NOMEM, "%s: out of memory", fn);
+        q8 = util_malloc(vs->o.dim);
+        if (!q8) rc = util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
     }
     int rs = hnsw_read_begin(g);
     if (q8) vquant_encode(&g->q, q, q8, vs->o.dim);
@@ -1574,14 +1574,14 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
     }
     if (!rc && live) {
         size_t cap = scan ? (size_t)live + 1 : ef;
-        c = omen_malloc(cap * sizeof *c);
-        if (!c) rc = omen_seterr(OMEN_NOMEM, "%s: out of memory", fn);
+        c = util_malloc(cap * sizeof *c);
+        if (!c) rc = util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
         else if (!scan) {
             nc = hnsw_search(g, &hq, ef, f, c, NULL);
             if (f && nc < k) {
                 /* The graph found fewer matches than wanted: be exact. */
-                hn_cand *c2 = omen_realloc(c, ((size_t)live + 1) * sizeof *c);
-                if (!c2) rc = omen_seterr(OMEN_NOMEM, "%s: out of memory", fn);
+                hn_cand *c2 = util_realloc(c, ((size_t)live + 1) * sizeof *c);
+                if (!c2) rc = util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
                 else {
                     c = c2;
                     scan = 1;
@@ -1598,10 +1598,10 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
             size_t w2 = (size_t)k * 4 + 64;
             want = w2 < nc ? w2 : nc;
         }
-        h = omen_malloc(want * sizeof *h);
-        unsigned char *buf = omen_malloc(1 + (size_t)vs->o.dim * 4);
-        float *tmp = omen_malloc((size_t)vs->o.dim * 4);
-        if (!h || !buf || !tmp) rc = omen_seterr(OMEN_NOMEM, "%s: out of memory", fn);
+        h = util_malloc(want * sizeof *h);
+        unsigned char *buf = util_malloc(1 + (size_t)vs->o.dim * 4);
+        float *tmp = util_malloc((size_t)vs->o.dim * 4);
+        if (!h || !buf || !tmp) rc = util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
         for (size_t i = 0; i < want && !rc; i++) {
             vrec *r = atomic_load_explicit(&hn_node(g, c[i].slot)->rec, memory_order_acquire);
             if (!r) continue;
@@ -1639,7 +1639,7 @@ int omen_vset_search(omen_vset *vs, const float *q, uint32_t dim, const omen_vse
     int rc = check_vs(vs, "omen_vset_search");
     if (rc) return rc;
     if (q && dim != vs->o.dim)
-        return omen_seterr(OMEN_INVALID, "omen_vset_search: query of dimension %u, set '%s' has %u", dim,
+        return util_seterr(OMEN_INVALID, "omen_vset_search: query of dimension %u, set '%s' has %u", dim,
                            vs->name, vs->o.dim);
     return search_vec(vs, q, query, out, "omen_vset_search");
 }
@@ -1648,8 +1648,8 @@ int omen_vset_search_id(omen_vset *vs, const void *id, size_t id_len, const omen
                         omen_vset_result **out)
 {
     if (out) *out = NULL;
-    float *v = vs ? omen_malloc((size_t)vs->o.dim * 4) : NULL;
-    if (vs && !v) return omen_seterr(OMEN_NOMEM, "omen_vset_search_id: out of memory");
+    float *v = vs ? util_malloc((size_t)vs->o.dim * 4) : NULL;
+    if (vs && !v) return util_seterr(OMEN_NOMEM, "omen_vset_search_id: out of memory");
     int rc = omen_vset_get(vs, id, id_len, v, vs ? vs->o.dim : 0);
     if (!rc) rc = search_vec(vs, v, query, out, "omen_vset_search_id");
     omen_free(v);
@@ -1691,15 +1691,15 @@ void omen_vset_results_free(omen_vset_result **res, size_t nq)
 int omen_vset_search_many(omen_vset *vs, size_t nq, const float *qs, uint32_t dim, const omen_vset_query *query,
                           int threads, omen_vset_result ***out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_vset_search_many: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_vset_search_many: NULL out");
     *out = NULL;
     int rc = check_vs(vs, "omen_vset_search_many");
     if (rc) return rc;
-    if (!qs && nq) return omen_seterr(OMEN_INVALID, "omen_vset_search_many: NULL queries");
+    if (!qs && nq) return util_seterr(OMEN_INVALID, "omen_vset_search_many: NULL queries");
     if (dim != vs->o.dim)
-        return omen_seterr(OMEN_INVALID, "omen_vset_search_many: dimension %u, set has %u", dim, vs->o.dim);
-    if (!query) return omen_seterr(OMEN_INVALID, "omen_vset_search_many: NULL query options");
-    if (threads < 0) return omen_seterr(OMEN_INVALID, "omen_vset_search_many: negative thread count");
+        return util_seterr(OMEN_INVALID, "omen_vset_search_many: dimension %u, set has %u", dim, vs->o.dim);
+    if (!query) return util_seterr(OMEN_INVALID, "omen_vset_search_many: NULL query options");
+    if (threads < 0) return util_seterr(OMEN_INVALID, "omen_vset_search_many: negative thread count");
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 ? (int)n : 1;
@@ -1712,8 +1712,8 @@ int omen_vset_search_many(omen_vset *vs, size_t nq, const float *qs, uint32_t di
     c.nq = nq;
     c.qs = qs;
     c.qo = query;
-    c.res = omen_calloc(nq ? nq : 1, sizeof *c.res);
-    if (!c.res) return omen_seterr(OMEN_NOMEM, "omen_vset_search_many: out of memory");
+    c.res = util_calloc(nq ? nq : 1, sizeof *c.res);
+    if (!c.res) return util_seterr(OMEN_NOMEM, "omen_vset_search_many: out of memory");
     pthread_t th[256];
     int started = 0;
     for (int i = 1; i < threads; i++)
