@@ -98,7 +98,7 @@ int main(int argc, char **argv)
     }
     use_avx2 = __builtin_cpu_supports("avx2");
     srandom(0x2545f491u);
-    size_t bytes = omen_huge_len(mb << 20);
+    size_t bytes = util_huge_len(mb << 20);
     size_t n = bytes / sizeof(uint64_t), lines = bytes / 64;
     uint64_t *k = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (k == MAP_FAILED) {

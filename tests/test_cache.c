@@ -19,7 +19,7 @@
 
 static void *block_of(size_t len, uint8_t fill)
 {
-    void *p = omen_malloc(len ? len : 1);
+    void *p = util_malloc(len ? len : 1);
     memset(p, fill, len);
     return p;
 }
@@ -170,10 +170,10 @@ static void test_alloc_failure(void **state)
     (void)state;
     block_cache *c = NULL;
     for (long n = 0;; n++) {
-        omen_mem_fail_after(n);
+        util_mem_fail_after(n);
         int rc = cache_new(1000, &c);
-        unsigned long f = omen_mem_failures();
-        omen_mem_fail_after(-1);
+        unsigned long f = util_mem_failures();
+        util_mem_fail_after(-1);
         if (rc == OMEN_OK) {
             assert_int_equal(f, 0);
             break;
@@ -182,11 +182,11 @@ static void test_alloc_failure(void **state)
         assert_null(c);
     }
     void *b = block_of(10, 1);
-    omen_mem_fail_after(0);
+    util_mem_fail_after(0);
     cache_handle *h;
     int rc = cache_insert(c, 1, 1, b, 10, 10, &h); /* b is freed by the cache */
-    omen_mem_fail_after(-1);
-    omen_mem_failures();
+    util_mem_fail_after(-1);
+    util_mem_failures();
     assert_int_equal(rc, OMEN_NOMEM);
     assert_null(h);
     cache_free(c);

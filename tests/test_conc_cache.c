@@ -53,7 +53,7 @@ static void *cache_worker(void *p)
         if (op < 6) {
             h = cache_lookup(a->c, f, b);
         } else if (op < 9) {
-            uint8_t *d = omen_malloc(len);
+            uint8_t *d = util_malloc(len);
             if (!d) continue;
             for (size_t i = 0; i < len; i++)
                 d[i] = pattern(f, b, i);

@@ -7,7 +7,7 @@
  *    fault-injecting file env (storage/fio_fault.h).  For N = 1, 2, ... the
  *    Nth operation of one kind (open, write, fsync, rename, unlink; sticky:
  *    the disk stays dead, or once: it comes back) fails, or the Nth
- *    allocation fails (omen_mem_fail_after).  Calls may fail; the test
+ *    allocation fails (util_mem_fail_after).  Calls may fail; the test
  *    records which writes were acknowledged.  Then: close (must not crash or
  *    leak: ASan runs this too), simulated power loss (only synced data
  *    stays), env removed, reopen, and the invariants:
@@ -326,11 +326,11 @@ static void error_loop(int kinds, int flags, const char *what)
             fio_fault_fail_nth(0, 0, 0);
             fio_fault_remove();
         } else {
-            (void)omen_mem_failures();
-            omen_mem_fail_after(n - 1);
+            (void)util_mem_failures();
+            util_mem_fail_after(n - 1);
             workload_run(path, ops);
-            omen_mem_fail_after(-1);
-            nfail = (long)omen_mem_failures();
+            util_mem_fail_after(-1);
+            nfail = (long)util_mem_failures();
         }
         failed += nfail;
         done = nfail == 0;

@@ -470,9 +470,9 @@ static void test_nomem(void **st)
     int failed = 0;
     for (long c = 0; c < 200; c++) {
         lidx *m = NULL;
-        omen_mem_fail_after(c);
+        util_mem_fail_after(c);
         int rc = lidx_build(k, n, 2, &m);
-        omen_mem_fail_after(-1);
+        util_mem_fail_after(-1);
         if (rc == OMEN_OK) {
             check_queries(m, k, n, 100);
             lidx_free(m);
@@ -483,7 +483,7 @@ static void test_nomem(void **st)
         failed++;
     }
     assert_true(failed > 0);
-    omen_mem_failures();
+    util_mem_failures();
     free(k);
 }
 
@@ -538,7 +538,7 @@ static void test_huge_model(void **st)
     lidx *m = build_ok(k, n, 1);
     assert_non_null(m->arena);
     assert_true(m->arena_len >= LIDX_HUGE_MIN);
-    assert_int_equal(m->arena_len % OMEN_HUGE_PAGE, 0);
+    assert_int_equal(m->arena_len % UTIL_HUGE_PAGE, 0);
     assert_int_equal(lidx_bytes(m), sizeof *m + m->arena_len);
     const unsigned char *a = m->arena, *end = a + m->arena_len;
     for (size_t L = 0; L < m->nlevels; L++) {
@@ -559,13 +559,13 @@ static void test_huge_model(void **st)
     lidx *m3 = NULL;
     int rc;
     for (long c = 0;; c++) {
-        omen_mem_fail_after(c);
+        util_mem_fail_after(c);
         rc = lidx_build(k, n, 1, &m3);
-        omen_mem_fail_after(-1);
+        util_mem_fail_after(-1);
         if (rc == OMEN_OK) break;
         assert_int_equal(rc, OMEN_NOMEM);
     }
-    omen_mem_failures();
+    util_mem_failures();
     assert_null(m3->arena);
     assert_true(lidx_bytes(m3) >= LIDX_HUGE_MIN);
     check_queries(m3, k, n, 300);

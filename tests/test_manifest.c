@@ -36,7 +36,7 @@ static int teardown(void **state)
 {
     (void)state;
     fio_fault_remove();
-    omen_mem_fail_after(-1);
+    util_mem_fail_after(-1);
     tu_rmrf(dir);
     return 0;
 }
@@ -263,9 +263,9 @@ static void test_alloc_failures(void **state)
     assert_int_equal(manifest_encode(&m, &buf, &len), OMEN_OK);
     int done = 0;
     for (long n = 0; n < 100 && !done; n++) {
-        omen_mem_fail_after(n);
+        util_mem_fail_after(n);
         int rc = manifest_decode(buf, len, &d);
-        omen_mem_fail_after(-1);
+        util_mem_fail_after(-1);
         if (rc == OMEN_OK) {
             assert_same(&m, &d);
             manifest_clear(&d);
@@ -277,10 +277,10 @@ static void test_alloc_failures(void **state)
     }
     assert_true(done);
     omen_free(buf);
-    omen_mem_fail_after(0);
+    util_mem_fail_after(0);
     assert_int_equal(manifest_encode(&m, &buf, &len), OMEN_NOMEM);
     assert_int_equal(manifest_write(dir, &m), OMEN_NOMEM);
-    omen_mem_fail_after(-1);
+    util_mem_fail_after(-1);
 }
 
 static void test_write_read(void **state)

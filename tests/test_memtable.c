@@ -192,14 +192,14 @@ static void test_big_and_reserve(void **state)
     assert_true(mt_bytes(m) >= big);
     /* after a reservation, adds succeed even when allocation fails */
     assert_int_equal(mt_reserve(m, mt_entry_cost(3, 100) * 10, 10), OMEN_OK);
-    omen_mem_fail_after(0);
+    util_mem_fail_after(0);
     for (unsigned i = 0; i < 10; i++) {
         char k[4] = {'r', (char)('0' + i), 0, 0};
         assert_int_equal(mt_add(m, 10 + i, MT_TYPE_PUT, k, 2, v, 100), OMEN_OK);
     }
     assert_int_equal(mt_reserve(m, 1 << 20, 1), OMEN_NOMEM);
-    omen_mem_fail_after(-1);
-    omen_mem_failures();
+    util_mem_fail_after(-1);
+    util_mem_failures();
     free(v);
     mt_unref(m);
 }

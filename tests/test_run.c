@@ -924,7 +924,7 @@ static void test_alloc_faults(void **state)
     path_of(path, sizeof path, "nomem.run");
     run_opts o = {OMEN_COMPRESS_LZ4, 10, 0, 256};
     for (long nth = 0;; nth++) {
-        omen_mem_fail_after(nth);
+        util_mem_fail_after(nth);
         run_writer *w = NULL;
         int rc = run_writer_open(path, &o, "", 0, "\xff\xff", 2, &w);
         for (size_t i = 0; rc == OMEN_OK && i < m; i++)
@@ -942,8 +942,8 @@ static void test_alloc_faults(void **state)
         }
         omen_free(v);
         run_close(r);
-        unsigned long fails = omen_mem_failures();
-        omen_mem_fail_after(-1);
+        unsigned long fails = util_mem_failures();
+        util_mem_fail_after(-1);
         if (fails == 0) {
             assert_int_equal(rc, OMEN_OK);
             break;

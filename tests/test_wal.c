@@ -40,7 +40,7 @@ static int teardown(void **state)
 {
     (void)state;
     fio_fault_remove();
-    omen_mem_fail_after(-1);
+    util_mem_fail_after(-1);
     tu_rmrf(dir);
     return 0;
 }
@@ -163,7 +163,7 @@ static int no_mmap(fio_file *f, uint64_t len, const void **addr)
     (void)f;
     (void)len;
     (void)addr;
-    return omen_seterr(OMEN_IO, "mmap not supported here");
+    return util_seterr(OMEN_IO, "mmap not supported here");
 }
 
 /* Where mmap is unavailable, replay reads the file instead: same results. */
@@ -189,9 +189,9 @@ static void test_replay_without_mmap(void **state)
     assert_int_equal(g.n, 7);
     assert_int_equal(tail, WAL_TAIL_TORN);
     got_free(&g);
-    omen_mem_fail_after(2); /* the file handle (2 allocations) succeeds, the buffer fails */
+    util_mem_fail_after(2); /* the file handle (2 allocations) succeeds, the buffer fails */
     assert_int_equal(wal_replay(logpath, collect, &g, &valid, &tail), OMEN_NOMEM);
-    omen_mem_fail_after(-1);
+    util_mem_fail_after(-1);
     assert_non_null(strstr(omen_last_error(), "reading"));
     fio_set_env(NULL);
 }
@@ -261,9 +261,9 @@ static void test_open_errors(void **state)
     snprintf(p2, sizeof p2, "%s/000002.wal", dir);
     int opened = 0;
     for (long n = 0; n < 10 && !opened; n++) {
-        omen_mem_fail_after(n);
+        util_mem_fail_after(n);
         int rc = wal_writer_open(p2, &w);
-        omen_mem_fail_after(-1);
+        util_mem_fail_after(-1);
         if (rc == OMEN_OK) {
             wal_writer_close(w);
             opened = 1;

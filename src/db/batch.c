@@ -28,8 +28,8 @@ static int batch_grow(struct omen_batch *b, size_t need)
     if (want < BATCH_HEADER + need) want = BATCH_HEADER + need;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < want) cap *= 2;
-    unsigned char *p = omen_realloc(b->buf, cap);
-    if (!p) return omen_seterr(OMEN_NOMEM, "batch: cannot grow to %zu bytes", cap);
+    unsigned char *p = util_realloc(b->buf, cap);
+    if (!p) return util_seterr(OMEN_NOMEM, "batch: cannot grow to %zu bytes", cap);
     b->buf = p;
     b->cap = cap;
     if (b->len < BATCH_HEADER) {
@@ -42,12 +42,12 @@ static int batch_grow(struct omen_batch *b, size_t need)
 int batch_check_kv(const char *fn, const void *key, size_t klen, const void *val, size_t vlen)
 {
     if ((!key && klen) || (!val && vlen))
-        return omen_seterr(OMEN_INVALID, "%s: NULL buffer with non-zero length", fn);
+        return util_seterr(OMEN_INVALID, "%s: NULL buffer with non-zero length", fn);
     if (klen > OMEN_MAX_KEY_LEN)
-        return omen_seterr(OMEN_TOOBIG, "%s: key of %zu bytes exceeds the %u-byte limit", fn, klen,
+        return util_seterr(OMEN_TOOBIG, "%s: key of %zu bytes exceeds the %u-byte limit", fn, klen,
                            OMEN_MAX_KEY_LEN);
     if (vlen > OMEN_MAX_VALUE_LEN)
-        return omen_seterr(OMEN_TOOBIG, "%s: value of %zu bytes exceeds the %u-byte limit", fn,
+        return util_seterr(OMEN_TOOBIG, "%s: value of %zu bytes exceeds the %u-byte limit", fn,
                            vlen, OMEN_MAX_VALUE_LEN);
     return OMEN_OK;
 }
@@ -79,7 +79,7 @@ int batch_add(struct omen_batch *b, int type, const void *key, size_t klen, cons
     int rc = batch_check_kv(type == MT_TYPE_PUT ? "omen_batch_put" : "omen_batch_delete", key, klen,
                             val, vlen);
     if (rc) return rc;
-    if (b->count == UINT32_MAX) return omen_seterr(OMEN_TOOBIG, "batch: too many operations");
+    if (b->count == UINT32_MAX) return util_seterr(OMEN_TOOBIG, "batch: too many operations");
     rc = batch_grow(b, batch_op_bound(klen, vlen));
     if (rc) return rc;
     b->len = (size_t)(batch_encode_op(b->buf + b->len, type, key, klen, val, vlen) - b->buf);
@@ -98,23 +98,23 @@ int batch_iterate_ops(const void *ops, size_t len, uint32_t count, uint64_t seq,
                       void *ctx)
 {
     const uint8_t *p = ops, *end = p + len;
-    if (!ops && len) return omen_seterr(OMEN_CORRUPT, "batch: NULL ops");
+    if (!ops && len) return util_seterr(OMEN_CORRUPT, "batch: NULL ops");
     for (uint32_t i = 0; i < count; i++) {
-        if (p >= end) return omen_seterr(OMEN_CORRUPT, "batch: op %u of %u is missing", i, count);
+        if (p >= end) return util_seterr(OMEN_CORRUPT, "batch: op %u of %u is missing", i, count);
         int type = *p++;
         if (type != MT_TYPE_PUT && type != MT_TYPE_DELETE)
-            return omen_seterr(OMEN_CORRUPT, "batch: op %u has unknown type %d", i, type);
+            return util_seterr(OMEN_CORRUPT, "batch: op %u has unknown type %d", i, type);
         uint32_t klen, vlen = 0;
         p = get_varint32(p, end, &klen);
         if (!p || klen > OMEN_MAX_KEY_LEN || klen > (size_t)(end - p))
-            return omen_seterr(OMEN_CORRUPT, "batch: op %u has a bad key length", i);
+            return util_seterr(OMEN_CORRUPT, "batch: op %u has a bad key length", i);
         const uint8_t *key = p;
         p += klen;
         const uint8_t *val = NULL;
         if (type == MT_TYPE_PUT) {
             p = get_varint32(p, end, &vlen);
             if (!p || vlen > OMEN_MAX_VALUE_LEN || vlen > (size_t)(end - p))
-                return omen_seterr(OMEN_CORRUPT, "batch: op %u has a bad value length", i);
+                return util_seterr(OMEN_CORRUPT, "batch: op %u has a bad value length", i);
             val = p;
             p += vlen;
         }
@@ -123,7 +123,7 @@ int batch_iterate_ops(const void *ops, size_t len, uint32_t count, uint64_t seq,
             if (rc) return rc;
         }
     }
-    if (p != end) return omen_seterr(OMEN_CORRUPT, "batch: %zu trailing bytes", (size_t)(end - p));
+    if (p != end) return util_seterr(OMEN_CORRUPT, "batch: %zu trailing bytes", (size_t)(end - p));
     return OMEN_OK;
 }
 
@@ -131,12 +131,12 @@ int batch_decode(const void *rec, size_t len, uint64_t *seq, uint32_t *count, ba
                  void *ctx)
 {
     if (!rec || len < BATCH_HEADER)
-        return omen_seterr(OMEN_CORRUPT, "batch: record of %zu bytes is too short", len);
+        return util_seterr(OMEN_CORRUPT, "batch: record of %zu bytes is too short", len);
     const uint8_t *p = rec;
     uint64_t s = get_fixed64(p);
     uint32_t c = get_fixed32(p + 8);
     if (s == 0 || s > MT_MAX_SEQ || MT_MAX_SEQ - s < c)
-        return omen_seterr(OMEN_CORRUPT, "batch: bad sequence number %llu",
+        return util_seterr(OMEN_CORRUPT, "batch: bad sequence number %llu",
                            (unsigned long long)s);
     int rc = batch_iterate_ops(p + BATCH_HEADER, len - BATCH_HEADER, c, s, NULL, NULL);
     if (rc) return rc;
@@ -150,21 +150,21 @@ int batch_decode(const void *rec, size_t len, uint64_t *seq, uint32_t *count, ba
 
 int omen_batch_create(omen_batch **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_batch_create: NULL out");
-    *out = omen_calloc(1, sizeof(omen_batch));
-    if (!*out) return omen_seterr(OMEN_NOMEM, "omen_batch_create: out of memory");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_batch_create: NULL out");
+    *out = util_calloc(1, sizeof(omen_batch));
+    if (!*out) return util_seterr(OMEN_NOMEM, "omen_batch_create: out of memory");
     return OMEN_OK;
 }
 
 int omen_batch_put(omen_batch *b, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    if (!b) return omen_seterr(OMEN_INVALID, "omen_batch_put: NULL batch");
+    if (!b) return util_seterr(OMEN_INVALID, "omen_batch_put: NULL batch");
     return batch_add(b, MT_TYPE_PUT, key, klen, val, vlen);
 }
 
 int omen_batch_delete(omen_batch *b, const void *key, size_t klen)
 {
-    if (!b) return omen_seterr(OMEN_INVALID, "omen_batch_delete: NULL batch");
+    if (!b) return util_seterr(OMEN_INVALID, "omen_batch_delete: NULL batch");
     return batch_add(b, MT_TYPE_DELETE, key, klen, NULL, 0);
 }
 

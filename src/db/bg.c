@@ -74,7 +74,7 @@ static int build_run(omen_db *db, miter *m, uint64_t fnum, unsigned level, const
     miter_seek_first(m);
     while (miter_valid(m)) {
         if (atomic_load_explicit(&db->shutting_down, memory_order_relaxed)) {
-            rc = omen_seterr(OMEN_CLOSED, "compaction interrupted by close");
+            rc = util_seterr(OMEN_CLOSED, "compaction interrupted by close");
             break;
         }
         citer *c = m->cur;
@@ -141,12 +141,12 @@ int db_flush_memtable(omen_db *db, mt *mem, uint64_t fnum, db_run **out)
     mt_iter_seek_last(&it);
     const mt_node *last = it.node;
 
-    citer **arr = omen_calloc(1, sizeof *arr);
-    if (!arr) return omen_seterr(OMEN_NOMEM, "out of memory");
+    citer **arr = util_calloc(1, sizeof *arr);
+    if (!arr) return util_seterr(OMEN_NOMEM, "out of memory");
     arr[0] = citer_mem_new(mem);
     if (!arr[0]) {
         omen_free(arr);
-        return omen_seterr(OMEN_NOMEM, "out of memory");
+        return util_seterr(OMEN_NOMEM, "out of memory");
     }
     miter m;
     miter_init(&m, arr, 1);
@@ -176,10 +176,10 @@ static int install_version(omen_db *db, db_run **remove, size_t nremove, db_run 
     pthread_mutex_lock(&db->mu);
     db_sv *cur = db->sv;
     size_t cap = cur->nruns + 1;
-    db_run **arr = omen_calloc(cap, sizeof *arr);
+    db_run **arr = util_calloc(cap, sizeof *arr);
     if (!arr) {
         pthread_mutex_unlock(&db->mu);
-        return omen_seterr(OMEN_NOMEM, "out of memory");
+        return util_seterr(OMEN_NOMEM, "out of memory");
     }
     size_t n = 0;
     for (size_t i = 0; i < cur->nruns; i++) {
@@ -211,7 +211,7 @@ static int install_version(omen_db *db, db_run **remove, size_t nremove, db_run 
     omen_free(arr);
     if (!nsv) {
         pthread_mutex_unlock(&db->mu);
-        return omen_seterr(OMEN_NOMEM, "out of memory installing a new version");
+        return util_seterr(OMEN_NOMEM, "out of memory installing a new version");
     }
     for (size_t j = 0; j < nremove; j++) remove[j]->obsolete = 1;
     db_sv *old = db_sv_install(db, nsv);
@@ -337,7 +337,7 @@ static int pick(omen_db *db, db_run ***inputs, size_t *n, unsigned *out_level, i
         }
     }
     if (out < 0 || to == from) return 0;
-    db_run **arr = omen_calloc(to - from, sizeof *arr);
+    db_run **arr = util_calloc(to - from, sizeof *arr);
     if (!arr) return 0;
     for (size_t i = from; i < to; i++) {
         arr[i - from] = sv->runs[i];
@@ -354,8 +354,8 @@ static int do_compaction(omen_db *db, db_run **in, size_t n, unsigned level, int
                          uint64_t fnum, const uint64_t *snaps, size_t nsnaps, db_run **out)
 {
     *out = NULL;
-    citer **arr = omen_calloc(n, sizeof *arr);
-    if (!arr) return omen_seterr(OMEN_NOMEM, "out of memory");
+    citer **arr = util_calloc(n, sizeof *arr);
+    if (!arr) return util_seterr(OMEN_NOMEM, "out of memory");
     const void *lo = NULL, *hi = NULL;
     size_t lolen = 0, hilen = 0;
     int have = 0;
@@ -365,7 +365,7 @@ static int do_compaction(omen_db *db, db_run **in, size_t n, unsigned level, int
             miter m;
             miter_init(&m, arr, i);
             miter_free(&m);
-            return omen_seterr(OMEN_NOMEM, "out of memory");
+            return util_seterr(OMEN_NOMEM, "out of memory");
         }
         const manifest_run *mr = &in[i]->meta;
         if (!mr->entries) continue;
@@ -452,14 +452,14 @@ static void *comp_main(void *arg)
 int db_start_threads(omen_db *db)
 {
     if (pthread_create(&db->flush_thread, NULL, flush_main, db) != 0)
-        return omen_seterr(OMEN_NOMEM, "cannot start the flush thread");
+        return util_seterr(OMEN_NOMEM, "cannot start the flush thread");
     if (pthread_create(&db->comp_thread, NULL, comp_main, db) != 0) {
         pthread_mutex_lock(&db->mu);
         atomic_store(&db->shutting_down, 1);
         pthread_cond_broadcast(&db->flush_cv);
         pthread_mutex_unlock(&db->mu);
         pthread_join(db->flush_thread, NULL);
-        return omen_seterr(OMEN_NOMEM, "cannot start the compaction thread");
+        return util_seterr(OMEN_NOMEM, "cannot start the compaction thread");
     }
     db->threads_started = 1;
     return OMEN_OK;
@@ -485,7 +485,7 @@ int omen_compact_range(omen_db *db, const void *begin, size_t blen, const void *
     int rc = db_check_writable(db, "omen_compact_range");
     if (rc) return rc;
     if ((!begin && blen) || (!end && elen))
-        return omen_seterr(OMEN_INVALID, "omen_compact_range: NULL bound with non-zero length");
+        return util_seterr(OMEN_INVALID, "omen_compact_range: NULL bound with non-zero length");
     rc = omen_flush(db);
     if (rc) return rc;
     pthread_mutex_lock(&db->mu);

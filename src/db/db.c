@@ -65,8 +65,8 @@ uint64_t omen_key_to_u64(const void *key, size_t len)
 
 int db_check_handle(const omen_db *db, const char *fn)
 {
-    if (!db) return omen_seterr(OMEN_INVALID, "%s: NULL database handle", fn);
-    if (db->closed) return omen_seterr(OMEN_CLOSED, "%s: the database handle is closed", fn);
+    if (!db) return util_seterr(OMEN_INVALID, "%s: NULL database handle", fn);
+    if (db->closed) return util_seterr(OMEN_CLOSED, "%s: the database handle is closed", fn);
     return OMEN_OK;
 }
 
@@ -76,8 +76,8 @@ int db_check_writable(omen_db *db, const char *fn)
     if (rc) return rc;
     if (atomic_load_explicit(&db->read_only, memory_order_acquire)) {
         if (db->opts.read_only)
-            return omen_seterr(OMEN_READONLY, "%s: the database was opened read-only", fn);
-        return omen_seterr(OMEN_READONLY,
+            return util_seterr(OMEN_READONLY, "%s: the database was opened read-only", fn);
+        return util_seterr(OMEN_READONLY,
                            "%s: the database turned read-only after a fatal I/O error "
                            "(see the error reported when it happened)",
                            fn);
@@ -90,8 +90,8 @@ int db_check_writable(omen_db *db, const char *fn)
 int db_filename(const char *dir, uint64_t num, const char *ext, char **out)
 {
     size_t n = strlen(dir) + 48;
-    char *p = omen_malloc(n);
-    if (!p) return omen_seterr(OMEN_NOMEM, "out of memory");
+    char *p = util_malloc(n);
+    if (!p) return util_seterr(OMEN_NOMEM, "out of memory");
     if (ext)
         snprintf(p, n, "%s/%06llu.%s", dir, (unsigned long long)num, ext);
     else
@@ -103,7 +103,7 @@ int db_filename(const char *dir, uint64_t num, const char *ext, char **out)
 static char *path_join(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = omen_malloc(n);
+    char *p = util_malloc(n);
     if (p) snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
@@ -152,14 +152,14 @@ int db_run_open(omen_db *db, const manifest_run *meta, db_run **out)
     char *fn = NULL;
     int rc = db_filename(db->path, meta->file_number, "run", &fn);
     if (rc) return rc;
-    db_run *r = omen_calloc(1, sizeof *r);
+    db_run *r = util_calloc(1, sizeof *r);
     if (!r) {
         omen_free(fn);
-        return omen_seterr(OMEN_NOMEM, "out of memory");
+        return util_seterr(OMEN_NOMEM, "out of memory");
     }
     rc = run_open(fn, meta->file_number, db->cache, &r->r);
     if (rc) {
-        if (rc == OMEN_NOTFOUND) rc = omen_seterr(OMEN_CORRUPT, "run file %s listed in MANIFEST is missing", fn);
+        if (rc == OMEN_NOTFOUND) rc = util_seterr(OMEN_CORRUPT, "run file %s listed in MANIFEST is missing", fn);
         omen_free(fn);
         omen_free(r);
         return rc;
@@ -171,11 +171,11 @@ int db_run_open(omen_db *db, const manifest_run *meta, db_run **out)
     r->meta.smallest = NULL;
     r->meta.largest = NULL;
     r->meta.smallest_len = r->meta.largest_len = 0;
-    if (meta->smallest_len) r->meta.smallest = omen_memdup(meta->smallest, meta->smallest_len);
-    if (meta->largest_len) r->meta.largest = omen_memdup(meta->largest, meta->largest_len);
+    if (meta->smallest_len) r->meta.smallest = util_memdup(meta->smallest, meta->smallest_len);
+    if (meta->largest_len) r->meta.largest = util_memdup(meta->largest, meta->largest_len);
     if ((meta->smallest_len && !r->meta.smallest) || (meta->largest_len && !r->meta.largest)) {
         db_run_unref(r);
-        return omen_seterr(OMEN_NOMEM, "out of memory");
+        return util_seterr(OMEN_NOMEM, "out of memory");
     }
     r->meta.smallest_len = meta->smallest_len;
     r->meta.largest_len = meta->largest_len;
@@ -197,9 +197,9 @@ static int run_order(const void *a, const void *b)
 /* New superversion referencing mem, imm and the n runs (refs taken). */
 db_sv *db_sv_new(mt *mem, mt *imm, db_run **runs, size_t n)
 {
-    db_sv *sv = omen_calloc(1, sizeof *sv);
+    db_sv *sv = util_calloc(1, sizeof *sv);
     if (!sv) return NULL;
-    sv->runs = omen_calloc(n ? n : 1, sizeof(db_run *));
+    sv->runs = util_calloc(n ? n : 1, sizeof(db_run *));
     if (!sv->runs) {
         omen_free(sv);
         return NULL;
@@ -433,13 +433,13 @@ static int get_common(omen_db *db, const omen_snapshot *snap, const void *key, s
 {
     int rc = db_check_handle(db, fn);
     if (rc) return rc;
-    if (!d || !vlen) return omen_seterr(OMEN_INVALID, "%s: NULL %s", fn, vlen ? "val" : "vlen");
+    if (!d || !vlen) return util_seterr(OMEN_INVALID, "%s: NULL %s", fn, vlen ? "val" : "vlen");
     if (!d->val && !d->buf && d->cap)
-        return omen_seterr(OMEN_INVALID, "%s: NULL buffer of %zu bytes", fn, d->cap);
+        return util_seterr(OMEN_INVALID, "%s: NULL buffer of %zu bytes", fn, d->cap);
     *vlen = 0;
     if ((rc = batch_check_kv(fn, key, klen, NULL, 0)) != OMEN_OK) return rc;
     if (snap && snap->db != db)
-        return omen_seterr(OMEN_INVALID, "%s: snapshot belongs to another handle", fn);
+        return util_seterr(OMEN_INVALID, "%s: snapshot belongs to another handle", fn);
     uint64_t seq;
     int slot;
     db_sv *sv = db_sv_pin(db, &seq, &slot);
@@ -469,8 +469,8 @@ int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key, size_
 
 int db_snapshot_acquire(omen_db *db, struct omen_snapshot **out)
 {
-    struct omen_snapshot *s = omen_calloc(1, sizeof *s);
-    if (!s) return omen_seterr(OMEN_NOMEM, "snapshot: out of memory");
+    struct omen_snapshot *s = util_calloc(1, sizeof *s);
+    if (!s) return util_seterr(OMEN_NOMEM, "snapshot: out of memory");
     s->db = db;
     pthread_mutex_lock(&db->mu);
     s->seq = atomic_load_explicit(&db->last_seq, memory_order_acquire);
@@ -503,8 +503,8 @@ int db_snapshot_list(omen_db *db, uint64_t **out, size_t *n)
     *out = NULL;
     *n = 0;
     if (!db->nsnaps) return OMEN_OK;
-    uint64_t *a = omen_malloc(db->nsnaps * sizeof *a);
-    if (!a) return omen_seterr(OMEN_NOMEM, "out of memory");
+    uint64_t *a = util_malloc(db->nsnaps * sizeof *a);
+    if (!a) return util_seterr(OMEN_NOMEM, "out of memory");
     size_t k = 0;
     for (struct omen_snapshot *s = db->snaps.next; s != &db->snaps; s = s->next) {
         if (k && a[k - 1] == s->seq) continue;
@@ -517,7 +517,7 @@ int db_snapshot_list(omen_db *db, uint64_t **out, size_t *n)
 
 int omen_snapshot_create(omen_db *db, omen_snapshot **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_snapshot_create: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_snapshot_create: NULL out");
     *out = NULL;
     int rc = db_check_handle(db, "omen_snapshot_create");
     if (rc) return rc;
@@ -556,8 +556,8 @@ static int scan_cb(void *ctx, const char *name)
         if (kind == 'w') {
             if (s->nwals == s->cwals) {
                 size_t nc = s->cwals ? s->cwals * 2 : 8;
-                uint64_t *p = omen_realloc(s->wals, nc * sizeof *p);
-                if (!p) return omen_seterr(OMEN_NOMEM, "out of memory");
+                uint64_t *p = util_realloc(s->wals, nc * sizeof *p);
+                if (!p) return util_seterr(OMEN_NOMEM, "out of memory");
                 s->wals = p;
                 s->cwals = nc;
             }
@@ -612,7 +612,7 @@ static int replay_record(void *ctx, const void *rec, size_t len)
     }
     if (seq <= r->max_seq) {
         r->bad = 1;
-        return omen_seterr(OMEN_CORRUPT, "WAL record sequence %llu is not above %llu",
+        return util_seterr(OMEN_CORRUPT, "WAL record sequence %llu is not above %llu",
                            (unsigned long long)seq, (unsigned long long)r->max_seq);
     }
     return batch_decode(rec, len, NULL, NULL, replay_apply, r);
@@ -624,8 +624,8 @@ int db_write_manifest(omen_db *db, db_run **runs, size_t n, uint64_t log_number)
 {
     manifest m;
     memset(&m, 0, sizeof m);
-    m.runs = omen_calloc(n ? n : 1, sizeof(manifest_run));
-    if (!m.runs) return omen_seterr(OMEN_NOMEM, "out of memory");
+    m.runs = util_calloc(n ? n : 1, sizeof(manifest_run));
+    if (!m.runs) return util_seterr(OMEN_NOMEM, "out of memory");
     pthread_mutex_lock(&db->mu);
     m.next_file_number = db->next_file;
     pthread_mutex_unlock(&db->mu);
@@ -694,7 +694,7 @@ static int db_open_impl(omen_db *db)
 
     if (!fio_exists(db->path)) {
         if (!o->create_if_missing || o->read_only)
-            return omen_seterr(OMEN_NOTFOUND, "database %s does not exist", db->path);
+            return util_seterr(OMEN_NOTFOUND, "database %s does not exist", db->path);
         rc = fio_mkdir(db->path);
         if (rc) return rc;
     }
@@ -702,32 +702,32 @@ static int db_open_impl(omen_db *db)
     if (rc) {
         omen_free(scan.wals);
         if (rc == OMEN_NOMEM) return rc;
-        return omen_seterr(OMEN_NOTDB, "%s is not a database directory (cannot list it)",
+        return util_seterr(OMEN_NOTDB, "%s is not a database directory (cannot list it)",
                            db->path);
     }
     if (!scan.has_manifest && scan.foreign) {
         omen_free(scan.wals);
-        return omen_seterr(OMEN_NOTDB,
+        return util_seterr(OMEN_NOTDB,
                            "%s holds files that are not OmenDB's (e.g. '%s') and no MANIFEST",
                            db->path, scan.foreign_name);
     }
     if (scan.has_manifest && o->error_if_exists) {
         omen_free(scan.wals);
-        return omen_seterr(OMEN_EXISTS, "database %s already exists", db->path);
+        return util_seterr(OMEN_EXISTS, "database %s already exists", db->path);
     }
     if (!scan.has_manifest && (!o->create_if_missing || o->read_only)) {
         omen_free(scan.wals);
-        return omen_seterr(OMEN_NOTFOUND, "no database in %s", db->path);
+        return util_seterr(OMEN_NOTFOUND, "no database in %s", db->path);
     }
     char *lockp = path_join(db->path, "LOCK");
     if (!lockp) {
         omen_free(scan.wals);
-        return omen_seterr(OMEN_NOMEM, "out of memory");
+        return util_seterr(OMEN_NOMEM, "out of memory");
     }
     if (!o->read_only || fio_exists(lockp)) {
         rc = fio_lock(lockp, &db->lock);
         if (rc == OMEN_LOCKED)
-            rc = omen_seterr(OMEN_LOCKED,
+            rc = util_seterr(OMEN_LOCKED,
                              "database %s is already open (its LOCK is held by another process "
                              "or handle)",
                              db->path);
@@ -737,20 +737,20 @@ static int db_open_impl(omen_db *db)
 
     if (scan.has_manifest) {
         rc = manifest_read(db->path, &m);
-        if (rc == OMEN_NOTFOUND) rc = omen_seterr(OMEN_CORRUPT, "MANIFEST of %s vanished", db->path);
+        if (rc == OMEN_NOTFOUND) rc = util_seterr(OMEN_CORRUPT, "MANIFEST of %s vanished", db->path);
         if (rc) goto fail;
     }
     rc = cache_new(o->cache_size, &db->cache);
     if (rc) goto fail;
 
-    runs = omen_calloc(m.nruns + 1, sizeof *runs); /* + the replayed memtable */
+    runs = util_calloc(m.nruns + 1, sizeof *runs); /* + the replayed memtable */
     if (!runs) {
-        rc = omen_seterr(OMEN_NOMEM, "out of memory");
+        rc = util_seterr(OMEN_NOMEM, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < m.nruns; i++) {
         if (m.runs[i].level >= OMEN_MAX_LEVELS) {
-            rc = omen_seterr(OMEN_CORRUPT, "MANIFEST lists run %llu at level %u",
+            rc = util_seterr(OMEN_CORRUPT, "MANIFEST lists run %llu at level %u",
                              (unsigned long long)m.runs[i].file_number, m.runs[i].level);
             goto fail;
         }
@@ -786,7 +786,7 @@ static int db_open_impl(omen_db *db)
         int is_last = i + 1 == scan.nwals;
         if (rc == OMEN_CORRUPT && rctx.bad && is_last) rc = OMEN_OK; /* damaged tail */
         if (rc == OMEN_OK && tail == WAL_TAIL_CORRUPT && !is_last)
-            rc = omen_seterr(OMEN_CORRUPT, "WAL %s is damaged at offset %llu", fn,
+            rc = util_seterr(OMEN_CORRUPT, "WAL %s is damaged at offset %llu", fn,
                              (unsigned long long)valid);
         omen_free(fn);
         if (rc) goto fail;
@@ -801,7 +801,7 @@ static int db_open_impl(omen_db *db)
         db->sv = db_sv_new(db->mem, NULL, runs, nruns);
         if (db->sv) db->sv->db = db;
         if (!db->sv) {
-            rc = omen_seterr(OMEN_NOMEM, "out of memory");
+            rc = util_seterr(OMEN_NOMEM, "out of memory");
             goto fail;
         }
         atomic_store(&db->read_only, 1);
@@ -833,7 +833,7 @@ static int db_open_impl(omen_db *db)
     if (rc) goto fail;
     db->sv = db_sv_new(db->mem, NULL, runs, nruns);
     if (!db->sv) {
-        rc = omen_seterr(OMEN_NOMEM, "out of memory");
+        rc = util_seterr(OMEN_NOMEM, "out of memory");
         goto fail;
     }
     db->sv->db = db;
@@ -898,48 +898,48 @@ static void zombify(omen_db *db)
 
 int omen_open(const char *path, const omen_options *opts, omen_db **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_open: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_open: NULL out");
     *out = NULL;
-    if (!path || !*path) return omen_seterr(OMEN_INVALID, "omen_open: empty path");
+    if (!path || !*path) return util_seterr(OMEN_INVALID, "omen_open: empty path");
     omen_options o;
     if (opts)
         o = *opts;
     else
         omen_options_init(&o);
     if (o.compression < OMEN_COMPRESS_NONE || o.compression > OMEN_COMPRESS_SNAPPY)
-        return omen_seterr(OMEN_INVALID, "omen_open: unknown compression %d", o.compression);
+        return util_seterr(OMEN_INVALID, "omen_open: unknown compression %d", o.compression);
     if (o.sync != OMEN_SYNC_RELAXED && o.sync != OMEN_SYNC_FULL)
-        return omen_seterr(OMEN_INVALID, "omen_open: sync option must be RELAXED or FULL");
+        return util_seterr(OMEN_INVALID, "omen_open: sync option must be RELAXED or FULL");
     if (o.bloom_bits_per_key < 0 || o.bloom_bits_per_key > 64)
-        return omen_seterr(OMEN_INVALID, "omen_open: bloom_bits_per_key %d out of range",
+        return util_seterr(OMEN_INVALID, "omen_open: bloom_bits_per_key %d out of range",
                            o.bloom_bits_per_key);
     if (o.index_epsilon < 0 || o.index_epsilon > (1 << 20))
-        return omen_seterr(OMEN_INVALID, "omen_open: index_epsilon %d out of range",
+        return util_seterr(OMEN_INVALID, "omen_open: index_epsilon %d out of range",
                            o.index_epsilon);
     if (o.write_buffer_size == 0) o.write_buffer_size = 64u << 20;
     if (o.write_buffer_size < 4096) o.write_buffer_size = 4096;
 
-    omen_db *db = omen_calloc(1, sizeof *db);
-    if (!db) return omen_seterr(OMEN_NOMEM, "omen_open: out of memory");
+    omen_db *db = util_calloc(1, sizeof *db);
+    if (!db) return util_seterr(OMEN_NOMEM, "omen_open: out of memory");
     db->opts = o;
     size_t pl = strlen(path);
     while (pl > 1 && path[pl - 1] == '/') pl--;
-    db->path = omen_malloc(pl + 1);
+    db->path = util_malloc(pl + 1);
     if (!db->path) {
         omen_free(db);
-        return omen_seterr(OMEN_NOMEM, "omen_open: out of memory");
+        return util_seterr(OMEN_NOMEM, "omen_open: out of memory");
     }
     memcpy(db->path, path, pl);
     db->path[pl] = 0;
     pthread_mutex_init(&db->mu, NULL);
     pthread_mutex_init(&db->retire_mu, NULL);
-    db->hp_mem = omen_calloc(1, sizeof(db_hp_slot) * DB_HP_SLOTS + 64);
+    db->hp_mem = util_calloc(1, sizeof(db_hp_slot) * DB_HP_SLOTS + 64);
     if (!db->hp_mem) {
         pthread_mutex_destroy(&db->mu);
         pthread_mutex_destroy(&db->retire_mu);
         omen_free(db->path);
         omen_free(db);
-        return omen_seterr(OMEN_NOMEM, "omen_open: out of memory");
+        return util_seterr(OMEN_NOMEM, "omen_open: out of memory");
     }
     db->hp = (db_hp_slot *)(((uintptr_t)db->hp_mem + 63) & ~(uintptr_t)63);
     for (int i = 0; i < DB_HP_SLOTS; i++) {
@@ -976,12 +976,12 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
 int omen_close(omen_db *db)
 {
     if (!db) return OMEN_OK;
-    if (db->closed) return omen_seterr(OMEN_CLOSED, "omen_close: handle already closed");
+    if (db->closed) return util_seterr(OMEN_CLOSED, "omen_close: handle already closed");
     db_stop_threads(db);
     int rc = OMEN_OK;
     long busy = atomic_load(&db->outstanding);
     if (busy > 0) {
-        rc = omen_seterr(OMEN_BUSY,
+        rc = util_seterr(OMEN_BUSY,
                          "omen_close: %ld iterator(s), snapshot(s) or transaction(s) were not "
                          "released; their memory is leaked",
                          busy);
@@ -1014,23 +1014,23 @@ static int destroy_cb(void *ctx, const char *name)
 
 int omen_destroy(const char *path)
 {
-    if (!path || !*path) return omen_seterr(OMEN_INVALID, "omen_destroy: empty path");
+    if (!path || !*path) return util_seterr(OMEN_INVALID, "omen_destroy: empty path");
     if (!fio_exists(path)) return OMEN_OK;
     dir_scan scan;
     memset(&scan, 0, sizeof scan);
     int rc = fio_list_dir(path, scan_cb, &scan);
     omen_free(scan.wals);
-    if (rc) return omen_seterr(OMEN_NOTDB, "omen_destroy: %s is not a database directory", path);
+    if (rc) return util_seterr(OMEN_NOTDB, "omen_destroy: %s is not a database directory", path);
     if (!scan.has_manifest && scan.foreign)
-        return omen_seterr(OMEN_NOTDB, "omen_destroy: %s holds foreign files and no MANIFEST",
+        return util_seterr(OMEN_NOTDB, "omen_destroy: %s holds foreign files and no MANIFEST",
                            path);
     char *lockp = path_join(path, "LOCK");
-    if (!lockp) return omen_seterr(OMEN_NOMEM, "out of memory");
+    if (!lockp) return util_seterr(OMEN_NOMEM, "out of memory");
     fio_file *lock = NULL;
     rc = fio_lock(lockp, &lock);
     if (rc == OMEN_LOCKED) {
         omen_free(lockp);
-        return omen_seterr(OMEN_BUSY, "omen_destroy: database %s is open", path);
+        return util_seterr(OMEN_BUSY, "omen_destroy: database %s is open", path);
     }
     if (rc) {
         omen_free(lockp);
@@ -1046,7 +1046,7 @@ int omen_destroy(const char *path)
         /* The file layer has no rmdir; removing an empty directory is not
          * data I/O that fault injection needs to see. */
         if (rmdir(path) != 0 && errno != ENOTEMPTY && errno != EEXIST)
-            return omen_seterr_errno(OMEN_IO, errno, "omen_destroy: rmdir %s", path);
+            return util_seterr_errno(OMEN_IO, errno, "omen_destroy: rmdir %s", path);
     }
     return OMEN_OK;
 }
@@ -1057,7 +1057,7 @@ int omen_get_stats(omen_db *db, omen_stats *out)
 {
     int rc = db_check_handle(db, "omen_get_stats");
     if (rc) return rc;
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_get_stats: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_get_stats: NULL out");
     memset(out, 0, sizeof *out);
     uint64_t seq;
     db_sv *sv = db_sv_get_seq(db, &seq);
@@ -1126,11 +1126,11 @@ static int check_record(void *ctx, const void *rec, size_t len)
 int omen_check(const char *path, void (*report)(void *ctx, const char *line), void *ctx)
 {
     check_ctx c = {report, ctx, 0, 0};
-    if (!path || !*path) return omen_seterr(OMEN_INVALID, "omen_check: empty path");
+    if (!path || !*path) return util_seterr(OMEN_INVALID, "omen_check: empty path");
     manifest m;
     int rc = manifest_read(path, &m);
     if (rc) {
-        if (rc == OMEN_NOTFOUND) rc = omen_seterr(OMEN_NOTDB, "%s has no MANIFEST", path);
+        if (rc == OMEN_NOTFOUND) rc = util_seterr(OMEN_NOTDB, "%s has no MANIFEST", path);
         say(&c, "MANIFEST: %s (%s)", omen_strerror(rc), omen_last_error());
         say(&c, "summary: check failed");
         return rc;
@@ -1191,6 +1191,6 @@ int omen_check(const char *path, void (*report)(void *ctx, const char *line), vo
     say(&c, "summary: %zu runs, %llu entries, %llu bytes, %d problem(s)", m.nruns,
         (unsigned long long)entries, (unsigned long long)bytes, problems);
     manifest_clear(&m);
-    if (problems) return omen_seterr(OMEN_CORRUPT, "omen_check: %d problem(s) found", problems);
+    if (problems) return util_seterr(OMEN_CORRUPT, "omen_check: %d problem(s) found", problems);
     return OMEN_OK;
 }

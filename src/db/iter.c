@@ -92,7 +92,7 @@ static const citer_ops cm_ops = {cm_seek_first, cm_seek_last, cm_seek,   cm_seek
 
 citer *citer_mem_new(const mt *m)
 {
-    citer_mem *c = omen_calloc(1, sizeof *c);
+    citer_mem *c = util_calloc(1, sizeof *c);
     if (!c) return NULL;
     c->base.ops = &cm_ops;
     mt_iter_init(&c->it, m);
@@ -182,7 +182,7 @@ static const citer_ops cr_ops = {cr_seek_first, cr_seek_last, cr_seek,  cr_seek_
 
 citer *citer_run_new(db_run *r)
 {
-    citer_run *c = omen_calloc(1, sizeof *c);
+    citer_run *c = util_calloc(1, sizeof *c);
     if (!c) return NULL;
     if (run_iter_new(r->r, &c->it)) {
         omen_free(c);
@@ -323,13 +323,13 @@ int miter_status(const miter *m)
 
 static int push_child(citer ***arr, size_t *n, size_t *cap, citer *c)
 {
-    if (!c) return omen_seterr(OMEN_NOMEM, "iterator: out of memory");
+    if (!c) return util_seterr(OMEN_NOMEM, "iterator: out of memory");
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 8;
-        citer **p = omen_realloc(*arr, nc * sizeof *p);
+        citer **p = util_realloc(*arr, nc * sizeof *p);
         if (!p) {
             c->ops->destroy(c);
-            return omen_seterr(OMEN_NOMEM, "iterator: out of memory");
+            return util_seterr(OMEN_NOMEM, "iterator: out of memory");
         }
         *arr = p;
         *cap = nc;
@@ -359,7 +359,7 @@ static int buf_set(buf *b, const void *d, size_t n)
     if (n > b->cap) {
         size_t c = b->cap ? b->cap : 64;
         while (c < n) c *= 2;
-        void *p = omen_realloc(b->p, c);
+        void *p = util_realloc(b->p, c);
         if (!p) return OMEN_NOMEM;
         b->p = p;
         b->cap = c;
@@ -457,7 +457,7 @@ void db_iter_txn_flush(omen_iter *it)
     size_t hilen = 0;
     if (has_hi) {
         hilen = it->rg_hi.len + 1;
-        hi = omen_malloc(hilen);
+        hi = util_malloc(hilen);
         if (!hi) {
             has_hi = 0; /* claim everything above: still correct */
         } else {
@@ -487,7 +487,7 @@ static inline int at_or_above_upper(const omen_iter *it, const void *k, size_t k
 
 static void set_nomem(omen_iter *it)
 {
-    it->status = omen_seterr(OMEN_NOMEM, "iterator: out of memory");
+    it->status = util_seterr(OMEN_NOMEM, "iterator: out of memory");
     it->valid = 0;
 }
 
@@ -571,9 +571,9 @@ int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *o
 {
     *out = NULL;
     if (opts && ((opts->lower == NULL && opts->lower_len) || (opts->upper == NULL && opts->upper_len)))
-        return omen_seterr(OMEN_INVALID, "omen_iter_create: NULL bound with non-zero length");
-    omen_iter *it = omen_calloc(1, sizeof *it);
-    if (!it) return omen_seterr(OMEN_NOMEM, "omen_iter_create: out of memory");
+        return util_seterr(OMEN_INVALID, "omen_iter_create: NULL bound with non-zero length");
+    omen_iter *it = util_calloc(1, sizeof *it);
+    if (!it) return util_seterr(OMEN_NOMEM, "omen_iter_create: out of memory");
     it->db = db;
     it->sv = sv;
     it->seq = seq;
@@ -606,7 +606,7 @@ int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *o
         omen_free(it->lower.p);
         omen_free(it->upper.p);
         omen_free(it);
-        return rc == OMEN_NOMEM ? omen_seterr(OMEN_NOMEM, "omen_iter_create: out of memory") : rc;
+        return rc == OMEN_NOMEM ? util_seterr(OMEN_NOMEM, "omen_iter_create: out of memory") : rc;
     }
     *out = it;
     return OMEN_OK;
@@ -614,7 +614,7 @@ int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *o
 
 int omen_iter_create(omen_db *db, const omen_iter_options *opts, omen_iter **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_iter_create: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_iter_create: NULL out");
     *out = NULL;
     int rc = db_check_handle(db, "omen_iter_create");
     if (rc) return rc;
@@ -662,7 +662,7 @@ void omen_iter_seek(omen_iter *it, const void *key, size_t klen)
     if (!it) return;
     if (!key && klen) {
         it->valid = 0;
-        it->status = omen_seterr(OMEN_INVALID, "omen_iter_seek: NULL key");
+        it->status = util_seterr(OMEN_INVALID, "omen_iter_seek: NULL key");
         return;
     }
     if (it->has_lower && ukey_cmp(key, klen, it->lower.p, it->lower.len) < 0) {
@@ -681,7 +681,7 @@ void omen_iter_seek_for_prev(omen_iter *it, const void *key, size_t klen)
     if (!it) return;
     if (!key && klen) {
         it->valid = 0;
-        it->status = omen_seterr(OMEN_INVALID, "omen_iter_seek_for_prev: NULL key");
+        it->status = util_seterr(OMEN_INVALID, "omen_iter_seek_for_prev: NULL key");
         return;
     }
     if (it->has_upper && ukey_cmp(key, klen, it->upper.p, it->upper.len) >= 0) {

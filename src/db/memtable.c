@@ -34,7 +34,7 @@
  * huge pages: a random insert hops across the whole arena, and with 4 KiB
  * pages nearly every hop was a TLB miss on top of the cache miss.  Small
  * blocks (transaction write sets) stay on malloc. */
-#define MT_HUGE OMEN_HUGE_PAGE
+#define MT_HUGE UTIL_HUGE_PAGE
 
 typedef struct mt_block {
     struct mt_block *next;
@@ -225,10 +225,10 @@ static mt_block *block_map(size_t cap)
 {
     mt_block *b;
     if (cap >= MT_HUGE) {
-        b = omen_malloc(sizeof *b);
+        b = util_malloc(sizeof *b);
         if (!b) return NULL;
-        size_t len = omen_huge_len(cap);
-        if (!(b->data = omen_map_huge(len))) {
+        size_t len = util_huge_len(cap);
+        if (!(b->data = util_map_huge(len))) {
             omen_free(b);
             return NULL;
         }
@@ -236,7 +236,7 @@ static mt_block *block_map(size_t cap)
         b->map_len = len;
         return b;
     }
-    b = omen_malloc(sizeof *b + cap);
+    b = util_malloc(sizeof *b + cap);
     if (!b) return NULL;
     b->data = (unsigned char *)(b + 1);
     b->cap = cap;
@@ -264,15 +264,15 @@ static mt_block *block_new(mt_pool *pool, size_t cap)
 
 static void block_free(mt_block *b)
 {
-    if (b->map_len) omen_unmap_huge(b->data, b->map_len);
+    if (b->map_len) util_unmap_huge(b->data, b->map_len);
     omen_free(b);
 }
 
 int mt_pool_new(size_t max_bytes, mt_pool **out)
 {
     *out = NULL;
-    mt_pool *p = omen_calloc(1, sizeof *p);
-    if (!p) return omen_seterr(OMEN_NOMEM, "memtable pool: out of memory");
+    mt_pool *p = util_calloc(1, sizeof *p);
+    if (!p) return util_seterr(OMEN_NOMEM, "memtable pool: out of memory");
     atomic_init(&p->refs, 1);
     pthread_mutex_init(&p->mu, NULL);
     p->max_bytes = max_bytes;
@@ -340,7 +340,7 @@ static void *arena_alloc(mt *m, mt_arena *a, size_t n)
     size_t cap = dedicated ? n : m->block_size;
     mt_block *b = block_new(m->pool, cap);
     if (!b) {
-        omen_seterr(OMEN_NOMEM, "memtable: cannot allocate %zu bytes", cap);
+        util_seterr(OMEN_NOMEM, "memtable: cannot allocate %zu bytes", cap);
         return NULL;
     }
     atomic_fetch_add_explicit(&m->bytes, sizeof(mt_block) + n, memory_order_relaxed);
@@ -371,7 +371,7 @@ static int arena_reserve(mt *m, mt_arena *a, size_t bytes)
     if (a->blocks && a->blocks->cap - a->used >= bytes) return OMEN_OK;
     size_t cap = bytes > m->block_size ? bytes : m->block_size;
     mt_block *b = block_new(m->pool, cap);
-    if (!b) return omen_seterr(OMEN_NOMEM, "memtable: cannot reserve %zu bytes", bytes);
+    if (!b) return util_seterr(OMEN_NOMEM, "memtable: cannot reserve %zu bytes", bytes);
     b->next = a->blocks;
     a->blocks = b;
     a->used = 0;
@@ -763,8 +763,8 @@ int mt_new(size_t block_size, mt **out)
 int mt_new_pooled(size_t block_size, mt_pool *pool, mt **out)
 {
     *out = NULL;
-    mt *m = omen_calloc(1, sizeof *m);
-    if (!m) return omen_seterr(OMEN_NOMEM, "memtable: out of memory");
+    mt *m = util_calloc(1, sizeof *m);
+    if (!m) return util_seterr(OMEN_NOMEM, "memtable: out of memory");
     if (block_size < 4096) block_size = 4096;
     m->block_size = block_size;
     m->vals = block_size >= MT_FILTER_MIN_BLOCK ? &m->vals_arena : &m->nodes;
@@ -778,14 +778,14 @@ int mt_new_pooled(size_t block_size, mt_pool *pool, mt **out)
         atomic_fetch_add_explicit(&pool->refs, 1, memory_order_relaxed);
         m->pool = pool;
     }
-    if (block_size >= MT_FILTER_MIN_BLOCK && !(m->filter = omen_map_huge(MT_FILTER_BYTES))) {
+    if (block_size >= MT_FILTER_MIN_BLOCK && !(m->filter = util_map_huge(MT_FILTER_BYTES))) {
         mt_unref(m);
-        return omen_seterr(OMEN_NOMEM, "memtable: out of memory");
+        return util_seterr(OMEN_NOMEM, "memtable: out of memory");
     }
     mt_tnode *root = tnode_new(m, 0);
     if (!root) {
         mt_unref(m);
-        return omen_seterr(OMEN_NOMEM, "memtable: out of memory");
+        return util_seterr(OMEN_NOMEM, "memtable: out of memory");
     }
     m->first = m->tail = (mt_leaf *)root;
     m->tnodes = 1;
@@ -805,7 +805,7 @@ void mt_unref(mt *m)
     if (atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1) return;
     arena_free(m, &m->nodes);
     arena_free(m, &m->vals_arena);
-    omen_unmap_huge((void *)m->filter, MT_FILTER_BYTES);
+    util_unmap_huge((void *)m->filter, MT_FILTER_BYTES);
     mt_pool_unref(m->pool);
     omen_free(m);
 }
@@ -855,7 +855,7 @@ int mt_add(mt *m, uint64_t seq, int type, const void *key, size_t klen, const vo
     tkey t;
     tkey_make(&t, key, klen, seq);
     int rc = tree_insert(m, &t, n);
-    if (rc) return omen_seterr(rc, "memtable: out of memory");
+    if (rc) return util_seterr(rc, "memtable: out of memory");
     atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
     if (seq > atomic_load_explicit(&m->max_seq, memory_order_relaxed))
         atomic_store_explicit(&m->max_seq, seq, memory_order_relaxed);

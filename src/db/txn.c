@@ -17,7 +17,7 @@
 
 static int txn_check(const omen_txn *t, const char *fn)
 {
-    if (!t) return omen_seterr(OMEN_INVALID, "%s: NULL transaction", fn);
+    if (!t) return util_seterr(OMEN_INVALID, "%s: NULL transaction", fn);
     return db_check_handle(t->db, fn);
 }
 
@@ -38,12 +38,12 @@ static void txn_free(omen_txn *t)
 
 int omen_txn_begin(omen_db *db, omen_txn **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_txn_begin: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_txn_begin: NULL out");
     *out = NULL;
     int rc = db_check_handle(db, "omen_txn_begin");
     if (rc) return rc;
-    omen_txn *t = omen_calloc(1, sizeof *t);
-    if (!t) return omen_seterr(OMEN_NOMEM, "omen_txn_begin: out of memory");
+    omen_txn *t = util_calloc(1, sizeof *t);
+    if (!t) return util_seterr(OMEN_NOMEM, "omen_txn_begin: out of memory");
     t->db = db;
     t->wseq = MT_MAX_SEQ + 1;
     t->rseq = 1;
@@ -63,7 +63,7 @@ int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *
     if (val) *val = NULL;
     int rc = txn_check(t, "omen_txn_get");
     if (rc) return rc;
-    if (!val || !vlen) return omen_seterr(OMEN_INVALID, "omen_txn_get: NULL val or vlen");
+    if (!val || !vlen) return util_seterr(OMEN_INVALID, "omen_txn_get: NULL val or vlen");
     *vlen = 0;
     rc = batch_check_kv("omen_txn_get", key, klen, NULL, 0);
     if (rc) return rc;
@@ -73,8 +73,8 @@ int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *
     size_t vl;
     if (mt_get(t->writes, key, klen, UINT64_MAX, &s, &type, &v, &vl)) {
         if (type == MT_TYPE_DELETE) return OMEN_NOTFOUND;
-        void *p = omen_malloc(vl ? vl : 1);
-        if (!p) return omen_seterr(OMEN_NOMEM, "omen_txn_get: out of memory");
+        void *p = util_malloc(vl ? vl : 1);
+        if (!p) return util_seterr(OMEN_NOMEM, "omen_txn_get: out of memory");
         if (vl) memcpy(p, v, vl);
         *val = p;
         *vlen = vl;
@@ -126,7 +126,7 @@ void txn_record_range(omen_txn *t, const void *lo, size_t lolen, int has_lo, con
 {
     if (t->nranges == t->cranges) {
         size_t nc = t->cranges ? t->cranges * 2 : 4;
-        txn_range *p = omen_realloc(t->ranges, nc * sizeof *p);
+        txn_range *p = util_realloc(t->ranges, nc * sizeof *p);
         if (!p) {
             t->status = OMEN_NOMEM;
             return;
@@ -139,12 +139,12 @@ void txn_record_range(omen_txn *t, const void *lo, size_t lolen, int has_lo, con
     r->has_lo = has_lo;
     r->has_hi = has_hi;
     if (has_lo) {
-        r->lo = omen_memdup(lo, lolen);
+        r->lo = util_memdup(lo, lolen);
         r->lolen = lolen;
         if (!r->lo) t->status = OMEN_NOMEM;
     }
     if (has_hi) {
-        r->hi = omen_memdup(hi, hilen);
+        r->hi = util_memdup(hi, hilen);
         r->hilen = hilen;
         if (!r->hi) t->status = OMEN_NOMEM;
     }
@@ -153,14 +153,14 @@ void txn_record_range(omen_txn *t, const void *lo, size_t lolen, int has_lo, con
 
 int omen_txn_iter_create(omen_txn *t, const omen_iter_options *opts, omen_iter **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "omen_txn_iter_create: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "omen_txn_iter_create: NULL out");
     *out = NULL;
     int rc = txn_check(t, "omen_txn_iter_create");
     if (rc) return rc;
     if (t->niters == t->citers) {
         size_t nc = t->citers ? t->citers * 2 : 4;
-        omen_iter **p = omen_realloc(t->iters, nc * sizeof *p);
-        if (!p) return omen_seterr(OMEN_NOMEM, "omen_txn_iter_create: out of memory");
+        omen_iter **p = util_realloc(t->iters, nc * sizeof *p);
+        if (!p) return util_seterr(OMEN_NOMEM, "omen_txn_iter_create: out of memory");
         t->iters = p;
         t->citers = nc;
     }
@@ -208,7 +208,7 @@ static int group_op_check(void *ctx, uint64_t seq, int type, const void *key, si
 {
     (void)seq, (void)type, (void)val, (void)vlen;
     if (touches(ctx, key, klen))
-        return omen_seterr(OMEN_CONFLICT,
+        return util_seterr(OMEN_CONFLICT,
                            "transaction conflict: a key it used was written by a concurrent "
                            "commit");
     return OMEN_OK;
@@ -229,7 +229,7 @@ static int check_keys(const mt *m, db_sv *sv, uint64_t snap, const char *what)
         int rc = db_changed_since(sv, mt_node_key(n), n->klen, snap, &changed);
         if (rc) return rc;
         if (changed)
-            return omen_seterr(OMEN_CONFLICT,
+            return util_seterr(OMEN_CONFLICT,
                                "transaction conflict: a key it %s was changed after its snapshot",
                                what);
     }
@@ -240,15 +240,15 @@ static int check_range(const txn_range *r, db_sv *sv, uint64_t snap)
 {
     citer **arr = NULL;
     size_t n = 0;
-    arr = omen_calloc(sv->nruns + 2, sizeof *arr);
-    if (!arr) return omen_seterr(OMEN_NOMEM, "out of memory");
+    arr = util_calloc(sv->nruns + 2, sizeof *arr);
+    if (!arr) return util_seterr(OMEN_NOMEM, "out of memory");
     int rc = OMEN_OK;
     arr[n++] = citer_mem_new(sv->mem);
     if (sv->imm) arr[n++] = citer_mem_new(sv->imm);
     for (size_t i = 0; i < sv->nruns; i++)
         if (sv->runs[i]->meta.max_seq > snap) arr[n++] = citer_run_new(sv->runs[i]);
     for (size_t i = 0; i < n; i++)
-        if (!arr[i]) rc = omen_seterr(OMEN_NOMEM, "out of memory");
+        if (!arr[i]) rc = util_seterr(OMEN_NOMEM, "out of memory");
     for (size_t i = 0; i < n && !rc; i++) {
         citer *c = arr[i];
         if (r->has_lo)
@@ -258,7 +258,7 @@ static int check_range(const txn_range *r, db_sv *sv, uint64_t snap)
         while (c->valid) {
             if (r->has_hi && ukey_cmp(c->key, c->klen, r->hi, r->hilen) >= 0) break;
             if (c->seq > snap) {
-                rc = omen_seterr(OMEN_CONFLICT,
+                rc = util_seterr(OMEN_CONFLICT,
                                  "transaction conflict: a range it scanned was changed after "
                                  "its snapshot");
                 break;
@@ -288,11 +288,11 @@ int txn_validate(omen_txn *t, db_sv *sv, db_writer *first, db_writer *self)
 
 int omen_txn_commit(omen_txn *t, int sync)
 {
-    if (!t) return omen_seterr(OMEN_INVALID, "omen_txn_commit: NULL transaction");
+    if (!t) return util_seterr(OMEN_INVALID, "omen_txn_commit: NULL transaction");
     omen_db *db = t->db;
     int rc = db_check_writable(db, "omen_txn_commit");
     if (rc || t->status) {
-        if (!rc) rc = omen_seterr(t->status, "omen_txn_commit: an earlier operation failed");
+        if (!rc) rc = util_seterr(t->status, "omen_txn_commit: an earlier operation failed");
         txn_free(t);
         return rc;
     }

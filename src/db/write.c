@@ -65,14 +65,14 @@ void db_set_fatal(omen_db *db, int rc, const char *what)
 {
     (void)rc;
     atomic_store(&db->read_only, 1);
-    omen_seterr(rc, "%s failed; the database is now read-only (%s)", what, omen_last_error());
+    util_seterr(rc, "%s failed; the database is now read-only (%s)", what, omen_last_error());
 }
 
 static int resolve_sync(const omen_db *db, int sync, int *out)
 {
     if (sync == OMEN_SYNC_DEFAULT) sync = db->opts.sync;
     if (sync != OMEN_SYNC_RELAXED && sync != OMEN_SYNC_FULL)
-        return omen_seterr(OMEN_INVALID, "unknown sync mode %d", sync);
+        return util_seterr(OMEN_INVALID, "unknown sync mode %d", sync);
     *out = sync;
     return OMEN_OK;
 }
@@ -126,7 +126,7 @@ static int switch_memtable(omen_db *db)
     if (!nsv) {
         wal_writer_close(nw);
         mt_unref(nm);
-        return omen_seterr(OMEN_NOMEM, "out of memory");
+        return util_seterr(OMEN_NOMEM, "out of memory");
     }
     wal_writer_close(db->wal);
     db->wal = nw;
@@ -148,7 +148,7 @@ static int make_room(omen_db *db, int force)
     int slowed = 0;
     for (;;) {
         if (atomic_load(&db->read_only)) return db_check_writable(db, "write");
-        if (db->shutting_down) return omen_seterr(OMEN_CLOSED, "the database is closing");
+        if (db->shutting_down) return util_seterr(OMEN_CLOSED, "the database is closing");
         size_t l0 = l0_runs(db);
         if (!slowed && l0 >= DB_L0_SLOWDOWN && !force) {
             /* Gentle back-pressure: give compaction a little head start. */
@@ -189,8 +189,8 @@ static int ensure_iov(omen_db *db, size_t n)
     if (n <= db->iov_cap) return OMEN_OK;
     size_t c = db->iov_cap ? db->iov_cap : 64;
     while (c < n) c *= 2;
-    struct iovec *p = omen_realloc(db->iov, c * sizeof *p);
-    if (!p) return omen_seterr(OMEN_NOMEM, "out of memory");
+    struct iovec *p = util_realloc(db->iov, c * sizeof *p);
+    if (!p) return util_seterr(OMEN_NOMEM, "out of memory");
     db->iov = p;
     db->iov_cap = c;
     return OMEN_OK;
@@ -361,7 +361,7 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
 {
     int rc;
     if (ops_len + BATCH_HEADER > WAL_MAX_RECORD)
-        return omen_seterr(OMEN_TOOBIG, "write of %zu bytes exceeds the %u-byte record limit",
+        return util_seterr(OMEN_TOOBIG, "write of %zu bytes exceeds the %u-byte record limit",
                            ops_len, WAL_MAX_RECORD);
     db_writer w;
     memset(&w, 0, sizeof w);
@@ -484,8 +484,8 @@ int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t 
     /* Encode on the stack when small: no allocation on the hot path. */
     unsigned char stackbuf[512];
     size_t need = batch_op_bound(klen, vlen);
-    unsigned char *buf = need <= sizeof stackbuf ? stackbuf : omen_malloc(need);
-    if (!buf) return omen_seterr(OMEN_NOMEM, "omen_put: out of memory");
+    unsigned char *buf = need <= sizeof stackbuf ? stackbuf : util_malloc(need);
+    if (!buf) return util_seterr(OMEN_NOMEM, "omen_put: out of memory");
     unsigned char *p = batch_encode_op(buf, MT_TYPE_PUT, key, klen, val, vlen);
     rc = db_write_ops(db, buf, (size_t)(p - buf), 1, mt_entry_cost(klen, vlen), NULL, sync);
     if (buf != stackbuf) omen_free(buf);
@@ -499,8 +499,8 @@ int omen_delete(omen_db *db, const void *key, size_t klen, int sync)
     if ((rc = batch_check_kv("omen_delete", key, klen, NULL, 0)) != OMEN_OK) return rc;
     unsigned char stackbuf[512];
     size_t need = batch_op_bound(klen, 0);
-    unsigned char *buf = need <= sizeof stackbuf ? stackbuf : omen_malloc(need);
-    if (!buf) return omen_seterr(OMEN_NOMEM, "omen_delete: out of memory");
+    unsigned char *buf = need <= sizeof stackbuf ? stackbuf : util_malloc(need);
+    if (!buf) return util_seterr(OMEN_NOMEM, "omen_delete: out of memory");
     unsigned char *p = batch_encode_op(buf, MT_TYPE_DELETE, key, klen, NULL, 0);
     rc = db_write_ops(db, buf, (size_t)(p - buf), 1, mt_entry_cost(klen, 0), NULL, sync);
     if (buf != stackbuf) omen_free(buf);
@@ -511,7 +511,7 @@ int omen_write(omen_db *db, omen_batch *b, int sync)
 {
     int rc = db_check_writable(db, "omen_write");
     if (rc) return rc;
-    if (!b) return omen_seterr(OMEN_INVALID, "omen_write: NULL batch");
+    if (!b) return util_seterr(OMEN_INVALID, "omen_write: NULL batch");
     if (b->count == 0) return resolve_sync(db, sync, &sync);
     return db_write_ops(db, batch_ops(b), batch_ops_len(b), b->count, b->mem_cost, NULL, sync);
 }

@@ -57,11 +57,11 @@ static int segvec_push(segvec *v, uint64_t key, double slope, double icept)
 {
     if (v->n == v->cap) {
         size_t nc = v->cap ? v->cap * 2 : 64;
-        uint64_t *k = omen_realloc(v->keys, nc * sizeof *k);
-        if (!k) return omen_seterr(OMEN_NOMEM, "lidx: segment keys (%zu)", nc);
+        uint64_t *k = util_realloc(v->keys, nc * sizeof *k);
+        if (!k) return util_seterr(OMEN_NOMEM, "lidx: segment keys (%zu)", nc);
         v->keys = k;
-        lidx_par *p = omen_realloc(v->par, nc * sizeof *p);
-        if (!p) return omen_seterr(OMEN_NOMEM, "lidx: segment params (%zu)", nc);
+        lidx_par *p = util_realloc(v->par, nc * sizeof *p);
+        if (!p) return util_seterr(OMEN_NOMEM, "lidx: segment params (%zu)", nc);
         v->par = p;
         v->cap = nc;
     }
@@ -130,8 +130,8 @@ static int chain_push(chain *c, pt p)
         }
         if (c->n == c->cap) {
             size_t nc = c->cap ? c->cap * 2 : 32;
-            pt *np = omen_realloc(c->p, nc * sizeof *np);
-            if (!np) return omen_seterr(OMEN_NOMEM, "lidx: hull (%zu points)", nc);
+            pt *np = util_realloc(c->p, nc * sizeof *np);
+            if (!np) return util_seterr(OMEN_NOMEM, "lidx: hull (%zu points)", nc);
             c->p = np;
             c->cap = nc;
         }
@@ -285,18 +285,18 @@ static int check_eps(unsigned *eps)
 {
     if (*eps == 0) *eps = LIDX_DEFAULT_EPSILON;
     if (*eps > LIDX_MAX_EPSILON)
-        return omen_seterr(OMEN_INVALID, "lidx: epsilon %u exceeds %u", *eps, LIDX_MAX_EPSILON);
+        return util_seterr(OMEN_INVALID, "lidx: epsilon %u exceeds %u", *eps, LIDX_MAX_EPSILON);
     return OMEN_OK;
 }
 
 int lidx_builder_new(unsigned epsilon, lidx_builder **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "lidx_builder_new: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "lidx_builder_new: NULL out");
     *out = NULL;
     int rc = check_eps(&epsilon);
     if (rc != OMEN_OK) return rc;
-    lidx_builder *b = omen_calloc(1, sizeof *b);
-    if (!b) return omen_seterr(OMEN_NOMEM, "lidx_builder_new");
+    lidx_builder *b = util_calloc(1, sizeof *b);
+    if (!b) return util_seterr(OMEN_NOMEM, "lidx_builder_new");
     b->eps = epsilon;
     pla_init(&b->pla, epsilon, &b->bottom);
     *out = b;
@@ -327,7 +327,7 @@ static int close_run(lidx_builder *b, size_t end, int have_next, uint64_t next)
 
 int lidx_builder_add(lidx_builder *b, uint64_t key)
 {
-    if (!b) return omen_seterr(OMEN_INVALID, "lidx_builder_add: NULL builder");
+    if (!b) return util_seterr(OMEN_INVALID, "lidx_builder_add: NULL builder");
     if (b->err) return b->err;
     int rc = OMEN_OK;
     if (b->count == 0) {
@@ -335,7 +335,7 @@ int lidx_builder_add(lidx_builder *b, uint64_t key)
         b->prev = key;
         b->prev_first = 0;
     } else if (key < b->prev) {
-        return omen_seterr(OMEN_INVALID, "lidx_builder_add: key %llu after %llu (not sorted)",
+        return util_seterr(OMEN_INVALID, "lidx_builder_add: key %llu after %llu (not sorted)",
                            (unsigned long long)key, (unsigned long long)b->prev);
     } else if (key > b->prev) {
         rc = close_run(b, b->count, 1, key);
@@ -362,7 +362,7 @@ static void model_free_levels(lidx *m)
         m->lv[i].par = NULL;
         m->lv[i].m = 0;
     }
-    omen_unmap_huge(m->arena, m->arena_len);
+    util_unmap_huge(m->arena, m->arena_len);
     m->arena = NULL;
     m->arena_len = 0;
 }
@@ -398,8 +398,8 @@ static void model_to_huge(lidx *m)
     for (size_t L = 0; L < m->nlevels; L++)
         total += line_up(level_keys_bytes(m, L)) + line_up(level_par_bytes(m, L));
     if (total < LIDX_HUGE_MIN) return;
-    size_t len = omen_huge_len(total);
-    unsigned char *a = omen_map_huge(len);
+    size_t len = util_huge_len(total);
+    unsigned char *a = util_map_huge(len);
     if (!a) return;
     for (size_t L = 0, off = 0; L < m->nlevels; L++) {
         lidx_level *lv = &m->lv[L];
@@ -429,13 +429,13 @@ static int model_pad(lidx *m)
     m->pad = m->rw > LIDX_TOP_MAX + 8 ? m->rw : LIDX_TOP_MAX + 8;
     for (size_t L = 0; L < m->nlevels; L++) {
         lidx_level *lv = &m->lv[L];
-        uint64_t *k = omen_realloc(lv->keys, level_keys_bytes(m, L));
-        if (!k) return omen_seterr(OMEN_NOMEM, "lidx: level %zu padding", L);
+        uint64_t *k = util_realloc(lv->keys, level_keys_bytes(m, L));
+        if (!k) return util_seterr(OMEN_NOMEM, "lidx: level %zu padding", L);
         lv->keys = k;
         for (size_t i = 0; i < lv->m; i++) k[i] = lidx_unflip(k[i]);
         for (size_t i = lv->m; i < lv->m + m->pad; i++) k[i] = lidx_unflip(UINT64_MAX);
-        lidx_par *p = omen_realloc(lv->par, level_par_bytes(m, L));
-        if (!p) return omen_seterr(OMEN_NOMEM, "lidx: level %zu sentinel", L);
+        lidx_par *p = util_realloc(lv->par, level_par_bytes(m, L));
+        if (!p) return util_seterr(OMEN_NOMEM, "lidx: level %zu sentinel", L);
         lv->par = p;
         p[lv->m].slope = 0.0;
         p[lv->m].icept = (double)(L == 0 ? m->nkeys : m->lv[L - 1].m);
@@ -452,7 +452,7 @@ static int build_upper(lidx *m)
 {
     while (m->lv[m->nlevels - 1].m > LIDX_TOP_MAX) {
         if (m->nlevels == LIDX_MAX_LEVELS)
-            return omen_seterr(OMEN_INVALID, "lidx: too many levels");
+            return util_seterr(OMEN_INVALID, "lidx: too many levels");
         const lidx_level *below = &m->lv[m->nlevels - 1];
         segvec v = {0};
         pla s;
@@ -477,17 +477,17 @@ int lidx_builder_finish(lidx_builder *b, lidx **out)
 {
     if (!out) {
         lidx_builder_free(b);
-        return omen_seterr(OMEN_INVALID, "lidx_builder_finish: NULL out");
+        return util_seterr(OMEN_INVALID, "lidx_builder_finish: NULL out");
     }
     *out = NULL;
-    if (!b) return omen_seterr(OMEN_INVALID, "lidx_builder_finish: NULL builder");
+    if (!b) return util_seterr(OMEN_INVALID, "lidx_builder_finish: NULL builder");
     int rc = b->err;
     if (rc == OMEN_OK && b->count > 0) rc = close_run(b, b->count, 0, 0);
     if (rc == OMEN_OK) rc = pla_emit(&b->pla);
     lidx *m = NULL;
     if (rc == OMEN_OK) {
-        m = omen_calloc(1, sizeof *m);
-        if (!m) rc = omen_seterr(OMEN_NOMEM, "lidx_builder_finish");
+        m = util_calloc(1, sizeof *m);
+        if (!m) rc = util_seterr(OMEN_NOMEM, "lidx_builder_finish");
     }
     if (rc == OMEN_OK) {
         m->eps = b->eps;
@@ -515,9 +515,9 @@ int lidx_builder_finish(lidx_builder *b, lidx **out)
 
 int lidx_build(const uint64_t *keys, size_t n, unsigned epsilon, lidx **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "lidx_build: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "lidx_build: NULL out");
     *out = NULL;
-    if (n > 0 && !keys) return omen_seterr(OMEN_INVALID, "lidx_build: NULL keys");
+    if (n > 0 && !keys) return util_seterr(OMEN_INVALID, "lidx_build: NULL keys");
     lidx_builder *b;
     int rc = lidx_builder_new(epsilon, &b);
     if (rc != OMEN_OK) return rc;
@@ -757,10 +757,10 @@ size_t lidx_serialized_size(const lidx *m)
 int lidx_serialize(const lidx *m, void *buf, size_t cap, size_t *written)
 {
     if (written) *written = 0;
-    if (!m || (!buf && cap)) return omen_seterr(OMEN_INVALID, "lidx_serialize: NULL argument");
+    if (!m || (!buf && cap)) return util_seterr(OMEN_INVALID, "lidx_serialize: NULL argument");
     size_t need = lidx_serialized_size(m);
     if (cap < need || !buf)
-        return omen_seterr(OMEN_INVALID, "lidx_serialize: buffer %zu bytes, need %zu", cap, need);
+        return util_seterr(OMEN_INVALID, "lidx_serialize: buffer %zu bytes, need %zu", cap, need);
     uint8_t *p = buf;
     put32(p, LIDX_MAGIC);
     put32(p + 4, LIDX_FORMAT_VERSION);
@@ -786,30 +786,30 @@ int lidx_serialize(const lidx *m, void *buf, size_t cap, size_t *written)
 
 int lidx_deserialize(const void *buf, size_t len, lidx **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "lidx_deserialize: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "lidx_deserialize: NULL out");
     *out = NULL;
-    if (!buf && len) return omen_seterr(OMEN_INVALID, "lidx_deserialize: NULL buffer");
+    if (!buf && len) return util_seterr(OMEN_INVALID, "lidx_deserialize: NULL buffer");
     const uint8_t *p = buf;
-    if (len < LIDX_IMG_HDR + 4) return omen_seterr(OMEN_CORRUPT, "lidx: image truncated (%zu bytes)", len);
-    if (get32(p) != LIDX_MAGIC) return omen_seterr(OMEN_CORRUPT, "lidx: bad magic");
+    if (len < LIDX_IMG_HDR + 4) return util_seterr(OMEN_CORRUPT, "lidx: image truncated (%zu bytes)", len);
+    if (get32(p) != LIDX_MAGIC) return util_seterr(OMEN_CORRUPT, "lidx: bad magic");
     if (crc32c_unmask(get32(p + len - 4)) != crc32c(0, p, len - 4))
-        return omen_seterr(OMEN_CORRUPT, "lidx: checksum mismatch");
+        return util_seterr(OMEN_CORRUPT, "lidx: checksum mismatch");
     uint32_t ver = get32(p + 4);
     /* Version 1 ended in a single root; version 2 stops at a top level
      * of up to 32 segments, version 3 of up to LIDX_TOP_MAX.  All load. */
     if (ver < 1 || ver > LIDX_FORMAT_VERSION)
-        return omen_seterr(OMEN_VERSION, "lidx: format version %u, supported 1 to %u", ver,
+        return util_seterr(OMEN_VERSION, "lidx: format version %u, supported 1 to %u", ver,
                            LIDX_FORMAT_VERSION);
     uint32_t eps = get32(p + 8), eps_rec = get32(p + 12), nlev = get32(p + 24);
     uint64_t nkeys = get64(p + 16);
     if (eps < 1 || eps > LIDX_MAX_EPSILON || eps_rec < 1 || eps_rec > LIDX_MAX_EPSILON_REC)
-        return omen_seterr(OMEN_CORRUPT, "lidx: bad epsilon %u/%u", eps, eps_rec);
-    if (get32(p + 28) != 0) return omen_seterr(OMEN_CORRUPT, "lidx: reserved field set");
+        return util_seterr(OMEN_CORRUPT, "lidx: bad epsilon %u/%u", eps, eps_rec);
+    if (get32(p + 28) != 0) return util_seterr(OMEN_CORRUPT, "lidx: reserved field set");
     if (nlev > LIDX_MAX_LEVELS || (nkeys == 0) != (nlev == 0) || nkeys > (UINT64_MAX >> 8))
-        return omen_seterr(OMEN_CORRUPT, "lidx: %u levels for %llu keys", nlev,
+        return util_seterr(OMEN_CORRUPT, "lidx: %u levels for %llu keys", nlev,
                            (unsigned long long)nkeys);
     size_t body = len - 4 - LIDX_IMG_HDR;
-    if (body < (size_t)nlev * 8) return omen_seterr(OMEN_CORRUPT, "lidx: level table truncated");
+    if (body < (size_t)nlev * 8) return util_seterr(OMEN_CORRUPT, "lidx: level table truncated");
     size_t room = (body - (size_t)nlev * 8) / LIDX_IMG_SEG, total = 0;
     uint64_t ms[LIDX_MAX_LEVELS];
     for (uint32_t L = 0; L < nlev; L++) {
@@ -820,13 +820,13 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
         if (ms[L] == 0 || ms[L] > room - total || (L > 0 && ms[L] >= ms[L - 1]) ||
             (L == 0 && ms[0] > 2 * nkeys) ||
             (L + 1 == nlev && ms[L] > (ver == 1 ? 1u : ver == 2 ? LIDX_TOP_MAX_V2 : LIDX_TOP_MAX)))
-            return omen_seterr(OMEN_CORRUPT, "lidx: bad segment count at level %u", L);
+            return util_seterr(OMEN_CORRUPT, "lidx: bad segment count at level %u", L);
         total += (size_t)ms[L];
     }
     if (body != (size_t)nlev * 8 + total * LIDX_IMG_SEG)
-        return omen_seterr(OMEN_CORRUPT, "lidx: image length %zu does not match its levels", len);
-    lidx *m = omen_calloc(1, sizeof *m);
-    if (!m) return omen_seterr(OMEN_NOMEM, "lidx_deserialize");
+        return util_seterr(OMEN_CORRUPT, "lidx: image length %zu does not match its levels", len);
+    lidx *m = util_calloc(1, sizeof *m);
+    if (!m) return util_seterr(OMEN_NOMEM, "lidx_deserialize");
     m->eps = eps;
     m->eps_rec = eps_rec;
     m->nkeys = (size_t)nkeys;
@@ -835,11 +835,11 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
     for (uint32_t L = 0; L < nlev && rc == OMEN_OK; L++) {
         lidx_level *lv = &m->lv[L];
         size_t cnt = (size_t)ms[L];
-        lv->keys = omen_malloc(cnt * sizeof *lv->keys);
-        lv->par = omen_malloc(cnt * sizeof *lv->par);
+        lv->keys = util_malloc(cnt * sizeof *lv->keys);
+        lv->par = util_malloc(cnt * sizeof *lv->par);
         m->nlevels = L + 1;
         if (!lv->keys || !lv->par) {
-            rc = omen_seterr(OMEN_NOMEM, "lidx_deserialize: level %u", L);
+            rc = util_seterr(OMEN_NOMEM, "lidx_deserialize: level %u", L);
             break;
         }
         lv->m = cnt;
@@ -851,17 +851,17 @@ int lidx_deserialize(const void *buf, size_t len, lidx **out)
             lv->par[i].slope = bitsd(get64(s + 8));
             lv->par[i].icept = bitsd(get64(s + 16));
             if (i > 0 && lv->keys[i] <= lv->keys[i - 1]) {
-                rc = omen_seterr(OMEN_CORRUPT, "lidx: level %u keys not increasing at %zu", L, i);
+                rc = util_seterr(OMEN_CORRUPT, "lidx: level %u keys not increasing at %zu", L, i);
                 break;
             }
             double sl = lv->par[i].slope, ic = lv->par[i].icept;
             if (!isfinite(sl) || sl < 0 || !isfinite(ic) || ic < -slack || ic > span + slack) {
-                rc = omen_seterr(OMEN_CORRUPT, "lidx: level %u segment %zu has a bad line", L, i);
+                rc = util_seterr(OMEN_CORRUPT, "lidx: level %u segment %zu has a bad line", L, i);
                 break;
             }
         }
         if (rc == OMEN_OK && L > 0 && lv->keys[0] != m->lv[L - 1].keys[0])
-            rc = omen_seterr(OMEN_CORRUPT, "lidx: level %u does not start at level %u's key", L,
+            rc = util_seterr(OMEN_CORRUPT, "lidx: level %u does not start at level %u's key", L,
                              L - 1);
     }
     if (rc == OMEN_OK) rc = model_pad(m);

@@ -35,12 +35,12 @@ static void close_segment(lmap *m)
 static int start_segment(lmap *m, uint64_t x, uint64_t y)
 {
     if (m->nsegs == m->max_segs)
-        return omen_seterr(OMEN_TOOBIG, "lmap: more than %zu segments", m->max_segs);
+        return util_seterr(OMEN_TOOBIG, "lmap: more than %zu segments", m->max_segs);
     if (m->nsegs == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 8;
         if (cap > m->max_segs) cap = m->max_segs;
-        lmap_seg *s = omen_realloc(m->segs, cap * sizeof *s);
-        if (!s) return omen_seterr(OMEN_NOMEM, "lmap: out of memory");
+        lmap_seg *s = util_realloc(m->segs, cap * sizeof *s);
+        if (!s) return util_seterr(OMEN_NOMEM, "lmap: out of memory");
         m->segs = s;
         m->cap = cap;
     }
@@ -54,7 +54,7 @@ int lmap_add(lmap *m, uint64_t x, uint64_t y)
 {
     if (m->open) {
         const lmap_seg *s = &m->segs[m->nsegs - 1];
-        if (x <= m->last_x || y < m->last_y) return omen_seterr(OMEN_INVALID, "lmap: points out of order");
+        if (x <= m->last_x || y < m->last_y) return util_seterr(OMEN_INVALID, "lmap: points out of order");
         double dx = (double)(x - s->x0), dy = (double)(y - s->y0);
         double lo = (dy - m->eps) / dx, hi = (dy + m->eps) / dx;
         double nlo = lo > m->lo ? lo : m->lo, nhi = hi < m->hi ? hi : m->hi;

@@ -33,7 +33,7 @@ typedef struct lmap_seg {
 } lmap_seg;
 
 typedef struct lmap {
-    lmap_seg *segs; /* omen_malloc'ed; nsegs after lmap_finish */
+    lmap_seg *segs; /* util_malloc'ed; nsegs after lmap_finish */
     size_t nsegs, cap, max_segs;
     double eps;
     double lo, hi;   /* open segment's slope interval       */

@@ -86,7 +86,7 @@ int bloom_build(uint64_t nkeys, int bits_per_key, int (*next)(void *ctx, uint64_
 {
     uint64_t nb = bloom_nblocks(nkeys, bits_per_key);
     if (!out || out_len != BLOOM_HEADER_BYTES + nb * BLOOM_BLOCK_BYTES)
-        return omen_seterr(OMEN_INVALID, "bloom: output buffer has the wrong size");
+        return util_seterr(OMEN_INVALID, "bloom: output buffer has the wrong size");
     uint8_t *o = (uint8_t *)out;
     int k = nb ? bloom_k(bits_per_key) : 0;
     memset(o, 0, out_len);
@@ -117,23 +117,23 @@ static int bloom_arr_next(void *ctx, uint64_t *h)
 int bloom_build_array(const uint64_t *hashes, size_t n, int bits_per_key, void *out, size_t out_len)
 {
     struct bloom_arr a = {hashes, 0};
-    if (n && !hashes) return omen_seterr(OMEN_INVALID, "bloom: NULL hashes");
+    if (n && !hashes) return util_seterr(OMEN_INVALID, "bloom: NULL hashes");
     return bloom_build(n, bits_per_key, bloom_arr_next, &a, out, out_len);
 }
 
 int bloom_check_image(const void *img, size_t len)
 {
     const uint8_t *p = (const uint8_t *)img;
-    if (!p || len < BLOOM_HEADER_BYTES) return omen_seterr(OMEN_CORRUPT, "bloom: image truncated");
+    if (!p || len < BLOOM_HEADER_BYTES) return util_seterr(OMEN_CORRUPT, "bloom: image truncated");
     uint64_t nb = get_fixed32(p);
     int k = p[4];
-    if (p[5] || p[6] || p[7]) return omen_seterr(OMEN_CORRUPT, "bloom: reserved bytes set");
+    if (p[5] || p[6] || p[7]) return util_seterr(OMEN_CORRUPT, "bloom: reserved bytes set");
     if ((len - BLOOM_HEADER_BYTES) / BLOOM_BLOCK_BYTES != nb ||
         (len - BLOOM_HEADER_BYTES) % BLOOM_BLOCK_BYTES)
-        return omen_seterr(OMEN_CORRUPT, "bloom: image size does not match %llu blocks",
+        return util_seterr(OMEN_CORRUPT, "bloom: image size does not match %llu blocks",
                            (unsigned long long)nb);
     if (nb == 0 ? k != 0 : (k < 1 || k > BLOOM_MAX_K))
-        return omen_seterr(OMEN_CORRUPT, "bloom: bad probe count %d", k);
+        return util_seterr(OMEN_CORRUPT, "bloom: bad probe count %d", k);
     return OMEN_OK;
 }
 

@@ -54,10 +54,10 @@ static uint32_t cache_hash(uint64_t file, uint64_t block)
 
 int cache_new(size_t capacity, block_cache **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "cache_new: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "cache_new: NULL out");
     *out = NULL;
-    block_cache *c = omen_calloc(1, sizeof *c);
-    if (!c) return omen_seterr(OMEN_NOMEM, "cache_new: out of memory");
+    block_cache *c = util_calloc(1, sizeof *c);
+    if (!c) return util_seterr(OMEN_NOMEM, "cache_new: out of memory");
     c->capacity = capacity;
     atomic_init(&c->hits, 0);
     atomic_init(&c->misses, 0);
@@ -65,7 +65,7 @@ int cache_new(size_t capacity, block_cache **out)
         cache_shard *s = &c->shards[i];
         s->capacity = (capacity + CACHE_SHARDS - 1) / CACHE_SHARDS;
         s->nbuckets = 64;
-        s->buckets = omen_calloc(s->nbuckets, sizeof *s->buckets);
+        s->buckets = util_calloc(s->nbuckets, sizeof *s->buckets);
         s->lru.next = s->lru.prev = &s->lru;
         if (!s->buckets || pthread_mutex_init(&s->mu, NULL) != 0) {
             omen_free(s->buckets);
@@ -74,7 +74,7 @@ int cache_new(size_t capacity, block_cache **out)
                 omen_free(c->shards[j].buckets);
             }
             omen_free(c);
-            return omen_seterr(OMEN_NOMEM, "cache_new: out of memory");
+            return util_seterr(OMEN_NOMEM, "cache_new: out of memory");
         }
     }
     *out = c;
@@ -146,7 +146,7 @@ static void maybe_grow(cache_shard *s)
 {
     if (s->count <= s->nbuckets) return;
     size_t nn = s->nbuckets * 2;
-    cache_handle **nb = omen_calloc(nn, sizeof *nb);
+    cache_handle **nb = util_calloc(nn, sizeof *nb);
     if (!nb) return; /* longer chains, still correct */
     for (size_t i = 0; i < s->nbuckets; i++) {
         cache_handle *e = s->buckets[i];
@@ -202,17 +202,17 @@ int cache_insert(block_cache *c, uint64_t file, uint64_t block, void *data, size
 {
     if (!out) {
         omen_free(data);
-        return omen_seterr(OMEN_INVALID, "cache_insert: NULL out");
+        return util_seterr(OMEN_INVALID, "cache_insert: NULL out");
     }
     *out = NULL;
     if (!c) {
         omen_free(data);
-        return omen_seterr(OMEN_INVALID, "cache_insert: NULL cache");
+        return util_seterr(OMEN_INVALID, "cache_insert: NULL cache");
     }
-    cache_handle *e = omen_malloc(sizeof *e);
+    cache_handle *e = util_malloc(sizeof *e);
     if (!e) {
         omen_free(data);
-        return omen_seterr(OMEN_NOMEM, "cache_insert: out of memory");
+        return util_seterr(OMEN_NOMEM, "cache_insert: out of memory");
     }
     memset(e, 0, sizeof *e);
     e->file = file;

@@ -37,7 +37,7 @@ void cache_free(block_cache *c);
  * Counts a hit or a miss. */
 cache_handle *cache_lookup(block_cache *c, uint64_t file, uint64_t block);
 
-/* Insert data[0..len) (allocated with omen_malloc; ownership passes to the
+/* Insert data[0..len) (allocated with util_malloc; ownership passes to the
  * cache in every case, also on failure) under (file, block) with charge
  * `charge` (normally len).  On OMEN_OK *out is a handle to the new entry.
  * On OMEN_NOMEM data has been freed and *out is NULL. */

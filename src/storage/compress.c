@@ -40,31 +40,31 @@ size_t compress_bound(int type, size_t n)
 int compress_block(int type, const void *in, size_t n, void *out, size_t cap, size_t *out_len)
 {
     if (!compress_type_valid(type) || n > COMPRESS_MAX_INPUT || (n && (!in || !out)) || !out_len)
-        return omen_seterr(OMEN_INVALID, "compress: bad arguments (type %d, %zu bytes)", type, n);
+        return util_seterr(OMEN_INVALID, "compress: bad arguments (type %d, %zu bytes)", type, n);
     switch (type) {
     case OMEN_COMPRESS_NONE:
-        if (cap < n) return omen_seterr(OMEN_INVALID, "compress: output too small");
+        if (cap < n) return util_seterr(OMEN_INVALID, "compress: output too small");
         if (n) memcpy(out, in, n);
         *out_len = n;
         return OMEN_OK;
     case OMEN_COMPRESS_LZ4: {
         int c = cap > INT_MAX ? INT_MAX : (int)cap;
         int r = LZ4_compress_default((const char *)in, (char *)out, (int)n, c);
-        if (r <= 0) return omen_seterr(OMEN_INVALID, "compress: lz4 failed (output too small?)");
+        if (r <= 0) return util_seterr(OMEN_INVALID, "compress: lz4 failed (output too small?)");
         *out_len = (size_t)r;
         return OMEN_OK;
     }
     case OMEN_COMPRESS_SNAPPY: {
         size_t len = cap;
         if (snappy_compress((const char *)in, n, (char *)out, &len) != SNAPPY_OK)
-            return omen_seterr(OMEN_INVALID, "compress: snappy failed (output too small?)");
+            return util_seterr(OMEN_INVALID, "compress: snappy failed (output too small?)");
         *out_len = len;
         return OMEN_OK;
     }
     default: {
         size_t r = ZSTD_compress(out, cap, in, n, COMPRESS_ZSTD_LEVEL);
         if (ZSTD_isError(r))
-            return omen_seterr(ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? OMEN_NOMEM
+            return util_seterr(ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? OMEN_NOMEM
                                                                                     : OMEN_INVALID,
                                "compress: zstd: %s", ZSTD_getErrorName(r));
         *out_len = r;
@@ -76,20 +76,20 @@ int compress_block(int type, const void *in, size_t n, void *out, size_t cap, si
 int decompress_block(int type, const void *in, size_t n, void *out, size_t raw_len)
 {
     if (!compress_type_valid(type))
-        return omen_seterr(OMEN_INVALID, "decompress: unknown compression type %d", type);
-    if ((n && !in) || (raw_len && !out)) return omen_seterr(OMEN_INVALID, "decompress: NULL buffer");
+        return util_seterr(OMEN_INVALID, "decompress: unknown compression type %d", type);
+    if ((n && !in) || (raw_len && !out)) return util_seterr(OMEN_INVALID, "decompress: NULL buffer");
     if (n > COMPRESS_MAX_INPUT || raw_len > COMPRESS_MAX_INPUT)
-        return omen_seterr(OMEN_CORRUPT, "decompress: block size out of range");
+        return util_seterr(OMEN_CORRUPT, "decompress: block size out of range");
     switch (type) {
     case OMEN_COMPRESS_NONE:
-        if (n != raw_len) return omen_seterr(OMEN_CORRUPT, "decompress: raw block size mismatch");
+        if (n != raw_len) return util_seterr(OMEN_CORRUPT, "decompress: raw block size mismatch");
         if (n) memcpy(out, in, n);
         return OMEN_OK;
     case OMEN_COMPRESS_LZ4: {
-        if (n == 0) return omen_seterr(OMEN_CORRUPT, "decompress: empty lz4 block");
+        if (n == 0) return util_seterr(OMEN_CORRUPT, "decompress: empty lz4 block");
         int r = LZ4_decompress_safe((const char *)in, (char *)out, (int)n, (int)raw_len);
         if (r < 0 || (size_t)r != raw_len)
-            return omen_seterr(OMEN_CORRUPT, "decompress: malformed lz4 block");
+            return util_seterr(OMEN_CORRUPT, "decompress: malformed lz4 block");
         return OMEN_OK;
     }
     case OMEN_COMPRESS_SNAPPY: {
@@ -97,9 +97,9 @@ int decompress_block(int type, const void *in, size_t n, void *out, size_t raw_l
          * before decoding (snappy_uncompress checks the rest). */
         size_t len;
         if (snappy_uncompressed_length((const char *)in, n, &len) != SNAPPY_OK || len != raw_len)
-            return omen_seterr(OMEN_CORRUPT, "decompress: malformed snappy block header");
+            return util_seterr(OMEN_CORRUPT, "decompress: malformed snappy block header");
         if (snappy_uncompress((const char *)in, n, (char *)out, &len) != SNAPPY_OK || len != raw_len)
-            return omen_seterr(OMEN_CORRUPT, "decompress: malformed snappy block");
+            return util_seterr(OMEN_CORRUPT, "decompress: malformed snappy block");
         return OMEN_OK;
     }
     default: {
@@ -107,14 +107,14 @@ int decompress_block(int type, const void *in, size_t n, void *out, size_t raw_l
          * decoding so the codec never sees a wrong capacity. */
         unsigned long long cs = ZSTD_getFrameContentSize(in, n);
         if (cs == ZSTD_CONTENTSIZE_ERROR || (cs != ZSTD_CONTENTSIZE_UNKNOWN && cs != raw_len))
-            return omen_seterr(OMEN_CORRUPT, "decompress: malformed zstd frame header");
+            return util_seterr(OMEN_CORRUPT, "decompress: malformed zstd frame header");
         size_t r = ZSTD_decompress(out, raw_len, in, n);
         if (ZSTD_isError(r)) {
             if (ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
-                return omen_seterr(OMEN_NOMEM, "decompress: zstd out of memory");
-            return omen_seterr(OMEN_CORRUPT, "decompress: zstd: %s", ZSTD_getErrorName(r));
+                return util_seterr(OMEN_NOMEM, "decompress: zstd out of memory");
+            return util_seterr(OMEN_CORRUPT, "decompress: zstd: %s", ZSTD_getErrorName(r));
         }
-        if (r != raw_len) return omen_seterr(OMEN_CORRUPT, "decompress: zstd size mismatch");
+        if (r != raw_len) return util_seterr(OMEN_CORRUPT, "decompress: zstd size mismatch");
         return OMEN_OK;
     }
     }

@@ -55,12 +55,12 @@ static int errno_code(int e)
  * failure never leaves a newly created file behind. */
 static fio_file *alloc_file(const char *path)
 {
-    fio_file *f = omen_malloc(sizeof *f);
-    char *p = omen_strdup(path);
+    fio_file *f = util_malloc(sizeof *f);
+    char *p = util_strdup(path);
     if (!f || !p) {
         omen_free(f);
         omen_free(p);
-        omen_seterr(OMEN_NOMEM, "fio: out of memory opening %s", path);
+        util_seterr(OMEN_NOMEM, "fio: out of memory opening %s", path);
         return NULL;
     }
     f->fd = -1;
@@ -107,14 +107,14 @@ static int posix_open(const char *path, int flags, fio_file **out)
     if (fd < 0) {
         int e = errno;
         free_file(f);
-        return omen_seterr_errno(errno_code(e), e, "fio: open %s", path);
+        return util_seterr_errno(errno_code(e), e, "fio: open %s", path);
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         close(fd);
         free_file(f);
-        return omen_seterr_errno(OMEN_IO, e, "fio: fstat %s", path);
+        return util_seterr_errno(OMEN_IO, e, "fio: fstat %s", path);
     }
     f->fd = fd;
     f->end = (uint64_t)st.st_size;
@@ -133,7 +133,7 @@ static int posix_pread(fio_file *f, void *buf, size_t n, uint64_t off, size_t *g
             if (errno == EINTR) continue;
             int e = errno;
             *got = done;
-            return omen_seterr_errno(OMEN_IO, e, "fio: read %s at offset %llu", f->path,
+            return util_seterr_errno(OMEN_IO, e, "fio: read %s at offset %llu", f->path,
                                      (unsigned long long)(off + done));
         }
         if (r == 0) break; /* end of file */
@@ -211,7 +211,7 @@ static int write_all_v(fio_file *f, const struct iovec *iov, int iovcnt, uint64_
         if (r <= 0) {
             int e = r < 0 ? errno : EIO;
             if (off > f->end) f->end = off;
-            return omen_seterr_errno(OMEN_IO, e, "fio: write %s at offset %llu (%llu bytes done)",
+            return util_seterr_errno(OMEN_IO, e, "fio: write %s at offset %llu (%llu bytes done)",
                                      f->path, (unsigned long long)off,
                                      (unsigned long long)(off - start));
         }
@@ -250,14 +250,14 @@ static int posix_sync(fio_file *f)
     do {
         r = fdatasync(f->fd);
     } while (r != 0 && errno == EINTR);
-    if (r != 0) return omen_seterr_errno(OMEN_IO, errno, "fio: fdatasync %s", f->path);
+    if (r != 0) return util_seterr_errno(OMEN_IO, errno, "fio: fdatasync %s", f->path);
     return OMEN_OK;
 }
 
 static int posix_size(fio_file *f, uint64_t *size)
 {
     struct stat st;
-    if (fstat(f->fd, &st) != 0) return omen_seterr_errno(OMEN_IO, errno, "fio: fstat %s", f->path);
+    if (fstat(f->fd, &st) != 0) return util_seterr_errno(OMEN_IO, errno, "fio: fstat %s", f->path);
     *size = (uint64_t)st.st_size;
     return OMEN_OK;
 }
@@ -270,7 +270,7 @@ static int posix_truncate(fio_file *f, uint64_t size)
         r = ftruncate(f->fd, (off_t)size);
     } while (r != 0 && errno == EINTR);
     if (r != 0)
-        return omen_seterr_errno(OMEN_IO, errno, "fio: truncate %s to %llu", f->path,
+        return util_seterr_errno(OMEN_IO, errno, "fio: truncate %s to %llu", f->path,
                                  (unsigned long long)size);
     f->end = size;
     return OMEN_OK;
@@ -285,7 +285,7 @@ static int posix_allocate(fio_file *f, uint64_t off, uint64_t len)
     /* Failing here (also for EOPNOTSUPP) matters: a caller that maps the
      * space it believes reserved must never map past the end of the file. */
     if (r != 0)
-        return omen_seterr_errno(OMEN_IO, errno, "fio: fallocate %s [%llu, +%llu)", f->path,
+        return util_seterr_errno(OMEN_IO, errno, "fio: fallocate %s [%llu, +%llu)", f->path,
                                  (unsigned long long)off, (unsigned long long)len);
     return OMEN_OK;
 }
@@ -298,7 +298,7 @@ static int posix_map_window(fio_file *f, uint64_t off, uint64_t len)
     if (len == 0 || len > (uint64_t)SIZE_MAX) return OMEN_OK;
     void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, f->fd, (off_t)start);
     if (p == MAP_FAILED)
-        return omen_seterr_errno(OMEN_IO, errno, "fio: map %s [%llu, +%llu) for writing", f->path,
+        return util_seterr_errno(OMEN_IO, errno, "fio: map %s [%llu, +%llu) for writing", f->path,
                                  (unsigned long long)start, (unsigned long long)len);
     f->wmap = p;
     f->wmap_off = start;
@@ -310,7 +310,7 @@ static int posix_close(fio_file *f)
 {
     int rc = OMEN_OK;
     /* Never retry close on EINTR: on Linux the descriptor is gone anyway. */
-    if (close(f->fd) != 0) rc = omen_seterr_errno(OMEN_IO, errno, "fio: close %s", f->path);
+    if (close(f->fd) != 0) rc = util_seterr_errno(OMEN_IO, errno, "fio: close %s", f->path);
     free_file(f);
     return rc;
 }
@@ -318,12 +318,12 @@ static int posix_close(fio_file *f)
 static int posix_mmap(fio_file *f, uint64_t len, const void **addr)
 {
     if (len == 0 || len > (uint64_t)SIZE_MAX)
-        return omen_seterr(OMEN_INVALID, "fio: mmap %s: bad length %llu", f->path,
+        return util_seterr(OMEN_INVALID, "fio: mmap %s: bad length %llu", f->path,
                            (unsigned long long)len);
     void *p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, f->fd, 0);
     if (p == MAP_FAILED) {
         int e = errno;
-        return omen_seterr_errno(e == ENOMEM ? OMEN_NOMEM : OMEN_IO, e, "fio: mmap %s (%llu bytes)",
+        return util_seterr_errno(e == ENOMEM ? OMEN_NOMEM : OMEN_IO, e, "fio: mmap %s (%llu bytes)",
                                  f->path, (unsigned long long)len);
     }
     *addr = p;
@@ -334,7 +334,7 @@ static int posix_rename(const char *from, const char *to)
 {
     if (rename(from, to) != 0) {
         int e = errno;
-        return omen_seterr_errno(errno_code(e) == OMEN_NOTFOUND ? OMEN_NOTFOUND : OMEN_IO, e,
+        return util_seterr_errno(errno_code(e) == OMEN_NOTFOUND ? OMEN_NOTFOUND : OMEN_IO, e,
                                  "fio: rename %s -> %s", from, to);
     }
     return OMEN_OK;
@@ -344,7 +344,7 @@ static int posix_unlink(const char *path)
 {
     if (unlink(path) != 0) {
         int e = errno;
-        return omen_seterr_errno(e == ENOENT ? OMEN_NOTFOUND : OMEN_IO, e, "fio: unlink %s", path);
+        return util_seterr_errno(e == ENOENT ? OMEN_NOTFOUND : OMEN_IO, e, "fio: unlink %s", path);
     }
     return OMEN_OK;
 }
@@ -357,7 +357,7 @@ static int posix_sync_dir(const char *dir)
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         int e = errno;
-        return omen_seterr_errno(e == ENOENT ? OMEN_NOTFOUND : OMEN_IO, e, "fio: open directory %s",
+        return util_seterr_errno(e == ENOENT ? OMEN_NOTFOUND : OMEN_IO, e, "fio: open directory %s",
                                  dir);
     }
     int r;
@@ -366,7 +366,7 @@ static int posix_sync_dir(const char *dir)
     } while (r != 0 && errno == EINTR);
     int e = errno;
     close(fd);
-    if (r != 0) return omen_seterr_errno(OMEN_IO, e, "fio: fsync directory %s", dir);
+    if (r != 0) return util_seterr_errno(OMEN_IO, e, "fio: fsync directory %s", dir);
     return OMEN_OK;
 }
 
@@ -377,9 +377,9 @@ static int posix_mkdir(const char *path)
     if (e == EEXIST) {
         struct stat st;
         if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return OMEN_OK;
-        return omen_seterr(OMEN_NOTDB, "fio: %s exists and is not a directory", path);
+        return util_seterr(OMEN_NOTDB, "fio: %s exists and is not a directory", path);
     }
-    return omen_seterr_errno(e == ENOENT ? OMEN_NOTFOUND : OMEN_IO, e, "fio: mkdir %s", path);
+    return util_seterr_errno(e == ENOENT ? OMEN_NOTFOUND : OMEN_IO, e, "fio: mkdir %s", path);
 }
 
 static int posix_rmdir(const char *path)
@@ -387,7 +387,7 @@ static int posix_rmdir(const char *path)
     if (rmdir(path) == 0) return OMEN_OK;
     int e = errno;
     int code = e == ENOENT ? OMEN_NOTFOUND : (e == ENOTEMPTY || e == EEXIST) ? OMEN_BUSY : OMEN_IO;
-    return omen_seterr_errno(code, e, "fio: rmdir %s", path);
+    return util_seterr_errno(code, e, "fio: rmdir %s", path);
 }
 
 static int posix_exists(const char *path)
@@ -401,14 +401,14 @@ static int posix_list_dir(const char *dir, int (*fn)(void *ctx, const char *name
     DIR *d = opendir(dir);
     if (!d) {
         int e = errno;
-        return omen_seterr_errno(errno_code(e), e, "fio: open directory %s", dir);
+        return util_seterr_errno(errno_code(e), e, "fio: open directory %s", dir);
     }
     int rc = OMEN_OK;
     for (;;) {
         errno = 0;
         struct dirent *de = readdir(d);
         if (!de) {
-            if (errno) rc = omen_seterr_errno(OMEN_IO, errno, "fio: read directory %s", dir);
+            if (errno) rc = util_seterr_errno(OMEN_IO, errno, "fio: read directory %s", dir);
             break;
         }
         if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
@@ -432,8 +432,8 @@ static int posix_lock(const char *path, fio_file **lock_out)
         int e = errno;
         posix_close(f);
         if (e == EWOULDBLOCK)
-            return omen_seterr(OMEN_LOCKED, "fio: %s is locked by another handle or process", path);
-        return omen_seterr_errno(OMEN_IO, e, "fio: flock %s", path);
+            return util_seterr(OMEN_LOCKED, "fio: %s is locked by another handle or process", path);
+        return util_seterr_errno(OMEN_IO, e, "fio: flock %s", path);
     }
     *lock_out = f;
     return OMEN_OK;
@@ -481,13 +481,13 @@ const fio_env *fio_get_env(void)
 
 #define CHECK_FILE(f)                                                                  \
     do {                                                                               \
-        if (!(f)) return omen_seterr(OMEN_INVALID, "fio: %s: NULL file", __func__);    \
+        if (!(f)) return util_seterr(OMEN_INVALID, "fio: %s: NULL file", __func__);    \
     } while (0)
 
 int fio_open(const char *path, int flags, fio_file **out)
 {
     if (out) *out = NULL;
-    if (!path || !out) return omen_seterr(OMEN_INVALID, "fio_open: NULL argument");
+    if (!path || !out) return util_seterr(OMEN_INVALID, "fio_open: NULL argument");
     const fio_env *e = fio_get_env();
     int rc = e->open(path, flags, out);
     if (rc == OMEN_OK) (*out)->env = e;
@@ -497,7 +497,7 @@ int fio_open(const char *path, int flags, fio_file **out)
 int fio_pread(fio_file *f, void *buf, size_t n, uint64_t off, size_t *got)
 {
     CHECK_FILE(f);
-    if (!got || (!buf && n)) return omen_seterr(OMEN_INVALID, "fio_pread: NULL argument");
+    if (!got || (!buf && n)) return util_seterr(OMEN_INVALID, "fio_pread: NULL argument");
     *got = 0;
     if (n == 0) return OMEN_OK;
     return f->env->pread(f, buf, n, off, got);
@@ -506,14 +506,14 @@ int fio_pread(fio_file *f, void *buf, size_t n, uint64_t off, size_t *got)
 int fio_pwrite(fio_file *f, const void *buf, size_t n, uint64_t off)
 {
     CHECK_FILE(f);
-    if (!buf && n) return omen_seterr(OMEN_INVALID, "fio_pwrite: NULL buffer");
+    if (!buf && n) return util_seterr(OMEN_INVALID, "fio_pwrite: NULL buffer");
     return f->env->pwrite(f, buf, n, off);
 }
 
 int fio_append(fio_file *f, const void *buf, size_t n)
 {
     CHECK_FILE(f);
-    if (!buf && n) return omen_seterr(OMEN_INVALID, "fio_append: NULL buffer");
+    if (!buf && n) return util_seterr(OMEN_INVALID, "fio_append: NULL buffer");
     struct iovec v = {.iov_base = (void *)buf, .iov_len = n};
     return f->env->appendv(f, &v, 1);
 }
@@ -521,10 +521,10 @@ int fio_append(fio_file *f, const void *buf, size_t n)
 int fio_appendv(fio_file *f, const struct iovec *iov, int iovcnt)
 {
     CHECK_FILE(f);
-    if (iovcnt < 0 || (!iov && iovcnt)) return omen_seterr(OMEN_INVALID, "fio_appendv: bad iovec");
+    if (iovcnt < 0 || (!iov && iovcnt)) return util_seterr(OMEN_INVALID, "fio_appendv: bad iovec");
     for (int i = 0; i < iovcnt; i++)
         if (!iov[i].iov_base && iov[i].iov_len)
-            return omen_seterr(OMEN_INVALID, "fio_appendv: NULL buffer in iovec");
+            return util_seterr(OMEN_INVALID, "fio_appendv: NULL buffer in iovec");
     return f->env->appendv(f, iov, iovcnt);
 }
 
@@ -537,7 +537,7 @@ int fio_sync(fio_file *f)
 int fio_size(fio_file *f, uint64_t *size)
 {
     CHECK_FILE(f);
-    if (!size) return omen_seterr(OMEN_INVALID, "fio_size: NULL argument");
+    if (!size) return util_seterr(OMEN_INVALID, "fio_size: NULL argument");
     return f->env->size(f, size);
 }
 
@@ -597,7 +597,7 @@ int fio_close(fio_file *f)
 int fio_mmap(fio_file *f, uint64_t len, const void **addr)
 {
     CHECK_FILE(f);
-    if (!addr) return omen_seterr(OMEN_INVALID, "fio_mmap: NULL argument");
+    if (!addr) return util_seterr(OMEN_INVALID, "fio_mmap: NULL argument");
     *addr = NULL;
     return f->env->mmap(f, len, addr);
 }
@@ -619,31 +619,31 @@ int fio_file_fd(const fio_file *f)
 
 int fio_rename(const char *from, const char *to)
 {
-    if (!from || !to) return omen_seterr(OMEN_INVALID, "fio_rename: NULL path");
+    if (!from || !to) return util_seterr(OMEN_INVALID, "fio_rename: NULL path");
     return fio_get_env()->rename(from, to);
 }
 
 int fio_unlink(const char *path)
 {
-    if (!path) return omen_seterr(OMEN_INVALID, "fio_unlink: NULL path");
+    if (!path) return util_seterr(OMEN_INVALID, "fio_unlink: NULL path");
     return fio_get_env()->unlink(path);
 }
 
 int fio_sync_dir(const char *dir)
 {
-    if (!dir) return omen_seterr(OMEN_INVALID, "fio_sync_dir: NULL path");
+    if (!dir) return util_seterr(OMEN_INVALID, "fio_sync_dir: NULL path");
     return fio_get_env()->sync_dir(dir);
 }
 
 int fio_mkdir(const char *path)
 {
-    if (!path) return omen_seterr(OMEN_INVALID, "fio_mkdir: NULL path");
+    if (!path) return util_seterr(OMEN_INVALID, "fio_mkdir: NULL path");
     return fio_get_env()->mkdir(path);
 }
 
 int fio_rmdir(const char *path)
 {
-    if (!path) return omen_seterr(OMEN_INVALID, "fio_rmdir: NULL path");
+    if (!path) return util_seterr(OMEN_INVALID, "fio_rmdir: NULL path");
     return fio_get_env()->rmdir(path);
 }
 
@@ -655,14 +655,14 @@ int fio_exists(const char *path)
 
 int fio_list_dir(const char *dir, int (*fn)(void *ctx, const char *name), void *ctx)
 {
-    if (!dir || !fn) return omen_seterr(OMEN_INVALID, "fio_list_dir: NULL argument");
+    if (!dir || !fn) return util_seterr(OMEN_INVALID, "fio_list_dir: NULL argument");
     return fio_get_env()->list_dir(dir, fn, ctx);
 }
 
 int fio_lock(const char *path, fio_file **lock_out)
 {
     if (lock_out) *lock_out = NULL;
-    if (!path || !lock_out) return omen_seterr(OMEN_INVALID, "fio_lock: NULL argument");
+    if (!path || !lock_out) return util_seterr(OMEN_INVALID, "fio_lock: NULL argument");
     const fio_env *e = fio_get_env();
     int rc = e->lock(path, lock_out);
     if (rc == OMEN_OK) (*lock_out)->env = e;
@@ -672,7 +672,7 @@ int fio_lock(const char *path, fio_file **lock_out)
 static char *join(const char *dir, const char *name, const char *suffix)
 {
     size_t n = strlen(dir) + 1 + strlen(name) + strlen(suffix) + 1;
-    char *p = omen_malloc(n);
+    char *p = util_malloc(n);
     if (p) snprintf(p, n, "%s/%s%s", dir, name, suffix);
     return p;
 }
@@ -680,12 +680,12 @@ static char *join(const char *dir, const char *name, const char *suffix)
 int fio_write_file_atomic(const char *dir, const char *name, const void *buf, size_t n)
 {
     if (!dir || !name || (!buf && n))
-        return omen_seterr(OMEN_INVALID, "fio_write_file_atomic: NULL argument");
+        return util_seterr(OMEN_INVALID, "fio_write_file_atomic: NULL argument");
     char *tmp = join(dir, name, ".tmp");
     char *dst = join(dir, name, "");
     int rc;
     if (!tmp || !dst) {
-        rc = omen_seterr(OMEN_NOMEM, "fio: out of memory writing %s/%s", dir, name);
+        rc = util_seterr(OMEN_NOMEM, "fio: out of memory writing %s/%s", dir, name);
         goto out;
     }
     fio_file *f;
@@ -702,7 +702,7 @@ int fio_write_file_atomic(const char *dir, const char *name, const void *buf, si
         char saved[512];
         snprintf(saved, sizeof saved, "%s", omen_last_error());
         fio_get_env()->unlink(tmp);
-        omen_seterr(rc, "%s", saved);
+        util_seterr(rc, "%s", saved);
         goto out;
     }
     rc = fio_sync_dir(dir);

@@ -9,7 +9,7 @@
  *
  * Contract of every call:
  *  - Returns OMEN_OK or an OMEN_* code and sets a message naming the path
- *    (and strerror for OS failures) via omen_seterr*.
+ *    (and strerror for OS failures) via util_seterr*.
  *  - EINTR is retried; short reads/writes are continued, so a write call
  *    either wrote everything or returned an error (possibly after a prefix
  *    reached the file: a failed write leaves unspecified bytes at its range).

@@ -40,17 +40,17 @@ int manifest_encode(const manifest *m, void **buf, size_t *len)
     if (buf) *buf = NULL;
     if (len) *len = 0;
     if (!m || !buf || !len || (!m->runs && m->nruns))
-        return omen_seterr(OMEN_INVALID, "manifest_encode: bad argument");
+        return util_seterr(OMEN_INVALID, "manifest_encode: bad argument");
     size_t cap = MAN_HEADER + 4 * VARINT64_MAX_LEN + MAN_TRAILER;
     for (size_t i = 0; i < m->nruns; i++) {
         const manifest_run *r = &m->runs[i];
         if ((!r->smallest && r->smallest_len) || (!r->largest && r->largest_len) ||
             r->smallest_len > UINT32_MAX || r->largest_len > UINT32_MAX)
-            return omen_seterr(OMEN_INVALID, "manifest_encode: run %zu has a bad key", i);
+            return util_seterr(OMEN_INVALID, "manifest_encode: run %zu has a bad key", i);
         cap += VARINT32_MAX_LEN * 3 + VARINT64_MAX_LEN * 5 + r->smallest_len + r->largest_len;
     }
-    uint8_t *out = omen_malloc(cap);
-    if (!out) return omen_seterr(OMEN_NOMEM, "manifest: out of memory encoding %zu runs", m->nruns);
+    uint8_t *out = util_malloc(cap);
+    if (!out) return util_seterr(OMEN_NOMEM, "manifest: out of memory encoding %zu runs", m->nruns);
     make_header(out);
     uint8_t *p = out + MAN_HEADER;
     p = put_varint64(p, m->next_file_number);
@@ -92,7 +92,7 @@ void manifest_clear(manifest *m)
 
 static int corrupt(const char *what)
 {
-    return omen_seterr(OMEN_CORRUPT, "manifest: %s", what);
+    return util_seterr(OMEN_CORRUPT, "manifest: %s", what);
 }
 
 /* Decode a length-prefixed key at *pp, advancing it.  OMEN_CORRUPT on
@@ -103,8 +103,8 @@ static int get_key(const uint8_t **pp, const uint8_t *end, void **key, size_t *k
     const uint8_t *p = get_varint32(*pp, end, &n);
     if (!p || n > (size_t)(end - p)) return corrupt("truncated run key");
     if (n) {
-        *key = omen_memdup(p, n);
-        if (!*key) return omen_seterr(OMEN_NOMEM, "manifest: out of memory for run keys");
+        *key = util_memdup(p, n);
+        if (!*key) return util_seterr(OMEN_NOMEM, "manifest: out of memory for run keys");
     }
     *klen = n;
     *pp = p + n;
@@ -113,19 +113,19 @@ static int get_key(const uint8_t **pp, const uint8_t *end, void **key, size_t *k
 
 int manifest_decode(const void *buf, size_t len, manifest *out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "manifest_decode: NULL output");
+    if (!out) return util_seterr(OMEN_INVALID, "manifest_decode: NULL output");
     memset(out, 0, sizeof *out);
-    if (!buf && len) return omen_seterr(OMEN_INVALID, "manifest_decode: NULL buffer");
+    if (!buf && len) return util_seterr(OMEN_INVALID, "manifest_decode: NULL buffer");
     const uint8_t *b = buf;
     size_t mlen = len < 8 ? len : 8;
     if (mlen && memcmp(b, MAN_MAGIC, mlen) != 0)
-        return omen_seterr(OMEN_NOTDB, "manifest: bad magic: not an OmenDB manifest");
+        return util_seterr(OMEN_NOTDB, "manifest: bad magic: not an OmenDB manifest");
     if (len < MAN_HEADER + MAN_TRAILER) return corrupt("truncated");
     if (crc32c_mask(crc32c(0, b, 12)) != get_fixed32(b + 12))
         return corrupt("header checksum mismatch");
     uint32_t version = get_fixed32(b + 8);
     if (version != MAN_VERSION)
-        return omen_seterr(OMEN_VERSION, "manifest: format version %u unsupported (this build reads %u)",
+        return util_seterr(OMEN_VERSION, "manifest: format version %u unsupported (this build reads %u)",
                            version, MAN_VERSION);
     const uint8_t *end = b + len - MAN_TRAILER;
     if (crc32c_mask(crc32c(0, b, len - MAN_TRAILER)) != get_fixed32(end))
@@ -140,10 +140,10 @@ int manifest_decode(const void *buf, size_t len, manifest *out)
     if (nruns > (uint64_t)(end - p) / MAN_MIN_RUN) return corrupt("run count exceeds file size");
     manifest m = *out;
     if (nruns) {
-        m.runs = omen_calloc((size_t)nruns, sizeof *m.runs);
+        m.runs = util_calloc((size_t)nruns, sizeof *m.runs);
         if (!m.runs) {
             memset(out, 0, sizeof *out);
-            return omen_seterr(OMEN_NOMEM, "manifest: out of memory for %llu runs",
+            return util_seterr(OMEN_NOMEM, "manifest: out of memory for %llu runs",
                                (unsigned long long)nruns);
         }
     }
@@ -174,7 +174,7 @@ int manifest_decode(const void *buf, size_t len, manifest *out)
 
 int manifest_write(const char *dir, const manifest *m)
 {
-    if (!dir || !m) return omen_seterr(OMEN_INVALID, "manifest_write: NULL argument");
+    if (!dir || !m) return util_seterr(OMEN_INVALID, "manifest_write: NULL argument");
     void *buf;
     size_t len;
     int rc = manifest_encode(m, &buf, &len);
@@ -186,12 +186,12 @@ int manifest_write(const char *dir, const manifest *m)
 
 int manifest_read(const char *dir, manifest *out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "manifest_read: NULL output");
+    if (!out) return util_seterr(OMEN_INVALID, "manifest_read: NULL output");
     memset(out, 0, sizeof *out);
-    if (!dir) return omen_seterr(OMEN_INVALID, "manifest_read: NULL directory");
+    if (!dir) return util_seterr(OMEN_INVALID, "manifest_read: NULL directory");
     size_t plen = strlen(dir) + sizeof(MANIFEST_FILE) + 1;
-    char *path = omen_malloc(plen);
-    if (!path) return omen_seterr(OMEN_NOMEM, "manifest: out of memory");
+    char *path = util_malloc(plen);
+    if (!path) return util_seterr(OMEN_NOMEM, "manifest: out of memory");
     snprintf(path, plen, "%s/%s", dir, MANIFEST_FILE);
     fio_file *f = NULL;
     void *buf = NULL;
@@ -201,13 +201,13 @@ int manifest_read(const char *dir, manifest *out)
     rc = fio_size(f, &size);
     if (rc) goto out;
     if (size > MAN_MAX_FILE) {
-        rc = omen_seterr(OMEN_CORRUPT, "manifest: %s is implausibly large (%llu bytes)", path,
+        rc = util_seterr(OMEN_CORRUPT, "manifest: %s is implausibly large (%llu bytes)", path,
                          (unsigned long long)size);
         goto out;
     }
-    buf = omen_malloc((size_t)size);
+    buf = util_malloc((size_t)size);
     if (!buf) {
-        rc = omen_seterr(OMEN_NOMEM, "manifest: out of memory reading %s", path);
+        rc = util_seterr(OMEN_NOMEM, "manifest: out of memory reading %s", path);
         goto out;
     }
     size_t got;
@@ -217,7 +217,7 @@ int manifest_read(const char *dir, manifest *out)
     if (rc && rc != OMEN_NOMEM) {
         char saved[400];
         snprintf(saved, sizeof saved, "%s", omen_last_error());
-        omen_seterr(rc, "%s: %s", path, saved);
+        util_seterr(rc, "%s: %s", path, saved);
     }
 out:
     omen_free(buf);

@@ -40,7 +40,7 @@ typedef struct manifest {
     manifest_run *runs; /* nruns entries, in the order they were encoded */
 } manifest;
 
-/* Serialize m into a new buffer *buf (omen_malloc; caller frees with
+/* Serialize m into a new buffer *buf (util_malloc; caller frees with
  * omen_free) of *len bytes.  OMEN_INVALID for NULL key pointers with
  * non-zero length, OMEN_NOMEM. */
 int manifest_encode(const manifest *m, void **buf, size_t *len);

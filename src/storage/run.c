@@ -246,8 +246,8 @@ static int spill_put(run_writer *w, spill *s, int which, const void *p, size_t n
                 char suffix[16];
                 size_t pl = strlen(w->path);
                 snprintf(suffix, sizeof suffix, ".tmp%d", which);
-                s->path = omen_malloc(pl + strlen(suffix) + 1);
-                if (!s->path) return omen_seterr(OMEN_NOMEM, "run writer: out of memory");
+                s->path = util_malloc(pl + strlen(suffix) + 1);
+                if (!s->path) return util_seterr(OMEN_NOMEM, "run writer: out of memory");
                 memcpy(s->path, w->path, pl);
                 strcpy(s->path + pl, suffix);
                 rc = fio_open(s->path, FIO_READ | FIO_WRITE | FIO_CREATE | FIO_TRUNC, &s->f);
@@ -267,8 +267,8 @@ static int spill_put(run_writer *w, spill *s, int which, const void *p, size_t n
             while (nc < s->len + n)
                 nc *= 2;
             if (nc > RUN_SPILL_MEM && s->len + n <= RUN_SPILL_MEM) nc = RUN_SPILL_MEM;
-            uint8_t *nb = omen_realloc(s->buf, nc);
-            if (!nb) return omen_seterr(OMEN_NOMEM, "run writer: out of memory");
+            uint8_t *nb = util_realloc(s->buf, nc);
+            if (!nb) return util_seterr(OMEN_NOMEM, "run writer: out of memory");
             s->buf = nb;
             s->cap = nc;
         }
@@ -287,7 +287,7 @@ static int spill_each(spill *s, uint8_t *chunk, size_t chunk_cap,
         size_t want = s->on_disk - pos < chunk_cap ? (size_t)(s->on_disk - pos) : chunk_cap, got;
         int rc = fio_pread(s->f, chunk, want, pos, &got);
         if (rc != OMEN_OK) return rc;
-        if (got != want) return omen_seterr(OMEN_IO, "run writer: temporary file %s shrank", s->path);
+        if (got != want) return util_seterr(OMEN_IO, "run writer: temporary file %s shrank", s->path);
         rc = fn(ctx, chunk, got);
         if (rc != OMEN_OK) return rc;
         pos += got;
@@ -329,31 +329,31 @@ static void writer_free(run_writer *w, int remove_file)
 int run_writer_open(const char *path, const run_opts *o, const void *lcp_lo, size_t lo_len,
                     const void *lcp_hi, size_t hi_len, run_writer **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "run_writer_open: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "run_writer_open: NULL out");
     *out = NULL;
     if (!path || (lo_len && !lcp_lo) || (hi_len && !lcp_hi))
-        return omen_seterr(OMEN_INVALID, "run_writer_open: NULL argument");
+        return util_seterr(OMEN_INVALID, "run_writer_open: NULL argument");
     run_opts opt = {OMEN_COMPRESS_NONE, 10, 0, RUN_DEFAULT_BLOCK_SIZE};
     if (o) opt = *o;
     if (opt.block_size == 0) opt.block_size = RUN_DEFAULT_BLOCK_SIZE;
     if (!compress_type_valid(opt.compression) || opt.bloom_bits_per_key < 0 || opt.bloom_bits_per_key > 100 ||
         opt.block_size > RUN_MAX_BLOCK_SIZE || opt.epsilon > (1u << 20))
-        return omen_seterr(OMEN_INVALID, "run_writer_open: bad options");
+        return util_seterr(OMEN_INVALID, "run_writer_open: bad options");
     if (keycmp(lcp_lo, lo_len, lcp_hi, hi_len) > 0)
-        return omen_seterr(OMEN_INVALID, "run_writer_open: lcp_lo > lcp_hi");
-    run_writer *w = omen_calloc(1, sizeof *w);
-    if (!w) return omen_seterr(OMEN_NOMEM, "run_writer_open: out of memory");
+        return util_seterr(OMEN_INVALID, "run_writer_open: lcp_lo > lcp_hi");
+    run_writer *w = util_calloc(1, sizeof *w);
+    if (!w) return util_seterr(OMEN_NOMEM, "run_writer_open: out of memory");
     w->o = opt;
     size_t m = lo_len < hi_len ? lo_len : hi_len, l = 0;
     while (l < m && ((const uint8_t *)lcp_lo)[l] == ((const uint8_t *)lcp_hi)[l])
         l++;
     w->lcp_len = l;
-    w->path = omen_strdup(path);
-    w->lcp = omen_memdup(lcp_lo, l);
-    w->obuf = omen_malloc(RUN_OBUF);
+    w->path = util_strdup(path);
+    w->lcp = util_memdup(lcp_lo, l);
+    w->obuf = util_malloc(RUN_OBUF);
     int rc = OMEN_NOMEM;
     if (!w->path || !w->lcp || !w->obuf) {
-        omen_seterr(OMEN_NOMEM, "run_writer_open: out of memory");
+        util_seterr(OMEN_NOMEM, "run_writer_open: out of memory");
         goto fail;
     }
     for (int i = 0; i < RUN_NEPS && (i == 0 || !opt.epsilon); i++) {
@@ -379,15 +379,15 @@ fail:
 static int flush_block(run_writer *w)
 {
     if (w->blen == 0) return OMEN_OK;
-    if (w->nblocks >= RUN_NO_BLOCK - 1) return omen_seterr(OMEN_INVALID, "run writer: too many value blocks");
+    if (w->nblocks >= RUN_NO_BLOCK - 1) return util_seterr(OMEN_INVALID, "run writer: too many value blocks");
     const uint8_t *payload = w->blk;
     size_t plen = w->blen;
     uint8_t type = OMEN_COMPRESS_NONE;
     if (w->o.compression != OMEN_COMPRESS_NONE) {
         size_t bound = compress_bound(w->o.compression, w->blen), clen;
         if (bound > w->ccap) {
-            uint8_t *nb = omen_realloc(w->cbuf, bound);
-            if (!nb) return omen_seterr(OMEN_NOMEM, "run writer: out of memory");
+            uint8_t *nb = util_realloc(w->cbuf, bound);
+            if (!nb) return util_seterr(OMEN_NOMEM, "run writer: out of memory");
             w->cbuf = nb;
             w->ccap = bound;
         }
@@ -402,8 +402,8 @@ static int flush_block(run_writer *w)
     }
     if (w->nblocks == w->bicap) {
         size_t nc = w->bicap ? w->bicap * 2 : 256;
-        uint8_t *nb = omen_realloc(w->bindex, nc * RUN_BINDEX_SIZE);
-        if (!nb) return omen_seterr(OMEN_NOMEM, "run writer: out of memory");
+        uint8_t *nb = util_realloc(w->bindex, nc * RUN_BINDEX_SIZE);
+        if (!nb) return util_seterr(OMEN_NOMEM, "run writer: out of memory");
         w->bindex = nb;
         w->bicap = nc;
     }
@@ -465,34 +465,34 @@ static int model_pick(const run_writer *w)
 int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, int type, const void *val,
                    size_t vlen)
 {
-    if (!w) return omen_seterr(OMEN_INVALID, "run_writer_add: NULL writer");
-    if (w->err) return omen_seterr(w->err, "run_writer_add: writer failed earlier");
+    if (!w) return util_seterr(OMEN_INVALID, "run_writer_add: NULL writer");
+    if (w->err) return util_seterr(w->err, "run_writer_add: writer failed earlier");
     if ((klen && !key) || (vlen && !val) || seq > RUN_MAX_SEQ ||
         (type != RUN_TYPE_PUT && type != RUN_TYPE_DELETE) || (type == RUN_TYPE_DELETE && vlen))
-        return omen_seterr(OMEN_INVALID, "run_writer_add: bad argument");
+        return util_seterr(OMEN_INVALID, "run_writer_add: bad argument");
     if (klen > OMEN_MAX_KEY_LEN || vlen > OMEN_MAX_VALUE_LEN)
-        return omen_seterr(OMEN_INVALID, "run_writer_add: key or value too long");
+        return util_seterr(OMEN_INVALID, "run_writer_add: key or value too long");
     if (klen < w->lcp_len || (w->lcp_len && memcmp(key, w->lcp, w->lcp_len) != 0))
-        return omen_seterr(OMEN_INVALID, "run_writer_add: key outside [lcp_lo, lcp_hi]");
+        return util_seterr(OMEN_INVALID, "run_writer_add: key outside [lcp_lo, lcp_hi]");
     int newkey = 1;
     if (w->n) {
         int c = keycmp(w->last_key, w->last_len, key, klen);
         if (c > 0 || (c == 0 && seq >= w->last_seq))
-            return omen_seterr(OMEN_INVALID, "run_writer_add: entry out of order");
+            return util_seterr(OMEN_INVALID, "run_writer_add: entry out of order");
         newkey = c != 0;
     }
     if (w->keys_len + klen > RUN_KOFF_MASK || w->off + w->blen + vlen > RUN_KOFF_MASK)
-        return omen_seterr(OMEN_INVALID, "run_writer_add: run too large");
+        return util_seterr(OMEN_INVALID, "run_writer_add: run too large");
     /* Remember the key first (order check of the next add). */
     if (klen > w->last_cap || !w->last_key) {
-        uint8_t *nk = omen_realloc(w->last_key, klen ? klen : 1);
-        if (!nk) return omen_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
+        uint8_t *nk = util_realloc(w->last_key, klen ? klen : 1);
+        if (!nk) return util_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
         w->last_key = nk;
         w->last_cap = klen;
     }
     if (w->n == 0) {
-        w->first_key = omen_memdup(key, klen ? klen : 1);
-        if (!w->first_key) return omen_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
+        w->first_key = util_memdup(key, klen ? klen : 1);
+        if (!w->first_key) return util_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
         w->first_len = klen;
     }
 
@@ -509,9 +509,9 @@ int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, in
             size_t nc = w->bcap ? w->bcap : w->o.block_size + 64;
             while (nc < w->blen + vlen)
                 nc *= 2;
-            uint8_t *nb = omen_realloc(w->blk, nc);
+            uint8_t *nb = util_realloc(w->blk, nc);
             if (!nb) {
-                rc = omen_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
+                rc = util_seterr(OMEN_NOMEM, "run_writer_add: out of memory");
                 goto fail;
             }
             w->blk = nb;
@@ -586,7 +586,7 @@ static int hash_next(void *ctx, uint64_t *h)
             int rc = fio_pread(c->s->f, c->chunk, want, c->pos, &got);
             if (rc != OMEN_OK) return rc;
             if (got != want || got % 8)
-                return omen_seterr(OMEN_IO, "run writer: temporary file %s shrank", c->s->path);
+                return util_seterr(OMEN_IO, "run writer: temporary file %s shrank", c->s->path);
             c->pos += got;
             c->have = got;
             c->at = 0;
@@ -596,7 +596,7 @@ static int hash_next(void *ctx, uint64_t *h)
             c->have = c->s->len;
             c->at = 0;
         }
-        if (c->at + 8 > c->have) return omen_seterr(OMEN_IO, "run writer: hash spill too short");
+        if (c->at + 8 > c->have) return util_seterr(OMEN_IO, "run writer: hash spill too short");
     }
     const uint8_t *src = c->mem ? c->s->buf : c->chunk;
     memcpy(h, src + c->at, 8);
@@ -607,7 +607,7 @@ static int hash_next(void *ctx, uint64_t *h)
 int run_writer_finish(run_writer *w, run_meta *out)
 {
     if (out) memset(out, 0, sizeof *out);
-    if (!w) return omen_seterr(OMEN_INVALID, "run_writer_finish: NULL writer");
+    if (!w) return util_seterr(OMEN_INVALID, "run_writer_finish: NULL writer");
     int rc = w->err;
     uint8_t *chunk = NULL, *model = NULL, *bloom = NULL;
     lidx *m = NULL;
@@ -615,15 +615,15 @@ int run_writer_finish(run_writer *w, run_meta *out)
     uint64_t slots_off = 0, recs_off, keys_off, model_off, bloom_off, bindex_off;
     size_t model_len = 0, bloom_len = 0;
     if (rc != OMEN_OK) {
-        omen_seterr(rc, "run_writer_finish: writer failed earlier");
+        util_seterr(rc, "run_writer_finish: writer failed earlier");
         goto fail;
     }
     if ((rc = flush_block(w)) != OMEN_OK) goto fail;
     uint64_t blocks_len = w->off - RUN_HEADER_SIZE;
     if ((rc = out_pad8(w)) != OMEN_OK) goto fail;
-    chunk = omen_malloc(RUN_OBUF);
+    chunk = util_malloc(RUN_OBUF);
     if (!chunk) {
-        rc = omen_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
+        rc = util_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
         goto fail;
     }
     uint64_t sec_off[4];
@@ -646,15 +646,15 @@ int run_writer_finish(run_writer *w, run_meta *out)
     w->lb[pick] = NULL;
     if (rc != OMEN_OK) goto fail;
     model_len = lidx_serialized_size(m);
-    model = omen_malloc(model_len ? model_len : 1);
+    model = util_malloc(model_len ? model_len : 1);
     if (!model) {
-        rc = omen_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
+        rc = util_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
         goto fail;
     }
     size_t written;
     if ((rc = lidx_serialize(m, model, model_len, &written)) != OMEN_OK) goto fail;
     if (written != model_len) {
-        rc = omen_seterr(OMEN_INVALID, "run_writer_finish: model size changed");
+        rc = util_seterr(OMEN_INVALID, "run_writer_finish: model size changed");
         goto fail;
     }
     crc[4] = crc32c(0, model, model_len);
@@ -663,9 +663,9 @@ int run_writer_finish(run_writer *w, run_meta *out)
     /* Bloom filter over the distinct user keys. */
     bloom_off = w->off;
     bloom_len = bloom_image_size(w->distinct, w->o.bloom_bits_per_key);
-    bloom = omen_malloc(bloom_len);
+    bloom = util_malloc(bloom_len);
     if (!bloom) {
-        rc = omen_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
+        rc = util_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
         goto fail;
     }
     struct hash_ctx hc = {&w->sp[SP_HASH], chunk, RUN_OBUF & ~(size_t)7, 0, 0, 0, 0};
@@ -779,7 +779,7 @@ struct run {
     _Atomic uint64_t *verified; /* raw blocks whose crc matched since open */
     lmap vmap;                  /* position -> value offset hint (raw runs; may be empty) */
     void *hot_alloc;            /* in-memory copy of slots, records, filter */
-    size_t hot_map;             /* nonzero: hot_alloc is omen_map_huge'd, this long */
+    size_t hot_map;             /* nonzero: hot_alloc is util_map_huge'd, this long */
     char *path;
 };
 
@@ -808,7 +808,7 @@ static int check_crc(const run *r, const char *what, const uint8_t *p, uint64_t 
 {
     if (run_test_skip_checksums) return OMEN_OK;
     if (crc32c_mask(crc32c(0, p, (size_t)n)) != stored)
-        return omen_seterr(OMEN_CORRUPT, "run %s: %s checksum mismatch", r->path, what);
+        return util_seterr(OMEN_CORRUPT, "run %s: %s checksum mismatch", r->path, what);
     return OMEN_OK;
 }
 
@@ -832,12 +832,12 @@ static int verify_block(const run *r, uint64_t b)
     block_info(r, b, &off, &type, &plen, &raw);
     const uint8_t *p = r->map + off;
     if (p[plen] != type)
-        return omen_seterr(OMEN_CORRUPT, "run %s: block %llu type byte mismatch", r->path,
+        return util_seterr(OMEN_CORRUPT, "run %s: block %llu type byte mismatch", r->path,
                            (unsigned long long)b);
     if (run_test_skip_checksums) return OMEN_OK;
     uint32_t c = crc32c(0, p, (size_t)plen + 1);
     if (crc32c_mask(c) != get_fixed32(p + plen + 1))
-        return omen_seterr(OMEN_CORRUPT, "run %s: value block %llu checksum mismatch (offset %llu)", r->path,
+        return util_seterr(OMEN_CORRUPT, "run %s: value block %llu checksum mismatch (offset %llu)", r->path,
                            (unsigned long long)b, (unsigned long long)off);
     return OMEN_OK;
 }
@@ -877,12 +877,12 @@ static int load_block(const run *r, uint64_t b, cache_handle **h, uint8_t **own,
     }
     int rc = verify_block(r, b);
     if (rc != OMEN_OK) return rc;
-    uint8_t *buf = omen_malloc(raw ? raw : 1);
-    if (!buf) return omen_seterr(OMEN_NOMEM, "run %s: out of memory for a block", r->path);
+    uint8_t *buf = util_malloc(raw ? raw : 1);
+    if (!buf) return util_seterr(OMEN_NOMEM, "run %s: out of memory for a block", r->path);
     rc = decompress_block(type, r->map + off, plen, buf, raw);
     if (rc != OMEN_OK) {
         omen_free(buf);
-        return omen_seterr(rc, "run %s: value block %llu: %s", r->path, (unsigned long long)b,
+        return util_seterr(rc, "run %s: value block %llu: %s", r->path, (unsigned long long)b,
                            omen_last_error());
     }
     if (r->cache) {
@@ -914,25 +914,25 @@ static int validate(run *r, const uint8_t *ft)
     /* The sections tile the file exactly; each bound is checked before it
      * is used in the next sum, so nothing overflows. */
     if (blocks_off != RUN_HEADER_SIZE || blocks_len > body - blocks_off)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad value-block section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad value-block section", p);
     r->blocks_off = blocks_off;
     r->blocks_end = blocks_off + blocks_len;
     if (slots_off != align8(r->blocks_end) || n > (body - slots_off) / (16 + RUN_REC_SIZE))
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad slot section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad slot section", p);
     if (recs_off != slots_off + 8 * n || keys_off != recs_off + (RUN_REC_SIZE + 8) * n ||
         keys_len > body - keys_off || keys_len > RUN_KOFF_MASK)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad key section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad key section", p);
     if (model_off != align8(keys_off + keys_len) || model_off > body || model_len > body - model_off)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad model section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad model section", p);
     if (bloom_off != model_off + model_len || bloom_len > body - bloom_off)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad filter section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad filter section", p);
     if (bindex_off != bloom_off + bloom_len || nblocks >= RUN_NO_BLOCK ||
         nblocks > (body - bindex_off) / RUN_BINDEX_SIZE || bindex_off + nblocks * RUN_BINDEX_SIZE != body)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad block index section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad block index section", p);
     const uint32_t version = get_fixed32(ft + 160);
     if (!codec_in_version((int)comp, version) || (n == 0 && (min_seq || max_seq)) || min_seq > max_seq ||
         max_seq > RUN_MAX_SEQ || get_fixed32(ft + 164) || (n == 0 && lcp_len) || lcp_len > OMEN_MAX_KEY_LEN)
-        return omen_seterr(OMEN_CORRUPT, "run %s: bad footer fields", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: bad footer fields", p);
 
     r->n = n;
     r->koffs = r->map + recs_off + RUN_REC_SIZE * n;
@@ -957,13 +957,13 @@ static int validate(run *r, const uint8_t *ft)
     uint64_t hot = recs_at + RUN_REC_SIZE * n + bloom_len;
     uint8_t *hotp;
     if (hot >= RUN_HOT_HUGE_MIN) {
-        r->hot_map = omen_huge_len((size_t)hot);
-        hotp = r->hot_alloc = omen_map_huge(r->hot_map);
+        r->hot_map = util_huge_len((size_t)hot);
+        hotp = r->hot_alloc = util_map_huge(r->hot_map);
     } else {
-        r->hot_alloc = omen_malloc((size_t)hot + 64);
+        r->hot_alloc = util_malloc((size_t)hot + 64);
         hotp = (uint8_t *)(((uintptr_t)r->hot_alloc + 63) & ~(uintptr_t)63);
     }
-    if (!r->hot_alloc) return omen_seterr(OMEN_NOMEM, "run %s: out of memory", p);
+    if (!r->hot_alloc) return util_seterr(OMEN_NOMEM, "run %s: out of memory", p);
     memcpy(hotp, r->map + slots_off, 8 * n);
     memcpy(hotp + recs_at, r->map + recs_off, RUN_REC_SIZE * n);
     memcpy(hotp + recs_at + RUN_REC_SIZE * n, r->map + bloom_off, bloom_len);
@@ -981,11 +981,11 @@ static int validate(run *r, const uint8_t *ft)
         (rc = check_crc(r, "block index", r->bindex, nblocks * RUN_BINDEX_SIZE, get_fixed32(ft + 148))))
         return rc;
     if (bloom_check_image(r->bloom, bloom_len) != OMEN_OK)
-        return omen_seterr(OMEN_CORRUPT, "run %s: %s", p, omen_last_error());
+        return util_seterr(OMEN_CORRUPT, "run %s: %s", p, omen_last_error());
     rc = lidx_deserialize(r->map + model_off, model_len, &r->model);
-    if (rc != OMEN_OK) return omen_seterr(rc, "run %s: model: %s", p, omen_last_error());
+    if (rc != OMEN_OK) return util_seterr(rc, "run %s: model: %s", p, omen_last_error());
     if (lidx_nkeys(r->model) != n)
-        return omen_seterr(OMEN_CORRUPT, "run %s: model covers %zu keys, run has %llu", p,
+        return util_seterr(OMEN_CORRUPT, "run %s: model covers %zu keys, run has %llu", p,
                            lidx_nkeys(r->model), (unsigned long long)n);
 
     /* Blocks tile the value section in order. */
@@ -999,12 +999,12 @@ static int validate(run *r, const uint8_t *ft)
             (uint64_t)plen + RUN_BLOCK_TRAILER > r->blocks_end - off || raw > RUN_MAX_RAW_BLOCK ||
             (type == OMEN_COMPRESS_NONE && raw != plen) ||
             (comp == OMEN_COMPRESS_NONE && type != OMEN_COMPRESS_NONE))
-            return omen_seterr(OMEN_CORRUPT, "run %s: block index entry %llu is invalid", p,
+            return util_seterr(OMEN_CORRUPT, "run %s: block index entry %llu is invalid", p,
                                (unsigned long long)b);
         expect = off + plen + RUN_BLOCK_TRAILER;
     }
     if (expect != r->blocks_end)
-        return omen_seterr(OMEN_CORRUPT, "run %s: value blocks do not fill their section", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: value blocks do not fill their section", p);
 
     /* Every record points inside the file.  The same pass fits the
      * value-offset hint of a raw run (see lmap.h): values are packed in
@@ -1023,24 +1023,24 @@ static int validate(run *r, const uint8_t *ft)
         int t = (int)(meta & 0xff);
         if ((t != RUN_TYPE_PUT && t != RUN_TYPE_DELETE) || klen > OMEN_MAX_KEY_LEN || koff > keys_len ||
             klen > keys_len - koff || (t == RUN_TYPE_DELETE && vlen) || klen < lcp_len)
-            return omen_seterr(OMEN_CORRUPT, "run %s: entry %llu is invalid", p, (unsigned long long)i);
+            return util_seterr(OMEN_CORRUPT, "run %s: entry %llu is invalid", p, (unsigned long long)i);
         if (vlen) {
             uint64_t off;
             int type;
             uint32_t plen, raw;
             if (vb >= nblocks)
-                return omen_seterr(OMEN_CORRUPT, "run %s: entry %llu names a missing block", p,
+                return util_seterr(OMEN_CORRUPT, "run %s: entry %llu names a missing block", p,
                                    (unsigned long long)i);
             block_info(r, vb, &off, &type, &plen, &raw);
             int bad = comp == OMEN_COMPRESS_NONE
                           ? (vpos < off || vpos > off + plen || vlen > off + plen - vpos)
                           : (vpos > raw || vlen > raw - vpos);
             if (bad)
-                return omen_seterr(OMEN_CORRUPT, "run %s: entry %llu value out of its block", p,
+                return util_seterr(OMEN_CORRUPT, "run %s: entry %llu value out of its block", p,
                                    (unsigned long long)i);
             if (vmap_on && lmap_add(&r->vmap, i, vpos) != OMEN_OK) {
                 lmap_free(&r->vmap);
-                omen_clearerr();
+                util_clearerr();
                 vmap_on = 0;
             }
         }
@@ -1049,7 +1049,7 @@ static int validate(run *r, const uint8_t *ft)
     }
     if (vmap_on) lmap_finish(&r->vmap);
     if (n && (smin != min_seq || smax != max_seq))
-        return omen_seterr(OMEN_CORRUPT, "run %s: sequence range does not match the footer", p);
+        return util_seterr(OMEN_CORRUPT, "run %s: sequence range does not match the footer", p);
     if (n) {
         size_t k0;
         r->lcp = key_at(r, 0, &k0);
@@ -1060,24 +1060,24 @@ static int validate(run *r, const uint8_t *ft)
 
 int run_open(const char *path, uint64_t file_number, block_cache *cache, run **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "run_open: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "run_open: NULL out");
     *out = NULL;
-    if (!path) return omen_seterr(OMEN_INVALID, "run_open: NULL path");
-    run *r = omen_calloc(1, sizeof *r);
-    if (!r) return omen_seterr(OMEN_NOMEM, "run_open: out of memory");
+    if (!path) return util_seterr(OMEN_INVALID, "run_open: NULL path");
+    run *r = util_calloc(1, sizeof *r);
+    if (!r) return util_seterr(OMEN_NOMEM, "run_open: out of memory");
     r->number = file_number;
     r->cache = cache;
-    r->path = omen_strdup(path);
+    r->path = util_strdup(path);
     fio_file *f = NULL;
     int rc;
     if (!r->path) {
-        rc = omen_seterr(OMEN_NOMEM, "run_open: out of memory");
+        rc = util_seterr(OMEN_NOMEM, "run_open: out of memory");
         goto fail;
     }
     if ((rc = fio_open(path, FIO_READ, &f)) != OMEN_OK) goto fail;
     if ((rc = fio_size(f, &r->size)) != OMEN_OK) goto fail;
     if (r->size < RUN_HEADER_SIZE + RUN_FOOTER_SIZE) {
-        rc = omen_seterr(OMEN_CORRUPT, "run %s: file too short (%llu bytes)", path,
+        rc = util_seterr(OMEN_CORRUPT, "run %s: file too short (%llu bytes)", path,
                          (unsigned long long)r->size);
         goto fail;
     }
@@ -1091,27 +1091,27 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
     f = NULL;
     const uint8_t *ft = r->map + r->size - RUN_FOOTER_SIZE;
     if (memcmp(r->map, RUN_MAGIC, 8) != 0 || memcmp(ft + 168, RUN_MAGIC, 8) != 0) {
-        rc = omen_seterr(OMEN_CORRUPT, "run %s: bad magic (not a run file, or truncated)", path);
+        rc = util_seterr(OMEN_CORRUPT, "run %s: bad magic (not a run file, or truncated)", path);
         goto fail;
     }
     uint32_t hv = get_fixed32(r->map + 8), fv = get_fixed32(ft + 160);
     if (crc32c_mask(crc32c(0, ft, 156)) != get_fixed32(ft + 156) && !run_test_skip_checksums) {
-        rc = omen_seterr(OMEN_CORRUPT, "run %s: footer checksum mismatch", path);
+        rc = util_seterr(OMEN_CORRUPT, "run %s: footer checksum mismatch", path);
         goto fail;
     }
     if (hv != fv || get_fixed32(r->map + 12) != 0) {
-        rc = omen_seterr(OMEN_CORRUPT, "run %s: header does not match footer", path);
+        rc = util_seterr(OMEN_CORRUPT, "run %s: header does not match footer", path);
         goto fail;
     }
     if (fv == 0 || fv > RUN_VERSION) {
-        rc = omen_seterr(fv > RUN_VERSION ? OMEN_VERSION : OMEN_CORRUPT,
+        rc = util_seterr(fv > RUN_VERSION ? OMEN_VERSION : OMEN_CORRUPT,
                          "run %s: unsupported format version %u", path, fv);
         goto fail;
     }
     if ((rc = validate(r, ft)) != OMEN_OK) goto fail;
-    r->verified = omen_calloc(r->nblocks / 64 + 1, sizeof *r->verified);
+    r->verified = util_calloc(r->nblocks / 64 + 1, sizeof *r->verified);
     if (!r->verified) {
-        rc = omen_seterr(OMEN_NOMEM, "run_open: out of memory");
+        rc = util_seterr(OMEN_NOMEM, "run_open: out of memory");
         goto fail;
     }
     *out = r;
@@ -1129,7 +1129,7 @@ void run_close(run *r)
     lidx_free(r->model);
     lmap_free(&r->vmap);
     if (r->hot_map)
-        omen_unmap_huge(r->hot_alloc, r->hot_map);
+        util_unmap_huge(r->hot_alloc, r->hot_map);
     else
         omen_free(r->hot_alloc);
     omen_free(r->verified);
@@ -1260,8 +1260,8 @@ static inline uint64_t find_key(const run *r, const uint8_t *q, size_t qlen)
 int run_vdst_put(const run_vdst *d, const void *src, size_t len, size_t *vlen)
 {
     if (d->val) {
-        void *p = omen_malloc(len ? len : 1);
-        if (!p) return omen_seterr(OMEN_NOMEM, "out of memory copying a %zu-byte value", len);
+        void *p = util_malloc(len ? len : 1);
+        if (!p) return util_seterr(OMEN_NOMEM, "out of memory copying a %zu-byte value", len);
         if (len) memcpy(p, src, len);
         *d->val = p;
     } else if (len && d->cap) {
@@ -1298,7 +1298,7 @@ int run_get_to(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *se
 {
     if (vlen) *vlen = 0;
     if (d && d->val) *d->val = NULL;
-    if (!r || (klen && !key)) return omen_seterr(OMEN_INVALID, "run_get: bad argument");
+    if (!r || (klen && !key)) return util_seterr(OMEN_INVALID, "run_get: bad argument");
     uint64_t n = r->n;
     uint64_t i = find_key(r, key, klen);
     /* Older versions follow; the slot and record tell where they end
@@ -1328,14 +1328,14 @@ int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, 
 int run_get_into(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,
                  void *buf, size_t cap, size_t *vlen)
 {
-    if (!buf && cap) return omen_seterr(OMEN_INVALID, "run_get_into: NULL buffer of %zu bytes", cap);
+    if (!buf && cap) return util_seterr(OMEN_INVALID, "run_get_into: NULL buffer of %zu bytes", cap);
     run_vdst d = {NULL, buf, cap};
     return run_get_to(r, key, klen, snap, seq, type, &d, vlen);
 }
 
 int run_latest_seq(run *r, const void *key, size_t klen, uint64_t *seq)
 {
-    if (!r || (klen && !key)) return omen_seterr(OMEN_INVALID, "run_latest_seq: bad argument");
+    if (!r || (klen && !key)) return util_seterr(OMEN_INVALID, "run_latest_seq: bad argument");
     uint64_t i = find_key(r, key, klen);
     if (i >= r->n) return OMEN_NOTFOUND;
     if (seq) *seq = ld64(rec_at(r, i)) >> 8;
@@ -1358,11 +1358,11 @@ struct run_iter {
 
 int run_iter_new(run *r, run_iter **out)
 {
-    if (!out) return omen_seterr(OMEN_INVALID, "run_iter_new: NULL out");
+    if (!out) return util_seterr(OMEN_INVALID, "run_iter_new: NULL out");
     *out = NULL;
-    if (!r) return omen_seterr(OMEN_INVALID, "run_iter_new: NULL run");
-    run_iter *it = omen_calloc(1, sizeof *it);
-    if (!it) return omen_seterr(OMEN_NOMEM, "run_iter_new: out of memory");
+    if (!r) return util_seterr(OMEN_INVALID, "run_iter_new: NULL run");
+    run_iter *it = util_calloc(1, sizeof *it);
+    if (!it) return util_seterr(OMEN_NOMEM, "run_iter_new: out of memory");
     it->r = r;
     it->i = r->n;
     it->cur_block = UINT64_MAX;
@@ -1469,7 +1469,7 @@ int run_iter_value(run_iter *it, const void **val, size_t *vlen)
     static const uint8_t empty[1];
     if (val) *val = NULL;
     if (vlen) *vlen = 0;
-    if (!iter_ok(it) || !val) return omen_seterr(OMEN_INVALID, "run_iter_value: not valid");
+    if (!iter_ok(it) || !val) return util_seterr(OMEN_INVALID, "run_iter_value: not valid");
     run *r = it->r;
     const uint8_t *rec = rec_at(r, it->i);
     uint32_t len = ld32(rec + 24);
@@ -1538,7 +1538,7 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
 {
     struct vctx v = {report, ctx, OMEN_OK, 0};
     run *r = NULL;
-    if (!path) return omen_seterr(OMEN_INVALID, "run_verify: NULL path");
+    if (!path) return util_seterr(OMEN_INVALID, "run_verify: NULL path");
     int rc = run_open(path, 0, NULL, &r);
     if (rc != OMEN_OK) {
         finding(&v, rc, "%s", omen_last_error());
@@ -1621,6 +1621,6 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
         report(ctx, line);
     }
     run_close(r);
-    if (v.rc != OMEN_OK) omen_seterr(v.rc, "run %s: verification found %d problem(s)", path, v.findings);
+    if (v.rc != OMEN_OK) util_seterr(v.rc, "run %s: verification found %d problem(s)", path, v.findings);
     return v.rc;
 }

@@ -60,7 +60,7 @@ typedef struct run_opts {
 } run_opts;
 
 /* What a finished run holds.  smallest/largest are the smallest and largest
- * USER keys, malloc'ed (omen_malloc; NULL when the run is empty); release
+ * USER keys, malloc'ed (util_malloc; NULL when the run is empty); release
  * with run_meta_clear. */
 typedef struct run_meta {
     uint64_t entries, file_size, min_seq, max_seq, index_bytes, filter_bytes;

@@ -67,10 +67,10 @@ static void make_file_header(uint8_t h[WAL_FILE_HEADER_SIZE])
 static char *dir_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    if (!slash) return omen_strdup(".");
-    if (slash == path) return omen_strdup("/");
+    if (!slash) return util_strdup(".");
+    if (slash == path) return util_strdup("/");
     size_t n = (size_t)(slash - path);
-    char *d = omen_malloc(n + 1);
+    char *d = util_malloc(n + 1);
     if (d) {
         memcpy(d, path, n);
         d[n] = 0;
@@ -88,7 +88,7 @@ static int fail(wal_writer *w, int rc)
 
 static int failed_err(const wal_writer *w)
 {
-    return omen_seterr(OMEN_IO, "wal: %s: log unusable after an earlier failure (%s)",
+    return util_seterr(OMEN_IO, "wal: %s: log unusable after an earlier failure (%s)",
                        fio_file_path(w->f), w->failmsg);
 }
 
@@ -104,10 +104,10 @@ static void reserve(wal_writer *w, uint64_t need)
         w->alloc_end = end;
         /* Appends inside the reserved space become memory copies (no
          * write(2) per record); if mapping fails they just stay writes. */
-        if (fio_map_window(w->f, w->size, end - w->size) != OMEN_OK) omen_clearerr();
+        if (fio_map_window(w->f, w->size, end - w->size) != OMEN_OK) util_clearerr();
     } else {
         w->prealloc = 0;
-        omen_clearerr();
+        util_clearerr();
     }
 }
 
@@ -121,20 +121,20 @@ static void zero_ahead(wal_writer *w, uint64_t need)
     uint64_t end = from + WAL_ZERO_AHEAD;
     if (end < need) end = need;
     if (end > w->alloc_end) end = w->alloc_end;
-    if (from < end && fio_write_zeros(w->f, from, end - from) != OMEN_OK) omen_clearerr();
+    if (from < end && fio_write_zeros(w->f, from, end - from) != OMEN_OK) util_clearerr();
     w->zero_end = end; /* after a failure: retried past this point only */
 }
 
 int wal_writer_open(const char *path, wal_writer **out)
 {
     if (out) *out = NULL;
-    if (!path || !out) return omen_seterr(OMEN_INVALID, "wal_writer_open: NULL argument");
-    wal_writer *w = omen_calloc(1, sizeof *w);
+    if (!path || !out) return util_seterr(OMEN_INVALID, "wal_writer_open: NULL argument");
+    wal_writer *w = util_calloc(1, sizeof *w);
     char *dir = dir_of(path);
     if (!w || !dir) {
         omen_free(w);
         omen_free(dir);
-        return omen_seterr(OMEN_NOMEM, "wal: out of memory opening %s", path);
+        return util_seterr(OMEN_NOMEM, "wal: out of memory opening %s", path);
     }
     w->dir = dir;
     int rc = fio_open(path, FIO_READ | FIO_WRITE | FIO_CREATE | FIO_EXCL, &w->f);
@@ -162,7 +162,7 @@ int wal_writer_open(const char *path, wal_writer **out)
         fio_unlink(path);
         omen_free(dir);
         omen_free(w);
-        return omen_seterr(rc, "%s", saved);
+        return util_seterr(rc, "%s", saved);
     }
     *out = w;
     return OMEN_OK;
@@ -171,15 +171,15 @@ int wal_writer_open(const char *path, wal_writer **out)
 static int append_v(wal_writer *w, const struct iovec *iov, int iovcnt, int synced)
 {
     if (!w || iovcnt < 0 || (!iov && iovcnt))
-        return omen_seterr(OMEN_INVALID, "wal_append_v: bad argument");
+        return util_seterr(OMEN_INVALID, "wal_append_v: bad argument");
     if (w->failed) return failed_err(w);
     uint64_t len = 0;
     for (int i = 0; i < iovcnt; i++) {
         if (!iov[i].iov_base && iov[i].iov_len)
-            return omen_seterr(OMEN_INVALID, "wal_append_v: NULL piece");
+            return util_seterr(OMEN_INVALID, "wal_append_v: NULL piece");
         len += iov[i].iov_len;
         if (len > WAL_MAX_RECORD)
-            return omen_seterr(OMEN_TOOBIG, "wal: %s: record larger than %u bytes",
+            return util_seterr(OMEN_TOOBIG, "wal: %s: record larger than %u bytes",
                                fio_file_path(w->f), WAL_MAX_RECORD);
     }
     uint8_t h[WAL_RECORD_HEADER_SIZE];
@@ -192,8 +192,8 @@ static int append_v(wal_writer *w, const struct iovec *iov, int iovcnt, int sync
     struct iovec small[16];
     struct iovec *v = small;
     if (iovcnt + 1 > (int)(sizeof small / sizeof small[0])) {
-        v = omen_malloc(sizeof *v * ((size_t)iovcnt + 1));
-        if (!v) return omen_seterr(OMEN_NOMEM, "wal: out of memory appending");
+        v = util_malloc(sizeof *v * ((size_t)iovcnt + 1));
+        if (!v) return util_seterr(OMEN_NOMEM, "wal: out of memory appending");
     }
     reserve(w, w->size + sizeof h + len);
     if (synced) zero_ahead(w, w->size + sizeof h + len);
@@ -220,14 +220,14 @@ int wal_append_synced_v(wal_writer *w, const struct iovec *iov, int iovcnt)
 
 int wal_append(wal_writer *w, const void *rec, size_t len)
 {
-    if (!rec && len) return omen_seterr(OMEN_INVALID, "wal_append: NULL record");
+    if (!rec && len) return util_seterr(OMEN_INVALID, "wal_append: NULL record");
     struct iovec v = {.iov_base = (void *)rec, .iov_len = len};
     return wal_append_v(w, &v, 1);
 }
 
 int wal_sync(wal_writer *w)
 {
-    if (!w) return omen_seterr(OMEN_INVALID, "wal_sync: NULL writer");
+    if (!w) return util_seterr(OMEN_INVALID, "wal_sync: NULL writer");
     if (w->failed) return failed_err(w);
     int rc = fio_sync(w->f);
     if (rc) return fail(w, OMEN_IO);
@@ -249,7 +249,7 @@ int wal_writer_close(wal_writer *w)
     if (!w) return OMEN_OK;
     /* A closed log ends at its last record (the reserved zeros would read
      * as a torn tail); best effort, since zeros after it are harmless. */
-    if (!w->failed && w->alloc_end > w->size && fio_truncate(w->f, w->size) != OMEN_OK) omen_clearerr();
+    if (!w->failed && w->alloc_end > w->size && fio_truncate(w->f, w->size) != OMEN_OK) util_clearerr();
     int rc = fio_close(w->f);
     omen_free(w->dir);
     omen_free(w);
@@ -284,7 +284,7 @@ int wal_replay_buf(const void *buf, size_t len, int (*fn)(void *ctx, const void 
     if (!tail_state) tail_state = &tdummy;
     *valid_len = 0;
     *tail_state = WAL_TAIL_CLEAN;
-    if ((!buf && len) || !fn) return omen_seterr(OMEN_INVALID, "wal_replay: bad argument");
+    if ((!buf && len) || !fn) return util_seterr(OMEN_INVALID, "wal_replay: bad argument");
     const uint8_t *p = buf;
 
     uint8_t h[WAL_FILE_HEADER_SIZE];
@@ -292,17 +292,17 @@ int wal_replay_buf(const void *buf, size_t len, int (*fn)(void *ctx, const void 
     if (len < WAL_FILE_HEADER_SIZE) {
         /* A crash right after creating the log; anything else is foreign. */
         if (len && memcmp(p, h, len) != 0)
-            return omen_seterr(OMEN_CORRUPT, "wal: damaged or foreign file header (%zu bytes)", len);
+            return util_seterr(OMEN_CORRUPT, "wal: damaged or foreign file header (%zu bytes)", len);
         *tail_state = WAL_TAIL_TORN;
         return OMEN_OK;
     }
     if (memcmp(p, WAL_MAGIC, 8) != 0)
-        return omen_seterr(OMEN_CORRUPT, "wal: bad magic: not an OmenDB log");
+        return util_seterr(OMEN_CORRUPT, "wal: bad magic: not an OmenDB log");
     if (crc32c_mask(crc32c(0, p, 12)) != get_fixed32(p + 12))
-        return omen_seterr(OMEN_CORRUPT, "wal: file header checksum mismatch");
+        return util_seterr(OMEN_CORRUPT, "wal: file header checksum mismatch");
     uint32_t version = get_fixed32(p + 8);
     if (version != WAL_VERSION)
-        return omen_seterr(OMEN_VERSION, "wal: format version %u unsupported (this build reads %u)",
+        return util_seterr(OMEN_VERSION, "wal: format version %u unsupported (this build reads %u)",
                            version, WAL_VERSION);
 
     size_t off = WAL_FILE_HEADER_SIZE;
@@ -348,7 +348,7 @@ int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t le
 {
     if (valid_len) *valid_len = 0;
     if (tail_state) *tail_state = WAL_TAIL_CLEAN;
-    if (!path || !fn) return omen_seterr(OMEN_INVALID, "wal_replay: NULL argument");
+    if (!path || !fn) return util_seterr(OMEN_INVALID, "wal_replay: NULL argument");
     fio_file *f;
     int rc = fio_open(path, FIO_READ, &f);
     if (rc) return rc;
@@ -356,7 +356,7 @@ int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t le
     rc = fio_size(f, &size);
     if (rc) goto out;
     if (size > (uint64_t)SIZE_MAX) {
-        rc = omen_seterr(OMEN_INVALID, "wal: %s too large to map", path);
+        rc = util_seterr(OMEN_INVALID, "wal: %s too large to map", path);
         goto out;
     }
     const void *map = NULL;
@@ -366,9 +366,9 @@ int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t le
          * real, so the allocation is bounded by what is on disk). */
         map = NULL;
         size_t got;
-        copy = omen_malloc((size_t)size);
+        copy = util_malloc((size_t)size);
         if (!copy) {
-            rc = omen_seterr(OMEN_NOMEM, "wal: out of memory reading %s", path);
+            rc = util_seterr(OMEN_NOMEM, "wal: out of memory reading %s", path);
             goto out;
         }
         rc = fio_pread(f, copy, (size_t)size, 0, &got);
@@ -388,7 +388,7 @@ int wal_replay(const char *path, int (*fn)(void *ctx, const void *rec, size_t le
     if (rc == OMEN_CORRUPT || rc == OMEN_VERSION) {
         char saved[400];
         snprintf(saved, sizeof saved, "%s", omen_last_error());
-        omen_seterr(rc, "%s: %s", path, saved);
+        util_seterr(rc, "%s: %s", path, saved);
     }
     if (map) fio_munmap(map, size);
     omen_free(copy);

@@ -36,7 +36,7 @@ const char *omen_last_error(void)
     return last_msg[0] ? last_msg : "no error";
 }
 
-void omen_clearerr(void)
+void util_clearerr(void)
 {
     last_msg[0] = 0;
 }
@@ -51,7 +51,7 @@ static void vset(int code, int errno_value, const char *fmt, va_list ap)
     (void)code;
 }
 
-int omen_seterr(int code, const char *fmt, ...)
+int util_seterr(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -60,7 +60,7 @@ int omen_seterr(int code, const char *fmt, ...)
     return code;
 }
 
-int omen_seterr_errno(int code, int errno_value, const char *fmt, ...)
+int util_seterr_errno(int code, int errno_value, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

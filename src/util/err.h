@@ -3,7 +3,7 @@
  *
  * Every internal function that fails returns an OMEN_* code and, where the
  * code alone would leave the user guessing (which file, which offset), sets
- * a message with omen_seterr().  The message is thread-local so concurrent
+ * a message with util_seterr().  The message is thread-local so concurrent
  * callers never see each other's errors.
  */
 #ifndef OMEN_ERR_H
@@ -12,11 +12,11 @@
 #include "omendb.h"
 
 /* Record a formatted detail message for this thread; returns code so that
- * callers can write `return omen_seterr(OMEN_CORRUPT, "...", ...)`. */
-int omen_seterr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ * callers can write `return util_seterr(OMEN_CORRUPT, "...", ...)`. */
+int util_seterr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Same, appending ": strerror(errno_value)". */
-int omen_seterr_errno(int code, int errno_value, const char *fmt, ...)
+int util_seterr_errno(int code, int errno_value, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void omen_clearerr(void);
+void util_clearerr(void);
 
 #endif

@@ -33,12 +33,12 @@ static int should_fail(void)
     return 0;
 }
 
-void omen_mem_fail_after(long countdown)
+void util_mem_fail_after(long countdown)
 {
     atomic_store(&fail_countdown, countdown);
 }
 
-unsigned long omen_mem_failures(void)
+unsigned long util_mem_failures(void)
 {
     return atomic_exchange(&fail_count, 0);
 }
@@ -50,19 +50,19 @@ static inline int should_fail(void)
 }
 #endif
 
-void *omen_malloc(size_t n)
+void *util_malloc(size_t n)
 {
     if (should_fail()) return NULL;
     return malloc(n ? n : 1);
 }
 
-void *omen_calloc(size_t count, size_t size)
+void *util_calloc(size_t count, size_t size)
 {
     if (should_fail()) return NULL;
     return calloc(count ? count : 1, size ? size : 1);
 }
 
-void *omen_realloc(void *p, size_t n)
+void *util_realloc(void *p, size_t n)
 {
     if (should_fail()) return NULL;
     return realloc(p, n ? n : 1);
@@ -73,36 +73,36 @@ void omen_free(void *p)
     free(p);
 }
 
-char *omen_strdup(const char *s)
+char *util_strdup(const char *s)
 {
-    return omen_memdup(s, strlen(s) + 1);
+    return util_memdup(s, strlen(s) + 1);
 }
 
-void *omen_memdup(const void *p, size_t n)
+void *util_memdup(const void *p, size_t n)
 {
-    void *q = omen_malloc(n);
+    void *q = util_malloc(n);
     if (q && n) memcpy(q, p, n);
     return q;
 }
 
-void *omen_map_huge(size_t len)
+void *util_map_huge(size_t len)
 {
     if (should_fail()) return NULL;
     /* Over-map by one huge page, then trim to the aligned middle. */
     unsigned char *p =
-        mmap(NULL, len + OMEN_HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        mmap(NULL, len + UTIL_HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
     unsigned char *a =
-        (unsigned char *)(((uintptr_t)p + OMEN_HUGE_PAGE - 1) & ~(uintptr_t)(OMEN_HUGE_PAGE - 1));
+        (unsigned char *)(((uintptr_t)p + UTIL_HUGE_PAGE - 1) & ~(uintptr_t)(UTIL_HUGE_PAGE - 1));
     if (a > p) munmap(p, (size_t)(a - p));
-    if (p + OMEN_HUGE_PAGE > a) munmap(a + len, (size_t)(p + OMEN_HUGE_PAGE - a));
+    if (p + UTIL_HUGE_PAGE > a) munmap(a + len, (size_t)(p + UTIL_HUGE_PAGE - a));
 #ifdef MADV_HUGEPAGE
     (void)madvise(a, len, MADV_HUGEPAGE); /* a hint: fine if refused */
 #endif
     return a;
 }
 
-void omen_unmap_huge(void *p, size_t len)
+void util_unmap_huge(void *p, size_t len)
 {
     if (p) munmap(p, len);
 }

@@ -3,7 +3,7 @@
  *
  * All engine allocations go through these so that fault-injection tests (in
  * the testing build) can make the Nth allocation fail and check that the engine reports OMEN_NOMEM
- * cleanly (no crash, no leak).  Memory from omen_malloc is released with
+ * cleanly (no crash, no leak).  Memory from util_malloc is released with
  * omen_free (which is also the public release call for returned buffers).
  */
 #ifndef OMEN_MEM_H
@@ -11,35 +11,35 @@
 
 #include <stddef.h>
 
-void *omen_malloc(size_t n);
-void *omen_calloc(size_t count, size_t size);
-void *omen_realloc(void *p, size_t n);
-char *omen_strdup(const char *s);
-void *omen_memdup(const void *p, size_t n);
+void *util_malloc(size_t n);
+void *util_calloc(size_t count, size_t size);
+void *util_realloc(void *p, size_t n);
+char *util_strdup(const char *s);
+void *util_memdup(const void *p, size_t n);
 
-/* Zeroed anonymous memory of len bytes (a multiple of OMEN_HUGE_PAGE:
- * round with omen_huge_len), aligned to OMEN_HUGE_PAGE and marked for
+/* Zeroed anonymous memory of len bytes (a multiple of UTIL_HUGE_PAGE:
+ * round with util_huge_len), aligned to UTIL_HUGE_PAGE and marked for
  * transparent huge pages: for big regions that are hit at random (memtable
  * arenas and filters, sorted runs' hot copies, large learned-index models),
  * where a 4 KiB page per hop would add a TLB miss to each cache miss.  NULL
- * on failure (or an injected one).  Released with omen_unmap_huge(p, len). */
-#define OMEN_HUGE_PAGE ((size_t)2 << 20)
-void *omen_map_huge(size_t len);
-void omen_unmap_huge(void *p, size_t len);
+ * on failure (or an injected one).  Released with util_unmap_huge(p, len). */
+#define UTIL_HUGE_PAGE ((size_t)2 << 20)
+void *util_map_huge(size_t len);
+void util_unmap_huge(void *p, size_t len);
 
 /* n bytes rounded up to whole huge pages: the length to map. */
-static inline size_t omen_huge_len(size_t n)
+static inline size_t util_huge_len(size_t n)
 {
-    return (n + OMEN_HUGE_PAGE - 1) & ~(OMEN_HUGE_PAGE - 1);
+    return (n + UTIL_HUGE_PAGE - 1) & ~(UTIL_HUGE_PAGE - 1);
 }
 
 #ifdef OMEN_TESTING
 /* Fault injection, in the testing build only (docs/testing.md): after
  * `countdown` more successful allocations, every allocation fails until
- * reset with -1.  omen_mem_failures returns the number of allocations that
+ * reset with -1.  util_mem_failures returns the number of allocations that
  * failed since its last call. */
-void omen_mem_fail_after(long countdown);
-unsigned long omen_mem_failures(void);
+void util_mem_fail_after(long countdown);
+unsigned long util_mem_failures(void);
 #endif
 
 #endif

@@ -13,7 +13,7 @@
  * system calls so their bookkeeping is atomic with them; data operations
  * (read, write, sync) run their system calls outside it.
  * This is test infrastructure: its own bookkeeping uses plain malloc so
- * that omen_mem_fail_after() only hits the engine.
+ * that util_mem_fail_after() only hits the engine.
  */
 #include "support/fio_fault.h"
 
@@ -233,7 +233,7 @@ static int inject_locked(int kind, const char *what, const char *path)
     nmatch++;
     if (nmatch == armed_n || (nmatch > armed_n && (armed_flags & FIO_FAULT_STICKY))) {
         nfail++;
-        omen_seterr_errno(OMEN_IO, EIO, "fio: injected fault: %s %s", what, path);
+        util_seterr_errno(OMEN_IO, EIO, "fio: injected fault: %s %s", what, path);
         return (armed_flags & FIO_FAULT_PARTIAL) ? 3 : 1;
     }
     return 0;
@@ -307,7 +307,7 @@ static int ff_pwrite(fio_file *f, const void *buf, size_t n, uint64_t off)
             snprintf(saved, sizeof saved, "%s", omen_last_error());
             note_write(f, off);
             px()->pwrite(f, buf, n / 2, off);
-            omen_seterr(OMEN_IO, "%s", saved);
+            util_seterr(OMEN_IO, "%s", saved);
         }
         return OMEN_IO;
     }
@@ -336,7 +336,7 @@ static int ff_appendv(fio_file *f, const struct iovec *iov, int iovcnt)
             snprintf(saved, sizeof saved, "%s", omen_last_error());
             note_write(f, fio_file_end(f));
             if (k) px()->appendv(f, v, k);
-            omen_seterr(OMEN_IO, "%s", saved);
+            util_seterr(OMEN_IO, "%s", saved);
             free(v);
         }
         return OMEN_IO;
@@ -379,7 +379,7 @@ static int ff_sync(fio_file *f)
     struct stat st;
     /* Size first: bytes appended while fdatasync runs are not known durable. */
     if (fstat(fio_file_fd(f), &st) != 0)
-        return omen_seterr_errno(OMEN_IO, errno, "fio: fstat %s", fio_file_path(f));
+        return util_seterr_errno(OMEN_IO, errno, "fio: fstat %s", fio_file_path(f));
     pthread_mutex_lock(&mu);
     ino_ent *e0 = ino_find(st.st_dev, st.st_ino);
     uint64_t gen = e0 ? e0->wgen : 0;
@@ -423,7 +423,7 @@ static int ff_rename(const char *from, const char *to)
     nt = norm(to);
     struct stat st;
     if (lstat(to, &st) == 0 && !(backup = make_backup(nt))) {
-        rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: cannot keep undo link for %s", to);
+        rc = util_seterr_errno(OMEN_IO, errno, "fio fault env: cannot keep undo link for %s", to);
         goto out;
     }
     rc = px()->rename(from, to);
@@ -456,7 +456,7 @@ static int ff_unlink(const char *path)
     np = norm(path);
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && !(backup = make_backup(np))) {
-        rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: cannot keep undo link for %s", path);
+        rc = util_seterr_errno(OMEN_IO, errno, "fio fault env: cannot keep undo link for %s", path);
         goto out;
     }
     rc = px()->unlink(path);
@@ -671,16 +671,16 @@ static int lose_tail(const char *path, uint64_t size, uint64_t synced, uint64_t 
     uint64_t keep = from;
     if (mode == FIO_POWER_TEAR || mode == FIO_POWER_SCRAMBLE) keep = from + rnd() % (size - from + 1);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return omen_seterr_errno(OMEN_IO, errno, "fio fault env: open %s", path);
+    if (fd < 0) return util_seterr_errno(OMEN_IO, errno, "fio fault env: open %s", path);
     int rc = OMEN_OK;
     uint64_t end = keep > synced ? keep : synced;
     if (ftruncate(fd, (off_t)end) != 0)
-        rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: truncate %s", path);
+        rc = util_seterr_errno(OMEN_IO, errno, "fio fault env: truncate %s", path);
     static const unsigned char zeros[512];
     for (uint64_t a = keep; rc == OMEN_OK && a < end;) {
         size_t chunk = end - a < sizeof zeros ? (size_t)(end - a) : sizeof zeros;
         if (pwrite(fd, zeros, chunk, (off_t)a) != (ssize_t)chunk)
-            rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: zero %s", path);
+            rc = util_seterr_errno(OMEN_IO, errno, "fio fault env: zero %s", path);
         a += chunk;
     }
     if (rc == OMEN_OK && mode == FIO_POWER_SCRAMBLE && keep > from) {
@@ -692,7 +692,7 @@ static int lose_tail(const char *path, uint64_t size, uint64_t synced, uint64_t 
             unsigned char junk[512];
             for (size_t i = 0; i < sizeof junk; i++) junk[i] = (unsigned char)rnd();
             if (pwrite(fd, junk, (size_t)(b - a), (off_t)a) != (ssize_t)(b - a)) {
-                rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: scramble %s", path);
+                rc = util_seterr_errno(OMEN_IO, errno, "fio fault env: scramble %s", path);
                 break;
             }
         }
@@ -712,17 +712,17 @@ int fio_fault_power_loss(int mode)
         switch (p->kind) {
         case P_CREATE:
             if (unlink(p->path) != 0 && errno != ENOENT && !rc)
-                rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: undo create %s", p->path);
+                rc = util_seterr_errno(OMEN_IO, errno, "fio fault env: undo create %s", p->path);
             break;
         case P_RENAME:
             if (rename(p->path2, p->path) != 0 && errno != ENOENT && !rc)
-                rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: undo rename %s", p->path2);
+                rc = util_seterr_errno(OMEN_IO, errno, "fio fault env: undo rename %s", p->path2);
             if (p->backup && rename(p->backup, p->path2) != 0 && !rc)
-                rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: restore %s", p->path2);
+                rc = util_seterr_errno(OMEN_IO, errno, "fio fault env: restore %s", p->path2);
             break;
         case P_UNLINK:
             if (p->backup && rename(p->backup, p->path) != 0 && !rc)
-                rc = omen_seterr_errno(OMEN_IO, errno, "fio fault env: restore %s", p->path);
+                rc = util_seterr_errno(OMEN_IO, errno, "fio fault env: restore %s", p->path);
             break;
         }
         pend_free(p, 1); /* backup already renamed away unless restore failed */

@@ -14,7 +14,7 @@
  *    write failure first writes the first half of its bytes (ENOSPC mid-
  *    write).  An injected failure has no other effect: a failed fsync leaves
  *    the data unsynced, a failed rename renames nothing.  Allocation failures
- *    are separate: omen_mem_fail_after() in util/mem.h.
+ *    are separate: util_mem_fail_after() in util/mem.h.
  *    The crash-test loop: for N = 1, 2, ...: arm (kinds, N, STICKY), run the
  *    workload, stop at its first error, close, fio_fault_power_loss(),
  *    fio_fault_fail_nth(0, 0, 0), reopen, check invariants; finish when
