@@ -3,16 +3,7 @@
 # Everything it needs is in those C APIs, so there are no C++ shims; -lstdc++
 # because librocksdb/libleveldb are C++ libraries linked by the C driver.
 #
-# A program from a directory: bench/kv_bench/*.c (the harness and one
-# adapter per engine) -> $(B)/bench/kv_bench.
-KV_BENCH_SRC := $(sort $(wildcard bench/kv_bench/*.c))
-KV_BENCH_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(KV_BENCH_SRC))
+# A program from a directory (the Makefile's DIR_PROGRAM rule):
+# bench/kv_bench/*.c (the harness and one adapter per engine) ->
+# $(B)/bench/kv_bench.
 kv_bench_LIBS := -lrocksdb -lleveldb -llmdb -lsqlite3 -lstdc++
-
-bench: $(B)/bench/kv_bench
-
-$(B)/bench/kv_bench: $(KV_BENCH_OBJ) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(KV_BENCH_OBJ) -o $@ $(LIB_A) $(LDFLAGS) $(kv_bench_LIBS) $(LIBS)
-
--include $(KV_BENCH_OBJ:.o=.d)

@@ -1,14 +1,8 @@
-# The omendb command-line shell, built from the files of tools/omendb/
+# The omendb command-line shell, built from the files of tools/omendb/ by
+# the Makefile's DIR_PROGRAM rule
 # (line editing via libedit), and its pytest suite hooked into `make test`
 # through test-extra.
 omendb_LIBS := -ledit
-OMENDB_SRC  := $(sort $(wildcard tools/omendb/*.c))
-
-tools: $(B)/omendb
-
-$(B)/omendb: $(OMENDB_SRC) $(wildcard tools/omendb/*.h) $(LIB_A)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itools/omendb $(OMENDB_SRC) -o $@ $(LIB_A) $(LDFLAGS) $(omendb_LIBS) $(LIBS)
 
 .PHONY: test-shell
 test-extra: test-shell
