@@ -1547,11 +1547,13 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
         if (!q8) rc = omen_seterr(OMEN_NOMEM, "%s: out of memory", fn);
     }
     int rs = hnsw_read_begin(g);
-    if (q8) vquant_encode(&g->q, q, q8, vs->o.dim);
+    /* The quantizer is trained before the first node goes live: read the
+     * count first, so the scale read below is the trained one. */
+    uint64_t live = atomic_load(&g->live);
+    if (q8 && live) vquant_encode(&g->q, q, q8, vs->o.dim);
     hn_query hq = {q, q8};
     hn_cand *c = NULL;
     size_t nc = 0;
-    uint64_t live = atomic_load(&g->live);
     int scan = 0;
     if (!rc && f) {
         /* Selective filter: the graph would wander far for few matches;
