@@ -1,0 +1,560 @@
+/*
+ * t_set.c -- set commands.  A set is one sub-key per member (family
+ * KS_FAM_SET, empty value), ordered by member bytes, plus its key's
+ * metadata holding the member count.  SISMEMBER is one point read;
+ * SMEMBERS/SSCAN are range scans; SUNION merges the members' ordered scans;
+ * SINTER walks the smallest set and probes the others; SDIFF walks the
+ * first and probes the rest.
+ *
+ * An ordered store has no "element at a random rank" in O(1): SPOP and
+ * SRANDMEMBER walk to random ranks (one element: from the nearer end, so
+ * n/4 steps on average; several: one scan selecting each member with the
+ * probability that leaves the sample uniform).
+ */
+#include "server/t_set.h"
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/coll.h"
+#include "server/commands.h"
+#include "server/networking.h"
+#include "server/util.h"
+
+static int is_member(const ks_meta *m, const void *e, size_t el)
+{
+    const char *v;
+    size_t vl;
+    int rc = ks_sub_get(m->gen, KS_FAM_SET, e, el, &v, &vl);
+    return rc == OMEN_OK ? 1 : rc == OMEN_NOTFOUND ? 0 : -rc;
+}
+
+static void saddCommand(client *c)
+{
+    if (coll_check_elems(c, 2, 1, KS_MAX_ELEM)) return;
+    ks_meta m, old;
+    int r = coll_lookup(c, &c->argv[1], OBJ_SET, &m);
+    if (r < 0) return;
+    if (r == 0) coll_init(&m, OBJ_SET);
+    old = m;
+    long long added = 0;
+    for (int j = 2; j < c->argc; j++) {
+        int rc = is_member(&m, c->argv[j].p, c->argv[j].len);
+        if (rc == 1) continue;
+        if (rc == 0) rc = ks_sub_put(m.gen, KS_FAM_SET, c->argv[j].p, c->argv[j].len, "", 0);
+        else rc = -rc;
+        if (rc) {
+            coll_storage_error(c, rc);
+            return;
+        }
+        added++;
+    }
+    m.count += (uint64_t)added;
+    if (added && coll_save(c, &c->argv[1], &m, r ? &old : NULL)) return;
+    addReplyLongLong(c, added);
+}
+
+static void sremCommand(client *c)
+{
+    ks_meta m, old;
+    int r = coll_lookup(c, &c->argv[1], OBJ_SET, &m);
+    if (r <= 0) {
+        if (r == 0) addReplyLongLong(c, 0);
+        return;
+    }
+    old = m;
+    long long removed = 0;
+    for (int j = 2; j < c->argc && m.count; j++) {
+        int rc = is_member(&m, c->argv[j].p, c->argv[j].len);
+        if (rc == 0) continue;
+        if (rc == 1) rc = ks_sub_del(m.gen, KS_FAM_SET, c->argv[j].p, c->argv[j].len);
+        else rc = -rc;
+        if (rc) {
+            coll_storage_error(c, rc);
+            return;
+        }
+        removed++;
+        m.count--;
+    }
+    if (removed && coll_save(c, &c->argv[1], &m, &old)) return;
+    addReplyLongLong(c, removed);
+}
+
+static void smembersCommand(client *c)
+{
+    ks_meta m;
+    int r = coll_lookup(c, &c->argv[1], OBJ_SET, &m);
+    if (r < 0) return;
+    if (r == 0) {
+        addReplySetLen(c, 0);
+        return;
+    }
+    omen_iter *it;
+    int rc = ks_sub_iter(m.gen, KS_FAM_SET, &it);
+    if (rc) {
+        coll_storage_error(c, rc);
+        return;
+    }
+    size_t h = addReplyDeferredLen(c);
+    long long n = 0;
+    for (omen_iter_seek_first(it); omen_iter_valid(it); omen_iter_next(it), n++) {
+        size_t el;
+        const char *e = ks_sub_elem(it, &el);
+        addReplyBulk(c, e, el);
+    }
+    rc = omen_iter_status(it);
+    omen_iter_destroy(it);
+    if (rc) {
+        client_close_async(c);
+        return;
+    }
+    setDeferredSetLen(c, h, n);
+}
+
+static void sismemberCommand(client *c)
+{
+    ks_meta m;
+    int r = coll_lookup(c, &c->argv[1], OBJ_SET, &m);
+    if (r < 0) return;
+    int rc = r ? is_member(&m, c->argv[2].p, c->argv[2].len) : 0;
+    if (rc < 0)
+        coll_storage_error(c, -rc);
+    else
+        addReplyLongLong(c, rc);
+}
+
+static void smismemberCommand(client *c)
+{
+    ks_meta m;
+    int r = coll_lookup(c, &c->argv[1], OBJ_SET, &m);
+    if (r < 0) return;
+    addReplyArrayLen(c, c->argc - 2);
+    for (int j = 2; j < c->argc; j++) addReplyLongLong(c, r ? is_member(&m, c->argv[j].p, c->argv[j].len) == 1 : 0);
+}
+
+static void scardCommand(client *c)
+{
+    ks_meta m;
+    int r = coll_lookup(c, &c->argv[1], OBJ_SET, &m);
+    if (r < 0) return;
+    addReplyLongLong(c, r ? (long long)m.count : 0);
+}
+
+/* ---- random members --------------------------------------------------- */
+
+typedef struct member {
+    char *p;
+    size_t len;
+} member;
+
+static void free_members(member *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i].p);
+    free(v);
+}
+
+static int copy_member(member *d, const char *p, size_t len)
+{
+    d->p = malloc(len + 1);
+    if (!d->p) return OMEN_NOMEM;
+    memcpy(d->p, p, len);
+    d->len = len;
+    return OMEN_OK;
+}
+
+/* The member at rank i (0-based), walking from the nearer end. */
+static int member_at(const ks_meta *m, uint64_t i, member *out)
+{
+    omen_iter *it;
+    int rc = ks_sub_iter(m->gen, KS_FAM_SET, &it);
+    if (rc) return rc;
+    if (i < m->count / 2) {
+        omen_iter_seek_first(it);
+        for (uint64_t k = 0; k < i && omen_iter_valid(it); k++) omen_iter_next(it);
+    } else {
+        omen_iter_seek_last(it);
+        for (uint64_t k = m->count - 1; k > i && omen_iter_valid(it); k--) omen_iter_prev(it);
+    }
+    rc = omen_iter_status(it);
+    if (!rc && !omen_iter_valid(it)) rc = OMEN_CORRUPT; /* fewer members than counted */
+    if (!rc) {
+        size_t el;
+        const char *e = ks_sub_elem(it, &el);
+        rc = copy_member(out, e, el);
+    }
+    omen_iter_destroy(it);
+    return rc;
+}
+
+/* k distinct members, uniformly (selection sampling), in random order. */
+static int sample_distinct(const ks_meta *m, uint64_t k, member **out)
+{
+    member *v = calloc(k ? k : 1, sizeof *v);
+    if (!v) return OMEN_NOMEM;
+    omen_iter *it;
+    int rc = ks_sub_iter(m->gen, KS_FAM_SET, &it);
+    if (rc) {
+        free(v);
+        return rc;
+    }
+    uint64_t seen = 0, got = 0;
+    for (omen_iter_seek_first(it); omen_iter_valid(it) && got < k; omen_iter_next(it), seen++) {
+        uint64_t left = m->count > seen ? m->count - seen : 1;
+        if (coll_random(left) >= k - got) continue;
+        size_t el;
+        const char *e = ks_sub_elem(it, &el);
+        if ((rc = copy_member(&v[got], e, el))) break;
+        got++;
+    }
+    if (!rc) rc = omen_iter_status(it);
+    omen_iter_destroy(it);
+    if (!rc && got != k) rc = OMEN_CORRUPT;
+    if (rc) {
+        free_members(v, got);
+        return rc;
+    }
+    for (uint64_t i = k; i > 1; i--) { /* shuffle: Redis's order is random too */
+        uint64_t j = coll_random(i);
+        member t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+    *out = v;
+    return OMEN_OK;
+}
+
+typedef struct pick {
+    uint64_t rank;
+    size_t slot;
+} pick;
+
+static int pick_cmp(const void *a, const void *b)
+{
+    const pick *x = a, *y = b;
+    return x->rank < y->rank ? -1 : x->rank > y->rank;
+}
+
+/* k members drawn with repetition (SRANDMEMBER with a negative count). */
+static int sample_repeat(const ks_meta *m, uint64_t k, member **out)
+{
+    if (k > SIZE_MAX / sizeof(pick)) return OMEN_NOMEM;
+    member *v = calloc(k ? k : 1, sizeof *v);
+    pick *p = malloc((k ? k : 1) * sizeof *p);
+    if (!v || !p) {
+        free(v);
+        free(p);
+        return OMEN_NOMEM;
+    }
+    for (uint64_t i = 0; i < k; i++) p[i] = (pick){coll_random(m->count), i};
+    qsort(p, k, sizeof *p, pick_cmp);
+    omen_iter *it;
+    int rc = ks_sub_iter(m->gen, KS_FAM_SET, &it);
+    uint64_t i = 0, rank = 0;
+    if (!rc) {
+        for (omen_iter_seek_first(it); omen_iter_valid(it) && i < k; omen_iter_next(it), rank++) {
+            size_t el;
+            const char *e = ks_sub_elem(it, &el);
+            for (; i < k && p[i].rank == rank && !rc; i++) rc = copy_member(&v[p[i].slot], e, el);
+            if (rc) break;
+        }
+        if (!rc) rc = omen_iter_status(it);
+        omen_iter_destroy(it);
+        if (!rc && i != k) rc = OMEN_CORRUPT;
+    }
+    free(p);
+    if (rc) {
+        free_members(v, k);
+        return rc;
+    }
+    *out = v;
+    return OMEN_OK;
+}
+
+/* Parse the optional count: 0 none given, 1 given, -1 replied an error. */
+static int parse_count(client *c, int positive_only, long long *count)
+{
+    if (c->argc > 3) {
+        addReplyErrorSyntax(c);
+        return -1;
+    }
+    if (c->argc < 3) return 0;
+    if (arg_ll(&c->argv[2], count)) {
+        if (positive_only)
+            addReplyError(c, "ERR value is out of range, must be positive");
+        else
+            addReplyErrorNotInt(c);
+        return -1;
+    }
+    if (positive_only && *count < 0) {
+        addReplyError(c, "ERR value is out of range, must be positive");
+        return -1;
+    }
+    return 1;
+}
+
+static void reply_members(client *c, member *v, size_t n, int as_set)
+{
+    if (as_set)
+        addReplySetLen(c, (long long)n);
+    else
+        addReplyArrayLen(c, (long long)n);
+    for (size_t i = 0; i < n; i++) addReplyBulk(c, v[i].p, v[i].len);
+}
+
+static void spopCommand(client *c)
+{
+    long long count = 1;
+    int has = parse_count(c, 1, &count);
+    if (has < 0) return;
+    ks_meta m, old;
+    int r = coll_lookup(c, &c->argv[1], OBJ_SET, &m);
+    if (r < 0) return;
+    if (r == 0) {
+        if (has)
+            addReplySetLen(c, 0);
+        else
+            addReplyNull(c);
+        return;
+    }
+    old = m;
+    if (has && count == 0) {
+        addReplySetLen(c, 0);
+        return;
+    }
+    uint64_t k = (uint64_t)count < m.count ? (uint64_t)count : m.count;
+    member *v = NULL;
+    int rc;
+    if (k == 1) {
+        v = calloc(1, sizeof *v);
+        rc = v ? member_at(&m, coll_random(m.count), v) : OMEN_NOMEM;
+        if (rc) free(v);
+    } else {
+        rc = sample_distinct(&m, k, &v);
+    }
+    if (rc) {
+        coll_storage_error(c, rc);
+        return;
+    }
+    if (k < m.count) /* popping them all deletes the key in O(1) instead */
+        for (uint64_t i = 0; i < k && !rc; i++) rc = ks_sub_del(m.gen, KS_FAM_SET, v[i].p, v[i].len);
+    m.count -= k;
+    if (rc) {
+        free_members(v, k);
+        coll_storage_error(c, rc);
+        return;
+    }
+    if (coll_save(c, &c->argv[1], &m, &old) == 0) {
+        if (has)
+            reply_members(c, v, k, 1);
+        else
+            addReplyBulk(c, v[0].p, v[0].len);
+    }
+    free_members(v, k);
+}
+
+static void srandmemberCommand(client *c)
+{
+    long long count = 1;
+    int has = parse_count(c, 0, &count);
+    if (has < 0) return;
+    ks_meta m;
+    int r = coll_lookup(c, &c->argv[1], OBJ_SET, &m);
+    if (r < 0) return;
+    if (r == 0) {
+        if (has)
+            addReplyArrayLen(c, 0);
+        else
+            addReplyNull(c);
+        return;
+    }
+    member *v = NULL;
+    uint64_t k;
+    int rc;
+    if (!has) {
+        k = 1;
+        v = calloc(1, sizeof *v);
+        rc = v ? member_at(&m, coll_random(m.count), v) : OMEN_NOMEM;
+        if (rc) free(v);
+    } else if (count < 0) {
+        k = count == LLONG_MIN ? (uint64_t)LLONG_MAX + 1 : (uint64_t)-count;
+        rc = sample_repeat(&m, k, &v);
+    } else {
+        k = (uint64_t)count < m.count ? (uint64_t)count : m.count;
+        rc = sample_distinct(&m, k, &v);
+    }
+    if (rc) {
+        coll_storage_error(c, rc);
+        return;
+    }
+    if (has)
+        reply_members(c, v, k, 0);
+    else
+        addReplyBulk(c, v[0].p, v[0].len);
+    free_members(v, k);
+}
+
+/* ---- SINTER SUNION SDIFF ------------------------------------------------- */
+
+enum { OP_INTER, OP_UNION, OP_DIFF };
+
+static void setop_generic(client *c, int op)
+{
+    int nk = c->argc - 1;
+    ks_meta *ms = calloc((size_t)nk, sizeof *ms);
+    int *present = calloc((size_t)nk, sizeof *present);
+    omen_iter **its = calloc((size_t)nk, sizeof *its);
+    if (!ms || !present || !its) {
+        free(ms), free(present), free(its);
+        addReplyError(c, "ERR out of memory");
+        return;
+    }
+    int missing = 0, rc = OMEN_OK, replied = 0;
+    size_t h = 0;
+    long long n = 0;
+    for (int j = 0; j < nk; j++) {
+        int r = coll_lookup(c, &c->argv[j + 1], OBJ_SET, &ms[j]);
+        if (r < 0) goto out;
+        present[j] = r;
+        if (!r) missing++;
+    }
+    if (op == OP_INTER) {
+        if (missing) {
+            addReplySetLen(c, 0);
+            goto out;
+        }
+        int small = 0;
+        for (int j = 1; j < nk; j++)
+            if (ms[j].count < ms[small].count) small = j;
+        if ((rc = ks_sub_iter(ms[small].gen, KS_FAM_SET, &its[0]))) goto out;
+        h = addReplyDeferredLen(c);
+        replied = 1;
+        for (omen_iter_seek_first(its[0]); omen_iter_valid(its[0]); omen_iter_next(its[0])) {
+            size_t el;
+            const char *e = ks_sub_elem(its[0], &el);
+            int in = 1;
+            for (int j = 0; j < nk && in; j++) {
+                if (j == small) continue;
+                int x = is_member(&ms[j], e, el);
+                if (x < 0) rc = -x;
+                in = x == 1;
+            }
+            if (rc) break;
+            if (in) {
+                addReplyBulk(c, e, el);
+                n++;
+            }
+        }
+    } else if (op == OP_DIFF) {
+        if (!present[0]) {
+            addReplySetLen(c, 0);
+            goto out;
+        }
+        if ((rc = ks_sub_iter(ms[0].gen, KS_FAM_SET, &its[0]))) goto out;
+        h = addReplyDeferredLen(c);
+        replied = 1;
+        for (omen_iter_seek_first(its[0]); omen_iter_valid(its[0]); omen_iter_next(its[0])) {
+            size_t el;
+            const char *e = ks_sub_elem(its[0], &el);
+            int in = 1;
+            for (int j = 1; j < nk && in; j++) {
+                if (!present[j]) continue;
+                int x = is_member(&ms[j], e, el);
+                if (x < 0) rc = -x;
+                in = x == 0;
+            }
+            if (rc) break;
+            if (in) {
+                addReplyBulk(c, e, el);
+                n++;
+            }
+        }
+    } else {
+        /* Union: merge the sets' ordered scans, emitting each member once. */
+        for (int j = 0; j < nk; j++) {
+            if (!present[j]) continue;
+            if ((rc = ks_sub_iter(ms[j].gen, KS_FAM_SET, &its[j]))) goto out;
+            omen_iter_seek_first(its[j]);
+        }
+        h = addReplyDeferredLen(c);
+        replied = 1;
+        for (;;) {
+            int best = -1;
+            const char *be = NULL;
+            size_t bl = 0;
+            for (int j = 0; j < nk; j++) {
+                if (!its[j] || !omen_iter_valid(its[j])) continue;
+                size_t el;
+                const char *e = ks_sub_elem(its[j], &el);
+                if (best < 0) {
+                    best = j, be = e, bl = el;
+                    continue;
+                }
+                size_t ml = el < bl ? el : bl;
+                int cmp = memcmp(e, be, ml);
+                if (cmp < 0 || (cmp == 0 && el < bl)) best = j, be = e, bl = el;
+            }
+            if (best < 0) break;
+            addReplyBulk(c, be, bl);
+            n++;
+            /* Advance every iterator sitting on this member (be is
+             * copied into the reply already; compare against that). */
+            char *cp = malloc(bl + 1);
+            if (!cp) {
+                rc = OMEN_NOMEM;
+                break;
+            }
+            memcpy(cp, be, bl);
+            for (int j = 0; j < nk; j++) {
+                if (!its[j] || !omen_iter_valid(its[j])) continue;
+                size_t el;
+                const char *e = ks_sub_elem(its[j], &el);
+                if (el == bl && memcmp(e, cp, bl) == 0) omen_iter_next(its[j]);
+            }
+            free(cp);
+        }
+    }
+    for (int j = 0; j < nk && !rc; j++)
+        if (its[j]) rc = omen_iter_status(its[j]);
+    if (replied) {
+        if (rc)
+            client_close_async(c);
+        else
+            setDeferredSetLen(c, h, n);
+    }
+out:
+    if (rc && !replied) coll_storage_error(c, rc);
+    for (int j = 0; j < nk; j++)
+        if (its[j]) omen_iter_destroy(its[j]);
+    free(ms);
+    free(present);
+    free(its);
+}
+
+static void sinterCommand(client *c) { setop_generic(c, OP_INTER); }
+static void sunionCommand(client *c) { setop_generic(c, OP_UNION); }
+static void sdiffCommand(client *c) { setop_generic(c, OP_DIFF); }
+
+static void sscanCommand(client *c) { coll_scan(c, OBJ_SET, KS_FAM_SET, SCAN_ELEM); }
+
+#define W CMD_WRITE
+#define R CMD_READONLY
+#define F CMD_FAST
+#define D CMD_DENYOOM
+command set_commands[] = {
+    {"sadd", saddCommand, -3, W | D | F, 1, 1, 1, "set", "Adds one or more members to a set", "1.0.0", 0},
+    {"srem", sremCommand, -3, W | F, 1, 1, 1, "set", "Removes one or more members from a set", "1.0.0", 0},
+    {"smembers", smembersCommand, 2, R, 1, 1, 1, "set", "Returns all members of a set", "1.0.0", 0},
+    {"sismember", sismemberCommand, 3, R | F, 1, 1, 1, "set", "Determines whether a member belongs to a set", "1.0.0", 0},
+    {"smismember", smismemberCommand, -3, R | F, 1, 1, 1, "set", "Determines whether multiple members belong to a set", "6.2.0", 0},
+    {"scard", scardCommand, 2, R | F, 1, 1, 1, "set", "Returns the number of members in a set", "1.0.0", 0},
+    {"spop", spopCommand, -2, W | F, 1, 1, 1, "set", "Returns one or more random members from a set after removing them", "1.0.0", 0},
+    {"srandmember", srandmemberCommand, -2, R, 1, 1, 1, "set", "Get one or multiple random members from a set", "1.0.0", 0},
+    {"sinter", sinterCommand, -2, R, 1, -1, 1, "set", "Returns the intersect of multiple sets", "1.0.0", 0},
+    {"sunion", sunionCommand, -2, R, 1, -1, 1, "set", "Returns the union of multiple sets", "1.0.0", 0},
+    {"sdiff", sdiffCommand, -2, R, 1, -1, 1, "set", "Returns the difference of multiple sets", "1.0.0", 0},
+    {"sscan", sscanCommand, -3, R, 1, 1, 1, "set", "Iterates over members of a set", "2.0.0", 0},
+    {0},
+};
