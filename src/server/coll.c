@@ -84,6 +84,16 @@ void coll_scan(client *c, int type, int fam, int what)
 {
     uint64_t cur;
     if (parse_cursor(c, &c->argv[2], &cur)) return;
+    /* Redis's order: cursor, then the key (absent: an empty scan), then options. */
+    ks_meta m;
+    int r = coll_lookup(c, &c->argv[1], type, &m);
+    if (r < 0) return;
+    if (r == 0) {
+        addReplyArrayLen(c, 2);
+        addReplyBulkCString(c, "0");
+        addReplyArrayLen(c, 0);
+        return;
+    }
     long long count = 10;
     const sarg *pat = NULL;
     for (int j = 3; j < c->argc; j += 2) {
@@ -107,15 +117,6 @@ void coll_scan(client *c, int type, int fam, int what)
             addReplyErrorSyntax(c);
             return;
         }
-    }
-    ks_meta m;
-    int r = coll_lookup(c, &c->argv[1], type, &m);
-    if (r < 0) return;
-    if (r == 0) {
-        addReplyArrayLen(c, 2);
-        addReplyBulkCString(c, "0");
-        addReplyArrayLen(c, 0);
-        return;
     }
     const char *from = NULL;
     size_t fromlen = 0;

@@ -317,6 +317,10 @@ static void hincrbyfloatCommand(client *c)
         addReplyError(c, "ERR value is not a valid float");
         return;
     }
+    if (isnan(incr) || isinf(incr)) {
+        addReplyError(c, "ERR value is NaN or Infinity");
+        return;
+    }
     if (coll_check_elems(c, 2, 2, KS_MAX_ELEM)) return;
     ks_meta m, old;
     int r = hash_for_write(c, &m);
