@@ -36,9 +36,12 @@ test-server: $(SERVER_BIN)
 	  tail -1 build/test-summary.txt | sed 's/^/   /'; \
 	  exit $$rc
 
-bench: bench-server-bin
-.PHONY: bench-server-bin
-bench-server-bin: $(SERVER_BIN)
+# `make bench` builds the server and puts the script beside the other
+# benchmark programs (build/bench/server_bench finds ../omendb-server).
+bench: $(B)/bench/server_bench
+$(B)/bench/server_bench: bench/server_bench $(SERVER_BIN)
+	@mkdir -p $(dir $@)
+	cp bench/server_bench $@
 
 bench-server: $(SERVER_BIN)
 	bench/server_bench --server $(abspath $(SERVER_BIN))

@@ -45,8 +45,17 @@ typedef struct ov_ent {
     char *data; /* key bytes, then value bytes */
 } ov_ent;
 
+/* The overlay's entries live in a per-pass arena: a pass may write
+ * thousands of entries, and all of them die together at the commit. */
+typedef struct arena_chunk {
+    struct arena_chunk *next;
+    size_t used, cap;
+    char data[];
+} arena_chunk;
+
 static struct {
     omen_db *db;
+    arena_chunk *arena;
     omen_batch *batch;
     size_t batch_bytes;
     ov_ent **tab;
@@ -64,6 +73,46 @@ static struct {
     char *kbuf; /* scratch for engine keys */
     size_t kcap;
 } ks;
+
+#define ARENA_CHUNK (256u << 10)
+
+static void *arena_alloc(size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    arena_chunk *a = ks.arena;
+    if (!a || a->cap - a->used < n) {
+        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        arena_chunk *na = malloc(sizeof *na + cap);
+        if (!na) return NULL;
+        na->used = 0;
+        na->cap = cap;
+        na->next = a;
+        ks.arena = a = na;
+    }
+    void *p = a->data + a->used;
+    a->used += n;
+    return p;
+}
+
+/* Free all but one standard chunk (kept for the next pass). */
+static void arena_reset(void)
+{
+    arena_chunk *keep = NULL;
+    while (ks.arena) {
+        arena_chunk *a = ks.arena;
+        ks.arena = a->next;
+        if (!keep && a->cap == ARENA_CHUNK) {
+            keep = a;
+            continue;
+        }
+        free(a);
+    }
+    if (keep) {
+        keep->used = 0;
+        keep->next = NULL;
+    }
+    ks.arena = keep;
+}
 
 static uint64_t hash_bytes(const void *p, size_t n)
 {
@@ -123,18 +172,15 @@ static int ov_set(const void *key, size_t klen, const void *val, size_t vlen, in
     uint64_t h = hash_bytes(key, klen);
     size_t slot;
     ov_ent *e = ov_find(key, klen, h, &slot);
-    char *d = malloc(klen + (del ? 0 : vlen) + 1);
+    /* A replaced value stays in the arena until the commit: a caller's
+     * pointer into it (a value read earlier in the pass) stays valid. */
+    char *d = arena_alloc(klen + (del ? 0 : vlen) + 1);
     if (!d) return OMEN_NOMEM;
     memcpy(d, key, klen);
     if (!del && vlen) memcpy(d + klen, val, vlen);
-    if (e) {
-        free(e->data);
-    } else {
-        e = malloc(sizeof *e);
-        if (!e) {
-            free(d);
-            return OMEN_NOMEM;
-        }
+    if (!e) {
+        e = arena_alloc(sizeof *e);
+        if (!e) return OMEN_NOMEM;
         ks.tab[slot] = e;
         ks.slots[ks.used++] = slot;
     }
@@ -148,13 +194,9 @@ static int ov_set(const void *key, size_t klen, const void *val, size_t vlen, in
 
 static void ov_clear(void)
 {
-    for (size_t k = 0; k < ks.used; k++) {
-        ov_ent *e = ks.tab[ks.slots[k]];
-        ks.tab[ks.slots[k]] = NULL;
-        free(e->data);
-        free(e);
-    }
+    for (size_t k = 0; k < ks.used; k++) ks.tab[ks.slots[k]] = NULL;
     ks.used = 0;
+    arena_reset();
     if (ks.cap > 65536) { /* a huge pass grew it: give the memory back */
         free(ks.tab);
         free(ks.slots);
@@ -565,6 +607,37 @@ const char *ks_type_name(int type)
     }
 }
 
+/* ---- collections ------------------------------------------------------- */
+
+int ks_collection_open(client *c, const void *key, size_t klen, int type, int create, ks_meta *m,
+                       ks_meta *old)
+{
+    int r = ks_lookup_reply(c, key, klen, type, m);
+    if (r < 0) return -1;
+    if (r > 0) {
+        *old = *m;
+        old->sval = NULL;
+        return 1;
+    }
+    memset(m, 0, sizeof *m);
+    memset(old, 0, sizeof *old);
+    if (create) {
+        if (klen > KS_MAX_KEY) {
+            addReplyError(c, "ERR key too long");
+            return -1;
+        }
+        m->type = type;
+        m->gen = ks_new_gen();
+    }
+    return 0;
+}
+
+int ks_collection_save(const void *key, size_t klen, ks_meta *m, int existed, const ks_meta *old)
+{
+    if (m->count == 0) return existed ? ks_delete(key, klen, old) : OMEN_OK;
+    return ks_put_meta(key, klen, m, existed ? old : NULL);
+}
+
 /* ---- sub-keys ---------------------------------------------------------- */
 
 size_t ks_subkey(char *out, uint64_t gen, int fam, const void *elem, size_t elen)
@@ -895,6 +968,7 @@ int ks_open(omen_db *db)
 void ks_close(void)
 {
     ov_clear();
+    free(ks.arena);
     omen_batch_destroy(ks.batch);
     free(ks.tab);
     free(ks.slots);

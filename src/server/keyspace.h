@@ -92,6 +92,18 @@ int ks_flushall(void);
 
 /* ---- collection elements ------------------------------------------------ */
 
+/* For collection commands: look key up as a collection of `type`.
+ * 1: it exists, *m is its metadata and *old a copy to pass to
+ *    ks_collection_save; 0: absent and create != 0: *m is a fresh empty
+ *    collection (new generation, count 0) not yet written; 0 with create
+ *    == 0: absent; -1: an error (WRONGTYPE, engine) was replied. */
+int ks_collection_open(struct client *c, const void *key, size_t klen, int type, int create,
+                       ks_meta *m, ks_meta *old);
+/* After changing elements and m->count: write m, or delete the key when
+ * the count reached 0 (Redis removes empty collections).  existed: what
+ * ks_collection_open returned (1/0); old as it gave it. */
+int ks_collection_save(const void *key, size_t klen, ks_meta *m, int existed, const ks_meta *old);
+
 size_t ks_subkey(char *out, uint64_t gen, int fam, const void *elem, size_t elen);
 /* OMEN_OK with *val and *vlen (ks-owned), OMEN_NOTFOUND, or an engine error. */
 int ks_sub_get(uint64_t gen, int fam, const void *elem, size_t elen, const char **val,

@@ -85,11 +85,30 @@ void addReplyRaw(client *c, const void *p, size_t len)
     mark_pending(c);
 }
 
+/* "<prefix><n>\r\n" into b (>= 24 bytes); returns its length.  Replies
+ * are mostly headers, so this avoids snprintf on the hot path. */
+static size_t fmt_header(char *b, char prefix, long long n)
+{
+    char tmp[24];
+    size_t t = 0;
+    unsigned long long u = n < 0 ? 0ull - (unsigned long long)n : (unsigned long long)n;
+    do {
+        tmp[t++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t o = 0;
+    b[o++] = prefix;
+    if (n < 0) b[o++] = '-';
+    while (t) b[o++] = tmp[--t];
+    b[o++] = '\r';
+    b[o++] = '\n';
+    return o;
+}
+
 static void add_prefix_len(client *c, char prefix, long long n)
 {
     char b[32];
-    int l = snprintf(b, sizeof b, "%c%lld\r\n", prefix, n);
-    addReplyRaw(c, b, (size_t)l);
+    addReplyRaw(c, b, fmt_header(b, prefix, n));
 }
 
 void addReplyStatus(client *c, const char *s)
@@ -155,14 +174,14 @@ void addReplyErrorWrongType(client *c)
 void addReplyBulk(client *c, const void *p, size_t len)
 {
     char hdr[32];
-    int hl = snprintf(hdr, sizeof hdr, "$%zu\r\n", len);
-    if (reserve(c, (size_t)hl + len + 2)) return;
+    size_t hl = fmt_header(hdr, '$', (long long)len);
+    if (reserve(c, hl + len + 2)) return;
     char *o = c->buf + c->blen;
-    memcpy(o, hdr, (size_t)hl);
+    memcpy(o, hdr, hl);
     if (len) memcpy(o + hl, p, len);
     o[hl + len] = '\r';
     o[hl + len + 1] = '\n';
-    c->blen += (size_t)hl + len + 2;
+    c->blen += hl + len + 2;
     mark_pending(c);
 }
 
@@ -596,7 +615,9 @@ void net_after_pass(ae_loop *el)
 {
     (void)el;
     int sync = server.sync_mode == SYNC_ALWAYS ? OMEN_SYNC_FULL : OMEN_SYNC_RELAXED;
-    int timed = sync == OMEN_SYNC_FULL && ks_pending();
+    ks_set_commit_sync(sync); /* CONFIG SET sync may have changed it */
+    int wrote = ks_pending() > 0;
+    int timed = sync == OMEN_SYNC_FULL && wrote;
     int64_t t0 = timed ? ae_now_us() : 0;
     int rc = ks_commit(sync);
     if (timed) {
@@ -608,7 +629,9 @@ void net_after_pass(ae_loop *el)
                    omen_strerror(rc), omen_last_error());
         server.read_only_err = 1;
     }
-    if (!rc) server.stat_commits++;
+    if (!rc && wrote) {
+        server.stat_commits++;
+    }
     client *list = server.pending_write;
     server.pending_write = NULL;
     server.npending = 0;

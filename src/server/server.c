@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -80,14 +81,20 @@ static long cron(ae_loop *el, long long id, void *data)
         (void)el;
     }
     net_close_idle();
+    /* Give freed heap (a large pass's batch and overlay) back to the OS. */
+    static int ticks;
+    if (++ticks % 50 == 0) malloc_trim(0);
     return 100;
 }
 
 static long sync_timer(ae_loop *el, long long id, void *data)
 {
     (void)el, (void)id, (void)data;
-    if (server.sync_mode == SYNC_EVERYSEC && !server.read_only_err) {
+    omen_stats st;
+    if (server.sync_mode == SYNC_EVERYSEC && !server.read_only_err &&
+        omen_get_stats(server.db, &st) == OMEN_OK && st.sequence != server.synced_seq) {
         int rc = omen_sync(server.db);
+        server.synced_seq = st.sequence;
         if (rc) {
             server_log(LL_WARNING, "syncing the log failed: %s (%s)", omen_strerror(rc), omen_last_error());
             server.read_only_err = 1;
