@@ -24,21 +24,23 @@ int coll_lookup(client *c, const sarg *k, int type, ks_meta *m)
     return r;
 }
 
-void coll_init(ks_meta *m, int type)
+int coll_init(client *c, const sarg *k, ks_meta *m, int type)
 {
+    /* Checked before any element is written under the new generation:
+     * elements of a key that can never be stored would be orphans. */
+    if (k->len > KS_MAX_KEY) {
+        addReplyError(c, "ERR key too long");
+        return -1;
+    }
     memset(m, 0, sizeof *m);
     m->type = type;
     m->gen = ks_new_gen();
+    return 0;
 }
 
 int coll_save(client *c, const sarg *k, ks_meta *m, const ks_meta *old)
 {
-    int rc = OMEN_OK;
-    if (m->count == 0) {
-        if (old) rc = ks_delete(k->p, k->len, old);
-    } else {
-        rc = ks_put_meta(k->p, k->len, m, old);
-    }
+    int rc = ks_collection_save(k->p, k->len, m, old != NULL, old);
     if (rc) {
         coll_storage_error(c, rc);
         return -1;

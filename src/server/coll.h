@@ -22,10 +22,12 @@
 /* Look up key expecting `type`: 1 found, 0 absent, -1 an error was replied
  * (WRONGTYPE, storage).  Counts keyspace hits and misses. */
 int coll_lookup(client *c, const sarg *k, int type, ks_meta *m);
-/* A new, empty collection of `type` with a fresh generation. */
-void coll_init(ks_meta *m, int type);
-/* Write m back for key k: old is the metadata found by coll_lookup (NULL
- * if the key was absent).  An empty collection deletes the key.  Replies
+/* A new, empty collection of `type` with a fresh generation for key k:
+ * 0, or -1 after replying (key too long). */
+int coll_init(client *c, const sarg *k, ks_meta *m, int type);
+/* Write m back for key k (ks_collection_save): old is the metadata found
+ * by coll_lookup (NULL if the key was absent).  An empty collection
+ * deletes the key.  Replies
  * the storage error and returns -1 on failure, 0 on success. */
 int coll_save(client *c, const sarg *k, ks_meta *m, const ks_meta *old);
 /* Refuse (reply and return -1) if any of argv[from], argv[from+step], ...

@@ -23,7 +23,7 @@
 static int hash_for_write(client *c, ks_meta *m)
 {
     int r = coll_lookup(c, &c->argv[1], OBJ_HASH, m);
-    if (r == 0) coll_init(m, OBJ_HASH);
+    if (r == 0 && coll_init(c, &c->argv[1], m, OBJ_HASH)) return -1;
     return r;
 }
 

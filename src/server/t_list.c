@@ -61,7 +61,7 @@ static void push_generic(client *c, int left, int only_existing)
             addReplyLongLong(c, 0);
             return;
         }
-        coll_init(&m, OBJ_LIST);
+        if (coll_init(c, &c->argv[1], &m, OBJ_LIST)) return;
     }
     old = m;
     for (int j = 2; j < c->argc; j++) {

@@ -38,7 +38,7 @@ static void saddCommand(client *c)
     ks_meta m, old;
     int r = coll_lookup(c, &c->argv[1], OBJ_SET, &m);
     if (r < 0) return;
-    if (r == 0) coll_init(&m, OBJ_SET);
+    if (r == 0 && coll_init(c, &c->argv[1], &m, OBJ_SET)) return;
     old = m;
     long long added = 0;
     for (int j = 2; j < c->argc; j++) {
@@ -226,6 +226,9 @@ static int sample_distinct(const ks_meta *m, uint64_t k, member **out)
     return OMEN_OK;
 }
 
+/* Largest |count| of SRANDMEMBER with repetition (Redis has no limit). */
+#define SRAND_REPEAT_MAX (1 << 27)
+
 typedef struct pick {
     uint64_t rank;
     size_t slot;
@@ -360,6 +363,11 @@ static void srandmemberCommand(client *c)
     long long count = 1;
     int has = parse_count(c, 0, &count);
     if (has < 0) return;
+    if (has && count == LLONG_MIN) {
+        addReplyError(c, "ERR value is out of range, value must between -9223372036854775807 and "
+                         "9223372036854775807");
+        return;
+    }
     ks_meta m;
     int r = coll_lookup(c, &c->argv[1], OBJ_SET, &m);
     if (r < 0) return;
@@ -379,7 +387,11 @@ static void srandmemberCommand(client *c)
         rc = v ? member_at(&m, coll_random(m.count), v) : OMEN_NOMEM;
         if (rc) free(v);
     } else if (count < 0) {
-        k = count == LLONG_MIN ? (uint64_t)LLONG_MAX + 1 : (uint64_t)-count;
+        k = (uint64_t)-count;
+        if (k > SRAND_REPEAT_MAX) { /* the reply alone would take gigabytes */
+            addReplyErrorFormat(c, "ERR count is too large (at most %d with repetition)", SRAND_REPEAT_MAX);
+            return;
+        }
         rc = sample_repeat(&m, k, &v);
     } else {
         k = (uint64_t)count < m.count ? (uint64_t)count : m.count;

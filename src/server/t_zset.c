@@ -169,7 +169,10 @@ static void zadd_generic(client *c, int flags)
     long long added = 0, updated = 0, processed = 0;
     double newscore = 0;
     if (r == 0 && (flags & ZA_XX)) goto reply;
-    if (r == 0) coll_init(&m, OBJ_ZSET);
+    if (r == 0 && coll_init(c, &c->argv[1], &m, OBJ_ZSET)) {
+        free(scores);
+        return;
+    }
     old = m;
     for (int i = 0; i < elements; i++) {
         const sarg *mem = &c->argv[j + 2 * i + 1];

@@ -182,3 +182,12 @@ def test_smembers_resp3_is_a_set(server):
     assert isinstance(c.cmd("SRANDMEMBER", "s", "1"), list)
     assert c.cmd("SISMEMBER", "s", "zz") == 0
     c.close()
+
+
+def test_srandmember_count_limits(r):
+    r.sadd("s", "a")
+    with pytest.raises(redis.ResponseError, match="value is out of range"):
+        r.srandmember("s", -(2**63))
+    with pytest.raises(redis.ResponseError, match="count is too large"):
+        r.srandmember("s", -(2**40))
+    assert r.srandmember("s", 2**40) == ["a"]  # positive counts stop at the set's size
