@@ -12,6 +12,7 @@
  */
 #include "server/t_list.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,6 +464,278 @@ static void lremCommand(client *c)
     addReplyLongLong(c, (long long)nrm);
 }
 
+/* ---- LMOVE RPOPLPUSH LINSERT LPOS ---------------------------------------- */
+
+static int parse_side(const sarg *a, int *left)
+{
+    if (arg_is(a, "left")) *left = 1;
+    else if (arg_is(a, "right")) *left = 0;
+    else return -1;
+    return 0;
+}
+
+static void lmove_generic(client *c, int from_left, int to_left)
+{
+    const sarg *sk = &c->argv[1], *dk = &c->argv[2];
+    ks_meta sm, sold, dm, dold;
+    int rs = coll_lookup(c, sk, OBJ_LIST, &sm);
+    if (rs < 0) return;
+    if (rs == 0) {
+        addReplyNull(c);
+        return;
+    }
+    sold = sm;
+    int same = sk->len == dk->len && memcmp(sk->p, dk->p, sk->len) == 0;
+    int rd = 1;
+    if (!same) {
+        rd = coll_lookup(c, dk, OBJ_LIST, &dm);
+        if (rd < 0) return;
+        if (rd == 0 && coll_init(c, dk, &dm, OBJ_LIST)) return;
+        dold = dm;
+    }
+    const char *v;
+    size_t vl;
+    int64_t pos = from_left ? sm.head : sm.tail - 1;
+    int rc = get_at(&sm, pos, &v, &vl);
+    if (rc) {
+        coll_storage_error(c, rc == OMEN_NOTFOUND ? OMEN_CORRUPT : rc);
+        return;
+    }
+    char *val = malloc(vl + 1);
+    if (!val) {
+        coll_storage_error(c, OMEN_NOMEM);
+        return;
+    }
+    memcpy(val, v, vl);
+    rc = del_at(&sm, pos);
+    if (from_left)
+        sm.head++;
+    else
+        sm.tail--;
+    sm.count--;
+    ks_meta *d = same ? &sm : &dm;
+    if (!rc) {
+        if (d->count == 0) d->head = d->tail = 0;
+        int64_t np = to_left ? d->head - 1 : d->tail;
+        rc = put_at(d, np, val, vl);
+        if (to_left)
+            d->head--;
+        else
+            d->tail++;
+        d->count++;
+    }
+    if (rc) {
+        free(val);
+        coll_storage_error(c, rc);
+        return;
+    }
+    if ((!same && coll_save(c, sk, &sm, &sold)) || coll_save(c, dk, d, same ? &sold : rd ? &dold : NULL)) {
+        free(val);
+        return;
+    }
+    addReplyBulk(c, val, vl);
+    free(val);
+}
+
+static void lmoveCommand(client *c)
+{
+    int from, to;
+    if (parse_side(&c->argv[3], &from) || parse_side(&c->argv[4], &to)) {
+        addReplyErrorSyntax(c);
+        return;
+    }
+    lmove_generic(c, from, to);
+}
+
+static void rpoplpushCommand(client *c) { lmove_generic(c, 0, 1); }
+
+static void linsertCommand(client *c)
+{
+    int after;
+    if (arg_is(&c->argv[2], "after")) after = 1;
+    else if (arg_is(&c->argv[2], "before")) after = 0;
+    else {
+        addReplyErrorSyntax(c);
+        return;
+    }
+    ks_meta m, old;
+    int r = coll_lookup(c, &c->argv[1], OBJ_LIST, &m);
+    if (r <= 0) {
+        if (r == 0) addReplyLongLong(c, 0);
+        return;
+    }
+    old = m;
+    const sarg *pivot = &c->argv[3], *el = &c->argv[4];
+    omen_iter *it;
+    int rc = iter_at(&m, m.head, m.tail, &it);
+    if (rc) {
+        coll_storage_error(c, rc);
+        return;
+    }
+    int64_t pos = m.head, found = 0;
+    int hit = 0; /* positions may be negative: no sentinel value */
+    for (omen_iter_seek_first(it); omen_iter_valid(it); omen_iter_next(it), pos++) {
+        size_t vl;
+        const char *v = omen_iter_value(it, &vl);
+        if (vl == pivot->len && memcmp(v, pivot->p, vl) == 0) {
+            found = pos;
+            hit = 1;
+            break;
+        }
+    }
+    rc = omen_iter_status(it);
+    omen_iter_destroy(it);
+    if (rc) {
+        coll_storage_error(c, rc);
+        return;
+    }
+    if (!hit) {
+        addReplyLongLong(c, -1);
+        return;
+    }
+    /* The new element goes at position p; open the slot by shifting the
+     * shorter side outwards by one. */
+    int64_t p = found + after;
+    int left = p - m.head < m.tail - p;
+    int64_t lo = left ? m.head : p, hi = left ? p : m.tail;
+    size_t n = (size_t)(hi - lo);
+    moved *mv = calloc(n ? n : 1, sizeof *mv);
+    size_t k = 0;
+    rc = mv ? (n ? iter_at(&m, lo, hi, &it) : OMEN_OK) : OMEN_NOMEM;
+    if (!rc && n) {
+        for (omen_iter_seek_first(it); omen_iter_valid(it) && k < n; omen_iter_next(it)) {
+            size_t vl;
+            const char *v = omen_iter_value(it, &vl);
+            if (!(mv[k].v = malloc(vl + 1))) {
+                rc = OMEN_NOMEM;
+                break;
+            }
+            memcpy(mv[k].v, v, vl);
+            mv[k++].vl = vl;
+        }
+        if (!rc) rc = omen_iter_status(it);
+        omen_iter_destroy(it);
+        if (!rc && k != n) rc = OMEN_CORRUPT;
+    }
+    for (size_t i = 0; i < k && !rc; i++) rc = put_at(&m, lo + (int64_t)i + (left ? -1 : 1), mv[i].v, mv[i].vl);
+    if (!rc) rc = put_at(&m, left ? p - 1 : p, el->p, el->len);
+    for (size_t i = 0; i < k; i++) free(mv[i].v);
+    free(mv);
+    if (rc) {
+        coll_storage_error(c, rc);
+        return;
+    }
+    if (left)
+        m.head--;
+    else
+        m.tail++;
+    m.count++;
+    if (coll_save(c, &c->argv[1], &m, &old)) return;
+    addReplyLongLong(c, (long long)m.count);
+}
+
+static void lposCommand(client *c)
+{
+    long long rank = 1, count = -1, maxlen = 0;
+    for (int j = 3; j < c->argc; j += 2) {
+        const sarg *o = &c->argv[j];
+        if (j + 1 >= c->argc) {
+            addReplyErrorSyntax(c);
+            return;
+        }
+        long long v;
+        int is_rank = arg_is(o, "rank"), is_count = arg_is(o, "count"), is_maxlen = arg_is(o, "maxlen");
+        if (!is_rank && !is_count && !is_maxlen) {
+            addReplyErrorSyntax(c);
+            return;
+        }
+        if (arg_ll(&c->argv[j + 1], &v)) {
+            addReplyErrorNotInt(c);
+            return;
+        }
+        if (is_rank) {
+            if (v == 0 || v == LLONG_MIN) {
+                addReplyError(c, v ? "ERR value is out of range"
+                                   : "ERR RANK can't be zero: use 1 to start from the first match, 2 from "
+                                     "the second ... or use negative to start from the end of the list");
+                return;
+            }
+            rank = v;
+        } else if (is_count) {
+            if (v < 0) {
+                addReplyError(c, "ERR COUNT can't be negative");
+                return;
+            }
+            count = v;
+        } else {
+            if (v < 0) {
+                addReplyError(c, "ERR MAXLEN can't be negative");
+                return;
+            }
+            maxlen = v;
+        }
+    }
+    ks_meta m;
+    int r = coll_lookup(c, &c->argv[1], OBJ_LIST, &m);
+    if (r < 0) return;
+    if (r == 0) {
+        if (count >= 0)
+            addReplyArrayLen(c, 0);
+        else
+            addReplyNull(c);
+        return;
+    }
+    omen_iter *it;
+    int rc = iter_at(&m, m.head, m.tail, &it);
+    if (rc) {
+        coll_storage_error(c, rc);
+        return;
+    }
+    const sarg *el = &c->argv[2];
+    int fwd = rank > 0;
+    long long skip = (fwd ? rank : -rank) - 1, want = count < 0 ? 1 : count, seen = 0;
+    size_t h = count >= 0 ? addReplyDeferredLen(c) : 0;
+    long long n = 0, idx = fwd ? 0 : (long long)m.count - 1;
+    if (fwd)
+        omen_iter_seek_first(it);
+    else
+        omen_iter_seek_last(it);
+    for (; omen_iter_valid(it) && (maxlen == 0 || seen < maxlen) && (want == 0 || n < want); seen++) {
+        size_t vl;
+        const char *v = omen_iter_value(it, &vl);
+        if (vl == el->len && memcmp(v, el->p, vl) == 0) {
+            if (skip > 0) {
+                skip--;
+            } else {
+                if (count >= 0) addReplyLongLong(c, idx);
+                n++;
+                if (count < 0) break;
+            }
+        }
+        if (fwd) {
+            omen_iter_next(it);
+            idx++;
+        } else {
+            omen_iter_prev(it);
+            idx--;
+        }
+    }
+    rc = omen_iter_status(it);
+    omen_iter_destroy(it);
+    if (count >= 0) {
+        if (rc)
+            client_close_async(c);
+        else
+            setDeferredArrayLen(c, h, n);
+    } else if (rc) {
+        coll_storage_error(c, rc);
+    } else if (n) {
+        addReplyLongLong(c, idx);
+    } else {
+        addReplyNull(c);
+    }
+}
+
 #define W CMD_WRITE
 #define R CMD_READONLY
 #define F CMD_FAST
@@ -478,6 +751,10 @@ command list_commands[] = {
     {"lrange", lrangeCommand, 4, R, 1, 1, 1, "list", "Returns a range of elements from a list", "1.0.0", 0},
     {"lindex", lindexCommand, 3, R, 1, 1, 1, "list", "Returns an element from a list by its index", "1.0.0", 0},
     {"lset", lsetCommand, 4, W | D, 1, 1, 1, "list", "Sets the value of an element in a list by its index", "1.0.0", 0},
+    {"lmove", lmoveCommand, 5, W | D, 1, 2, 1, "list", "Returns an element after popping it from one list and pushing it to another", "6.2.0", 0},
+    {"rpoplpush", rpoplpushCommand, 3, W | D, 1, 2, 1, "list", "Returns the last element of a list after removing and pushing it to another list", "1.2.0", 0},
+    {"linsert", linsertCommand, 5, W | D, 1, 1, 1, "list", "Inserts an element before or after another element in a list", "2.2.0", 0},
+    {"lpos", lposCommand, -3, R, 1, 1, 1, "list", "Returns the index of matching elements in a list", "6.0.6", 0},
     {"lrem", lremCommand, 4, W, 1, 1, 1, "list", "Removes elements from a list", "1.0.0", 0},
     {"ltrim", ltrimCommand, 4, W, 1, 1, 1, "list", "Removes elements from both ends a list", "1.0.0", 0},
     {0},

@@ -412,86 +412,84 @@ static void srandmemberCommand(client *c)
 
 enum { OP_INTER, OP_UNION, OP_DIFF };
 
-static void setop_generic(client *c, int op)
+typedef struct mlist {
+    member *v;
+    size_t n, cap;
+} mlist;
+
+static int mlist_add(mlist *l, const char *p, size_t len)
 {
-    int nk = c->argc - 1;
+    if (l->n == l->cap) {
+        size_t nc = l->cap ? l->cap * 2 : 64;
+        member *nv = realloc(l->v, nc * sizeof *nv);
+        if (!nv) return OMEN_NOMEM;
+        l->v = nv;
+        l->cap = nc;
+    }
+    int rc = copy_member(&l->v[l->n], p, len);
+    if (!rc) l->n++;
+    return rc;
+}
+
+/* The members of the SINTER/SUNION/SDIFF of keys argv[first..], in byte
+ * order.  0, or -1 after replying an error (WRONGTYPE is checked for every
+ * key before anything is read, as Redis does). */
+static int setop_compute(client *c, int op, int first, mlist *out)
+{
+    int nk = c->argc - first;
     ks_meta *ms = calloc((size_t)nk, sizeof *ms);
     int *present = calloc((size_t)nk, sizeof *present);
     omen_iter **its = calloc((size_t)nk, sizeof *its);
+    int rc = OMEN_OK, missing = 0, res = 0;
+    memset(out, 0, sizeof *out);
     if (!ms || !present || !its) {
-        free(ms), free(present), free(its);
-        addReplyError(c, "ERR out of memory");
-        return;
+        rc = OMEN_NOMEM;
+        goto out;
     }
-    int missing = 0, rc = OMEN_OK, replied = 0;
-    size_t h = 0;
-    long long n = 0;
     for (int j = 0; j < nk; j++) {
-        int r = coll_lookup(c, &c->argv[j + 1], OBJ_SET, &ms[j]);
-        if (r < 0) goto out;
+        int r = coll_lookup(c, &c->argv[first + j], OBJ_SET, &ms[j]);
+        if (r < 0) {
+            res = -1;
+            goto out;
+        }
         present[j] = r;
         if (!r) missing++;
     }
-    if (op == OP_INTER) {
-        if (missing) {
-            addReplySetLen(c, 0);
+    if (op == OP_INTER || op == OP_DIFF) {
+        /* Walk one set, probe the others: the smallest for SINTER (empty
+         * if any key is missing), the first for SDIFF. */
+        int walk = 0;
+        if (op == OP_INTER) {
+            if (missing) goto out;
+            for (int j = 1; j < nk; j++)
+                if (ms[j].count < ms[walk].count) walk = j;
+        } else if (!present[0]) {
             goto out;
         }
-        int small = 0;
-        for (int j = 1; j < nk; j++)
-            if (ms[j].count < ms[small].count) small = j;
-        if ((rc = ks_sub_iter(ms[small].gen, KS_FAM_SET, &its[0]))) goto out;
-        h = addReplyDeferredLen(c);
-        replied = 1;
+        if ((rc = ks_sub_iter(ms[walk].gen, KS_FAM_SET, &its[0]))) goto out;
         for (omen_iter_seek_first(its[0]); omen_iter_valid(its[0]); omen_iter_next(its[0])) {
             size_t el;
             const char *e = ks_sub_elem(its[0], &el);
-            int in = 1;
-            for (int j = 0; j < nk && in; j++) {
-                if (j == small) continue;
+            int keep = 1;
+            for (int j = 0; j < nk && keep; j++) {
+                if (j == walk || !present[j]) continue;
                 int x = is_member(&ms[j], e, el);
-                if (x < 0) rc = -x;
-                in = x == 1;
+                if (x < 0) {
+                    rc = -x;
+                    break;
+                }
+                keep = op == OP_INTER ? x == 1 : x == 0;
             }
+            if (!rc && keep) rc = mlist_add(out, e, el);
             if (rc) break;
-            if (in) {
-                addReplyBulk(c, e, el);
-                n++;
-            }
-        }
-    } else if (op == OP_DIFF) {
-        if (!present[0]) {
-            addReplySetLen(c, 0);
-            goto out;
-        }
-        if ((rc = ks_sub_iter(ms[0].gen, KS_FAM_SET, &its[0]))) goto out;
-        h = addReplyDeferredLen(c);
-        replied = 1;
-        for (omen_iter_seek_first(its[0]); omen_iter_valid(its[0]); omen_iter_next(its[0])) {
-            size_t el;
-            const char *e = ks_sub_elem(its[0], &el);
-            int in = 1;
-            for (int j = 1; j < nk && in; j++) {
-                if (!present[j]) continue;
-                int x = is_member(&ms[j], e, el);
-                if (x < 0) rc = -x;
-                in = x == 0;
-            }
-            if (rc) break;
-            if (in) {
-                addReplyBulk(c, e, el);
-                n++;
-            }
         }
     } else {
-        /* Union: merge the sets' ordered scans, emitting each member once. */
+        /* Union: merge the sets' ordered scans, keeping each member once. */
         for (int j = 0; j < nk; j++) {
             if (!present[j]) continue;
             if ((rc = ks_sub_iter(ms[j].gen, KS_FAM_SET, &its[j]))) goto out;
             omen_iter_seek_first(its[j]);
         }
-        h = addReplyDeferredLen(c);
-        replied = 1;
         for (;;) {
             int best = -1;
             const char *be = NULL;
@@ -500,54 +498,130 @@ static void setop_generic(client *c, int op)
                 if (!its[j] || !omen_iter_valid(its[j])) continue;
                 size_t el;
                 const char *e = ks_sub_elem(its[j], &el);
-                if (best < 0) {
-                    best = j, be = e, bl = el;
-                    continue;
-                }
                 size_t ml = el < bl ? el : bl;
-                int cmp = memcmp(e, be, ml);
+                int cmp = best < 0 ? -1 : memcmp(e, be, ml);
                 if (cmp < 0 || (cmp == 0 && el < bl)) best = j, be = e, bl = el;
             }
             if (best < 0) break;
-            addReplyBulk(c, be, bl);
-            n++;
-            /* Advance every iterator sitting on this member (be is
-             * copied into the reply already; compare against that). */
-            char *cp = malloc(bl + 1);
-            if (!cp) {
-                rc = OMEN_NOMEM;
-                break;
-            }
-            memcpy(cp, be, bl);
+            if ((rc = mlist_add(out, be, bl))) break;
+            const member *last = &out->v[out->n - 1]; /* be dies as iterators move */
             for (int j = 0; j < nk; j++) {
                 if (!its[j] || !omen_iter_valid(its[j])) continue;
                 size_t el;
                 const char *e = ks_sub_elem(its[j], &el);
-                if (el == bl && memcmp(e, cp, bl) == 0) omen_iter_next(its[j]);
+                if (el == last->len && memcmp(e, last->p, el) == 0) omen_iter_next(its[j]);
             }
-            free(cp);
         }
     }
     for (int j = 0; j < nk && !rc; j++)
         if (its[j]) rc = omen_iter_status(its[j]);
-    if (replied) {
-        if (rc)
-            client_close_async(c);
-        else
-            setDeferredSetLen(c, h, n);
-    }
 out:
-    if (rc && !replied) coll_storage_error(c, rc);
-    for (int j = 0; j < nk; j++)
+    for (int j = 0; its && j < nk; j++)
         if (its[j]) omen_iter_destroy(its[j]);
     free(ms);
     free(present);
     free(its);
+    if (rc && !res) {
+        coll_storage_error(c, rc);
+        res = -1;
+    }
+    if (res) {
+        free_members(out->v, out->n);
+        memset(out, 0, sizeof *out);
+    }
+    return res;
+}
+
+static void setop_generic(client *c, int op)
+{
+    mlist l;
+    if (setop_compute(c, op, 1, &l)) return;
+    reply_members(c, l.v, l.n, 1);
+    free_members(l.v, l.n);
+}
+
+/* S*STORE dst key...: replaces dst (of any type) with the result; an empty
+ * result deletes dst. */
+static void setop_store(client *c, int op)
+{
+    mlist l;
+    if (setop_compute(c, op, 2, &l)) return;
+    const sarg *dk = &c->argv[1];
+    ks_meta dm, nm;
+    int rd = ks_lookup(dk->p, dk->len, &dm);
+    int rc = rd == OMEN_NOTFOUND ? OMEN_OK : rd;
+    if (!rc && l.n && coll_init(c, dk, &nm, OBJ_SET)) {
+        free_members(l.v, l.n);
+        return;
+    }
+    for (size_t i = 0; !rc && i < l.n; i++) rc = ks_sub_put(nm.gen, KS_FAM_SET, l.v[i].p, l.v[i].len, "", 0);
+    if (!rc) {
+        dm.sval = NULL;
+        if (l.n) {
+            nm.count = l.n;
+            rc = ks_put_meta(dk->p, dk->len, &nm, rd == OMEN_OK ? &dm : NULL);
+        } else if (rd == OMEN_OK) {
+            rc = ks_delete(dk->p, dk->len, &dm);
+        }
+    }
+    if (rc)
+        coll_storage_error(c, rc);
+    else
+        addReplyLongLong(c, (long long)l.n);
+    free_members(l.v, l.n);
 }
 
 static void sinterCommand(client *c) { setop_generic(c, OP_INTER); }
 static void sunionCommand(client *c) { setop_generic(c, OP_UNION); }
 static void sdiffCommand(client *c) { setop_generic(c, OP_DIFF); }
+static void sinterstoreCommand(client *c) { setop_store(c, OP_INTER); }
+static void sunionstoreCommand(client *c) { setop_store(c, OP_UNION); }
+static void sdiffstoreCommand(client *c) { setop_store(c, OP_DIFF); }
+
+static void smoveCommand(client *c)
+{
+    const sarg *sk = &c->argv[1], *dk = &c->argv[2], *mem = &c->argv[3];
+    ks_meta sm, sold, dm, dold;
+    int rs = coll_lookup(c, sk, OBJ_SET, &sm);
+    if (rs < 0) return;
+    int rd = ks_lookup_reply(c, dk->p, dk->len, -1, &dm);
+    if (rd < 0) return;
+    if (rs == 0) { /* Redis answers 0 before looking at the destination's type */
+        addReplyLongLong(c, 0);
+        return;
+    }
+    if (rd && dm.type != OBJ_SET) {
+        addReplyErrorWrongType(c);
+        return;
+    }
+    int in = is_member(&sm, mem->p, mem->len);
+    if (in < 0) {
+        coll_storage_error(c, -in);
+        return;
+    }
+    if (!in || (sk->len == dk->len && memcmp(sk->p, dk->p, sk->len) == 0)) {
+        addReplyLongLong(c, in);
+        return;
+    }
+    if (rd == 0 && coll_init(c, dk, &dm, OBJ_SET)) return;
+    sold = sm;
+    dold = dm;
+    int rc = ks_sub_del(sm.gen, KS_FAM_SET, mem->p, mem->len);
+    sm.count--;
+    int din = rc ? 0 : rd ? is_member(&dm, mem->p, mem->len) : 0;
+    if (din < 0) rc = -din;
+    if (!rc && !din) {
+        rc = ks_sub_put(dm.gen, KS_FAM_SET, mem->p, mem->len, "", 0);
+        dm.count++;
+    }
+    if (rc) {
+        coll_storage_error(c, rc);
+        return;
+    }
+    if (coll_save(c, sk, &sm, &sold)) return;
+    if (!din && coll_save(c, dk, &dm, rd ? &dold : NULL)) return;
+    addReplyLongLong(c, 1);
+}
 
 static void sscanCommand(client *c) { coll_scan(c, OBJ_SET, KS_FAM_SET, SCAN_ELEM); }
 
@@ -567,6 +641,10 @@ command set_commands[] = {
     {"sinter", sinterCommand, -2, R, 1, -1, 1, "set", "Returns the intersect of multiple sets", "1.0.0", 0},
     {"sunion", sunionCommand, -2, R, 1, -1, 1, "set", "Returns the union of multiple sets", "1.0.0", 0},
     {"sdiff", sdiffCommand, -2, R, 1, -1, 1, "set", "Returns the difference of multiple sets", "1.0.0", 0},
+    {"sinterstore", sinterstoreCommand, -3, W | D, 1, -1, 1, "set", "Stores the intersect of multiple sets in a key", "1.0.0", 0},
+    {"sunionstore", sunionstoreCommand, -3, W | D, 1, -1, 1, "set", "Stores the union of multiple sets in a key", "1.0.0", 0},
+    {"sdiffstore", sdiffstoreCommand, -3, W | D, 1, -1, 1, "set", "Stores the difference of multiple sets in a key", "1.0.0", 0},
+    {"smove", smoveCommand, 4, W | F, 1, 2, 1, "set", "Moves a member from one set to another", "1.0.0", 0},
     {"sscan", sscanCommand, -3, R, 1, 1, 1, "set", "Iterates over members of a set", "2.0.0", 0},
     {0},
 };

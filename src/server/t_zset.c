@@ -437,23 +437,57 @@ static int spec_iter(const ks_meta *m, const zrange_spec *s, omen_iter **it)
 }
 
 /* Emits the elements of a walk; the reply length is set at the end. */
+typedef struct popped {
+    char *mem;
+    size_t ml;
+    double score;
+} popped;
+
+/* Receives the elements of a walk: either replies them (the reply length
+ * is set at the end) or, for ZREMRANGEBY*, collects copies to delete. */
 typedef struct emitter {
     client *c;
     int withscores;
     size_t h;
     long long n;
+    int collect;
+    popped *col;
+    size_t cap;
+    int err;
 } emitter;
 
 static void emit_begin(emitter *e, client *c, int withscores)
 {
+    memset(e, 0, sizeof *e);
     e->c = c;
     e->withscores = withscores;
-    e->n = 0;
     e->h = addReplyDeferredLen(c);
 }
 
 static void emit(emitter *e, const char *mem, size_t ml, double score)
 {
+    if (e->collect) {
+        if ((size_t)e->n == e->cap) {
+            size_t nc = e->cap ? e->cap * 2 : 64;
+            popped *np = realloc(e->col, nc * sizeof *np);
+            if (!np) {
+                e->err = OMEN_NOMEM;
+                return;
+            }
+            e->col = np;
+            e->cap = nc;
+        }
+        popped *p = &e->col[e->n];
+        if (!(p->mem = malloc(ml + 1))) {
+            e->err = OMEN_NOMEM;
+            return;
+        }
+        memcpy(p->mem, mem, ml);
+        p->ml = ml;
+        p->score = score;
+        e->n++;
+        return;
+    }
     if (e->withscores && e->c->resp >= 3) addReplyArrayLen(e->c, 2);
     addReplyBulk(e->c, mem, ml);
     if (e->withscores) reply_score(e->c, score);
@@ -677,11 +711,51 @@ static void rank_generic(client *c, int rev)
 static void zrankCommand(client *c) { rank_generic(c, 0); }
 static void zrevrankCommand(client *c) { rank_generic(c, 1); }
 
-typedef struct popped {
-    char *mem;
-    size_t ml;
-    double score;
-} popped;
+/* ZREMRANGEBYRANK / ZREMRANGEBYSCORE / ZREMRANGEBYLEX key a b */
+static void zremrange_generic(client *c, int type)
+{
+    long long s = 0, e = 0;
+    zrange_spec spec;
+    memset(&spec, 0, sizeof spec);
+    if (type == ZR_RANK) {
+        if (arg_ll(&c->argv[2], &s) || arg_ll(&c->argv[3], &e)) {
+            addReplyErrorNotInt(c);
+            return;
+        }
+    } else if ((type == ZR_SCORE ? score_spec : lex_spec)(c, &c->argv[2], &c->argv[3], &spec)) {
+        return;
+    }
+    ks_meta m, old;
+    int r = coll_lookup(c, &c->argv[1], OBJ_ZSET, &m);
+    if (r <= 0) {
+        if (r == 0) addReplyLongLong(c, 0);
+        spec_free(&spec);
+        return;
+    }
+    old = m;
+    emitter em;
+    memset(&em, 0, sizeof em);
+    em.c = c;
+    em.collect = 1;
+    int rc = type == ZR_RANK ? walk_rank(&m, s, e, 0, &em) : walk_spec(&m, &spec, 0, 0, -1, &em);
+    spec_free(&spec);
+    if (!rc) rc = em.err;
+    /* Removing every member deletes the key instead: O(1). */
+    if (!rc && (uint64_t)em.n < m.count)
+        for (long long i = 0; i < em.n && !rc; i++) rc = zs_del(&m, em.col[i].mem, em.col[i].ml, em.col[i].score);
+    if (!rc) {
+        m.count -= (uint64_t)em.n;
+        if (em.n == 0 || coll_save(c, &c->argv[1], &m, &old) == 0) addReplyLongLong(c, em.n);
+    } else {
+        coll_storage_error(c, rc);
+    }
+    for (long long i = 0; i < em.n; i++) free(em.col[i].mem);
+    free(em.col);
+}
+
+static void zremrangebyrankCommand(client *c) { zremrange_generic(c, ZR_RANK); }
+static void zremrangebyscoreCommand(client *c) { zremrange_generic(c, ZR_SCORE); }
+static void zremrangebylexCommand(client *c) { zremrange_generic(c, ZR_LEX); }
 
 static void zpop_generic(client *c, int max)
 {
@@ -776,6 +850,9 @@ command zset_commands[] = {
     {"zrevrangebyscore", zrevrangebyscoreCommand, -4, R, 1, 1, 1, "sorted-set", "Returns members in a sorted set within a range of scores in reverse order", "2.2.0", 0},
     {"zrangebylex", zrangebylexCommand, -4, R, 1, 1, 1, "sorted-set", "Returns members in a sorted set within a lexicographical range", "2.8.9", 0},
     {"zrevrangebylex", zrevrangebylexCommand, -4, R, 1, 1, 1, "sorted-set", "Returns members in a sorted set within a lexicographical range in reverse order", "2.8.9", 0},
+    {"zremrangebyrank", zremrangebyrankCommand, 4, W, 1, 1, 1, "sorted-set", "Removes members in a sorted set within a range of indexes", "2.0.0", 0},
+    {"zremrangebyscore", zremrangebyscoreCommand, 4, W, 1, 1, 1, "sorted-set", "Removes members in a sorted set within a range of scores", "1.2.0", 0},
+    {"zremrangebylex", zremrangebylexCommand, 4, W, 1, 1, 1, "sorted-set", "Removes members in a sorted set within a lexicographical range", "2.8.9", 0},
     {"zpopmin", zpopminCommand, -2, W | F, 1, 1, 1, "sorted-set", "Returns the lowest-scoring members from a sorted set after removing them", "5.0.0", 0},
     {"zpopmax", zpopmaxCommand, -2, W | F, 1, 1, 1, "sorted-set", "Returns the highest-scoring members from a sorted set after removing them", "5.0.0", 0},
     {"zscan", zscanCommand, -3, R, 1, 1, 1, "sorted-set", "Iterates over members and scores of a sorted set", "2.8.0", 0},

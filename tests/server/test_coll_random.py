@@ -56,6 +56,13 @@ def gen(rng, n):
             f"zrevrangebylex lx {lexb(rng)} {lexb(rng)}", f"zcount {k} {bound(rng)} {bound(rng)}",
             f"zrank {k} {v()}", f"zrevrank {k} {v()}", f"zscore {k} {v()}", f"zmscore {k} {v()} {v()}",
             f"zpopmin {k} {rng.randint(0, 3)}", f"zpopmax {k}", f"zcard {k}",
+            f"linsert {k} {rng.choice(['before', 'after'])} {v()} {v()}",
+            f"lpos {k} {v()} rank {rng.choice([1, 2, -1, -2])} count {rng.randint(0, 2)} maxlen {rng.randint(0, 5)}",
+            f"lmove {k} {rng.choice(KEYS)} {rng.choice(['left', 'right'])} {rng.choice(['left', 'right'])}",
+            f"rpoplpush {k} {rng.choice(KEYS)}", f"smove {k} {rng.choice(KEYS)} {v()}",
+            f"{rng.choice(['sinterstore', 'sunionstore', 'sdiffstore'])} {rng.choice(KEYS)} {k} {rng.choice(KEYS)}",
+            f"zremrangebyrank {k} {idx(rng)} {idx(rng)}", f"zremrangebyscore {k} {bound(rng)} {bound(rng)}",
+            f"zremrangebylex lx {lexb(rng)} {lexb(rng)}",
             f"del {k}", f"type {k}",
         ]
         lines.append(rng.choice(ops))

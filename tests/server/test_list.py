@@ -1,5 +1,5 @@
 """Lists: LPUSH RPUSH LPOP RPOP (with count) LLEN LRANGE LINDEX LSET LREM
-LTRIM (and LPUSHX RPUSHX), checked directly and against redis-server 7."""
+LTRIM (and LPUSHX RPUSHX LMOVE RPOPLPUSH LINSERT LPOS), checked directly and against redis-server 7."""
 import pytest
 import redis
 
@@ -115,6 +115,66 @@ rpush ml 1 2 3
 lpop ml
 lrange ml 0 -1
 exec
+flushall
+set str v
+rpush a 1 2 3
+rpush b x
+rpoplpush a b
+lrange a 0 -1
+lrange b 0 -1
+lmove a b left left
+lmove a b left right
+lrange a 0 -1
+lrange b 0 -1
+exists a
+rpoplpush a b
+lmove b b left right
+lrange b 0 -1
+rpoplpush b b
+lrange b 0 -1
+lmove b b up down
+lmove b str left left
+lmove str b left left
+lmove nokey str left left
+rpush one z
+rpoplpush one one
+lrange one 0 -1
+rpoplpush one fresh
+exists one
+lrange fresh 0 -1
+rpush li a b c d e
+linsert li before c X
+linsert li after c Y
+linsert li after e Z
+linsert li before a W
+linsert li before nope Q
+linsert li middle a Q
+linsert nokey before a b
+linsert str before a b
+lrange li 0 -1
+lindex li 0
+lindex li -1
+rpush lp a b c a b c a
+lpos lp a
+lpos lp a rank 2
+lpos lp a rank -1
+lpos lp a rank -2
+lpos lp a count 0
+lpos lp a count 2
+lpos lp a count 0 rank -1
+lpos lp a count 0 maxlen 4
+lpos lp a rank -1 maxlen 2
+lpos lp zz
+lpos lp zz count 0
+lpos lp a rank 0
+lpos lp a count -1
+lpos lp a maxlen -1
+lpos lp a rank
+lpos lp a bogus 1
+lpos lp a rank x
+lpos nokey a
+lpos nokey a count 2
+lpos str a
 """
 
 

@@ -1,5 +1,5 @@
 """Sets: SADD SREM SMEMBERS SISMEMBER SMISMEMBER SCARD SPOP SRANDMEMBER
-SINTER SUNION SDIFF SSCAN, checked directly and against redis-server 7
+SINTER SUNION SDIFF SSCAN (and SMOVE, S*STORE), checked directly and against redis-server 7
 (unordered replies compared as multisets)."""
 import collections
 
@@ -89,6 +89,40 @@ sadd ms a b
 sismember ms a
 scard ms
 exec
+flushall
+set str v
+sadd s1 a b c
+sadd s2 b c d
+sinterstore d s1 s2
+~smembers d
+sunionstore d s1 s2 nokey
+~smembers d
+sdiffstore d s1 s2
+~smembers d
+sinterstore d s1 nokey
+exists d
+set d string
+sunionstore d s1
+type d
+sinterstore d str
+sdiffstore s1 s1 s2
+~smembers s1
+smove s1 s2 a
+smove s1 s2 a
+~smembers s2
+exists s1
+smove s2 s3 b
+~smembers s3
+smove s2 s2 c
+smove s2 s2 zz
+smove nokey s2 a
+smove nokey str a
+smove s2 str c
+smove str s2 c
+sadd s3 c
+smove s2 s3 c
+~smembers s3
+~smembers s2
 """
 
 

@@ -1,6 +1,6 @@
 """Sorted sets: ZADD (NX XX GT LT CH INCR) ZREM ZSCORE ZMSCORE ZCARD ZCOUNT
 ZINCRBY ZRANK ZREVRANK ZRANGE (BYSCORE BYLEX REV LIMIT WITHSCORES)
-ZRANGEBYSCORE ZREVRANGE ZPOPMIN ZPOPMAX ZSCAN, checked directly and against
+ZRANGEBYSCORE ZREVRANGE ZPOPMIN ZPOPMAX ZSCAN (and ZREMRANGEBY*), checked directly and against
 redis-server 7 reply for reply (RESP2 and RESP3 doubles)."""
 import math
 
@@ -193,6 +193,28 @@ zadd mz 2 b 1 a
 zincrby mz 5 a
 zrange mz 0 -1 withscores
 exec
+flushall
+set str v
+zadd z 1 a 2 b 3 c 4 d 5 e 6 f
+zremrangebyrank z 0 1
+zrange z 0 -1
+zremrangebyrank z -1 -1
+zremrangebyrank z 5 10
+zremrangebyrank z x 1
+zremrangebyscore z (3 4
+zrange z 0 -1 withscores
+zremrangebyscore z a b
+zremrangebyscore z -inf +inf
+exists z
+zadd l 0 a 0 b 0 c 0 d
+zremrangebylex l [b (d
+zrange l 0 -1
+zremrangebylex l x y
+zremrangebylex l - +
+exists l
+zremrangebyrank nokey 0 1
+set str v
+zremrangebyscore str 0 1
 """
 
 
