@@ -41,6 +41,30 @@ void coll_storage_error(client *c, int rc);
 enum { SCAN_ELEM = 0, SCAN_VALUE = 1, SCAN_SCORE = 2 };
 void coll_scan(client *c, int type, int fam, int what);
 
+/* An element copied out of the engine (malloc'd; v NULL without values). */
+typedef struct coll_elem {
+    char *p;
+    size_t len;
+    char *v;
+    size_t vlen;
+} coll_elem;
+void coll_elems_free(coll_elem *v, size_t n);
+
+/* k random elements of family fam of collection m, uniformly: distinct
+ * (k <= m->count) or, with repeat, drawn with repetition; values copied
+ * too if asked.  *out (k entries, random order) is freed with
+ * coll_elems_free.  An ordered store has no "element at rank i" in O(1):
+ * one element is a walk from the nearer end (n/4 steps on average), several
+ * are one scan. */
+int coll_sample(const ks_meta *m, int fam, uint64_t k, int repeat, int values, coll_elem **out);
+
+/* HRANDFIELD / ZRANDMEMBER key [count [WITHVALUES|WITHSCORES]] over family
+ * fam; `word` names the option, scores says the values are sorted-set
+ * scores (replied as doubles). */
+void coll_randmember(client *c, int type, int fam, const char *word, int scores);
+/* Largest |count| of a random draw with repetition (Redis has no limit). */
+#define COLL_REPEAT_MAX (1 << 27)
+
 /* Shortest text Redis 7.0 prints for a score ("%.17g", "inf", "-inf"). */
 int coll_fmt_score(char *b, size_t cap, double d);
 /* A uniform random number in [0, n), n > 0. */

@@ -364,6 +364,8 @@ static void hincrbyfloatCommand(client *c)
     addReplyBulk(c, b, (size_t)bl);
 }
 
+static void hrandfieldCommand(client *c) { coll_randmember(c, OBJ_HASH, KS_FAM_HASH, "withvalues", 0); }
+
 static void hscanCommand(client *c) { coll_scan(c, OBJ_HASH, KS_FAM_HASH, SCAN_VALUE); }
 
 #define W CMD_WRITE
@@ -385,6 +387,7 @@ command hash_commands[] = {
     {"hvals", hvalsCommand, 2, R, 1, 1, 1, "hash", "Returns all values in a hash", "2.0.0", 0},
     {"hincrby", hincrbyCommand, 4, W | D | F, 1, 1, 1, "hash", "Increments the integer value of a field in a hash by a number", "2.0.0", 0},
     {"hincrbyfloat", hincrbyfloatCommand, 4, W | D | F, 1, 1, 1, "hash", "Increments the floating point value of a field by a number", "2.6.0", 0},
+    {"hrandfield", hrandfieldCommand, -2, R, 1, 1, 1, "hash", "Returns one or more random fields from a hash", "6.2.0", 0},
     {"hscan", hscanCommand, -3, R, 1, 1, 1, "hash", "Iterates over fields and values of a hash", "2.8.0", 0},
     {0},
 };

@@ -6,10 +6,8 @@
  * SINTER walks the smallest set and probes the others; SDIFF walks the
  * first and probes the rest.
  *
- * An ordered store has no "element at a random rank" in O(1): SPOP and
- * SRANDMEMBER walk to random ranks (one element: from the nearer end, so
- * n/4 steps on average; several: one scan selecting each member with the
- * probability that leaves the sample uniform).
+ * SPOP and SRANDMEMBER draw members with coll_sample (coll.h): uniform,
+ * by walking the ordered members.
  */
 #include "server/t_set.h"
 
@@ -145,134 +143,17 @@ static void scardCommand(client *c)
 
 /* ---- random members --------------------------------------------------- */
 
-typedef struct member {
-    char *p;
-    size_t len;
-} member;
+typedef coll_elem member;
 
-static void free_members(member *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) free(v[i].p);
-    free(v);
-}
+static void free_members(member *v, size_t n) { coll_elems_free(v, n); }
 
 static int copy_member(member *d, const char *p, size_t len)
 {
+    memset(d, 0, sizeof *d);
     d->p = malloc(len + 1);
     if (!d->p) return OMEN_NOMEM;
     memcpy(d->p, p, len);
     d->len = len;
-    return OMEN_OK;
-}
-
-/* The member at rank i (0-based), walking from the nearer end. */
-static int member_at(const ks_meta *m, uint64_t i, member *out)
-{
-    omen_iter *it;
-    int rc = ks_sub_iter(m->gen, KS_FAM_SET, &it);
-    if (rc) return rc;
-    if (i < m->count / 2) {
-        omen_iter_seek_first(it);
-        for (uint64_t k = 0; k < i && omen_iter_valid(it); k++) omen_iter_next(it);
-    } else {
-        omen_iter_seek_last(it);
-        for (uint64_t k = m->count - 1; k > i && omen_iter_valid(it); k--) omen_iter_prev(it);
-    }
-    rc = omen_iter_status(it);
-    if (!rc && !omen_iter_valid(it)) rc = OMEN_CORRUPT; /* fewer members than counted */
-    if (!rc) {
-        size_t el;
-        const char *e = ks_sub_elem(it, &el);
-        rc = copy_member(out, e, el);
-    }
-    omen_iter_destroy(it);
-    return rc;
-}
-
-/* k distinct members, uniformly (selection sampling), in random order. */
-static int sample_distinct(const ks_meta *m, uint64_t k, member **out)
-{
-    member *v = calloc(k ? k : 1, sizeof *v);
-    if (!v) return OMEN_NOMEM;
-    omen_iter *it;
-    int rc = ks_sub_iter(m->gen, KS_FAM_SET, &it);
-    if (rc) {
-        free(v);
-        return rc;
-    }
-    uint64_t seen = 0, got = 0;
-    for (omen_iter_seek_first(it); omen_iter_valid(it) && got < k; omen_iter_next(it), seen++) {
-        uint64_t left = m->count > seen ? m->count - seen : 1;
-        if (coll_random(left) >= k - got) continue;
-        size_t el;
-        const char *e = ks_sub_elem(it, &el);
-        if ((rc = copy_member(&v[got], e, el))) break;
-        got++;
-    }
-    if (!rc) rc = omen_iter_status(it);
-    omen_iter_destroy(it);
-    if (!rc && got != k) rc = OMEN_CORRUPT;
-    if (rc) {
-        free_members(v, got);
-        return rc;
-    }
-    for (uint64_t i = k; i > 1; i--) { /* shuffle: Redis's order is random too */
-        uint64_t j = coll_random(i);
-        member t = v[i - 1];
-        v[i - 1] = v[j];
-        v[j] = t;
-    }
-    *out = v;
-    return OMEN_OK;
-}
-
-/* Largest |count| of SRANDMEMBER with repetition (Redis has no limit). */
-#define SRAND_REPEAT_MAX (1 << 27)
-
-typedef struct pick {
-    uint64_t rank;
-    size_t slot;
-} pick;
-
-static int pick_cmp(const void *a, const void *b)
-{
-    const pick *x = a, *y = b;
-    return x->rank < y->rank ? -1 : x->rank > y->rank;
-}
-
-/* k members drawn with repetition (SRANDMEMBER with a negative count). */
-static int sample_repeat(const ks_meta *m, uint64_t k, member **out)
-{
-    if (k > SIZE_MAX / sizeof(pick)) return OMEN_NOMEM;
-    member *v = calloc(k ? k : 1, sizeof *v);
-    pick *p = malloc((k ? k : 1) * sizeof *p);
-    if (!v || !p) {
-        free(v);
-        free(p);
-        return OMEN_NOMEM;
-    }
-    for (uint64_t i = 0; i < k; i++) p[i] = (pick){coll_random(m->count), i};
-    qsort(p, k, sizeof *p, pick_cmp);
-    omen_iter *it;
-    int rc = ks_sub_iter(m->gen, KS_FAM_SET, &it);
-    uint64_t i = 0, rank = 0;
-    if (!rc) {
-        for (omen_iter_seek_first(it); omen_iter_valid(it) && i < k; omen_iter_next(it), rank++) {
-            size_t el;
-            const char *e = ks_sub_elem(it, &el);
-            for (; i < k && p[i].rank == rank && !rc; i++) rc = copy_member(&v[p[i].slot], e, el);
-            if (rc) break;
-        }
-        if (!rc) rc = omen_iter_status(it);
-        omen_iter_destroy(it);
-        if (!rc && i != k) rc = OMEN_CORRUPT;
-    }
-    free(p);
-    if (rc) {
-        free_members(v, k);
-        return rc;
-    }
-    *out = v;
     return OMEN_OK;
 }
 
@@ -331,11 +212,9 @@ static void spopCommand(client *c)
     member *v = NULL;
     int rc;
     if (k == 1) {
-        v = calloc(1, sizeof *v);
-        rc = v ? member_at(&m, coll_random(m.count), v) : OMEN_NOMEM;
-        if (rc) free(v);
+        rc = coll_sample(&m, KS_FAM_SET, 1, 0, 0, &v);
     } else {
-        rc = sample_distinct(&m, k, &v);
+        rc = coll_sample(&m, KS_FAM_SET, k, 0, 0, &v);
     }
     if (rc) {
         coll_storage_error(c, rc);
@@ -383,19 +262,17 @@ static void srandmemberCommand(client *c)
     int rc;
     if (!has) {
         k = 1;
-        v = calloc(1, sizeof *v);
-        rc = v ? member_at(&m, coll_random(m.count), v) : OMEN_NOMEM;
-        if (rc) free(v);
+        rc = coll_sample(&m, KS_FAM_SET, 1, 0, 0, &v);
     } else if (count < 0) {
         k = (uint64_t)-count;
-        if (k > SRAND_REPEAT_MAX) { /* the reply alone would take gigabytes */
-            addReplyErrorFormat(c, "ERR count is too large (at most %d with repetition)", SRAND_REPEAT_MAX);
+        if (k > COLL_REPEAT_MAX) { /* the reply alone would take gigabytes */
+            addReplyErrorFormat(c, "ERR count is too large (at most %d with repetition)", COLL_REPEAT_MAX);
             return;
         }
-        rc = sample_repeat(&m, k, &v);
+        rc = coll_sample(&m, KS_FAM_SET, k, 1, 0, &v);
     } else {
         k = (uint64_t)count < m.count ? (uint64_t)count : m.count;
-        rc = sample_distinct(&m, k, &v);
+        rc = coll_sample(&m, KS_FAM_SET, k, 0, 0, &v);
     }
     if (rc) {
         coll_storage_error(c, rc);

@@ -827,6 +827,8 @@ static void zpop_generic(client *c, int max)
 static void zpopminCommand(client *c) { zpop_generic(c, 0); }
 static void zpopmaxCommand(client *c) { zpop_generic(c, 1); }
 
+static void zrandmemberCommand(client *c) { coll_randmember(c, OBJ_ZSET, KS_FAM_ZMEMBER, "withscores", 1); }
+
 static void zscanCommand(client *c) { coll_scan(c, OBJ_ZSET, KS_FAM_ZMEMBER, SCAN_SCORE); }
 
 #define W CMD_WRITE
@@ -855,6 +857,7 @@ command zset_commands[] = {
     {"zremrangebylex", zremrangebylexCommand, 4, W, 1, 1, 1, "sorted-set", "Removes members in a sorted set within a lexicographical range", "2.8.9", 0},
     {"zpopmin", zpopminCommand, -2, W | F, 1, 1, 1, "sorted-set", "Returns the lowest-scoring members from a sorted set after removing them", "5.0.0", 0},
     {"zpopmax", zpopmaxCommand, -2, W | F, 1, 1, 1, "sorted-set", "Returns the highest-scoring members from a sorted set after removing them", "5.0.0", 0},
+    {"zrandmember", zrandmemberCommand, -2, R, 1, 1, 1, "sorted-set", "Returns one or more random members from a sorted set", "6.2.0", 0},
     {"zscan", zscanCommand, -3, R, 1, 1, 1, "sorted-set", "Iterates over members and scores of a sorted set", "2.8.0", 0},
     {0},
 };

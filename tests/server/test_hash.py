@@ -1,5 +1,5 @@
 """Hashes: HSET HGET HMGET HDEL HGETALL HKEYS HVALS HLEN HEXISTS HSETNX
-HINCRBY HINCRBYFLOAT HSTRLEN HSCAN, checked directly and against
+HINCRBY HINCRBYFLOAT HSTRLEN HSCAN HRANDFIELD, checked directly and against
 redis-server 7 reply for reply (RESP2 and RESP3)."""
 import pytest
 import redis
@@ -94,6 +94,25 @@ hset h c 3
 hincrby h c 1
 hgetall h
 exec
+flushall
+hset one f v
+hrandfield one
+hrandfield one 3
+hrandfield one -3
+hrandfield one 2 withvalues
+hrandfield one -2 withvalues
+hrandfield one 0
+hrandfield one 0 withvalues
+hrandfield one x
+hrandfield one 1 bogus
+hrandfield one 1 withvalues x
+hrandfield one -9223372036854775808
+hrandfield one -9223372036854775807 withvalues
+hrandfield nokey
+hrandfield nokey 3
+hrandfield nokey 3 withvalues
+set str v
+hrandfield str
 """
 
 
@@ -182,3 +201,18 @@ def test_hgetall_resp3_is_a_map(server):
     assert c.cmd("HGETALL", "nokey") == ("map", [])
     assert c.cmd("HGET", "h", "zz") == ("null",)
     c.close()
+
+
+def test_hrandfield(r):
+    fields = {f"f{i}": str(i) for i in range(30)}
+    r.hset("h", mapping=fields)
+    assert r.hrandfield("h") in fields
+    got = r.hrandfield("h", 10)
+    assert len(set(got)) == 10 and set(got) <= set(fields)
+    assert sorted(r.hrandfield("h", 100)) == sorted(fields)
+    rep = r.hrandfield("h", -100)
+    assert len(rep) == 100 and set(rep) <= set(fields)
+    pairs = r.hrandfield("h", -5, withvalues=True)
+    assert len(pairs) == 10
+    for f, v in zip(pairs[::2], pairs[1::2]):
+        assert fields[f] == v

@@ -1,6 +1,6 @@
 """Sorted sets: ZADD (NX XX GT LT CH INCR) ZREM ZSCORE ZMSCORE ZCARD ZCOUNT
 ZINCRBY ZRANK ZREVRANK ZRANGE (BYSCORE BYLEX REV LIMIT WITHSCORES)
-ZRANGEBYSCORE ZREVRANGE ZPOPMIN ZPOPMAX ZSCAN (and ZREMRANGEBY*), checked directly and against
+ZRANGEBYSCORE ZREVRANGE ZPOPMIN ZPOPMAX ZSCAN (and ZREMRANGEBY*, ZRANDMEMBER), checked directly and against
 redis-server 7 reply for reply (RESP2 and RESP3 doubles)."""
 import math
 
@@ -215,6 +215,17 @@ exists l
 zremrangebyrank nokey 0 1
 set str v
 zremrangebyscore str 0 1
+flushall
+zadd zone 1.5 m
+zrandmember zone
+zrandmember zone 3
+zrandmember zone -2 withscores
+zrandmember zone 2 withscores
+zrandmember zone 1 withvalues
+zrandmember nokey
+zrandmember nokey -1
+set str v
+zrandmember str 1
 """
 
 
@@ -325,3 +336,15 @@ def test_resp3_doubles(server):
     assert c.cmd("ZPOPMIN", "z") == [b"a", ("double", "2.5")]
     assert c.cmd("ZPOPMAX", "z", "1") == [[b"b", ("double", "inf")]]
     c.close()
+
+
+def test_zrandmember(r):
+    m = {f"m{i}": i / 2 for i in range(40)}
+    r.zadd("z", m)
+    assert r.zrandmember("z") in m
+    got = r.zrandmember("z", 15)
+    assert len(set(got)) == 15 and set(got) <= set(m)
+    rep = r.zrandmember("z", -80, withscores=True)
+    assert len(rep) == 160
+    for mem, sc in zip(rep[::2], rep[1::2]):
+        assert m[mem] == float(sc)
