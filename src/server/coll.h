@@ -9,6 +9,11 @@
  * (keyspace.h); its metadata holds the element count, so HLEN/SCARD/ZCARD/
  * LLEN are one engine read.  Every command that changes a collection
  * rewrites its metadata (a few bytes), which also tells WATCH.
+ *
+ * Rule for handlers: create every iterator before the command's first
+ * write.  Creating an iterator commits the pass's pending writes (so that
+ * it sees them); keeping a command's writes after its reads keeps them in
+ * one engine batch, so a crash never leaves half a command behind.
  */
 #ifndef OMEN_SERVER_COLL_H
 #define OMEN_SERVER_COLL_H

@@ -41,6 +41,7 @@ static command *tables[] = {
     list_commands,
     set_commands,
     zset_commands,
+    zsetops_commands,
     /* vset_commands, */
 };
 

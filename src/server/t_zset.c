@@ -84,6 +84,33 @@ static int zs_del(const ks_meta *m, const void *mem, size_t ml, double score)
     return rc;
 }
 
+int zset_score(const ks_meta *m, const void *mem, size_t ml, double *score)
+{
+    return zs_score(m, mem, ml, score);
+}
+
+void zset_store(client *c, const sarg *dk, const zset_member *v, size_t n)
+{
+    ks_meta dm, nm;
+    int rd = ks_lookup(dk->p, dk->len, &dm);
+    int rc = rd == OMEN_NOTFOUND ? OMEN_OK : rd;
+    if (!rc && n && coll_init(c, dk, &nm, OBJ_ZSET)) return;
+    for (size_t i = 0; !rc && i < n; i++) rc = zs_put(&nm, v[i].mem, v[i].ml, v[i].score, 0, 0);
+    if (!rc) {
+        dm.sval = NULL;
+        if (n) {
+            nm.count = n;
+            rc = ks_put_meta(dk->p, dk->len, &nm, rd == OMEN_OK ? &dm : NULL);
+        } else if (rd == OMEN_OK) {
+            rc = ks_delete(dk->p, dk->len, &dm);
+        }
+    }
+    if (rc)
+        coll_storage_error(c, rc);
+    else
+        addReplyLongLong(c, (long long)n);
+}
+
 /* The member and score at an iterator over family fam. */
 static const char *it_member(omen_iter *it, int fam, size_t *ml, double *score)
 {
@@ -437,11 +464,7 @@ static int spec_iter(const ks_meta *m, const zrange_spec *s, omen_iter **it)
 }
 
 /* Emits the elements of a walk; the reply length is set at the end. */
-typedef struct popped {
-    char *mem;
-    size_t ml;
-    double score;
-} popped;
+typedef zset_member popped;
 
 /* Receives the elements of a walk: either replies them (the reply length
  * is set at the end) or, for ZREMRANGEBY*, collects copies to delete. */
@@ -570,17 +593,18 @@ static int walk_rank(const ks_meta *m, long long s, long long e, int rev, emitte
 
 enum { ZR_AUTO, ZR_RANK, ZR_SCORE, ZR_LEX };
 
-/* ZRANGE and its legacy forms.  argv[1] key, argv[2..3] range, options
- * from argv[4]. */
-static void zrange_generic(client *c, int type, int rev)
+/* ZRANGE, its legacy forms and ZRANGESTORE.  argv[k] is the key, then the
+ * range, then options; k = 1, or 2 for ZRANGESTORE (store: argv[1] is the
+ * destination). */
+static void zrange_generic(client *c, int type, int rev, int store)
 {
-    int withscores = 0, has_limit = 0;
+    int withscores = 0, has_limit = 0, k = store ? 2 : 1;
     long long offset = 0, limit = -1;
     int legacy = type != ZR_AUTO;
-    for (int j = 4; j < c->argc; j++) {
+    for (int j = k + 3; j < c->argc; j++) {
         sarg *a = &c->argv[j];
         int left = c->argc - j - 1;
-        if (arg_is(a, "withscores")) {
+        if (arg_is(a, "withscores") && !store) {
             withscores = 1;
         } else if (arg_is(a, "limit") && left >= 2) {
             if (arg_ll(&c->argv[j + 1], &offset) || arg_ll(&c->argv[j + 2], &limit)) {
@@ -610,10 +634,10 @@ static void zrange_generic(client *c, int type, int rev)
         return;
     }
     /* Reverse score/lex ranges name max first. */
-    const sarg *mina = &c->argv[2], *maxa = &c->argv[3];
+    const sarg *mina = &c->argv[k + 1], *maxa = &c->argv[k + 2];
     if (rev && type != ZR_RANK) {
-        mina = &c->argv[3];
-        maxa = &c->argv[2];
+        mina = &c->argv[k + 2];
+        maxa = &c->argv[k + 1];
     }
     long long s = 0, e = 0;
     zrange_spec spec;
@@ -629,25 +653,44 @@ static void zrange_generic(client *c, int type, int rev)
         if (lex_spec(c, mina, maxa, &spec)) return;
     }
     ks_meta m;
-    int r = coll_lookup(c, &c->argv[1], OBJ_ZSET, &m);
-    if (r <= 0) {
+    int r = coll_lookup(c, &c->argv[k], OBJ_ZSET, &m);
+    if (r < 0 || (r == 0 && !store)) {
         if (r == 0) addReplyArrayLen(c, 0);
         spec_free(&spec);
         return;
     }
     emitter em;
-    emit_begin(&em, c, withscores);
-    int rc = type == ZR_RANK ? walk_rank(&m, s, e, rev, &em) : walk_spec(&m, &spec, rev, offset, limit, &em);
-    emit_end(&em, rc);
+    if (store) {
+        memset(&em, 0, sizeof em);
+        em.c = c;
+        em.collect = 1;
+    } else {
+        emit_begin(&em, c, withscores);
+    }
+    int rc = r == 0 ? OMEN_OK
+             : type == ZR_RANK ? walk_rank(&m, s, e, rev, &em)
+                               : walk_spec(&m, &spec, rev, offset, limit, &em);
     spec_free(&spec);
+    if (!store) {
+        emit_end(&em, rc);
+        return;
+    }
+    if (!rc) rc = em.err;
+    if (rc)
+        coll_storage_error(c, rc);
+    else
+        zset_store(c, &c->argv[1], em.col, (size_t)em.n);
+    for (long long i = 0; i < em.n; i++) free(em.col[i].mem);
+    free(em.col);
 }
 
-static void zrangeCommand(client *c) { zrange_generic(c, ZR_AUTO, 0); }
-static void zrevrangeCommand(client *c) { zrange_generic(c, ZR_RANK, 1); }
-static void zrangebyscoreCommand(client *c) { zrange_generic(c, ZR_SCORE, 0); }
-static void zrevrangebyscoreCommand(client *c) { zrange_generic(c, ZR_SCORE, 1); }
-static void zrangebylexCommand(client *c) { zrange_generic(c, ZR_LEX, 0); }
-static void zrevrangebylexCommand(client *c) { zrange_generic(c, ZR_LEX, 1); }
+static void zrangeCommand(client *c) { zrange_generic(c, ZR_AUTO, 0, 0); }
+static void zrangestoreCommand(client *c) { zrange_generic(c, ZR_AUTO, 0, 1); }
+static void zrevrangeCommand(client *c) { zrange_generic(c, ZR_RANK, 1, 0); }
+static void zrangebyscoreCommand(client *c) { zrange_generic(c, ZR_SCORE, 0, 0); }
+static void zrevrangebyscoreCommand(client *c) { zrange_generic(c, ZR_SCORE, 1, 0); }
+static void zrangebylexCommand(client *c) { zrange_generic(c, ZR_LEX, 0, 0); }
+static void zrevrangebylexCommand(client *c) { zrange_generic(c, ZR_LEX, 1, 0); }
 
 static void count_generic(client *c, int lex)
 {
@@ -847,6 +890,7 @@ command zset_commands[] = {
     {"zrank", zrankCommand, 3, R, 1, 1, 1, "sorted-set", "Returns the index of a member in a sorted set ordered by ascending scores", "2.0.0", 0},
     {"zrevrank", zrevrankCommand, 3, R, 1, 1, 1, "sorted-set", "Returns the index of a member in a sorted set ordered by descending scores", "2.0.0", 0},
     {"zrange", zrangeCommand, -4, R, 1, 1, 1, "sorted-set", "Returns members in a sorted set within a range of indexes, scores or names", "1.2.0", 0},
+    {"zrangestore", zrangestoreCommand, -5, W | D, 1, 2, 1, "sorted-set", "Stores a range of members from sorted set in a key", "6.2.0", 0},
     {"zrevrange", zrevrangeCommand, -4, R, 1, 1, 1, "sorted-set", "Returns members in a sorted set within a range of indexes in reverse order", "1.2.0", 0},
     {"zrangebyscore", zrangebyscoreCommand, -4, R, 1, 1, 1, "sorted-set", "Returns members in a sorted set within a range of scores", "1.0.5", 0},
     {"zrevrangebyscore", zrevrangebyscoreCommand, -4, R, 1, 1, 1, "sorted-set", "Returns members in a sorted set within a range of scores in reverse order", "2.2.0", 0},

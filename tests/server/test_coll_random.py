@@ -63,6 +63,11 @@ def gen(rng, n):
             f"{rng.choice(['sinterstore', 'sunionstore', 'sdiffstore'])} {rng.choice(KEYS)} {k} {rng.choice(KEYS)}",
             f"zremrangebyrank {k} {idx(rng)} {idx(rng)}", f"zremrangebyscore {k} {bound(rng)} {bound(rng)}",
             f"zremrangebylex lx {lexb(rng)} {lexb(rng)}",
+            f"{rng.choice(['zunion', 'zinter', 'zdiff'])} 2 {k} {rng.choice(KEYS)} withscores",
+            f"{rng.choice(['zunionstore', 'zinterstore'])} {rng.choice(KEYS)} 2 {k} {rng.choice(KEYS)} "
+            f"weights {score(rng)} {score(rng)} aggregate {rng.choice(['sum', 'min', 'max'])}",
+            f"zdiffstore {rng.choice(KEYS)} 2 {k} {rng.choice(KEYS)}",
+            f"zrangestore {rng.choice(KEYS)} {k} {bound(rng)} {bound(rng)} byscore",
             f"del {k}", f"type {k}",
         ]
         lines.append(rng.choice(ops))

@@ -1,6 +1,7 @@
 """Sorted sets: ZADD (NX XX GT LT CH INCR) ZREM ZSCORE ZMSCORE ZCARD ZCOUNT
 ZINCRBY ZRANK ZREVRANK ZRANGE (BYSCORE BYLEX REV LIMIT WITHSCORES)
-ZRANGEBYSCORE ZREVRANGE ZPOPMIN ZPOPMAX ZSCAN (and ZREMRANGEBY*, ZRANDMEMBER), checked directly and against
+ZRANGEBYSCORE ZREVRANGE ZPOPMIN ZPOPMAX ZSCAN (and ZREMRANGEBY*, ZRANDMEMBER, ZRANGESTORE, ZUNION/ZINTER/ZDIFF
+and their STORE forms), checked directly and against
 redis-server 7 reply for reply (RESP2 and RESP3 doubles)."""
 import math
 
@@ -226,6 +227,74 @@ zrandmember nokey
 zrandmember nokey -1
 set str v
 zrandmember str 1
+flushall
+zadd a 1 x 2 y 3 z
+zadd b 10 y 20 w
+sadd s y q
+set str v
+zunionstore d 2 a b
+zrange d 0 -1 withscores
+zunion 2 a b
+zunion 2 a b withscores
+zinter 2 a b withscores
+zdiff 2 a b withscores
+zunion 3 a b s withscores
+zunion 2 a b weights 2 3 withscores
+zunion 2 a b weights 2 withscores
+zunion 2 a b weights 2 x
+zunion 2 a b aggregate max withscores
+zunion 2 a b aggregate min withscores
+zunion 2 a b aggregate bogus
+zunion 0 a
+zunion -1 a
+zunion x a
+zunion 3 a b
+zunionstore d 0 a
+zinterstore d 0 a
+zdiffstore d 0 a
+zdiff 0 a
+zdiff 1 a withscores
+zdiff 2 a b weights 1 2
+zdiff 2 a b aggregate sum
+zinterstore d 2 a nokey
+exists d
+zunionstore d 1 nokey
+zunion 2 a str
+zunion 2 str nokey
+zunionstore str 1 a
+type str
+zadd i 1 p
+zadd j inf p
+zadd k -inf p
+zunion 2 j k withscores
+zunion 2 j k weights 0 1 withscores
+zinterstore d 2 a b weights 1 nan
+zunion 1 a bogus
+zunion 2 a b withscores aggregate max weights 1 1
+zrangestore d a 0 -1
+zrangestore d a 1 +inf byscore limit 0 1
+zrange d 0 -1 withscores
+zrangestore d nokey 0 -1
+exists d
+zrangestore d a 0 -1 withscores
+zinter 2 a s withscores
+zunionstore d 2 a a
+zrange d 0 -1 withscores
+zunion 1 s withscores
+zadd big 1 a 2 b 3 c 4 d
+zadd sm 5 b 6 c
+zadd md 7 c 8 d 9 e
+zinter 3 big sm md withscores
+zinter 3 big sm md weights 1 2 3 withscores aggregate max
+zunion 3 big sm md weights 0.1 0.2 0.3 withscores
+zdiff 3 big sm md withscores
+zdiffstore dd 2 big sm
+zrange dd 0 -1 withscores
+zinterstore big 2 big sm
+zrange big 0 -1 withscores
+zunion 1 nokey
+zinter 1 nokey withscores
+zunion 2 a b withscores weights inf -inf
 """
 
 
