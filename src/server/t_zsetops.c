@@ -262,7 +262,7 @@ static void zsetop_generic(client *c, int op, int store)
         coll_storage_error(c, rc);
         goto out;
     }
-    qsort(res.v, res.n, sizeof *res.v, by_score);
+    if (res.n > 1) qsort(res.v, res.n, sizeof *res.v, by_score);
     if (store) {
         zset_store(c, &c->argv[1], res.v, res.n);
     } else {
