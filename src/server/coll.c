@@ -21,6 +21,7 @@ void coll_storage_error(client *c, int rc) { reply_storage_error(c, rc); }
 int coll_lookup(client *c, const sarg *k, int type, ks_meta *m)
 {
     int r = ks_lookup_reply(c, k->p, k->len, type, m);
+    if (c->cmd && (c->cmd->flags & CMD_WRITE)) return r; /* Redis counts reads only */
     if (r > 0) server.stat_keyspace_hits++;
     if (r == 0) server.stat_keyspace_misses++;
     return r;

@@ -25,7 +25,7 @@
 #include "server/server.h"
 
 /* Look up key expecting `type`: 1 found, 0 absent, -1 an error was replied
- * (WRONGTYPE, storage).  Counts keyspace hits and misses. */
+ * (WRONGTYPE, storage).  Counts keyspace hits and misses of read commands. */
 int coll_lookup(client *c, const sarg *k, int type, ks_meta *m);
 /* A new, empty collection of `type` with a fresh generation for key k:
  * 0, or -1 after replying (key too long). */

@@ -210,12 +210,7 @@ static void spopCommand(client *c)
     }
     uint64_t k = (uint64_t)count < m.count ? (uint64_t)count : m.count;
     member *v = NULL;
-    int rc;
-    if (k == 1) {
-        rc = coll_sample(&m, KS_FAM_SET, 1, 0, 0, &v);
-    } else {
-        rc = coll_sample(&m, KS_FAM_SET, k, 0, 0, &v);
-    }
+    int rc = coll_sample(&m, KS_FAM_SET, k, 0, 0, &v);
     if (rc) {
         coll_storage_error(c, rc);
         return;
