@@ -19,7 +19,11 @@
 #include "server/keys.h"
 #include "server/multi.h"
 #include "server/networking.h"
+#include "server/t_hash.h"
+#include "server/t_list.h"
+#include "server/t_set.h"
 #include "server/t_string.h"
+#include "server/t_zset.h"
 
 /* Every family's table.  Families still to come add one line each:
  * hashes, lists, sets, sorted sets (t_hash.c, t_list.c, t_set.c, t_zset.c)
@@ -33,7 +37,11 @@ static command *tables[] = {
     expire_commands,
     multi_commands,
     string_commands,
-    /* hash_commands, list_commands, set_commands, zset_commands, */
+    hash_commands,
+    list_commands,
+    set_commands,
+    zset_commands,
+    zsetops_commands,
     /* vset_commands, */
 };
 

@@ -417,6 +417,22 @@ int ks_sub_iter(uint64_t gen, int fam, omen_iter **out)
     return pend_iter(lo, 10, hi, 10, out);
 }
 
+int ks_sub_iter_range(uint64_t gen, int fam, const void *lo, size_t lolen, const void *hi,
+                      size_t hilen, omen_iter **out)
+{
+    if ((lo && lolen > KS_MAX_ELEM) || (hi && hilen > KS_MAX_ELEM)) return OMEN_TOOBIG;
+    char *l = malloc(KS_SUBKEY_LEN(lo ? lolen : 0)), *h = malloc(KS_SUBKEY_LEN(hi ? hilen : 0));
+    int rc = OMEN_NOMEM;
+    if (l && h) {
+        size_t ll = ks_subkey(l, gen, fam, lo, lo ? lolen : 0);
+        size_t hl = hi ? ks_subkey(h, gen, fam, hi, hilen) : ks_subkey(h, gen, fam + 1, NULL, 0);
+        rc = range_iter(l, ll, h, hl, out);
+    }
+    free(l);
+    free(h);
+    return rc;
+}
+
 const char *ks_sub_elem(omen_iter *it, size_t *elen)
 {
     size_t kl;

@@ -117,6 +117,11 @@ int ks_sub_del(uint64_t gen, int fam, const void *elem, size_t elen);
  * the next pass. */
 int ks_sub_iter(uint64_t gen, int fam, omen_iter **out);
 const char *ks_sub_elem(omen_iter *it, size_t *elen);
+/* Iterator over the elements of one family in [lo, hi) (element bytes,
+ * without the sub-key prefix): lo NULL = from the family's first element,
+ * hi NULL = through its last.  A range read is one engine range scan. */
+int ks_sub_iter_range(uint64_t gen, int fam, const void *lo, size_t lolen, const void *hi,
+                      size_t hilen, omen_iter **out);
 
 /* Order-preserving 8-byte encoding of a double (sorted-set scores):
  * memcmp order of the encodings equals numeric order (-inf < ... < +inf). */
