@@ -153,6 +153,23 @@ int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t kle
 int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void *buf,
                   size_t cap, size_t *vlen);
 
+/* Read n keys at one consistent point: the snapshot when snap is non-NULL,
+ * else the state when the call starts (every key sees the same writes, as
+ * if under one snapshot).  keys[i] (klens[i] bytes; NULL only with length
+ * 0) are read during the call only; duplicates and any order are allowed.
+ * On OMEN_OK, for each i: vals[i] is a malloc'ed copy of the value owned by
+ * the caller (free each with omen_free; non-NULL even for an empty value)
+ * and vlens[i] its length, or vals[i] is NULL and vlens[i] 0 when the key is
+ * absent.  On any error every vals[i] is NULL (nothing to free) and the
+ * code says why: OMEN_INVALID (NULL arrays with n > 0, a NULL key with a
+ * length), OMEN_TOOBIG (a key over OMEN_MAX_KEY_LEN), OMEN_CORRUPT,
+ * OMEN_NOMEM, OMEN_CLOSED.  The keys are sorted and each sorted run is
+ * searched for all of them in one batch (the learned index's batch search),
+ * which is faster per key than omen_get for more than a few keys.  n 0 is
+ * OMEN_OK. */
+int omen_get_many(omen_db *db, const omen_snapshot *snap, size_t n, const void *const *keys,
+                  const size_t *klens, void **vals, size_t *vlens);
+
 /* ---- Write batches (atomic: all or nothing, also across a crash) -------- */
 
 /* *out is owned by the caller until omen_batch_destroy. */

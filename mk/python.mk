@@ -6,7 +6,7 @@
 #   make bench-python    run python/bench/bench_python.py (OmenDB vs LMDB vs LevelDB)
 PYB         ?= $(B)/python
 PYTHON_SITE ?= $(shell $(PY) -c 'import sys; print("/usr/local/lib/python%d.%d/dist-packages" % sys.version_info[:2])')
-PY_SRC      := $(wildcard python/src/*.c) $(wildcard python/omendb/*.py) \
+PY_SRC      := $(wildcard python/src/*.c python/src/*.h) $(wildcard python/omendb/*.py) \
                $(wildcard python/omendb/*.pyi) python/setup.py include/omendb.h
 
 .PHONY: python test-python install-python bench-python

@@ -24,15 +24,21 @@ XLDFLAGS = os.environ.get("OMENDB_LDFLAGS", "").split()
 if not os.path.exists(LIB):
     raise SystemExit(f"omendb: {LIB} not found; run `make lib` at the top of the repository first")
 
+# One file per Python type plus the shared layers (see src/omendb_py.h).
+SOURCES = ["errors.c", "gate.c", "convert.c", "iterator.c", "reader.c", "snapshot.c",
+           "transaction.c", "batch.c", "db.c", "module.c"]
+
 ext = Extension(
     "omendb._omendb",
-    sources=["src/omendbmodule.c"],
+    sources=["src/" + s for s in SOURCES],
     include_dirs=[INC],
     extra_objects=[LIB],
     libraries=["lz4", "zstd", "m", "pthread"],
-    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2"] + XCFLAGS,
+    # hidden: the files share internal symbols; only PyInit__omendb is exported
+    extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Werror", "-O2", "-fvisibility=hidden"]
+    + XCFLAGS,
     extra_link_args=XLDFLAGS,
-    depends=[LIB, os.path.join(INC, "omendb.h")],
+    depends=[LIB, os.path.join(INC, "omendb.h"), "src/omendb_py.h"],
 )
 
 setup(

@@ -1651,3 +1651,101 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
     if (v.rc != OMEN_OK) omen_seterr(v.rc, "run %s: verification found %d problem(s)", path, v.findings);
     return v.rc;
 }
+
+/* ---- Batched point lookup ---------------------------------------------- */
+
+/* Queries per pass: enough independent misses in flight to hide memory
+ * latency, few enough that their bloom lines and slot windows are still in
+ * cache when the next phase reads them. */
+#define RUN_BATCH 64
+
+/* One group of at most RUN_BATCH queries, in phases so each phase's memory
+ * misses overlap instead of following one another: prefix check and bloom
+ * prefetch; bloom probe and slot; the model's batch lower_bound over the
+ * slots (lidx_lower_bound_batch); record and value prefetch; then the
+ * exact match and version walk of run_get_to. */
+static int get_group(run *r, uint64_t snap, run_getq *q, size_t n)
+{
+    uint64_t h[RUN_BATCH], qs[RUN_BATCH];
+    size_t live[RUN_BATCH], pos[RUN_BATCH];
+    size_t m = 0;
+    const uint64_t rn = r->n;
+    for (size_t i = 0; i < n; i++) {
+        q[i].rc = OMEN_NOTFOUND;
+        if (rn == 0 || q[i].klen < r->lcp_len ||
+            (r->lcp_len && memcmp(q[i].key, r->lcp, r->lcp_len) != 0))
+            continue;
+        h[m] = bloom_hash(q[i].key, q[i].klen);
+        bloom_prefetch(r->bloom, h[m]);
+        live[m++] = i;
+    }
+    size_t k = 0;
+    for (size_t j = 0; j < m; j++) {
+        if (!bloom_may_contain(r->bloom, h[j])) continue;
+        const run_getq *x = &q[live[j]];
+        qs[k] = slot_of(x->key, x->klen, r->lcp_len);
+        live[k++] = live[j];
+    }
+    if (k == 0) return OMEN_OK;
+    lidx_lower_bound_batch(r->model, r->slots, rn, qs, k, pos);
+    for (size_t j = 0; j < k; j++)
+        if (pos[j] < rn && r->slots[pos[j]] == qs[j]) {
+            __builtin_prefetch(rec_at(r, pos[j]));
+            prefetch_value(r, pos[j]);
+        }
+    for (size_t j = 0; j < k; j++) {
+        run_getq *x = &q[live[j]];
+        uint64_t lo = pos[j];
+        if (lo >= rn || r->slots[lo] != qs[j]) continue;
+        const uint8_t *key = x->key;
+        uint64_t qext = slot_of(key, x->klen, r->lcp_len + 8);
+        int c = rec_cmp(r, lo, key, x->klen, qext);
+        if (c < 0) {
+            /* slot tie: settle among the entries of equal slot by full key */
+            uint64_t hi = qs[j] == UINT64_MAX ? rn : lidx_lower_bound(r->model, r->slots, rn, qs[j] + 1);
+            lo++;
+            while (lo < hi) {
+                uint64_t mid = lo + (hi - lo) / 2;
+                if (rec_cmp(r, mid, key, x->klen, qext) < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            c = lo < rn && r->slots[lo] == qs[j] ? rec_cmp(r, lo, key, x->klen, qext) : 1;
+        }
+        if (c != 0) continue;
+        for (uint64_t i = lo; i < rn; i++) {
+            const uint8_t *rec = rec_at(r, i);
+            if (i != lo && (r->slots[i] != r->slots[lo] || rec_cmp(r, i, key, x->klen, qext) != 0)) break;
+            uint64_t meta = ld64(rec);
+            if ((meta >> 8) > snap) continue;
+            x->seq = meta >> 8;
+            x->type = (int)(meta & 0xff);
+            x->rc = OMEN_OK;
+            if (x->type == RUN_TYPE_PUT) {
+                int rc = read_value(r, rec, &x->d, x->vlen);
+                if (rc != OMEN_OK) {
+                    x->rc = rc;
+                    return rc;
+                }
+            }
+            break;
+        }
+    }
+    return OMEN_OK;
+}
+
+int run_get_batch(run *r, uint64_t snap, run_getq *q, size_t n)
+{
+    if (!r || (n && !q)) return omen_seterr(OMEN_INVALID, "run_get_batch: bad argument");
+    for (size_t i = 0; i < n; i++) {
+        if ((q[i].klen && !q[i].key) || !q[i].vlen)
+            return omen_seterr(OMEN_INVALID, "run_get_batch: bad query %zu", i);
+        q[i].rc = OMEN_NOTFOUND;
+    }
+    for (size_t at = 0; at < n; at += RUN_BATCH) {
+        int rc = get_group(r, snap, q + at, n - at < RUN_BATCH ? n - at : RUN_BATCH);
+        if (rc != OMEN_OK) return rc;
+    }
+    return OMEN_OK;
+}

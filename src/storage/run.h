@@ -216,4 +216,30 @@ int run_verify(const char *path, void (*report)(void *ctx, const char *line), vo
  * it in the engine; not thread-safe to change while runs are in use. */
 extern int run_test_skip_checksums;
 
+/* ---- Batched point lookup -------------------------------------------- */
+
+/* One key of run_get_batch: key/klen and where a PUT's value goes (d, as
+ * for run_get_to; *vlen receives its length) are read; rc, seq and type are
+ * written: rc OMEN_NOTFOUND (no version <= snap in this run; d untouched),
+ * OMEN_OK (seq and type set; a PUT's value delivered to d, a DELETE hands
+ * out none), or the error of that key's value read. */
+typedef struct run_getq {
+    const void *key;
+    size_t klen;
+    run_vdst d;
+    size_t *vlen;
+    int rc;
+    int type;
+    uint64_t seq;
+} run_getq;
+
+/* run_get_to for q[0..n) at once, with the memory misses of many keys
+ * overlapped (bloom lines, the learned model's batch search over the slots,
+ * records, values).  Keys in ascending order make the accesses monotone but
+ * any order is correct.  Returns OMEN_OK, or the first value-read error
+ * (OMEN_CORRUPT, OMEN_NOMEM: later queries are then left unresolved with
+ * rc OMEN_NOTFOUND); OMEN_INVALID for a NULL run/query array, a NULL key
+ * with a length or a NULL vlen. */
+int run_get_batch(run *r, uint64_t snap, run_getq *q, size_t n);
+
 #endif

@@ -1,0 +1,175 @@
+/*
+ * multiget.c -- omen_get_many: many point reads at one sequence number.
+ *
+ * The keys are sorted once; the memtables are probed key by key (a skip
+ * list gains nothing from a batch), and the keys still unresolved go to
+ * each sorted run, newest first, as one batch (run_get_batch: the learned
+ * model's batch search with the misses of many keys overlapped).  A key is
+ * resolved by the first source holding a version <= the read sequence, as
+ * in a single get, so the result equals n omen_get calls at that sequence.
+ *
+ * Invariants: the pending list stays in key order, so the keys a run can
+ * hold (within its smallest..largest user key) are one contiguous slice
+ * found by binary search; on any error every value handed out so far is
+ * freed and every vals[i] is NULL.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_impl.h"
+#include "util/err.h"
+#include "util/mem.h"
+
+typedef struct mg_key {
+    const unsigned char *k;
+    size_t kl;
+    size_t i; /* position in the caller's arrays */
+} mg_key;
+
+static int keycmp(const void *a, size_t al, const void *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    if (c) return c;
+    return (al > bl) - (al < bl);
+}
+
+static int mg_order(const void *a, const void *b)
+{
+    const mg_key *x = a, *y = b;
+    int c = keycmp(x->k, x->kl, y->k, y->kl);
+    if (c) return c;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* First index in q[0..n) whose key is >= k (>, with after set). */
+static size_t bound(const run_getq *q, size_t n, const void *k, size_t kl, int after)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = keycmp(q[mid].key, q[mid].klen, k, kl);
+        if (c < 0 || (after && c == 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int check_args(omen_db *db, size_t n, const void *const *keys, const size_t *klens,
+                      void **vals, size_t *vlens)
+{
+    if (n && (!keys || !klens || !vals || !vlens))
+        return omen_seterr(OMEN_INVALID, "omen_get_many: NULL array with %zu keys", n);
+    for (size_t i = 0; i < n; i++) {
+        vals[i] = NULL;
+        vlens[i] = 0;
+    }
+    int rc = db_check_handle(db, "omen_get_many");
+    if (rc) return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (!keys[i] && klens[i])
+            return omen_seterr(OMEN_INVALID, "omen_get_many: key %zu is NULL with length %zu", i,
+                               klens[i]);
+        if (klens[i] > OMEN_MAX_KEY_LEN)
+            return omen_seterr(OMEN_TOOBIG, "omen_get_many: key %zu of %zu bytes exceeds the %u-byte limit",
+                               i, klens[i], OMEN_MAX_KEY_LEN);
+    }
+    return OMEN_OK;
+}
+
+/* Resolve from the memtables what they hold; the rest goes to pend[] (in
+ * key order).  Returns OMEN_OK or OMEN_NOMEM. */
+static int probe_memtables(const db_sv *sv, uint64_t seq, const mg_key *ks, size_t n, run_getq *pend,
+                           size_t *npend, void **vals, size_t *vlens)
+{
+    size_t m = 0;
+    for (size_t j = 0; j < n; j++) {
+        const mg_key *x = &ks[j];
+        uint64_t s;
+        int type;
+        const void *v;
+        size_t vl;
+        if (mt_get(sv->mem, x->k, x->kl, seq, &s, &type, &v, &vl) ||
+            (sv->imm && mt_get(sv->imm, x->k, x->kl, seq, &s, &type, &v, &vl))) {
+            if (type == MT_TYPE_DELETE) continue;
+            run_vdst d = {&vals[x->i], NULL, 0};
+            int rc = run_vdst_put(&d, v, vl, &vlens[x->i]);
+            if (rc) return rc;
+            continue;
+        }
+        run_getq *q = &pend[m++];
+        memset(q, 0, sizeof *q);
+        q->key = x->k;
+        q->klen = x->kl;
+        q->d.val = &vals[x->i];
+        q->vlen = &vlens[x->i];
+    }
+    *npend = m;
+    return OMEN_OK;
+}
+
+/* Ask every run, newest first, for the keys no newer source resolved. */
+static int probe_runs(const db_sv *sv, uint64_t seq, run_getq *pend, size_t m)
+{
+    for (size_t ri = 0; ri < sv->nruns && m; ri++) {
+        db_run *r = sv->runs[ri];
+        if (r->meta.min_seq > seq) continue; /* everything in it is too new */
+        size_t sl, ll;
+        const void *small = run_smallest(r->r, &sl), *large = run_largest(r->r, &ll);
+        if (!small) continue; /* empty run */
+        size_t lo = bound(pend, m, small, sl, 0), hi = bound(pend, m, large, ll, 1);
+        if (lo >= hi) continue;
+        int rc = run_get_batch(r->r, seq, pend + lo, hi - lo);
+        if (rc) return rc;
+        size_t w = lo;
+        for (size_t j = lo; j < hi; j++)
+            if (pend[j].rc == OMEN_NOTFOUND) pend[w++] = pend[j];
+        if (w < hi) {
+            memmove(pend + w, pend + hi, (m - hi) * sizeof *pend);
+            m -= hi - w;
+        }
+    }
+    return OMEN_OK;
+}
+
+int omen_get_many(omen_db *db, const omen_snapshot *snap, size_t n, const void *const *keys,
+                  const size_t *klens, void **vals, size_t *vlens)
+{
+    int rc = check_args(db, n, keys, klens, vals, vlens);
+    if (rc) return rc;
+    if (snap && snap->db != db)
+        return omen_seterr(OMEN_INVALID, "omen_get_many: snapshot belongs to another handle");
+    if (n == 0) return OMEN_OK;
+    mg_key *ks = omen_malloc(n * sizeof *ks);
+    run_getq *pend = omen_malloc(n * sizeof *pend);
+    if (!ks || !pend) {
+        omen_free(ks);
+        omen_free(pend);
+        return omen_seterr(OMEN_NOMEM, "omen_get_many: out of memory for %zu keys", n);
+    }
+    for (size_t i = 0; i < n; i++) {
+        ks[i].k = keys[i] ? keys[i] : (const void *)""; /* memcmp wants non-NULL */
+        ks[i].kl = klens[i];
+        ks[i].i = i;
+    }
+    qsort(ks, n, sizeof *ks, mg_order);
+    uint64_t seq;
+    int slot;
+    db_sv *sv = db_sv_pin(db, &seq, &slot);
+    if (snap) seq = snap->seq;
+    size_t m = 0;
+    rc = probe_memtables(sv, seq, ks, n, pend, &m, vals, vlens);
+    if (rc == OMEN_OK) rc = probe_runs(sv, seq, pend, m);
+    db_sv_unpin(db, sv, slot);
+    omen_free(ks);
+    omen_free(pend);
+    if (rc != OMEN_OK) {
+        for (size_t i = 0; i < n; i++) {
+            omen_free(vals[i]);
+            vals[i] = NULL;
+            vlens[i] = 0;
+        }
+    }
+    return rc;
+}
