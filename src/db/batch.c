@@ -7,6 +7,7 @@
 
 #include "db/memtable.h"
 #include "util/coding.h"
+#include "db/reserved.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -17,6 +18,7 @@ void batch_init(struct omen_batch *b)
 
 void batch_free(struct omen_batch *b)
 {
+    db_hook_release(&b->hook);
     omen_free(b->buf);
     memset(b, 0, sizeof *b);
 }
@@ -143,18 +145,23 @@ int omen_batch_create(omen_batch **out)
 int omen_batch_put(omen_batch *b, const void *key, size_t klen, const void *val, size_t vlen)
 {
     if (!b) return omen_seterr(OMEN_INVALID, "omen_batch_put: NULL batch");
+    if (key && db_key_reserved(key, klen))
+        return omen_seterr(OMEN_INVALID, "omen_batch_put: keys starting 0xFF 0xFF are reserved");
     return batch_add(b, MT_TYPE_PUT, key, klen, val, vlen);
 }
 
 int omen_batch_delete(omen_batch *b, const void *key, size_t klen)
 {
     if (!b) return omen_seterr(OMEN_INVALID, "omen_batch_delete: NULL batch");
+    if (key && db_key_reserved(key, klen))
+        return omen_seterr(OMEN_INVALID, "omen_batch_delete: keys starting 0xFF 0xFF are reserved");
     return batch_add(b, MT_TYPE_DELETE, key, klen, NULL, 0);
 }
 
 void omen_batch_clear(omen_batch *b)
 {
     if (!b) return;
+    db_hook_release(&b->hook);
     if (b->buf) b->len = BATCH_HEADER;
     b->count = 0;
     b->mem_cost = 0;

@@ -23,12 +23,32 @@
 
 #define BATCH_HEADER 12
 
+/* A module's work to do once a batch or transaction has committed (the
+ * vector layer links the graph; see src/vector/vset.c).  apply runs after
+ * each successful commit; release when the batch is cleared or freed or
+ * the transaction ends.  One hook per batch: a module keeps its own list
+ * behind arg. */
+typedef struct db_commit_hook {
+    void (*apply)(void *arg);
+    void (*release)(void *arg);
+    void *arg;
+} db_commit_hook;
+
 struct omen_batch {
     unsigned char *buf; /* BATCH_HEADER reserved bytes, then encoded ops */
     size_t len, cap;
     uint32_t count;
     size_t mem_cost; /* upper bound of memtable bytes to apply it */
+    db_commit_hook hook;
 };
+
+static inline void db_hook_release(db_commit_hook *h)
+{
+    if (h->release) h->release(h->arg);
+    h->apply = NULL;
+    h->release = NULL;
+    h->arg = NULL;
+}
 
 void batch_init(struct omen_batch *b);
 void batch_free(struct omen_batch *b);

@@ -1007,7 +1007,8 @@ static int destroy_cb(void *ctx, const char *name)
     const char *dir = ctx;
     uint64_t num;
     if (parse_name(name, &num) || strcmp(name, MANIFEST_FILE) == 0 ||
-        strcmp(name, MANIFEST_FILE ".tmp") == 0 || strstr(name, ".run.tmp")) {
+        strcmp(name, MANIFEST_FILE ".tmp") == 0 || strstr(name, ".run.tmp") ||
+        (strncmp(name, "vset-", 5) == 0 && strstr(name, ".graph"))) { /* vector graph files */
         char *p = path_join(dir, name);
         if (!p) return OMEN_NOMEM;
         int rc = fio_unlink(p);

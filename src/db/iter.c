@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/reserved.h"
 #include "db/db_impl.h"
 #include "db/txn.h"
 #include "util/err.h"
@@ -613,6 +614,19 @@ int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *o
 }
 
 int omen_iter_create(omen_db *db, const omen_iter_options *opts, omen_iter **out)
+{
+    /* User iterators end below the reserved range. */
+    omen_iter_options o;
+    memset(&o, 0, sizeof o);
+    if (opts) o = *opts;
+    if (db_upper_reaches_reserved(o.upper, o.upper_len)) {
+        o.upper = DB_RESERVED_PREFIX;
+        o.upper_len = DB_RESERVED_LEN;
+    }
+    return db_iter_create_any(db, &o, out);
+}
+
+int db_iter_create_any(omen_db *db, const omen_iter_options *opts, omen_iter **out)
 {
     if (!out) return omen_seterr(OMEN_INVALID, "omen_iter_create: NULL out");
     *out = NULL;

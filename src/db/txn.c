@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "db/reserved.h"
 #include "db/txn.h"
 #include "util/err.h"
 #include "util/mem.h"
@@ -22,6 +23,7 @@ static int txn_check(const omen_txn *t, const char *fn)
 
 static void txn_free(omen_txn *t)
 {
+    db_hook_release(&t->hook);
     for (size_t i = 0; i < t->niters; i++) db_iter_detach_txn(t->iters[i]);
     omen_free(t->iters);
     if (t->writes) mt_unref(t->writes);
@@ -123,13 +125,23 @@ static int txn_write(omen_txn *t, int type, const void *key, size_t klen, const 
     return rc;
 }
 
+int txn_write_raw(omen_txn *t, int type, const void *key, size_t klen, const void *val,
+                  size_t vlen)
+{
+    return txn_write(t, type, key, klen, val, vlen, "txn_write_raw");
+}
+
 int omen_txn_put(omen_txn *t, const void *key, size_t klen, const void *val, size_t vlen)
 {
+    if (key && db_key_reserved(key, klen))
+        return omen_seterr(OMEN_INVALID, "omen_txn_put: keys starting 0xFF 0xFF are reserved");
     return txn_write(t, MT_TYPE_PUT, key, klen, val, vlen, "omen_txn_put");
 }
 
 int omen_txn_delete(omen_txn *t, const void *key, size_t klen)
 {
+    if (key && db_key_reserved(key, klen))
+        return omen_seterr(OMEN_INVALID, "omen_txn_delete: keys starting 0xFF 0xFF are reserved");
     return txn_write(t, MT_TYPE_DELETE, key, klen, NULL, 0, "omen_txn_delete");
 }
 
@@ -180,6 +192,10 @@ int omen_txn_iter_create(omen_txn *t, const omen_iter_options *opts, omen_iter *
     memset(&o, 0, sizeof o);
     if (opts) o = *opts;
     o.snapshot = NULL;
+    if (db_upper_reaches_reserved(o.upper, o.upper_len)) {
+        o.upper = DB_RESERVED_PREFIX;
+        o.upper_len = DB_RESERVED_LEN;
+    }
     db_sv *sv = db_sv_get(t->db);
     rc = db_iter_new(t->db, sv, t->snap->seq, &o, t, t->writes, out);
     if (rc) {
@@ -328,6 +344,7 @@ int omen_txn_commit(omen_txn *t, int sync)
         rc = batch_add(&b, n->type, mt_node_key(n), n->klen, mt_node_val(n), n->vlen);
     }
     if (!rc) rc = db_write_ops(db, batch_ops(&b), batch_ops_len(&b), b.count, b.mem_cost, t, sync);
+    if (rc == OMEN_OK && t->hook.apply) t->hook.apply(t->hook.arg);
     batch_free(&b);
     txn_free(t);
     return rc;

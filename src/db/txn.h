@@ -32,7 +32,13 @@ struct omen_txn {
     omen_iter **iters; /* live iterators (detached when the txn ends) */
     size_t niters, citers;
     int status;   /* sticky failure (e.g. could not record a read) */
+    db_commit_hook hook; /* applied after a successful commit (batch.h) */
 };
+
+/* A write into the transaction that may use the reserved key range (for
+ * engine modules such as the vector layer). */
+int txn_write_raw(struct omen_txn *t, int type, const void *key, size_t klen, const void *val,
+                  size_t vlen);
 
 void txn_iter_released(struct omen_txn *t, omen_iter *it);
 /* Called by txn.c when the transaction ends before its iterators. */

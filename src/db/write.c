@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/reserved.h"
 #include "db/db_impl.h"
 #include "db/txn.h"
 #include "util/coding.h"
@@ -482,6 +483,8 @@ int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t 
     if (rc) return rc;
     if ((!key && klen) || (!val && vlen))
         return omen_seterr(OMEN_INVALID, "omen_put: NULL buffer with non-zero length");
+    if (key && db_key_reserved(key, klen))
+        return omen_seterr(OMEN_INVALID, "omen_put: keys starting 0xFF 0xFF are reserved");
     if (klen > OMEN_MAX_KEY_LEN)
         return omen_seterr(OMEN_TOOBIG, "omen_put: key of %zu bytes exceeds the %u-byte limit",
                            klen, OMEN_MAX_KEY_LEN);
@@ -512,6 +515,8 @@ int omen_delete(omen_db *db, const void *key, size_t klen, int sync)
     int rc = db_check_writable(db, "omen_delete");
     if (rc) return rc;
     if (!key && klen) return omen_seterr(OMEN_INVALID, "omen_delete: NULL key with non-zero length");
+    if (key && db_key_reserved(key, klen))
+        return omen_seterr(OMEN_INVALID, "omen_delete: keys starting 0xFF 0xFF are reserved");
     if (klen > OMEN_MAX_KEY_LEN)
         return omen_seterr(OMEN_TOOBIG, "omen_delete: key of %zu bytes exceeds the %u-byte limit",
                            klen, OMEN_MAX_KEY_LEN);
@@ -535,7 +540,9 @@ int omen_write(omen_db *db, omen_batch *b, int sync)
     if (rc) return rc;
     if (!b) return omen_seterr(OMEN_INVALID, "omen_write: NULL batch");
     if (b->count == 0) return resolve_sync(db, sync, &sync);
-    return db_write_ops(db, batch_ops(b), batch_ops_len(b), b->count, b->mem_cost, NULL, sync);
+    rc = db_write_ops(db, batch_ops(b), batch_ops_len(b), b->count, b->mem_cost, NULL, sync);
+    if (rc == OMEN_OK && b->hook.apply) b->hook.apply(b->hook.arg);
+    return rc;
 }
 
 int omen_flush(omen_db *db)

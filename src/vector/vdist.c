@@ -1,0 +1,273 @@
+/*
+ * vdist.c -- distance kernels (see vdist.h).
+ *
+ * Compiled per function with target attributes (the project is not built
+ * with -march=native) and picked once at run time.  The AVX-512 kernels use
+ * AVX-512F only (int8 is widened to int32 lanes, since AVX-512BW may be
+ * absent), so tests/avx512_emu.h can run them over SIMDe on CPUs without
+ * AVX-512 (mk/vector.mk, test-emu512-vec).  Floating-point sums are
+ * accumulated in a different order by each variant, so results agree to
+ * rounding, not bit for bit; int8 results are identical.
+ */
+#include <immintrin.h>
+
+#include "vector/vdist.h"
+
+#define VD_T_AVX2 __attribute__((target("avx2,fma")))
+#ifdef LIDX_EMULATE_AVX512
+#define VD_T_AVX512
+#else
+#define VD_T_AVX512 __attribute__((target("avx512f")))
+#endif
+
+/* ---- scalar ---- */
+
+static float l2_f32_scalar(const float *a, const float *b, size_t n)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1], d2 = a[i + 2] - b[i + 2],
+              d3 = a[i + 3] - b[i + 3];
+        s0 += d0 * d0;
+        s1 += d1 * d1;
+        s2 += d2 * d2;
+        s3 += d3 * d3;
+    }
+    for (; i < n; i++) {
+        float d = a[i] - b[i];
+        s0 += d * d;
+    }
+    return (s0 + s1) + (s2 + s3);
+}
+
+static float dot_f32_scalar(const float *a, const float *b, size_t n)
+{
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static int32_t l2_i8_scalar(const int8_t *a, const int8_t *b, size_t n)
+{
+    int32_t s = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t d = (int32_t)a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+static int32_t dot_i8_scalar(const int8_t *a, const int8_t *b, size_t n)
+{
+    int32_t s = 0;
+    for (size_t i = 0; i < n; i++) s += (int32_t)a[i] * b[i];
+    return s;
+}
+
+/* ---- AVX2 ---- */
+
+VD_T_AVX2 static inline float hsum256(__m256 v)
+{
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+    return _mm_cvtss_f32(lo);
+}
+
+VD_T_AVX2 static inline int32_t hsum256i(__m256i v)
+{
+    __m128i lo = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4e));
+    lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0xb1));
+    return _mm_cvtsi128_si32(lo);
+}
+
+VD_T_AVX2 static float l2_f32_avx2(const float *a, const float *b, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+        s0 = _mm256_fmadd_ps(d0, d0, s0);
+        s1 = _mm256_fmadd_ps(d1, d1, s1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        s0 = _mm256_fmadd_ps(d0, d0, s0);
+    }
+    float s = hsum256(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) {
+        float d = a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+VD_T_AVX2 static float dot_f32_avx2(const float *a, const float *b, size_t n)
+{
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+    }
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum256(_mm256_add_ps(s0, s1));
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+/* 16 int8 lanes widened to int16; differences then fit int16 (|d| <= 255)
+ * and madd squares and pairs them into int32. */
+VD_T_AVX2 static int32_t l2_i8_avx2(const int8_t *a, const int8_t *b, size_t n)
+{
+    __m256i s0 = _mm256_setzero_si256(), s1 = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
+        __m256i a1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i + 16)));
+        __m256i b1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i + 16)));
+        __m256i d0 = _mm256_sub_epi16(a0, b0), d1 = _mm256_sub_epi16(a1, b1);
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(d0, d0));
+        s1 = _mm256_add_epi32(s1, _mm256_madd_epi16(d1, d1));
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
+        __m256i d0 = _mm256_sub_epi16(a0, b0);
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(d0, d0));
+    }
+    int32_t s = hsum256i(_mm256_add_epi32(s0, s1));
+    for (; i < n; i++) {
+        int32_t d = (int32_t)a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+VD_T_AVX2 static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n)
+{
+    __m256i s0 = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
+        s0 = _mm256_add_epi32(s0, _mm256_madd_epi16(a0, b0));
+    }
+    int32_t s = hsum256i(s0);
+    for (; i < n; i++) s += (int32_t)a[i] * b[i];
+    return s;
+}
+
+/* ---- AVX-512F ---- */
+
+VD_T_AVX512 static float l2_f32_avx512(const float *a, const float *b, size_t n)
+{
+    __m512 s0 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        s0 = _mm512_fmadd_ps(d, d, s0);
+    }
+    float s = _mm512_reduce_add_ps(s0);
+    for (; i < n; i++) {
+        float d = a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+VD_T_AVX512 static float dot_f32_avx512(const float *a, const float *b, size_t n)
+{
+    __m512 s0 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    float s = _mm512_reduce_add_ps(s0);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+VD_T_AVX512 static int32_t l2_i8_avx512(const int8_t *a, const int8_t *b, size_t n)
+{
+    __m512i s0 = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i a0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m512i b0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + i)));
+        __m512i d = _mm512_sub_epi32(a0, b0);
+        s0 = _mm512_add_epi32(s0, _mm512_mullo_epi32(d, d));
+    }
+    int32_t s = _mm512_reduce_add_epi32(s0);
+    for (; i < n; i++) {
+        int32_t d = (int32_t)a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+VD_T_AVX512 static int32_t dot_i8_avx512(const int8_t *a, const int8_t *b, size_t n)
+{
+    __m512i s0 = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i a0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(a + i)));
+        __m512i b0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + i)));
+        s0 = _mm512_add_epi32(s0, _mm512_mullo_epi32(a0, b0));
+    }
+    int32_t s = _mm512_reduce_add_epi32(s0);
+    for (; i < n; i++) s += (int32_t)a[i] * b[i];
+    return s;
+}
+
+static const vdist_kernels k_scalar = {l2_f32_scalar, dot_f32_scalar, l2_i8_scalar, dot_i8_scalar,
+                                       VDIST_SCALAR};
+static const vdist_kernels k_avx2 = {l2_f32_avx2, dot_f32_avx2, l2_i8_avx2, dot_i8_avx2,
+                                     VDIST_AVX2};
+static const vdist_kernels k_avx512 = {l2_f32_avx512, dot_f32_avx512, l2_i8_avx512,
+                                       dot_i8_avx512, VDIST_AVX512};
+
+int vdist_supported(int variant)
+{
+    __builtin_cpu_init();
+    switch (variant) {
+    case VDIST_AUTO:
+    case VDIST_SCALAR: return 1;
+    case VDIST_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case VDIST_AVX512:
+#ifdef LIDX_EMULATE_AVX512
+        return 1;
+#else
+        return __builtin_cpu_supports("avx512f") ? 1 : 0;
+#endif
+    default: return 0;
+    }
+}
+
+const vdist_kernels *vdist_get(int variant)
+{
+    if (variant == VDIST_AUTO || !vdist_supported(variant)) {
+#ifdef LIDX_EMULATE_AVX512
+        variant = vdist_supported(VDIST_AVX2) ? VDIST_AVX2 : VDIST_SCALAR;
+#else
+        variant = vdist_supported(VDIST_AVX512) ? VDIST_AVX512
+                  : vdist_supported(VDIST_AVX2) ? VDIST_AVX2
+                                                : VDIST_SCALAR;
+#endif
+    }
+    switch (variant) {
+    case VDIST_AVX512: return &k_avx512;
+    case VDIST_AVX2: return &k_avx2;
+    default: return &k_scalar;
+    }
+}

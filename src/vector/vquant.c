@@ -1,0 +1,46 @@
+/*
+ * vquant.c -- scalar quantizer (vquant.h).
+ */
+#include <math.h>
+
+#include "vector/vquant.h"
+
+void vquant_train(vquant *q, const float *vecs, size_t n, uint32_t dim, int centered)
+{
+    float lo = INFINITY, hi = -INFINITY, amax = 0;
+    for (size_t i = 0; i < n * dim; i++) {
+        float v = vecs[i];
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+        if (fabsf(v) > amax) amax = fabsf(v);
+    }
+    if (n == 0 || !(hi >= lo)) {
+        q->scale = 1.0f / 127.0f;
+        q->offset = 0;
+        return;
+    }
+    if (centered) {
+        q->offset = (lo + hi) * 0.5f;
+        q->scale = (hi - lo) / 254.0f;
+    } else {
+        q->offset = 0;
+        q->scale = amax / 127.0f;
+    }
+    if (!(q->scale > 1e-30f)) q->scale = 1.0f / 127.0f;
+}
+
+void vquant_encode(const vquant *q, const float *x, int8_t *out, uint32_t dim)
+{
+    float inv = 1.0f / q->scale;
+    for (uint32_t i = 0; i < dim; i++) {
+        float v = rintf((x[i] - q->offset) * inv);
+        if (v > 127.0f) v = 127.0f;
+        if (v < -127.0f) v = -127.0f;
+        out[i] = (int8_t)v;
+    }
+}
+
+void vquant_decode(const vquant *q, const int8_t *in, float *out, uint32_t dim)
+{
+    for (uint32_t i = 0; i < dim; i++) out[i] = (float)in[i] * q->scale + q->offset;
+}
