@@ -842,6 +842,14 @@ int hnsw_consolidate(hnsw *g)
             if (k > 3 * (size_t)maxl) k = 3 * (size_t)maxl;
             uint32_t sel[130];
             size_t m = select_neighbors(g, c, k, maxl, sel);
+            /* A repaired node lost in-links along with the deleted one:
+             * keep its list full with the closest pruned candidates, so
+             * churn does not thin the graph out. */
+            for (size_t i = 0; i < k && m < maxl; i++) {
+                int dup = 0;
+                for (size_t j = 0; j < m && !dup; j++) dup = sel[j] == c[i].slot;
+                if (!dup) sel[m++] = c[i].slot;
+            }
             write_list(ls, sel, (uint32_t)m, cnt);
         }
     }
