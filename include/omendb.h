@@ -58,7 +58,7 @@ enum {
 #define OMEN_MAX_VALUE_LEN (256u * 1024u * 1024u) /* 256 MiB */
 
 /* Compression of value blocks in sorted-run files. */
-enum { OMEN_COMPRESS_NONE = 0, OMEN_COMPRESS_LZ4 = 1, OMEN_COMPRESS_ZSTD = 2 };
+enum { OMEN_COMPRESS_NONE = 0, OMEN_COMPRESS_LZ4 = 1, OMEN_COMPRESS_ZSTD = 2, OMEN_COMPRESS_SNAPPY = 3 };
 
 /* Durability of a write.
  * OMEN_SYNC_RELAXED: the write is in the operating system before the call

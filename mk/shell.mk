@@ -1,6 +1,14 @@
-# The omendb command-line shell (tools/omendb.c): line editing via libedit,
-# and its pytest suite hooked into `make test` through test-extra.
+# The omendb command-line shell, built from the files of tools/omendb/
+# (line editing via libedit), and its pytest suite hooked into `make test`
+# through test-extra.
 omendb_LIBS := -ledit
+OMENDB_SRC  := $(sort $(wildcard tools/omendb/*.c))
+
+tools: $(B)/omendb
+
+$(B)/omendb: $(OMENDB_SRC) $(wildcard tools/omendb/*.h) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itools/omendb $(OMENDB_SRC) -o $@ $(LIB_A) $(LDFLAGS) $(omendb_LIBS) $(LIBS)
 
 .PHONY: test-shell
 test-extra: test-shell

@@ -32,6 +32,17 @@ static void db_dealloc(DBObject *db)
             return raise_closed((Res *)(db));                                                    \
     } while (0)
 
+static const struct {
+    const char *name;
+    int code;
+} compressions[] = {
+    {"none", OMEN_COMPRESS_NONE},
+    {"lz4", OMEN_COMPRESS_LZ4},
+    {"zstd", OMEN_COMPRESS_ZSTD},
+    {"snappy", OMEN_COMPRESS_SNAPPY},
+};
+
+/* A name the engine does not support gives InvalidArgument at open. */
 static int compression_from(PyObject *o, int *out)
 {
     if (o == Py_None || o == Py_False) {
@@ -42,20 +53,13 @@ static int compression_from(PyObject *o, int *out)
         const char *s = PyUnicode_AsUTF8(o);
         if (!s)
             return -1;
-        if (!strcmp(s, "none")) {
-            *out = OMEN_COMPRESS_NONE;
-            return 0;
-        }
-        if (!strcmp(s, "lz4")) {
-            *out = OMEN_COMPRESS_LZ4;
-            return 0;
-        }
-        if (!strcmp(s, "zstd")) {
-            *out = OMEN_COMPRESS_ZSTD;
-            return 0;
-        }
+        for (size_t i = 0; i < sizeof compressions / sizeof compressions[0]; i++)
+            if (!strcmp(s, compressions[i].name)) {
+                *out = compressions[i].code;
+                return 0;
+            }
     }
-    PyErr_SetString(PyExc_ValueError, "compression must be None, 'none', 'lz4' or 'zstd'");
+    PyErr_SetString(PyExc_ValueError, "compression must be None, 'none', 'lz4', 'zstd' or 'snappy'");
     return -1;
 }
 
@@ -702,7 +706,7 @@ static PySequenceMethods db_as_sequence = {.sq_contains = (objobjproc)reader_con
     "error_if_exists: raise omendb.Exists if it already exists.\n"                               \
     "sync: default durability of writes; True = fdatasync before a write returns,\n"             \
     "      False = the write is in the OS (survives a process crash).\n"                         \
-    "compression: None/'none', 'lz4' or 'zstd' for new sorted runs.\n"                            \
+    "compression: None/'none', 'lz4', 'zstd' or 'snappy' for new sorted runs.\n"                            \
     "write_buffer_size, cache_size: bytes (None: engine defaults, 64 MiB each).\n"              \
     "bloom_bits_per_key: filter bits per key (0 disables; None: 10).\n"                          \
     "index_epsilon: learned-index error bound (None: engine default).\n"                          \

@@ -152,17 +152,21 @@ int reader_contains(PyObject *o, PyObject *key)
     return f;
 }
 
-/* get_many: lookups run GIL-free in large chunks; each chunk's values are
- * turned into bytes and freed before the next.  Chunks bound the memory held
- * in C copies; they are large because every GIL re-acquisition can wait a
- * whole switch interval behind a CPU-bound Python thread. */
+/* get_many: the keys are read through omen_get_many (sorted, and each run
+ * searched for all of them in one batch) in chunks, with the GIL released;
+ * each chunk's values are turned into bytes and freed before the next.
+ * Chunks bound the memory held in C copies; they are large because every
+ * GIL re-acquisition can wait a whole switch interval behind a CPU-bound
+ * Python thread.  Each chunk reads one consistent state (the snapshot's,
+ * for a Snapshot). */
 #define GET_MANY_CHUNK 16384
 
 static PyObject *get_many_impl(const Reader *r, PyObject *keys, PyObject *dflt)
 {
     DBObject *db = r->db;
     Res *gate = r->gate;
-    int kind = r->kind;
+    if (r->kind == KIND_TXN) /* reads in a transaction are recorded one by one */
+        return PyErr_Format(PyExc_TypeError, "get_many() is not available on a transaction");
     Pack p;
     if (pack_keys(db->int_keys, keys, &p) < 0)
         return NULL;
@@ -175,37 +179,36 @@ static PyObject *get_many_impl(const Reader *r, PyObject *keys, PyObject *dflt)
     size_t cap = n < GET_MANY_CHUNK ? (n ? n : 1) : GET_MANY_CHUNK;
     void **vals = PyMem_Malloc(cap * sizeof(void *));
     size_t *lens = PyMem_Malloc(cap * sizeof(size_t));
-    if (!vals || !lens) {
-        PyMem_Free(vals);
-        PyMem_Free(lens);
-        Py_DECREF(list);
-        pack_free(&p);
-        return PyErr_NoMemory();
+    const void **kp = PyMem_Malloc(cap * sizeof(void *));
+    size_t *kl = PyMem_Malloc(cap * sizeof(size_t));
+    if (!vals || !lens || !kp || !kl) {
+        PyErr_NoMemory();
+        goto fail;
     }
     for (size_t base = 0; base < n; base += GET_MANY_CHUNK) {
         size_t m = n - base < GET_MANY_CHUNK ? n - base : GET_MANY_CHUNK;
+        for (size_t j = 0; j < m; j++) {
+            kp[j] = PACK_PTR(&p, base + j);
+            kl[j] = PACK_LEN(&p, base + j);
+        }
         if (res_enter(gate) < 0)
             goto fail;
-        int bad = OMEN_OK;
+        int rc;
         ErrCap e;
-        const omen_snapshot *snap = kind == KIND_SNAP ? ((SnapObject *)gate)->s : NULL;
-        size_t got = 0;
+        /* read only inside the gate: the snapshot may have been released */
+        const omen_snapshot *snap = r->kind == KIND_SNAP ? ((SnapObject *)gate)->s : NULL;
         Py_BEGIN_ALLOW_THREADS
-        for (; got < m; got++) {
-            size_t i = base + got;
-            int rc = omen_get(db->h, snap, PACK_PTR(&p, i), PACK_LEN(&p, i), &vals[got], &lens[got]);
-            if (rc == OMEN_NOTFOUND) {
-                vals[got] = NULL;
-            } else if (rc != OMEN_OK) {
-                err_capture(&e, rc);
-                bad = rc;
-                break;
-            }
-        }
+        rc = omen_get_many(db->h, snap, m, kp, kl, vals, lens);
+        if (rc != OMEN_OK)
+            err_capture(&e, rc);
         Py_END_ALLOW_THREADS
         res_leave(gate);
+        if (rc != OMEN_OK) {
+            raise_cap(&e);
+            goto fail;
+        }
         int oom = 0;
-        for (size_t j = 0; j < got; j++) {
+        for (size_t j = 0; j < m; j++) {
             PyObject *o;
             if (vals[j] && !oom) {
                 o = PyBytes_FromStringAndSize(vals[j], (Py_ssize_t)lens[j]);
@@ -218,21 +221,21 @@ static PyObject *get_many_impl(const Reader *r, PyObject *keys, PyObject *dflt)
             omen_free(vals[j]);
             PyList_SET_ITEM(list, (Py_ssize_t)(base + j), o ? o : (Py_INCREF(Py_None), Py_None));
         }
-        if (bad != OMEN_OK) {
-            raise_cap(&e);
-            goto fail;
-        }
         if (oom)
             goto fail;
     }
     PyMem_Free(vals);
     PyMem_Free(lens);
+    PyMem_Free(kp);
+    PyMem_Free(kl);
     pack_free(&p);
     return list;
 fail:
     /* unfilled slots are NULL, which list dealloc tolerates */
     PyMem_Free(vals);
     PyMem_Free(lens);
+    PyMem_Free(kp);
+    PyMem_Free(kl);
     Py_DECREF(list);
     pack_free(&p);
     return NULL;

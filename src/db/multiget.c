@@ -21,10 +21,18 @@
 #include "util/mem.h"
 
 typedef struct mg_key {
+    uint64_t head; /* the key's first 8 bytes, big-endian, zero-padded */
     const unsigned char *k;
     size_t kl;
     size_t i; /* position in the caller's arrays */
 } mg_key;
+
+static uint64_t head_of(const unsigned char *k, size_t kl)
+{
+    uint64_t h = 0;
+    for (size_t j = 0; j < 8; j++) h = h << 8 | (j < kl ? k[j] : 0);
+    return h;
+}
 
 static int keycmp(const void *a, size_t al, const void *b, size_t bl)
 {
@@ -36,9 +44,42 @@ static int keycmp(const void *a, size_t al, const void *b, size_t bl)
 static int mg_order(const void *a, const void *b)
 {
     const mg_key *x = a, *y = b;
+    /* most pairs differ in their first 8 bytes: no memcmp for them */
+    if (x->head != y->head) return x->head < y->head ? -1 : 1;
     int c = keycmp(x->k, x->kl, y->k, y->kl);
     if (c) return c;
     return (x->i > y->i) - (x->i < y->i);
+}
+
+/* Sort ks[0..n) by key, then position: a stable LSD radix sort on the
+ * 8-byte heads (a pass whose byte is the same for every key is skipped),
+ * then the rare runs of equal heads by full key.  tmp holds n entries.
+ * A comparison sort through qsort cost more than the lookups it orders. */
+static void sort_keys(mg_key *ks, mg_key *tmp, size_t n)
+{
+    mg_key *a = ks, *b = tmp;
+    for (unsigned shift = 0; shift < 64; shift += 8) {
+        size_t cnt[256] = {0};
+        for (size_t i = 0; i < n; i++) cnt[(a[i].head >> shift) & 255]++;
+        if (cnt[(a[0].head >> shift) & 255] == n) continue;
+        size_t sum = 0;
+        for (int d = 0; d < 256; d++) {
+            size_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) b[cnt[(a[i].head >> shift) & 255]++] = a[i];
+        mg_key *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != ks) memcpy(ks, a, n * sizeof *ks);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && ks[j].head == ks[i].head) j++;
+        if (j - i > 1) qsort(ks + i, j - i, sizeof *ks, mg_order);
+        i = j;
+    }
 }
 
 /* First index in q[0..n) whose key is >= k (>, with after set). */
@@ -141,7 +182,7 @@ int omen_get_many(omen_db *db, const omen_snapshot *snap, size_t n, const void *
     if (snap && snap->db != db)
         return omen_seterr(OMEN_INVALID, "omen_get_many: snapshot belongs to another handle");
     if (n == 0) return OMEN_OK;
-    mg_key *ks = omen_malloc(n * sizeof *ks);
+    mg_key *ks = omen_malloc(2 * n * sizeof *ks); /* and the sort's scratch */
     run_getq *pend = omen_malloc(n * sizeof *pend);
     if (!ks || !pend) {
         omen_free(ks);
@@ -152,8 +193,9 @@ int omen_get_many(omen_db *db, const omen_snapshot *snap, size_t n, const void *
         ks[i].k = keys[i] ? keys[i] : (const void *)""; /* memcmp wants non-NULL */
         ks[i].kl = klens[i];
         ks[i].i = i;
+        ks[i].head = head_of(ks[i].k, klens[i]);
     }
-    qsort(ks, n, sizeof *ks, mg_order);
+    sort_keys(ks, ks + n, n);
     uint64_t seq;
     int slot;
     db_sv *sv = db_sv_pin(db, &seq, &slot);
