@@ -5,6 +5,7 @@ transactions, persistence across reopen, concurrent use from threads, and
 bad input.  Nothing is timed."""
 import json
 import math
+import os
 import threading
 import zlib
 
@@ -733,3 +734,25 @@ def test_cosine_rejects_zero_vector(db):
 def test_reserved_keys_rejected(db):
     with pytest.raises(omendb.InvalidArgument):
         db.put(b"\xff\xffsneaky", b"x")
+
+
+# ---- the type stubs ------------------------------------------------------------------
+
+
+def test_stubs_cover_the_vector_api():
+    """python/omendb/__init__.pyi declares every public method of VectorSet
+    and the vector methods of DB, WriteBatch and Transaction."""
+    import ast
+    stub = os.path.join(os.path.dirname(omendb.__file__), "__init__.pyi")
+    if not os.path.exists(stub):
+        stub = os.path.join(os.path.dirname(__file__), "..", "omendb", "__init__.pyi")
+    tree = ast.parse(open(stub).read())
+    declared = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            declared[node.name] = {n.name for n in node.body if isinstance(n, ast.FunctionDef)} | \
+                {n.target.id for n in node.body if isinstance(n, ast.AnnAssign)}
+    public = {n for n in dir(omendb.VectorSet) if not n.startswith("_")}
+    assert public <= declared["VectorSet"], public - declared["VectorSet"]
+    assert {"vector_set", "vector_sets", "drop_vector_set"} <= declared["DB"]
+    assert {"vadd", "vdelete"} <= declared["WriteBatch"] and {"vadd", "vdelete"} <= declared["Transaction"]
