@@ -232,8 +232,9 @@ PyDoc_STRVAR(db_get_many_doc,
              "Values of many keys as a list, default for absent ones.  keys: a\n"
              "sequence of keys, or in int_keys mode a 1-D array of 8-byte integers\n"
              "(numpy uint64), or in bytes mode an array whose rows are fixed-width\n"
-             "keys.  All lookups run in one GIL release, so there is no per-key Python\n"
-             "call overhead.");
+             "keys.  One batched engine lookup (omen_get_many: keys sorted, each\n"
+             "sorted run searched for all of them at once) with the GIL released;\n"
+             "the same answers as get() per key, read at one moment per 16384 keys.");
 
 PyDoc_STRVAR(db_put_many_doc,
              "put_many($self, keys, values, /, sync=None)\n--\n\n"

@@ -43,7 +43,7 @@ PyDoc_STRVAR(snap_get_doc, "get($self, key, default=None, /)\n--\n\n"
 PyDoc_STRVAR(snap_get_many_doc, "get_many($self, keys, /, default=None)\n--\n\n"
                                 "Values of many keys as of the snapshot, as a list (default for\n"
                                 "absent keys).  keys: a sequence, or a numpy uint64 array in\n"
-                                "int_keys mode.  One GIL release for the whole call.");
+                                "int_keys mode.  One batched engine lookup, GIL released.");
 
 PyDoc_STRVAR(snap_range_doc,
              "range($self, /, start=None, stop=None, reverse=False, limit=None, prefix=None)\n--\n\n"
