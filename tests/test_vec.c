@@ -869,6 +869,11 @@ static void test_kernels(void **state)
 
 int main(void)
 {
+#ifdef VEC_KERNELS_ONLY
+    /* The emulated AVX-512 build (mk/vector.mk): kernels only. */
+    const struct CMUnitTest kernels[] = {cmocka_unit_test(test_kernels)};
+    return cmocka_run_group_tests(kernels, NULL, NULL);
+#endif
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_filter_language),

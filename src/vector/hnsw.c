@@ -192,8 +192,8 @@ int hnsw_new(uint32_t dim, int metric, int precision, uint32_t M, uint32_t efc, 
     g->M0 = 2 * M;
     g->efc = efc;
     g->vec_bytes = precision == PREC_I8 ? dim : (size_t)dim * 4;
-    size_t l0 = 4 * (size_t)(g->M0 + 1) + g->vec_bytes;
-    g->l0_stride = (l0 + 63) & ~(size_t)63;
+    g->vec_off = (4 * (size_t)(g->M0 + 2) + 63) & ~(size_t)63;
+    g->l0_stride = (g->vec_off + g->vec_bytes + 63) & ~(size_t)63;
     g->k = vdist_get(VDIST_AUTO);
     g->l0dir = omen_calloc(HN_MAX_CHUNKS, sizeof *g->l0dir);
     g->ndir = omen_calloc(HN_MAX_CHUNKS, sizeof *g->ndir);
@@ -208,7 +208,6 @@ int hnsw_new(uint32_t dim, int metric, int precision, uint32_t M, uint32_t efc, 
     g->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)dim << 20) ^ M;
     g->q.scale = 1.0f / 127.0f;
     g->q.offset = 0;
-    if (metric == OMEN_METRIC_COSINE_) g->trained = 1; /* unit vectors: [-1, 1] */
     *out = g;
     return OMEN_OK;
 }
@@ -422,8 +421,10 @@ static inline float ndist(const hnsw *g, uint32_t a, uint32_t b)
 
 static inline void prefetch_node(const hnsw *g, uint32_t s)
 {
-    const char *p = (const char *)hn_vec(g, s);
-    size_t n = g->vec_bytes < 256 ? g->vec_bytes : 256;
+    const char *b = (const char *)hn_l0(g, s);
+    __builtin_prefetch(b, 0, 3); /* state word */
+    const char *p = b + g->vec_off;
+    size_t n = g->vec_bytes < 512 ? g->vec_bytes : 512;
     for (size_t o = 0; o < n; o += 64) __builtin_prefetch(p + o, 0, 3);
 }
 
@@ -469,10 +470,9 @@ static size_t search_layer(const hnsw *g, hn_scratch *s, const void *qv, const h
         if (e >= ntags || s->tags[e] == s->mark) continue;
         s->tags[e] = s->mark;
         minheap_push(s->cand, &nc, eps[i]);
-        hnode *n = hn_node(g, e);
-        if (e != exclude && atomic_load_explicit(&n->state, memory_order_acquire) == HN_LIVE) {
+        if (e != exclude && atomic_load_explicit(hn_l0state(g, e), memory_order_acquire) == HN_LIVE) {
             if (f) {
-                vrec *r = atomic_load_explicit(&n->rec, memory_order_acquire);
+                vrec *r = atomic_load_explicit(&hn_node(g, e)->rec, memory_order_acquire);
                 if (!r || !vfilter_match(f, vrec_attrs(r), r->attrs_len)) continue;
             }
             maxheap_push(s->res, &nr, eps[i]);
@@ -510,11 +510,10 @@ static size_t search_layer(const hnsw *g, hn_scratch *s, const void *qv, const h
                     s->ccap = ncap;
                 }
                 minheap_push(s->cand, &nc, (hn_cand){d, n});
-                hnode *nd = hn_node(g, n);
-                if (n == exclude || atomic_load_explicit(&nd->state, memory_order_acquire) != HN_LIVE)
+                if (n == exclude || atomic_load_explicit(hn_l0state(g, n), memory_order_acquire) != HN_LIVE)
                     continue;
                 if (f) {
-                    vrec *r = atomic_load_explicit(&nd->rec, memory_order_acquire);
+                    vrec *r = atomic_load_explicit(&hn_node(g, n)->rec, memory_order_acquire);
                     if (!r || !vfilter_match(f, vrec_attrs(r), r->attrs_len)) continue;
                 }
                 maxheap_push(s->res, &nr, (hn_cand){d, n});
@@ -706,8 +705,8 @@ int hnsw_insert(hnsw *g, const float *vec, vrec *rec, uint32_t *slot_out)
         atomic_fetch_add(&g->mem, words * 4);
     }
     unsigned char *l0 = hn_l0(g, s);
-    encode(g, vec, l0 + 4 * (size_t)(g->M0 + 1));
-    atomic_store_explicit((_Atomic uint32_t *)(void *)l0, 0, memory_order_relaxed);
+    encode(g, vec, l0 + g->vec_off);
+    atomic_store_explicit(hn_links(g, s, 0), 0, memory_order_relaxed);
     node->level = level;
     atomic_store_explicit(&node->upper, up, memory_order_release);
     atomic_store_explicit(&node->rec, rec, memory_order_release);
@@ -747,7 +746,7 @@ int hnsw_insert(hnsw *g, const float *vec, vrec *rec, uint32_t *slot_out)
         for (uint32_t l = 0; l <= level && l <= top; l++)
             write_list(hn_links(g, s, l), sel[l], nsel[l], 0);
     }
-    atomic_store_explicit(&node->state, HN_LIVE, memory_order_release);
+    hn_set_state(g, s, HN_LIVE);
     atomic_fetch_add(&g->live, 1);
     if (ep != HN_NONE) {
         for (uint32_t l = 0; l <= level && l <= top; l++)
@@ -764,7 +763,7 @@ void hnsw_mark_deleted(hnsw *g, uint32_t slot)
 {
     hnode *n = hn_node(g, slot);
     if (atomic_load(&n->state) != HN_LIVE) return;
-    atomic_store_explicit(&n->state, HN_DELETED, memory_order_release);
+    hn_set_state(g, slot, HN_DELETED);
     atomic_fetch_sub(&g->live, 1);
     atomic_fetch_add(&g->deleted, 1);
 }
@@ -875,7 +874,7 @@ int hnsw_consolidate(hnsw *g)
     for (uint32_t s = 0; s < hwm; s++) {
         hnode *n = hn_node(g, s);
         if (atomic_load(&n->state) != HN_DELETED) continue;
-        atomic_store_explicit(&n->state, HN_FREE, memory_order_release);
+        hn_set_state(g, s, HN_FREE);
         _Atomic uint32_t *up = atomic_exchange(&n->upper, NULL);
         vrec *r = atomic_exchange(&n->rec, NULL);
         if (up) atomic_fetch_sub(&g->mem, (size_t)n->level * (g->M + 1) * 4);

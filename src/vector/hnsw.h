@@ -79,6 +79,7 @@ typedef struct hnsw {
     uint32_t M, M0, efc;
     size_t vec_bytes;  /* traversal vector bytes per node */
     size_t l0_stride;  /* bytes per slot in a level-0 chunk */
+    size_t vec_off;    /* offset of the vector in a level-0 record */
     vquant q;
     int trained;       /* int8: quantizer set */
     const vdist_kernels *k;
@@ -117,16 +118,27 @@ static inline unsigned char *hn_l0(const hnsw *g, uint32_t s)
     unsigned char *c = atomic_load_explicit(&g->l0dir[s >> HN_CHUNK_BITS], memory_order_acquire);
     return c + (size_t)(s & (HN_CHUNK - 1)) * g->l0_stride;
 }
-/* Level-0 list: word 0 is the count, then M0 links; the vector follows. */
+/* A level-0 record: word 0 mirrors the node's state (so a search checks
+ * it on the cache line it reads anyway), word 1 is the link count, then M0
+ * links; the vector starts at the next 64-byte boundary. */
+static inline _Atomic uint32_t *hn_l0state(const hnsw *g, uint32_t s)
+{
+    return (_Atomic uint32_t *)(void *)hn_l0(g, s);
+}
+static inline void hn_set_state(const hnsw *g, uint32_t s, uint32_t st)
+{
+    atomic_store_explicit(&hn_node(g, s)->state, st, memory_order_release);
+    atomic_store_explicit(hn_l0state(g, s), st, memory_order_release);
+}
 static inline _Atomic uint32_t *hn_links(const hnsw *g, uint32_t s, uint32_t level)
 {
-    if (level == 0) return (_Atomic uint32_t *)(void *)hn_l0(g, s);
+    if (level == 0) return (_Atomic uint32_t *)(void *)hn_l0(g, s) + 1;
     _Atomic uint32_t *u = atomic_load_explicit(&hn_node(g, s)->upper, memory_order_acquire);
     return u + (size_t)(level - 1) * (g->M + 1);
 }
 static inline const void *hn_vec(const hnsw *g, uint32_t s)
 {
-    return hn_l0(g, s) + 4 * (size_t)(g->M0 + 1);
+    return hn_l0(g, s) + g->vec_off;
 }
 
 /* Readers. */

@@ -183,7 +183,7 @@ int vgraph_decode(const void *buf, size_t len, const vgraph_params *p, hnsw **ou
             atomic_store(&n->upper, up);
             atomic_fetch_add(&g->mem, words * 4);
         }
-        atomic_store(&n->state, HN_LIVE);
+        hn_set_state(g, s, HN_LIVE);
         nlive++;
         for (uint32_t l = 0; l <= lv; l++) {
             uint32_t cnt, maxl = l == 0 ? g->M0 : g->M;

@@ -26,6 +26,8 @@ void vquant_train(vquant *q, const float *vecs, size_t n, uint32_t dim, int cent
         q->offset = 0;
         q->scale = amax / 127.0f;
     }
+    /* A small sample under-estimates the range: leave room. */
+    if (n < 100) q->scale *= 1.5f;
     if (!(q->scale > 1e-30f)) q->scale = 1.0f / 127.0f;
 }
 

@@ -1515,7 +1515,10 @@ static int exact_dist(omen_vset *vs, const vrec *r, const float *q, unsigned cha
 /* How many int8 candidates get an exact distance. */
 static size_t rerank_count(uint32_t k, size_t ncand)
 {
-    size_t r = (size_t)k * 2 + 8;
+    static long mul = -1;
+    if (mul < 0) { const char *e = getenv("VRR"); mul = e ? atol(e) : 20; }
+    size_t r = (size_t)k * (size_t)mul / 10 + 8;
+    if (mul == 0) r = 0;
     return r < ncand ? r : ncand;
 }
 
@@ -1587,7 +1590,7 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
     hit_tmp *h = NULL;
     size_t nh = 0;
     if (!rc && nc) {
-        size_t want = vs->o.precision == OMEN_PREC_INT8 ? rerank_count(k, nc) : (nc < k ? nc : k);
+        size_t want = vs->o.precision == OMEN_PREC_INT8 ? (rerank_count(k, nc) > k ? rerank_count(k, nc) : (nc < k ? nc : k)) : (nc < k ? nc : k);
         if (scan && vs->o.precision == OMEN_PREC_INT8) {
             size_t w2 = (size_t)k * 4 + 64;
             want = w2 < nc ? w2 : nc;
@@ -1600,7 +1603,7 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
             vrec *r = atomic_load_explicit(&hn_node(g, c[i].slot)->rec, memory_order_acquire);
             if (!r) continue;
             float d = c[i].d;
-            if (vs->o.precision == OMEN_PREC_INT8) {
+            if (vs->o.precision == OMEN_PREC_INT8 && i < rerank_count(k, nc)) {
                 int e = exact_dist(vs, r, q, buf, tmp, &d);
                 if (e < 0) continue;
                 if (e) {
