@@ -13,7 +13,7 @@
 
 #include "omendb.h"
 
-static uint64_t vu_rng(uint64_t *s)
+static inline uint64_t vu_rng(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -21,19 +21,19 @@ static uint64_t vu_rng(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-static float vu_unif(uint64_t *s)
+static inline float vu_unif(uint64_t *s)
 {
     return (float)((vu_rng(s) >> 11) * (1.0 / 9007199254740992.0));
 }
 
-static float vu_gauss(uint64_t *s)
+static inline float vu_gauss(uint64_t *s)
 {
     float u = vu_unif(s) + 1e-9f, v = vu_unif(s);
     return sqrtf(-2.0f * logf(u)) * cosf(6.2831853f * v);
 }
 
 /* n vectors: clustered (gaussian blobs around `clusters` centres) or uniform. */
-static float *vu_data(size_t n, uint32_t dim, int clustered, uint64_t seed)
+static inline float *vu_data(size_t n, uint32_t dim, int clustered, uint64_t seed)
 {
     float *v = malloc(n * dim * sizeof(float));
     uint64_t s = seed;
@@ -49,7 +49,7 @@ static float *vu_data(size_t n, uint32_t dim, int clustered, uint64_t seed)
     return v;
 }
 
-static float vu_dist(int metric, const float *a, const float *b, uint32_t dim)
+static inline float vu_dist(int metric, const float *a, const float *b, uint32_t dim)
 {
     double d = 0, na = 0, nb = 0;
     for (uint32_t i = 0; i < dim; i++) {
@@ -64,7 +64,7 @@ static float vu_dist(int metric, const float *a, const float *b, uint32_t dim)
 }
 
 /* Indexes of the k nearest of q among the n rows whose alive[i] != 0. */
-static void vu_knn(int metric, const float *data, const unsigned char *alive, size_t n, uint32_t dim,
+static inline void vu_knn(int metric, const float *data, const unsigned char *alive, size_t n, uint32_t dim,
                    const float *q, uint32_t k, size_t *out)
 {
     float *best = malloc(k * sizeof(float));
@@ -96,12 +96,12 @@ static void vu_knn(int metric, const float *data, const unsigned char *alive, si
 }
 
 /* Element ids are "e<index>". */
-static size_t vu_id(char *buf, size_t i)
+static inline size_t vu_id(char *buf, size_t i)
 {
     return (size_t)snprintf(buf, 32, "e%zu", i);
 }
 
-static long vu_id_index(const void *id, size_t len)
+static inline long vu_id_index(const void *id, size_t len)
 {
     char b[40];
     if (len == 0 || len >= sizeof b) return -1;

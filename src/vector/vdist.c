@@ -20,7 +20,33 @@
 #ifdef LIDX_EMULATE_AVX512
 #define VD_T_AVX512
 #define VD_Z512()
+/* SIMDe 0.7.4 has no reductions and no int8->int32 widening: spell them
+ * with stores and loads (the arithmetic between stays AVX-512). */
+static inline float vd_radd_ps(__m512 v)
+{
+    float t[16], s = 0;
+    _mm512_storeu_ps(t, v);
+    for (int i = 0; i < 16; i++) s += t[i];
+    return s;
+}
+static inline int32_t vd_radd_epi32(__m512i v)
+{
+    int32_t t[16], s = 0;
+    _mm512_storeu_si512(t, v);
+    for (int i = 0; i < 16; i++) s += t[i];
+    return s;
+}
+static inline __m512i vd_cvt8_32(const int8_t *p)
+{
+    int32_t t[16];
+    for (int i = 0; i < 16; i++) t[i] = p[i];
+    return _mm512_loadu_si512(t);
+}
+#define VD_RADD_PS(x) vd_radd_ps(x)
+#define VD_RADD_EPI32(x) vd_radd_epi32(x)
 #else
+#define VD_RADD_PS(x) _mm512_reduce_add_ps(x)
+#define VD_RADD_EPI32(x) _mm512_reduce_add_epi32(x)
 #define VD_T_AVX512 __attribute__((target("avx512f,avx2,fma")))
 #define VD_Z512() _mm256_zeroupper()
 #endif
@@ -194,7 +220,7 @@ VD_T_AVX512 static float l2_f32_avx512(const float *a, const float *b, size_t n)
         __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
         s0 = _mm512_fmadd_ps(d, d, s0);
     }
-    float s = _mm512_reduce_add_ps(s0);
+    float s = VD_RADD_PS(s0);
     VD_Z512();
     for (; i < n; i++) {
         float d = a[i] - b[i];
@@ -208,7 +234,7 @@ VD_T_AVX512 static float dot_f32_avx512(const float *a, const float *b, size_t n
     __m512 s0 = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-    float s = _mm512_reduce_add_ps(s0);
+    float s = VD_RADD_PS(s0);
     VD_Z512();
     for (; i < n; i++) s += a[i] * b[i];
     return s;
@@ -221,12 +247,12 @@ VD_T_AVX512 static int32_t l2_i8_avx512(const int8_t *a, const int8_t *b, size_t
     __m512i s0 = _mm512_setzero_si512();
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512i a0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(a + i)));
-        __m512i b0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + i)));
+        __m512i a0 = vd_cvt8_32(a + i);
+        __m512i b0 = vd_cvt8_32(b + i);
         __m512i d = _mm512_sub_epi32(a0, b0);
         s0 = _mm512_add_epi32(s0, _mm512_mullo_epi32(d, d));
     }
-    int32_t s = _mm512_reduce_add_epi32(s0);
+    int32_t s = VD_RADD_EPI32(s0);
     VD_Z512();
     for (; i < n; i++) {
         int32_t d = (int32_t)a[i] - b[i];
@@ -240,11 +266,11 @@ VD_T_AVX512 static int32_t dot_i8_avx512(const int8_t *a, const int8_t *b, size_
     __m512i s0 = _mm512_setzero_si512();
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m512i a0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(a + i)));
-        __m512i b0 = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b + i)));
+        __m512i a0 = vd_cvt8_32(a + i);
+        __m512i b0 = vd_cvt8_32(b + i);
         s0 = _mm512_add_epi32(s0, _mm512_mullo_epi32(a0, b0));
     }
-    int32_t s = _mm512_reduce_add_epi32(s0);
+    int32_t s = VD_RADD_EPI32(s0);
     VD_Z512();
     for (; i < n; i++) s += (int32_t)a[i] * b[i];
     return s;
@@ -263,7 +289,7 @@ VD_T_AVX512BW static int32_t l2_i8_avx512(const int8_t *a, const int8_t *b, size
         __m512i d = _mm512_sub_epi16(a0, b0);
         s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(d, d));
     }
-    int32_t s = _mm512_reduce_add_epi32(s0);
+    int32_t s = VD_RADD_EPI32(s0);
     if (i + 16 <= n) {
         __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
         __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));
@@ -288,7 +314,7 @@ VD_T_AVX512BW static int32_t dot_i8_avx512(const int8_t *a, const int8_t *b, siz
         __m512i b0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(b + i)));
         s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(a0, b0));
     }
-    int32_t s = _mm512_reduce_add_epi32(s0);
+    int32_t s = VD_RADD_EPI32(s0);
     if (i + 16 <= n) {
         __m256i a0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a + i)));
         __m256i b0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(b + i)));

@@ -168,8 +168,8 @@ static int parse_primary(vparser *ps)
     if (c == '"' || c == '\'') {
         int id = newnode(ps, N_STR);
         if (id < 0) return id;
-        char *s;
-        size_t l;
+        char *s = NULL;
+        size_t l = 0;
         if (parse_string(ps, &s, &l) < 0) return -1;
         ps->f->n[id].str = s;
         ps->f->n[id].slen = l;

@@ -1512,16 +1512,6 @@ static int exact_dist(omen_vset *vs, const vrec *r, const float *q, unsigned cha
     return OMEN_OK;
 }
 
-/* How many int8 candidates get an exact distance. */
-static size_t rerank_count(uint32_t k, size_t ncand)
-{
-    static long mul = -1;
-    if (mul < 0) { const char *e = getenv("VRR"); mul = e ? atol(e) : 20; }
-    size_t r = (size_t)k * (size_t)mul / 10 + 8;
-    if (mul == 0) r = 0;
-    return r < ncand ? r : ncand;
-}
-
 static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo, omen_vset_result **out,
                       const char *fn)
 {
@@ -1557,11 +1547,13 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
         if (!q8) rc = omen_seterr(OMEN_NOMEM, "%s: out of memory", fn);
     }
     int rs = hnsw_read_begin(g);
-    if (q8) vquant_encode(&g->q, q, q8, vs->o.dim);
+    /* The quantizer is trained before the first node goes live: read the
+     * count first, so the scale read below is the trained one. */
+    uint64_t live = atomic_load(&g->live);
+    if (q8 && live) vquant_encode(&g->q, q, q8, vs->o.dim);
     hn_query hq = {q, q8};
     hn_cand *c = NULL;
     size_t nc = 0;
-    uint64_t live = atomic_load(&g->live);
     int scan = 0;
     if (!rc && f) {
         /* Selective filter: the graph would wander far for few matches;
@@ -1590,35 +1582,46 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
     hit_tmp *h = NULL;
     size_t nh = 0;
     if (!rc && nc) {
-        size_t want = vs->o.precision == OMEN_PREC_INT8 ? (rerank_count(k, nc) > k ? rerank_count(k, nc) : (nc < k ? nc : k)) : (nc < k ? nc : k);
-        if (scan && vs->o.precision == OMEN_PREC_INT8) {
-            size_t w2 = (size_t)k * 4 + 64;
-            want = w2 < nc ? w2 : nc;
-        }
-        h = omen_malloc(want * sizeof *h);
-        unsigned char *buf = omen_malloc(1 + (size_t)vs->o.dim * 4);
-        float *tmp = omen_malloc((size_t)vs->o.dim * 4);
-        if (!h || !buf || !tmp) rc = omen_seterr(OMEN_NOMEM, "%s: out of memory", fn);
-        for (size_t i = 0; i < want && !rc; i++) {
+        int i8 = vs->o.precision == OMEN_PREC_INT8;
+        /* int8: exact distances (float32 from the engine) for candidates in
+         * approximate order, at most 2k+8 of them (4k+64 after a scan),
+         * stopping early once the next candidate's approximate distance is
+         * further from the exact k-th best than twice the largest
+         * quantization error seen so far on this query. */
+        size_t cap = i8 ? (size_t)k * (scan ? 4 : 2) + (scan ? 64 : 8) : k;
+        if (cap > nc) cap = nc;
+        h = omen_malloc(cap * sizeof *h);
+        unsigned char *buf = i8 ? omen_malloc(1 + (size_t)vs->o.dim * 4) : NULL;
+        float *tmp = i8 ? omen_malloc((size_t)vs->o.dim * 4) : NULL;
+        if (!h || (i8 && (!buf || !tmp))) rc = omen_seterr(OMEN_NOMEM, "%s: out of memory", fn);
+        float maxerr = 0;
+        for (size_t i = 0; i < cap && !rc; i++) {
+            if (i8 && nh >= k && i >= (size_t)k + 2 && c[i].d > h[k - 1].d + 2.0f * maxerr) break;
             vrec *r = atomic_load_explicit(&hn_node(g, c[i].slot)->rec, memory_order_acquire);
             if (!r) continue;
             float d = c[i].d;
-            if (vs->o.precision == OMEN_PREC_INT8 && i < rerank_count(k, nc)) {
+            if (i8) {
                 int e = exact_dist(vs, r, q, buf, tmp, &d);
                 if (e < 0) continue;
                 if (e) {
                     rc = e;
                     break;
                 }
+                float err = fabsf(d - c[i].d);
+                if (err > maxerr) maxerr = err;
             }
-            h[nh++] = (hit_tmp){d, r->data, r->id_len, NULL};
+            /* insertion into h, kept sorted */
+            hit_tmp x = {d, r->data, r->id_len, NULL};
+            size_t j = nh++;
+            while (j > 0 && hit_cmp(&h[j - 1], &x) > 0) {
+                h[j] = h[j - 1];
+                j--;
+            }
+            h[j] = x;
         }
         omen_free(buf);
         omen_free(tmp);
-        if (!rc) {
-            qsort(h, nh, sizeof *h, hit_cmp);
-            if (nh > k) nh = k;
-        }
+        if (nh > k) nh = k;
     }
     if (!rc) rc = make_result(h, nh, out);
     hnsw_read_end(g, rs);
