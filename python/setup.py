@@ -26,7 +26,7 @@ if not os.path.exists(LIB):
 
 # One file per Python type plus the shared layers (see src/omendb_py.h).
 SOURCES = ["errors.c", "gate.c", "convert.c", "iterator.c", "reader.c", "snapshot.c",
-           "transaction.c", "batch.c", "db.c", "module.c"]
+           "transaction.c", "batch.c", "vconvert.c", "vset.c", "vsetdb.c", "db.c", "module.c"]
 
 ext = Extension(
     "omendb._omendb",

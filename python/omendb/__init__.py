@@ -17,6 +17,11 @@ Keys are bytes, str (UTF-8) or any bytes-like object, ordered bytewise; with
 order is numeric).  Values are bytes, str (stored UTF-8) or bytes-like and are
 always returned as bytes.
 
+Vector search: ``db.vector_set("docs", dim=384, metric="cosine")`` returns an
+``omendb.VectorSet`` (add / add_many / search / search_many / delete, numpy
+arrays in and out); its writes can join a batch or transaction
+(``b.vadd(vs, id, vector)``).  See ``help(omendb.VectorSet)``.
+
 Errors are ``omendb.Error`` subclasses carrying ``.code`` and ``.detail``:
 Conflict, Corruption, DiskError (also an OSError), Locked, Closed, ReadOnly,
 NotADatabase, NotFoundError (also FileNotFoundError), Exists (also
@@ -47,6 +52,7 @@ from ._omendb import (  # noqa: F401
     Snapshot,
     TooBig,
     Transaction,
+    VectorSet,
     VersionError,
     WriteBatch,
     check,
@@ -77,7 +83,7 @@ def run_transaction(db, fn, retries=10):
 
 # `open` would shadow the builtin under `from omendb import *`: leave it out.
 __all__ = [
-    "DB", "Snapshot", "Transaction", "Iterator", "WriteBatch",
+    "DB", "Snapshot", "Transaction", "Iterator", "WriteBatch", "VectorSet",
     "Error", "Busy", "Closed", "Conflict", "Corruption", "DiskError", "Exists",
     "InvalidArgument", "Locked", "NotADatabase", "NotFoundError", "OutOfMemory",
     "ReadOnly", "TooBig", "VersionError",

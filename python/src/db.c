@@ -710,6 +710,7 @@ static PyMethodDef db_methods[] = {
     {"flush", (PyCFunction)db_flush, METH_NOARGS, db_flush_doc},
     {"compact", (PyCFunction)(void (*)(void))db_compact, METH_VARARGS | METH_KEYWORDS, db_compact_doc},
     {"stats", (PyCFunction)db_stats, METH_NOARGS, db_stats_doc},
+    VSET_DB_METHODS
     {"close", (PyCFunction)res_close_method, METH_NOARGS, db_close_doc},
     {"__enter__", (PyCFunction)return_self, METH_NOARGS, "Return the database itself."},
     {"__exit__", (PyCFunction)res_exit_method, METH_VARARGS, "Close the database."},

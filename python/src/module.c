@@ -1,7 +1,7 @@
 /*
  * module.c -- the module omendb._omendb: open, destroy, check, strerror,
  * the constants, and PyInit__omendb, which readies the types (db.c,
- * snapshot.c, transaction.c, iterator.c, batch.c) and the exceptions
+ * snapshot.c, transaction.c, iterator.c, batch.c, vset.c) and the exceptions
  * (errors.c).
  */
 #include <stdlib.h>
@@ -151,7 +151,7 @@ PyMODINIT_FUNC PyInit__omendb(void)
     if (!m)
         return NULL;
     if (PyType_Ready(&DBType) < 0 || PyType_Ready(&SnapType) < 0 || PyType_Ready(&TxnType) < 0 ||
-        PyType_Ready(&IterType) < 0 || PyType_Ready(&BatchType) < 0)
+        PyType_Ready(&IterType) < 0 || PyType_Ready(&BatchType) < 0 || PyType_Ready(&VSetType) < 0)
         goto fail;
     struct {
         const char *name;
@@ -160,7 +160,8 @@ PyMODINIT_FUNC PyInit__omendb(void)
                  {"Snapshot", &SnapType},
                  {"Transaction", &TxnType},
                  {"Iterator", &IterType},
-                 {"WriteBatch", &BatchType}};
+                 {"WriteBatch", &BatchType},
+                 {"VectorSet", &VSetType}};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         Py_INCREF(types[i].t);
         if (PyModule_AddObject(m, types[i].name, (PyObject *)types[i].t) < 0) {

@@ -13,6 +13,11 @@
  *   snapshot.c     omendb.Snapshot
  *   transaction.c  omendb.Transaction
  *   batch.c        omendb.WriteBatch
+ *   vconvert.c     vector-set arguments and numpy results (ids, vectors,
+ *                  attributes, search options)
+ *   vset.c         omendb.VectorSet
+ *   vsetdb.c       DB.vector_set/vector_sets/drop_vector_set and the vector
+ *                  writes of WriteBatch and Transaction
  *   db.c           omendb.DB
  *   module.c       module functions and PyInit__omendb
  *
@@ -167,7 +172,16 @@ typedef struct {
     int busy; /* omen_write is reading the batch with the GIL released */
 } BatchObject;
 
-extern PyTypeObject DBType, SnapType, TxnType, IterType, BatchType;
+typedef struct {
+    RES_HEAD
+    omen_vset *vs;
+    uint32_t dim;
+    int metric, precision;
+    int id_mode;    /* how ids come back: bytes, str or int (vset.c) */
+    PyObject *name; /* str */
+} VSetObject;
+
+extern PyTypeObject DBType, SnapType, TxnType, IterType, BatchType, VSetType;
 
 /* ---- convert.c ----------------------------------------------------------- */
 
@@ -282,6 +296,70 @@ BatchObject *pybatch_make(DBObject *db, int int_keys, int sync);
 /* Apply b to db atomically (GIL released during the write). */
 PyObject *pybatch_apply(DBObject *db, BatchObject *b, int sync);
 PyObject *pydb_new(PyTypeObject *type, PyObject *args, PyObject *kw);
+
+/* ---- vconvert.c, vset.c, vsetdb.c (vector sets) ----------------------------- */
+
+enum { ID_BYTES = 0, ID_STR = 1, ID_INT = 2 }; /* VSetObject.id_mode */
+
+/* Vectors pinned for a call: rows * dim float32 at p (a view of the
+ * caller's C-contiguous float32 buffer, or of the converted copy tmp). */
+typedef struct {
+    const float *p;
+    Py_ssize_t rows;
+    Py_buffer view;
+    int has_view;
+    PyObject *tmp;
+} VecArg;
+
+extern PyObject *json_loads; /* json.loads once json_ready() succeeded */
+PyObject *numpy_module(void);  /* borrowed; NULL with ImportError raised */
+int json_ready(void);
+/* numpy.empty(shape, dtype) and a writable view of it (release the view). */
+PyObject *new_array(int ndim, const Py_ssize_t *shape, const char *dtype, Py_buffer *view);
+int id_arg(int mode, PyObject *o, Arg *a);
+PyObject *id_to_py(int mode, const void *p, size_t n);
+/* One vector (two_d = 0: shape (dim,)) or rows of them (shape (n, dim)). */
+int vec_arg(PyObject *o, uint32_t dim, int two_d, VecArg *va, const char *what);
+void vec_release(VecArg *va);
+/* None -> *p = NULL; dict -> json.dumps; str/bytes as JSON text.  *keep owns *p. */
+int attrs_arg(PyObject *o, PyObject **keep, const char **p, Py_ssize_t *n);
+int name_arg(PyObject *o, PyObject **bytes_out);
+const char *metric_name(int m);
+const char *prec_name(int p);
+extern const char *const metric_names[], *const prec_names[];
+extern const int metric_vals[], prec_vals[];
+int choice_arg(PyObject *o, const char *what, const char *const *names, const int *vals, int n,
+               int *out);
+int u32_arg(PyObject *o, const char *what, uint32_t lo, uint32_t hi, uint32_t *out);
+int query_args(PyObject *ko, PyObject *efo, PyObject *fo, PyObject *exo, omen_vset_query *q,
+               PyObject **fkeep);
+int ids_mode_arg(PyObject *o, int int_keys, int *out);
+
+/* vset.c: closes the engine handle (the Res drop of a VectorSet). */
+void pyvset_drop_handle(Res *r);
+
+/* vsetdb.c: the method tables of DB, WriteBatch and Transaction point here. */
+PyObject *pyvset_open(DBObject *db, PyObject *args, PyObject *kw);
+PyObject *pyvset_list(DBObject *db, PyObject *unused);
+PyObject *pyvset_drop(DBObject *db, PyObject *name);
+PyObject *pyvset_batch_vadd(BatchObject *b, PyObject *args, PyObject *kw);
+PyObject *pyvset_batch_vdelete(BatchObject *b, PyObject *args);
+PyObject *pyvset_txn_vadd(TxnObject *t, PyObject *args, PyObject *kw);
+PyObject *pyvset_txn_vdelete(TxnObject *t, PyObject *args);
+extern const char pyvset_open_doc[], pyvset_list_doc[], pyvset_drop_doc[];
+#define VSET_DB_METHODS                                                                          \
+    {"vector_set", (PyCFunction)(void (*)(void))pyvset_open, METH_VARARGS | METH_KEYWORDS,      \
+     pyvset_open_doc},                                                                           \
+        {"vector_sets", (PyCFunction)pyvset_list, METH_NOARGS, pyvset_list_doc},                 \
+        {"drop_vector_set", (PyCFunction)pyvset_drop, METH_O, pyvset_drop_doc},
+#define VSET_WRITE_DOC                                                                           \
+    "vadd($self, vset, id, vector, /, attrs=None)\n--\n\n"                                      \
+    "Record an add of element id to VectorSet vset (as VectorSet.add); it\n"                    \
+    "commits atomically with the other writes here, and the graph follows once\n"               \
+    "the commit succeeds."
+#define VSET_DEL_DOC                                                                             \
+    "vdelete($self, vset, id, /)\n--\n\n"                                                       \
+    "Record a delete of element id from VectorSet vset (absent ids are fine)."
 extern const char pydb_open_doc[];
 
 #endif /* OMENDB_PY_H */

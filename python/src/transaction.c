@@ -210,6 +210,9 @@ static PyMethodDef txn_methods[] = {
     {"get", (PyCFunction)(void (*)(void))reader_get, METH_FASTCALL | METH_KEYWORDS, txn_get_doc},
     {"put", (PyCFunction)(void (*)(void))txn_put, METH_FASTCALL, txn_put_doc},
     {"delete", (PyCFunction)txn_delete, METH_O, txn_delete_doc},
+    {"vadd", (PyCFunction)(void (*)(void))pyvset_txn_vadd, METH_VARARGS | METH_KEYWORDS,
+     VSET_WRITE_DOC},
+    {"vdelete", (PyCFunction)pyvset_txn_vdelete, METH_VARARGS, VSET_DEL_DOC},
     {"range", (PyCFunction)(void (*)(void))reader_range, METH_VARARGS | METH_KEYWORDS, txn_range_doc},
     {"items", (PyCFunction)(void (*)(void))reader_range, METH_VARARGS | METH_KEYWORDS,
      "items($self, /, start=None, stop=None, reverse=False, limit=None, prefix=None)\n--\n\n"

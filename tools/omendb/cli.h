@@ -8,6 +8,7 @@
  *               commands both interfaces share (get, put, del, scan, stats)
  *   progress.c  the progress bar of long work (stderr, terminals only)
  *   bulk.c      import, export, check, compact
+ *   vector.c    the vector-set commands (vadd, vsearch, vimport, ...)
  *   shell.c     the interactive / piped shell and its command table
  *   main.c      options and script commands (tables), usage, main
  *
@@ -175,6 +176,26 @@ int cmd_import(session *s, const char *file);
 int cmd_export(session *s, const char *file);
 int cmd_check(const char *dir);
 int cmd_compact(session *s, const range *r);
+
+/* ---- vector.c -------------------------------------------------------------- */
+
+/* Vector-set commands.  a[1..argc] are the arguments as decoded tokens
+ * (a[0] the command name); the argument counts are checked by the tables
+ * of shell.c and main.c. */
+int vcmd_create(session *s, const sbuf *a, int argc);
+int vcmd_add(session *s, const sbuf *a, int argc);
+int vcmd_del(session *s, const sbuf *a, int argc);
+int vcmd_get(session *s, const sbuf *a, int argc);
+int vcmd_attrs(session *s, const sbuf *a, int argc);
+int vcmd_search(session *s, const sbuf *a, int argc);
+int vcmd_info(session *s, const sbuf *a, int argc);
+int vcmd_list(session *s, const sbuf *a, int argc);
+int vcmd_drop(session *s, const sbuf *a, int argc);
+int vcmd_import(session *s, const sbuf *a, int argc);
+/* Script form: decode pos[2..nargs] (escapes) into tokens and run fn. */
+int vcmd_script(int (*fn)(session *, const sbuf *, int), session *s, const char *const *pos, int nargs);
+/* Close the set handles the commands opened on s->db (before omen_close). */
+void vsets_close(session *s);
 
 /* ---- shell.c --------------------------------------------------------------- */
 

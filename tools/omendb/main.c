@@ -284,6 +284,24 @@ static int run_check(session *s, const char *const *pos, int nargs, const sbuf *
     return cmd_check(pos[1]);
 }
 
+/* The vector-set commands live in vector.c. */
+#define VRUN(fn)                                                                                   \
+    static int run_v##fn(session *s, const char *const *pos, int nargs, const sbuf *a1, const sbuf *a2) \
+    {                                                                                              \
+        (void)a1, (void)a2;                                                                        \
+        return vcmd_script(vcmd_##fn, s, pos, nargs);                                              \
+    }
+VRUN(create)
+VRUN(add)
+VRUN(del)
+VRUN(get)
+VRUN(attrs)
+VRUN(search)
+VRUN(info)
+VRUN(list)
+VRUN(drop)
+VRUN(import)
+
 static const struct script_cmd {
     const char *name;
     int min, max; /* positional arguments after the command, DIR included */
@@ -305,6 +323,21 @@ static const struct script_cmd {
     {"compact", 1, 3, OPEN_WRITE, A_KEY | A_KEY2, "compact DIR [FROM [TO]]",
      "compact the runs overlapping [FROM, TO] into the bottom level", run_compact},
     {"check", 1, 1, OPEN_NONE, 0, "check DIR", "verify checksums and models (exit 1 if corrupt)", run_check},
+    {"vcreate", 3, 7, OPEN_CREATE, 0, "vcreate DIR SET DIM [METRIC [PREC [M [EFC]]]]",
+     "create a vector set (l2|cosine|ip, int8|float32)", run_vcreate},
+    {"vadd", 4, 5, OPEN_CREATE, 0, "vadd DIR SET ID VECTOR [ATTRS]", "add an element (VECTOR as 1,2.5,-3)",
+     run_vadd},
+    {"vsearch", 3, 6, OPEN_READ, 0, "vsearch DIR SET VECTOR|@ID [K [FILTER [EF]]]",
+     "ID<TAB>distance of the K nearest", run_vsearch},
+    {"vdel", 3, 3, OPEN_WRITE, 0, "vdel DIR SET ID", "delete an element", run_vdel},
+    {"vget", 3, 3, OPEN_READ, 0, "vget DIR SET ID", "print an element's vector", run_vget},
+    {"vattrs", 3, 4, OPEN_WRITE, 0, "vattrs DIR SET ID [JSON]", "print or set an element's attributes",
+     run_vattrs},
+    {"vinfo", 2, 2, OPEN_READ, 0, "vinfo DIR SET", "describe a vector set", run_vinfo},
+    {"vlist", 1, 1, OPEN_READ, 0, "vlist DIR", "names of the vector sets", run_vlist},
+    {"vdrop", 2, 2, OPEN_WRITE, 0, "vdrop DIR SET", "delete a vector set", run_vdrop},
+    {"vimport", 3, 4, OPEN_CREATE, 0, "vimport DIR SET FILE [IDS]",
+     "add the rows of a .npy/.fvecs file (ids: row numbers or IDS' lines)", run_vimport},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
@@ -312,8 +345,12 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: omendb [OPTIONS] %-24s interactive shell on the database in DIR\n", "DIR");
     fprintf(f, "       %-41s (reads commands from stdin if it is not a terminal)\n", "");
-    for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "       omendb [OPTIONS] %-24s %s\n", commands[i].syn, commands[i].help);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        if (strlen(commands[i].syn) > 24) /* a long synopsis gets a line of its own */
+            fprintf(f, "       omendb [OPTIONS] %s\n       %-41s %s\n", commands[i].syn, "", commands[i].help);
+        else
+            fprintf(f, "       omendb [OPTIONS] %-24s %s\n", commands[i].syn, commands[i].help);
+    }
     fprintf(f, "       omendb version | help\noptions:\n");
     for (size_t i = 0; i < NOPTIONS; i++) {
         if (!options[i].help) continue;

@@ -141,6 +141,7 @@ int close_db(session *s)
         s->txn = NULL;
         fputs("omendb: the open transaction was rolled back\n", stderr);
     }
+    vsets_close(s);
     int rc = omen_close(s->db);
     s->db = NULL;
     if (rc != OMEN_OK) ex = report(rc, "close %s", s->dir);

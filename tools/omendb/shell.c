@@ -138,6 +138,24 @@ static int sh_rollback(session *s, const sbuf *a, int argc, int *quit)
     return txn_end(s, 0, name);
 }
 
+/* The vector-set commands live in vector.c. */
+#define VSH(fn)                                                                                    \
+    static int sh_v##fn(session *s, const sbuf *a, int argc, int *quit)                          \
+    {                                                                                              \
+        (void)quit;                                                                                \
+        return vcmd_##fn(s, a, argc);                                                              \
+    }
+VSH(create)
+VSH(add)
+VSH(del)
+VSH(get)
+VSH(attrs)
+VSH(search)
+VSH(info)
+VSH(list)
+VSH(drop)
+VSH(import)
+
 static int sh_help(session *s, const sbuf *a, int argc, int *quit);
 
 static int sh_quit(session *s, const sbuf *a, int argc, int *quit)
@@ -168,6 +186,23 @@ static const struct shell_cmd {
                                      "get/put/del/scan/count go through it", sh_begin},
     {"commit", {NULL}, 0, 0, "commit", "validate and apply the transaction", sh_commit},
     {"rollback", {"abort", NULL}, 0, 0, "rollback", "discard the transaction", sh_rollback},
+    {"vcreate", {NULL}, 2, 6, "vcreate SET DIM [METRIC [PREC [M [EFC]]]]",
+     "create a vector set: METRIC l2|cosine|ip,\nPREC int8|float32 (vadd/vimport create one\nwith defaults)",
+     sh_vcreate},
+    {"vadd", {NULL}, 3, 4, "vadd SET ID VECTOR [ATTRS]",
+     "add or replace an element; VECTOR as 1,2.5,-3;\nATTRS a JSON object, e.g. '{\"year\": 1999}'", sh_vadd},
+    {"vsearch", {"vsim", NULL}, 2, 5, "vsearch SET VECTOR|@ID [K [FILTER [EF]]]",
+     "K nearest elements (default 10): ID<TAB>distance;\nFILTER e.g. '.year > 1990 and .genre == \"noir\"'",
+     sh_vsearch},
+    {"vdel", {"vrem", NULL}, 2, 2, "vdel SET ID", "delete an element", sh_vdel},
+    {"vget", {"vemb", NULL}, 2, 2, "vget SET ID", "print an element's vector", sh_vget},
+    {"vattrs", {NULL}, 2, 3, "vattrs SET ID [JSON]", "print, set, or with \"\" remove its attributes",
+     sh_vattrs},
+    {"vinfo", {NULL}, 1, 1, "vinfo SET", "describe a vector set", sh_vinfo},
+    {"vlist", {NULL}, 0, 0, "vlist", "names of the vector sets", sh_vlist},
+    {"vdrop", {NULL}, 1, 1, "vdrop SET", "delete a vector set and its elements", sh_vdrop},
+    {"vimport", {NULL}, 2, 3, "vimport SET FILE [IDS]",
+     "add the rows of a .npy (float32, 2-D) or .fvecs\nfile; ids are row numbers or IDS' lines", sh_vimport},
     {"help", {"h", "?", NULL}, 0, 0, "help", "this text", sh_help},
     {"quit", {"exit", "q", NULL}, 0, 0, ".quit | quit | exit",
      "leave (Ctrl-D too); an open transaction is\nrolled back", sh_quit},
@@ -180,7 +215,10 @@ static int sh_help(session *s, const sbuf *a, int argc, int *quit)
     fputs("Commands (keys and values may be quoted \"a b\" and use escapes \\x00 \\n \\t \\\\):\n", stdout);
     for (size_t i = 0; i < NCMDS; i++) {
         const char *h = cmds[i].help;
-        printf("  %-25s ", cmds[i].syn);
+        if (strlen(cmds[i].syn) > 25) /* a long synopsis gets a line of its own */
+            printf("  %s\n  %-25s ", cmds[i].syn, "");
+        else
+            printf("  %-25s ", cmds[i].syn);
         for (; *h; h++) {
             putchar(*h);
             if (*h == '\n') printf("  %-25s ", "");
