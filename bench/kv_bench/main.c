@@ -345,8 +345,9 @@ static void usage(void)
            "  --verify           read back samples after each fill; check txn counters\n"
            "  --no-latency       do not record per-operation latency (readrandom, overwrite,\n"
            "                     readwhilewriting, fillsync record it by default)\n"
-           "  --csv              print engine,workload,n,ops_per_sec,p50_ns,p99_ns,p999_ns,max_ns\n"
-           "                     on stdout (latency fields empty where none is recorded)\n");
+           "  --csv              print engine,workload,n,ops_per_sec,p50_ns,p99_ns,p999_ns,max_ns,\n"
+           "                     db_bytes on stdout (latency fields empty where none is recorded,\n"
+           "                     db_bytes only on the compression workload's fill rows)\n");
 }
 
 int main(int argc, char **argv)
