@@ -366,7 +366,7 @@ OMEN_EXPORT int omen_check(const char *path, void (*report)(void *ctx, const cha
  * HNSW-style graph; see docs/vector.md.
  *
  * Durability: every element is stored as ordinary engine entries under the
- * reserved key prefix 0xFF 0xFF (user keys starting with 0xFF 0xFF are
+ * reserved key prefix of nine 0xFF bytes (user keys starting so are
  * rejected with OMEN_INVALID and user iterators never see them; see
  * docs/format.md).  Each vector write is therefore a write like omen_put:
  * it goes through the write-ahead log and group commit with the given sync

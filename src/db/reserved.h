@@ -1,11 +1,13 @@
 /*
  * reserved.h -- the key range kept for the engine's own entries.
  *
- * Keys starting 0xFF 0xFF belong to the engine (vector sets, docs/format.md
- * "Reserved keys").  They sort after every user key, so bounding user
- * iterators below 0xFF 0xFF hides them without a per-entry check.  Public
- * writes there are rejected; internal modules write through batch_add /
- * txn_write_raw.
+ * Keys starting with nine 0xFF bytes belong to the engine (vector sets,
+ * docs/format.md "Reserved keys").  They sort after every user key, so
+ * bounding user iterators below the prefix hides them without a per-entry
+ * check.  Nine bytes, because every 8-byte key (omen_key_u64 integers up to
+ * UINT64_MAX among them) sorts below it: no integer key is ever refused.
+ * Public writes there are rejected; internal modules write through
+ * batch_add / txn_write_raw.
  */
 #ifndef OMEN_RESERVED_H
 #define OMEN_RESERVED_H
@@ -13,8 +15,10 @@
 #include <stddef.h>
 #include <string.h>
 
-#define DB_RESERVED_PREFIX "\xff\xff"
-#define DB_RESERVED_LEN 2
+#define DB_RESERVED_PREFIX "\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+#define DB_RESERVED_LEN 9
+/* The message of a refused write ("<fn>: " DB_RESERVED_WHAT). */
+#define DB_RESERVED_WHAT "keys starting with nine 0xFF bytes are reserved"
 
 static inline int db_key_reserved(const void *k, size_t klen)
 {

@@ -127,14 +127,14 @@ int txn_write_raw(omen_txn *t, int type, const void *key, size_t klen, const voi
 int omen_txn_put(omen_txn *t, const void *key, size_t klen, const void *val, size_t vlen)
 {
     if (key && db_key_reserved(key, klen))
-        return util_seterr(OMEN_INVALID, "omen_txn_put: keys starting 0xFF 0xFF are reserved");
+        return util_seterr(OMEN_INVALID, "omen_txn_put: " DB_RESERVED_WHAT);
     return txn_write(t, MT_TYPE_PUT, key, klen, val, vlen, "omen_txn_put");
 }
 
 int omen_txn_delete(omen_txn *t, const void *key, size_t klen)
 {
     if (key && db_key_reserved(key, klen))
-        return util_seterr(OMEN_INVALID, "omen_txn_delete: keys starting 0xFF 0xFF are reserved");
+        return util_seterr(OMEN_INVALID, "omen_txn_delete: " DB_RESERVED_WHAT);
     return txn_write(t, MT_TYPE_DELETE, key, klen, NULL, 0, "omen_txn_delete");
 }
 

@@ -490,7 +490,7 @@ int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t 
     if (rc) return rc;
     if ((rc = batch_check_kv("omen_put", key, klen, val, vlen)) != OMEN_OK) return rc;
     if (key && db_key_reserved(key, klen))
-        return util_seterr(OMEN_INVALID, "omen_put: keys starting 0xFF 0xFF are reserved");
+        return util_seterr(OMEN_INVALID, "omen_put: " DB_RESERVED_WHAT);
     /* Encode on the stack when small: no allocation on the hot path. */
     unsigned char stackbuf[512];
     size_t need = batch_op_bound(klen, vlen);
@@ -508,7 +508,7 @@ int omen_delete(omen_db *db, const void *key, size_t klen, int sync)
     if (rc) return rc;
     if ((rc = batch_check_kv("omen_delete", key, klen, NULL, 0)) != OMEN_OK) return rc;
     if (key && db_key_reserved(key, klen))
-        return util_seterr(OMEN_INVALID, "omen_delete: keys starting 0xFF 0xFF are reserved");
+        return util_seterr(OMEN_INVALID, "omen_delete: " DB_RESERVED_WHAT);
     unsigned char stackbuf[512];
     size_t need = batch_op_bound(klen, 0);
     unsigned char *buf = need <= sizeof stackbuf ? stackbuf : util_malloc(need);

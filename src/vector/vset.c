@@ -41,55 +41,63 @@ static omen_vset *reg_head;
 
 /* ---- keys ---- */
 
+/* Key layout under the reserved range (db/reserved.h, docs/format.md):
+ * the reserved prefix, 'V', a kind byte (M set metadata, N next set id,
+ * E element, L log entry), then for E and L the set id (4 bytes,
+ * big-endian) followed by the element id or the 8-byte log number. */
+#define VK_KIND DB_RESERVED_LEN       /* offset of 'V', then the kind byte */
+#define VK_HDR (DB_RESERVED_LEN + 2)  /* prefix, 'V', kind                 */
+#define VK_SET_HDR (VK_HDR + 4)       /* ... and the set id                */
+#define VK_LOG_LEN (VK_SET_HDR + 8)   /* ... and the log number            */
+
+static size_t key_head(unsigned char *k, char kind)
+{
+    memcpy(k, DB_RESERVED_PREFIX, DB_RESERVED_LEN);
+    k[VK_KIND] = 'V';
+    k[VK_KIND + 1] = (unsigned char)kind;
+    return VK_HDR;
+}
+
+static size_t key_set(unsigned char *k, char kind, uint32_t set)
+{
+    size_t h = key_head(k, kind);
+    k[h] = (unsigned char)(set >> 24);
+    k[h + 1] = (unsigned char)(set >> 16);
+    k[h + 2] = (unsigned char)(set >> 8);
+    k[h + 3] = (unsigned char)set;
+    return VK_SET_HDR;
+}
+
 static size_t key_meta(unsigned char *k, const char *name, size_t nlen)
 {
-    memcpy(k, "\xff\xffVM", 4);
-    memcpy(k + 4, name, nlen);
-    return 4 + nlen;
+    size_t h = key_head(k, 'M');
+    memcpy(k + h, name, nlen);
+    return h + nlen;
 }
 
 static size_t key_elem(unsigned char *k, uint32_t set, const void *id, size_t idlen)
 {
-    memcpy(k, "\xff\xffVE", 4);
-    k[4] = (unsigned char)(set >> 24);
-    k[5] = (unsigned char)(set >> 16);
-    k[6] = (unsigned char)(set >> 8);
-    k[7] = (unsigned char)set;
-    memcpy(k + 8, id, idlen);
-    return 8 + idlen;
+    size_t h = key_set(k, 'E', set);
+    memcpy(k + h, id, idlen);
+    return h + idlen;
 }
 
 static size_t key_log(unsigned char *k, uint32_t set, uint64_t logno)
 {
-    memcpy(k, "\xff\xffVL", 4);
-    k[4] = (unsigned char)(set >> 24);
-    k[5] = (unsigned char)(set >> 16);
-    k[6] = (unsigned char)(set >> 8);
-    k[7] = (unsigned char)set;
-    put_be64(k + 8, logno);
-    return 16;
+    size_t h = key_set(k, 'L', set);
+    put_be64(k + h, logno);
+    return VK_LOG_LEN;
 }
 
 /* [lo, hi) of a set's elements ('E') or logs ('L'). */
-static void key_range(unsigned char lo[8], unsigned char hi[8], char kind, uint32_t set)
+static void key_range(unsigned char lo[VK_SET_HDR], unsigned char hi[VK_SET_HDR], char kind,
+                      uint32_t set)
 {
-    memcpy(lo, "\xff\xffV", 3);
-    lo[3] = (unsigned char)kind;
-    lo[4] = (unsigned char)(set >> 24);
-    lo[5] = (unsigned char)(set >> 16);
-    lo[6] = (unsigned char)(set >> 8);
-    lo[7] = (unsigned char)set;
-    memcpy(hi, lo, 8);
-    uint32_t s2 = set + 1;
-    if (s2 == 0) {
-        hi[3]++;
-        memset(hi + 4, 0, 4);
-    } else {
-        hi[4] = (unsigned char)(s2 >> 24);
-        hi[5] = (unsigned char)(s2 >> 16);
-        hi[6] = (unsigned char)(s2 >> 8);
-        hi[7] = (unsigned char)s2;
-    }
+    key_set(lo, kind, set);
+    if (set == UINT32_MAX)
+        key_set(hi, (char)(kind + 1), 0);
+    else
+        key_set(hi, kind, set + 1);
 }
 
 static void encode_meta(unsigned char m[VS_META_LEN], uint32_t set_id, const omen_vset_options *o)
@@ -211,7 +219,7 @@ static int decode_elem(const omen_vset *vs, const void *val, size_t vlen, const 
 /* Read the element's value (malloc'd) from the engine. */
 static int read_elem(omen_vset *vs, const void *id, size_t idlen, void **val, size_t *vlen)
 {
-    unsigned char k[8 + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET_HDR + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, id, idlen);
     return omen_get(vs->db, NULL, k, kl, val, vlen);
 }
@@ -475,7 +483,7 @@ static int stage_write(omen_vset *vs, put_fn put, void *pctx, get_fn get, void *
                        size_t idlen, const float *vec, const char *attrs, size_t alen, int del,
                        int must_exist, uint64_t *logno, const char *fn)
 {
-    unsigned char k[8 + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET_HDR + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, id, idlen);
     void *old = NULL;
     size_t oldlen = 0;
@@ -497,7 +505,7 @@ static int stage_write(omen_vset *vs, put_fn put, void *pctx, get_fn get, void *
         omen_free(old);
         return rc;
     }
-    unsigned char lk[16];
+    unsigned char lk[VK_LOG_LEN];
     *logno = atomic_fetch_add(&vs->next_log, 1);
     size_t llen = key_log(lk, vs->set_id, *logno);
     if (del) {
@@ -696,8 +704,8 @@ typedef struct load_ctx {
 static int log_cb(void *ctx, const unsigned char *k, size_t kl, const void *v, size_t vl)
 {
     load_ctx *c = ctx;
-    if (kl != 16) return util_seterr(OMEN_CORRUPT, "vector set '%s': malformed log key", c->vs->name);
-    uint64_t logno = get_be64(k + 8);
+    if (kl != VK_LOG_LEN) return util_seterr(OMEN_CORRUPT, "vector set '%s': malformed log key", c->vs->name);
+    uint64_t logno = get_be64(k + VK_SET_HDR);
     if (logno + 1 > c->max_log) c->max_log = logno + 1;
     if (c->replay) {
         if (vl == 0 || vl > OMEN_VSET_MAX_ID)
@@ -727,8 +735,8 @@ static int rebuild_cb(void *ctx, const unsigned char *k, size_t kl, const void *
 {
     load_ctx *c = ctx;
     omen_vset *vs = c->vs;
-    size_t idlen = kl - 8;
-    if (kl <= 8 || idlen > OMEN_VSET_MAX_ID)
+    size_t idlen = kl - VK_SET_HDR;
+    if (kl <= VK_SET_HDR || idlen > OMEN_VSET_MAX_ID)
         return util_seterr(OMEN_CORRUPT, "vector set '%s': malformed element key", vs->name);
     const unsigned char *vb = NULL;
     const char *a = NULL;
@@ -736,7 +744,7 @@ static int rebuild_cb(void *ctx, const unsigned char *k, size_t kl, const void *
     int rc = decode_elem(vs, v, vl, &vb, &a, &al);
     if (rc) return rc;
     float *vec = util_malloc((size_t)vs->o.dim * 4);
-    vrec *r = vrec_new(k + 8, idlen, a, al);
+    vrec *r = vrec_new(k + VK_SET_HDR, idlen, a, al);
     if (!vec || !r) {
         omen_free(vec);
         omen_free(r);
@@ -750,7 +758,7 @@ static int rebuild_cb(void *ctx, const unsigned char *k, size_t kl, const void *
         omen_free(r);
         return rc;
     }
-    return map_put(vs, k + 8, idlen, slot);
+    return map_put(vs, k + VK_SET_HDR, idlen, slot);
 }
 
 /* Load the graph file or rebuild; then replay the log tail. */
@@ -780,7 +788,7 @@ static int vset_load(omen_vset *vs)
         fio_close(f);
     }
     omen_free(path);
-    unsigned char lo[8], hi[8];
+    unsigned char lo[VK_SET_HDR], hi[VK_SET_HDR];
     load_ctx c = {vs, 0, 1, NULL, 0};
     if (rc == OMEN_OK) {
         /* Index the loaded nodes, then replay the log tail. */
@@ -804,7 +812,7 @@ static int vset_load(omen_vset *vs)
     }
     if (rc == OMEN_OK) {
         key_range(lo, hi, 'L', vs->set_id);
-        rc = scan_range(vs->db, lo, 8, hi, 8, log_cb, &c);
+        rc = scan_range(vs->db, lo, VK_SET_HDR, hi, VK_SET_HDR, log_cb, &c);
     } else {
         if (rc == OMEN_NOMEM) return rc;
         /* No usable file: rebuild from the stored elements. */
@@ -813,15 +821,15 @@ static int vset_load(omen_vset *vs)
         key_range(lo, hi, 'E', vs->set_id);
         c.train = util_malloc((size_t)VS_TRAIN_SAMPLE * vs->o.dim * 4);
         if (!c.train) return util_seterr(OMEN_NOMEM, "vector: out of memory");
-        rc = scan_range(vs->db, lo, 8, hi, 8, train_cb, &c);
+        rc = scan_range(vs->db, lo, VK_SET_HDR, hi, VK_SET_HDR, train_cb, &c);
         if (rc == 1) rc = OMEN_OK;
         if (!rc) hnsw_train(vs->g, c.train, c.ntrain);
         omen_free(c.train);
         c.train = NULL;
-        if (!rc) rc = scan_range(vs->db, lo, 8, hi, 8, rebuild_cb, &c);
+        if (!rc) rc = scan_range(vs->db, lo, VK_SET_HDR, hi, VK_SET_HDR, rebuild_cb, &c);
         c.replay = 0;
         key_range(lo, hi, 'L', vs->set_id);
-        if (!rc) rc = scan_range(vs->db, lo, 8, hi, 8, log_cb, &c);
+        if (!rc) rc = scan_range(vs->db, lo, VK_SET_HDR, hi, VK_SET_HDR, log_cb, &c);
         vs->need_ckpt = 1;
     }
     atomic_store(&vs->next_log, c.max_log ? c.max_log : 1);
@@ -856,7 +864,7 @@ int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opt
     if (!rc) rc = check_opts(opts);
     if (rc) return rc;
     pthread_mutex_lock(&reg_mu); /* serializes creates: the set counter */
-    unsigned char mk[4 + OMEN_VSET_MAX_NAME];
+    unsigned char mk[VK_HDR + OMEN_VSET_MAX_NAME];
     size_t mkl = key_meta(mk, name, strlen(name));
     void *v = NULL;
     size_t vl;
@@ -871,7 +879,9 @@ int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opt
         return rc;
     }
     uint32_t next = 1;
-    rc = omen_get(db, NULL, "\xff\xffVN", 4, &v, &vl);
+    unsigned char nk[VK_HDR];
+    key_head(nk, 'N');
+    rc = omen_get(db, NULL, nk, VK_HDR, &v, &vl);
     if (rc == OMEN_OK) {
         if (vl == 4) next = get_fixed32(v);
         omen_free(v);
@@ -885,7 +895,7 @@ int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opt
     struct omen_batch b;
     batch_init(&b);
     rc = batch_add(&b, MT_TYPE_PUT, mk, mkl, meta, sizeof meta);
-    if (!rc) rc = batch_add(&b, MT_TYPE_PUT, "\xff\xffVN", 4, nb, 4);
+    if (!rc) rc = batch_add(&b, MT_TYPE_PUT, nk, VK_HDR, nb, 4);
     if (!rc) rc = omen_write(db, &b, OMEN_SYNC_FULL);
     batch_free(&b);
     omen_vset *vs = NULL;
@@ -918,7 +928,7 @@ int omen_vset_open(omen_db *db, const char *name, omen_vset **out)
         *out = vs;
         return OMEN_OK;
     }
-    unsigned char mk[4 + OMEN_VSET_MAX_NAME];
+    unsigned char mk[VK_HDR + OMEN_VSET_MAX_NAME];
     size_t mkl = key_meta(mk, name, strlen(name));
     void *v = NULL;
     size_t vl;
@@ -976,7 +986,7 @@ static int vset_checkpoint_locked(omen_vset *vs)
     struct omen_batch b;
     batch_init(&b);
     for (size_t i = 0; i < vs->napplied && !rc; i++) {
-        unsigned char lk[16];
+        unsigned char lk[VK_LOG_LEN];
         size_t ll = key_log(lk, vs->set_id, vs->applied[i]);
         rc = batch_add(&b, MT_TYPE_DELETE, lk, ll, NULL, 0);
     }
@@ -1033,7 +1043,7 @@ int omen_vset_drop(omen_db *db, const char *name)
     if (!rc) rc = check_name(name, "omen_vset_drop");
     if (rc) return rc;
     pthread_mutex_lock(&reg_mu);
-    unsigned char mk[4 + OMEN_VSET_MAX_NAME];
+    unsigned char mk[VK_HDR + OMEN_VSET_MAX_NAME];
     size_t mkl = key_meta(mk, name, strlen(name));
     void *v = NULL;
     size_t vl;
@@ -1048,12 +1058,12 @@ int omen_vset_drop(omen_db *db, const char *name)
     struct omen_batch b;
     batch_init(&b);
     del_ctx c = {&b};
-    unsigned char lo[8], hi[8];
+    unsigned char lo[VK_SET_HDR], hi[VK_SET_HDR];
     if (!rc) rc = batch_add(&b, MT_TYPE_DELETE, mk, mkl, NULL, 0);
     key_range(lo, hi, 'E', set_id);
-    if (!rc) rc = scan_range(db, lo, 8, hi, 8, del_cb, &c);
+    if (!rc) rc = scan_range(db, lo, VK_SET_HDR, hi, VK_SET_HDR, del_cb, &c);
     key_range(lo, hi, 'L', set_id);
-    if (!rc) rc = scan_range(db, lo, 8, hi, 8, del_cb, &c);
+    if (!rc) rc = scan_range(db, lo, VK_SET_HDR, hi, VK_SET_HDR, del_cb, &c);
     if (!rc) rc = omen_write(db, &b, OMEN_SYNC_FULL);
     batch_free(&b);
     if (!rc) {
@@ -1089,10 +1099,10 @@ static int list_cb(void *ctx, const unsigned char *k, size_t kl, const void *v, 
         c->names = p;
         c->cap = nc;
     }
-    char *s = util_malloc(kl - 4 + 1);
+    char *s = util_malloc(kl - VK_HDR + 1);
     if (!s) return OMEN_NOMEM;
-    memcpy(s, k + 4, kl - 4);
-    s[kl - 4] = 0;
+    memcpy(s, k + VK_HDR, kl - VK_HDR);
+    s[kl - VK_HDR] = 0;
     c->names[c->n++] = s;
     return 0;
 }
@@ -1105,7 +1115,10 @@ int omen_vset_list(omen_db *db, char ***names, size_t *n)
     int rc = db_check_handle(db, "omen_vset_list");
     if (rc) return rc;
     list_ctx c = {0};
-    rc = scan_range(db, (const unsigned char *)"\xff\xffVM", 4, (const unsigned char *)"\xff\xffVN", 4, list_cb, &c);
+    unsigned char lo[VK_HDR], hi[VK_HDR];
+    key_head(lo, 'M');
+    key_head(hi, 'N');
+    rc = scan_range(db, lo, VK_HDR, hi, VK_HDR, list_cb, &c);
     if (rc == OMEN_NOMEM) rc = util_seterr(OMEN_NOMEM, "omen_vset_list: out of memory");
     size_t total = c.n * sizeof(char *);
     for (size_t i = 0; i < c.n; i++) total += strlen(c.names[i]) + 1;
@@ -1265,7 +1278,7 @@ int omen_vset_contains(omen_vset *vs, const void *id, size_t id_len)
     int rc = check_vs(vs, "omen_vset_contains");
     if (!rc) rc = check_id(id, id_len, "omen_vset_contains");
     if (rc) return rc;
-    unsigned char k[8 + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET_HDR + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, id, id_len);
     size_t vl;
     return omen_get_into(vs->db, NULL, k, kl, NULL, 0, &vl);
@@ -1467,9 +1480,9 @@ static int exact_cb(void *ctx, const unsigned char *k, size_t kl, const void *v,
     if (rc) return rc;
     if (c->f && !vfilter_match(c->f, a, al)) return 0;
     memcpy(c->tmp, vb, (size_t)c->vs->o.dim * 4);
-    hit_tmp x = {hnsw_fdist(c->vs->g, c->q, c->tmp), k + 8, kl - 8, NULL};
+    hit_tmp x = {hnsw_fdist(c->vs->g, c->q, c->tmp), k + VK_SET_HDR, kl - VK_SET_HDR, NULL};
     if (c->n == c->k && hit_cmp(&x, &c->h[0]) >= 0) return 0;
-    x.own = util_memdup(k + 8, kl - 8);
+    x.own = util_memdup(k + VK_SET_HDR, kl - VK_SET_HDR);
     if (!x.own) return OMEN_NOMEM;
     x.id = x.own;
     if (c->n == c->k) {
@@ -1486,9 +1499,9 @@ static int search_exact(omen_vset *vs, const float *q, uint32_t k, const vfilter
     c.h = util_malloc((size_t)k * sizeof *c.h);
     c.tmp = util_malloc((size_t)vs->o.dim * 4);
     int rc = (!c.h || !c.tmp) ? util_seterr(OMEN_NOMEM, "vector search: out of memory") : OMEN_OK;
-    unsigned char lo[8], hi[8];
+    unsigned char lo[VK_SET_HDR], hi[VK_SET_HDR];
     key_range(lo, hi, 'E', vs->set_id);
-    if (!rc) rc = scan_range(vs->db, lo, 8, hi, 8, exact_cb, &c);
+    if (!rc) rc = scan_range(vs->db, lo, VK_SET_HDR, hi, VK_SET_HDR, exact_cb, &c);
     if (rc == OMEN_NOMEM) rc = util_seterr(OMEN_NOMEM, "vector search: out of memory");
     if (!rc) {
         qsort(c.h, c.n, sizeof *c.h, hit_cmp);
@@ -1503,7 +1516,7 @@ static int search_exact(omen_vset *vs, const float *q, uint32_t k, const vfilter
 /* Exact distance of a candidate from its engine vector; -1 if gone. */
 static int exact_dist(omen_vset *vs, const vrec *r, const float *q, unsigned char *buf, float *tmp, float *d)
 {
-    unsigned char k[8 + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET_HDR + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, r->data, r->id_len);
     size_t need = 1 + (size_t)vs->o.dim * 4, vl;
     int rc = omen_get_into(vs->db, NULL, k, kl, buf, need, &vl);
@@ -1593,10 +1606,10 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
          * quantization error seen so far on this query. */
         size_t cap = i8 ? (size_t)k * (scan ? 4 : 2) + (scan ? 64 : 8) : k;
         if (cap > nc) cap = nc;
-        h = omen_malloc(cap * sizeof *h);
-        unsigned char *buf = i8 ? omen_malloc(1 + (size_t)vs->o.dim * 4) : NULL;
-        float *tmp = i8 ? omen_malloc((size_t)vs->o.dim * 4) : NULL;
-        if (!h || (i8 && (!buf || !tmp))) rc = omen_seterr(OMEN_NOMEM, "%s: out of memory", fn);
+        h = util_malloc(cap * sizeof *h);
+        unsigned char *buf = i8 ? util_malloc(1 + (size_t)vs->o.dim * 4) : NULL;
+        float *tmp = i8 ? util_malloc((size_t)vs->o.dim * 4) : NULL;
+        if (!h || (i8 && (!buf || !tmp))) rc = util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
         float maxerr = 0;
         for (size_t i = 0; i < cap && !rc; i++) {
             if (i8 && nh >= k && i >= (size_t)k + 2 && c[i].d > h[k - 1].d + 2.0f * maxerr) break;
