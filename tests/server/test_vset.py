@@ -473,3 +473,30 @@ def test_kill9_sync_always_keeps_acked_vectors(tmp_path):
     finally:
         c.close()
         s.stop()
+
+
+def test_flushall_drops_engine_sets(tmp_path):
+    """FLUSHALL drops the engine's vector sets (their graph files go with
+    them), and a restart leaves no engine set that no key owns."""
+    import glob
+    d = tmp_path / "d"
+    s = ServerProc(d).start()
+    c = s.client()
+    for k in ("a", "b", "c"):
+        for i in range(20):
+            vadd(c, k, [1, i, 2], f"e{i}")
+    c.close()
+    assert s.stop() == 0
+    assert len(glob.glob(str(d / "vset-*.graph"))) == 3  # checkpointed at close
+    s = ServerProc(d).start()
+    c = s.client()
+    try:
+        assert c.execute_command("VCARD", "b") == 20
+        c.flushall()
+        assert glob.glob(str(d / "vset-*.graph")) == []
+        assert c.execute_command("VCARD", "b") == 0
+        vadd(c, "b", [1, 2], "x")
+    finally:
+        c.close()
+        assert s.stop() == 0
+    assert len(glob.glob(str(d / "vset-*.graph"))) == 1
