@@ -32,10 +32,11 @@ SERVER_FAULT_BIN := $(B)/tests/omendb-server-fault
 $(B)/tests/server_main_renamed.o: src/server/server.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Dmain=omen_server_main -c $< -o $@
+# It links the testing library, which holds the fault env (tests/support).
 $(SERVER_FAULT_BIN): tests/server/shim/fault_main.c $(B)/tests/server_main_renamed.o \
-                     $(filter-out $(B)/obj/src/server/server.o,$(SERVER_OBJ)) $(LIB_A)
+                     $(filter-out $(B)/obj/src/server/server.o,$(SERVER_OBJ)) $(TLIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
+	$(CC) $(TEST_CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
 
 test-server: $(SERVER_BIN) $(SERVER_FAULT_BIN)
 	@mkdir -p build $(B)/server-test

@@ -23,11 +23,10 @@
 #include "server/t_list.h"
 #include "server/t_set.h"
 #include "server/t_string.h"
+#include "server/t_vset.h"
 #include "server/t_zset.h"
 
-/* Every family's table.  Families still to come add one line each:
- * hashes, lists, sets, sorted sets (t_hash.c, t_list.c, t_set.c, t_zset.c)
- * and vector sets (the vector commands VADD, VSIM, ...). */
+/* Every family's table. */
 static command *tables[] = {
     connection_commands,
     server_commands,
@@ -42,7 +41,7 @@ static command *tables[] = {
     set_commands,
     zset_commands,
     zsetops_commands,
-    /* vset_commands, */
+    vset_commands,
 };
 
 #define NTABLES (sizeof tables / sizeof tables[0])
@@ -135,6 +134,12 @@ void process_command(client *c)
     }
     if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
         reject(c, "NOAUTH Authentication required.");
+        return;
+    }
+    if ((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_NOTXN)) {
+        c->flags |= CLIENT_DIRTY_EXEC;
+        addReplyErrorFormat(c, "ERR %s is not allowed inside MULTI (vector set commands run outside transactions)",
+                            cmd->name);
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOMULTI)) {

@@ -45,6 +45,8 @@ static struct {
     uint64_t gen_next, gen_hw;
     uint64_t nkeys, nexpires, ngarbage;
     void (*touch)(const void *key, size_t klen);
+    int (*vdrop)(uint64_t gen);
+    void (*vsweep)(void);
 } ks;
 
 static char *kscratch(size_t n)
@@ -519,6 +521,7 @@ int ks_flushall(void)
     if (!rc) rc = delete_range("x", 1, "y", 1);
     if (!rc) rc = pend_commit_mid();
     ks.nkeys = ks.nexpires = ks.ngarbage = 0;
+    if (!rc && ks.vsweep) ks.vsweep();
     touch(NULL, 0);
     return rc;
 }
@@ -597,6 +600,12 @@ static void garbage_cycle(long *budget)
             }
             size_t kl;
             const char *k = omen_iter_key(it, &kl);
+            /* A vector set's marker: drop its engine set first (a synced
+             * write); if that fails the marker stays and is retried. */
+            if (kl == 10 && k[9] == KS_FAM_VSET && ks.vdrop && ks.vdrop(gen)) {
+                done = 0;
+                break;
+            }
             pend_del(k, kl);
             (*budget)--;
         }
@@ -619,6 +628,19 @@ long ks_background(long budget, int64_t now_ms)
 /* ---- passes ------------------------------------------------------------- */
 
 int ks_commit(int sync) { return pend_commit(sync); }
+int ks_flush(void) { return pend_commit_mid(); }
+int ks_vadd(omen_vset *vs, const void *id, size_t idlen, const float *vec, uint32_t dim,
+            const char *attrs, size_t alen)
+{
+    return pend_vadd(vs, id, idlen, vec, dim, attrs, alen);
+}
+int ks_vdel(omen_vset *vs, const void *id, size_t idlen) { return pend_vdel(vs, id, idlen); }
+int ks_direct_sync(void) { return pend_mid_sync(); }
+void ks_set_vset_hooks(int (*drop)(uint64_t gen), void (*sweep)(void))
+{
+    ks.vdrop = drop;
+    ks.vsweep = sweep;
+}
 size_t ks_pending(void) { return pend_count(); }
 void ks_set_commit_sync(int sync) { pend_set_mid_sync(sync); }
 int ks_commit_failed(void) { return pend_failed(); }

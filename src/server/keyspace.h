@@ -34,7 +34,7 @@ enum {
     KS_FAM_LIST = 'l',      /* ks_list_pos(index) -> element                */
     KS_FAM_ZMEMBER = 'm',   /* member -> 8-byte score (ks_score_encode)     */
     KS_FAM_ZSCORE = 'z',    /* ks_score_encode(score) + member -> ""        */
-    KS_FAM_VSET = 'v',      /* reserved for vector sets                     */
+    KS_FAM_VSET = 'v',      /* vector sets: "" -> marker, id -> norm (t_vset.c) */
 };
 
 typedef struct ks_meta {
@@ -129,6 +129,22 @@ void ks_score_encode(double d, unsigned char out[8]);
 double ks_score_decode(const unsigned char in[8]);
 /* Order-preserving 8-byte encoding of a signed list position. */
 void ks_list_pos(int64_t pos, unsigned char out[8]);
+
+/* ---- vector sets (t_vset.c) ------------------------------------------------ */
+
+/* Commit the pass's pending writes now (mid-pass), so that the engine's
+ * vector graphs, which follow committed writes only, see all of them. */
+int ks_flush(void);
+/* Vector writes recorded in the pass's batch (committed with it). */
+int ks_vadd(omen_vset *vs, const void *id, size_t idlen, const float *vec, uint32_t dim,
+            const char *attrs, size_t alen);
+int ks_vdel(omen_vset *vs, const void *id, size_t idlen);
+/* Sync mode for a write made directly to the engine mid-pass. */
+int ks_direct_sync(void);
+/* drop(gen) is called by the reclamation of a generation that holds a
+ * vector-set marker (KS_FAM_VSET, empty element), before the marker is
+ * deleted; nonzero = retry later.  sweep() is called after FLUSHALL. */
+void ks_set_vset_hooks(int (*drop)(uint64_t gen), void (*sweep)(void));
 
 /* ---- key iteration (KEYS, SCAN, RANDOMKEY) -------------------------------- */
 

@@ -191,6 +191,21 @@ int pend_put(const void *key, size_t klen, const void *val, size_t vlen)
     return ov_set(key, klen, val, vlen, 0);
 }
 
+int pend_vadd(omen_vset *vs, const void *id, size_t idlen, const float *vec, uint32_t dim,
+              const char *attrs, size_t alen)
+{
+    if (pd.txn) return OMEN_INVALID;
+    return omen_batch_vadd(pd.batch, vs, id, idlen, vec, dim, attrs, alen);
+}
+
+int pend_vdel(omen_vset *vs, const void *id, size_t idlen)
+{
+    if (pd.txn) return OMEN_INVALID;
+    return omen_batch_vdel(pd.batch, vs, id, idlen);
+}
+
+int pend_mid_sync(void) { return pd.commit_sync; }
+
 int pend_del(const void *key, size_t klen)
 {
     if (pd.txn) return omen_txn_delete(pd.txn, key, klen);

@@ -43,6 +43,15 @@ int pend_commit_mid(void);
 /* Commit mid-pass if the batch grew past 32 MiB. */
 void pend_maybe_commit_large(void);
 
+/* Vector writes into the pass's batch (omen_batch_vadd/vdel): they commit
+ * with the pass's other writes; OMEN_INVALID inside a transaction (the
+ * server refuses vector commands in MULTI). */
+int pend_vadd(omen_vset *vs, const void *id, size_t idlen, const float *vec, uint32_t dim,
+              const char *attrs, size_t alen);
+int pend_vdel(omen_vset *vs, const void *id, size_t idlen);
+/* Sync mode of mid-pass commits (the --sync policy of direct writes). */
+int pend_mid_sync(void);
+
 int pend_txn_begin(void);
 /* Commit the transaction (relaxed; the pass's pend_commit syncs it). */
 int pend_txn_end(void);

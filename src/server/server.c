@@ -33,6 +33,7 @@
 #include "server/keyspace.h"
 #include "server/multi.h"
 #include "server/networking.h"
+#include "server/t_vset.h"
 #include "server/util.h"
 
 server_state server;
@@ -346,6 +347,7 @@ int main(int argc, char **argv)
         return 1;
     }
     ks_set_commit_sync(server.sync_mode == SYNC_ALWAYS ? OMEN_SYNC_FULL : OMEN_SYNC_RELAXED);
+    vset_init(server.db);
     if (commands_init()) return 1;
     multi_init();
     server.el = ae_create(server.maxclients + 256);
@@ -356,6 +358,7 @@ int main(int argc, char **argv)
             /* ::1 may be absent (no IPv6): fine if another address works. */
             if (!strcmp(server.bind[i], "::1") && server.nbind > 1) continue;
             ks_close();
+            vset_shutdown();
             omen_close(server.db);
             return 1;
         }
@@ -391,6 +394,7 @@ int main(int argc, char **argv)
     rc = ks_commit(OMEN_SYNC_FULL);
     if (!rc && !server.read_only_err) rc = omen_sync(server.db);
     ks_close();
+    vset_shutdown();
     int crc = omen_close(server.db);
     if (server.pidfile && *server.pidfile) unlink(server.pidfile);
     server_log(LL_WARNING, "omendb-server is now ready to exit, bye bye...");

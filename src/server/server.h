@@ -87,6 +87,7 @@ typedef struct client {
 #define CMD_NOSCRIPT (1 << 7)
 #define CMD_LOADING (1 << 8)
 #define CMD_STALE (1 << 9)
+#define CMD_NOTXN (1 << 10)    /* refused inside MULTI (vector sets)       */
 
 typedef void command_fn(client *c);
 

@@ -553,7 +553,10 @@ static int batch_stage(struct omen_batch *b, omen_vset *vs, const void *id, size
     float *copy = NULL;
     if (!rc && !del && vec) rc = check_vec(vs, vec, dim, &copy, fn);
     if (!rc && !del) rc = check_attrs(attrs, alen, fn);
-    if (rc) return rc;
+    if (rc) {
+        omen_free(copy); /* a valid vector with bad attributes */
+        return rc;
+    }
     size_t save_len = b->len;
     uint32_t save_count = b->count;
     size_t save_cost = b->mem_cost;
@@ -1251,7 +1254,10 @@ static int txn_stage(omen_txn *t, omen_vset *vs, const void *id, size_t idlen, c
     float *copy = NULL;
     if (!rc && !del) rc = check_vec(vs, vec, dim, &copy, fn);
     if (!rc && !del) rc = check_attrs(attrs, alen, fn);
-    if (rc) return rc;
+    if (rc) {
+        omen_free(copy);
+        return rc;
+    }
     uint64_t logno;
     rc = stage_write(vs, txn_put_fn, t, txn_get_fn, t, id, idlen, copy ? copy : vec, attrs, alen, del, 0,
                      &logno, fn);

@@ -8,7 +8,7 @@
  */
 #include <stdlib.h>
 
-#include "storage/fio_fault.h"
+#include "support/fio_fault.h"
 
 int omen_server_main(int argc, char **argv);
 
