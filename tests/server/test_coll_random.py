@@ -80,3 +80,29 @@ def test_random_sequences_match_redis(oracle, server, seed):  # noqa: F811
     script = gen(rng, 1500)
     diffs = compare_script(oracle, server.port, script, resp=2 if seed != 3 else 3)
     assert diffs[:5] == []
+
+
+def gen_queue(rng, n):
+    """A sorted set used as a queue, a stack and a sliding window at once:
+    pops and trims at both ends interleaved with inserts inside and outside
+    the popped ranges (the server's end-of-set scan hints must stay true)."""
+    lines = []
+    for i in range(n):
+        s = rng.choice([rng.randint(0, 60), i // 10, i // 10 + rng.randint(-5, 5), -1, 1000])
+        lines.append(rng.choice([
+            f"zadd q {s} m{rng.randint(0, 80)}", f"zadd q {s} m{rng.randint(0, 80)} {s + 1} n{i}",
+            f"zpopmin q {rng.randint(1, 3)}", "zpopmin q", f"zpopmax q {rng.randint(1, 2)}",
+            f"zremrangebyscore q -inf {i // 10 - rng.randint(0, 10)}",
+            f"zremrangebyrank q 0 {rng.randint(0, 2)}", f"zremrangebyrank q -{rng.randint(1, 2)} -1",
+            "zrange q 0 4 withscores", "zrange q -3 -1 withscores", "zcard q",
+            f"zrank q m{rng.randint(0, 80)}", f"zrangebyscore q -inf +inf limit 0 3",
+            f"zrevrangebyscore q +inf -inf limit 0 3", f"zcount q -inf {rng.randint(0, 60)}",
+            f"zrem q m{rng.randint(0, 80)}",
+        ]))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_queue_patterns_match_redis(oracle, server, seed):  # noqa: F811
+    rng = random.Random(seed)
+    assert compare_script(oracle, server.port, gen_queue(rng, 3000))[:5] == []
