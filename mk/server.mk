@@ -26,11 +26,23 @@ serve: $(SERVER_BIN)
 
 test-extra: test-server
 
-test-server: $(SERVER_BIN)
+# Test-only: the server over the engine's fault-injecting file env
+# (tests/server/test_faults.py); its main is tests/server/shim/fault_main.c.
+SERVER_FAULT_BIN := $(B)/tests/omendb-server-fault
+$(B)/tests/server_main_renamed.o: src/server/server.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Dmain=omen_server_main -c $< -o $@
+$(SERVER_FAULT_BIN): tests/server/shim/fault_main.c $(B)/tests/server_main_renamed.o \
+                     $(filter-out $(B)/obj/src/server/server.o,$(SERVER_OBJ)) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDFLAGS) $(LIBS)
+
+test-server: $(SERVER_BIN) $(SERVER_FAULT_BIN)
 	@mkdir -p build $(B)/server-test
 	@echo "== pytest tests/server"
 	@rm -f $(B)/server-test/junit.xml; rc=0; \
-	  OMENDB_SERVER=$(abspath $(SERVER_BIN)) PYTHONDONTWRITEBYTECODE=1 \
+	  OMENDB_SERVER=$(abspath $(SERVER_BIN)) OMENDB_SERVER_FAULT=$(abspath $(SERVER_FAULT_BIN)) \
+	  PYTHONDONTWRITEBYTECODE=1 \
 	  $(PY) -m pytest -q -p no:cacheprovider --junitxml=$(B)/server-test/junit.xml tests/server || rc=$$?; \
 	  $(PY) tests/shell/junit_summary.py $(B)/server-test/junit.xml "server test_server" >> build/test-summary.txt; \
 	  tail -1 build/test-summary.txt | sed 's/^/   /'; \

@@ -16,7 +16,8 @@
  *    a block of generations) before any generation at or above it is used.
  *  - A metadata entry with an expiry has a matching 'x' entry; stale 'x'
  *    entries (expiry changed) may exist and are dropped when met.
- *  - The pending batch and the overlay hold exactly the same writes.
+ *  - Every engine access goes through pending.c, so reads see the pass's
+ *    own writes and EXEC runs in one transaction.
  */
 #include "server/keyspace.h"
 
@@ -26,255 +27,25 @@
 
 #include "server/ae.h"
 #include "server/networking.h"
+#include "server/pending.h"
 #include "util/coding.h"
 
 #define META_VERSION 0x80
 #define META_EXPIRE 0x10
 #define GEN_BLOCK 65536
-#define MID_PASS_BATCH_BYTES (32u << 20)
 
 static const char GEN_KEY[4] = {'\0', 'g', 'e', 'n'};
 
-/* ---- overlay: the pending batch, readable by key ---------------------- */
-
-typedef struct ov_ent {
-    uint64_t h;
-    uint32_t klen;
-    int del;
-    size_t vlen;
-    char *data; /* key bytes, then value bytes */
-} ov_ent;
-
-/* The overlay's entries live in a per-pass arena: a pass may write
- * thousands of entries, and all of them die together at the commit. */
-typedef struct arena_chunk {
-    struct arena_chunk *next;
-    size_t used, cap;
-    char data[];
-} arena_chunk;
-
 static struct {
     omen_db *db;
-    arena_chunk *arena;
-    omen_batch *batch;
-    size_t batch_bytes;
-    ov_ent **tab;
-    size_t cap, used;
-    size_t *slots; /* used slot indexes, for a clear in O(used) */
-    char *rbuf, *sbuf;
+    char *rbuf, *sbuf; /* values read: metadata, elements */
     size_t rcap, scap;
+    char *kbuf;        /* scratch for engine keys */
+    size_t kcap;
     uint64_t gen_next, gen_hw;
     uint64_t nkeys, nexpires, ngarbage;
-    int commit_sync;
-    int pass_failed;
     void (*touch)(const void *key, size_t klen);
-    omen_txn *txn;  /* EXEC in progress: reads and writes go here */
-    int txn_unsynced; /* a transaction was committed relaxed in this pass */
-    char *kbuf; /* scratch for engine keys */
-    size_t kcap;
 } ks;
-
-#define ARENA_CHUNK (256u << 10)
-
-static void *arena_alloc(size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    arena_chunk *a = ks.arena;
-    if (!a || a->cap - a->used < n) {
-        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-        arena_chunk *na = malloc(sizeof *na + cap);
-        if (!na) return NULL;
-        na->used = 0;
-        na->cap = cap;
-        na->next = a;
-        ks.arena = a = na;
-    }
-    void *p = a->data + a->used;
-    a->used += n;
-    return p;
-}
-
-/* Free all but one standard chunk (kept for the next pass). */
-static void arena_reset(void)
-{
-    arena_chunk *keep = NULL;
-    while (ks.arena) {
-        arena_chunk *a = ks.arena;
-        ks.arena = a->next;
-        if (!keep && a->cap == ARENA_CHUNK) {
-            keep = a;
-            continue;
-        }
-        free(a);
-    }
-    if (keep) {
-        keep->used = 0;
-        keep->next = NULL;
-    }
-    ks.arena = keep;
-}
-
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
-    return h ^ (h >> 29);
-}
-
-static ov_ent *ov_find(const void *key, size_t klen, uint64_t h, size_t *slot)
-{
-    if (!ks.cap) return NULL;
-    size_t m = ks.cap - 1, i = h & m;
-    for (;;) {
-        ov_ent *e = ks.tab[i];
-        if (!e) {
-            if (slot) *slot = i;
-            return NULL;
-        }
-        if (e->h == h && e->klen == klen && memcmp(e->data, key, klen) == 0) {
-            if (slot) *slot = i;
-            return e;
-        }
-        i = (i + 1) & m;
-    }
-}
-
-static int ov_grow(void)
-{
-    size_t ncap = ks.cap ? ks.cap * 2 : 1024;
-    ov_ent **nt = calloc(ncap, sizeof *nt);
-    size_t *ns = malloc(ncap * sizeof *ns);
-    if (!nt || !ns) {
-        free(nt);
-        free(ns);
-        return OMEN_NOMEM;
-    }
-    size_t n = 0;
-    for (size_t k = 0; k < ks.used; k++) {
-        ov_ent *e = ks.tab[ks.slots[k]];
-        size_t i = e->h & (ncap - 1);
-        while (nt[i]) i = (i + 1) & (ncap - 1);
-        nt[i] = e;
-        ns[n++] = i;
-    }
-    free(ks.tab);
-    free(ks.slots);
-    ks.tab = nt;
-    ks.slots = ns;
-    ks.cap = ncap;
-    return OMEN_OK;
-}
-
-static int ov_set(const void *key, size_t klen, const void *val, size_t vlen, int del)
-{
-    if ((ks.used + 1) * 2 > ks.cap && ov_grow()) return OMEN_NOMEM;
-    uint64_t h = hash_bytes(key, klen);
-    size_t slot;
-    ov_ent *e = ov_find(key, klen, h, &slot);
-    /* A replaced value stays in the arena until the commit: a caller's
-     * pointer into it (a value read earlier in the pass) stays valid. */
-    char *d = arena_alloc(klen + (del ? 0 : vlen) + 1);
-    if (!d) return OMEN_NOMEM;
-    memcpy(d, key, klen);
-    if (!del && vlen) memcpy(d + klen, val, vlen);
-    if (!e) {
-        e = arena_alloc(sizeof *e);
-        if (!e) return OMEN_NOMEM;
-        ks.tab[slot] = e;
-        ks.slots[ks.used++] = slot;
-    }
-    e->h = h;
-    e->klen = (uint32_t)klen;
-    e->del = del;
-    e->vlen = del ? 0 : vlen;
-    e->data = d;
-    return OMEN_OK;
-}
-
-static void ov_clear(void)
-{
-    for (size_t k = 0; k < ks.used; k++) ks.tab[ks.slots[k]] = NULL;
-    ks.used = 0;
-    arena_reset();
-    if (ks.cap > 65536) { /* a huge pass grew it: give the memory back */
-        free(ks.tab);
-        free(ks.slots);
-        ks.tab = NULL;
-        ks.slots = NULL;
-        ks.cap = 0;
-    }
-}
-
-/* ---- raw engine access through the overlay ------------------------------ */
-
-static int raw_put(const void *key, size_t klen, const void *val, size_t vlen)
-{
-    if (ks.txn) return omen_txn_put(ks.txn, key, klen, val, vlen);
-    int rc = omen_batch_put(ks.batch, key, klen, val, vlen);
-    if (rc) return rc;
-    ks.batch_bytes += klen + vlen + 16;
-    return ov_set(key, klen, val, vlen, 0);
-}
-
-static int raw_del(const void *key, size_t klen)
-{
-    if (ks.txn) return omen_txn_delete(ks.txn, key, klen);
-    int rc = omen_batch_delete(ks.batch, key, klen);
-    if (rc) return rc;
-    ks.batch_bytes += klen + 16;
-    return ov_set(key, klen, NULL, 0, 1);
-}
-
-/* Read key into *buf (grown as needed); OMEN_OK/NOTFOUND/error. */
-static int raw_get(const void *key, size_t klen, char **buf, size_t *cap, const char **val,
-                   size_t *vlen)
-{
-    if (ks.txn) {
-        void *v = NULL;
-        size_t n = 0;
-        int rc = omen_txn_get(ks.txn, key, klen, &v, &n);
-        if (rc) return rc;
-        if (n > *cap) {
-            char *nb = realloc(*buf, n + 64);
-            if (!nb) {
-                omen_free(v);
-                return OMEN_NOMEM;
-            }
-            *buf = nb;
-            *cap = n + 64;
-        }
-        memcpy(*buf, v, n);
-        omen_free(v);
-        *val = *buf;
-        *vlen = n;
-        return OMEN_OK;
-    }
-    if (ks.used) {
-        ov_ent *e = ov_find(key, klen, hash_bytes(key, klen), NULL);
-        if (e) {
-            if (e->del) return OMEN_NOTFOUND;
-            *val = e->data + e->klen;
-            *vlen = e->vlen;
-            return OMEN_OK;
-        }
-    }
-    for (;;) {
-        size_t n = 0;
-        int rc = omen_get_into(ks.db, NULL, key, klen, *buf, *cap, &n);
-        if (rc) return rc;
-        if (n <= *cap) {
-            *val = *buf;
-            *vlen = n;
-            return OMEN_OK;
-        }
-        size_t nc = n + 64;
-        char *nb = realloc(*buf, nc);
-        if (!nb) return OMEN_NOMEM;
-        *buf = nb;
-        *cap = nc;
-    }
-}
 
 static char *kscratch(size_t n)
 {
@@ -286,50 +57,6 @@ static char *kscratch(size_t n)
         ks.kcap = nc;
     }
     return ks.kbuf;
-}
-
-/* ---- pass commit ---------------------------------------------------------- */
-
-static int commit_now(int sync)
-{
-    int rc = OMEN_OK;
-    if (omen_batch_count(ks.batch)) rc = omen_write(ks.db, ks.batch, sync);
-    omen_batch_clear(ks.batch);
-    ks.batch_bytes = 0;
-    ov_clear();
-    return rc;
-}
-
-int ks_commit(int sync)
-{
-    int rc;
-    if (sync == OMEN_SYNC_FULL && ks.txn_unsynced && !omen_batch_count(ks.batch))
-        rc = omen_sync(ks.db); /* only relaxed transaction commits to cover */
-    else
-        rc = commit_now(sync);
-    ks.txn_unsynced = 0;
-    if (!rc && ks.pass_failed) rc = ks.pass_failed;
-    ks.pass_failed = 0;
-    return rc;
-}
-
-size_t ks_pending(void) { return omen_batch_count(ks.batch); }
-void ks_set_commit_sync(int sync) { ks.commit_sync = sync; }
-int ks_commit_failed(void) { return ks.pass_failed; }
-
-/* Commit what is pending in the middle of a pass (before an iterator, or
- * when the batch grew large); replies still wait for the pass's end. */
-static int commit_mid_pass(void)
-{
-    if (ks.txn || !omen_batch_count(ks.batch)) return OMEN_OK;
-    int rc = commit_now(ks.commit_sync);
-    if (rc && !ks.pass_failed) ks.pass_failed = rc;
-    return rc;
-}
-
-static void maybe_commit_large(void)
-{
-    if (ks.batch_bytes > MID_PASS_BATCH_BYTES) commit_mid_pass();
 }
 
 /* ---- metadata encoding ---------------------------------------------------- */
@@ -407,7 +134,7 @@ static int expire_index(int64_t when, const void *key, size_t klen, int add)
     k[0] = 'x';
     put_be64(k + 1, (uint64_t)when);
     memcpy(k + 9, key, klen);
-    return add ? raw_put(k, klen + 9, "", 0) : raw_del(k, klen + 9);
+    return add ? pend_put(k, klen + 9, "", 0) : pend_del(k, klen + 9);
 }
 
 static int queue_garbage(uint64_t gen)
@@ -416,7 +143,7 @@ static int queue_garbage(uint64_t gen)
     k[0] = 'g';
     put_be64(k + 1, gen);
     ks.ngarbage++;
-    return raw_put(k, 9, "", 0);
+    return pend_put(k, 9, "", 0);
 }
 
 static void touch(const void *key, size_t klen)
@@ -431,7 +158,7 @@ static int lookup_raw(const void *key, size_t klen, ks_meta *m)
     if (!k) return OMEN_NOMEM;
     const char *v;
     size_t vl;
-    int rc = raw_get(k, klen + 1, &ks.rbuf, &ks.rcap, &v, &vl);
+    int rc = pend_get(k, klen + 1, &ks.rbuf, &ks.rcap, &v, &vl);
     if (rc) return rc;
     return meta_decode(v, vl, m);
 }
@@ -494,11 +221,11 @@ static int put_meta_common(const void *key, size_t klen, const ks_meta *m, const
     memcpy(k + 1, key, klen);
     memcpy(k + 1 + klen, hdr, hl);
     if (slen) memcpy(k + 1 + klen + hl, sval, slen);
-    rc = raw_put(k, klen + 1, k + 1 + klen, hl + slen);
+    rc = pend_put(k, klen + 1, k + 1 + klen, hl + slen);
     if (rc) return rc;
     if (!old) ks.nkeys++;
     touch(key, klen);
-    maybe_commit_large();
+    pend_maybe_commit_large();
     return OMEN_OK;
 }
 
@@ -535,11 +262,11 @@ static int delete_meta(const void *key, size_t klen, const ks_meta *old, int kee
     }
     char *k = meta_key(key, klen);
     if (!k) return OMEN_NOMEM;
-    rc = raw_del(k, klen + 1);
+    rc = pend_del(k, klen + 1);
     if (rc) return rc;
     if (ks.nkeys) ks.nkeys--;
     touch(key, klen);
-    maybe_commit_large();
+    pend_maybe_commit_large();
     return OMEN_OK;
 }
 
@@ -584,7 +311,7 @@ uint64_t ks_new_gen(void)
         uint8_t v[8];
         ks.gen_hw = ks.gen_next + GEN_BLOCK;
         put_be64(v, ks.gen_hw);
-        raw_put(GEN_KEY, sizeof GEN_KEY, v, 8);
+        pend_put(GEN_KEY, sizeof GEN_KEY, v, 8);
     }
     return ks.gen_next++;
 }
@@ -656,7 +383,7 @@ int ks_sub_get(uint64_t gen, int fam, const void *elem, size_t elen, const char 
     char *k = kscratch(KS_SUBKEY_LEN(elen));
     if (!k) return OMEN_NOMEM;
     size_t kl = ks_subkey(k, gen, fam, elem, elen);
-    return raw_get(k, kl, &ks.sbuf, &ks.scap, val, vlen);
+    return pend_get(k, kl, &ks.sbuf, &ks.scap, val, vlen);
 }
 
 int ks_sub_put(uint64_t gen, int fam, const void *elem, size_t elen, const void *val,
@@ -666,8 +393,8 @@ int ks_sub_put(uint64_t gen, int fam, const void *elem, size_t elen, const void 
     char *k = kscratch(KS_SUBKEY_LEN(elen));
     if (!k) return OMEN_NOMEM;
     size_t kl = ks_subkey(k, gen, fam, elem, elen);
-    int rc = raw_put(k, kl, val, vlen);
-    if (!rc) maybe_commit_large();
+    int rc = pend_put(k, kl, val, vlen);
+    if (!rc) pend_maybe_commit_large();
     return rc;
 }
 
@@ -677,39 +404,8 @@ int ks_sub_del(uint64_t gen, int fam, const void *elem, size_t elen)
     char *k = kscratch(KS_SUBKEY_LEN(elen));
     if (!k) return OMEN_NOMEM;
     size_t kl = ks_subkey(k, gen, fam, elem, elen);
-    int rc = raw_del(k, kl);
-    if (!rc) maybe_commit_large();
-    return rc;
-}
-
-static int range_iter(const char *lo, size_t lolen, const char *hi, size_t hilen, omen_iter **out)
-{
-    commit_mid_pass();
-    omen_iter_options o;
-    memset(&o, 0, sizeof o);
-    o.lower = lo;
-    o.lower_len = lolen;
-    o.upper = hi;
-    o.upper_len = hilen;
-    if (ks.txn) return omen_txn_iter_create(ks.txn, &o, out);
-    return omen_iter_create(ks.db, &o, out);
-}
-
-int ks_txn_begin(void)
-{
-    int rc = commit_mid_pass();
-    if (rc) return rc;
-    return omen_txn_begin(ks.db, &ks.txn);
-}
-
-int ks_txn_end(void)
-{
-    omen_txn *t = ks.txn;
-    ks.txn = NULL;
-    if (!t) return OMEN_OK;
-    int rc = omen_txn_commit(t, OMEN_SYNC_RELAXED);
-    if (rc == OMEN_OK) ks.txn_unsynced = 1;
-    else if (!ks.pass_failed) ks.pass_failed = rc;
+    int rc = pend_del(k, kl);
+    if (!rc) pend_maybe_commit_large();
     return rc;
 }
 
@@ -718,7 +414,7 @@ int ks_sub_iter(uint64_t gen, int fam, omen_iter **out)
     char lo[10], hi[10];
     ks_subkey(lo, gen, fam, NULL, 0);
     ks_subkey(hi, gen, fam + 1, NULL, 0);
-    return range_iter(lo, 10, hi, 10, out);
+    return pend_iter(lo, 10, hi, 10, out);
 }
 
 int ks_sub_iter_range(uint64_t gen, int fam, const void *lo, size_t lolen, const void *hi,
@@ -770,7 +466,7 @@ void ks_list_pos(int64_t pos, unsigned char out[8])
 
 /* ---- key iteration ------------------------------------------------------ */
 
-int ks_key_iter(omen_iter **out) { return range_iter("k", 1, "l", 1, out); }
+int ks_key_iter(omen_iter **out) { return pend_iter("k", 1, "l", 1, out); }
 
 int ks_key_at(omen_iter *it, const char **key, size_t *klen, ks_meta *m)
 {
@@ -796,15 +492,15 @@ void ks_key_seek(omen_iter *it, const void *key, size_t klen)
 static int delete_range(const char *lo, size_t lolen, const char *hi, size_t hilen)
 {
     omen_iter *it;
-    int rc = range_iter(lo, lolen, hi, hilen, &it);
+    int rc = pend_iter(lo, lolen, hi, hilen, &it);
     if (rc) return rc;
     for (omen_iter_seek_first(it); omen_iter_valid(it); omen_iter_next(it)) {
         size_t kl;
         const char *k = omen_iter_key(it, &kl);
-        rc = raw_del(k, kl);
+        rc = pend_del(k, kl);
         if (rc) break;
-        if (omen_batch_count(ks.batch) >= 10000) {
-            rc = commit_mid_pass();
+        if (pend_count() >= 10000) {
+            rc = pend_commit_mid();
             if (rc) break;
         }
     }
@@ -815,13 +511,13 @@ static int delete_range(const char *lo, size_t lolen, const char *hi, size_t hil
 
 int ks_flushall(void)
 {
-    int rc = commit_mid_pass();
+    int rc = pend_commit_mid();
     /* Everything goes: metadata, elements, expiry index, pending garbage. */
     if (!rc) rc = delete_range("g", 1, "h", 1);
     if (!rc) rc = delete_range("k", 1, "l", 1);
     if (!rc) rc = delete_range("s", 1, "t", 1);
     if (!rc) rc = delete_range("x", 1, "y", 1);
-    if (!rc) rc = commit_mid_pass();
+    if (!rc) rc = pend_commit_mid();
     ks.nkeys = ks.nexpires = ks.ngarbage = 0;
     touch(NULL, 0);
     return rc;
@@ -837,7 +533,7 @@ static long expire_cycle(long *budget, int64_t now)
     char hi[9];
     hi[0] = 'x';
     put_be64(hi + 1, (uint64_t)now + 1);
-    if (range_iter("x", 1, hi, 9, &it)) return 0;
+    if (pend_iter("x", 1, hi, 9, &it)) return 0;
     /* Collect first: deleting invalidates nothing in the iterator (it reads
      * a snapshot), but the batch may be committed under it. */
     for (omen_iter_seek_first(it); omen_iter_valid(it) && *budget > 0; omen_iter_next(it)) {
@@ -861,7 +557,7 @@ static long expire_cycle(long *budget, int64_t now)
             char *x = kscratch(kl);
             if (x) {
                 memcpy(x, k, kl);
-                raw_del(x, kl);
+                pend_del(x, kl);
             }
         }
     }
@@ -873,7 +569,7 @@ static long expire_cycle(long *budget, int64_t now)
 static void garbage_cycle(long *budget)
 {
     omen_iter *git;
-    if (range_iter("g", 1, "h", 1, &git)) return;
+    if (pend_iter("g", 1, "h", 1, &git)) return;
     for (omen_iter_seek_first(git); omen_iter_valid(git) && *budget > 0; omen_iter_next(git)) {
         size_t gl;
         const char *gk = omen_iter_key(git, &gl);
@@ -901,12 +597,12 @@ static void garbage_cycle(long *budget)
             }
             size_t kl;
             const char *k = omen_iter_key(it, &kl);
-            raw_del(k, kl);
+            pend_del(k, kl);
             (*budget)--;
         }
         omen_iter_destroy(it);
         if (!done) break;
-        raw_del(gkey, 9);
+        pend_del(gkey, 9);
         if (ks.ngarbage) ks.ngarbage--;
         (*budget)--;
     }
@@ -919,6 +615,15 @@ long ks_background(long budget, int64_t now_ms)
     garbage_cycle(&budget);
     return n;
 }
+
+/* ---- passes ------------------------------------------------------------- */
+
+int ks_commit(int sync) { return pend_commit(sync); }
+size_t ks_pending(void) { return pend_count(); }
+void ks_set_commit_sync(int sync) { pend_set_mid_sync(sync); }
+int ks_commit_failed(void) { return pend_failed(); }
+int ks_txn_begin(void) { return pend_txn_begin(); }
+int ks_txn_end(void) { return pend_txn_end(); }
 
 /* ---- open / close ------------------------------------------------------- */
 
@@ -942,8 +647,7 @@ int ks_open(omen_db *db)
 {
     memset(&ks, 0, sizeof ks);
     ks.db = db;
-    ks.commit_sync = OMEN_SYNC_RELAXED;
-    int rc = omen_batch_create(&ks.batch);
+    int rc = pend_open(db);
     if (rc) return rc;
     ks.rcap = ks.scap = 4096;
     ks.rbuf = malloc(ks.rcap);
@@ -967,11 +671,7 @@ int ks_open(omen_db *db)
 
 void ks_close(void)
 {
-    ov_clear();
-    free(ks.arena);
-    omen_batch_destroy(ks.batch);
-    free(ks.tab);
-    free(ks.slots);
+    pend_close();
     free(ks.rbuf);
     free(ks.sbuf);
     free(ks.kbuf);

@@ -627,7 +627,10 @@ void net_after_pass(ae_loop *el)
     if (rc) {
         server_log(LL_WARNING, "commit failed: %s (%s); unacknowledged writes are dropped",
                    omen_strerror(rc), omen_last_error());
-        server.read_only_err = 1;
+        /* Only a failed log write or sync is fatal (the engine then turns
+         * read-only); e.g. an oversize transaction just fails. */
+        omen_stats st;
+        if (omen_get_stats(server.db, &st) != OMEN_OK || st.read_only) server.read_only_err = 1;
     }
     if (!rc && wrote) {
         server.stat_commits++;

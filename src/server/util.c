@@ -75,15 +75,21 @@ int arg_long_double(const sarg *a, long double *out)
 
 int ll_fmt(char *b, long long v) { return snprintf(b, 24, "%lld", v); }
 
+/* Steps left for the current glob_match: patterns like "*a*a*a*a*b" can
+ * take exponential time on long strings; past the budget the string is
+ * reported as not matching (Redis bounds this too). */
+static long match_budget;
+
 static int match_rec(const char *p, size_t pl, const char *s, size_t sl, int nocase, int depth)
 {
-    if (depth > 1000) return 0;
+    if (depth > 1000 || --match_budget < 0) return 0;
     while (pl && sl) {
         switch (*p) {
         case '*':
             while (pl > 1 && p[1] == '*') p++, pl--;
             if (pl == 1) return 1;
             while (sl) {
+                if (match_budget < 0) return 0;
                 if (match_rec(p + 1, pl - 1, s, sl, nocase, depth + 1)) return 1;
                 s++, sl--;
             }
@@ -133,5 +139,6 @@ static int match_rec(const char *p, size_t pl, const char *s, size_t sl, int noc
 
 int glob_match(const char *pat, size_t plen, const char *s, size_t slen, int nocase)
 {
+    match_budget = 1000000;
     return match_rec(pat, plen, s, slen, nocase, 0);
 }

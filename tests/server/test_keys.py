@@ -121,3 +121,11 @@ def test_dbsize_survives_restart(tmp_path):
     assert c.get("k5") == "v"
     c.close()
     s2.stop()
+
+
+def test_pathological_pattern(r):
+    r.set("a" * 3000, "1")
+    # Exponential for a naive matcher; must come back (with no match).
+    assert r.keys("*a*a*a*a*a*a*a*a*a*a*b") == []
+    assert r.keys("a*") == ["a" * 3000]
+    assert r.ping() is True
