@@ -426,7 +426,7 @@ int ks_sub_iter_range(uint64_t gen, int fam, const void *lo, size_t lolen, const
     if (l && h) {
         size_t ll = ks_subkey(l, gen, fam, lo, lo ? lolen : 0);
         size_t hl = hi ? ks_subkey(h, gen, fam, hi, hilen) : ks_subkey(h, gen, fam + 1, NULL, 0);
-        rc = range_iter(l, ll, h, hl, out);
+        rc = pend_iter(l, ll, h, hl, out);
     }
     free(l);
     free(h);
