@@ -456,11 +456,23 @@ static int be_inc(unsigned char b[8])
     return 1;
 }
 
+/* A score range bound as Redis's range parser reads it: an optional "("
+ * then strtod over the rest, which must be used up (leading spaces, an
+ * empty string (0) and overflow to +-inf pass; NaN does not).  Laxer than
+ * ZADD's scores, on purpose: the same bounds must mean the same as in Redis. */
 static int parse_score_bound(const sarg *a, double *v, int *ex)
 {
     *ex = a->len > 0 && a->p[0] == '(';
-    sarg t = {a->p + *ex, a->len - (size_t)*ex};
-    return arg_double(&t, v);
+    size_t n = a->len - (size_t)*ex;
+    char small[64], *b = n < sizeof small ? small : malloc(n + 1);
+    if (!b) return -1;
+    memcpy(b, a->p + *ex, n);
+    b[n] = 0;
+    char *end;
+    *v = strtod(b, &end);
+    int bad = *end != 0 || isnan(*v); /* an embedded NUL ends the text, as in C */
+    if (b != small) free(b);
+    return bad ? -1 : 0;
 }
 
 /* min/max as ZRANGEBYSCORE takes them. 0, or -1 after replying. */
