@@ -50,6 +50,29 @@ static command *tables[] = {
 static command **htab;
 static size_t hcap, ncommands;
 
+/* Per-command error counters, beside the table rows (which family files
+ * write positionally, so the row layout stays as it is). */
+typedef struct cmd_counters {
+    const command *cmd;
+    long long rejected, failed;
+} cmd_counters;
+static cmd_counters *counters; /* hcap slots, same hashing as htab */
+
+static cmd_counters *counters_of(const command *cmd)
+{
+    size_t i = ((uintptr_t)cmd >> 4) & (hcap - 1);
+    while (counters[i].cmd && counters[i].cmd != cmd) i = (i + 1) & (hcap - 1);
+    counters[i].cmd = cmd;
+    return &counters[i];
+}
+
+void commands_stats(const command *cmd, long long *rejected, long long *failed)
+{
+    cmd_counters *k = counters_of(cmd);
+    *rejected = k->rejected;
+    *failed = k->failed;
+}
+
 static uint64_t name_hash(const char *s, size_t n)
 {
     uint64_t h = 5381;
@@ -65,7 +88,8 @@ int commands_init(void)
     hcap = 16;
     while (hcap < ncommands * 3) hcap *= 2;
     htab = calloc(hcap, sizeof *htab);
-    if (!htab) return -1;
+    counters = calloc(hcap, sizeof *counters);
+    if (!htab || !counters) return -1;
     for (size_t t = 0; t < NTABLES; t++)
         for (command *c = tables[t]; c->name; c++) {
             size_t i = name_hash(c->name, strlen(c->name)) & (hcap - 1);
@@ -73,6 +97,12 @@ int commands_init(void)
             htab[i] = c;
         }
     return 0;
+}
+
+void commands_foreach(void (*fn)(command *cmd, void *ctx), void *ctx)
+{
+    for (size_t t = 0; t < NTABLES; t++)
+        for (command *c = tables[t]; c->name; c++) fn(c, ctx);
 }
 
 command *command_lookup(const char *name, size_t len)
@@ -93,6 +123,7 @@ int arg_is(const sarg *a, const char *s)
 
 static void reject(client *c, const char *err)
 {
+    if (c->cmd) counters_of(c->cmd)->rejected++;
     if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
     addReplyError(c, err);
 }
@@ -100,8 +131,10 @@ static void reject(client *c, const char *err)
 void call_command(client *c)
 {
     command *cmd = c->cmd;
+    long long errors = server.stat_errors;
     cmd->fn(c);
     cmd->calls++;
+    if (server.stat_errors != errors) counters_of(cmd)->failed++;
     server.stat_cmds++;
     if (cmd->flags & CMD_WRITE) c->flags |= CLIENT_WROTE;
     c->lastcmd = cmd;
@@ -129,6 +162,7 @@ void process_command(client *c)
     }
     command *cmd = c->cmd;
     if ((cmd->arity > 0 && c->argc != cmd->arity) || (c->argc < -cmd->arity)) {
+        counters_of(cmd)->rejected++;
         if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
         addReplyErrorArity(c);
         return;

@@ -14,6 +14,11 @@
 #include "server/server.h"
 
 int commands_init(void);
+/* Call fn for every command of every table (INFO commandstats). */
+void commands_foreach(void (*fn)(command *cmd, void *ctx), void *ctx);
+/* Calls refused before running (arity, NOAUTH, ...) and calls that replied
+ * an error, for INFO commandstats. */
+void commands_stats(const command *cmd, long long *rejected, long long *failed);
 command *command_lookup(const char *name, size_t len);
 /* Check and run (or queue, inside MULTI) the command in c->argv. */
 void process_command(client *c);

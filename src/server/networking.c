@@ -536,6 +536,7 @@ static void read_handler(ae_loop *el, int fd, void *data, int mask)
     if (c->qcap - c->qlen < want) {
         size_t nc = c->qcap ? c->qcap : IOBUF_LEN;
         while (nc - c->qlen < want) nc *= 2;
+        if (want > IOBUF_LEN) nc = c->qlen + want; /* a big bulk: exactly what it needs */
         char *nb = realloc(c->qbuf, nc);
         if (!nb) {
             client_close_async(c);

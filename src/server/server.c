@@ -157,6 +157,28 @@ static int want(const char *sec, const char *name, int all)
     return all || !sec || !strcasecmp(sec, name);
 }
 
+typedef struct info_buf {
+    char *b;
+    size_t o, cap;
+} info_buf;
+
+static void cmdstat_line(command *cmd, void *ctx)
+{
+    info_buf *ib = ctx;
+    long long rejected, failed;
+    commands_stats(cmd, &rejected, &failed);
+    if (!cmd->calls && !rejected) return;
+    if (ib->o + 128 > ib->cap) {
+        size_t nc = ib->cap * 2 + 256;
+        char *nb = realloc(ib->b, nc);
+        if (!nb) return;
+        ib->b = nb;
+        ib->cap = nc;
+    }
+    ib->o += (size_t)snprintf(ib->b + ib->o, ib->cap - ib->o, "cmdstat_%s:calls=%lld,rejected_calls=%lld,failed_calls=%lld\r\n", cmd->name,
+                              cmd->calls, rejected, failed);
+}
+
 static void infoCommand(client *c)
 {
     char sec[64] = "";
@@ -167,12 +189,12 @@ static void infoCommand(client *c)
         if (!strcasecmp(sec, "default")) sec[0] = 0;
     }
     const char *s = sec[0] ? sec : NULL;
-    char *b = malloc(16384);
+    char *b = malloc(65536);
     if (!b) {
         addReplyError(c, "ERR out of memory");
         return;
     }
-    size_t o = 0, cap = 16384;
+    size_t o = 0, cap = 65536;
 #define P(...) o += (size_t)snprintf(b + o, o < cap ? cap - o : 0, __VA_ARGS__)
     int64_t now = ae_now_ms();
     if (want(s, "server", all)) {
@@ -230,6 +252,14 @@ static void infoCommand(client *c)
     }
     if (want(s, "replication", all) && (all || s)) {
         P("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+    }
+    if (s && (all || !strcasecmp(s, "commandstats"))) {
+        info_buf ib = {malloc(1024), 0, 1024};
+        if (ib.b) {
+            commands_foreach(cmdstat_line, &ib);
+            P("# Commandstats\r\n%.*s\r\n", (int)ib.o, ib.b);
+            free(ib.b);
+        }
     }
     if (want(s, "keyspace", all)) {
         P("# Keyspace\r\n");

@@ -99,7 +99,7 @@ typedef struct command {
     const char *group;  /* COMMAND DOCS group: string, generic, connection, ... */
     const char *summary;
     const char *since;
-    long long calls; /* INFO commandstats */
+    long long calls; /* INFO commandstats (rejected/failed: commands_stats) */
 } command;
 
 enum { SYNC_NO = 0, SYNC_EVERYSEC = 1, SYNC_ALWAYS = 2 };

@@ -197,3 +197,20 @@ def test_shutdown_command(tmp_path):
     s2 = ServerProc(tmp_path / "d").start()
     assert s2.client().get("k") == "v"
     s2.stop()
+
+
+def test_info_commandstats(r):
+    r.set("a", "1")
+    r.get("a")
+    r.get("a")
+    stats = r.info("commandstats")
+    assert stats["cmdstat_get"]["calls"] == 2
+    assert stats["cmdstat_set"]["calls"] == 1
+    assert "cmdstat_get" in r.info("all")
+    r.set("s", "x")
+    with pytest.raises(redis.ResponseError):
+        r.execute_command("INCR", "s")
+    with pytest.raises(redis.ResponseError):
+        r.execute_command("INCR")
+    st = r.info("commandstats")["cmdstat_incr"]
+    assert st["calls"] == 1 and st["failed_calls"] == 1 and st["rejected_calls"] == 1
