@@ -243,13 +243,17 @@ static void lrangeCommand(client *c)
 static void lindexCommand(client *c)
 {
     long long i;
+    ks_meta m;
+    int r = coll_lookup(c, &c->argv[1], OBJ_LIST, &m); /* the key first, as Redis */
+    if (r < 0) return;
+    if (r == 0) {
+        addReplyNull(c);
+        return;
+    }
     if (arg_ll(&c->argv[2], &i)) {
         addReplyErrorNotInt(c);
         return;
     }
-    ks_meta m;
-    int r = coll_lookup(c, &c->argv[1], OBJ_LIST, &m);
-    if (r < 0) return;
     if (r && i < 0) i += (long long)m.count;
     if (r == 0 || i < 0 || i >= (long long)m.count) {
         addReplyNull(c);
@@ -267,15 +271,15 @@ static void lindexCommand(client *c)
 static void lsetCommand(client *c)
 {
     long long i;
-    if (arg_ll(&c->argv[2], &i)) {
-        addReplyErrorNotInt(c);
-        return;
-    }
     ks_meta m;
-    int r = coll_lookup(c, &c->argv[1], OBJ_LIST, &m);
+    int r = coll_lookup(c, &c->argv[1], OBJ_LIST, &m); /* the key first, as Redis */
     if (r < 0) return;
     if (r == 0) {
         addReplyError(c, "ERR no such key");
+        return;
+    }
+    if (arg_ll(&c->argv[2], &i)) {
+        addReplyErrorNotInt(c);
         return;
     }
     if (i < 0) i += (long long)m.count;

@@ -22,6 +22,8 @@
 #include "server/networking.h"
 #include "server/util.h"
 
+static void spool_forget(uint64_t gen); /* SPOP's pool: see below */
+
 static int is_member(const ks_meta *m, const void *e, size_t el)
 {
     const char *v;
@@ -51,6 +53,7 @@ static void saddCommand(client *c)
         added++;
     }
     m.count += (uint64_t)added;
+    if (added) spool_forget(m.gen);
     if (added && coll_save(c, &c->argv[1], &m, r ? &old : NULL)) return;
     addReplyLongLong(c, added);
 }
@@ -188,6 +191,56 @@ static void reply_members(client *c, member *v, size_t n, int as_set)
     for (size_t i = 0; i < n; i++) addReplyBulk(c, v[i].p, v[i].len);
 }
 
+/* SPOP of one member: walking to a random rank costs O(n) per pop, so a
+ * pool of up to SPOP_POOL members drawn uniformly by one scan (coll_sample,
+ * in random order) serves the next pops of the same set, each checked to
+ * still be a member.  A uniform random subset in random order yields, pop
+ * after pop, a member uniform among those left; adding members to the set
+ * drops its pool (SADD, SMOVE), so new members are never passed over.
+ * One pool, for the set popped last. */
+#define SPOP_POOL 1024
+
+static struct {
+    uint64_t gen;
+    member *v;
+    size_t n;
+} spool;
+
+static void spool_forget(uint64_t gen)
+{
+    if (spool.gen != gen) return;
+    free_members(spool.v, spool.n);
+    spool.v = NULL;
+    spool.n = 0;
+    spool.gen = 0;
+}
+
+static int spop_pooled(const ks_meta *m, member *out)
+{
+    for (int refills = 0; refills < 4;) {
+        if (spool.gen != m->gen || spool.n == 0) {
+            free_members(spool.v, spool.n);
+            spool.v = NULL;
+            spool.n = 0;
+            uint64_t k = m->count < SPOP_POOL ? m->count : SPOP_POOL;
+            int rc = coll_sample(m, KS_FAM_SET, k, 0, 0, &spool.v);
+            if (rc) return rc;
+            spool.n = (size_t)k;
+            spool.gen = m->gen;
+            refills++;
+        }
+        member cand = spool.v[--spool.n];
+        int in = is_member(m, cand.p, cand.len);
+        if (in == 1) {
+            *out = cand;
+            return OMEN_OK;
+        }
+        free(cand.p);
+        if (in < 0) return -in;
+    }
+    return OMEN_CORRUPT; /* fresh samples kept naming non-members */
+}
+
 static void spopCommand(client *c)
 {
     long long count = 1;
@@ -210,7 +263,14 @@ static void spopCommand(client *c)
     }
     uint64_t k = (uint64_t)count < m.count ? (uint64_t)count : m.count;
     member *v = NULL;
-    int rc = coll_sample(&m, KS_FAM_SET, k, 0, 0, &v);
+    int rc;
+    if (k == 1) {
+        v = calloc(1, sizeof *v);
+        rc = v ? spop_pooled(&m, v) : OMEN_NOMEM;
+        if (rc) free(v), v = NULL;
+    } else {
+        rc = coll_sample(&m, KS_FAM_SET, k, 0, 0, &v);
+    }
     if (rc) {
         coll_storage_error(c, rc);
         return;
@@ -485,6 +545,7 @@ static void smoveCommand(client *c)
     if (!rc && !din) {
         rc = ks_sub_put(dm.gen, KS_FAM_SET, mem->p, mem->len, "", 0);
         dm.count++;
+        spool_forget(dm.gen);
     }
     if (rc) {
         coll_storage_error(c, rc);

@@ -46,6 +46,98 @@ static const char *zelem(double score, const void *mem, size_t ml, size_t *len)
     return zbuf;
 }
 
+/* ---- tombstone hints ------------------------------------------------------
+ * Popping from a sorted set's ends (ZPOPMIN/ZPOPMAX, ZREMRANGEBY* of a
+ * lowest range) leaves deleted entries at the ends of its score family
+ * until compaction drops them.  A scan from the family's start would step
+ * over every one of them, so a queue's pops (ZADD + ZPOPMIN) and a sliding
+ * window (ZADD + ZREMRANGEBYSCORE -inf ...) would grow quadratic.  The
+ * server therefore remembers, per generation, a key below which the score
+ * family holds only deleted entries (lo) and one at and above which it
+ * does (hi), and starts its scans of that family there.  Hints live in
+ * memory only (a restart forgets them: they are an optimisation); zs_put
+ * drops a hint that an insert falls outside of. */
+
+#define ZHINTS 64
+
+static struct zhint {
+    uint64_t gen;
+    char *b[2]; /* [0] lo (inclusive start), [1] hi (exclusive end) */
+    size_t len[2];
+} zhints[ZHINTS];
+
+static int keycmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+static void hint_drop(struct zhint *h, int which)
+{
+    free(h->b[which]);
+    h->b[which] = NULL;
+    h->len[which] = 0;
+}
+
+static struct zhint *hint_of(uint64_t gen)
+{
+    struct zhint *h = &zhints[gen % ZHINTS];
+    return h->gen == gen ? h : NULL;
+}
+
+static void hint_set(uint64_t gen, int which, const char *k, size_t kl)
+{
+    struct zhint *h = &zhints[gen % ZHINTS];
+    if (h->gen != gen) {
+        hint_drop(h, 0);
+        hint_drop(h, 1);
+        h->gen = gen;
+    }
+    char *c = malloc(kl ? kl : 1);
+    if (!c) {
+        hint_drop(h, which);
+        return;
+    }
+    memcpy(c, k, kl);
+    free(h->b[which]);
+    h->b[which] = c;
+    h->len[which] = kl;
+}
+
+/* A new score-family key k: a hint it falls outside of is no longer true. */
+static void hint_insert(uint64_t gen, const char *k, size_t kl)
+{
+    struct zhint *h = hint_of(gen);
+    if (!h) return;
+    if (h->b[0] && keycmp(k, kl, h->b[0], h->len[0]) < 0) hint_drop(h, 0);
+    if (h->b[1] && keycmp(k, kl, h->b[1], h->len[1]) >= 0) hint_drop(h, 1);
+}
+
+/* Iterator over the score family in [lo, hi) (NULL: open), narrowed by the
+ * generation's hints. */
+static int z_iter(const ks_meta *m, const char *lo, size_t lolen, const char *hi, size_t hilen,
+                  omen_iter **it)
+{
+    struct zhint *h = hint_of(m->gen);
+    if (h && h->b[0] && (!lo || keycmp(h->b[0], h->len[0], lo, lolen) > 0)) lo = h->b[0], lolen = h->len[0];
+    if (h && h->b[1] && (!hi || keycmp(h->b[1], h->len[1], hi, hilen) < 0)) hi = h->b[1], hilen = h->len[1];
+    return ks_sub_iter_range(m->gen, KS_FAM_ZSCORE, lo, lolen, hi, hilen, it);
+}
+
+/* Whether a live member lies below score-family key k (1 yes, 0 no, < 0
+ * engine error); create before the command's writes. */
+static int live_below(const ks_meta *m, const char *k, size_t kl)
+{
+    omen_iter *it;
+    int rc = z_iter(m, NULL, 0, k, kl, &it);
+    if (rc) return -rc;
+    omen_iter_seek_first(it);
+    int r = omen_iter_valid(it);
+    rc = omen_iter_status(it);
+    omen_iter_destroy(it);
+    return rc ? -rc : r;
+}
+
 /* OMEN_OK with *score, OMEN_NOTFOUND, or an engine error. */
 static int zs_score(const ks_meta *m, const void *mem, size_t ml, double *score)
 {
@@ -68,6 +160,7 @@ static int zs_put(const ks_meta *m, const void *mem, size_t ml, double score, in
         if ((rc = ks_sub_del(m->gen, KS_FAM_ZSCORE, z, zl))) return rc;
     }
     if (!(z = zelem(score, mem, ml, &zl))) return OMEN_NOMEM;
+    hint_insert(m->gen, z, zl);
     if ((rc = ks_sub_put(m->gen, KS_FAM_ZSCORE, z, zl, "", 0))) return rc;
     unsigned char enc[8];
     ks_score_encode(score, enc);
@@ -363,11 +456,23 @@ static int be_inc(unsigned char b[8])
     return 1;
 }
 
+/* A score range bound as Redis's range parser reads it: an optional "("
+ * then strtod over the rest, which must be used up (leading spaces, an
+ * empty string (0) and overflow to +-inf pass; NaN does not).  Laxer than
+ * ZADD's scores, on purpose: the same bounds must mean the same as in Redis. */
 static int parse_score_bound(const sarg *a, double *v, int *ex)
 {
     *ex = a->len > 0 && a->p[0] == '(';
-    sarg t = {a->p + *ex, a->len - (size_t)*ex};
-    return arg_double(&t, v);
+    size_t n = a->len - (size_t)*ex;
+    char small[64], *b = n < sizeof small ? small : malloc(n + 1);
+    if (!b) return -1;
+    memcpy(b, a->p + *ex, n);
+    b[n] = 0;
+    char *end;
+    *v = strtod(b, &end);
+    int bad = *end != 0 || isnan(*v); /* an embedded NUL ends the text, as in C */
+    if (b != small) free(b);
+    return bad ? -1 : 0;
 }
 
 /* min/max as ZRANGEBYSCORE takes them. 0, or -1 after replying. */
@@ -457,8 +562,8 @@ oom:
 static int spec_iter(const ks_meta *m, const zrange_spec *s, omen_iter **it)
 {
     if (s->fam == KS_FAM_ZSCORE)
-        return ks_sub_iter_range(m->gen, s->fam, s->has_lo ? s->lo : NULL, 8, s->has_hi ? s->hi : NULL,
-                                 8, it);
+        return z_iter(m, s->has_lo ? (const char *)s->lo : NULL, 8, s->has_hi ? (const char *)s->hi : NULL, 8,
+                      it);
     return ks_sub_iter_range(m->gen, s->fam, s->has_lo ? s->llo : NULL, s->llolen,
                              s->has_hi ? s->lhi : NULL, s->lhilen, it);
 }
@@ -555,7 +660,7 @@ static int walk_spec(const ks_meta *m, const zrange_spec *s, int rev, long long 
 /* An iterator over the score family positioned at forward rank r. */
 static int iter_at_rank(const ks_meta *m, uint64_t r, omen_iter **out)
 {
-    int rc = ks_sub_iter(m->gen, KS_FAM_ZSCORE, out);
+    int rc = z_iter(m, NULL, 0, NULL, 0, out);
     if (rc) return rc;
     omen_iter *it = *out;
     if (r < m->count / 2) {
@@ -736,7 +841,7 @@ static void rank_generic(client *c, int rev)
     const char *z = rc ? NULL : zelem(s, c->argv[2].p, c->argv[2].len, &zl);
     if (!rc && !z) rc = OMEN_NOMEM;
     /* rank = the number of entries before (score, member). */
-    if (!rc) rc = ks_sub_iter_range(m.gen, KS_FAM_ZSCORE, NULL, 0, z, zl, &it);
+    if (!rc) rc = z_iter(&m, NULL, 0, z, zl, &it);
     if (rc) {
         coll_storage_error(c, rc);
         return;
@@ -783,9 +888,26 @@ static void zremrange_generic(client *c, int type)
     int rc = type == ZR_RANK ? walk_rank(&m, s, e, 0, &em) : walk_spec(&m, &spec, 0, 0, -1, &em);
     spec_free(&spec);
     if (!rc) rc = em.err;
+    /* Removing the lowest members (a sliding window's trim) moves the
+     * low-end hint past them; asked before any write, see coll.h. */
+    int prefix = 0;
+    if (!rc && type != ZR_LEX && em.n > 0 && (uint64_t)em.n < m.count) {
+        size_t zl;
+        const char *z = zelem(em.col[0].score, em.col[0].mem, em.col[0].ml, &zl);
+        int x = z ? live_below(&m, z, zl) : 1;
+        if (x < 0) rc = -x;
+        prefix = x == 0;
+    }
     /* Removing every member deletes the key instead: O(1). */
-    if (!rc && (uint64_t)em.n < m.count)
+    if (!rc && (uint64_t)em.n < m.count) {
         for (long long i = 0; i < em.n && !rc; i++) rc = zs_del(&m, em.col[i].mem, em.col[i].ml, em.col[i].score);
+        if (!rc && prefix) {
+            const popped *l = &em.col[em.n - 1];
+            size_t zl;
+            const char *z = zelem(l->score, l->mem, l->ml, &zl);
+            if (z) hint_set(m.gen, 0, z, zl);
+        }
+    }
     if (!rc) {
         m.count -= (uint64_t)em.n;
         if (em.n == 0 || coll_save(c, &c->argv[1], &m, &old) == 0) addReplyLongLong(c, em.n);
@@ -823,7 +945,7 @@ static void zpop_generic(client *c, int max)
     uint64_t k = (uint64_t)count < m.count ? (uint64_t)count : m.count;
     popped *p = calloc(k, sizeof *p);
     omen_iter *it;
-    int rc = p ? ks_sub_iter(m.gen, KS_FAM_ZSCORE, &it) : OMEN_NOMEM;
+    int rc = p ? z_iter(&m, NULL, 0, NULL, 0, &it) : OMEN_NOMEM;
     uint64_t n = 0;
     if (!rc) {
         if (max)
@@ -847,8 +969,12 @@ static void zpop_generic(client *c, int max)
         if (!rc && n != k) rc = OMEN_CORRUPT;
     }
     /* Popping them all deletes the key: O(1), reclaimed in the background. */
-    if (!rc && k < m.count)
+    if (!rc && k < m.count) {
         for (uint64_t i = 0; i < n && !rc; i++) rc = zs_del(&m, p[i].mem, p[i].ml, p[i].score);
+        size_t zl;
+        const char *z = rc || !n ? NULL : zelem(p[n - 1].score, p[n - 1].mem, p[n - 1].ml, &zl);
+        if (z) hint_set(m.gen, max, z, zl); /* everything beyond the last popped is gone */
+    }
     if (!rc) {
         m.count -= k;
         if (coll_save(c, &c->argv[1], &m, &old) == 0) {

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from redis_oracle import compare_script, oracle  # noqa: F401  (fixture)
+from redis_oracle import Wire, compare_script, oracle  # noqa: F401  (fixture)
 
 KEYS = ["k0", "k1", "k2"]
 VALS = ["a", "b", "c", "d", "e", "f", "10", "-3", "2.5"]
@@ -80,3 +80,76 @@ def test_random_sequences_match_redis(oracle, server, seed):  # noqa: F811
     script = gen(rng, 1500)
     diffs = compare_script(oracle, server.port, script, resp=2 if seed != 3 else 3)
     assert diffs[:5] == []
+
+
+def gen_queue(rng, n):
+    """A sorted set used as a queue, a stack and a sliding window at once:
+    pops and trims at both ends interleaved with inserts inside and outside
+    the popped ranges (the server's end-of-set scan hints must stay true)."""
+    lines = []
+    for i in range(n):
+        s = rng.choice([rng.randint(0, 60), i // 10, i // 10 + rng.randint(-5, 5), -1, 1000])
+        lines.append(rng.choice([
+            f"zadd q {s} m{rng.randint(0, 80)}", f"zadd q {s} m{rng.randint(0, 80)} {s + 1} n{i}",
+            f"zpopmin q {rng.randint(1, 3)}", "zpopmin q", f"zpopmax q {rng.randint(1, 2)}",
+            f"zremrangebyscore q -inf {i // 10 - rng.randint(0, 10)}",
+            f"zremrangebyrank q 0 {rng.randint(0, 2)}", f"zremrangebyrank q -{rng.randint(1, 2)} -1",
+            "zrange q 0 4 withscores", "zrange q -3 -1 withscores", "zcard q",
+            f"zrank q m{rng.randint(0, 80)}", f"zrangebyscore q -inf +inf limit 0 3",
+            f"zrevrangebyscore q +inf -inf limit 0 3", f"zcount q -inf {rng.randint(0, 60)}",
+            f"zrem q m{rng.randint(0, 80)}",
+        ]))
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("seed", [7, 8])
+def test_queue_patterns_match_redis(oracle, server, seed):  # noqa: F811
+    rng = random.Random(seed)
+    assert compare_script(oracle, server.port, gen_queue(rng, 3000))[:5] == []
+
+
+ODD = [b"", b"\x00", b"\x00\x01", b"\xff", b"\xff\xff", b"a\x00b", b"-", b"+", b"[", b"(", b"[\x00", b"(\xff",
+       b"9223372036854775807", b"-9223372036854775808", b"1e309", b"-0", b"0x10", b" 1", b"1 ", b"nan",
+       b"+inf", b"(inf", b"((1"]
+ODD_CMDS = ["zadd", "zrangebylex", "zrangebyscore", "zcount", "zlexcount", "zincrby", "hset", "hincrby",
+            "hincrbyfloat", "lpush", "lrange", "lindex", "lset", "lrem", "sadd", "srem", "sismember", "zscore",
+            "zrem", "hget", "hdel", "zremrangebylex", "zremrangebyscore", "ltrim", "lpos", "linsert", "zrange",
+            "zpopmin", "lpop", "rpop", "zpopmax", "hstrlen", "hsetnx", "smismember", "zmscore", "zrank",
+            "zrevrange", "zrevrangebyscore", "zrevrangebylex", "hmget", "lpushx", "rpoplpush", "smove",
+            "zunionstore", "zinter", "sinterstore", "sunion", "sdiff", "lmove", "zrangestore"]
+
+
+def dump(w):
+    out = []
+    for k in (b"k", b"z", b"l", b"h", b"s"):
+        t = w.cmd([b"type", k])
+        v = {b"+set": lambda: sorted(w.cmd([b"smembers", k])[1:]),
+             b"+hash": lambda: sorted(w.cmd([b"hgetall", k])[1:]),
+             b"+list": lambda: w.cmd([b"lrange", k, b"0", b"-1"]),
+             b"+zset": lambda: w.cmd([b"zrange", k, b"0", b"-1", b"withscores"])}.get(t, lambda: None)()
+        out.append((t, v))
+    return out
+
+
+def test_odd_arguments_match_redis(oracle, server):  # noqa: F811
+    """Binary, empty and borderline numeric arguments in every position: the
+    same replies (argument checks in Redis's order, Redis's lax range
+    parser), and the same contents of every key after every command."""
+    rng = random.Random(11)
+    a, b = Wire(oracle), Wire(server.port)
+    a.cmd([b"FLUSHALL"])
+    b.cmd([b"FLUSHALL"])
+    try:
+        for i in range(1500):
+            c = rng.choice(ODD_CMDS)
+            args = [c.encode(), rng.choice([b"k", b"z", b"l", b"h", b"s"])]
+            args += [rng.choice(ODD) for _ in range(rng.randint(0, 4))]
+            ra, rb = a.cmd(args), b.cmd(args)
+            if c in ("sunion", "sdiff") and isinstance(ra, list) and isinstance(rb, list):
+                ra, rb = [ra[0]] + sorted(ra[1:]), [rb[0]] + sorted(rb[1:])
+            assert ra == rb, (i, args)
+            if i % 10 == 0:
+                assert dump(a) == dump(b), (i, args)
+    finally:
+        a.close()
+        b.close()

@@ -225,3 +225,43 @@ def test_srandmember_count_limits(r):
     with pytest.raises(redis.ResponseError, match="count is too large"):
         r.srandmember("s", -(2**40))
     assert r.srandmember("s", 2**40) == ["a"]  # positive counts stop at the set's size
+
+
+def test_spop_large_set_drains_exactly(r):
+    # Large sets pop from a pool drawn by one scan: every pop must still be
+    # a member (SREM'd and re-added members included), and popping until
+    # empty returns each member exactly once.
+    n = 6000
+    members = {f"m{i:05d}" for i in range(n)}
+    p = r.pipeline(transaction=False)
+    for i in range(0, n, 1000):
+        p.sadd("s", *[f"m{j:05d}" for j in range(i, i + 1000)])
+    p.execute()
+    popped = [r.spop("s") for _ in range(100)]
+    assert len(set(popped)) == 100 and set(popped) <= members
+    removed = set(r.srandmember("s", 200))
+    assert r.srem("s", *removed) == 200
+    r.sadd("s", "late1", "late2")
+    members = members - set(popped) - removed | {"late1", "late2"}
+    rest = []
+    while True:
+        m = r.spop("s")
+        if m is None:
+            break
+        assert m not in removed
+        rest.append(m)
+    assert len(rest) == len(set(rest)) and set(rest) == members
+    assert r.exists("s") == 0
+
+
+def test_spop_reaches_every_member(r):
+    # Pop and put back: every member must come up (new members are never
+    # passed over by SPOP's pool of pre-drawn members).
+    members = [f"m{i}" for i in range(10)]
+    r.sadd("s", *members)
+    seen = collections.Counter()
+    for _ in range(300):
+        m = r.spop("s")
+        seen[m] += 1
+        assert r.sadd("s", m) == 1
+    assert set(seen) == set(members)
