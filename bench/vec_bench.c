@@ -30,6 +30,7 @@
 
 #include "bench_util.h"
 #include "omendb.h"
+#include "vector/vdist.h"
 
 void *hnswlib_shim_new(int dim, int ip, size_t max_elements, int M, int efc);
 void hnswlib_shim_add(void *h, const float *v, size_t label);
@@ -104,6 +105,9 @@ typedef struct gt_job {
 static void *gt_worker(void *arg)
 {
     gt_job *j = arg;
+    /* OmenDB's float32 kernels (SIMD, exact float arithmetic): the truth
+     * does not depend on the graph, quantization or re-ranking under test. */
+    const vdist_kernels *kd = vdist_get(VDIST_AUTO);
     for (size_t qi = j->from; qi < j->to; qi++) {
         const float *q = j->q + qi * j->d;
         float best[K];
@@ -111,16 +115,7 @@ static void *gt_worker(void *arg)
         int nb = 0;
         for (size_t i = 0; i < j->nb; i++) {
             const float *x = j->base + i * j->d;
-            float s = 0;
-            if (j->ip) {
-                for (size_t t = 0; t < j->d; t++) s += x[t] * q[t];
-                s = -s;
-            } else {
-                for (size_t t = 0; t < j->d; t++) {
-                    float df = x[t] - q[t];
-                    s += df * df;
-                }
-            }
+            float s = j->ip ? -kd->dot_f32(x, q, j->d) : kd->l2_f32(x, q, j->d);
             if (nb < K || s < best[nb - 1]) {
                 int p = nb < K ? nb++ : K - 1;
                 while (p > 0 && best[p - 1] > s) {
