@@ -8,7 +8,8 @@
  *               commands both interfaces share (get, put, del, scan, stats)
  *   progress.c  the progress bar of long work (stderr, terminals only)
  *   bulk.c      import, export, check, compact
- *   vector.c    the vector-set commands (vadd, vsearch, vimport, ...)
+ *   vector.c    the vector-set commands (vadd, vsearch, ...)
+ *   vimport.c   vimport: .npy / .fvecs files into a vector set
  *   shell.c     the interactive / piped shell and its command table
  *   main.c      options and script commands (tables), usage, main
  *
@@ -196,6 +197,13 @@ int vcmd_import(session *s, const sbuf *a, int argc);
 int vcmd_script(int (*fn)(session *, const sbuf *, int), session *s, const char *const *pos, int nargs);
 /* Close the set handles the commands opened on s->db (before omen_close). */
 void vsets_close(session *s);
+/* A set name token (1..OMEN_VSET_MAX_NAME bytes, no NUL) into out. */
+int vset_name_arg(const char *cmd, const sbuf *t, char *out);
+/* The session's handle of set `name` (opened once); create_dim > 0 creates
+ * an absent set with that dimension and the default options. */
+int vset_handle(session *s, const char *cmd, const char *name, uint32_t create_dim, omen_vset **out);
+/* EX_USAGE with a message unless the set's dimension is dim. */
+int vset_check_dim(const char *cmd, omen_vset *vs, uint32_t dim);
 
 /* ---- shell.c --------------------------------------------------------------- */
 

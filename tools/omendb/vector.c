@@ -1,8 +1,8 @@
 /*
  * vector.c -- the vector-set commands of the tool (vcreate, vadd, vsearch,
- * vdel, vget, vattrs, vinfo, vlist, vdrop, vimport), shared by the shell
- * and the script interface: both hand over the arguments as decoded tokens
- * a[1..argc].
+ * vdel, vget, vattrs, vinfo, vlist, vdrop; vimport is in vimport.c),
+ * shared by the shell and the script interface: both hand over the
+ * arguments as decoded tokens a[1..argc].
  *
  * Set handles are kept open for the life of the database session (a small
  * cache keyed by name): opening a set loads its graph and closing the last
@@ -16,10 +16,8 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -64,7 +62,7 @@ static void forget_set(session *s, const char *name)
 }
 
 /* A set name from a token: 1..OMEN_VSET_MAX_NAME bytes without NUL. */
-static int set_name(const char *cmd, const sbuf *t, char *out)
+int vset_name_arg(const char *cmd, const sbuf *t, char *out)
 {
     if (t->len == 0 || t->len > OMEN_VSET_MAX_NAME || memchr(t->p, 0, t->len)) {
         fprintf(stderr, "omendb: %s: a vector set name has 1 to %u bytes and no \\0\n", cmd,
@@ -78,7 +76,7 @@ static int set_name(const char *cmd, const sbuf *t, char *out)
 
 /* The handle of set `name`, opened once per session.  With create_dim > 0 an
  * absent set is created with that dimension and the default options. */
-static int get_set(session *s, const char *cmd, const char *name, uint32_t create_dim, omen_vset **out)
+int vset_handle(session *s, const char *cmd, const char *name, uint32_t create_dim, omen_vset **out)
 {
     for (size_t i = 0; i < nopened; i++)
         if (opened[i].db == s->db && !strcmp(opened[i].name, name)) {
@@ -211,7 +209,7 @@ static const char *metric_str(int m)
     return m == OMEN_METRIC_L2 ? "l2" : m == OMEN_METRIC_COSINE ? "cosine" : m == OMEN_METRIC_IP ? "ip" : "?";
 }
 
-static int check_dim(const char *cmd, omen_vset *vs, uint32_t dim)
+int vset_check_dim(const char *cmd, omen_vset *vs, uint32_t dim)
 {
     omen_vset_info inf;
     int rc = omen_vset_info_get(vs, &inf);
@@ -229,7 +227,7 @@ static int check_dim(const char *cmd, omen_vset *vs, uint32_t dim)
 int vcmd_create(session *s, const sbuf *a, int argc)
 {
     char name[OMEN_VSET_MAX_NAME + 1];
-    int ex = set_name("vcreate", &a[1], name);
+    int ex = vset_name_arg("vcreate", &a[1], name);
     if (ex) return ex;
     omen_vset_options o;
     omen_vset_options_init(&o);
@@ -269,7 +267,7 @@ int vcmd_create(session *s, const sbuf *a, int argc)
 int vcmd_add(session *s, const sbuf *a, int argc)
 {
     char name[OMEN_VSET_MAX_NAME + 1];
-    int ex = set_name("vadd", &a[1], name);
+    int ex = vset_name_arg("vadd", &a[1], name);
     if (ex) return ex;
     ukey id;
     if ((ex = make_key(&a[2], &id))) return ex;
@@ -277,8 +275,8 @@ int vcmd_add(session *s, const sbuf *a, int argc)
     uint32_t dim;
     if ((ex = parse_vector("vadd", &a[3], &v, &dim))) return ex;
     omen_vset *vs;
-    ex = get_set(s, "vadd", name, dim, &vs);
-    if (!ex) ex = check_dim("vadd", vs, dim);
+    ex = vset_handle(s, "vadd", name, dim, &vs);
+    if (!ex) ex = vset_check_dim("vadd", vs, dim);
     if (!ex) {
         const char *attrs = argc >= 4 ? (a[4].p ? (const char *)a[4].p : "") : NULL;
         size_t alen = argc >= 4 ? a[4].len : 0;
@@ -294,11 +292,11 @@ int vcmd_del(session *s, const sbuf *a, int argc)
 {
     (void)argc;
     char name[OMEN_VSET_MAX_NAME + 1];
-    int ex = set_name("vdel", &a[1], name);
+    int ex = vset_name_arg("vdel", &a[1], name);
     if (ex) return ex;
     ukey id;
     omen_vset *vs;
-    if ((ex = make_key(&a[2], &id)) || (ex = get_set(s, "vdel", name, 0, &vs))) return ex;
+    if ((ex = make_key(&a[2], &id)) || (ex = vset_handle(s, "vdel", name, 0, &vs))) return ex;
     int rc = s->txn ? omen_txn_vdel(s->txn, vs, id.p, id.n) : omen_vset_delete(vs, id.p, id.n, OMEN_SYNC_DEFAULT);
     if (rc == OMEN_NOTFOUND) {
         fputs("omendb: vdel ", stderr);
@@ -321,11 +319,11 @@ int vcmd_get(session *s, const sbuf *a, int argc)
 {
     (void)argc;
     char name[OMEN_VSET_MAX_NAME + 1];
-    int ex = set_name("vget", &a[1], name);
+    int ex = vset_name_arg("vget", &a[1], name);
     if (ex) return ex;
     ukey id;
     omen_vset *vs;
-    if ((ex = make_key(&a[2], &id)) || (ex = get_set(s, "vget", name, 0, &vs))) return ex;
+    if ((ex = make_key(&a[2], &id)) || (ex = vset_handle(s, "vget", name, 0, &vs))) return ex;
     omen_vset_info inf;
     int rc = omen_vset_info_get(vs, &inf);
     if (rc != OMEN_OK) return report(rc, "vget");
@@ -348,11 +346,11 @@ int vcmd_get(session *s, const sbuf *a, int argc)
 int vcmd_attrs(session *s, const sbuf *a, int argc)
 {
     char name[OMEN_VSET_MAX_NAME + 1];
-    int ex = set_name("vattrs", &a[1], name);
+    int ex = vset_name_arg("vattrs", &a[1], name);
     if (ex) return ex;
     ukey id;
     omen_vset *vs;
-    if ((ex = make_key(&a[2], &id)) || (ex = get_set(s, "vattrs", name, 0, &vs))) return ex;
+    if ((ex = make_key(&a[2], &id)) || (ex = vset_handle(s, "vattrs", name, 0, &vs))) return ex;
     int rc;
     if (argc >= 3) {
         rc = omen_vset_set_attrs(vs, id.p, id.n, a[3].p ? (const char *)a[3].p : "", a[3].len,
@@ -377,7 +375,7 @@ int vcmd_attrs(session *s, const sbuf *a, int argc)
 int vcmd_search(session *s, const sbuf *a, int argc)
 {
     char name[OMEN_VSET_MAX_NAME + 1];
-    int ex = set_name("vsearch", &a[1], name);
+    int ex = vset_name_arg("vsearch", &a[1], name);
     if (ex) return ex;
     omen_vset_query q;
     memset(&q, 0, sizeof q);
@@ -397,7 +395,7 @@ int vcmd_search(session *s, const sbuf *a, int argc)
         return ex;
     }
     omen_vset *vs;
-    if ((ex = get_set(s, "vsearch", name, 0, &vs))) {
+    if ((ex = vset_handle(s, "vsearch", name, 0, &vs))) {
         free(filter);
         return ex;
     }
@@ -422,7 +420,7 @@ int vcmd_search(session *s, const sbuf *a, int argc)
             free(filter);
             return ex;
         }
-        if ((ex = check_dim("vsearch", vs, dim))) {
+        if ((ex = vset_check_dim("vsearch", vs, dim))) {
             free(v);
             free(filter);
             return ex;
@@ -444,9 +442,9 @@ int vcmd_info(session *s, const sbuf *a, int argc)
 {
     (void)argc;
     char name[OMEN_VSET_MAX_NAME + 1];
-    int ex = set_name("vinfo", &a[1], name);
+    int ex = vset_name_arg("vinfo", &a[1], name);
     omen_vset *vs;
-    if (ex || (ex = get_set(s, "vinfo", name, 0, &vs))) return ex;
+    if (ex || (ex = vset_handle(s, "vinfo", name, 0, &vs))) return ex;
     omen_vset_info inf;
     int rc = omen_vset_info_get(vs, &inf);
     if (rc != OMEN_OK) return report(rc, "vinfo");
@@ -482,7 +480,7 @@ int vcmd_drop(session *s, const sbuf *a, int argc)
 {
     (void)argc;
     char name[OMEN_VSET_MAX_NAME + 1];
-    int ex = set_name("vdrop", &a[1], name);
+    int ex = vset_name_arg("vdrop", &a[1], name);
     if (ex) return ex;
     forget_set(s, name);
     int rc = omen_vset_drop(s->db, name);
@@ -491,305 +489,6 @@ int vcmd_drop(session *s, const sbuf *a, int argc)
         return EX_MISS;
     }
     return rc == OMEN_OK ? EX_OK : report(rc, "vdrop %s", name);
-}
-
-/* ---- vimport ----------------------------------------------------------------- */
-
-/* A matrix of float32 rows in a file: .npy (little-endian '<f4', C order,
- * 2-D) or .fvecs (per row: int32 dim, then dim float32). */
-typedef struct {
-    FILE *f;
-    int fvecs;
-    uint64_t rows;
-    uint32_t dim;
-} vfile;
-
-static int npy_header(const char *file, FILE *f, vfile *vf)
-{
-    unsigned char pre[10];
-    if (fread(pre, 1, 10, f) != 10) goto bad;
-    size_t hlen;
-    if (pre[6] == 1) {
-        hlen = pre[8] | (size_t)pre[9] << 8;
-    } else if (pre[6] == 2 || pre[6] == 3) {
-        unsigned char b2[2];
-        if (fread(b2, 1, 2, f) != 2) goto bad;
-        hlen = pre[8] | (size_t)pre[9] << 8 | (size_t)b2[0] << 16 | (size_t)b2[1] << 24;
-    } else {
-        fprintf(stderr, "omendb: vimport: %s: unknown .npy version %u\n", file, pre[6]);
-        return EX_ERR;
-    }
-    if (hlen > 1 << 20) goto bad;
-    char *h = malloc(hlen + 1);
-    if (!h) return EX_ERR;
-    if (fread(h, 1, hlen, f) != hlen) {
-        free(h);
-        goto bad;
-    }
-    h[hlen] = 0;
-    const char *d = strstr(h, "'descr':");
-    const char *fo = strstr(h, "'fortran_order':");
-    const char *sh = strstr(h, "'shape':");
-    int ok = d && fo && sh;
-    if (ok) {
-        d += 8;
-        while (*d == ' ') d++;
-        ok = !strncmp(d, "'<f4'", 5);
-        if (!ok) fprintf(stderr, "omendb: vimport: %s: the array must be float32 (descr '<f4')\n", file);
-    }
-    if (ok) {
-        fo += 16;
-        while (*fo == ' ') fo++;
-        ok = !strncmp(fo, "False", 5);
-        if (!ok) fprintf(stderr, "omendb: vimport: %s: the array must be in C order\n", file);
-    }
-    if (ok) {
-        sh += 8;
-        while (*sh == ' ') sh++;
-        unsigned long long r, c;
-        int used = 0;
-        ok = sscanf(sh, "(%llu, %llu)%n", &r, &c, &used) == 2 && used > 0;
-        if (!ok) fprintf(stderr, "omendb: vimport: %s: the array must be 2-D (rows, dim)\n", file);
-        if (ok && (c == 0 || c > OMEN_VSET_MAX_DIM)) {
-            fprintf(stderr, "omendb: vimport: %s: dimension %llu is out of range\n", file, c);
-            ok = 0;
-        }
-        vf->rows = r;
-        vf->dim = (uint32_t)c;
-    }
-    free(h);
-    if (!ok) return EX_ERR;
-    return EX_OK;
-bad:
-    fprintf(stderr, "omendb: vimport: %s: truncated or malformed .npy header\n", file);
-    return EX_ERR;
-}
-
-static int vfile_open(const char *file, vfile *vf)
-{
-    memset(vf, 0, sizeof *vf);
-    vf->f = fopen(file, "rb");
-    if (!vf->f) {
-        fprintf(stderr, "omendb: vimport: cannot open %s: %s\n", file, strerror(errno));
-        return EX_ERR;
-    }
-    unsigned char magic[6];
-    size_t got = fread(magic, 1, 6, vf->f);
-    rewind(vf->f);
-    int ex;
-    if (got == 6 && !memcmp(magic, "\x93NUMPY", 6)) {
-        ex = npy_header(file, vf->f, vf);
-        if (ex == EX_OK) {
-            /* the data must be all there: a short file would import a prefix */
-            struct stat st;
-            long pos = ftell(vf->f);
-            if (fstat(fileno(vf->f), &st) == 0 && pos >= 0 &&
-                (uint64_t)st.st_size - (uint64_t)pos < vf->rows * vf->dim * 4) {
-                fprintf(stderr, "omendb: vimport: %s: truncated (%" PRIu64 " rows of %u floats announced)\n",
-                        file, vf->rows, vf->dim);
-                ex = EX_ERR;
-            }
-        }
-    } else {
-        size_t n = strlen(file);
-        if (n < 6 || strcmp(file + n - 6, ".fvecs")) {
-            fprintf(stderr, "omendb: vimport: %s: not a .npy file, and not named .fvecs\n", file);
-            ex = EX_ERR;
-        } else {
-            vf->fvecs = 1;
-            int32_t d;
-            struct stat st;
-            ex = EX_ERR;
-            if (fstat(fileno(vf->f), &st) != 0) {
-                fprintf(stderr, "omendb: vimport: %s: %s\n", file, strerror(errno));
-            } else if (st.st_size == 0) {
-                fprintf(stderr, "omendb: vimport: %s: empty file\n", file);
-            } else if (fread(&d, 4, 1, vf->f) != 1 || d <= 0 || (uint32_t)d > OMEN_VSET_MAX_DIM) {
-                fprintf(stderr, "omendb: vimport: %s: bad dimension in the first record\n", file);
-            } else if ((uint64_t)st.st_size % (4 + 4 * (uint64_t)d) != 0) {
-                fprintf(stderr, "omendb: vimport: %s: size is not a whole number of %d-float records\n",
-                        file, d);
-            } else {
-                vf->dim = (uint32_t)d;
-                vf->rows = (uint64_t)st.st_size / (4 + 4 * (uint64_t)d);
-                rewind(vf->f);
-                ex = EX_OK;
-            }
-        }
-    }
-    if (ex != EX_OK) {
-        fclose(vf->f);
-        vf->f = NULL;
-    }
-    return ex;
-}
-
-/* Read n rows into out (n * dim floats); row0 numbers the first for messages. */
-static int vfile_read(const char *file, vfile *vf, float *out, size_t n, uint64_t row0)
-{
-    if (!vf->fvecs) {
-        if (fread(out, 4 * (size_t)vf->dim, n, vf->f) != n) goto short_read;
-        return EX_OK;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int32_t d;
-        if (fread(&d, 4, 1, vf->f) != 1) goto short_read;
-        if ((uint32_t)d != vf->dim) {
-            fprintf(stderr, "omendb: vimport: %s: record %" PRIu64 " has dimension %d, the first has %u\n", file,
-                    row0 + i, d, vf->dim);
-            return EX_ERR;
-        }
-        if (fread(out + i * vf->dim, 4, vf->dim, vf->f) != vf->dim) goto short_read;
-    }
-    return EX_OK;
-short_read:
-    fprintf(stderr, "omendb: vimport: %s: short read near row %" PRIu64 "\n", file, row0);
-    return EX_ERR;
-}
-
-/* Ids, one per line (escapes as in keys), from ids_file; NULL: row numbers. */
-static int count_lines(const char *file, uint64_t *n)
-{
-    FILE *f = fopen(file, "rb");
-    if (!f) {
-        fprintf(stderr, "omendb: vimport: cannot open %s: %s\n", file, strerror(errno));
-        return EX_ERR;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    *n = 0;
-    while (getline(&line, &cap, f) >= 0)
-        (*n)++;
-    free(line);
-    fclose(f);
-    return EX_OK;
-}
-
-int vcmd_import(session *s, const sbuf *a, int argc)
-{
-    char name[OMEN_VSET_MAX_NAME + 1];
-    int ex = set_name("vimport", &a[1], name);
-    if (ex) return ex;
-    char *file = strndup((const char *)a[2].p ? (const char *)a[2].p : "", a[2].len);
-    char *idfile = argc >= 3 ? strndup((const char *)a[3].p ? (const char *)a[3].p : "", a[3].len) : NULL;
-    if (!file || (argc >= 3 && !idfile)) {
-        free(file);
-        free(idfile);
-        return EX_ERR;
-    }
-    vfile vf;
-    FILE *ids = NULL;
-    float *buf = NULL;
-    const void **idp = NULL;
-    size_t *idl = NULL;
-    sbuf line = {0}, tok = {0};
-    char *lp = NULL;
-    size_t lcap = 0;
-    uint64_t done = 0;
-    progress bar;
-    memset(&bar, 0, sizeof bar);
-    double t0 = now_sec();
-    if ((ex = vfile_open(file, &vf))) goto out_nofile;
-    if (idfile) {
-        uint64_t nl;
-        if ((ex = count_lines(idfile, &nl))) goto out;
-        if (nl != vf.rows) {
-            fprintf(stderr, "omendb: vimport: %s has %" PRIu64 " lines, %s has %" PRIu64 " vectors\n", idfile, nl,
-                    file, vf.rows);
-            ex = EX_USAGE;
-            goto out;
-        }
-        ids = fopen(idfile, "rb");
-        if (!ids) {
-            fprintf(stderr, "omendb: vimport: cannot open %s: %s\n", idfile, strerror(errno));
-            ex = EX_ERR;
-            goto out;
-        }
-    }
-    omen_vset *vs;
-    if ((ex = get_set(s, "vimport", name, vf.dim, &vs))) goto out;
-    if ((ex = check_dim("vimport", vs, vf.dim))) goto out;
-    size_t batch = g_opt.batch;
-    buf = malloc(batch * vf.dim * sizeof *buf);
-    idp = malloc(batch * sizeof *idp);
-    idl = malloc(batch * sizeof *idl);
-    if (!buf || !idp || !idl) {
-        fputs("omendb: out of memory\n", stderr);
-        ex = EX_ERR;
-        goto out;
-    }
-    progress_start(&bar, "vimport", vf.rows, 0, progress_wanted());
-    while (done < vf.rows) {
-        size_t n = vf.rows - done < batch ? (size_t)(vf.rows - done) : batch;
-        if ((ex = vfile_read(file, &vf, buf, n, done))) break;
-        /* the ids of this batch, packed into one buffer */
-        line.len = 0;
-        size_t *off = idl; /* offsets first, turned into lengths below */
-        for (size_t i = 0; i < n; i++) {
-            off[i] = line.len;
-            if (ids) {
-                ssize_t got = getline(&lp, &lcap, ids);
-                size_t len = got > 0 ? (size_t)got : 0;
-                if (len && lp[len - 1] == '\n') len--;
-                if (len && lp[len - 1] == '\r') len--;
-                if (got < 0 || unescape(lp, len, &tok) != 0) {
-                    fprintf(stderr, "omendb: vimport: %s:%" PRIu64 ": bad id line\n", idfile, done + i + 1);
-                    ex = EX_ERR;
-                    break;
-                }
-            } else {
-                char num[24];
-                tok.len = 0;
-                int k = snprintf(num, sizeof num, "%" PRIu64, done + i);
-                for (int j = 0; j < k; j++) sb_putc(&tok, (unsigned char)num[j]);
-            }
-            ukey id;
-            if (make_key(&tok, &id) != 0) {
-                ex = EX_USAGE;
-                break;
-            }
-            sb_reserve(&line, id.n);
-            memcpy(line.p + line.len, id.p, id.n);
-            line.len += id.n;
-        }
-        if (ex) break;
-        for (size_t i = 0; i < n; i++) {
-            size_t end = i + 1 < n ? off[i + 1] : line.len;
-            idp[i] = line.p + off[i];
-            off[i] = end - off[i];
-        }
-        int rc = omen_vset_add_many(vs, n, idp, idl, buf, vf.dim, NULL, NULL, OMEN_SYNC_DEFAULT);
-        if (rc != OMEN_OK) {
-            ex = report(rc, "vimport: rows %" PRIu64 "..%" PRIu64, done, done + n - 1);
-            break;
-        }
-        done += n;
-        progress_update(&bar, done, done);
-    }
-    if (ex == EX_OK) {
-        progress_end(&bar);
-    } else {
-        progress_hide(&bar);
-        fprintf(stderr, "omendb: vimport: %" PRIu64 " vectors were written before the error\n", done);
-    }
-    if (ex == EX_OK && !g_opt.quiet) {
-        double dt = now_sec() - t0;
-        printf("imported %" PRIu64 " vectors of dimension %u into %s in %.3f s (%.0f vectors/s)\n", done, vf.dim,
-               name, dt, dt > 0 ? (double)done / dt : 0.0);
-    }
-out:
-    fclose(vf.f);
-out_nofile:
-    if (ids) fclose(ids);
-    free(buf);
-    free(idp);
-    free(idl);
-    free(lp);
-    sb_free(&line);
-    sb_free(&tok);
-    free(file);
-    free(idfile);
-    return ex;
 }
 
 /* ---- The script form ------------------------------------------------------------ */
