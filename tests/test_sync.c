@@ -7,7 +7,7 @@
  * here, so the first check cannot pass by accident).  A failed sync turns
  * the handle read-only.  Bad handles get errors.
  */
-#include "storage/fio_fault.h"
+#include "support/fio_fault.h"
 #include "testutil.h"
 
 static char dir[600];

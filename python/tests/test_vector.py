@@ -733,7 +733,7 @@ def test_cosine_rejects_zero_vector(db):
 
 def test_reserved_keys_rejected(db):
     with pytest.raises(omendb.InvalidArgument):
-        db.put(b"\xff" * 9 + b"sneaky", b"x")
+        db.put(b"\xff" * 8 + b"\x00omen\x00sneaky", b"x")
     db.put(b"\xff" * 8, b"UINT64_MAX as a key is a user key")
     assert db.get(b"\xff" * 8) is not None
 

@@ -162,7 +162,7 @@ int omen_batch_put(omen_batch *b, const void *key, size_t klen, const void *val,
 {
     if (!b) return util_seterr(OMEN_INVALID, "omen_batch_put: NULL batch");
     if (key && db_key_reserved(key, klen))
-        return util_seterr(OMEN_INVALID, "omen_batch_put: " DB_RESERVED_WHAT);
+        return util_seterr(OMEN_INVALID, "omen_batch_put: the key is in the engine's reserved range (docs/format.md)");
     return batch_add(b, MT_TYPE_PUT, key, klen, val, vlen);
 }
 
@@ -170,7 +170,7 @@ int omen_batch_delete(omen_batch *b, const void *key, size_t klen)
 {
     if (!b) return util_seterr(OMEN_INVALID, "omen_batch_delete: NULL batch");
     if (key && db_key_reserved(key, klen))
-        return util_seterr(OMEN_INVALID, "omen_batch_delete: " DB_RESERVED_WHAT);
+        return util_seterr(OMEN_INVALID, "omen_batch_delete: the key is in the engine's reserved range (docs/format.md)");
     return batch_add(b, MT_TYPE_DELETE, key, klen, NULL, 0);
 }
 

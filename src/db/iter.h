@@ -89,6 +89,8 @@ int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *o
 /* omen_iter_create without the bound below the reserved range (engine
  * modules reading their own entries). */
 int db_iter_create_any(omen_db *db, const omen_iter_options *opts, omen_iter **out);
+/* Make an iterator step over the reserved range (user iterators). */
+void db_iter_hide_reserved(omen_iter *it);
 /* The owner ends before the iterator: forget it (the iterator then counts
  * as an outstanding object of the handle). */
 void db_iter_detach(omen_iter *it);

@@ -490,7 +490,14 @@ int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t 
     if (rc) return rc;
     if ((rc = batch_check_kv("omen_put", key, klen, val, vlen)) != OMEN_OK) return rc;
     if (key && db_key_reserved(key, klen))
-        return util_seterr(OMEN_INVALID, "omen_put: " DB_RESERVED_WHAT);
+        return util_seterr(OMEN_INVALID, "omen_put: the key is in the engine's reserved range (docs/format.md)");
+    if (klen > OMEN_MAX_KEY_LEN)
+        return util_seterr(OMEN_TOOBIG, "omen_put: key of %zu bytes exceeds the %u-byte limit",
+                           klen, OMEN_MAX_KEY_LEN);
+    if (vlen > OMEN_MAX_VALUE_LEN)
+        return util_seterr(OMEN_TOOBIG,
+                           "omen_put: value of %zu bytes exceeds the %u-byte limit", vlen,
+                           OMEN_MAX_VALUE_LEN);
     /* Encode on the stack when small: no allocation on the hot path. */
     unsigned char stackbuf[512];
     size_t need = batch_op_bound(klen, vlen);
@@ -508,7 +515,10 @@ int omen_delete(omen_db *db, const void *key, size_t klen, int sync)
     if (rc) return rc;
     if ((rc = batch_check_kv("omen_delete", key, klen, NULL, 0)) != OMEN_OK) return rc;
     if (key && db_key_reserved(key, klen))
-        return util_seterr(OMEN_INVALID, "omen_delete: " DB_RESERVED_WHAT);
+        return util_seterr(OMEN_INVALID, "omen_delete: the key is in the engine's reserved range (docs/format.md)");
+    if (klen > OMEN_MAX_KEY_LEN)
+        return util_seterr(OMEN_TOOBIG, "omen_delete: key of %zu bytes exceeds the %u-byte limit",
+                           klen, OMEN_MAX_KEY_LEN);
     unsigned char stackbuf[512];
     size_t need = batch_op_bound(klen, 0);
     unsigned char *buf = need <= sizeof stackbuf ? stackbuf : util_malloc(need);

@@ -41,63 +41,63 @@ static omen_vset *reg_head;
 
 /* ---- keys ---- */
 
-/* Key layout under the reserved range (db/reserved.h, docs/format.md):
- * the reserved prefix, 'V', a kind byte (M set metadata, N next set id,
- * E element, L log entry), then for E and L the set id (4 bytes,
- * big-endian) followed by the element id or the 8-byte log number. */
-#define VK_KIND DB_RESERVED_LEN       /* offset of 'V', then the kind byte */
-#define VK_HDR (DB_RESERVED_LEN + 2)  /* prefix, 'V', kind                 */
-#define VK_SET_HDR (VK_HDR + 4)       /* ... and the set id                */
-#define VK_LOG_LEN (VK_SET_HDR + 8)   /* ... and the log number            */
+/* Every key: the reserved prefix, 'V', a kind byte; then the set number
+ * (big-endian) for elements and log keys. */
+#define VK_PRE_LEN (DB_RESERVED_LEN + 1)
+#define VK_HDR (VK_PRE_LEN + 1)
+#define VK_SET (VK_HDR + 4)
+#define VK_LOG_LEN (VK_SET + 8)
 
-static size_t key_head(unsigned char *k, char kind)
+static size_t vk_head(unsigned char *k, char kind)
 {
-    memcpy(k, DB_RESERVED_PREFIX, DB_RESERVED_LEN);
-    k[VK_KIND] = 'V';
-    k[VK_KIND + 1] = (unsigned char)kind;
+    memcpy(k, DB_RESERVED_PREFIX "V", VK_PRE_LEN);
+    k[VK_PRE_LEN] = (unsigned char)kind;
     return VK_HDR;
 }
 
-static size_t key_set(unsigned char *k, char kind, uint32_t set)
+static void vk_set(unsigned char *k, uint32_t set)
 {
-    size_t h = key_head(k, kind);
-    k[h] = (unsigned char)(set >> 24);
-    k[h + 1] = (unsigned char)(set >> 16);
-    k[h + 2] = (unsigned char)(set >> 8);
-    k[h + 3] = (unsigned char)set;
-    return VK_SET_HDR;
+    k[VK_HDR] = (unsigned char)(set >> 24);
+    k[VK_HDR + 1] = (unsigned char)(set >> 16);
+    k[VK_HDR + 2] = (unsigned char)(set >> 8);
+    k[VK_HDR + 3] = (unsigned char)set;
 }
 
 static size_t key_meta(unsigned char *k, const char *name, size_t nlen)
 {
-    size_t h = key_head(k, 'M');
-    memcpy(k + h, name, nlen);
-    return h + nlen;
+    vk_head(k, 'M');
+    memcpy(k + VK_HDR, name, nlen);
+    return VK_HDR + nlen;
 }
 
 static size_t key_elem(unsigned char *k, uint32_t set, const void *id, size_t idlen)
 {
-    size_t h = key_set(k, 'E', set);
-    memcpy(k + h, id, idlen);
-    return h + idlen;
+    vk_head(k, 'E');
+    vk_set(k, set);
+    memcpy(k + VK_SET, id, idlen);
+    return VK_SET + idlen;
 }
 
 static size_t key_log(unsigned char *k, uint32_t set, uint64_t logno)
 {
-    size_t h = key_set(k, 'L', set);
-    put_be64(k + h, logno);
+    vk_head(k, 'L');
+    vk_set(k, set);
+    put_be64(k + VK_SET, logno);
     return VK_LOG_LEN;
 }
 
-/* [lo, hi) of a set's elements ('E') or logs ('L'). */
-static void key_range(unsigned char lo[VK_SET_HDR], unsigned char hi[VK_SET_HDR], char kind,
-                      uint32_t set)
+/* [lo, hi) of a set's elements ('E') or logs ('L'), VK_SET bytes each. */
+static void key_range(unsigned char *lo, unsigned char *hi, char kind, uint32_t set)
 {
-    key_set(lo, kind, set);
-    if (set == UINT32_MAX)
-        key_set(hi, (char)(kind + 1), 0);
-    else
-        key_set(hi, kind, set + 1);
+    vk_head(lo, kind);
+    vk_set(lo, set);
+    memcpy(hi, lo, VK_SET);
+    if (set == UINT32_MAX) {
+        hi[VK_PRE_LEN]++;
+        memset(hi + VK_HDR, 0, 4);
+    } else {
+        vk_set(hi, set + 1);
+    }
 }
 
 static void encode_meta(unsigned char m[VS_META_LEN], uint32_t set_id, const omen_vset_options *o)
@@ -219,7 +219,7 @@ static int decode_elem(const omen_vset *vs, const void *val, size_t vlen, const 
 /* Read the element's value (malloc'd) from the engine. */
 static int read_elem(omen_vset *vs, const void *id, size_t idlen, void **val, size_t *vlen)
 {
-    unsigned char k[VK_SET_HDR + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, id, idlen);
     return omen_get(vs->db, NULL, k, kl, val, vlen);
 }
@@ -483,7 +483,7 @@ static int stage_write(omen_vset *vs, put_fn put, void *pctx, get_fn get, void *
                        size_t idlen, const float *vec, const char *attrs, size_t alen, int del,
                        int must_exist, uint64_t *logno, const char *fn)
 {
-    unsigned char k[VK_SET_HDR + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, id, idlen);
     void *old = NULL;
     size_t oldlen = 0;
@@ -708,7 +708,7 @@ static int log_cb(void *ctx, const unsigned char *k, size_t kl, const void *v, s
 {
     load_ctx *c = ctx;
     if (kl != VK_LOG_LEN) return util_seterr(OMEN_CORRUPT, "vector set '%s': malformed log key", c->vs->name);
-    uint64_t logno = get_be64(k + VK_SET_HDR);
+    uint64_t logno = get_be64(k + VK_SET);
     if (logno + 1 > c->max_log) c->max_log = logno + 1;
     if (c->replay) {
         if (vl == 0 || vl > OMEN_VSET_MAX_ID)
@@ -738,8 +738,8 @@ static int rebuild_cb(void *ctx, const unsigned char *k, size_t kl, const void *
 {
     load_ctx *c = ctx;
     omen_vset *vs = c->vs;
-    size_t idlen = kl - VK_SET_HDR;
-    if (kl <= VK_SET_HDR || idlen > OMEN_VSET_MAX_ID)
+    size_t idlen = kl - VK_SET;
+    if (kl <= VK_SET || idlen > OMEN_VSET_MAX_ID)
         return util_seterr(OMEN_CORRUPT, "vector set '%s': malformed element key", vs->name);
     const unsigned char *vb = NULL;
     const char *a = NULL;
@@ -747,7 +747,7 @@ static int rebuild_cb(void *ctx, const unsigned char *k, size_t kl, const void *
     int rc = decode_elem(vs, v, vl, &vb, &a, &al);
     if (rc) return rc;
     float *vec = util_malloc((size_t)vs->o.dim * 4);
-    vrec *r = vrec_new(k + VK_SET_HDR, idlen, a, al);
+    vrec *r = vrec_new(k + VK_SET, idlen, a, al);
     if (!vec || !r) {
         omen_free(vec);
         omen_free(r);
@@ -761,7 +761,7 @@ static int rebuild_cb(void *ctx, const unsigned char *k, size_t kl, const void *
         omen_free(r);
         return rc;
     }
-    return map_put(vs, k + VK_SET_HDR, idlen, slot);
+    return map_put(vs, k + VK_SET, idlen, slot);
 }
 
 /* Load the graph file or rebuild; then replay the log tail. */
@@ -791,7 +791,7 @@ static int vset_load(omen_vset *vs)
         fio_close(f);
     }
     omen_free(path);
-    unsigned char lo[VK_SET_HDR], hi[VK_SET_HDR];
+    unsigned char lo[VK_SET], hi[VK_SET];
     load_ctx c = {vs, 0, 1, NULL, 0};
     if (rc == OMEN_OK) {
         /* Index the loaded nodes, then replay the log tail. */
@@ -815,7 +815,7 @@ static int vset_load(omen_vset *vs)
     }
     if (rc == OMEN_OK) {
         key_range(lo, hi, 'L', vs->set_id);
-        rc = scan_range(vs->db, lo, VK_SET_HDR, hi, VK_SET_HDR, log_cb, &c);
+        rc = scan_range(vs->db, lo, VK_SET, hi, VK_SET, log_cb, &c);
     } else {
         if (rc == OMEN_NOMEM) return rc;
         /* No usable file: rebuild from the stored elements. */
@@ -824,15 +824,15 @@ static int vset_load(omen_vset *vs)
         key_range(lo, hi, 'E', vs->set_id);
         c.train = util_malloc((size_t)VS_TRAIN_SAMPLE * vs->o.dim * 4);
         if (!c.train) return util_seterr(OMEN_NOMEM, "vector: out of memory");
-        rc = scan_range(vs->db, lo, VK_SET_HDR, hi, VK_SET_HDR, train_cb, &c);
+        rc = scan_range(vs->db, lo, VK_SET, hi, VK_SET, train_cb, &c);
         if (rc == 1) rc = OMEN_OK;
         if (!rc) hnsw_train(vs->g, c.train, c.ntrain);
         omen_free(c.train);
         c.train = NULL;
-        if (!rc) rc = scan_range(vs->db, lo, VK_SET_HDR, hi, VK_SET_HDR, rebuild_cb, &c);
+        if (!rc) rc = scan_range(vs->db, lo, VK_SET, hi, VK_SET, rebuild_cb, &c);
         c.replay = 0;
         key_range(lo, hi, 'L', vs->set_id);
-        if (!rc) rc = scan_range(vs->db, lo, VK_SET_HDR, hi, VK_SET_HDR, log_cb, &c);
+        if (!rc) rc = scan_range(vs->db, lo, VK_SET, hi, VK_SET, log_cb, &c);
         vs->need_ckpt = 1;
     }
     atomic_store(&vs->next_log, c.max_log ? c.max_log : 1);
@@ -883,7 +883,7 @@ int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opt
     }
     uint32_t next = 1;
     unsigned char nk[VK_HDR];
-    key_head(nk, 'N');
+    vk_head(nk, 'N');
     rc = omen_get(db, NULL, nk, VK_HDR, &v, &vl);
     if (rc == OMEN_OK) {
         if (vl == 4) next = get_fixed32(v);
@@ -1061,12 +1061,12 @@ int omen_vset_drop(omen_db *db, const char *name)
     struct omen_batch b;
     batch_init(&b);
     del_ctx c = {&b};
-    unsigned char lo[VK_SET_HDR], hi[VK_SET_HDR];
+    unsigned char lo[VK_SET], hi[VK_SET];
     if (!rc) rc = batch_add(&b, MT_TYPE_DELETE, mk, mkl, NULL, 0);
     key_range(lo, hi, 'E', set_id);
-    if (!rc) rc = scan_range(db, lo, VK_SET_HDR, hi, VK_SET_HDR, del_cb, &c);
+    if (!rc) rc = scan_range(db, lo, VK_SET, hi, VK_SET, del_cb, &c);
     key_range(lo, hi, 'L', set_id);
-    if (!rc) rc = scan_range(db, lo, VK_SET_HDR, hi, VK_SET_HDR, del_cb, &c);
+    if (!rc) rc = scan_range(db, lo, VK_SET, hi, VK_SET, del_cb, &c);
     if (!rc) rc = omen_write(db, &b, OMEN_SYNC_FULL);
     batch_free(&b);
     if (!rc) {
@@ -1119,8 +1119,8 @@ int omen_vset_list(omen_db *db, char ***names, size_t *n)
     if (rc) return rc;
     list_ctx c = {0};
     unsigned char lo[VK_HDR], hi[VK_HDR];
-    key_head(lo, 'M');
-    key_head(hi, 'N');
+    vk_head(lo, 'M');
+    vk_head(hi, 'N');
     rc = scan_range(db, lo, VK_HDR, hi, VK_HDR, list_cb, &c);
     if (rc == OMEN_NOMEM) rc = util_seterr(OMEN_NOMEM, "omen_vset_list: out of memory");
     size_t total = c.n * sizeof(char *);
@@ -1284,7 +1284,7 @@ int omen_vset_contains(omen_vset *vs, const void *id, size_t id_len)
     int rc = check_vs(vs, "omen_vset_contains");
     if (!rc) rc = check_id(id, id_len, "omen_vset_contains");
     if (rc) return rc;
-    unsigned char k[VK_SET_HDR + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, id, id_len);
     size_t vl;
     return omen_get_into(vs->db, NULL, k, kl, NULL, 0, &vl);
@@ -1486,9 +1486,9 @@ static int exact_cb(void *ctx, const unsigned char *k, size_t kl, const void *v,
     if (rc) return rc;
     if (c->f && !vfilter_match(c->f, a, al)) return 0;
     memcpy(c->tmp, vb, (size_t)c->vs->o.dim * 4);
-    hit_tmp x = {hnsw_fdist(c->vs->g, c->q, c->tmp), k + VK_SET_HDR, kl - VK_SET_HDR, NULL};
+    hit_tmp x = {hnsw_fdist(c->vs->g, c->q, c->tmp), k + VK_SET, kl - VK_SET, NULL};
     if (c->n == c->k && hit_cmp(&x, &c->h[0]) >= 0) return 0;
-    x.own = util_memdup(k + VK_SET_HDR, kl - VK_SET_HDR);
+    x.own = util_memdup(k + VK_SET, kl - VK_SET);
     if (!x.own) return OMEN_NOMEM;
     x.id = x.own;
     if (c->n == c->k) {
@@ -1505,9 +1505,9 @@ static int search_exact(omen_vset *vs, const float *q, uint32_t k, const vfilter
     c.h = util_malloc((size_t)k * sizeof *c.h);
     c.tmp = util_malloc((size_t)vs->o.dim * 4);
     int rc = (!c.h || !c.tmp) ? util_seterr(OMEN_NOMEM, "vector search: out of memory") : OMEN_OK;
-    unsigned char lo[VK_SET_HDR], hi[VK_SET_HDR];
+    unsigned char lo[VK_SET], hi[VK_SET];
     key_range(lo, hi, 'E', vs->set_id);
-    if (!rc) rc = scan_range(vs->db, lo, VK_SET_HDR, hi, VK_SET_HDR, exact_cb, &c);
+    if (!rc) rc = scan_range(vs->db, lo, VK_SET, hi, VK_SET, exact_cb, &c);
     if (rc == OMEN_NOMEM) rc = util_seterr(OMEN_NOMEM, "vector search: out of memory");
     if (!rc) {
         qsort(c.h, c.n, sizeof *c.h, hit_cmp);
@@ -1522,7 +1522,7 @@ static int search_exact(omen_vset *vs, const float *q, uint32_t k, const vfilter
 /* Exact distance of a candidate from its engine vector; -1 if gone. */
 static int exact_dist(omen_vset *vs, const vrec *r, const float *q, unsigned char *buf, float *tmp, float *d)
 {
-    unsigned char k[VK_SET_HDR + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, r->data, r->id_len);
     size_t need = 1 + (size_t)vs->o.dim * 4, vl;
     int rc = omen_get_into(vs->db, NULL, k, kl, buf, need, &vl);
