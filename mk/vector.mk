@@ -23,9 +23,9 @@ VEC512_SRC := tests/test_vec.c src/vector/vdist.c
 .PHONY: test-emu512-vec
 test-extra: test-emu512-vec
 
-$(VEC512_DIR)/tests/test_vec_kernels: $(VEC512_SRC) tests/avx512_emu.h tests/vec_util.h build/asan/libomendb.a
+$(VEC512_DIR)/tests/test_vec_kernels: $(VEC512_SRC) tests/avx512_emu.h tests/vec_util.h build/asan/libomendb-testing.a
 	@mkdir -p $(dir $@)
-	$(CC) $(EMU512_FLAGS) -DVEC_KERNELS_ONLY $(VEC512_SRC) -o $@ build/asan/libomendb.a -lcmocka $(LIBS)
+	$(CC) $(EMU512_FLAGS) -DVEC_KERNELS_ONLY $(VEC512_SRC) -o $@ build/asan/libomendb-testing.a -lcmocka $(LIBS)
 
 test-emu512-vec: $(VEC512_DIR)/tests/test_vec_kernels
 	@scripts/run-tests.sh $(VEC512_DIR)/tests $<
