@@ -176,7 +176,8 @@ def read_csv(out, name):
     if not os.path.exists(path):
         return None
     with open(path) as f:
-        rows = [r for r in csv.DictReader(f) if r]
+        # Benchmarks may print notes as "# ..." lines among their CSV rows.
+        rows = [r for r in csv.DictReader(line for line in f if not line.startswith("#")) if r]
     return rows or None
 
 
