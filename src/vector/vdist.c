@@ -53,7 +53,8 @@ static inline __m512i vd_cvt8_32(const int8_t *p)
 /* Every SIMD kernel clears the upper register halves before returning:
  * its callers are compiled for baseline x86-64 (SSE), and SSE code after
  * dirty AVX state runs with a false dependency or a state-transition
- * penalty on every instruction (measured: the int8 search ran 3x slower
+ * penalty on every instruction (measured: a raw int8 graph search took 148
+ * instead of 24 us per query
  * without this). */
 
 /* ---- scalar ---- */
