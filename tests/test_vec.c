@@ -213,15 +213,36 @@ static void test_bad_input(void **state)
     assert_int_equal(count(cs), 0);
     assert_int_equal(omen_vset_close(cs), OMEN_OK);
 
-    /* reserved keys */
-    assert_int_equal(omen_put(db, "\xff\xff" "a", 3, "v", 1, OMEN_SYNC_DEFAULT), OMEN_INVALID);
-    assert_int_equal(omen_delete(db, "\xff\xff", 2, OMEN_SYNC_DEFAULT), OMEN_INVALID);
-    assert_int_equal(omen_put(db, "\xff", 1, "v", 1, OMEN_SYNC_DEFAULT), OMEN_OK);
+    /* reserved keys: the engine's 14-byte prefix is refused; user keys
+     * around it (UINT64_MAX as a key just below, FF x8 01 just above)
+     * work and iterators step over the vector entries in both directions */
+    const char *resv = "\xff\xff\xff\xff\xff\xff\xff\xff\x00omen\x00x";
+    assert_int_equal(omen_put(db, resv, 15, "v", 1, OMEN_SYNC_DEFAULT), OMEN_INVALID);
+    assert_int_equal(omen_delete(db, resv, 14, OMEN_SYNC_DEFAULT), OMEN_INVALID);
+    unsigned char kmax[8];
+    omen_key_u64(UINT64_MAX, kmax);
+    assert_int_equal(omen_put(db, kmax, 8, "lo", 2, OMEN_SYNC_DEFAULT), OMEN_OK);
+    assert_int_equal(omen_put(db, "\xff\xff\xff\xff\xff\xff\xff\xff\x01", 9, "hi", 2, OMEN_SYNC_DEFAULT), OMEN_OK);
+    assert_int_equal(omen_put(db, "a", 1, "a", 1, OMEN_SYNC_DEFAULT), OMEN_OK);
     omen_iter *it;
     assert_int_equal(omen_iter_create(db, NULL, &it), OMEN_OK);
+    size_t kl;
     int n = 0;
     for (omen_iter_seek_first(it); omen_iter_valid(it); omen_iter_next(it)) n++;
-    assert_int_equal(n, 1); /* only the user key 0xFF */
+    assert_int_equal(n, 3);
+    n = 0;
+    for (omen_iter_seek_last(it); omen_iter_valid(it); omen_iter_prev(it)) n++;
+    assert_int_equal(n, 3);
+    omen_iter_seek(it, resv, 14); /* lands past the range */
+    assert_true(omen_iter_valid(it));
+    assert_int_equal(((const unsigned char *)omen_iter_key(it, &kl))[8], 1);
+    omen_iter_prev(it); /* steps back over it */
+    assert_true(omen_iter_valid(it));
+    assert_int_equal(omen_iter_key(it, &kl) != NULL && kl == 8, 1);
+    omen_iter_seek_for_prev(it, resv, 15);
+    assert_true(omen_iter_valid(it));
+    omen_iter_key(it, &kl);
+    assert_int_equal(kl, 8);
     omen_iter_destroy(it);
 
     assert_int_equal(omen_vset_close(vs), OMEN_OK);

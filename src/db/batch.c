@@ -146,7 +146,7 @@ int omen_batch_put(omen_batch *b, const void *key, size_t klen, const void *val,
 {
     if (!b) return omen_seterr(OMEN_INVALID, "omen_batch_put: NULL batch");
     if (key && db_key_reserved(key, klen))
-        return omen_seterr(OMEN_INVALID, "omen_batch_put: keys starting 0xFF 0xFF are reserved");
+        return omen_seterr(OMEN_INVALID, "omen_batch_put: the key is in the engine's reserved range (docs/format.md)");
     return batch_add(b, MT_TYPE_PUT, key, klen, val, vlen);
 }
 
@@ -154,7 +154,7 @@ int omen_batch_delete(omen_batch *b, const void *key, size_t klen)
 {
     if (!b) return omen_seterr(OMEN_INVALID, "omen_batch_delete: NULL batch");
     if (key && db_key_reserved(key, klen))
-        return omen_seterr(OMEN_INVALID, "omen_batch_delete: keys starting 0xFF 0xFF are reserved");
+        return omen_seterr(OMEN_INVALID, "omen_batch_delete: the key is in the engine's reserved range (docs/format.md)");
     return batch_add(b, MT_TYPE_DELETE, key, klen, NULL, 0);
 }
 

@@ -252,6 +252,8 @@ int db_sv_children(db_sv *sv, citer ***arr, size_t *n, size_t *cap);
 /* omen_iter_create without the bound below the reserved range (engine
  * modules reading their own entries). */
 int db_iter_create_any(omen_db *db, const omen_iter_options *opts, omen_iter **out);
+/* Make an iterator step over the reserved range (user iterators). */
+void db_iter_hide_reserved(omen_iter *it);
 
 /* Iterator creation shared by omen_iter_create and omen_txn_iter_create. */
 int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *opts,

@@ -395,6 +395,7 @@ struct omen_iter {
      * every key stepped over), recorded as a scanned range for validation. */
     int rg_have, rg_lo_inf, rg_hi_inf;
     buf rg_lo, rg_hi;
+    int hide_reserved; /* user iterators: step over the engine's keys (reserved.h) */
 };
 
 static void cover_key(omen_iter *it, const void *k, size_t kl)
@@ -615,15 +616,10 @@ int db_iter_new(omen_db *db, db_sv *sv, uint64_t seq, const omen_iter_options *o
 
 int omen_iter_create(omen_db *db, const omen_iter_options *opts, omen_iter **out)
 {
-    /* User iterators end below the reserved range. */
-    omen_iter_options o;
-    memset(&o, 0, sizeof o);
-    if (opts) o = *opts;
-    if (db_upper_reaches_reserved(o.upper, o.upper_len)) {
-        o.upper = DB_RESERVED_PREFIX;
-        o.upper_len = DB_RESERVED_LEN;
-    }
-    return db_iter_create_any(db, &o, out);
+    /* User iterators step over the reserved range. */
+    int rc = db_iter_create_any(db, opts, out);
+    if (rc == OMEN_OK) (*out)->hide_reserved = 1;
+    return rc;
 }
 
 int db_iter_create_any(omen_db *db, const omen_iter_options *opts, omen_iter **out)
@@ -644,7 +640,7 @@ int db_iter_create_any(omen_db *db, const omen_iter_options *opts, omen_iter **o
     return OMEN_OK;
 }
 
-void omen_iter_seek_first(omen_iter *it)
+static void raw_seek_first(omen_iter *it)
 {
     if (!it) return;
     cover_end(it, -1);
@@ -658,7 +654,7 @@ void omen_iter_seek_first(omen_iter *it)
     cover_after(it, 1);
 }
 
-void omen_iter_seek_last(omen_iter *it)
+static void raw_seek_last(omen_iter *it)
 {
     if (!it) return;
     cover_end(it, 1);
@@ -671,7 +667,7 @@ void omen_iter_seek_last(omen_iter *it)
     cover_after(it, -1);
 }
 
-void omen_iter_seek(omen_iter *it, const void *key, size_t klen)
+static void raw_seek(omen_iter *it, const void *key, size_t klen)
 {
     if (!it) return;
     if (!key && klen) {
@@ -690,7 +686,7 @@ void omen_iter_seek(omen_iter *it, const void *key, size_t klen)
     cover_after(it, 1);
 }
 
-void omen_iter_seek_for_prev(omen_iter *it, const void *key, size_t klen)
+static void raw_seek_for_prev(omen_iter *it, const void *key, size_t klen)
 {
     if (!it) return;
     if (!key && klen) {
@@ -699,7 +695,7 @@ void omen_iter_seek_for_prev(omen_iter *it, const void *key, size_t klen)
         return;
     }
     if (it->has_upper && ukey_cmp(key, klen, it->upper.p, it->upper.len) >= 0) {
-        omen_iter_seek_last(it);
+        raw_seek_last(it);
         return;
     }
     cover_key(it, key, klen);
@@ -714,7 +710,7 @@ int omen_iter_valid(const omen_iter *it)
     return it && it->valid;
 }
 
-void omen_iter_next(omen_iter *it)
+static void raw_next(omen_iter *it)
 {
     if (!it || !it->valid) return;
     miter *m = &it->m;
@@ -737,7 +733,7 @@ void omen_iter_next(omen_iter *it)
     cover_after(it, 1);
 }
 
-void omen_iter_prev(omen_iter *it)
+static void raw_prev(omen_iter *it)
 {
     if (!it || !it->valid) return;
     miter *m = &it->m;
@@ -823,4 +819,65 @@ void db_iter_detach_txn(omen_iter *it)
 {
     it->txn = NULL;
     atomic_fetch_add(&it->db->outstanding, 1);
+}
+
+/* ---- public positioning: the raw moves, then a step over the reserved
+ * range (one seek past it, or to just before it) for user iterators ---- */
+
+static void skip_fwd(omen_iter *it)
+{
+    if (!it->hide_reserved || !it->valid) return;
+    size_t kl;
+    const void *k = omen_iter_key(it, &kl);
+    if (db_key_reserved(k, kl)) raw_seek(it, DB_RESERVED_END, DB_RESERVED_LEN);
+}
+
+static void skip_bwd(omen_iter *it)
+{
+    if (!it->hide_reserved || !it->valid) return;
+    size_t kl;
+    const void *k = omen_iter_key(it, &kl);
+    /* No user key equals the prefix itself, so this lands below it. */
+    if (db_key_reserved(k, kl)) raw_seek_for_prev(it, DB_RESERVED_PREFIX, DB_RESERVED_LEN);
+}
+
+void omen_iter_seek_first(omen_iter *it)
+{
+    raw_seek_first(it);
+    if (it) skip_fwd(it);
+}
+
+void omen_iter_seek_last(omen_iter *it)
+{
+    raw_seek_last(it);
+    if (it) skip_bwd(it);
+}
+
+void omen_iter_seek(omen_iter *it, const void *key, size_t klen)
+{
+    raw_seek(it, key, klen);
+    if (it) skip_fwd(it);
+}
+
+void omen_iter_seek_for_prev(omen_iter *it, const void *key, size_t klen)
+{
+    raw_seek_for_prev(it, key, klen);
+    if (it) skip_bwd(it);
+}
+
+void omen_iter_next(omen_iter *it)
+{
+    raw_next(it);
+    if (it) skip_fwd(it);
+}
+
+void omen_iter_prev(omen_iter *it)
+{
+    raw_prev(it);
+    if (it) skip_bwd(it);
+}
+
+void db_iter_hide_reserved(omen_iter *it)
+{
+    it->hide_reserved = 1;
 }

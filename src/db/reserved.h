@@ -1,11 +1,13 @@
 /*
  * reserved.h -- the key range kept for the engine's own entries.
  *
- * Keys starting 0xFF 0xFF belong to the engine (vector sets, docs/format.md
- * "Reserved keys").  They sort after every user key, so bounding user
- * iterators below 0xFF 0xFF hides them without a per-entry check.  Public
- * writes there are rejected; internal modules write through batch_add /
- * txn_write_raw.
+ * Keys starting with the 14-byte prefix FF x8, 00, "omen", 00 belong to the
+ * engine (vector sets, docs/format.md "Reserved keys").  The prefix is long
+ * so that ordinary keys, including big-endian integers up to UINT64_MAX
+ * (eight FF bytes, which sorts just below the range), never fall inside it.
+ * Public writes there are rejected; user iterators step over the range
+ * (iter.c); internal modules write through batch_add / txn_write_raw and
+ * read with db_iter_create_any.
  */
 #ifndef OMEN_RESERVED_H
 #define OMEN_RESERVED_H
@@ -13,22 +15,13 @@
 #include <stddef.h>
 #include <string.h>
 
-#define DB_RESERVED_PREFIX "\xff\xff"
-#define DB_RESERVED_LEN 2
+#define DB_RESERVED_PREFIX "\xff\xff\xff\xff\xff\xff\xff\xff\x00omen\x00"
+#define DB_RESERVED_END "\xff\xff\xff\xff\xff\xff\xff\xff\x00omen\x01"
+#define DB_RESERVED_LEN 14
 
 static inline int db_key_reserved(const void *k, size_t klen)
 {
     return klen >= DB_RESERVED_LEN && memcmp(k, DB_RESERVED_PREFIX, DB_RESERVED_LEN) == 0;
-}
-
-/* Does upper bound (exclusive; NULL = none) reach into the reserved range? */
-static inline int db_upper_reaches_reserved(const void *up, size_t len)
-{
-    if (!up) return 1;
-    size_t m = len < DB_RESERVED_LEN ? len : DB_RESERVED_LEN;
-    int c = memcmp(up, DB_RESERVED_PREFIX, m);
-    if (c) return c > 0;
-    return len > DB_RESERVED_LEN;
 }
 
 #endif

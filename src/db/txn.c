@@ -134,14 +134,14 @@ int txn_write_raw(omen_txn *t, int type, const void *key, size_t klen, const voi
 int omen_txn_put(omen_txn *t, const void *key, size_t klen, const void *val, size_t vlen)
 {
     if (key && db_key_reserved(key, klen))
-        return omen_seterr(OMEN_INVALID, "omen_txn_put: keys starting 0xFF 0xFF are reserved");
+        return omen_seterr(OMEN_INVALID, "omen_txn_put: the key is in the engine's reserved range (docs/format.md)");
     return txn_write(t, MT_TYPE_PUT, key, klen, val, vlen, "omen_txn_put");
 }
 
 int omen_txn_delete(omen_txn *t, const void *key, size_t klen)
 {
     if (key && db_key_reserved(key, klen))
-        return omen_seterr(OMEN_INVALID, "omen_txn_delete: keys starting 0xFF 0xFF are reserved");
+        return omen_seterr(OMEN_INVALID, "omen_txn_delete: the key is in the engine's reserved range (docs/format.md)");
     return txn_write(t, MT_TYPE_DELETE, key, klen, NULL, 0, "omen_txn_delete");
 }
 
@@ -192,16 +192,13 @@ int omen_txn_iter_create(omen_txn *t, const omen_iter_options *opts, omen_iter *
     memset(&o, 0, sizeof o);
     if (opts) o = *opts;
     o.snapshot = NULL;
-    if (db_upper_reaches_reserved(o.upper, o.upper_len)) {
-        o.upper = DB_RESERVED_PREFIX;
-        o.upper_len = DB_RESERVED_LEN;
-    }
     db_sv *sv = db_sv_get(t->db);
     rc = db_iter_new(t->db, sv, t->snap->seq, &o, t, t->writes, out);
     if (rc) {
         db_sv_put(sv);
         return rc;
     }
+    db_iter_hide_reserved(*out);
     t->iters[t->niters++] = *out;
     return OMEN_OK;
 }

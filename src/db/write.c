@@ -484,7 +484,7 @@ int omen_put(omen_db *db, const void *key, size_t klen, const void *val, size_t 
     if ((!key && klen) || (!val && vlen))
         return omen_seterr(OMEN_INVALID, "omen_put: NULL buffer with non-zero length");
     if (key && db_key_reserved(key, klen))
-        return omen_seterr(OMEN_INVALID, "omen_put: keys starting 0xFF 0xFF are reserved");
+        return omen_seterr(OMEN_INVALID, "omen_put: the key is in the engine's reserved range (docs/format.md)");
     if (klen > OMEN_MAX_KEY_LEN)
         return omen_seterr(OMEN_TOOBIG, "omen_put: key of %zu bytes exceeds the %u-byte limit",
                            klen, OMEN_MAX_KEY_LEN);
@@ -516,7 +516,7 @@ int omen_delete(omen_db *db, const void *key, size_t klen, int sync)
     if (rc) return rc;
     if (!key && klen) return omen_seterr(OMEN_INVALID, "omen_delete: NULL key with non-zero length");
     if (key && db_key_reserved(key, klen))
-        return omen_seterr(OMEN_INVALID, "omen_delete: keys starting 0xFF 0xFF are reserved");
+        return omen_seterr(OMEN_INVALID, "omen_delete: the key is in the engine's reserved range (docs/format.md)");
     if (klen > OMEN_MAX_KEY_LEN)
         return omen_seterr(OMEN_TOOBIG, "omen_delete: key of %zu bytes exceeds the %u-byte limit",
                            klen, OMEN_MAX_KEY_LEN);

@@ -38,54 +38,62 @@ static omen_vset *reg_head;
 
 /* ---- keys ---- */
 
+/* Every key: the reserved prefix, 'V', a kind byte; then the set number
+ * (big-endian) for elements and log keys. */
+#define VK_PRE_LEN (DB_RESERVED_LEN + 1)
+#define VK_HDR (VK_PRE_LEN + 1)
+#define VK_SET (VK_HDR + 4)
+#define VK_LOG_LEN (VK_SET + 8)
+
+static size_t vk_head(unsigned char *k, char kind)
+{
+    memcpy(k, DB_RESERVED_PREFIX "V", VK_PRE_LEN);
+    k[VK_PRE_LEN] = (unsigned char)kind;
+    return VK_HDR;
+}
+
+static void vk_set(unsigned char *k, uint32_t set)
+{
+    k[VK_HDR] = (unsigned char)(set >> 24);
+    k[VK_HDR + 1] = (unsigned char)(set >> 16);
+    k[VK_HDR + 2] = (unsigned char)(set >> 8);
+    k[VK_HDR + 3] = (unsigned char)set;
+}
+
 static size_t key_meta(unsigned char *k, const char *name, size_t nlen)
 {
-    memcpy(k, "\xff\xffVM", 4);
-    memcpy(k + 4, name, nlen);
-    return 4 + nlen;
+    vk_head(k, 'M');
+    memcpy(k + VK_HDR, name, nlen);
+    return VK_HDR + nlen;
 }
 
 static size_t key_elem(unsigned char *k, uint32_t set, const void *id, size_t idlen)
 {
-    memcpy(k, "\xff\xffVE", 4);
-    k[4] = (unsigned char)(set >> 24);
-    k[5] = (unsigned char)(set >> 16);
-    k[6] = (unsigned char)(set >> 8);
-    k[7] = (unsigned char)set;
-    memcpy(k + 8, id, idlen);
-    return 8 + idlen;
+    vk_head(k, 'E');
+    vk_set(k, set);
+    memcpy(k + VK_SET, id, idlen);
+    return VK_SET + idlen;
 }
 
 static size_t key_log(unsigned char *k, uint32_t set, uint64_t logno)
 {
-    memcpy(k, "\xff\xffVL", 4);
-    k[4] = (unsigned char)(set >> 24);
-    k[5] = (unsigned char)(set >> 16);
-    k[6] = (unsigned char)(set >> 8);
-    k[7] = (unsigned char)set;
-    put_be64(k + 8, logno);
-    return 16;
+    vk_head(k, 'L');
+    vk_set(k, set);
+    put_be64(k + VK_SET, logno);
+    return VK_LOG_LEN;
 }
 
-/* [lo, hi) of a set's elements ('E') or logs ('L'). */
-static void key_range(unsigned char lo[8], unsigned char hi[8], char kind, uint32_t set)
+/* [lo, hi) of a set's elements ('E') or logs ('L'), VK_SET bytes each. */
+static void key_range(unsigned char *lo, unsigned char *hi, char kind, uint32_t set)
 {
-    memcpy(lo, "\xff\xffV", 3);
-    lo[3] = (unsigned char)kind;
-    lo[4] = (unsigned char)(set >> 24);
-    lo[5] = (unsigned char)(set >> 16);
-    lo[6] = (unsigned char)(set >> 8);
-    lo[7] = (unsigned char)set;
-    memcpy(hi, lo, 8);
-    uint32_t s2 = set + 1;
-    if (s2 == 0) {
-        hi[3]++;
-        memset(hi + 4, 0, 4);
+    vk_head(lo, kind);
+    vk_set(lo, set);
+    memcpy(hi, lo, VK_SET);
+    if (set == UINT32_MAX) {
+        hi[VK_PRE_LEN]++;
+        memset(hi + VK_HDR, 0, 4);
     } else {
-        hi[4] = (unsigned char)(s2 >> 24);
-        hi[5] = (unsigned char)(s2 >> 16);
-        hi[6] = (unsigned char)(s2 >> 8);
-        hi[7] = (unsigned char)s2;
+        vk_set(hi, set + 1);
     }
 }
 
@@ -208,7 +216,7 @@ static int decode_elem(const omen_vset *vs, const void *val, size_t vlen, const 
 /* Read the element's value (malloc'd) from the engine. */
 static int read_elem(omen_vset *vs, const void *id, size_t idlen, void **val, size_t *vlen)
 {
-    unsigned char k[8 + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, id, idlen);
     return omen_get(vs->db, NULL, k, kl, val, vlen);
 }
@@ -472,7 +480,7 @@ static int stage_write(omen_vset *vs, put_fn put, void *pctx, get_fn get, void *
                        size_t idlen, const float *vec, const char *attrs, size_t alen, int del,
                        int must_exist, uint64_t *logno, const char *fn)
 {
-    unsigned char k[8 + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, id, idlen);
     void *old = NULL;
     size_t oldlen = 0;
@@ -494,7 +502,7 @@ static int stage_write(omen_vset *vs, put_fn put, void *pctx, get_fn get, void *
         omen_free(old);
         return rc;
     }
-    unsigned char lk[16];
+    unsigned char lk[VK_LOG_LEN];
     *logno = atomic_fetch_add(&vs->next_log, 1);
     size_t llen = key_log(lk, vs->set_id, *logno);
     if (del) {
@@ -693,8 +701,8 @@ typedef struct load_ctx {
 static int log_cb(void *ctx, const unsigned char *k, size_t kl, const void *v, size_t vl)
 {
     load_ctx *c = ctx;
-    if (kl != 16) return omen_seterr(OMEN_CORRUPT, "vector set '%s': malformed log key", c->vs->name);
-    uint64_t logno = get_be64(k + 8);
+    if (kl != VK_LOG_LEN) return omen_seterr(OMEN_CORRUPT, "vector set '%s': malformed log key", c->vs->name);
+    uint64_t logno = get_be64(k + VK_SET);
     if (logno + 1 > c->max_log) c->max_log = logno + 1;
     if (c->replay) {
         if (vl == 0 || vl > OMEN_VSET_MAX_ID)
@@ -724,8 +732,8 @@ static int rebuild_cb(void *ctx, const unsigned char *k, size_t kl, const void *
 {
     load_ctx *c = ctx;
     omen_vset *vs = c->vs;
-    size_t idlen = kl - 8;
-    if (kl <= 8 || idlen > OMEN_VSET_MAX_ID)
+    size_t idlen = kl - VK_SET;
+    if (kl <= VK_SET || idlen > OMEN_VSET_MAX_ID)
         return omen_seterr(OMEN_CORRUPT, "vector set '%s': malformed element key", vs->name);
     const unsigned char *vb = NULL;
     const char *a = NULL;
@@ -733,7 +741,7 @@ static int rebuild_cb(void *ctx, const unsigned char *k, size_t kl, const void *
     int rc = decode_elem(vs, v, vl, &vb, &a, &al);
     if (rc) return rc;
     float *vec = omen_malloc((size_t)vs->o.dim * 4);
-    vrec *r = vrec_new(k + 8, idlen, a, al);
+    vrec *r = vrec_new(k + VK_SET, idlen, a, al);
     if (!vec || !r) {
         omen_free(vec);
         omen_free(r);
@@ -747,7 +755,7 @@ static int rebuild_cb(void *ctx, const unsigned char *k, size_t kl, const void *
         omen_free(r);
         return rc;
     }
-    return map_put(vs, k + 8, idlen, slot);
+    return map_put(vs, k + VK_SET, idlen, slot);
 }
 
 /* Load the graph file or rebuild; then replay the log tail. */
@@ -777,7 +785,7 @@ static int vset_load(omen_vset *vs)
         fio_close(f);
     }
     omen_free(path);
-    unsigned char lo[8], hi[8];
+    unsigned char lo[VK_SET], hi[VK_SET];
     load_ctx c = {vs, 0, 1, NULL, 0};
     if (rc == OMEN_OK) {
         /* Index the loaded nodes, then replay the log tail. */
@@ -801,7 +809,7 @@ static int vset_load(omen_vset *vs)
     }
     if (rc == OMEN_OK) {
         key_range(lo, hi, 'L', vs->set_id);
-        rc = scan_range(vs->db, lo, 8, hi, 8, log_cb, &c);
+        rc = scan_range(vs->db, lo, VK_SET, hi, VK_SET, log_cb, &c);
     } else {
         if (rc == OMEN_NOMEM) return rc;
         /* No usable file: rebuild from the stored elements. */
@@ -810,15 +818,15 @@ static int vset_load(omen_vset *vs)
         key_range(lo, hi, 'E', vs->set_id);
         c.train = omen_malloc((size_t)VS_TRAIN_SAMPLE * vs->o.dim * 4);
         if (!c.train) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
-        rc = scan_range(vs->db, lo, 8, hi, 8, train_cb, &c);
+        rc = scan_range(vs->db, lo, VK_SET, hi, VK_SET, train_cb, &c);
         if (rc == 1) rc = OMEN_OK;
         if (!rc) hnsw_train(vs->g, c.train, c.ntrain);
         omen_free(c.train);
         c.train = NULL;
-        if (!rc) rc = scan_range(vs->db, lo, 8, hi, 8, rebuild_cb, &c);
+        if (!rc) rc = scan_range(vs->db, lo, VK_SET, hi, VK_SET, rebuild_cb, &c);
         c.replay = 0;
         key_range(lo, hi, 'L', vs->set_id);
-        if (!rc) rc = scan_range(vs->db, lo, 8, hi, 8, log_cb, &c);
+        if (!rc) rc = scan_range(vs->db, lo, VK_SET, hi, VK_SET, log_cb, &c);
         vs->need_ckpt = 1;
     }
     atomic_store(&vs->next_log, c.max_log ? c.max_log : 1);
@@ -853,7 +861,7 @@ int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opt
     if (!rc) rc = check_opts(opts);
     if (rc) return rc;
     pthread_mutex_lock(&reg_mu); /* serializes creates: the set counter */
-    unsigned char mk[4 + OMEN_VSET_MAX_NAME];
+    unsigned char mk[VK_HDR + OMEN_VSET_MAX_NAME];
     size_t mkl = key_meta(mk, name, strlen(name));
     void *v = NULL;
     size_t vl;
@@ -868,7 +876,9 @@ int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opt
         return rc;
     }
     uint32_t next = 1;
-    rc = omen_get(db, NULL, "\xff\xffVN", 4, &v, &vl);
+    unsigned char nk[VK_HDR];
+    vk_head(nk, 'N');
+    rc = omen_get(db, NULL, nk, VK_HDR, &v, &vl);
     if (rc == OMEN_OK) {
         if (vl == 4) next = get_fixed32(v);
         omen_free(v);
@@ -882,7 +892,7 @@ int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opt
     struct omen_batch b;
     batch_init(&b);
     rc = batch_add(&b, MT_TYPE_PUT, mk, mkl, meta, sizeof meta);
-    if (!rc) rc = batch_add(&b, MT_TYPE_PUT, "\xff\xffVN", 4, nb, 4);
+    if (!rc) rc = batch_add(&b, MT_TYPE_PUT, nk, VK_HDR, nb, 4);
     if (!rc) rc = omen_write(db, &b, OMEN_SYNC_FULL);
     batch_free(&b);
     omen_vset *vs = NULL;
@@ -915,7 +925,7 @@ int omen_vset_open(omen_db *db, const char *name, omen_vset **out)
         *out = vs;
         return OMEN_OK;
     }
-    unsigned char mk[4 + OMEN_VSET_MAX_NAME];
+    unsigned char mk[VK_HDR + OMEN_VSET_MAX_NAME];
     size_t mkl = key_meta(mk, name, strlen(name));
     void *v = NULL;
     size_t vl;
@@ -973,7 +983,7 @@ static int vset_checkpoint_locked(omen_vset *vs)
     struct omen_batch b;
     batch_init(&b);
     for (size_t i = 0; i < vs->napplied && !rc; i++) {
-        unsigned char lk[16];
+        unsigned char lk[VK_LOG_LEN];
         size_t ll = key_log(lk, vs->set_id, vs->applied[i]);
         rc = batch_add(&b, MT_TYPE_DELETE, lk, ll, NULL, 0);
     }
@@ -1030,7 +1040,7 @@ int omen_vset_drop(omen_db *db, const char *name)
     if (!rc) rc = check_name(name, "omen_vset_drop");
     if (rc) return rc;
     pthread_mutex_lock(&reg_mu);
-    unsigned char mk[4 + OMEN_VSET_MAX_NAME];
+    unsigned char mk[VK_HDR + OMEN_VSET_MAX_NAME];
     size_t mkl = key_meta(mk, name, strlen(name));
     void *v = NULL;
     size_t vl;
@@ -1045,12 +1055,12 @@ int omen_vset_drop(omen_db *db, const char *name)
     struct omen_batch b;
     batch_init(&b);
     del_ctx c = {&b};
-    unsigned char lo[8], hi[8];
+    unsigned char lo[VK_SET], hi[VK_SET];
     if (!rc) rc = batch_add(&b, MT_TYPE_DELETE, mk, mkl, NULL, 0);
     key_range(lo, hi, 'E', set_id);
-    if (!rc) rc = scan_range(db, lo, 8, hi, 8, del_cb, &c);
+    if (!rc) rc = scan_range(db, lo, VK_SET, hi, VK_SET, del_cb, &c);
     key_range(lo, hi, 'L', set_id);
-    if (!rc) rc = scan_range(db, lo, 8, hi, 8, del_cb, &c);
+    if (!rc) rc = scan_range(db, lo, VK_SET, hi, VK_SET, del_cb, &c);
     if (!rc) rc = omen_write(db, &b, OMEN_SYNC_FULL);
     batch_free(&b);
     if (!rc) {
@@ -1086,10 +1096,10 @@ static int list_cb(void *ctx, const unsigned char *k, size_t kl, const void *v, 
         c->names = p;
         c->cap = nc;
     }
-    char *s = omen_malloc(kl - 4 + 1);
+    char *s = omen_malloc(kl - VK_HDR + 1);
     if (!s) return OMEN_NOMEM;
-    memcpy(s, k + 4, kl - 4);
-    s[kl - 4] = 0;
+    memcpy(s, k + VK_HDR, kl - VK_HDR);
+    s[kl - VK_HDR] = 0;
     c->names[c->n++] = s;
     return 0;
 }
@@ -1102,7 +1112,10 @@ int omen_vset_list(omen_db *db, char ***names, size_t *n)
     int rc = db_check_handle(db, "omen_vset_list");
     if (rc) return rc;
     list_ctx c = {0};
-    rc = scan_range(db, (const unsigned char *)"\xff\xffVM", 4, (const unsigned char *)"\xff\xffVN", 4, list_cb, &c);
+    unsigned char lo[VK_HDR], hi[VK_HDR];
+    vk_head(lo, 'M');
+    vk_head(hi, 'N');
+    rc = scan_range(db, lo, VK_HDR, hi, VK_HDR, list_cb, &c);
     if (rc == OMEN_NOMEM) rc = omen_seterr(OMEN_NOMEM, "omen_vset_list: out of memory");
     size_t total = c.n * sizeof(char *);
     for (size_t i = 0; i < c.n; i++) total += strlen(c.names[i]) + 1;
@@ -1262,7 +1275,7 @@ int omen_vset_contains(omen_vset *vs, const void *id, size_t id_len)
     int rc = check_vs(vs, "omen_vset_contains");
     if (!rc) rc = check_id(id, id_len, "omen_vset_contains");
     if (rc) return rc;
-    unsigned char k[8 + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, id, id_len);
     size_t vl;
     return omen_get_into(vs->db, NULL, k, kl, NULL, 0, &vl);
@@ -1464,9 +1477,9 @@ static int exact_cb(void *ctx, const unsigned char *k, size_t kl, const void *v,
     if (rc) return rc;
     if (c->f && !vfilter_match(c->f, a, al)) return 0;
     memcpy(c->tmp, vb, (size_t)c->vs->o.dim * 4);
-    hit_tmp x = {hnsw_fdist(c->vs->g, c->q, c->tmp), k + 8, kl - 8, NULL};
+    hit_tmp x = {hnsw_fdist(c->vs->g, c->q, c->tmp), k + VK_SET, kl - VK_SET, NULL};
     if (c->n == c->k && hit_cmp(&x, &c->h[0]) >= 0) return 0;
-    x.own = omen_memdup(k + 8, kl - 8);
+    x.own = omen_memdup(k + VK_SET, kl - VK_SET);
     if (!x.own) return OMEN_NOMEM;
     x.id = x.own;
     if (c->n == c->k) {
@@ -1483,9 +1496,9 @@ static int search_exact(omen_vset *vs, const float *q, uint32_t k, const vfilter
     c.h = omen_malloc((size_t)k * sizeof *c.h);
     c.tmp = omen_malloc((size_t)vs->o.dim * 4);
     int rc = (!c.h || !c.tmp) ? omen_seterr(OMEN_NOMEM, "vector search: out of memory") : OMEN_OK;
-    unsigned char lo[8], hi[8];
+    unsigned char lo[VK_SET], hi[VK_SET];
     key_range(lo, hi, 'E', vs->set_id);
-    if (!rc) rc = scan_range(vs->db, lo, 8, hi, 8, exact_cb, &c);
+    if (!rc) rc = scan_range(vs->db, lo, VK_SET, hi, VK_SET, exact_cb, &c);
     if (rc == OMEN_NOMEM) rc = omen_seterr(OMEN_NOMEM, "vector search: out of memory");
     if (!rc) {
         qsort(c.h, c.n, sizeof *c.h, hit_cmp);
@@ -1500,7 +1513,7 @@ static int search_exact(omen_vset *vs, const float *q, uint32_t k, const vfilter
 /* Exact distance of a candidate from its engine vector; -1 if gone. */
 static int exact_dist(omen_vset *vs, const vrec *r, const float *q, unsigned char *buf, float *tmp, float *d)
 {
-    unsigned char k[8 + OMEN_VSET_MAX_ID];
+    unsigned char k[VK_SET + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, r->data, r->id_len);
     size_t need = 1 + (size_t)vs->o.dim * 4, vl;
     int rc = omen_get_into(vs->db, NULL, k, kl, buf, need, &vl);

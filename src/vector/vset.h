@@ -1,12 +1,12 @@
 /*
  * vset.h -- vector sets: the public omen_vset_* API tied to the engine.
  *
- * A set's elements are engine entries under the reserved prefix (key
- * layout in docs/format.md, "Reserved keys"):
- *     FF FF 'V' 'M' name                 -> set metadata
- *     FF FF 'V' 'N'                      -> next set number
- *     FF FF 'V' 'E' set(4, BE) id        -> 0x01 | float32[dim] LE | attrs
- *     FF FF 'V' 'L' set(4, BE) log(8, BE)-> element id  (mutation log)
+ * A set's elements are engine entries under the reserved prefix P
+ * (src/db/reserved.h; layout in docs/format.md, "Reserved keys"):
+ *     P 'V' 'M' name                    -> set metadata
+ *     P 'V' 'N'                         -> next set number
+ *     P 'V' 'E' set(4, BE) id           -> 0x01 | float32[dim] LE | attrs
+ *     P 'V' 'L' set(4, BE) log(8, BE)   -> element id  (mutation log)
  * Every write of an element also writes one log key.  The graph in RAM
  * follows the engine: after a commit, each logged element is re-read from
  * the engine and its node inserted, replaced, re-labelled or deleted to
