@@ -192,7 +192,7 @@ int hnsw_new(uint32_t dim, int metric, int precision, uint32_t M, uint32_t efc, 
     g->M0 = 2 * M;
     g->efc = efc;
     g->vec_bytes = precision == PREC_I8 ? dim : (size_t)dim * 4;
-    g->vec_off = (4 * (size_t)(g->M0 + 2) + 63) & ~(size_t)63;
+    g->vec_off = (4 * (size_t)(g->M0 + 3) + 63) & ~(size_t)63;
     g->l0_stride = (g->vec_off + g->vec_bytes + 63) & ~(size_t)63;
     g->k = vdist_get(VDIST_AUTO);
     g->l0dir = omen_calloc(HN_MAX_CHUNKS, sizeof *g->l0dir);
@@ -394,29 +394,59 @@ float hnsw_fdist(const hnsw *g, const float *a, const float *b)
     return g->metric == OMEN_METRIC_IP_ ? -d : 1.0f - d;
 }
 
-/* Distance between two traversal vectors. */
-static inline float vdist_raw(const hnsw *g, const void *a, const void *b)
+/* A traversal vector with the sum of its int8 components: with x ~ s q +
+ * o, a dot product is s^2 (qa.qb) + s o (sum_a + sum_b) + dim o^2, so dot
+ * metrics can use the offset (the whole int8 range) too. */
+typedef struct hn_qv {
+    const void *v;
+    int32_t sum;
+} hn_qv;
+
+static inline int32_t i8_sum(const int8_t *v, uint32_t n)
 {
-    if (g->precision == PREC_I8) {
-        if (g->metric == OMEN_METRIC_L2_) return i8_to_dist(g, g->k->l2_i8(a, b, g->dim), 0);
-        return i8_to_dist(g, g->k->dot_i8(a, b, g->dim), 1);
-    }
-    return hnsw_fdist(g, a, b);
+    int32_t s = 0;
+    for (uint32_t i = 0; i < n; i++) s += v[i];
+    return s;
 }
 
-static inline const void *qvec(const hnsw *g, const hn_query *q)
+static inline float vdist_raw(const hnsw *g, const hn_qv *a, const void *b, int32_t bsum)
 {
-    return g->precision == PREC_I8 ? (const void *)q->q8 : (const void *)q->f;
+    if (g->precision == PREC_I8) {
+        if (g->metric == OMEN_METRIC_L2_) return i8_to_dist(g, g->k->l2_i8(a->v, b, g->dim), 0);
+        float sc = g->q.scale, o = g->q.offset;
+        float dot = sc * sc * (float)g->k->dot_i8(a->v, b, g->dim) + sc * o * (float)(a->sum + bsum) +
+                    (float)g->dim * o * o;
+        return g->metric == OMEN_METRIC_IP_ ? -dot : 1.0f - dot;
+    }
+    return hnsw_fdist(g, a->v, b);
+}
+
+static inline hn_qv node_qv(const hnsw *g, uint32_t s)
+{
+    return (hn_qv){hn_vec(g, s), *hn_sum(g, s)};
+}
+
+static inline float qvdist(const hnsw *g, const hn_qv *q, uint32_t s)
+{
+    return vdist_raw(g, q, hn_vec(g, s), *hn_sum(g, s));
+}
+
+static inline hn_qv query_qv(const hnsw *g, const hn_query *q)
+{
+    if (g->precision == PREC_I8) return (hn_qv){q->q8, i8_sum(q->q8, g->dim)};
+    return (hn_qv){q->f, 0};
 }
 
 float hnsw_qdist(const hnsw *g, const hn_query *q, uint32_t s)
 {
-    return vdist_raw(g, qvec(g, q), hn_vec(g, s));
+    hn_qv v = query_qv(g, q);
+    return qvdist(g, &v, s);
 }
 
 static inline float ndist(const hnsw *g, uint32_t a, uint32_t b)
 {
-    return vdist_raw(g, hn_vec(g, a), hn_vec(g, b));
+    hn_qv v = node_qv(g, a);
+    return qvdist(g, &v, b);
 }
 
 static inline void prefetch_node(const hnsw *g, uint32_t s)
@@ -430,7 +460,7 @@ static inline void prefetch_node(const hnsw *g, uint32_t s)
 
 /* ---- search ---- */
 
-static uint32_t greedy(const hnsw *g, const void *qv, uint32_t cur, float *curd, uint32_t top,
+static uint32_t greedy(const hnsw *g, const hn_qv *qv, uint32_t cur, float *curd, uint32_t top,
                        uint32_t bottom)
 {
     for (uint32_t l = top; l > bottom; l--) {
@@ -444,7 +474,7 @@ static uint32_t greedy(const hnsw *g, const void *qv, uint32_t cur, float *curd,
             for (uint32_t i = 0; i < cnt; i++) {
                 uint32_t n = atomic_load_explicit(&ls[1 + i], memory_order_acquire);
                 if (n >= atomic_load_explicit(&g->hwm, memory_order_acquire)) continue;
-                float d = vdist_raw(g, qv, hn_vec(g, n));
+                float d = qvdist(g, qv, n);
                 if (d < *curd) {
                     *curd = d;
                     cur = n;
@@ -458,7 +488,7 @@ static uint32_t greedy(const hnsw *g, const void *qv, uint32_t cur, float *curd,
 
 /* Beam search of one level from eps.  Results: live nodes (matching f)
  * into s->res as a max-heap of up to ef; returns its size. */
-static size_t search_layer(const hnsw *g, hn_scratch *s, const void *qv, const hn_cand *eps,
+static size_t search_layer(const hnsw *g, hn_scratch *s, const hn_qv *qv, const hn_cand *eps,
                            size_t neps, uint32_t ef, uint32_t level, const vfilter *f,
                            uint32_t exclude, size_t *visited)
 {
@@ -500,7 +530,7 @@ static size_t search_layer(const hnsw *g, hn_scratch *s, const void *qv, const h
             if (i + 1 < k) prefetch_node(g, nb[i + 1]);
             uint32_t n = nb[i];
             vis++;
-            float d = vdist_raw(g, qv, hn_vec(g, n));
+            float d = qvdist(g, qv, n);
             if (nr < ef || d < s->res[0].d) {
                 if (nc + 1 >= s->ccap) {
                     size_t ncap = s->ccap * 2;
@@ -534,11 +564,11 @@ size_t hnsw_search(hnsw *g, const hn_query *q, uint32_t ef, const vfilter *f, hn
     if (ep == HN_NONE) return 0;
     hn_scratch *s = scratch_get(atomic_load(&g->hwm), ef);
     if (!s) return 0;
-    const void *qv = qvec(g, q);
-    float d = vdist_raw(g, qv, hn_vec(g, ep));
-    ep = greedy(g, qv, ep, &d, top, 0);
+    hn_qv qv = query_qv(g, q);
+    float d = qvdist(g, &qv, ep);
+    ep = greedy(g, &qv, ep, &d, top, 0);
     hn_cand start = {d, ep};
-    size_t nr = search_layer(g, s, qv, &start, 1, ef, 0, f, HN_NONE, visited);
+    size_t nr = search_layer(g, s, &qv, &start, 1, ef, 0, f, HN_NONE, visited);
     memcpy(out, s->res, nr * sizeof *out);
     heap_sort_asc(out, nr);
     return nr;
@@ -548,7 +578,7 @@ size_t hnsw_scan(hnsw *g, const hn_query *q, uint32_t r, const vfilter *f, hn_ca
 {
     uint32_t hwm = atomic_load_explicit(&g->hwm, memory_order_acquire);
     size_t nr = 0;
-    const void *qv = qvec(g, q);
+    hn_qv qv = query_qv(g, q);
     for (uint32_t sl = 0; sl < hwm && r; sl++) {
         hnode *n = hn_node(g, sl);
         if (atomic_load_explicit(&n->state, memory_order_acquire) != HN_LIVE) continue;
@@ -556,7 +586,7 @@ size_t hnsw_scan(hnsw *g, const hn_query *q, uint32_t r, const vfilter *f, hn_ca
             vrec *rc = atomic_load_explicit(&n->rec, memory_order_acquire);
             if (!rc || !vfilter_match(f, vrec_attrs(rc), rc->attrs_len)) continue;
         }
-        float d = vdist_raw(g, qv, hn_vec(g, sl));
+        float d = qvdist(g, &qv, sl);
         if (nr < r) {
             maxheap_push(out, &nr, (hn_cand){d, sl});
         } else if (d < out[0].d) {
@@ -607,7 +637,7 @@ double hnsw_filter_sample(hnsw *g, const vfilter *f, uint32_t n)
 void hnsw_train(hnsw *g, const float *vecs, size_t n)
 {
     if (g->precision != PREC_I8 || g->trained || n == 0) return;
-    vquant_train(&g->q, vecs, n, g->dim, g->metric == OMEN_METRIC_L2_);
+    vquant_train(&g->q, vecs, n, g->dim, 1);
     g->trained = 1;
 }
 
@@ -706,6 +736,7 @@ int hnsw_insert(hnsw *g, const float *vec, vrec *rec, uint32_t *slot_out)
     }
     unsigned char *l0 = hn_l0(g, s);
     encode(g, vec, l0 + g->vec_off);
+    *hn_sum(g, s) = g->precision == PREC_I8 ? i8_sum((const int8_t *)(l0 + g->vec_off), g->dim) : 0;
     atomic_store_explicit(hn_links(g, s, 0), 0, memory_order_relaxed);
     node->level = level;
     atomic_store_explicit(&node->upper, up, memory_order_release);
@@ -719,8 +750,9 @@ int hnsw_insert(hnsw *g, const float *vec, vrec *rec, uint32_t *slot_out)
     if (ep != HN_NONE) {
         hn_scratch *sc = scratch_get(atomic_load(&g->hwm), g->efc);
         if (!sc) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
-        const void *qv = hn_vec(g, s);
-        float d = vdist_raw(g, qv, hn_vec(g, ep));
+        hn_qv qvv = node_qv(g, s);
+        const hn_qv *qv = &qvv;
+        float d = qvdist(g, qv, ep);
         if (top > level) ep = greedy(g, qv, ep, &d, top, level);
         hn_cand eps[512];
         size_t neps = 1;

@@ -120,7 +120,8 @@ static inline unsigned char *hn_l0(const hnsw *g, uint32_t s)
 }
 /* A level-0 record: word 0 mirrors the node's state (so a search checks
  * it on the cache line it reads anyway), word 1 is the link count, then M0
- * links; the vector starts at the next 64-byte boundary. */
+ * links, then the int8 component sum; the vector starts at the next
+ * 64-byte boundary. */
 static inline _Atomic uint32_t *hn_l0state(const hnsw *g, uint32_t s)
 {
     return (_Atomic uint32_t *)(void *)hn_l0(g, s);
@@ -135,6 +136,12 @@ static inline _Atomic uint32_t *hn_links(const hnsw *g, uint32_t s, uint32_t lev
     if (level == 0) return (_Atomic uint32_t *)(void *)hn_l0(g, s) + 1;
     _Atomic uint32_t *u = atomic_load_explicit(&hn_node(g, s)->upper, memory_order_acquire);
     return u + (size_t)(level - 1) * (g->M + 1);
+}
+/* Word M0 + 2 of a level-0 record: the sum of the int8 components (written
+ * before the node is published, never changed while it lives). */
+static inline int32_t *hn_sum(const hnsw *g, uint32_t s)
+{
+    return (int32_t *)(void *)(hn_l0(g, s) + 4 * (size_t)(g->M0 + 2));
 }
 static inline const void *hn_vec(const hnsw *g, uint32_t s)
 {

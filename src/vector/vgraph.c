@@ -200,6 +200,11 @@ int vgraph_decode(const void *buf, size_t len, const vgraph_params *p, hnsw **ou
         }
         if ((size_t)(r.end - r.p) < g->vec_bytes) BAD("truncated");
         memcpy((void *)hn_vec(g, s), r.p, g->vec_bytes);
+        if (g->precision == 1) {
+            int32_t sum = 0;
+            for (uint32_t i = 0; i < g->dim; i++) sum += ((const int8_t *)r.p)[i];
+            *hn_sum(g, s) = sum;
+        }
         r.p += g->vec_bytes;
     }
     if (r.p != r.end) BAD("trailing bytes");

@@ -2,11 +2,12 @@
  * vquant.h -- the scalar quantizer: float32 components to signed bytes.
  *
  * One scale and one offset per set (not per dimension): x ~ q * scale +
- * offset with q in [-127, 127].  A single affine map keeps squared L2
- * proportional (d(x,y) ~ scale^2 * d(q,q')) and, with offset 0 (inner
- * product and cosine sets), dot products too, so int8 kernels rank
- * candidates without any per-dimension correction; the few best are then
- * re-ranked with the exact float32 vectors.  Components outside the trained
+ * offset with q in [-127, 127], the offset at the middle of the trained
+ * range.  A single affine map keeps squared L2 proportional (d(x,y) ~
+ * scale^2 * d(q,q')); dot products need one correction term from each
+ * vector's component sum (hnsw.c), so int8 kernels rank candidates without
+ * any per-dimension work; the few best are then re-ranked with the exact
+ * float32 vectors.  Components outside the trained
  * range are clipped (only the ranking of traversal suffers, never the final
  * scores).
  */
@@ -22,7 +23,7 @@ typedef struct vquant {
 } vquant;
 
 /* Derive the map from n sample vectors (row-major, dim each).  centered: 1
- * for L2 (offset = middle of the range), 0 for inner product / cosine. */
+ * puts the offset at the middle of the range, 0 keeps it at 0. */
 void vquant_train(vquant *q, const float *vecs, size_t n, uint32_t dim, int centered);
 void vquant_encode(const vquant *q, const float *x, int8_t *out, uint32_t dim);
 void vquant_decode(const vquant *q, const int8_t *in, float *out, uint32_t dim);
