@@ -731,11 +731,24 @@ def test_cosine_rejects_zero_vector(db):
     assert len(vs) == 0
 
 
-def test_reserved_keys_rejected(db):
+RESERVED = b"\xff" * 8 + b"\x00omen\x00"  # the engine's key prefix (include/omendb.h)
+
+
+def test_reserved_keys_rejected_and_hidden(db):
+    vs = db.vector_set("s", dim=2)
+    vs.add(b"a", [1, 2], attrs={"x": 1})
     with pytest.raises(omendb.InvalidArgument):
-        db.put(b"\xff" * 8 + b"\x00omen\x00sneaky", b"x")
-    db.put(b"\xff" * 8, b"UINT64_MAX as a key is a user key")
-    assert db.get(b"\xff" * 8) is not None
+        db.put(RESERVED + b"sneaky", b"x")
+    with pytest.raises(omendb.InvalidArgument):
+        with db.batch() as b:
+            b.put(RESERVED, b"x")
+    # keys around the prefix are ordinary keys, and iteration shows only them
+    around = [b"\xff" * 8, b"\xff" * 8 + b"\x00omem", b"\xff" * 8 + b"\x00omen\x01", b"\xff" * 9]
+    for k in around:
+        db.put(k, b"v")
+    assert list(db.keys()) == sorted(around)
+    assert list(db.keys(reverse=True)) == sorted(around, reverse=True)
+    assert len(db) == len(around) and b"a" in vs
 
 
 # ---- the type stubs ------------------------------------------------------------------
