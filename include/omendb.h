@@ -118,7 +118,7 @@ typedef struct omen_options {
  *  SKIP: recover every intact record, skipping damaged ones (writes after
  *    a skipped batch are kept although the batch is lost).
  * When POINT_IN_TIME or SKIP leave data behind, each log that held it is
- * kept aside as NNNNNN.wal.damaged (a read-write open renames it; nothing
+ * kept aside as NNNNNN.wal.damaged (a read-write open copies it; nothing
  * is ever deleted) and omen_get_stats reports the records and bytes that
  * were not recovered. */
 enum {

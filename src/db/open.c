@@ -127,28 +127,47 @@ static int recover_wal(omen_db *db, wal_recovery *wr, replay_ctx *rctx, uint64_t
     return OMEN_OK;
 }
 
-/* Rename every log the recovery left data behind in to NNNNNN.wal.damaged
- * and make that durable, before the manifest that stops naming those logs
- * is written (so no crash can let orphan cleanup delete them). */
+/* Copy one log to NNNNNN.wal.damaged, durably (fio_write_file_atomic
+ * syncs the copy and the directory). */
+static int copy_aside(const char *dir, const char *from)
+{
+    const char *base = strrchr(from, '/');
+    base = base ? base + 1 : from;
+    size_t n = strlen(base) + sizeof DB_DAMAGED_SUFFIX;
+    char *to = util_malloc(n);
+    if (!to) return util_seterr(OMEN_NOMEM, "out of memory");
+    snprintf(to, n, "%s%s", base, DB_DAMAGED_SUFFIX);
+    fio_file *f = NULL;
+    int rc = fio_open(from, FIO_READ, &f);
+    uint64_t size = 0;
+    if (!rc) rc = fio_size(f, &size);
+    const void *map = NULL;
+    if (!rc && size > (uint64_t)SIZE_MAX) rc = util_seterr(OMEN_NOMEM, "%s too large to copy", from);
+    if (!rc && size) rc = fio_mmap(f, size, &map);
+    if (!rc) rc = fio_write_file_atomic(dir, to, map, (size_t)size);
+    if (map) fio_munmap(map, size);
+    if (f) fio_close(f);
+    omen_free(to);
+    return rc;
+}
+
+/* Copy every log the recovery left data behind in to NNNNNN.wal.damaged
+ * (durable) before the manifest that stops naming those logs is written.
+ * A copy, not a rename: until that manifest is durable the old one still
+ * needs the log itself, whose intact records are in the level-0 run only
+ * that new manifest names (a crash in between must replay the log again).
+ * Once the manifest is written, orphan cleanup deletes the original. */
 static int set_aside(omen_db *db, const wal_recovery *wr)
 {
     for (size_t i = 0; i < wr->naside; i++) {
         char *from = NULL;
         int rc = db_filename(db->path, wr->aside[i], "wal", &from);
         if (rc) return rc;
-        size_t n = strlen(from) + sizeof DB_DAMAGED_SUFFIX;
-        char *to = util_malloc(n);
-        if (!to) {
-            omen_free(from);
-            return util_seterr(OMEN_NOMEM, "out of memory");
-        }
-        snprintf(to, n, "%s%s", from, DB_DAMAGED_SUFFIX);
-        rc = fio_rename(from, to);
+        rc = copy_aside(db->path, from);
         omen_free(from);
-        omen_free(to);
         if (rc) return rc;
     }
-    return wr->naside ? fio_sync_dir(db->path) : OMEN_OK;
+    return OMEN_OK;
 }
 
 static int delete_orphans_cb(void *ctx, const char *name)
@@ -166,7 +185,8 @@ static int delete_orphans_cb(void *ctx, const char *name)
         db_sv *sv = db->sv;
         for (size_t i = 0; i < sv->nruns; i++)
             if (sv->runs[i]->meta.file_number == num) del = 0;
-    } else if (strcmp(name, MANIFEST_FILE ".tmp") == 0 || strstr(name, ".run.tmp")) {
+    } else if (strcmp(name, MANIFEST_FILE ".tmp") == 0 || strstr(name, ".run.tmp") ||
+               strstr(name, DB_DAMAGED_SUFFIX ".tmp")) {
         del = 1;
     }
     if (del) {
@@ -532,6 +552,7 @@ static int destroy_cb(void *ctx, const char *name)
     uint64_t num;
     if (db_parse_name(name, &num) || strcmp(name, MANIFEST_FILE) == 0 ||
         strcmp(name, MANIFEST_FILE ".tmp") == 0 || strstr(name, ".run.tmp") ||
+        strstr(name, DB_DAMAGED_SUFFIX ".tmp") ||
         (strncmp(name, "vset-", 5) == 0 && strstr(name, ".graph"))) { /* vector graph files */
         char *p = db_path_join(dir, name);
         if (!p) return OMEN_NOMEM;

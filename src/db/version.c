@@ -126,6 +126,7 @@ int db_scan_cb(void *ctx, const char *name)
     }
     if (strcmp(name, "LOCK") == 0 || strcmp(name, MANIFEST_FILE ".tmp") == 0) return 0;
     if (strstr(name, ".run.tmp")) return 0; /* run writer spill files */
+    if (strstr(name, DB_DAMAGED_SUFFIX ".tmp")) return 0; /* a log being copied aside */
     if (!s->foreign) snprintf(s->foreign_name, sizeof s->foreign_name, "%s", name);
     s->foreign = 1;
     return 0;
