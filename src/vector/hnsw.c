@@ -749,7 +749,7 @@ int hnsw_insert(hnsw *g, const float *vec, vrec *rec, uint32_t *slot_out)
     uint32_t nsel[HN_MAX_LEVEL + 1] = {0};
     if (ep != HN_NONE) {
         hn_scratch *sc = scratch_get(atomic_load(&g->hwm), g->efc);
-        if (!sc) return omen_seterr(OMEN_NOMEM, "vector: out of memory");
+        if (!sc) return util_seterr(OMEN_NOMEM, "vector: out of memory");
         hn_qv qvv = node_qv(g, s);
         const hn_qv *qv = &qvv;
         float d = qvdist(g, qv, ep);
