@@ -494,6 +494,20 @@ static int vs_read(client *c, ks_meta *m, omen_vset **vs)
     return vs_open_reply(c, m, vs) ? -1 : 1;
 }
 
+/* vs_read, and the set's description into *in: 1, 0 (absent, nothing
+ * replied) or -1 (an error was replied). */
+static int vs_read_info(client *c, ks_meta *m, omen_vset **vs, omen_vset_info *in)
+{
+    int r = vs_read(c, m, vs);
+    if (r <= 0) return r;
+    int rc = omen_vset_info_get(*vs, in);
+    if (rc) {
+        coll_storage_error(c, rc);
+        return -1;
+    }
+    return 1;
+}
+
 static void vcardCommand(client *c)
 {
     ks_meta m;
@@ -506,16 +520,11 @@ static void vdimCommand(client *c)
 {
     ks_meta m;
     omen_vset *vs;
-    int r = vs_read(c, &m, &vs);
+    omen_vset_info in;
+    int r = vs_read_info(c, &m, &vs, &in);
     if (r < 0) return;
     if (r == 0) {
         addReplyError(c, "ERR key does not exist");
-        return;
-    }
-    omen_vset_info in;
-    int rc = omen_vset_info_get(vs, &in);
-    if (rc) {
-        coll_storage_error(c, rc);
         return;
     }
     addReplyLongLong(c, in.dim);
@@ -557,16 +566,11 @@ static void vembCommand(client *c)
     }
     ks_meta m;
     omen_vset *vs;
-    int r = vs_read(c, &m, &vs);
+    omen_vset_info in;
+    int r = vs_read_info(c, &m, &vs, &in);
     if (r < 0) return;
     if (r == 0) {
         addReplyNull(c);
-        return;
-    }
-    omen_vset_info in;
-    int rc = omen_vset_info_get(vs, &in);
-    if (rc) {
-        coll_storage_error(c, rc);
         return;
     }
     const sarg *el = &c->argv[2];
@@ -575,7 +579,7 @@ static void vembCommand(client *c)
         addReplyError(c, "ERR out of memory");
         return;
     }
-    rc = omen_vset_get(vs, el->p, el->len, v, in.dim);
+    int rc = omen_vset_get(vs, el->p, el->len, v, in.dim);
     if (rc == OMEN_NOTFOUND || rc == OMEN_INVALID) {
         free(v);
         addReplyNull(c);
@@ -647,16 +651,11 @@ static void vinfoCommand(client *c)
 {
     ks_meta m;
     omen_vset *vs;
-    int r = vs_read(c, &m, &vs);
+    omen_vset_info in;
+    int r = vs_read_info(c, &m, &vs, &in);
     if (r < 0) return;
     if (r == 0) {
         addReplyNullArray(c);
-        return;
-    }
-    omen_vset_info in;
-    int rc = omen_vset_info_get(vs, &in);
-    if (rc) {
-        coll_storage_error(c, rc);
         return;
     }
     addReplyMapLen(c, 9);
@@ -689,18 +688,14 @@ static void vsimCommand(client *c)
 {
     ks_meta m;
     omen_vset *vs;
-    int r = vs_read(c, &m, &vs);
+    omen_vset_info in;
+    int r = vs_read_info(c, &m, &vs, &in);
     if (r < 0) return;
     if (r == 0) {
         addReplyArrayLen(c, 0);
         return;
     }
-    omen_vset_info in;
-    int rc = omen_vset_info_get(vs, &in);
-    if (rc) {
-        coll_storage_error(c, rc);
-        return;
-    }
+    int rc;
     float *vec = NULL;
     uint32_t dim = 0;
     const sarg *ele = NULL;
