@@ -540,19 +540,28 @@ def section_kv(rows, img, meta, out):
 
 
 def section_vec(rows, img, meta):
-    header = ["engine", "metric", "build s", "bytes/vector", "best recall@10",
-              "QPS at recall >= 0.9", "QPS at recall >= 0.95"]
+    # The recall levels the project's targets name (issue text: 2x hnswlib's
+    # QPS at recall >= 0.95, 1.5x at >= 0.99).
+    levels = (0.95, 0.99)
+    header = ["engine", "metric", "build s", "bytes/vector", "best recall@10"]
+    for th in levels:
+        header += ["QPS at recall >= %.2f" % th, "vs hnswlib"]
     body = []
+    def best_qps(e, m, th):
+        q = [num(r["qps"]) for r in rows if r["engine"] == e and r["metric"] == m and
+             r["threads"] == "1" and (num(r["recall_at_10"]) or 0) >= th and num(r["qps"])]
+        return max(q) if q else None
     for e in dict.fromkeys(r["engine"] for r in rows):
         for m in dict.fromkeys(r["metric"] for r in rows):
             rs = [r for r in rows if r["engine"] == e and r["metric"] == m and r["threads"] == "1"]
             if not rs:
                 continue
-            def best(th):
-                q = [num(r["qps"]) for r in rs if (num(r["recall_at_10"]) or 0) >= th and num(r["qps"])]
-                return fmt_int(max(q)) if q else "-"
-            body.append([e, m, rs[0]["build_s"], rs[0]["bytes_per_vector"],
-                         "%.4f" % max(num(r["recall_at_10"]) or 0 for r in rs), best(0.9), best(0.95)])
+            line = [e, m, rs[0]["build_s"], rs[0]["bytes_per_vector"],
+                    "%.4f" % max(num(r["recall_at_10"]) or 0 for r in rs)]
+            for th in levels:
+                q = best_qps(e, m, th)
+                line += [fmt_int(q), fmt_ratio(q, best_qps("hnswlib", m, th))]
+            body.append(line)
     multi = [r for r in rows if r["threads"] != "1"]
     s = ["## Vector search (vec_bench)", "",
          "`%s`" % (command_of(meta, "vec") or "build/bench/vec_bench --csv"), "",
@@ -576,6 +585,14 @@ def section_server(rows, img, meta):
     keys = list(dict.fromkeys((r["test"], r["pipeline"], r["clients"]) for r in rows))
     v = {(r["test"], r["pipeline"], r["clients"], "%s %s" % (r["server"], r["mode"])): num(r["ops_per_sec"]) for r in rows}
     body = [[t, p, c] + [fmt_int(v.get((t, p, c, h))) for h in header[3:]] for (t, p, c) in keys]
+    # OmenDB over Redis in the pairings the targets name: everysec against
+    # in-memory Redis, --sync always against appendfsync always.
+    header.append("omendb / redis")
+    for line, (t, p, c) in zip(body, keys):
+        pairs = [("omendb everysec", "redis memory"), ("omendb always", "redis always")]
+        r = [fmt_ratio(v.get((t, p, c, a)), v.get((t, p, c, b))) + " (%s)" % a.split()[1]
+             for a, b in pairs if v.get((t, p, c, a)) and v.get((t, p, c, b))]
+        line.append(", ".join(r) if r else "-")
     s = ["## Server (server_bench)", "",
          "`%s`" % (command_of(meta, "server") or "bench/server_bench --csv"), "",
          "`redis-benchmark` against omendb-server and Debian's redis-server on loopback, in the "
