@@ -10,6 +10,8 @@
 SERVER_SRC := $(sort $(wildcard src/server/*.c))
 SERVER_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(SERVER_SRC))
 SERVER_BIN := $(B)/omendb-server
+# make install puts it beside the shell (mk/dist.mk).
+INSTALL_PROGS += $(SERVER_BIN)
 
 .PHONY: server serve test-server bench-server
 all: server
