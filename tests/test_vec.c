@@ -192,7 +192,10 @@ static void test_bad_input(void **state)
     assert_int_equal(omen_vset_search(vs, bad, 4, &qo, &r), OMEN_INVALID);
     qo.filter = ".a > ";
     assert_int_equal(omen_vset_search(vs, q, 4, &qo, &r), OMEN_INVALID);
-    assert_non_null(strstr(omen_last_error(), "position"));
+    /* The parser's message behind the call's name, once (the cause is
+     * copied before the prefix is formatted). */
+    assert_string_equal(omen_last_error(),
+                        "omen_vset_search: filter: unexpected end of expression at position 5");
     qo.filter = NULL;
     /* huge k: fine, returns what exists */
     qo.k = OMEN_VSET_MAX_K;

@@ -49,21 +49,6 @@
 int run_test_skip_checksums;
 #endif
 
-/* Set "<prefix>: <the thread's current message>".  The message is copied
- * before formatting: util_seterr("...%s", omen_last_error()) would format
- * the thread's error buffer into itself. */
-static int seterr_cause(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int seterr_cause(int code, const char *fmt, ...)
-{
-    char cause[400], prefix[400];
-    snprintf(cause, sizeof cause, "%s", omen_last_error());
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
-    return util_seterr(code, "%s: %s", prefix, cause);
-}
-
 static int check_crc(const run *r, const char *what, const uint8_t *p, uint64_t n, uint32_t stored)
 {
     if (run_test_skip_checksums) return OMEN_OK;
@@ -118,7 +103,7 @@ int run_load_block(const run *r, uint64_t b, cache_handle **h, uint8_t **own, co
     rc = decompress_block(type, r->map + off, plen, buf, raw);
     if (rc != OMEN_OK) {
         omen_free(buf);
-        return seterr_cause(rc, "run %s: value block %llu", r->path, (unsigned long long)b);
+        return util_seterr_cause(rc, "run %s: value block %llu", r->path, (unsigned long long)b);
     }
     if (r->cache) {
         rc = cache_insert(r->cache, r->number, b, buf, raw, raw, h);
@@ -216,9 +201,9 @@ static int validate(run *r, const uint8_t *ft)
         (rc = check_crc(r, "block index", r->bindex, nblocks * RUN_BINDEX_SIZE, get_fixed32(ft + 148))))
         return rc;
     if (bloom_check_image(r->bloom, bloom_len) != OMEN_OK)
-        return seterr_cause(OMEN_CORRUPT, "run %s", p);
+        return util_seterr_cause(OMEN_CORRUPT, "run %s", p);
     rc = lidx_deserialize(r->map + model_off, model_len, &r->model);
-    if (rc != OMEN_OK) return seterr_cause(rc, "run %s: model", p);
+    if (rc != OMEN_OK) return util_seterr_cause(rc, "run %s: model", p);
     if (lidx_nkeys(r->model) != n)
         return util_seterr(OMEN_CORRUPT, "run %s: model covers %zu keys, run has %llu", p,
                            lidx_nkeys(r->model), (unsigned long long)n);

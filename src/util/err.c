@@ -60,6 +60,17 @@ int util_seterr(int code, const char *fmt, ...)
     return code;
 }
 
+int util_seterr_cause(int code, const char *fmt, ...)
+{
+    char cause[sizeof last_msg], prefix[sizeof last_msg];
+    snprintf(cause, sizeof cause, "%s", omen_last_error());
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    return util_seterr(code, "%s: %s", prefix, cause);
+}
+
 int util_seterr_errno(int code, int errno_value, const char *fmt, ...)
 {
     va_list ap;

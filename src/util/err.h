@@ -17,6 +17,10 @@ int util_seterr(int code, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Same, appending ": strerror(errno_value)". */
 int util_seterr_errno(int code, int errno_value, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Set "<formatted prefix>: <this thread's current message>", copying the
+ * current message first (util_seterr("...%s", omen_last_error()) would
+ * format the message buffer into itself). */
+int util_seterr_cause(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void util_clearerr(void);
 
 #endif

@@ -539,7 +539,7 @@ static int check_attrs(const char *attrs, size_t alen, const char *fn)
     if (alen == 0) return OMEN_OK;
     if (memchr(attrs, 0, alen)) return util_seterr(OMEN_INVALID, "%s: attributes contain a NUL byte", fn);
     int rc = vfilter_json_check(attrs, alen);
-    if (rc) return util_seterr(rc, "%s: %s", fn, omen_last_error());
+    if (rc) return util_seterr_cause(rc, "%s", fn);
     return OMEN_OK;
 }
 
@@ -667,7 +667,7 @@ static int parse_meta(const void *v, size_t vl, uint32_t *set_id, omen_vset_opti
     o->ef_construction = get_fixed32(m + 20);
     o->ef_search = get_fixed32(m + 24);
     int rc = check_opts(o);
-    return rc ? util_seterr(OMEN_CORRUPT, "vector set metadata is malformed: %s", omen_last_error()) : OMEN_OK;
+    return rc ? util_seterr_cause(OMEN_CORRUPT, "vector set metadata is malformed") : OMEN_OK;
 }
 
 /* Iterate [lo, hi) of the reserved range. */
@@ -1224,7 +1224,7 @@ int omen_vset_add_many(omen_vset *vs, size_t n, const void *const *ids, const si
         const char *a = attrs ? attrs[i] : NULL;
         rc = batch_stage(&b, vs, ids[i], id_lens[i], vecs + i * (size_t)dim, dim, a, a ? attrs_lens[i] : 0, 0, 0,
                          NULL, fn);
-        if (rc) util_seterr(rc, "%s: element %zu: %s", fn, i, omen_last_error());
+        if (rc) util_seterr_cause(rc, "%s: element %zu", fn, i);
     }
     if (!rc) rc = omen_write(vs->db, &b, sync);
     batch_free(&b);
@@ -1545,7 +1545,7 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
     if (qo->ef > OMEN_VSET_MAX_K) return util_seterr(OMEN_INVALID, "%s: ef must be at most %u", fn, OMEN_VSET_MAX_K);
     vfilter *f = NULL;
     int rc = OMEN_OK;
-    if (qo->filter && (rc = vfilter_compile(qo->filter, &f))) return util_seterr(rc, "%s: %s", fn, omen_last_error());
+    if (qo->filter && (rc = vfilter_compile(qo->filter, &f))) return util_seterr_cause(rc, "%s", fn);
     float *qn = NULL;
     rc = check_vec(vs, qin, vs->o.dim, &qn, fn);
     if (rc) {
