@@ -99,30 +99,9 @@ void coll_scan(client *c, int type, int fam, int what)
         addReplyArrayLen(c, 0);
         return;
     }
-    long long count = 10;
-    const sarg *pat = NULL;
-    for (int j = 3; j < c->argc; j += 2) {
-        if (j + 1 >= c->argc) {
-            addReplyErrorSyntax(c);
-            return;
-        }
-        if (arg_is(&c->argv[j], "count")) {
-            if (arg_ll(&c->argv[j + 1], &count)) {
-                addReplyErrorNotInt(c);
-                return;
-            }
-            if (count < 1) {
-                addReplyErrorSyntax(c);
-                return;
-            }
-        } else if (arg_is(&c->argv[j], "match")) {
-            pat = &c->argv[j + 1];
-            if (pat->len == 1 && pat->p[0] == '*') pat = NULL;
-        } else {
-            addReplyErrorSyntax(c);
-            return;
-        }
-    }
+    long long count;
+    const sarg *pat;
+    if (scan_options(c, 3, &count, &pat, NULL)) return;
     const char *from = NULL;
     size_t fromlen = 0;
     if (cur != 0 && cursor_load(cur, &from, &fromlen)) {

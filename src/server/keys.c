@@ -134,37 +134,46 @@ static int type_of_name(const sarg *a)
     return -2;
 }
 
+int scan_options(client *c, int first, long long *count, const sarg **pat, int *type)
+{
+    *count = 10;
+    *pat = NULL;
+    if (type) *type = -1;
+    for (int j = first; j < c->argc; j += 2) {
+        if (j + 1 >= c->argc) {
+            addReplyErrorSyntax(c);
+            return -1;
+        }
+        if (arg_is(&c->argv[j], "count")) {
+            if (arg_ll(&c->argv[j + 1], count)) {
+                addReplyErrorNotInt(c);
+                return -1;
+            }
+            if (*count < 1) {
+                addReplyErrorSyntax(c);
+                return -1;
+            }
+        } else if (arg_is(&c->argv[j], "match")) {
+            *pat = &c->argv[j + 1];
+            if ((*pat)->len == 1 && (*pat)->p[0] == '*') *pat = NULL;
+        } else if (type && arg_is(&c->argv[j], "type")) {
+            *type = type_of_name(&c->argv[j + 1]);
+        } else {
+            addReplyErrorSyntax(c);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void scanCommand(client *c)
 {
     uint64_t cur;
     if (parse_cursor(c, &c->argv[1], &cur)) return;
-    long long count = 10;
-    const sarg *pat = NULL;
-    int type = -1;
-    for (int j = 2; j < c->argc; j += 2) {
-        if (j + 1 >= c->argc) {
-            addReplyErrorSyntax(c);
-            return;
-        }
-        if (arg_is(&c->argv[j], "count")) {
-            if (arg_ll(&c->argv[j + 1], &count)) {
-                addReplyErrorNotInt(c);
-                return;
-            }
-            if (count < 1) {
-                addReplyErrorSyntax(c);
-                return;
-            }
-        } else if (arg_is(&c->argv[j], "match")) {
-            pat = &c->argv[j + 1];
-            if (pat->len == 1 && pat->p[0] == '*') pat = NULL;
-        } else if (arg_is(&c->argv[j], "type")) {
-            type = type_of_name(&c->argv[j + 1]);
-        } else {
-            addReplyErrorSyntax(c);
-            return;
-        }
-    }
+    long long count;
+    const sarg *pat;
+    int type;
+    if (scan_options(c, 2, &count, &pat, &type)) return;
     const char *from = NULL;
     size_t fromlen = 0;
     if (cur != 0 && cursor_load(cur, &from, &fromlen)) {

@@ -25,5 +25,10 @@ uint64_t cursor_save(const void *pos, size_t len);
 int cursor_load(uint64_t id, const char **pos, size_t *len);
 /* Parse "<cursor>" of a SCAN-like command; -1 after replying an error. */
 int parse_cursor(client *c, const sarg *a, uint64_t *out);
+/* The SCAN family's options from argv[first] on: COUNT n (>= 1, default
+ * 10), MATCH pattern ("*" is no pattern) and, when type is non-NULL, TYPE
+ * name (-2 for an unknown name, -1 when absent).  0, or -1 after replying
+ * an error. */
+int scan_options(client *c, int first, long long *count, const sarg **pat, int *type);
 
 #endif
