@@ -85,6 +85,27 @@ typedef struct scan_item {
     size_t vlen;
 } scan_item;
 
+void coll_reply_iter(client *c, omen_iter *it, int values, int as_set)
+{
+    size_t h = addReplyDeferredLen(c);
+    long long n = 0;
+    for (omen_iter_seek_first(it); omen_iter_valid(it); omen_iter_next(it), n++) {
+        size_t l;
+        const char *p = values ? omen_iter_value(it, &l) : ks_sub_elem(it, &l);
+        addReplyBulk(c, p, l);
+    }
+    int rc = omen_iter_status(it);
+    omen_iter_destroy(it);
+    if (rc) {
+        client_close_async(c);
+        return;
+    }
+    if (as_set)
+        setDeferredSetLen(c, h, n);
+    else
+        setDeferredArrayLen(c, h, n);
+}
+
 void coll_scan(client *c, int type, int fam, int what)
 {
     uint64_t cur;

@@ -46,6 +46,12 @@ void coll_storage_error(client *c, int rc);
 enum { SCAN_ELEM = 0, SCAN_VALUE = 1, SCAN_SCORE = 2 };
 void coll_scan(client *c, int type, int fam, int what);
 
+/* Reply every entry of it (which this call destroys) as a bulk string: the
+ * sub-key's element (values 0) or the entry's value (values 1), in an
+ * array (as_set 0) or a RESP3 set.  A read error mid-reply closes the
+ * client, as a partial reply cannot be taken back. */
+void coll_reply_iter(client *c, omen_iter *it, int values, int as_set);
+
 /* An element copied out of the engine (malloc'd; v NULL without values). */
 typedef struct coll_elem {
     char *p;

@@ -224,20 +224,7 @@ static void lrangeCommand(client *c)
         coll_storage_error(c, rc);
         return;
     }
-    size_t h = addReplyDeferredLen(c);
-    long long n = 0;
-    for (omen_iter_seek_first(it); omen_iter_valid(it); omen_iter_next(it), n++) {
-        size_t vl;
-        const char *v = omen_iter_value(it, &vl);
-        addReplyBulk(c, v, vl);
-    }
-    rc = omen_iter_status(it);
-    omen_iter_destroy(it);
-    if (rc) {
-        client_close_async(c);
-        return;
-    }
-    setDeferredArrayLen(c, h, n);
+    coll_reply_iter(c, it, 1, 0);
 }
 
 static void lindexCommand(client *c)

@@ -99,20 +99,7 @@ static void smembersCommand(client *c)
         coll_storage_error(c, rc);
         return;
     }
-    size_t h = addReplyDeferredLen(c);
-    long long n = 0;
-    for (omen_iter_seek_first(it); omen_iter_valid(it); omen_iter_next(it), n++) {
-        size_t el;
-        const char *e = ks_sub_elem(it, &el);
-        addReplyBulk(c, e, el);
-    }
-    rc = omen_iter_status(it);
-    omen_iter_destroy(it);
-    if (rc) {
-        client_close_async(c);
-        return;
-    }
-    setDeferredSetLen(c, h, n);
+    coll_reply_iter(c, it, 0, 1);
 }
 
 static void sismemberCommand(client *c)

@@ -199,6 +199,28 @@ static int vs_open_reply(client *c, const ks_meta *m, omen_vset **vs)
     return 0;
 }
 
+static int vs_read(client *c, ks_meta *m, omen_vset **vs)
+{
+    if (vs_begin(c)) return -1;
+    int r = coll_lookup(c, &c->argv[1], OBJ_VSET, m);
+    if (r <= 0) return r;
+    return vs_open_reply(c, m, vs) ? -1 : 1;
+}
+
+/* vs_read, and the set's description into *in: 1, 0 (absent, nothing
+ * replied) or -1 (an error was replied). */
+static int vs_read_info(client *c, ks_meta *m, omen_vset **vs, omen_vset_info *in)
+{
+    int r = vs_read(c, m, vs);
+    if (r <= 0) return r;
+    int rc = omen_vset_info_get(*vs, in);
+    if (rc) {
+        coll_storage_error(c, rc);
+        return -1;
+    }
+    return 1;
+}
+
 /* FP32 blob | VALUES n v1..vn at argv[at]: a malloc'd vector in *out.
  * Returns the number of arguments consumed, or 0 (invalid). */
 static int parse_vector(client *c, int at, float **out, uint32_t *dim)
@@ -424,16 +446,14 @@ static void vaddCommand(client *c)
 
 static void vremCommand(client *c)
 {
-    if (vs_begin(c)) return;
-    ks_meta m, old;
-    int r = coll_lookup(c, &c->argv[1], OBJ_VSET, &m);
+    ks_meta m;
+    omen_vset *vs;
+    int r = vs_read(c, &m, &vs);
     if (r <= 0) {
         if (r == 0) addReplyBool(c, 0);
         return;
     }
-    old = m;
-    omen_vset *vs;
-    if (vs_open_reply(c, &m, &vs)) return;
+    ks_meta old = m;
     const sarg *el = &c->argv[2];
     int rc = omen_vset_contains(vs, el->p, el->len);
     if (rc == OMEN_NOTFOUND || rc == OMEN_INVALID) {
@@ -451,16 +471,14 @@ static void vremCommand(client *c)
 
 static void vsetattrCommand(client *c)
 {
-    if (vs_begin(c)) return;
-    ks_meta m, old;
-    int r = coll_lookup(c, &c->argv[1], OBJ_VSET, &m);
+    ks_meta m;
+    omen_vset *vs;
+    int r = vs_read(c, &m, &vs);
     if (r <= 0) {
         if (r == 0) addReplyBool(c, 0);
         return;
     }
-    old = m;
-    omen_vset *vs;
-    if (vs_open_reply(c, &m, &vs)) return;
+    ks_meta old = m;
     const sarg *el = &c->argv[2], *j = &c->argv[3];
     int rc = omen_vset_set_attrs(vs, el->p, el->len, j->p, j->len, ks_direct_sync());
     if (rc == OMEN_NOTFOUND) {
@@ -486,28 +504,6 @@ static void vsetattrCommand(client *c)
 
 /* Common start of a read: 1 with *vs open, 0 absent (nothing replied),
  * -1 replied. */
-static int vs_read(client *c, ks_meta *m, omen_vset **vs)
-{
-    if (vs_begin(c)) return -1;
-    int r = coll_lookup(c, &c->argv[1], OBJ_VSET, m);
-    if (r <= 0) return r;
-    return vs_open_reply(c, m, vs) ? -1 : 1;
-}
-
-/* vs_read, and the set's description into *in: 1, 0 (absent, nothing
- * replied) or -1 (an error was replied). */
-static int vs_read_info(client *c, ks_meta *m, omen_vset **vs, omen_vset_info *in)
-{
-    int r = vs_read(c, m, vs);
-    if (r <= 0) return r;
-    int rc = omen_vset_info_get(*vs, in);
-    if (rc) {
-        coll_storage_error(c, rc);
-        return -1;
-    }
-    return 1;
-}
-
 static void vcardCommand(client *c)
 {
     ks_meta m;
