@@ -250,6 +250,38 @@ static void hgetallCommand(client *c) { getall_generic(c, GA_KEYS | GA_VALS); }
 static void hkeysCommand(client *c) { getall_generic(c, GA_KEYS); }
 static void hvalsCommand(client *c) { getall_generic(c, GA_VALS); }
 
+/* HINCRBY / HINCRBYFLOAT: the hash for writing and the field's current
+ * value.  -1 after replying an error; else HI_KEY if the hash existed and
+ * HI_FIELD if the field did (then *v, *vl hold its value). */
+enum { HI_KEY = 1, HI_FIELD = 2 };
+static int hash_incr_begin(client *c, ks_meta *m, ks_meta *old, const char **v, size_t *vl)
+{
+    if (coll_check_elems(c, 2, 2, KS_MAX_ELEM)) return -1;
+    int r = hash_for_write(c, m);
+    if (r <= 0) return r;
+    *old = *m;
+    int rc = ks_sub_get(m->gen, KS_FAM_HASH, c->argv[2].p, c->argv[2].len, v, vl);
+    if (rc == OMEN_NOTFOUND) return HI_KEY;
+    if (rc) {
+        coll_storage_error(c, rc);
+        return -1;
+    }
+    return HI_KEY | HI_FIELD;
+}
+
+/* Store the field's new text b[0..bl) and the hash: 0, or -1 after replying
+ * an error.  st is what hash_incr_begin returned. */
+static int hash_incr_end(client *c, ks_meta *m, const ks_meta *old, int st, const char *b, size_t bl)
+{
+    int rc = ks_sub_put(m->gen, KS_FAM_HASH, c->argv[2].p, c->argv[2].len, b, bl);
+    if (rc) {
+        coll_storage_error(c, rc);
+        return -1;
+    }
+    if (!(st & HI_FIELD)) m->count++;
+    return coll_save(c, &c->argv[1], m, (st & HI_KEY) ? old : NULL) ? -1 : 0;
+}
+
 static void hincrbyCommand(client *c)
 {
     long long incr, cur = 0;
@@ -257,26 +289,14 @@ static void hincrbyCommand(client *c)
         addReplyErrorNotInt(c);
         return;
     }
-    if (coll_check_elems(c, 2, 2, KS_MAX_ELEM)) return;
     ks_meta m, old;
-    int r = hash_for_write(c, &m);
-    if (r < 0) return;
-    old = m;
-    int exists = 0;
-    if (r) {
-        const char *v;
-        size_t vl;
-        int rc = ks_sub_get(m.gen, KS_FAM_HASH, c->argv[2].p, c->argv[2].len, &v, &vl);
-        if (rc == OMEN_OK) {
-            if (str_ll(v, vl, &cur)) {
-                addReplyError(c, "ERR hash value is not an integer");
-                return;
-            }
-            exists = 1;
-        } else if (rc != OMEN_NOTFOUND) {
-            coll_storage_error(c, rc);
-            return;
-        }
+    const char *v;
+    size_t vl;
+    int st = hash_incr_begin(c, &m, &old, &v, &vl);
+    if (st < 0) return;
+    if ((st & HI_FIELD) && str_ll(v, vl, &cur)) {
+        addReplyError(c, "ERR hash value is not an integer");
+        return;
     }
     if ((incr < 0 && cur < 0 && incr < LLONG_MIN - cur) ||
         (incr > 0 && cur > 0 && incr > LLONG_MAX - cur)) {
@@ -286,13 +306,7 @@ static void hincrbyCommand(client *c)
     cur += incr;
     char b[32];
     int bl = ll_fmt(b, cur);
-    int rc = ks_sub_put(m.gen, KS_FAM_HASH, c->argv[2].p, c->argv[2].len, b, (size_t)bl);
-    if (rc) {
-        coll_storage_error(c, rc);
-        return;
-    }
-    if (!exists) m.count++;
-    if (coll_save(c, &c->argv[1], &m, r ? &old : NULL)) return;
+    if (hash_incr_end(c, &m, &old, st, b, (size_t)bl)) return;
     addReplyLongLong(c, cur);
 }
 
@@ -321,25 +335,15 @@ static void hincrbyfloatCommand(client *c)
         addReplyError(c, "ERR value is NaN or Infinity");
         return;
     }
-    if (coll_check_elems(c, 2, 2, KS_MAX_ELEM)) return;
     ks_meta m, old;
-    int r = hash_for_write(c, &m);
-    if (r < 0) return;
-    old = m;
-    int exists = 0;
-    if (r) {
-        const char *v;
-        size_t vl;
-        int rc = ks_sub_get(m.gen, KS_FAM_HASH, c->argv[2].p, c->argv[2].len, &v, &vl);
-        if (rc == OMEN_OK) {
-            sarg a = {(char *)v, vl};
-            if (arg_long_double(&a, &cur)) {
-                addReplyError(c, "ERR hash value is not a float");
-                return;
-            }
-            exists = 1;
-        } else if (rc != OMEN_NOTFOUND) {
-            coll_storage_error(c, rc);
+    const char *v;
+    size_t vl;
+    int st = hash_incr_begin(c, &m, &old, &v, &vl);
+    if (st < 0) return;
+    if (st & HI_FIELD) {
+        sarg a = {(char *)v, vl};
+        if (arg_long_double(&a, &cur)) {
+            addReplyError(c, "ERR hash value is not a float");
             return;
         }
     }
@@ -354,13 +358,7 @@ static void hincrbyfloatCommand(client *c)
         addReplyError(c, "ERR increment would produce NaN or Infinity");
         return;
     }
-    int rc = ks_sub_put(m.gen, KS_FAM_HASH, c->argv[2].p, c->argv[2].len, b, (size_t)bl);
-    if (rc) {
-        coll_storage_error(c, rc);
-        return;
-    }
-    if (!exists) m.count++;
-    if (coll_save(c, &c->argv[1], &m, r ? &old : NULL)) return;
+    if (hash_incr_end(c, &m, &old, st, b, (size_t)bl)) return;
     addReplyBulk(c, b, (size_t)bl);
 }
 
