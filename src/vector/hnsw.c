@@ -192,7 +192,7 @@ int hnsw_new(uint32_t dim, int metric, int precision, uint32_t M, uint32_t efc, 
     g->M0 = 2 * M;
     g->efc = efc;
     g->vec_bytes = precision == PREC_I8 ? dim : (size_t)dim * 4;
-    g->vec_off = (4 * (size_t)(g->M0 + 3) + 63) & ~(size_t)63;
+    g->vec_off = (4 * (size_t)(g->M0 + 5) + 63) & ~(size_t)63;
     g->l0_stride = (g->vec_off + g->vec_bytes + 63) & ~(size_t)63;
     g->k = vdist_get(VDIST_AUTO);
     g->l0dir = util_calloc(HN_MAX_CHUNKS, sizeof *g->l0dir);
@@ -419,6 +419,21 @@ static inline float vdist_raw(const hnsw *g, const hn_qv *a, const void *b, int3
         return g->metric == OMEN_METRIC_IP_ ? -dot : 1.0f - dot;
     }
     return hnsw_fdist(g, a->v, b);
+}
+
+void hnsw_set_vec_meta(hnsw *g, uint32_t s, int exact)
+{
+    int32_t sum = 0, sq = 0;
+    if (g->precision == PREC_I8) {
+        const int8_t *v = hn_vec(g, s);
+        for (uint32_t i = 0; i < g->dim; i++) {
+            sum += v[i];
+            sq += (int32_t)v[i] * v[i];
+        }
+    }
+    *hn_sum(g, s) = sum;
+    *hn_sqsum(g, s) = sq;
+    *hn_flags(g, s) = exact ? HN_F_EXACT : 0;
 }
 
 static inline hn_qv node_qv(const hnsw *g, uint32_t s)
@@ -736,7 +751,7 @@ int hnsw_insert(hnsw *g, const float *vec, vrec *rec, uint32_t *slot_out)
     }
     unsigned char *l0 = hn_l0(g, s);
     encode(g, vec, l0 + g->vec_off);
-    *hn_sum(g, s) = g->precision == PREC_I8 ? i8_sum((const int8_t *)(l0 + g->vec_off), g->dim) : 0;
+    hnsw_set_vec_meta(g, s, g->precision == PREC_I8 && vquant_exact(&g->q, vec, (const int8_t *)(l0 + g->vec_off), g->dim));
     atomic_store_explicit(hn_links(g, s, 0), 0, memory_order_relaxed);
     node->level = level;
     atomic_store_explicit(&node->upper, up, memory_order_release);

@@ -137,12 +137,28 @@ static inline _Atomic uint32_t *hn_links(const hnsw *g, uint32_t s, uint32_t lev
     _Atomic uint32_t *u = atomic_load_explicit(&hn_node(g, s)->upper, memory_order_acquire);
     return u + (size_t)(level - 1) * (g->M + 1);
 }
-/* Word M0 + 2 of a level-0 record: the sum of the int8 components (written
- * before the node is published, never changed while it lives). */
+/* Words M0 + 2 .. M0 + 4 of a level-0 record: the sum of the int8
+ * components, the sum of their squares, and flags (written before the node
+ * is published, never changed while it lives). */
 static inline int32_t *hn_sum(const hnsw *g, uint32_t s)
 {
     return (int32_t *)(void *)(hn_l0(g, s) + 4 * (size_t)(g->M0 + 2));
 }
+static inline int32_t *hn_sqsum(const hnsw *g, uint32_t s)
+{
+    return (int32_t *)(void *)(hn_l0(g, s) + 4 * (size_t)(g->M0 + 3));
+}
+/* HN_F_EXACT: the int8 codes decode to exactly the element's float32
+ * vector (vquant_exact), so its distance to an exact query needs no
+ * re-ranking. */
+enum { HN_F_EXACT = 1 };
+static inline uint32_t *hn_flags(const hnsw *g, uint32_t s)
+{
+    return (uint32_t *)(void *)(hn_l0(g, s) + 4 * (size_t)(g->M0 + 4));
+}
+/* Sets sum, square sum and flags of slot s from its stored vector (and
+ * exact: whether the codes are lossless). */
+void hnsw_set_vec_meta(hnsw *g, uint32_t s, int exact);
 static inline const void *hn_vec(const hnsw *g, uint32_t s)
 {
     return hn_l0(g, s) + g->vec_off;

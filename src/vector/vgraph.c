@@ -76,7 +76,7 @@ int vgraph_encode(const hnsw *g, uint32_t set_id, void **out, size_t *len)
             omen_free(w.p);
             return util_seterr(OMEN_INVALID, "vector: graph has unconsolidated deletes");
         }
-        unsigned char b = st == HN_LIVE;
+        unsigned char b = st != HN_LIVE ? 0 : (*hn_flags(g, s) & HN_F_EXACT) ? 2 : 1;
         wb_put(&w, &b, 1);
         if (!b) continue;
         vrec *r = atomic_load(&n->rec);
@@ -133,7 +133,8 @@ int vgraph_decode(const void *buf, size_t len, const vgraph_params *p, hnsw **ou
         return util_seterr(OMEN_CORRUPT, "vector graph file: bad magic or too short");
     if (crc32c_unmask(get_fixed32(b + len - 4)) != crc32c(0, b, len - 4))
         return util_seterr(OMEN_CORRUPT, "vector graph file: checksum mismatch");
-    if (get_fixed32(b + 8) != VGRAPH_VERSION)
+    uint32_t version = get_fixed32(b + 8);
+    if (version != 1 && version != VGRAPH_VERSION)
         return util_seterr(OMEN_VERSION, "vector graph file: unsupported version %u", get_fixed32(b + 8));
     uint32_t M = b[22] | (uint32_t)b[23] << 8;
     if (get_fixed32(b + 12) != p->set_id || get_fixed32(b + 16) != p->dim || b[20] != p->metric ||
@@ -156,7 +157,7 @@ int vgraph_decode(const void *buf, size_t len, const vgraph_params *p, hnsw **ou
     for (uint32_t s = 0; s < hwm; s++) {
         unsigned char st;
         if (rb_get(&r, &st, 1)) BAD("truncated");
-        if (st > 1) BAD("bad slot state");
+        if (st > (version >= 2 && g->precision == 1 ? 2 : 1)) BAD("bad slot state");
         if (!st) continue;
         unsigned char lv;
         uint32_t idl, al;
@@ -200,11 +201,7 @@ int vgraph_decode(const void *buf, size_t len, const vgraph_params *p, hnsw **ou
         }
         if ((size_t)(r.end - r.p) < g->vec_bytes) BAD("truncated");
         memcpy((void *)hn_vec(g, s), r.p, g->vec_bytes);
-        if (g->precision == 1) {
-            int32_t sum = 0;
-            for (uint32_t i = 0; i < g->dim; i++) sum += ((const int8_t *)r.p)[i];
-            *hn_sum(g, s) = sum;
-        }
+        hnsw_set_vec_meta(g, s, st == 2);
         r.p += g->vec_bytes;
     }
     if (r.p != r.end) BAD("trailing bytes");

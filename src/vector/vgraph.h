@@ -17,7 +17,7 @@
 #include "vector/hnsw.h"
 
 #define VGRAPH_MAGIC "OMENVGF1"
-#define VGRAPH_VERSION 1u
+#define VGRAPH_VERSION 2u /* 2: slot state 2 = live, lossless int8 codes; 1 still read */
 
 typedef struct vgraph_params {
     uint32_t set_id, dim, M, efc;

@@ -20,8 +20,9 @@ void vquant_train(vquant *q, const float *vecs, size_t n, uint32_t dim, int cent
         return;
     }
     if (centered) {
-        q->offset = (lo + hi) * 0.5f;
-        q->scale = (hi - lo) / 254.0f;
+        /* lo -> -128, hi -> 127: 255 steps. */
+        q->scale = (hi - lo) / 255.0f;
+        q->offset = lo + 128.0f * q->scale;
     } else {
         q->offset = 0;
         q->scale = amax / 127.0f;
@@ -37,7 +38,7 @@ void vquant_encode(const vquant *q, const float *x, int8_t *out, uint32_t dim)
     for (uint32_t i = 0; i < dim; i++) {
         float v = rintf((x[i] - q->offset) * inv);
         if (v > 127.0f) v = 127.0f;
-        if (v < -127.0f) v = -127.0f;
+        if (v < -128.0f) v = -128.0f;
         out[i] = (int8_t)v;
     }
 }
@@ -45,4 +46,11 @@ void vquant_encode(const vquant *q, const float *x, int8_t *out, uint32_t dim)
 void vquant_decode(const vquant *q, const int8_t *in, float *out, uint32_t dim)
 {
     for (uint32_t i = 0; i < dim; i++) out[i] = (float)in[i] * q->scale + q->offset;
+}
+
+int vquant_exact(const vquant *q, const float *x, const int8_t *codes, uint32_t dim)
+{
+    for (uint32_t i = 0; i < dim; i++)
+        if ((float)codes[i] * q->scale + q->offset != x[i]) return 0;
+    return 1;
 }

@@ -1572,7 +1572,11 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
     /* The quantizer is trained before the first node goes live: read the
      * count first, so the scale read below is the trained one. */
     uint64_t live = atomic_load(&g->live);
-    if (q8 && live) vquant_encode(&g->q, q, q8, vs->o.dim);
+    int qexact = 0;
+    if (q8 && live) {
+        vquant_encode(&g->q, q, q8, vs->o.dim);
+        qexact = vquant_exact(&g->q, q, q8, vs->o.dim);
+    }
     hn_query hq = {q, q8};
     hn_cand *c = NULL;
     size_t nc = 0;
@@ -1622,7 +1626,8 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
             vrec *r = atomic_load_explicit(&hn_node(g, c[i].slot)->rec, memory_order_acquire);
             if (!r) continue;
             float d = c[i].d;
-            if (i8) {
+            /* Both sides lossless: the int8 distance is the exact one. */
+            if (i8 && !(qexact && (*hn_flags(g, c[i].slot) & HN_F_EXACT))) {
                 int e = exact_dist(vs, r, q, buf, tmp, &d);
                 if (e < 0) continue;
                 if (e) {
