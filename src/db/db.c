@@ -72,7 +72,7 @@ static int get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, const r
 
 int db_get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val, size_t *vlen)
 {
-    run_vdst d = {val, NULL, 0};
+    run_vdst d = {.val = val};
     return get_sv(sv, seq, key, klen, &d, vlen);
 }
 
@@ -133,14 +133,14 @@ int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t kle
              size_t *vlen)
 {
     if (val) *val = NULL;
-    run_vdst d = {val, NULL, 0};
+    run_vdst d = {.val = val};
     return get_common(db, snap, key, klen, val ? &d : NULL, vlen, "omen_get");
 }
 
 int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void *buf,
                   size_t cap, size_t *vlen)
 {
-    run_vdst d = {NULL, buf, cap};
+    run_vdst d = {.buf = buf, .cap = cap};
     return get_common(db, snap, key, klen, &d, vlen, "omen_get_into");
 }
 

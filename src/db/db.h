@@ -10,6 +10,13 @@
 /* Point read at seq through a pinned superversion: OMEN_OK with a malloc'd
  * copy, OMEN_NOTFOUND, or an error. */
 int db_get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val, size_t *vlen);
+/* n point reads at seq through a pinned superversion (multiget.c): each
+ * found PUT's value goes to dsts[i] as run_vdst says and vlens[i] gets its
+ * length; a key not found leaves dsts[i] untouched.  OMEN_OK, OMEN_NOMEM,
+ * or a read (or visitor) error, after which values may have been handed
+ * out for some keys. */
+int db_get_many_sv(db_sv *sv, uint64_t seq, size_t n, const void *const *keys, const size_t *klens,
+                   const run_vdst *dsts, size_t *vlens);
 /* *changed = whether key has a committed version newer than snap in sv. */
 int db_changed_since(db_sv *sv, const void *key, size_t klen, uint64_t snap, int *changed);
 

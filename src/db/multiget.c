@@ -11,7 +11,9 @@
  * Invariants: the pending list stays in key order, so the keys a run can
  * hold (within its smallest..largest user key) are one contiguous slice
  * found by binary search; on any error every value handed out so far is
- * freed and every vals[i] is NULL.
+ * freed and every vals[i] is NULL.  db_get_many_sv is the same over a
+ * superversion the caller pinned, with a destination per key (the vector
+ * layer re-ranks through it with visitors, reading values in place).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -122,7 +124,7 @@ static int check_args(omen_db *db, size_t n, const void *const *keys, const size
 /* Resolve from the memtables what they hold; the rest goes to pend[] (in
  * key order).  Returns OMEN_OK or OMEN_NOMEM. */
 static int probe_memtables(const db_sv *sv, uint64_t seq, const mg_key *ks, size_t n, run_getq *pend,
-                           size_t *npend, void **vals, size_t *vlens)
+                           size_t *npend, const run_vdst *dsts, size_t *vlens)
 {
     size_t m = 0;
     for (size_t j = 0; j < n; j++) {
@@ -134,8 +136,7 @@ static int probe_memtables(const db_sv *sv, uint64_t seq, const mg_key *ks, size
         if (mt_get(sv->mem, x->k, x->kl, seq, &s, &type, &v, &vl) ||
             (sv->imm && mt_get(sv->imm, x->k, x->kl, seq, &s, &type, &v, &vl))) {
             if (type == MT_TYPE_DELETE) continue;
-            run_vdst d = {&vals[x->i], NULL, 0};
-            int rc = run_vdst_put(&d, v, vl, &vlens[x->i]);
+            int rc = run_vdst_put(&dsts[x->i], v, vl, &vlens[x->i]);
             if (rc) return rc;
             continue;
         }
@@ -143,7 +144,7 @@ static int probe_memtables(const db_sv *sv, uint64_t seq, const mg_key *ks, size
         memset(q, 0, sizeof *q);
         q->key = x->k;
         q->klen = x->kl;
-        q->d.val = &vals[x->i];
+        q->d = dsts[x->i];
         q->vlen = &vlens[x->i];
     }
     *npend = m;
@@ -174,13 +175,9 @@ static int probe_runs(const db_sv *sv, uint64_t seq, run_getq *pend, size_t m)
     return OMEN_OK;
 }
 
-int omen_get_many(omen_db *db, const omen_snapshot *snap, size_t n, const void *const *keys,
-                  const size_t *klens, void **vals, size_t *vlens)
+int db_get_many_sv(db_sv *sv, uint64_t seq, size_t n, const void *const *keys, const size_t *klens,
+                   const run_vdst *dsts, size_t *vlens)
 {
-    int rc = check_args(db, n, keys, klens, vals, vlens);
-    if (rc) return rc;
-    if (snap && snap->db != db)
-        return util_seterr(OMEN_INVALID, "omen_get_many: snapshot belongs to another handle");
     if (n == 0) return OMEN_OK;
     mg_key *ks = util_malloc(2 * n * sizeof *ks); /* and the sort's scratch */
     run_getq *pend = util_malloc(n * sizeof *pend);
@@ -196,16 +193,32 @@ int omen_get_many(omen_db *db, const omen_snapshot *snap, size_t n, const void *
         ks[i].head = head_of(ks[i].k, klens[i]);
     }
     sort_keys(ks, ks + n, n);
+    size_t m = 0;
+    int rc = probe_memtables(sv, seq, ks, n, pend, &m, dsts, vlens);
+    if (rc == OMEN_OK) rc = probe_runs(sv, seq, pend, m);
+    omen_free(ks);
+    omen_free(pend);
+    return rc;
+}
+
+int omen_get_many(omen_db *db, const omen_snapshot *snap, size_t n, const void *const *keys,
+                  const size_t *klens, void **vals, size_t *vlens)
+{
+    int rc = check_args(db, n, keys, klens, vals, vlens);
+    if (rc) return rc;
+    if (snap && snap->db != db)
+        return util_seterr(OMEN_INVALID, "omen_get_many: snapshot belongs to another handle");
+    if (n == 0) return OMEN_OK;
+    run_vdst *dsts = util_calloc(n, sizeof *dsts);
+    if (!dsts) return util_seterr(OMEN_NOMEM, "omen_get_many: out of memory for %zu keys", n);
+    for (size_t i = 0; i < n; i++) dsts[i].val = &vals[i];
     uint64_t seq;
     int slot;
     db_sv *sv = db_sv_pin(db, &seq, &slot);
     if (snap) seq = snap->seq;
-    size_t m = 0;
-    rc = probe_memtables(sv, seq, ks, n, pend, &m, vals, vlens);
-    if (rc == OMEN_OK) rc = probe_runs(sv, seq, pend, m);
+    rc = db_get_many_sv(sv, seq, n, keys, klens, dsts, vlens);
     db_sv_unpin(db, sv, slot);
-    omen_free(ks);
-    omen_free(pend);
+    omen_free(dsts);
     if (rc != OMEN_OK) {
         for (size_t i = 0; i < n; i++) {
             omen_free(vals[i]);

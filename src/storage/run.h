@@ -154,16 +154,20 @@ int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, 
             size_t *vlen);
 
 /* Where a point read puts a PUT's value: a malloc'ed copy in *val (val
- * non-NULL; release it with omen_free), or, with val NULL, min(cap, length)
- * bytes into buf (which may be NULL when cap is 0).  Shared by the run and
- * memtable paths of a get, so both treat a destination alike. */
+ * non-NULL; release it with omen_free), with val NULL and visit non-NULL a
+ * call visit(arg, value, length) with the value in place (in the mapped run
+ * or the memtable, valid only during the call: no copy), or else min(cap,
+ * length) bytes into buf (which may be NULL when cap is 0).  Shared by the
+ * run and memtable paths of a get, so both treat a destination alike. */
 typedef struct run_vdst {
     void **val;
     void *buf;
     size_t cap;
+    int (*visit)(void *arg, const void *v, size_t len); /* returns OMEN_OK or an error */
+    void *arg;
 } run_vdst;
 /* Put the len bytes at src where d says and set *vlen (if non-NULL) to len.
- * OMEN_NOMEM is the only failure. */
+ * OMEN_NOMEM (or the visitor's error) is the only failure. */
 int run_vdst_put(const run_vdst *d, const void *src, size_t len, size_t *vlen);
 /* run_get with the value going to d (NULL: seq and type only). */
 int run_get_to(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,

@@ -445,6 +445,10 @@ static inline uint64_t find_key(const run *r, const uint8_t *q, size_t qlen)
 
 int run_vdst_put(const run_vdst *d, const void *src, size_t len, size_t *vlen)
 {
+    if (!d->val && d->visit) {
+        if (vlen) *vlen = len;
+        return d->visit(d->arg, src, len);
+    }
     if (d->val) {
         void *p = util_malloc(len ? len : 1);
         if (!p) return util_seterr(OMEN_NOMEM, "out of memory copying a %zu-byte value", len);
@@ -507,7 +511,7 @@ int run_get_to(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *se
 int run_get(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type, void **val,
             size_t *vlen)
 {
-    run_vdst d = {val, NULL, 0};
+    run_vdst d = {.val = val};
     return run_get_to(r, key, klen, snap, seq, type, val ? &d : NULL, vlen);
 }
 
@@ -515,7 +519,7 @@ int run_get_into(run *r, const void *key, size_t klen, uint64_t snap, uint64_t *
                  void *buf, size_t cap, size_t *vlen)
 {
     if (!buf && cap) return util_seterr(OMEN_INVALID, "run_get_into: NULL buffer of %zu bytes", cap);
-    run_vdst d = {NULL, buf, cap};
+    run_vdst d = {.buf = buf, .cap = cap};
     return run_get_to(r, key, klen, snap, seq, type, &d, vlen);
 }
 

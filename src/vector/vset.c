@@ -16,19 +16,19 @@
 #include <unistd.h>
 
 #include "db/batch.h"
-#include "db/batch.h"
 #include "db/iter.h"
 #include "db/txn.h"
 #include "db/version.h"
 #include "db/memtable.h"
 #include "db/reserved.h"
-#include "db/txn.h"
 #include "storage/fio.h"
 #include "util/coding.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "vector/vfilter.h"
 #include "vector/vgraph.h"
+#include "vector/vkeys.h"
+#include "vector/vrerank.h"
 #include "vector/vset.h"
 
 #define VS_TRAIN_SAMPLE 4096
@@ -39,66 +39,6 @@
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static omen_vset *reg_head;
 
-/* ---- keys ---- */
-
-/* Every key: the reserved prefix, 'V', a kind byte; then the set number
- * (big-endian) for elements and log keys. */
-#define VK_PRE_LEN (DB_RESERVED_LEN + 1)
-#define VK_HDR (VK_PRE_LEN + 1)
-#define VK_SET (VK_HDR + 4)
-#define VK_LOG_LEN (VK_SET + 8)
-
-static size_t vk_head(unsigned char *k, char kind)
-{
-    memcpy(k, DB_RESERVED_PREFIX "V", VK_PRE_LEN);
-    k[VK_PRE_LEN] = (unsigned char)kind;
-    return VK_HDR;
-}
-
-static void vk_set(unsigned char *k, uint32_t set)
-{
-    k[VK_HDR] = (unsigned char)(set >> 24);
-    k[VK_HDR + 1] = (unsigned char)(set >> 16);
-    k[VK_HDR + 2] = (unsigned char)(set >> 8);
-    k[VK_HDR + 3] = (unsigned char)set;
-}
-
-static size_t key_meta(unsigned char *k, const char *name, size_t nlen)
-{
-    vk_head(k, 'M');
-    memcpy(k + VK_HDR, name, nlen);
-    return VK_HDR + nlen;
-}
-
-static size_t key_elem(unsigned char *k, uint32_t set, const void *id, size_t idlen)
-{
-    vk_head(k, 'E');
-    vk_set(k, set);
-    memcpy(k + VK_SET, id, idlen);
-    return VK_SET + idlen;
-}
-
-static size_t key_log(unsigned char *k, uint32_t set, uint64_t logno)
-{
-    vk_head(k, 'L');
-    vk_set(k, set);
-    put_be64(k + VK_SET, logno);
-    return VK_LOG_LEN;
-}
-
-/* [lo, hi) of a set's elements ('E') or logs ('L'), VK_SET bytes each. */
-static void key_range(unsigned char *lo, unsigned char *hi, char kind, uint32_t set)
-{
-    vk_head(lo, kind);
-    vk_set(lo, set);
-    memcpy(hi, lo, VK_SET);
-    if (set == UINT32_MAX) {
-        hi[VK_PRE_LEN]++;
-        memset(hi + VK_HDR, 0, 4);
-    } else {
-        vk_set(hi, set + 1);
-    }
-}
 
 static void encode_meta(unsigned char m[VS_META_LEN], uint32_t set_id, const omen_vset_options *o)
 {
@@ -1519,21 +1459,6 @@ static int search_exact(omen_vset *vs, const float *q, uint32_t k, const vfilter
     return rc;
 }
 
-/* Exact distance of a candidate from its engine vector; -1 if gone. */
-static int exact_dist(omen_vset *vs, const vrec *r, const float *q, unsigned char *buf, float *tmp, float *d)
-{
-    unsigned char k[VK_SET + OMEN_VSET_MAX_ID];
-    size_t kl = key_elem(k, vs->set_id, r->data, r->id_len);
-    size_t need = 1 + (size_t)vs->o.dim * 4, vl;
-    int rc = omen_get_into(vs->db, NULL, k, kl, buf, need, &vl);
-    if (rc == OMEN_NOTFOUND) return -1;
-    if (rc) return rc;
-    if (vl < need || buf[0] != 1) return -1;
-    memcpy(tmp, buf + 1, need - 1);
-    *d = hnsw_fdist(vs->g, q, tmp);
-    return OMEN_OK;
-}
-
 static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo, omen_vset_result **out,
                       const char *fn)
 {
@@ -1613,27 +1538,55 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
          * approximate order, at most 2k+8 of them (4k+64 after a scan),
          * stopping early once the next candidate's approximate distance is
          * further from the exact k-th best than twice the largest
-         * quantization error seen so far on this query. */
+         * quantization error seen so far on this query.  Reads go in
+         * batches (k+2 first, then 4): one engine call overlaps their
+         * misses, at the price of a few reads past the stop. */
         size_t cap = i8 ? (size_t)k * (scan ? 4 : 2) + (scan ? 64 : 8) : k;
         if (cap > nc) cap = nc;
         h = util_malloc(cap * sizeof *h);
-        unsigned char *buf = i8 ? util_malloc(1 + (size_t)vs->o.dim * 4) : NULL;
-        float *tmp = i8 ? util_malloc((size_t)vs->o.dim * 4) : NULL;
-        if (!h || (i8 && (!buf || !tmp))) rc = util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
+        const vrec **recs = util_malloc(cap * sizeof *recs);
+        float *ed = i8 ? util_malloc(cap * sizeof *ed) : NULL;
+        signed char *st = i8 ? util_malloc(cap) : NULL; /* 1 read, 0 gone, -1 use c[i].d */
+        const vrec **batch = i8 ? util_malloc(cap * sizeof *batch) : NULL;
+        size_t *bidx = i8 ? util_malloc(cap * sizeof *bidx) : NULL;
+        vrerank rr;
+        int rr_on = 0;
+        if (!h || !recs || (i8 && (!ed || !st || !batch || !bidx)))
+            rc = util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
+        else if (i8 && !(rc = vrerank_begin(&rr, vs->db, g, vs->set_id, q)))
+            rr_on = 1;
+        for (size_t i = 0; i < cap && !rc; i++) {
+            recs[i] = atomic_load_explicit(&hn_node(g, c[i].slot)->rec, memory_order_acquire);
+            /* Both sides lossless: the int8 distance is the exact one. */
+            if (i8) st[i] = qexact && (*hn_flags(g, c[i].slot) & HN_F_EXACT) ? -1 : 0;
+        }
+        size_t done = 0; /* candidates [0, done) have had their reads */
         float maxerr = 0;
         for (size_t i = 0; i < cap && !rc; i++) {
             if (i8 && nh >= k && i >= (size_t)k + 2 && c[i].d > h[k - 1].d + 2.0f * maxerr) break;
-            vrec *r = atomic_load_explicit(&hn_node(g, c[i].slot)->rec, memory_order_acquire);
+            const vrec *r = recs[i];
             if (!r) continue;
             float d = c[i].d;
-            /* Both sides lossless: the int8 distance is the exact one. */
-            if (i8 && !(qexact && (*hn_flags(g, c[i].slot) & HN_F_EXACT))) {
-                int e = exact_dist(vs, r, q, buf, tmp, &d);
-                if (e < 0) continue;
-                if (e) {
-                    rc = e;
-                    break;
+            if (i8 && st[i] >= 0) {
+                if (i >= done) {
+                    size_t end = i + (done == 0 ? (size_t)k + 2 : 4), m = 0;
+                    if (end > cap) end = cap;
+                    for (size_t j = i; j < end; j++)
+                        if (recs[j] && st[j] >= 0) {
+                            bidx[m] = j;
+                            batch[m++] = recs[j];
+                        }
+                    float bd[m ? m : 1];
+                    signed char bf[m ? m : 1];
+                    if ((rc = vrerank_read(&rr, batch, m, bd, bf))) break;
+                    for (size_t j = 0; j < m; j++) {
+                        ed[bidx[j]] = bd[j];
+                        st[bidx[j]] = bf[j];
+                    }
+                    done = end;
                 }
+                if (!st[i]) continue;
+                d = ed[i];
                 float err = fabsf(d - c[i].d);
                 if (err > maxerr) maxerr = err;
             }
@@ -1646,8 +1599,12 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
             }
             h[j] = x;
         }
-        omen_free(buf);
-        omen_free(tmp);
+        if (rr_on) vrerank_end(&rr);
+        omen_free(recs);
+        omen_free(ed);
+        omen_free(st);
+        omen_free(batch);
+        omen_free(bidx);
         if (nh > k) nh = k;
     }
     if (!rc) rc = make_result(h, nh, out);

@@ -1,0 +1,95 @@
+/*
+ * vrerank.c -- exact distances from the engine's float32 vectors
+ * (vrerank.h).
+ */
+#include <string.h>
+
+#include "db/db.h"
+#include "util/err.h"
+#include "util/mem.h"
+#include "vector/vkeys.h"
+#include "vector/vrerank.h"
+
+/* Candidates read per engine call: enough to overlap the lookups' misses,
+ * few enough that a key buffer per call stays on the stack. */
+#define RR_BATCH 16
+
+int vrerank_begin(vrerank *rr, omen_db *db, const hnsw *g, uint32_t set_id, const float *q)
+{
+    memset(rr, 0, sizeof *rr);
+    rr->tmp = util_malloc((size_t)g->dim * 4);
+    if (!rr->tmp) return util_seterr(OMEN_NOMEM, "vector search: out of memory");
+    rr->db = db;
+    rr->g = g;
+    rr->set_id = set_id;
+    rr->q = q;
+    rr->sv = db_sv_pin(db, &rr->seq, &rr->slot);
+    return OMEN_OK;
+}
+
+void vrerank_end(vrerank *rr)
+{
+    if (rr->sv) db_sv_unpin(rr->db, rr->sv, rr->slot);
+    rr->sv = NULL;
+    omen_free(rr->tmp);
+    rr->tmp = NULL;
+}
+
+typedef struct rr_item {
+    vrerank *rr;
+    float *d;
+    signed char *found;
+} rr_item;
+
+/* An element value is 0x01, dim float32, then the attributes. */
+static int rr_visit(void *arg, const void *v, size_t len)
+{
+    rr_item *it = arg;
+    const hnsw *g = it->rr->g;
+    size_t vb = (size_t)g->dim * 4;
+    const unsigned char *b = v;
+    if (len < 1 + vb || b[0] != 1) return OMEN_OK; /* not a live element: leave it not found */
+    const float *x = (const float *)(const void *)(b + 1);
+    if ((uintptr_t)(b + 1) % _Alignof(float)) {
+        memcpy(it->rr->tmp, b + 1, vb);
+        x = it->rr->tmp;
+    }
+    *it->d = hnsw_fdist(g, it->rr->q, x);
+    *it->found = 1;
+    return OMEN_OK;
+}
+
+int vrerank_read(vrerank *rr, const vrec *const *recs, size_t n, float *d, signed char *found)
+{
+    for (size_t at = 0; at < n; at += RR_BATCH) {
+        size_t m = n - at < RR_BATCH ? n - at : RR_BATCH;
+        unsigned char kb[RR_BATCH][VK_SET + 64];
+        unsigned char *heap[RR_BATCH] = {0};
+        const void *keys[RR_BATCH];
+        size_t klens[RR_BATCH], vlens[RR_BATCH];
+        run_vdst dsts[RR_BATCH];
+        rr_item items[RR_BATCH];
+        int rc = OMEN_OK;
+        for (size_t i = 0; i < m; i++) {
+            const vrec *r = recs[at + i];
+            unsigned char *k = kb[i];
+            if (r->id_len > sizeof kb[i] - VK_SET) {
+                /* long ids (up to 1 KiB) are rare: their key goes to the heap */
+                k = heap[i] = util_malloc(VK_SET + (size_t)r->id_len);
+                if (!k) {
+                    rc = util_seterr(OMEN_NOMEM, "vector search: out of memory");
+                    break;
+                }
+            }
+            keys[i] = k;
+            klens[i] = key_elem(k, rr->set_id, r->data, r->id_len);
+            found[at + i] = 0;
+            items[i] = (rr_item){rr, &d[at + i], &found[at + i]};
+            dsts[i] = (run_vdst){NULL, NULL, 0, rr_visit, &items[i]};
+        }
+        if (rc == OMEN_OK) rc = db_get_many_sv(rr->sv, rr->seq, m, keys, klens, dsts, vlens);
+        for (size_t i = 0; i < m; i++) omen_free(heap[i]);
+        if (rc) return rc;
+    }
+    return OMEN_OK;
+}

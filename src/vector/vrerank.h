@@ -1,0 +1,44 @@
+/*
+ * vrerank.h -- exact distances of search candidates from the engine's
+ * float32 vectors (the re-ranking step of int8 sets).
+ *
+ * The float32 vectors live only in the engine (element values, read
+ * through the memtable, the mapped sorted runs and the block cache), never
+ * in a second copy in RAM.  A re-ranking pins one superversion for the whole
+ * query, so every candidate is read at the same sequence, and reads a batch
+ * of candidates at once (db_get_many_sv: the lookups' memory misses overlap);
+ * each distance is computed by a visitor on the value in place.
+ *
+ * Invariant: between vrerank_begin and vrerank_end the superversion stays
+ * pinned; keep that span short (one query), as it holds flushed runs open.
+ */
+#ifndef OMEN_VRERANK_H
+#define OMEN_VRERANK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/version.h"
+#include "vector/hnsw.h"
+
+typedef struct vrerank {
+    omen_db *db;
+    const hnsw *g;
+    const float *q; /* the query as the graph compares it (normalised for cosine) */
+    uint32_t set_id;
+    db_sv *sv;
+    uint64_t seq;
+    int slot;
+    float *tmp; /* dim floats: a value that is not 4-byte aligned is copied here */
+} vrerank;
+
+/* OMEN_OK or OMEN_NOMEM. */
+int vrerank_begin(vrerank *rr, omen_db *db, const hnsw *g, uint32_t set_id, const float *q);
+void vrerank_end(vrerank *rr);
+
+/* Exact distances to q of the elements recs[0..n): d[i] and found[i] = 1,
+ * or found[i] = 0 when the element is no longer in the engine (deleted
+ * since the graph was read).  OMEN_OK or the engine's error. */
+int vrerank_read(vrerank *rr, const vrec *const *recs, size_t n, float *d, signed char *found);
+
+#endif
