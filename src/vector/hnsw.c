@@ -394,27 +394,37 @@ float hnsw_fdist(const hnsw *g, const float *a, const float *b)
     return g->metric == OMEN_METRIC_IP_ ? -d : 1.0f - d;
 }
 
-/* A traversal vector with the sum of its int8 components: with x ~ s q +
- * o, a dot product is s^2 (qa.qb) + s o (sum_a + sum_b) + dim o^2, so dot
- * metrics can use the offset (the whole int8 range) too. */
+/* A traversal vector with the sum of its int8 components and of their
+ * squares: with x ~ s q + o, a dot product is s^2 (qa.qb) + s o (sum_a +
+ * sum_b) + dim o^2, so dot metrics can use the offset (the whole int8
+ * range) too; and where the kernels multiply fast (fast_dot), a squared L2
+ * distance is sq_a + sq_b - 2 qa.qb. */
 typedef struct hn_qv {
     const void *v;
-    int32_t sum;
+    int32_t sum, sq;
 } hn_qv;
 
-static inline int32_t i8_sum(const int8_t *v, uint32_t n)
+static inline void i8_sums(const int8_t *v, uint32_t n, int32_t *sum, int32_t *sq)
 {
-    int32_t s = 0;
-    for (uint32_t i = 0; i < n; i++) s += v[i];
-    return s;
+    int32_t s = 0, q = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        s += v[i];
+        q += (int32_t)v[i] * v[i];
+    }
+    *sum = s;
+    *sq = q;
 }
 
-static inline float vdist_raw(const hnsw *g, const hn_qv *a, const void *b, int32_t bsum)
+static inline float vdist_raw(const hnsw *g, const hn_qv *a, const void *b, int32_t bsum, int32_t bsq)
 {
     if (g->precision == PREC_I8) {
-        if (g->metric == OMEN_METRIC_L2_) return i8_to_dist(g, g->k->l2_i8(a->v, b, g->dim), 0);
+        if (g->metric == OMEN_METRIC_L2_) {
+            int32_t v = g->k->fast_dot ? a->sq + bsq - 2 * g->k->dot_i8s(a->v, b, bsum, g->dim)
+                                       : g->k->l2_i8(a->v, b, g->dim);
+            return i8_to_dist(g, v, 0);
+        }
         float sc = g->q.scale, o = g->q.offset;
-        float dot = sc * sc * (float)g->k->dot_i8(a->v, b, g->dim) + sc * o * (float)(a->sum + bsum) +
+        float dot = sc * sc * (float)g->k->dot_i8s(a->v, b, bsum, g->dim) + sc * o * (float)(a->sum + bsum) +
                     (float)g->dim * o * o;
         return g->metric == OMEN_METRIC_IP_ ? -dot : 1.0f - dot;
     }
@@ -424,13 +434,7 @@ static inline float vdist_raw(const hnsw *g, const hn_qv *a, const void *b, int3
 void hnsw_set_vec_meta(hnsw *g, uint32_t s, int exact)
 {
     int32_t sum = 0, sq = 0;
-    if (g->precision == PREC_I8) {
-        const int8_t *v = hn_vec(g, s);
-        for (uint32_t i = 0; i < g->dim; i++) {
-            sum += v[i];
-            sq += (int32_t)v[i] * v[i];
-        }
-    }
+    if (g->precision == PREC_I8) i8_sums(hn_vec(g, s), g->dim, &sum, &sq);
     *hn_sum(g, s) = sum;
     *hn_sqsum(g, s) = sq;
     *hn_flags(g, s) = exact ? HN_F_EXACT : 0;
@@ -438,18 +442,22 @@ void hnsw_set_vec_meta(hnsw *g, uint32_t s, int exact)
 
 static inline hn_qv node_qv(const hnsw *g, uint32_t s)
 {
-    return (hn_qv){hn_vec(g, s), *hn_sum(g, s)};
+    return (hn_qv){hn_vec(g, s), *hn_sum(g, s), *hn_sqsum(g, s)};
 }
 
 static inline float qvdist(const hnsw *g, const hn_qv *q, uint32_t s)
 {
-    return vdist_raw(g, q, hn_vec(g, s), *hn_sum(g, s));
+    return vdist_raw(g, q, hn_vec(g, s), *hn_sum(g, s), *hn_sqsum(g, s));
 }
 
 static inline hn_qv query_qv(const hnsw *g, const hn_query *q)
 {
-    if (g->precision == PREC_I8) return (hn_qv){q->q8, i8_sum(q->q8, g->dim)};
-    return (hn_qv){q->f, 0};
+    hn_qv v = {q->f, 0, 0};
+    if (g->precision == PREC_I8) {
+        v.v = q->q8;
+        i8_sums(q->q8, g->dim, &v.sum, &v.sq);
+    }
+    return v;
 }
 
 float hnsw_qdist(const hnsw *g, const hn_query *q, uint32_t s)
@@ -464,12 +472,15 @@ static inline float ndist(const hnsw *g, uint32_t a, uint32_t b)
     return qvdist(g, &v, b);
 }
 
+#ifndef HN_PREFETCH_AHEAD
+#define HN_PREFETCH_AHEAD 2
+#endif
 static inline void prefetch_node(const hnsw *g, uint32_t s)
 {
     const char *b = (const char *)hn_l0(g, s);
     __builtin_prefetch(b, 0, 3); /* state word */
     const char *p = b + g->vec_off;
-    size_t n = g->vec_bytes < 512 ? g->vec_bytes : 512;
+    size_t n = g->vec_bytes < 1024 ? g->vec_bytes : 1024;
     for (size_t o = 0; o < n; o += 64) __builtin_prefetch(p + o, 0, 3);
 }
 
@@ -540,9 +551,9 @@ static size_t search_layer(const hnsw *g, hn_scratch *s, const hn_qv *qv, const 
             s->tags[n] = s->mark;
             nb[k++] = n;
         }
-        if (k) prefetch_node(g, nb[0]);
+        for (uint32_t i = 0; i < k && i < HN_PREFETCH_AHEAD; i++) prefetch_node(g, nb[i]);
         for (uint32_t i = 0; i < k; i++) {
-            if (i + 1 < k) prefetch_node(g, nb[i + 1]);
+            if (i + HN_PREFETCH_AHEAD < k) prefetch_node(g, nb[i + HN_PREFETCH_AHEAD]);
             uint32_t n = nb[i];
             vis++;
             float d = qvdist(g, qv, n);

@@ -119,9 +119,9 @@ static inline unsigned char *hn_l0(const hnsw *g, uint32_t s)
     return c + (size_t)(s & (HN_CHUNK - 1)) * g->l0_stride;
 }
 /* A level-0 record: word 0 mirrors the node's state (so a search checks
- * it on the cache line it reads anyway), word 1 is the link count, then M0
- * links, then the int8 component sum; the vector starts at the next
- * 64-byte boundary. */
+ * it on the cache line it reads anyway), words 1-3 the vector's sums and
+ * flags, word 4 the link count, then M0 links; the vector starts at the
+ * next 64-byte boundary. */
 static inline _Atomic uint32_t *hn_l0state(const hnsw *g, uint32_t s)
 {
     return (_Atomic uint32_t *)(void *)hn_l0(g, s);
@@ -133,20 +133,21 @@ static inline void hn_set_state(const hnsw *g, uint32_t s, uint32_t st)
 }
 static inline _Atomic uint32_t *hn_links(const hnsw *g, uint32_t s, uint32_t level)
 {
-    if (level == 0) return (_Atomic uint32_t *)(void *)hn_l0(g, s) + 1;
+    if (level == 0) return (_Atomic uint32_t *)(void *)hn_l0(g, s) + 4;
     _Atomic uint32_t *u = atomic_load_explicit(&hn_node(g, s)->upper, memory_order_acquire);
     return u + (size_t)(level - 1) * (g->M + 1);
 }
-/* Words M0 + 2 .. M0 + 4 of a level-0 record: the sum of the int8
- * components, the sum of their squares, and flags (written before the node
- * is published, never changed while it lives). */
+/* Words 1 .. 3 of a level-0 record: the sum of the int8 components, the
+ * sum of their squares, and flags (written before the node is published,
+ * never changed while it lives); on the state word's cache line, which a
+ * distance reads anyway. */
 static inline int32_t *hn_sum(const hnsw *g, uint32_t s)
 {
-    return (int32_t *)(void *)(hn_l0(g, s) + 4 * (size_t)(g->M0 + 2));
+    return (int32_t *)(void *)(hn_l0(g, s) + 4);
 }
 static inline int32_t *hn_sqsum(const hnsw *g, uint32_t s)
 {
-    return (int32_t *)(void *)(hn_l0(g, s) + 4 * (size_t)(g->M0 + 3));
+    return (int32_t *)(void *)(hn_l0(g, s) + 8);
 }
 /* HN_F_EXACT: the int8 codes decode to exactly the element's float32
  * vector (vquant_exact), so its distance to an exact query needs no
@@ -154,7 +155,7 @@ static inline int32_t *hn_sqsum(const hnsw *g, uint32_t s)
 enum { HN_F_EXACT = 1 };
 static inline uint32_t *hn_flags(const hnsw *g, uint32_t s)
 {
-    return (uint32_t *)(void *)(hn_l0(g, s) + 4 * (size_t)(g->M0 + 4));
+    return (uint32_t *)(void *)(hn_l0(g, s) + 12);
 }
 /* Sets sum, square sum and flags of slot s from its stored vector (and
  * exact: whether the codes are lossless). */

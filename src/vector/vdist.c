@@ -10,7 +10,9 @@
  * logic are checked on CPUs without AVX-512; the BW encoding itself runs in
  * the ordinary test build on CPUs that have it.  Floating-point sums are
  * accumulated in a different order by each variant, so results agree to
- * rounding, not bit for bit; int8 results are identical.
+ * rounding, not bit for bit; int8 results are identical.  The VNNI
+ * variant (AVX-512 plus VPDPBUSD) differs only in dot_i8s; emulated, its
+ * VPDPBUSD is SIMDe's.
  */
 #include <immintrin.h>
 
@@ -328,12 +330,57 @@ VD_T_AVX512BW static int32_t dot_i8_avx512(const int8_t *a, const int8_t *b, siz
 }
 #endif
 
+/* dot_i8s of the variants without VNNI: bsum is not needed. */
+#define VD_DOT_I8S(name, dot)                                                              \
+    static int32_t name(const int8_t *a, const int8_t *b, int32_t bsum, size_t n)         \
+    {                                                                                      \
+        (void)bsum;                                                                        \
+        return dot(a, b, n);                                                               \
+    }
+VD_DOT_I8S(dot_i8s_scalar, dot_i8_scalar)
+VD_DOT_I8S(dot_i8s_avx2, dot_i8_avx2)
+VD_DOT_I8S(dot_i8s_avx512, dot_i8_avx512)
+
+/* ---- AVX-512 VNNI ---- */
+
+#ifdef LIDX_EMULATE_AVX512
+#define VD_T_VNNI
+#define VD_DPBUSD(acc, u, s) simde_mm512_dpbusd_epi32((acc), (u), (s))
+#else
+#define VD_T_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,avx2,fma")))
+#define VD_DPBUSD(acc, u, s) _mm512_dpbusd_epi32((acc), (u), (s))
+#endif
+
+/* a ^ 0x80 is a + 128 read as unsigned, so VPDPBUSD sums (a + 128) * b:
+ * a.b plus 128 * bsum, which the caller knows. */
+VD_T_VNNI static int32_t dot_i8s_vnni(const int8_t *a, const int8_t *b, int32_t bsum, size_t n)
+{
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+    size_t i = 0;
+    for (; i + 128 <= n; i += 128) {
+        __m512i a0 = _mm512_xor_si512(_mm512_loadu_si512(a + i), flip);
+        __m512i a1 = _mm512_xor_si512(_mm512_loadu_si512(a + i + 64), flip);
+        s0 = VD_DPBUSD(s0, a0, _mm512_loadu_si512(b + i));
+        s1 = VD_DPBUSD(s1, a1, _mm512_loadu_si512(b + i + 64));
+    }
+    for (; i + 64 <= n; i += 64)
+        s0 = VD_DPBUSD(s0, _mm512_xor_si512(_mm512_loadu_si512(a + i), flip), _mm512_loadu_si512(b + i));
+    int32_t s = VD_RADD_EPI32(_mm512_add_epi32(s0, s1)) - 128 * bsum;
+    VD_Z512();
+    /* bsum counts the tail's b too: the tail adds (a + 128) * b alike */
+    for (; i < n; i++) s += ((int32_t)a[i] + 128) * b[i];
+    return s;
+}
+
 static const vdist_kernels k_scalar = {l2_f32_scalar, dot_f32_scalar, l2_i8_scalar, dot_i8_scalar,
-                                       VDIST_SCALAR};
+                                       dot_i8s_scalar, 0, VDIST_SCALAR};
 static const vdist_kernels k_avx2 = {l2_f32_avx2, dot_f32_avx2, l2_i8_avx2, dot_i8_avx2,
-                                     VDIST_AVX2};
+                                     dot_i8s_avx2, 0, VDIST_AVX2};
 static const vdist_kernels k_avx512 = {l2_f32_avx512, dot_f32_avx512, l2_i8_avx512,
-                                       dot_i8_avx512, VDIST_AVX512};
+                                       dot_i8_avx512, dot_i8s_avx512, 0, VDIST_AVX512};
+static const vdist_kernels k_vnni = {l2_f32_avx512, dot_f32_avx512, l2_i8_avx512,
+                                     dot_i8_avx512, dot_i8s_vnni, 1, VDIST_AVX512VNNI};
 
 int vdist_supported(int variant)
 {
@@ -348,6 +395,12 @@ int vdist_supported(int variant)
 #else
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? 1 : 0;
 #endif
+    case VDIST_AVX512VNNI:
+#ifdef LIDX_EMULATE_AVX512
+        return 1;
+#else
+        return vdist_supported(VDIST_AVX512) && __builtin_cpu_supports("avx512vnni") ? 1 : 0;
+#endif
     default: return 0;
     }
 }
@@ -358,12 +411,14 @@ const vdist_kernels *vdist_get(int variant)
 #ifdef LIDX_EMULATE_AVX512
         variant = vdist_supported(VDIST_AVX2) ? VDIST_AVX2 : VDIST_SCALAR;
 #else
-        variant = vdist_supported(VDIST_AVX512) ? VDIST_AVX512
-                  : vdist_supported(VDIST_AVX2) ? VDIST_AVX2
-                                                : VDIST_SCALAR;
+        variant = vdist_supported(VDIST_AVX512VNNI) ? VDIST_AVX512VNNI
+                  : vdist_supported(VDIST_AVX512)   ? VDIST_AVX512
+                  : vdist_supported(VDIST_AVX2)     ? VDIST_AVX2
+                                                    : VDIST_SCALAR;
 #endif
     }
     switch (variant) {
+    case VDIST_AVX512VNNI: return &k_vnni;
     case VDIST_AVX512: return &k_avx512;
     case VDIST_AVX2: return &k_avx2;
     default: return &k_scalar;
