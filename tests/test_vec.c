@@ -855,13 +855,87 @@ static void test_search_many(void **state)
     assert_int_equal(omen_close(db), OMEN_OK);
 }
 
+/* ---- lossless int8 codes ---- */
+
+/* Every hit's score must be the float32 distance, and the scores the
+ * oracle's k best (ties make ids ambiguous, scores are not). */
+static void check_exact_scores(omen_vset *vs, const float *data, size_t n, uint32_t dim, const float *q)
+{
+    size_t truth[10];
+    vu_knn(OMEN_METRIC_L2, data, NULL, n, dim, q, 10, truth);
+    omen_vset_query qo = {.k = 10, .ef = 200};
+    omen_vset_result *r = NULL;
+    assert_int_equal(omen_vset_search(vs, q, dim, &qo, &r), OMEN_OK);
+    assert_int_equal(r->n, 10);
+    for (size_t i = 0; i < r->n; i++) {
+        long idx = vu_id_index(r->hits[i].id, r->hits[i].id_len);
+        assert_true(idx >= 0 && (size_t)idx < n);
+        float want = vu_dist(OMEN_METRIC_L2, data + (size_t)idx * dim, q, dim);
+        assert_true(fabsf(r->hits[i].score - want) <= 1e-4f * (1 + want));
+        float best = vu_dist(OMEN_METRIC_L2, data + truth[i] * dim, q, dim);
+        assert_true(fabsf(r->hits[i].score - best) <= 1e-4f * (1 + best));
+    }
+    omen_free(r);
+}
+
+static void test_lossless_codes(void **state)
+{
+    (void)state;
+    uint32_t dim = 24;
+    size_t n = 600;
+    float *data = malloc(n * dim * sizeof(float));
+    uint64_t s = 77;
+    /* rows 0..399: integers 0..255 (8-bit pixels), both ends present in
+     * the quantizer's training sample; rows 400..: fractions (lossy) */
+    for (size_t i = 0; i < n * dim; i++) data[i] = (float)(vu_rng(&s) % 256);
+    data[0] = 0;
+    data[1] = 255;
+    for (size_t i = 400 * dim; i < n * dim; i++) data[i] += 0.37f;
+    omen_db *db = open_db();
+    omen_vset *vs = mkset(db, "px", dim, OMEN_METRIC_L2, OMEN_PREC_INT8);
+    add_all(vs, data, 0, 400, dim);
+    float q[24];
+    for (int round = 0; round < 3; round++) {
+        size_t have = round == 0 ? 400 : n;
+        for (int t = 0; t < 20; t++) {
+            for (uint32_t j = 0; j < dim; j++) q[j] = (float)(vu_rng(&s) % 256);
+            check_exact_scores(vs, data, have, dim, q); /* lossless query */
+            q[t % dim] += 0.5f;
+            check_exact_scores(vs, data, have, dim, q); /* lossy query: re-ranked */
+        }
+        if (round == 0) add_all(vs, data, 400, n, dim); /* lossy elements join */
+        if (round == 1) {
+            /* the graph file keeps which codes are lossless */
+            assert_int_equal(omen_vset_close(vs), OMEN_OK);
+            assert_int_equal(omen_close(db), OMEN_OK);
+            db = open_db();
+            assert_int_equal(omen_vset_open(db, "px", &vs), OMEN_OK);
+        }
+    }
+    /* a lossless element replaced by a lossy vector is re-ranked again */
+    for (size_t i = 0; i < 50; i++) {
+        char id[32];
+        size_t l = vu_id(id, i);
+        for (uint32_t j = 0; j < dim; j++) data[i * dim + j] += 0.25f;
+        assert_int_equal(omen_vset_add(vs, id, l, data + i * dim, dim, NULL, 0, OMEN_SYNC_RELAXED), OMEN_OK);
+    }
+    for (int t = 0; t < 20; t++) {
+        memcpy(q, data + (size_t)(vu_rng(&s) % 50) * dim, sizeof q);
+        for (uint32_t j = 0; j < dim; j++) q[j] = rintf(q[j]);
+        check_exact_scores(vs, data, n, dim, q);
+    }
+    assert_int_equal(omen_vset_close(vs), OMEN_OK);
+    assert_int_equal(omen_close(db), OMEN_OK);
+    free(data);
+}
+
 static void test_kernels(void **state)
 {
     (void)state;
     const vdist_kernels *s = vdist_get(VDIST_SCALAR);
-    int variants[2] = {VDIST_AVX2, VDIST_AVX512};
+    int variants[3] = {VDIST_AVX2, VDIST_AVX512, VDIST_AVX512VNNI};
     uint64_t rs = 9;
-    for (int vi = 0; vi < 2; vi++) {
+    for (int vi = 0; vi < 3; vi++) {
         if (!vdist_supported(variants[vi])) {
             print_message("distance variant %d not supported here: unchecked\n", variants[vi]);
             continue;
@@ -874,20 +948,26 @@ static void test_kernels(void **state)
             for (size_t i = 0; i < n; i++) {
                 a[i] = vu_unif(&rs) * 4 - 2;
                 b[i] = vu_unif(&rs) * 4 - 2;
-                x[i] = (int8_t)((int)(vu_rng(&rs) % 255) - 127);
-                y[i] = (int8_t)((int)(vu_rng(&rs) % 255) - 127);
+                x[i] = (int8_t)((int)(vu_rng(&rs) % 256) - 128);
+                y[i] = (int8_t)((int)(vu_rng(&rs) % 256) - 128);
             }
+            int32_t ysum = 0;
+            for (size_t i = 0; i < n; i++) ysum += y[i];
             assert_int_equal(k->l2_i8(x, y, n), s->l2_i8(x, y, n));
             assert_int_equal(k->dot_i8(x, y, n), s->dot_i8(x, y, n));
+            assert_int_equal(k->dot_i8s(x, y, ysum, n), s->dot_i8(x, y, n));
             assert_true(fabsf(k->l2_f32(a, b, n) - s->l2_f32(a, b, n)) <= 1e-3f * (1 + s->l2_f32(a, b, n)));
             assert_true(fabsf(k->dot_f32(a, b, n) - s->dot_f32(a, b, n)) <= 1e-3f * (1 + (float)n));
         }
-        /* extremes: -127 vs 127 over many components */
-        int8_t lo[4096], hi[4096];
-        memset(lo, -127, sizeof lo);
+        /* extremes: -128 vs 127 and -128 vs -128 over many components */
+        static int8_t lo[32768], hi[32768];
+        memset(lo, -128, sizeof lo);
         memset(hi, 127, sizeof hi);
-        assert_int_equal(k->l2_i8(lo, hi, 4096), 4096 * 254 * 254);
-        assert_int_equal(k->dot_i8(lo, hi, 4096), -4096 * 127 * 127);
+        assert_int_equal(k->l2_i8(lo, hi, 32768), 32768 * 255 * 255);
+        assert_int_equal(k->dot_i8(lo, hi, 4096), -4096 * 128 * 127);
+        assert_int_equal(k->dot_i8s(lo, hi, 4096 * 127, 4096), -4096 * 128 * 127);
+        assert_int_equal(k->dot_i8s(lo, lo, -32768 * 128, 32768), 32768 * 128 * 128);
+        assert_int_equal(k->dot_i8s(hi, lo, -4099 * 128, 4099), -4099 * 127 * 128);
     }
 }
 
@@ -910,6 +990,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_and_corrupt_graph, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lossless_codes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -677,7 +677,11 @@ int hnsw_same_vector(hnsw *g, uint32_t slot, const float *vec)
 {
     unsigned char buf[g->vec_bytes ? g->vec_bytes : 1];
     encode(g, vec, buf);
-    return memcmp(buf, hn_vec(g, slot), g->vec_bytes) == 0;
+    if (memcmp(buf, hn_vec(g, slot), g->vec_bytes) != 0) return 0;
+    /* Same codes from a different float vector: the node's lossless flag
+     * would be stale (re-ranking skipped for a vector that needs it). */
+    int exact = g->precision == PREC_I8 && vquant_exact(&g->q, vec, (const int8_t *)buf, g->dim);
+    return exact == ((*hn_flags(g, slot) & HN_F_EXACT) != 0);
 }
 
 static uint32_t random_level(hnsw *g)

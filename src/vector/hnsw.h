@@ -201,7 +201,8 @@ void hnsw_train(hnsw *g, const float *vecs, size_t n);
 int hnsw_insert(hnsw *g, const float *vec, vrec *rec, uint32_t *slot);
 void hnsw_mark_deleted(hnsw *g, uint32_t slot);
 void hnsw_set_rec(hnsw *g, uint32_t slot, vrec *rec);
-/* 1 if the node's traversal vector equals vec's encoding. */
+/* 1 if the node's traversal vector equals vec's encoding and its lossless
+ * flag is what vec's would be (else the node must be replaced). */
 int hnsw_same_vector(hnsw *g, uint32_t slot, const float *vec);
 /* Unlink and free every deleted node (see above). */
 int hnsw_consolidate(hnsw *g);
