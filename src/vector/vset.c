@@ -1539,8 +1539,10 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
          * stopping early once the next candidate's approximate distance is
          * further from the exact k-th best than twice the largest
          * quantization error seen so far on this query.  Reads go in
-         * batches (k+2 first, then 4): one engine call overlaps their
-         * misses, at the price of a few reads past the stop. */
+         * batches (k first, then 4): one engine call overlaps their misses,
+         * at the price of a few reads past the stop.  (Always reading two
+         * past the k-th, as this once did, changed recall@10 on
+         * Fashion-MNIST cosine by at most 0.0001 and cost 3-8% of QPS.) */
         size_t cap = i8 ? (size_t)k * (scan ? 4 : 2) + (scan ? 64 : 8) : k;
         if (cap > nc) cap = nc;
         h = util_malloc(cap * sizeof *h);
@@ -1563,13 +1565,13 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
         size_t done = 0; /* candidates [0, done) have had their reads */
         float maxerr = 0;
         for (size_t i = 0; i < cap && !rc; i++) {
-            if (i8 && nh >= k && i >= (size_t)k + 2 && c[i].d > h[k - 1].d + 2.0f * maxerr) break;
+            if (i8 && nh >= k && i >= (size_t)k && c[i].d > h[k - 1].d + 2.0f * maxerr) break;
             const vrec *r = recs[i];
             if (!r) continue;
             float d = c[i].d;
             if (i8 && st[i] >= 0) {
                 if (i >= done) {
-                    size_t end = i + (done == 0 ? (size_t)k + 2 : 4), m = 0;
+                    size_t end = i + (done == 0 ? (size_t)k : 4), m = 0;
                     if (end > cap) end = cap;
                     for (size_t j = i; j < end; j++)
                         if (recs[j] && st[j] >= 0) {
