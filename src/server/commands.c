@@ -40,6 +40,7 @@ static command *tables[] = {
     list_commands,
     set_commands,
     zset_commands,
+    zsetrange_commands,
     zsetops_commands,
     vset_commands,
 };
