@@ -43,6 +43,7 @@ static command *tables[] = {
     zsetrange_commands,
     zsetops_commands,
     vset_commands,
+    vsetread_commands,
 };
 
 #define NTABLES (sizeof tables / sizeof tables[0])
