@@ -3,10 +3,11 @@
  * id -> live graph slot), element values read back from the engine, and the
  * sync that makes an element's graph node match its engine entry.
  *
- * Invariants: every function here runs with the set's wmu held (the id map
- * and the applied list are writer state); the engine entry is the truth and
- * the graph follows it, so syncing the same id twice is harmless.  Readers
- * never touch the map: they go through the graph's epoch protocol.
+ * Invariants: the id map, the applied list and the sync are writer state,
+ * used with the set's wmu held (the one reader that needs the map,
+ * omen_vset_get_int8, takes wmu too); decoding and reading an element value
+ * need no lock.  The engine entry is the truth and the graph follows it, so
+ * syncing the same id twice is harmless.
  */
 #include <string.h>
 
