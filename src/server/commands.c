@@ -40,8 +40,10 @@ static command *tables[] = {
     list_commands,
     set_commands,
     zset_commands,
+    zsetrange_commands,
     zsetops_commands,
     vset_commands,
+    vsetread_commands,
 };
 
 #define NTABLES (sizeof tables / sizeof tables[0])

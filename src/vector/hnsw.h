@@ -3,7 +3,7 @@
  * navigable small world graph) with lock-free readers.
  *
  * Writers (insert, mark_deleted, set_rec, consolidate, load) must be
- * serialized by the caller (vset.c holds one mutex per set).  Readers run
+ * serialized by the caller (each set's wmu, vset.h).  Readers run
  * at any time, without locks, between hnsw_read_begin and hnsw_read_end:
  *
  *  - Node memory lives in chunks of HN_CHUNK slots that are never moved or
