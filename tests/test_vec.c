@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "omendb.h"
+#include "util/crc32c.h"
 #include "vec_util.h"
 #include "vector/vdist.h"
 #include "vector/vfilter.h"
@@ -929,6 +930,64 @@ static void test_lossless_codes(void **state)
     free(data);
 }
 
+/* ---- graph files of version 1 ---- */
+
+/* Rewrite the graph file's version field (and byte `at`, if at > 0, to
+ * val), with a valid checksum; returns the version read before. */
+static uint32_t patch_graph(const char *gp, uint32_t version, long at, unsigned char val)
+{
+    int fd = open(gp, O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    size_t n = (size_t)st.st_size;
+    unsigned char *b = malloc(n);
+    assert_int_equal(pread(fd, b, n, 0), (ssize_t)n);
+    uint32_t old = (uint32_t)b[8] | (uint32_t)b[9] << 8 | (uint32_t)b[10] << 16 | (uint32_t)b[11] << 24;
+    for (int i = 0; i < 4; i++) b[8 + i] = (unsigned char)(version >> (8 * i));
+    if (at > 0) b[at] = val;
+    uint32_t c = crc32c_mask(crc32c(0, b, n - 4));
+    for (int i = 0; i < 4; i++) b[n - 4 + i] = (unsigned char)(c >> (8 * i));
+    assert_int_equal(pwrite(fd, b, n, 0), (ssize_t)n);
+    close(fd);
+    free(b);
+    return old;
+}
+
+static void test_graph_v1(void **state)
+{
+    (void)state;
+    uint32_t dim = 16;
+    size_t n = 300;
+    float *data = vu_data(n, dim, 1, 5); /* fractions: no lossless codes, every live slot state 1 */
+    omen_db *db = open_db();
+    omen_vset *vs = mkset(db, "p", dim, OMEN_METRIC_L2, OMEN_PREC_INT8);
+    add_all(vs, data, 0, n, dim);
+    assert_int_equal(omen_vset_close(vs), OMEN_OK);
+    assert_int_equal(omen_close(db), OMEN_OK);
+    char gp[800];
+    graph_path(gp, sizeof gp);
+    /* a version 1 file is read, not rebuilt: closing leaves it as it was */
+    assert_int_equal(patch_graph(gp, 1, 0, 0), 2);
+    db = open_db();
+    assert_int_equal(omen_vset_open(db, "p", &vs), OMEN_OK);
+    assert_int_equal(count(vs), n);
+    assert_true(recall(vs, OMEN_METRIC_L2, data, NULL, n, dim, data, 20, 10, 64) >= 0.9);
+    assert_int_equal(omen_vset_close(vs), OMEN_OK);
+    assert_int_equal(omen_close(db), OMEN_OK);
+    /* state 2 (lossless codes) does not exist in version 1: the file is
+     * refused, the graph rebuilt from the engine and written anew */
+    assert_int_equal(patch_graph(gp, 1, 64, 2), 1);
+    db = open_db();
+    assert_int_equal(omen_vset_open(db, "p", &vs), OMEN_OK);
+    assert_int_equal(count(vs), n);
+    assert_true(recall(vs, OMEN_METRIC_L2, data, NULL, n, dim, data, 20, 10, 64) >= 0.9);
+    assert_int_equal(omen_vset_close(vs), OMEN_OK);
+    assert_int_equal(omen_close(db), OMEN_OK);
+    assert_int_equal(patch_graph(gp, 2, 0, 0), 2);
+    free(data);
+}
+
 static void test_kernels(void **state)
 {
     (void)state;
@@ -991,6 +1050,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_kill9, setup, teardown),
         cmocka_unit_test_setup_teardown(test_search_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lossless_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_graph_v1, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
