@@ -36,20 +36,23 @@
  * Reserved space is still "unwritten" to the file system (ext4 reads it as
  * zeros without storing any), and the first write into each block turns it
  * into written space: metadata that the next fdatasync must commit through
- * the journal as well.  A synced append therefore first makes sure that the
- * next WAL_CHUNK bytes past it are zeros that were written (zero_ahead), so
- * one journal commit per chunk converts them all and the synced appends in
- * between flush data alone, as for overwriting a page already on disk.
- * Measured on this VM's ext4, ~6 KB appends each followed by fdatasync:
- * 282 us for a sync that also converts 64 KiB against 116 us for a plain
- * one; with the conversion once per MiB instead of once per 64 KiB the
- * average synced append costs what an overwrite does.  (PostgreSQL zero-
- * fills its WAL segments for the same reason.)  The zeros are written
- * inline, just before the append that needs them, and made durable by that
- * append's own fdatasync: a separate sync would add a device flush per
- * chunk, and work done ahead of time on another thread would still
+ * the journal as well.  A synced append that reaches space never written
+ * therefore first writes zeros ahead of itself (zero_ahead), so one journal
+ * commit converts them all and the synced appends up to their end flush
+ * data alone, as for overwriting a page already on disk.  Measured on this
+ * VM's ext4, ~6 KB appends each followed by fdatasync: 282 us for a sync
+ * that also converts 64 KiB against 116 us for a plain one, ~2 ms for one
+ * that converts 1 MiB (the MiB of zeros is written out too).  The zeros
+ * run as far ahead as the log is long, from WAL_ZERO_MIN up to WAL_CHUNK:
+ * a long log pays one such sync per MiB, and a short one (a process that
+ * syncs a few writes and exits) does not pay for a MiB it never uses.
+ * (PostgreSQL zero-fills its WAL segments for the same reason.)  The zeros
+ * are written inline, just before the append that needs them, and made
+ * durable by that append's own fdatasync: a separate sync would add a
+ * device flush each time, and zero-filling on another thread would still
  * serialize with the writer's syncs on the same file. */
 #define WAL_CHUNK (1u << 20)
+#define WAL_ZERO_MIN (64u << 10)
 
 struct wal_writer {
     fio_file *f;
@@ -124,19 +127,20 @@ static void reserve(wal_writer *w, uint64_t need)
 }
 
 /* Before a synced append that ends at `need`: unless the bytes up to it are
- * written space already, reserve up to at least a chunk past it and write
- * zeros over everything reserved that was never written (see WAL_CHUNK).
- * Best effort: a failure only stops the zero-filling (the append and its
- * sync still tell of a real I/O problem). */
+ * written space already, reserve and write zeros from the first byte never
+ * written to `ahead` bytes past it (see WAL_CHUNK).  Best effort: a failure
+ * only stops the zero-filling (the append and its sync still tell of a real
+ * I/O problem). */
 static void zero_ahead(wal_writer *w, uint64_t need)
 {
     if (!w->prealloc || need <= w->zero_end) return;
-    reserve(w, need + WAL_CHUNK);
+    uint64_t ahead = w->size < WAL_ZERO_MIN ? WAL_ZERO_MIN : w->size < WAL_CHUNK ? w->size : WAL_CHUNK;
+    uint64_t end = need + ahead;
+    reserve(w, end);
     if (!w->prealloc) return;
     uint64_t from = w->zero_end > w->size ? w->zero_end : w->size;
-    if (from < w->alloc_end && fio_write_zeros(w->f, from, w->alloc_end - from) != OMEN_OK)
-        util_clearerr();
-    w->zero_end = w->alloc_end; /* after a failure: retried past this point only */
+    if (fio_write_zeros(w->f, from, end - from) != OMEN_OK) util_clearerr();
+    w->zero_end = end; /* after a failure: retried past this point only */
 }
 
 int wal_writer_open(const char *path, wal_writer **out)

@@ -9,10 +9,11 @@
  *    fio_map_window -- or, outside it, one write(2)): it survives a process
  *    crash.
  *  - The writer reserves the file ahead of its appends in 1 MiB chunks
- *    (fio_allocate), and before a synced append it writes zeros over the
- *    reserved space up to at least 1 MiB past it, made durable by that
- *    append's sync: the fdatasync of a synced write then flushes data only,
- *    not the file size and block map, once per MiB.  A closed log is cut
+ *    (fio_allocate), and a synced append that reaches reserved space never
+ *    written first writes zeros ahead of itself (as far as the log is long,
+ *    64 KiB to 1 MiB), made durable by that append's sync: the fdatasync of
+ *    a synced write then flushes data only, not the file size and block map,
+ *    except once per MiB of a long log.  A closed log is cut
  *    back to its last record; after a crash the zeros read as the log's end.
  *  - wal_sync makes every appended record durable (fdatasync; the first
  *    successful wal_sync of a writer also fsyncs the log's directory so the
