@@ -9,9 +9,12 @@
  *    fio_map_window -- or, outside it, one write(2)): it survives a process
  *    crash.
  *  - The writer reserves the file ahead of its appends in 1 MiB chunks
- *    (fio_allocate), so the fdatasync of a synced write flushes data only,
- *    not the file size and block map; a closed log is cut back to its last
- *    record, and after a crash the reserved zeros read as a torn tail.
+ *    (fio_allocate), and a synced append that reaches reserved space never
+ *    written first writes zeros ahead of itself (as far as the log is long,
+ *    64 KiB to 1 MiB), made durable by that append's sync: the fdatasync of
+ *    a synced write then flushes data only, not the file size and block map,
+ *    except once per MiB of a long log.  A closed log is cut
+ *    back to its last record; after a crash the zeros read as the log's end.
  *  - wal_sync makes every appended record durable (fdatasync; the first
  *    successful wal_sync of a writer also fsyncs the log's directory so the
  *    file's existence is durable too).
@@ -22,9 +25,11 @@
  *    have dropped the dirty pages (retrying would report false success).
  *
  * Replay contract: records come back in order, each exactly as appended,
- * and a damaged record is never handed out.  Replay tells a torn tail from
- * corruption: a torn tail is what a crash leaves (the incomplete last
- * write, followed only by the unwritten end of the file); damage that is
+ * and a damaged record is never handed out.  Zero bytes from a record
+ * boundary to the end of the file are the log's end (the reserved space),
+ * not damage.  Replay tells a torn tail from corruption: a torn tail is what
+ * a crash leaves (the incomplete last write, followed only by the unwritten
+ * or zero-filled end of the file); damage that is
  * followed by an intact record anywhere later in the file is corruption,
  * and so is a complete record (not ending in the zeros of unwritten space)
  * whose checksum, type or length is wrong.  Plain replay stops at the
@@ -60,7 +65,8 @@
 
 /* tail_state values reported by wal_replay. */
 enum {
-    WAL_TAIL_CLEAN = 0,   /* the file ends exactly after the last good record */
+    WAL_TAIL_CLEAN = 0,   /* the file ends after the last good record, or only
+                             zero bytes (reserved space) follow it */
     WAL_TAIL_TORN = 1,    /* what a crash leaves: an incomplete last write (or
                              file header) followed only by unwritten space */
     WAL_TAIL_CORRUPT = 2, /* damage that no crash explains: intact records
