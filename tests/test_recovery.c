@@ -4,12 +4,16 @@
  * swapped for another, the exact message of a full disk, the cause of a
  * background failure, read-only opens sharing the lock (also on a file
  * layer that refuses every write), a key-only walk past a damaged value
- * block, and not-found clearing a stale error message.
+ * block, not-found clearing a stale error message, and a torn write in a
+ * log that a later log with records follows.
  *
  * The file layers used here are small test envs (fio_env) built on the
  * posix one: they change nothing in the library.
  */
 #include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "storage/fio.h"
@@ -535,6 +539,160 @@ static void manifest_to_v1(const char *dir)
     manifest_clear(&m);
 }
 
+/* ---- a torn write in a log that is not the last ------------------------ */
+
+/* Run-file appends never return: the flush thread stalls with the old log
+ * rotated out (and synced) and the new one taking writes. */
+static int stall_appendv(fio_file *f, const struct iovec *iov, int iovcnt)
+{
+    if (strstr(fio_file_path(f), ".run"))
+        for (;;) pause();
+    return fio_posix_env()->appendv(f, iov, iovcnt);
+}
+
+static size_t wal_names(const char *dir, char out[2][PATH_MAX])
+{
+    char **names;
+    size_t n = tu_list(dir, ".wal", &names);
+    for (size_t i = 0; i < n && i < 2; i++) tu_join(out[i], PATH_MAX, dir, names[i]);
+    tu_list_free(names, n);
+    return n;
+}
+
+/* A database whose older log (synced at rotation) is followed by a newer
+ * log holding the write that filled the memtable and nb more synced writes
+ * ("b" keys); the process died without closing.  Built by a child. */
+static void make_two_logs(const char *dir, int nb)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30); /* a hang fails the test instead of stalling it */
+        g_env = *fio_posix_env();
+        g_env.appendv = stall_appendv;
+        fio_set_env(&g_env);
+        omen_options o;
+        omen_options_init(&o);
+        o.write_buffer_size = 16 << 10;
+        omen_db *db;
+        if (omen_open(dir, &o, &db)) _exit(2);
+        char k[32], v[64], w[2][PATH_MAX];
+        int i = 0;
+        for (; wal_names(dir, w) < 2 && i < 100000; i++) {
+            int kl = snprintf(k, sizeof k, "a%06d", i), vl = snprintf(v, sizeof v, "value-%d", i);
+            if (omen_put(db, k, (size_t)kl, v, (size_t)vl, OMEN_SYNC_FULL)) _exit(3);
+        }
+        for (int j = 0; j < nb; j++) {
+            int kl = snprintf(k, sizeof k, "b%06d", j);
+            if (omen_put(db, k, (size_t)kl, "b", 1, OMEN_SYNC_FULL)) _exit(4);
+        }
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int count_record_cb(void *ctx, const void *rec, size_t len, uint64_t off)
+{
+    (void)rec, (void)len, (void)off;
+    (*(uint64_t *)ctx)++;
+    return 0;
+}
+
+/* Cut the older log's last record short: a torn tail. */
+static void tear_older_log(const char *dir)
+{
+    char w[2][PATH_MAX];
+    assert_int_equal(wal_names(dir, w), 2);
+    wal_replay_info info;
+    uint64_t n = 0;
+    TU_OK(wal_replay_ex(w[0], 0, count_record_cb, &n, &info));
+    assert_true(n > 1);
+    assert_int_equal(truncate(w[0], (off_t)info.valid_len - 3), 0);
+}
+
+static int has_key(omen_db *db, const char *k)
+{
+    void *v = NULL;
+    size_t vl = 0;
+    int rc = omen_get(db, NULL, k, strlen(k), &v, &vl);
+    omen_free(v);
+    assert_true(rc == OMEN_OK || rc == OMEN_NOTFOUND);
+    return rc == OMEN_OK;
+}
+
+static void test_torn_older_log(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX], cp[PATH_MAX], w[2][PATH_MAX];
+    tu_path(dir, sizeof dir, "torn_older");
+    tu_path(cp, sizeof cp, "torn_older_copy");
+    make_two_logs(dir, 20);
+    tear_older_log(dir);
+    omen_options o;
+    omen_options_init(&o);
+    omen_db *db = NULL;
+
+    /* default and absolute: refused, nothing changed on disk */
+    unsigned char *before, *after;
+    size_t lb, la;
+    assert_int_equal(wal_names(dir, w), 2);
+    assert_int_equal(tu_read_file(w[0], &before, &lb), 0);
+    assert_int_equal(omen_open(dir, &o, &db), OMEN_CORRUPT);
+    assert_non_null(strstr(omen_last_error(), "ends in a torn write"));
+    assert_non_null(strstr(omen_last_error(), "the tear lost acknowledged writes"));
+    o.wal_recovery = OMEN_WAL_RECOVER_ABSOLUTE;
+    assert_int_equal(omen_open(dir, &o, &db), OMEN_CORRUPT);
+    assert_int_equal(wal_names(dir, w), 2);
+    assert_int_equal(tu_read_file(w[0], &after, &la), 0);
+    assert_true(la == lb && memcmp(before, after, la) == 0);
+    free(before);
+    free(after);
+
+    /* point in time: the older log's intact records, nothing after the tear */
+    tu_rmrf(cp);
+    assert_int_equal(tu_copy_dir(dir, cp), 0);
+    o.wal_recovery = OMEN_WAL_RECOVER_POINT_IN_TIME;
+    TU_OK(omen_open(cp, &o, &db));
+    assert_true(has_key(db, "a000000"));
+    assert_false(has_key(db, "b000000"));
+    assert_false(has_key(db, "b000019"));
+    omen_stats st;
+    TU_OK(omen_get_stats(db, &st));
+    assert_true(st.wal_records_skipped >= 21); /* the torn region and the 20 writes after it */
+    omen_close(db);
+    char **names;
+    size_t nd = tu_list(cp, ".damaged", &names);
+    tu_list_free(names, nd);
+    assert_int_equal(nd, 2); /* the torn log and the later one */
+
+    /* skip: the torn record is lost, the later log's writes are kept */
+    tu_rmrf(cp);
+    assert_int_equal(tu_copy_dir(dir, cp), 0);
+    o.wal_recovery = OMEN_WAL_RECOVER_SKIP;
+    TU_OK(omen_open(cp, &o, &db));
+    assert_true(has_key(db, "a000000"));
+    assert_true(has_key(db, "b000000"));
+    assert_true(has_key(db, "b000019"));
+    omen_close(db);
+    tu_rmrf(cp);
+    tu_rmrf(dir);
+
+    /* a newer log without records: the crash came between the rotation
+     * and the sync of the older log, whose torn tail is an ordinary one */
+    make_two_logs(dir, 0);
+    tear_older_log(dir);
+    assert_int_equal(wal_names(dir, w), 2);
+    assert_int_equal(truncate(w[1], 16), 0); /* the newer log's file header only */
+    o.wal_recovery = OMEN_WAL_RECOVER_TORN_TAIL;
+    TU_OK(omen_open(dir, &o, &db));
+    assert_true(has_key(db, "a000000"));
+    omen_close(db);
+    tu_rmrf(dir);
+}
+
 static void test_old_formats_open(void **state)
 {
     (void)state;
@@ -582,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_keys_only_past_damaged_block),
         cmocka_unit_test(test_notfound_clears_error),
         cmocka_unit_test(test_old_formats_open),
+        cmocka_unit_test(test_torn_older_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,6 +78,11 @@ typedef struct wal_recovery {
     uint64_t *aside;    /* logs holding data that was not recovered */
     size_t naside;
     uint64_t records, bytes;
+    /* An earlier log ended in a torn write.  The engine syncs a log before
+     * it writes the next one, so that is only a crash's doing while no later
+     * log holds a record; once one does, the tear lost synced writes. */
+    int torn;
+    uint64_t torn_num, torn_off, torn_bytes;
 } wal_recovery;
 
 /* Replay one log into rctx under the recovery mode; fn is its path. */
@@ -86,6 +91,28 @@ static int recover_wal(omen_db *db, wal_recovery *wr, replay_ctx *rctx, uint64_t
 {
     wal_replay_info info;
     int rc;
+    if (wr->torn && !wr->stopped) {
+        uint64_t n = 0;
+        rc = wal_replay_ex(fn, 1, count_record, &n, &info);
+        if (rc) return rc;
+        if (n > 0) {
+            if (wr->mode == OMEN_WAL_RECOVER_TORN_TAIL || wr->mode == OMEN_WAL_RECOVER_ABSOLUTE)
+                return util_seterr(OMEN_CORRUPT,
+                                   "WAL %06llu.wal ends in a torn write at offset %llu, but the later "
+                                   "log %s holds %llu record(s): a log is synced before the next one "
+                                   "begins, so the tear lost acknowledged writes; not opened, nothing was "
+                                   "changed: open with a WAL recovery mode (point in time, or skip "
+                                   "corrupted records) to recover around it",
+                                   (unsigned long long)wr->torn_num, (unsigned long long)wr->torn_off,
+                                   strrchr(fn, '/') ? strrchr(fn, '/') + 1 : fn, (unsigned long long)n);
+            wr->aside[wr->naside++] = wr->torn_num;
+            wr->records++; /* the torn region counts as one */
+            wr->bytes += wr->torn_bytes;
+            /* Point in time: the tear is the stop; skip: later logs still apply. */
+            if (wr->mode == OMEN_WAL_RECOVER_POINT_IN_TIME) wr->stopped = 1;
+            wr->torn = 0;
+        }
+    }
     if (wr->stopped) {
         /* Everything in a log after the stop point is left behind. */
         uint64_t n = 0;
@@ -104,7 +131,14 @@ static int recover_wal(omen_db *db, wal_recovery *wr, replay_ctx *rctx, uint64_t
                                "WAL %s ends in a torn (incomplete) write at offset %llu, which the "
                                "absolute-consistency recovery mode does not accept",
                                fn, (unsigned long long)info.damage_off);
-        return OMEN_OK; /* clean, or a torn tail: no acknowledged write is in it */
+        if (info.tail_state == WAL_TAIL_TORN) {
+            wr->torn = 1;
+            wr->torn_num = num;
+            wr->torn_off = info.damage_off;
+            wr->torn_bytes = info.file_size - info.damage_off;
+        }
+        return OMEN_OK; /* clean, or a torn tail: no acknowledged write is in it (unless a
+                         * later log holds records: see above) */
     }
     if (wr->mode == OMEN_WAL_RECOVER_TORN_TAIL || wr->mode == OMEN_WAL_RECOVER_ABSOLUTE)
         return util_seterr(OMEN_CORRUPT,
