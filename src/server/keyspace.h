@@ -187,5 +187,7 @@ const char *ks_type_name(int type);
 /* Statistics for INFO. */
 uint64_t ks_expires_count(void);
 uint64_t ks_garbage_pending(void);
+/* Bytes of the in-memory key filter (kfilter.h). */
+size_t ks_filter_bytes(void);
 
 #endif

@@ -221,9 +221,11 @@ static void infoCommand(client *c)
         long long rss = rss_bytes();
         P("# Memory\r\nused_memory:%lld\r\nused_memory_rss:%lld\r\nused_memory_peak:%lld\r\n"
           "maxmemory:0\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n"
-          "omendb_memtable_bytes:%llu\r\nomendb_index_bytes:%llu\r\nomendb_filter_bytes:%llu\r\n\r\n",
+          "omendb_memtable_bytes:%llu\r\nomendb_index_bytes:%llu\r\nomendb_filter_bytes:%llu\r\n"
+          "key_filter_bytes:%zu\r\n\r\n",
           rss, rss, rss, (unsigned long long)st.memtable_bytes,
-          (unsigned long long)st.index_bytes, (unsigned long long)st.filter_bytes);
+          (unsigned long long)st.index_bytes, (unsigned long long)st.filter_bytes,
+          ks_filter_bytes());
     }
     if (want(s, "persistence", all)) {
         omen_stats st;
