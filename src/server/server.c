@@ -10,6 +10,7 @@
 #include "server/server.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -325,6 +326,32 @@ static void usage(void)
             "Speaks the Redis protocol; data lives in the OmenDB engine in DIR (docs/server.md).\n");
 }
 
+/* The engine's flush and compaction threads (started by omen_open; this is
+ * the only thread the server starts) get a higher nice value than the
+ * event loop: on a busy machine they then take the CPU the loop leaves
+ * idle instead of time-slicing with it.  They still keep up: when level 0
+ * fills, the engine stalls writers, the loop waits and they run.  Nice
+ * only lowers a thread's priority, so no privilege is needed. */
+static void lower_engine_threads(int nice_val)
+{
+    if (nice_val <= 0) return;
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return;
+    pid_t self = gettid();
+    /* Relative to the server's own nice value, as nice(1) counts. */
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0);
+    if (errno) base = 0;
+    nice_val = base + nice_val > 19 ? 19 : base + nice_val;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid > 0 && tid != self && setpriority(PRIO_PROCESS, (id_t)tid, nice_val) != 0)
+            server_log(LL_NOTICE, "cannot lower the priority of thread %d: %s", (int)tid, strerror(errno));
+    }
+    closedir(d);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -372,6 +399,7 @@ int main(int argc, char **argv)
         server_log(LL_WARNING, "cannot open the database in %s: %s (%s)", server.dir, omen_strerror(rc), omen_last_error());
         return 1;
     }
+    lower_engine_threads(server.background_nice);
     rc = ks_open(server.db);
     if (rc) {
         server_log(LL_WARNING, "cannot read the keyspace: %s (%s)", omen_strerror(rc), omen_last_error());

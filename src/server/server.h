@@ -128,6 +128,7 @@ typedef struct server_state {
     size_t write_buffer_size, cache_size;
     int hz;
     long long key_filter_min_keys; /* key filter sized for at least this many keys */
+    int background_nice;           /* nice value of the engine's background threads */
 
     /* runtime */
     omen_db *db;
