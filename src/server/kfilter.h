@@ -24,8 +24,8 @@ typedef struct kfilter {
     uint64_t added;  /* kf_add calls for new keys since it was built or cleared */
 } kfilter;
 
-/* A filter sized for cap keys (bits zero).  OMEN_OK or OMEN_NOMEM (f left
- * disabled). */
+/* A filter sized for cap keys (bits zero; at least 12 bits a key, in whole
+ * 2 MiB pages).  OMEN_OK or OMEN_NOMEM (f left disabled). */
 int kf_init(kfilter *f, uint64_t cap);
 void kf_free(kfilter *f);
 void kf_add(kfilter *f, const void *key, size_t klen);
