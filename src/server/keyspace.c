@@ -646,26 +646,6 @@ int ks_commit(int sync)
     if (ks.kf_rebuild) kf_build();
     return rc;
 }
-
-int ks_commit_async(int sync, int *started)
-{
-    if (ks.kf_rebuild) { /* the scan must see every write: commit here first */
-        pend_commit_mid();
-        kf_build();
-    }
-    return pend_commit_async(sync, started);
-}
-
-int ks_flight_finish(void)
-{
-    pend_wait();
-    return pend_take_flight_rc();
-}
-
-int ks_inflight(void) { return pend_inflight(); }
-const char *ks_flight_error(void) { return pend_flight_error(); }
-int ks_event_fd(void) { return pend_event_fd(); }
-void ks_event_drain(void) { pend_event_drain(); }
 int ks_flush(void) { return pend_commit_mid(); }
 int ks_vadd(omen_vset *vs, const void *id, size_t idlen, const float *vec, uint32_t dim,
             const char *attrs, size_t alen)
@@ -749,11 +729,11 @@ static void kf_build(void)
 
 size_t ks_filter_bytes(void) { return kf_bytes(&ks.kf); }
 
-int ks_open(omen_db *db, int commit_thread)
+int ks_open(omen_db *db)
 {
     memset(&ks, 0, sizeof ks);
     ks.db = db;
-    int rc = pend_open(db, commit_thread);
+    int rc = pend_open(db);
     if (rc) return rc;
     ks.rcap = ks.scap = 4096;
     ks.rbuf = malloc(ks.rcap);

@@ -54,9 +54,7 @@ typedef struct ks_meta {
 /* Bytes a sub-key needs: prefix (1 + 8 + 1) + element. */
 #define KS_SUBKEY_LEN(elen) (10 + (elen))
 
-/* commit_thread: pass commits may run on a thread of their own
- * (ks_commit_async). */
-int ks_open(omen_db *db, int commit_thread);
+int ks_open(omen_db *db);
 void ks_close(void);
 
 /* ---- keys -------------------------------------------------------------- */
@@ -172,17 +170,6 @@ int ks_txn_end(void);
  * there was nothing to do.  On failure the batch is dropped: the caller
  * must not acknowledge any write of the pass. */
 int ks_commit(int sync);
-/* As ks_commit, but the batch is written by the commit thread while the
- * loop goes on (*started = 1): reads still see it, every other commit and
- * iterator waits for it, and ks_flight_finish waits and returns its
- * result.  *started = 0: it was committed here (see pending.h). */
-int ks_commit_async(int sync, int *started);
-int ks_flight_finish(void);
-int ks_inflight(void);
-const char *ks_flight_error(void); /* message of a failed flight */
-/* Readable when a flight finished (the loop wakes to send its replies). */
-int ks_event_fd(void);
-void ks_event_drain(void);
 /* Number of operations in the pending batch. */
 size_t ks_pending(void);
 /* Sync mode of the commits that iterators force mid-pass. */

@@ -52,7 +52,6 @@ static int reserve(client *c, size_t n)
             memmove(c->buf, c->buf + c->bsent, c->blen - c->bsent);
             c->blen -= c->bsent;
             c->bsafe -= c->bsent;
-            if (c->flags & CLIENT_IN_FLIGHT) c->fmark -= c->bsent;
             c->bsent = 0;
         }
         if (c->blen + n > c->bcap) {
@@ -404,13 +403,6 @@ void client_free(client *c)
                 break;
             }
     }
-    if (c->flags & CLIENT_IN_FLIGHT) {
-        for (client **pp = &server.in_flight; *pp; pp = &(*pp)->fl_next)
-            if (*pp == c) {
-                *pp = c->fl_next;
-                break;
-            }
-    }
     multi_discard_state(c);
     watch_unwatch_all(c);
     server.nclients--;
@@ -595,7 +587,7 @@ static int send_replies(client *c)
         server.stat_net_out += n;
     }
     if (c->bsent == c->blen) {
-        c->bsent = c->blen = c->bsafe = c->fmark = 0;
+        c->bsent = c->blen = c->bsafe = 0;
         if (c->bcap > 4 * IOBUF_LEN) {
             free(c->buf);
             c->buf = NULL;
@@ -620,98 +612,30 @@ static void write_handler(ae_loop *el, int fd, void *data, int mask)
     }
 }
 
-static void note_commit_failure(int rc, const char *why)
-{
-    server_log(LL_WARNING, "commit failed: %s (%s); unacknowledged writes are dropped",
-               omen_strerror(rc), why);
-    /* Only a failed log write or sync is fatal (the engine then turns
-     * read-only); e.g. an oversize transaction just fails. */
-    omen_stats st;
-    if (omen_get_stats(server.db, &st) != OMEN_OK || st.read_only) server.read_only_err = 1;
-}
-
-/* Send what a client may now see (bsafe already moved); frees it if it is
- * done or broken.  0 if it lives on. */
-static int release_client(client *c)
-{
-    int s = send_replies(c);
-    if (s < 0) {
-        client_free(c);
-        return -1;
-    }
-    if (s == 1) {
-        if (!(ae_mask(server.el, c->fd) & AE_WRITABLE))
-            ae_add(server.el, c->fd, AE_WRITABLE, write_handler, c);
-    } else if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && c->bsent == c->blen) {
-        client_free(c);
-        return -1;
-    }
-    return 0;
-}
-
-/* The commit thread's pass: wait for it (it has usually finished) and send
- * the replies that waited for it.  If it failed, its writers are dropped
- * without a reply, and so is every client of the current pass (its reads
- * may have seen the lost writes); returns that result. */
-static int finish_flight(void)
-{
-    if (!server.in_flight && !ks_inflight()) return OMEN_OK;
-    int rc = ks_flight_finish();
-    if (rc) note_commit_failure(rc, ks_flight_error());
-    else server.stat_commits++;
-    client *list = server.in_flight;
-    server.in_flight = NULL;
-    while (list) {
-        client *c = list;
-        list = c->fl_next;
-        c->fl_next = NULL;
-        int wrote = c->flags & CLIENT_WROTE_FLIGHT;
-        c->flags &= ~(CLIENT_IN_FLIGHT | CLIENT_WROTE_FLIGHT);
-        if (rc && wrote) c->flags |= CLIENT_CLOSE_ASAP;
-        if (c->flags & CLIENT_CLOSE_ASAP) {
-            if (!(c->flags & CLIENT_PENDING_WRITE)) client_free(c);
-            continue;
-        }
-        if (c->fmark > c->bsafe) c->bsafe = c->fmark;
-        c->fmark = 0;
-        if (!(c->flags & CLIENT_PENDING_WRITE)) release_client(c);
-        else send_replies(c); /* the rest goes after this pass */
-    }
-    return rc;
-}
-
-void net_drain(void) { finish_flight(); }
-
-void net_flight_handler(ae_loop *el, int fd, void *data, int mask)
-{
-    (void)el, (void)fd, (void)data, (void)mask;
-    ks_event_drain(); /* net_after_pass, at the end of this pass, sends */
-}
-
 void net_after_pass(ae_loop *el)
 {
     (void)el;
     int sync = server.sync_mode == SYNC_ALWAYS ? OMEN_SYNC_FULL : OMEN_SYNC_RELAXED;
     ks_set_commit_sync(sync); /* CONFIG SET sync may have changed it */
-    int frc = finish_flight();
     int wrote = ks_pending() > 0;
     int timed = sync == OMEN_SYNC_FULL && wrote;
     int64_t t0 = timed ? ae_now_us() : 0;
-    int rc, started = 0;
-    /* --sync always keeps the reply of a write behind its fsync in this
-     * thread (group commit gathers for it); the others hand the pass's
-     * batch to the commit thread and go on with the next pass, whose
-     * reads see it through the overlay. */
-    if (sync != OMEN_SYNC_FULL && wrote && !frc)
-        rc = ks_commit_async(sync, &started);
-    else
-        rc = ks_commit(sync);
+    int rc = ks_commit(sync);
     if (timed) {
         int64_t d = ae_now_us() - t0;
         server.avg_commit_us = server.avg_commit_us ? (server.avg_commit_us * 7 + d) / 8 : d;
     }
-    if (rc) note_commit_failure(rc, omen_last_error());
-    if (!rc && wrote && !started) server.stat_commits++;
+    if (rc) {
+        server_log(LL_WARNING, "commit failed: %s (%s); unacknowledged writes are dropped",
+                   omen_strerror(rc), omen_last_error());
+        /* Only a failed log write or sync is fatal (the engine then turns
+         * read-only); e.g. an oversize transaction just fails. */
+        omen_stats st;
+        if (omen_get_stats(server.db, &st) != OMEN_OK || st.read_only) server.read_only_err = 1;
+    }
+    if (!rc && wrote) {
+        server.stat_commits++;
+    }
     client *list = server.pending_write;
     server.pending_write = NULL;
     server.npending = 0;
@@ -720,23 +644,24 @@ void net_after_pass(ae_loop *el)
         list = c->pw_next;
         c->pw_next = NULL;
         c->flags &= ~CLIENT_PENDING_WRITE;
-        if ((rc && (c->flags & CLIENT_WROTE)) || frc) c->flags |= CLIENT_CLOSE_ASAP;
-        int wrote_now = c->flags & CLIENT_WROTE;
+        if (rc && (c->flags & CLIENT_WROTE)) c->flags |= CLIENT_CLOSE_ASAP;
         c->flags &= ~CLIENT_WROTE;
         if (c->flags & CLIENT_CLOSE_ASAP) {
             client_free(c);
             continue;
         }
-        if (started) {
-            /* Its replies wait for the commit thread. */
-            c->fmark = c->blen;
-            c->flags |= CLIENT_IN_FLIGHT | (wrote_now ? CLIENT_WROTE_FLIGHT : 0);
-            c->fl_next = server.in_flight;
-            server.in_flight = c;
+        c->bsafe = c->blen;
+        int s = send_replies(c);
+        if (s < 0) {
+            client_free(c);
             continue;
         }
-        c->bsafe = c->blen;
-        release_client(c);
+        if (s == 1) {
+            if (!(ae_mask(server.el, c->fd) & AE_WRITABLE))
+                ae_add(server.el, c->fd, AE_WRITABLE, write_handler, c);
+        } else if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+            client_free(c);
+        }
     }
 }
 

@@ -24,10 +24,6 @@ void client_free(client *c);
 void client_close_async(client *c);
 /* The after-pass hook: commit the pass's writes, then send replies. */
 void net_after_pass(ae_loop *el);
-/* Send the replies that wait for the commit thread (at shutdown). */
-void net_drain(void);
-/* The commit thread's eventfd became readable. */
-void net_flight_handler(ae_loop *el, int fd, void *data, int mask);
 /* Close clients idle for longer than server.timeout_s (cron). */
 void net_close_idle(void);
 /* The event loop's gather hook (group commit under --sync always). */

@@ -18,8 +18,7 @@
 
 #include "omendb.h"
 
-/* commit_thread: start the thread pend_commit_async hands batches to. */
-int pend_open(omen_db *db, int commit_thread);
+int pend_open(omen_db *db);
 void pend_close(void);
 omen_db *pend_db(void);
 
@@ -36,22 +35,6 @@ int pend_iter(const char *lo, size_t lolen, const char *hi, size_t hilen, omen_i
  * commit of this pass that failed.  On failure nothing of the pass may be
  * acknowledged. */
 int pend_commit(int sync);
-/* Hand the pass's batch to the commit thread (*started = 1) and return at
- * once; its overlay stays readable until pend_wait.  Without a thread, with
- * nothing to write, or after a failure in this pass, it commits here as
- * pend_commit does (*started = 0) and returns that result. */
-int pend_commit_async(int sync, int *started);
-/* Wait for the batch in flight, if any (every other commit and iterator
- * waits first too); returns its result, which pend_take_flight_rc also
- * reports once. */
-int pend_wait(void);
-int pend_inflight(void);
-int pend_take_flight_rc(void);
-/* The engine's message for the last failed flight. */
-const char *pend_flight_error(void);
-/* Readable (eventfd) when a flight has finished; pend_event_drain resets it. */
-int pend_event_fd(void);
-void pend_event_drain(void);
 size_t pend_count(void);
 void pend_set_mid_sync(int sync);
 int pend_failed(void);

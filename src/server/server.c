@@ -400,7 +400,7 @@ int main(int argc, char **argv)
         return 1;
     }
     lower_engine_threads(server.background_nice);
-    rc = ks_open(server.db, server.commit_thread);
+    rc = ks_open(server.db);
     if (rc) {
         server_log(LL_WARNING, "cannot read the keyspace: %s (%s)", omen_strerror(rc), omen_last_error());
         omen_close(server.db);
@@ -433,7 +433,6 @@ int main(int argc, char **argv)
             fclose(f);
         }
     }
-    if (ks_event_fd() >= 0) ae_add(server.el, ks_event_fd(), AE_READABLE, net_flight_handler, NULL);
     ae_set_after_pass(server.el, net_after_pass);
     ae_set_gather(server.el, net_gather);
     ae_timer_add(server.el, 100, cron, NULL);
@@ -450,7 +449,6 @@ int main(int argc, char **argv)
 
     /* The last pass's writes are committed (after-pass ran); make all durable. */
     net_after_pass(server.el);
-    net_drain();
     while (server.clients) client_free(server.clients);
     for (int i = 0; i < server.nlisten; i++) close(server.listen_fd[i]);
     rc = ks_commit(OMEN_SYNC_FULL);

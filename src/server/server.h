@@ -29,8 +29,6 @@
 #define CLIENT_PENDING_WRITE (1 << 5)     /* on server.pending_write               */
 #define CLIENT_WROTE (1 << 6)             /* executed a write in this pass         */
 #define CLIENT_NO_EVICT_PASS (1 << 7)
-#define CLIENT_IN_FLIGHT (1 << 8)         /* on server.in_flight: replies wait for the commit thread */
-#define CLIENT_WROTE_FLIGHT (1 << 9)      /* wrote in the pass in flight           */
 
 typedef struct sarg {
     char *p;
@@ -76,8 +74,6 @@ typedef struct client {
 
     struct client *prev, *next;           /* server.clients */
     struct client *pw_next;               /* server.pending_write */
-    struct client *fl_next;               /* server.in_flight */
-    size_t fmark;      /* in flight: replies below this wait for the commit thread */
 } client;
 
 /* Command flags. */
@@ -132,7 +128,6 @@ typedef struct server_state {
     size_t write_buffer_size, cache_size;
     int hz;
     long long key_filter_min_keys; /* key filter sized for at least this many keys */
-    int commit_thread;             /* everysec/no: pass commits on a thread of their own */
     int background_nice;           /* nice value of the engine's background threads */
 
     /* runtime */
@@ -142,7 +137,6 @@ typedef struct server_state {
     int nlisten;
     client *clients;
     client *pending_write;
-    client *in_flight; /* clients of the pass the commit thread is writing */
     uint64_t next_client_id;
     int nclients;
     int shutdown_asap;
