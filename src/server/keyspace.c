@@ -529,7 +529,16 @@ int ks_flushall(void)
     if (!rc) rc = delete_range("s", 1, "t", 1);
     if (!rc) rc = delete_range("x", 1, "y", 1);
     if (!rc) rc = pend_commit_mid();
-    if (!rc) kf_clear(&ks.kf); /* on failure some keys may remain: keep them */
+    /* Inside EXEC the deletes are not committed yet (and may never be):
+     * the filter keeps the keys and nothing is compacted. */
+    int in_txn = pend_in_txn();
+    /* Reclaim now what was deleted: flush the tombstones and compact
+     * everything, so that neither the disk nor later reads and background
+     * work carry the deleted data (Redis's FLUSHALL frees memory before it
+     * replies, too). */
+    if (!rc && !in_txn) rc = omen_flush(ks.db);
+    if (!rc && !in_txn) rc = omen_compact_range(ks.db, NULL, 0, NULL, 0);
+    if (!rc && !in_txn) kf_clear(&ks.kf); /* on failure some keys may remain: keep them */
     ks.nkeys = ks.nexpires = ks.ngarbage = 0;
     if (!rc && ks.vsweep) ks.vsweep();
     touch(NULL, 0);

@@ -205,6 +205,7 @@ int pend_vdel(omen_vset *vs, const void *id, size_t idlen)
 }
 
 int pend_mid_sync(void) { return pd.commit_sync; }
+int pend_in_txn(void) { return pd.txn != NULL; }
 
 int pend_del(const void *key, size_t klen)
 {
