@@ -737,6 +737,7 @@ static void kf_build(void)
 }
 
 size_t ks_filter_bytes(void) { return kf_bytes(&ks.kf); }
+void ks_prefetch_key(const void *key, size_t klen) { kf_prefetch(&ks.kf, key, klen); }
 
 int ks_open(omen_db *db)
 {

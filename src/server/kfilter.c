@@ -111,6 +111,11 @@ int kf_may_contain(const kfilter *f, const void *key, size_t klen)
     return 1;
 }
 
+void kf_prefetch(const kfilter *f, const void *key, size_t klen)
+{
+    if (f->lines) __builtin_prefetch(kf_line(f, kf_hash(key, klen)), 0, 3);
+}
+
 void kf_clear(kfilter *f)
 {
     if (f->lines) {

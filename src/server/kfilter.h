@@ -32,6 +32,8 @@ void kf_add(kfilter *f, const void *key, size_t klen);
 /* 0: key was never added since the filter was built (it is absent); 1: it
  * may have been.  A disabled filter always says 1. */
 int kf_may_contain(const kfilter *f, const void *key, size_t klen);
+/* Start loading key's line into the cache (a hint; see networking.c). */
+void kf_prefetch(const kfilter *f, const void *key, size_t klen);
 /* Forget every key (FLUSHALL); the size stays. */
 void kf_clear(kfilter *f);
 /* Memory it holds, for INFO. */
