@@ -83,9 +83,17 @@ static long cron(ae_loop *el, long long id, void *data)
         (void)el;
     }
     net_close_idle();
-    /* Give freed heap (a large pass's batch and overlay) back to the OS. */
+    /* Give freed heap (a large pass's batch and overlay, the engine
+     * threads' buffers) back to the OS: every 5 s, and at once when a
+     * burst of commands ends (a tick without any after ticks with some). */
     static int ticks;
-    if (++ticks % 50 == 0) malloc_trim(0);
+    static long long last_cmds;
+    int busy = server.stat_cmds != last_cmds, trim = ++ticks % 50 == 0;
+    static int was_busy;
+    if (!busy && was_busy) trim = 1;
+    was_busy = busy;
+    last_cmds = server.stat_cmds;
+    if (trim) malloc_trim(0);
     return 100;
 }
 
