@@ -6,6 +6,8 @@ FLUSHALL (emptied), and for every type (WRONGTYPE, replacing a collection,
 expiry bookkeeping), by the exact DBSIZE and the replies."""
 import re
 
+import pytest
+
 from conftest import ServerProc
 
 
@@ -14,13 +16,35 @@ def keyspace_info(c):
     return ks["keys"], ks["expires"]
 
 
-def restart(s, tmp_path, *args):
-    s.stop()
-    return ServerProc(tmp_path / "d", *args).start()
+class Servers:
+    """Starts servers on one directory and stops whichever runs at the end,
+    also when an assertion fails."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.cur = None
+
+    def start(self, *args):
+        if self.cur:
+            self.cur.stop()
+        self.cur = ServerProc(self.tmp_path / "d", *args).start()
+        return self.cur
+
+    def stop(self):
+        if self.cur:
+            self.cur.stop()
+            self.cur = None
 
 
-def test_existing_keys_seen_after_restart(tmp_path):
-    s = ServerProc(tmp_path / "d").start()
+@pytest.fixture
+def servers(tmp_path):
+    sv = Servers(tmp_path)
+    yield sv
+    sv.stop()
+
+
+def test_existing_keys_seen_after_restart(servers):
+    s = servers.start()
     c = s.client()
     for i in range(200):
         if i % 2:
@@ -30,7 +54,7 @@ def test_existing_keys_seen_after_restart(tmp_path):
     c.hset("h", mapping={"a": "1", "b": "2"})
     c.rpush("l", "x", "y")
     c.close()
-    s = restart(s, tmp_path)
+    s = servers.start()
     c = s.client()
     assert c.dbsize() == 202
     assert keyspace_info(c) == (202, 100)
@@ -56,12 +80,11 @@ def test_existing_keys_seen_after_restart(tmp_path):
     assert c.setnx("k3", "no") is False
     assert c.get("k3") == "new"
     c.close()
-    s.stop()
 
 
-def test_filter_outgrown_is_rebuilt(tmp_path):
+def test_filter_outgrown_is_rebuilt(servers):
     # Sized for 16 keys: it is rebuilt (from a scan) several times here.
-    s = ServerProc(tmp_path / "d", "--key-filter-min-keys", "16").start()
+    s = servers.start("--key-filter-min-keys", "16")
     c = s.client()
     n = 3000
     for start in range(0, n, 250):
@@ -87,16 +110,15 @@ def test_filter_outgrown_is_rebuilt(tmp_path):
     assert c.exists(*[f"key:{i}" for i in range(n)]) == n
     assert c.get("never-written") is None
     c.close()
-    s = restart(s, tmp_path, "--key-filter-min-keys", "16")
+    s = servers.start("--key-filter-min-keys", "16")
     c = s.client()
     assert keyspace_info(c) == (n, n // 2)
     assert c.mget([f"key:{i}" for i in (0, 1, n - 1)]) == ["back", "again", "again"]
     c.close()
-    s.stop()
 
 
-def test_flushall_empties_filter(tmp_path):
-    s = ServerProc(tmp_path / "d").start()
+def test_flushall_empties_filter(servers):
+    s = servers.start()
     c = s.client()
     for i in range(100):
         c.set(f"a{i}", "1")
@@ -108,13 +130,12 @@ def test_flushall_empties_filter(tmp_path):
     assert c.dbsize() == 50
     assert c.get("a49") == "2" and c.get("a50") is None
     c.close()
-    s = restart(s, tmp_path)
+    s = servers.start()
     c = s.client()
     assert c.dbsize() == 50
     c.set("a0", "3")
     assert c.dbsize() == 50
     c.close()
-    s.stop()
 
 
 def test_info_reports_filter_memory(server):

@@ -137,25 +137,27 @@ def test_flushall_reclaims_disk_at_once(tmp_path):
     import os
     from conftest import ServerProc
     s = ServerProc(tmp_path / "d").start()
-    c = s.client()
+    try:
+        c = s.client()
 
-    def run_bytes():
-        d = tmp_path / "d"
-        return sum(os.path.getsize(d / f) for f in os.listdir(d) if f.endswith(".run"))
+        def run_bytes():
+            d = tmp_path / "d"
+            return sum(os.path.getsize(d / f) for f in os.listdir(d) if f.endswith(".run"))
 
-    val = "x" * 1000
-    for start in range(0, 50000, 1000):  # more than a memtable
-        p = c.pipeline(transaction=False)
-        for i in range(start, start + 1000):
-            p.set(f"k{i}", val)
-        p.execute()
-    assert c.flushall() is True
-    assert run_bytes() < 64 * 1024
-    assert c.dbsize() == 0 and c.get("k1") is None
-    c.set("k1", "v")
-    assert c.dbsize() == 1
-    c.close()
-    s.stop()
+        val = "x" * 1000
+        for start in range(0, 50000, 1000):  # more than a memtable
+            p = c.pipeline(transaction=False)
+            for i in range(start, start + 1000):
+                p.set(f"k{i}", val)
+            p.execute()
+        assert c.flushall() is True
+        assert run_bytes() < 64 * 1024
+        assert c.dbsize() == 0 and c.get("k1") is None
+        c.set("k1", "v")
+        assert c.dbsize() == 1
+        c.close()
+    finally:
+        s.stop()
 
 
 def test_flushall_inside_exec(r):
