@@ -46,6 +46,8 @@ static config_entry table[] = {
     {"max-multibulk-len", C_LL, &server.max_multibulk, 1, 1024, 0x7FFFFFFF, NULL},
     {"tcp-backlog", C_INT, &server.tcp_backlog, 0, 1, 65535, NULL},
     {"hz", C_INT, &server.hz, 1, 1, 500, NULL},
+    {"key-filter-min-keys", C_LL, &server.key_filter_min_keys, 0, 1, 1LL << 32, NULL},
+    {"background-nice", C_INT, &server.background_nice, 0, 0, 19, NULL},
     {"loglevel", C_LOGLEVEL, &server.verbosity, 1, 0, 0, NULL},
     {"logfile", C_STR, &server.logfile, 0, 0, 0, NULL},
     {"pidfile", C_STR, &server.pidfile, 0, 0, 0, NULL},
@@ -78,6 +80,8 @@ void config_defaults(void)
     server.max_multibulk = 8 * 1024 * 1024;
     server.tcp_backlog = 511;
     server.hz = 10;
+    server.key_filter_min_keys = 1 << 20;
+    server.background_nice = 10;
     server.verbosity = LL_NOTICE;
     server.write_buffer_size = 32u << 20;
     server.cache_size = 32u << 20;

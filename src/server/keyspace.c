@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "server/ae.h"
+#include "server/kfilter.h"
 #include "server/networking.h"
 #include "server/pending.h"
 #include "util/coding.h"
@@ -47,6 +48,9 @@ static struct {
     void (*touch)(const void *key, size_t klen);
     int (*vdrop)(uint64_t gen);
     void (*vsweep)(void);
+    kfilter kf;     /* every key with metadata (kfilter.h)                */
+    int kf_rebuild; /* it holds more keys than it was sized for           */
+    int kf_off;     /* building it failed: every lookup reads the engine  */
 } ks;
 
 static char *kscratch(size_t n)
@@ -156,6 +160,8 @@ static void touch(const void *key, size_t klen)
 static int lookup_raw(const void *key, size_t klen, ks_meta *m)
 {
     if (klen > KS_MAX_KEY) return OMEN_NOTFOUND;
+    /* A key never written has no metadata in the batch or the engine. */
+    if (!kf_may_contain(&ks.kf, key, klen)) return OMEN_NOTFOUND;
     char *k = meta_key(key, klen);
     if (!k) return OMEN_NOMEM;
     const char *v;
@@ -219,6 +225,9 @@ static int put_meta_common(const void *key, size_t klen, const ks_meta *m, const
     }
     char *k = kscratch(klen + 1 + hl + slen);
     if (!k) return OMEN_NOMEM;
+    /* Into the filter before the metadata can reach the engine. */
+    kf_add(&ks.kf, key, klen);
+    if (!old && ++ks.kf.added > ks.kf.cap && !ks.kf_off) ks.kf_rebuild = 1;
     k[0] = 'k';
     memcpy(k + 1, key, klen);
     memcpy(k + 1 + klen, hdr, hl);
@@ -520,6 +529,16 @@ int ks_flushall(void)
     if (!rc) rc = delete_range("s", 1, "t", 1);
     if (!rc) rc = delete_range("x", 1, "y", 1);
     if (!rc) rc = pend_commit_mid();
+    /* Inside EXEC the deletes are not committed yet (and may never be):
+     * the filter keeps the keys and nothing is compacted. */
+    int in_txn = pend_in_txn();
+    /* Reclaim now what was deleted: flush the tombstones and compact
+     * everything, so that neither the disk nor later reads and background
+     * work carry the deleted data (Redis's FLUSHALL frees memory before it
+     * replies, too). */
+    if (!rc && !in_txn) rc = omen_flush(ks.db);
+    if (!rc && !in_txn) rc = omen_compact_range(ks.db, NULL, 0, NULL, 0);
+    if (!rc && !in_txn) kf_clear(&ks.kf); /* on failure some keys may remain: keep them */
     ks.nkeys = ks.nexpires = ks.ngarbage = 0;
     if (!rc && ks.vsweep) ks.vsweep();
     touch(NULL, 0);
@@ -627,7 +646,15 @@ long ks_background(long budget, int64_t now_ms)
 
 /* ---- passes ------------------------------------------------------------- */
 
-int ks_commit(int sync) { return pend_commit(sync); }
+static void kf_build(void);
+
+int ks_commit(int sync)
+{
+    int rc = pend_commit(sync);
+    /* Nothing is pending now: a scan of the engine sees every key. */
+    if (ks.kf_rebuild) kf_build();
+    return rc;
+}
 int ks_flush(void) { return pend_commit_mid(); }
 int ks_vadd(omen_vset *vs, const void *id, size_t idlen, const float *vec, uint32_t dim,
             const char *attrs, size_t alen)
@@ -665,6 +692,53 @@ static uint64_t count_range(const char *lo, const char *hi)
     return n;
 }
 
+/* (Re)build the key filter from a scan of every metadata entry (pending
+ * writes must be committed), sized for twice the keys there are.  If that
+ * fails, the filter is switched off for good: lookups then always read
+ * the engine, as they would without it. */
+static void kf_build(void)
+{
+    ks.kf_rebuild = 0;
+    /* At least key-filter-min-keys (1.5 MiB for the default 1M keys). */
+    uint64_t min = (uint64_t)server.key_filter_min_keys;
+    uint64_t cap = ks.nkeys * 2 < min ? min : ks.nkeys * 2;
+    kfilter nf;
+    omen_iter *it = NULL;
+    omen_iter_options o;
+    memset(&o, 0, sizeof o);
+    o.lower = "k";
+    o.lower_len = 1;
+    o.upper = "l";
+    o.upper_len = 1;
+    kf_free(&ks.kf);
+    if (kf_init(&nf, cap) || omen_iter_create(ks.db, &o, &it)) {
+        kf_free(&nf);
+        ks.kf_off = 1;
+        server_log(LL_WARNING, "key filter off (out of memory or unreadable keyspace): every lookup reads the engine");
+        return;
+    }
+    uint64_t n = 0;
+    for (omen_iter_seek_first(it); omen_iter_valid(it); omen_iter_next(it)) {
+        size_t kl;
+        const char *k = omen_iter_key(it, &kl);
+        kf_add(&nf, k + 1, kl - 1);
+        n++;
+    }
+    int rc = omen_iter_status(it);
+    omen_iter_destroy(it);
+    if (rc) {
+        kf_free(&nf);
+        ks.kf_off = 1;
+        server_log(LL_WARNING, "key filter off (%s): every lookup reads the engine", omen_strerror(rc));
+        return;
+    }
+    nf.added = n;
+    ks.kf = nf;
+}
+
+size_t ks_filter_bytes(void) { return kf_bytes(&ks.kf); }
+void ks_prefetch_key(const void *key, size_t klen) { kf_prefetch(&ks.kf, key, klen); }
+
 int ks_open(omen_db *db)
 {
     memset(&ks, 0, sizeof ks);
@@ -688,6 +762,7 @@ int ks_open(omen_db *db)
     ks.nkeys = count_range("k", "l");
     ks.nexpires = count_range("x", "y");
     ks.ngarbage = count_range("g", "h");
+    kf_build();
     return OMEN_OK;
 }
 
@@ -697,5 +772,6 @@ void ks_close(void)
     free(ks.rbuf);
     free(ks.sbuf);
     free(ks.kbuf);
+    kf_free(&ks.kf);
     memset(&ks, 0, sizeof ks);
 }

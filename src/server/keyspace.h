@@ -187,5 +187,9 @@ const char *ks_type_name(int type);
 /* Statistics for INFO. */
 uint64_t ks_expires_count(void);
 uint64_t ks_garbage_pending(void);
+/* Bytes of the in-memory key filter (kfilter.h). */
+size_t ks_filter_bytes(void);
+/* A hint that key will be looked up soon: its filter line is loaded. */
+void ks_prefetch_key(const void *key, size_t klen);
 
 #endif

@@ -467,6 +467,45 @@ void net_accept_handler(ae_loop *el, int lfd, void *data, int mask)
 
 /* ---- input ------------------------------------------------------------------ */
 
+/* Reads a "<prefix><digits>\r\n" header at *p (< end); returns the number,
+ * or -1 (and *p unchanged) if it is not complete and well formed. */
+static long long peek_header(const char **p, const char *end, char prefix)
+{
+    const char *s = *p;
+    if (s >= end || *s != prefix) return -1;
+    long long v = 0;
+    for (s++; s < end && *s >= '0' && *s <= '9' && v < (1LL << 40); s++) v = v * 10 + (*s - '0');
+    if (end - s < 2 || s[0] != '\r' || s[1] != '\n' || s == *p + 1) return -1;
+    *p = s + 2;
+    return v;
+}
+
+/* Before a client's pipelined requests run, start loading the key filter
+ * line of each one's first argument (most commands' key), so that their
+ * misses overlap instead of each stalling its own command (the probe was
+ * ~9% of a pass of 16-deep pipelined SETs).  Only a hint: it reads the
+ * buffer without changing anything and stops at the first request it
+ * cannot follow (inline, incomplete, malformed); the parser decides. */
+static void prefetch_keys(const char *p, const char *end)
+{
+    for (int n = 0; n < 64 && p < end; n++) {
+        long long argc = peek_header(&p, end, '*');
+        if (argc < 1 || argc > 1024) return;
+        const char *first = NULL;
+        size_t flen = 0;
+        for (long long i = 0; i < argc; i++) {
+            long long l = peek_header(&p, end, '$');
+            if (l < 0 || end - p < l + 2) return;
+            if (i == 1) {
+                first = p;
+                flen = (size_t)l;
+            }
+            p += l + 2;
+        }
+        if (first) ks_prefetch_key(first, flen);
+    }
+}
+
 static void process_input(client *c)
 {
     while (c->qpos < c->qlen && !(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP))) {
@@ -564,6 +603,7 @@ static void read_handler(ae_loop *el, int fd, void *data, int mask)
         client_close_async(c);
         return;
     }
+    if (c->ps.type == 0) prefetch_keys(c->qbuf + c->qpos, c->qbuf + c->qlen);
     process_input(c);
 }
 

@@ -88,12 +88,25 @@ static void arena_reset(void)
     pd.arena = keep;
 }
 
+/* Eight bytes a step (a byte-at-a-time FNV was ~2% of a pass of SETs). */
 static uint64_t hash_bytes(const void *p, size_t n)
 {
     const unsigned char *s = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ull;
-    return h ^ (h >> 29);
+    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
 }
 
 static ov_ent *ov_find(const void *key, size_t klen, uint64_t h, size_t *slot)
@@ -205,6 +218,7 @@ int pend_vdel(omen_vset *vs, const void *id, size_t idlen)
 }
 
 int pend_mid_sync(void) { return pd.commit_sync; }
+int pend_in_txn(void) { return pd.txn != NULL; }
 
 int pend_del(const void *key, size_t klen)
 {

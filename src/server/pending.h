@@ -53,6 +53,8 @@ int pend_vdel(omen_vset *vs, const void *id, size_t idlen);
 int pend_mid_sync(void);
 
 int pend_txn_begin(void);
+/* Nonzero between pend_txn_begin and pend_txn_end. */
+int pend_in_txn(void);
 /* Commit the transaction (relaxed; the pass's pend_commit syncs it). */
 int pend_txn_end(void);
 

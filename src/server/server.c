@@ -10,6 +10,7 @@
 #include "server/server.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -82,9 +83,17 @@ static long cron(ae_loop *el, long long id, void *data)
         (void)el;
     }
     net_close_idle();
-    /* Give freed heap (a large pass's batch and overlay) back to the OS. */
+    /* Give freed heap (a large pass's batch and overlay, the engine
+     * threads' buffers) back to the OS: every 5 s, and at once when a
+     * burst of commands ends (a tick without any after ticks with some). */
     static int ticks;
-    if (++ticks % 50 == 0) malloc_trim(0);
+    static long long last_cmds;
+    int busy = server.stat_cmds != last_cmds, trim = ++ticks % 50 == 0;
+    static int was_busy;
+    if (!busy && was_busy) trim = 1;
+    was_busy = busy;
+    last_cmds = server.stat_cmds;
+    if (trim) malloc_trim(0);
     return 100;
 }
 
@@ -221,9 +230,11 @@ static void infoCommand(client *c)
         long long rss = rss_bytes();
         P("# Memory\r\nused_memory:%lld\r\nused_memory_rss:%lld\r\nused_memory_peak:%lld\r\n"
           "maxmemory:0\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n"
-          "omendb_memtable_bytes:%llu\r\nomendb_index_bytes:%llu\r\nomendb_filter_bytes:%llu\r\n\r\n",
+          "omendb_memtable_bytes:%llu\r\nomendb_index_bytes:%llu\r\nomendb_filter_bytes:%llu\r\n"
+          "key_filter_bytes:%zu\r\n\r\n",
           rss, rss, rss, (unsigned long long)st.memtable_bytes,
-          (unsigned long long)st.index_bytes, (unsigned long long)st.filter_bytes);
+          (unsigned long long)st.index_bytes, (unsigned long long)st.filter_bytes,
+          ks_filter_bytes());
     }
     if (want(s, "persistence", all)) {
         omen_stats st;
@@ -323,6 +334,32 @@ static void usage(void)
             "Speaks the Redis protocol; data lives in the OmenDB engine in DIR (docs/server.md).\n");
 }
 
+/* The engine's flush and compaction threads (started by omen_open; this is
+ * the only thread the server starts) get a higher nice value than the
+ * event loop: on a busy machine they then take the CPU the loop leaves
+ * idle instead of time-slicing with it.  They still keep up: when level 0
+ * fills, the engine stalls writers, the loop waits and they run.  Nice
+ * only lowers a thread's priority, so no privilege is needed. */
+static void lower_engine_threads(int nice_val)
+{
+    if (nice_val <= 0) return;
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return;
+    pid_t self = gettid();
+    /* Relative to the server's own nice value, as nice(1) counts. */
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0);
+    if (errno) base = 0;
+    nice_val = base + nice_val > 19 ? 19 : base + nice_val;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        pid_t tid = (pid_t)atoi(e->d_name);
+        if (tid > 0 && tid != self && setpriority(PRIO_PROCESS, (id_t)tid, nice_val) != 0)
+            server_log(LL_NOTICE, "cannot lower the priority of thread %d: %s", (int)tid, strerror(errno));
+    }
+    closedir(d);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -370,6 +407,7 @@ int main(int argc, char **argv)
         server_log(LL_WARNING, "cannot open the database in %s: %s (%s)", server.dir, omen_strerror(rc), omen_last_error());
         return 1;
     }
+    lower_engine_threads(server.background_nice);
     rc = ks_open(server.db);
     if (rc) {
         server_log(LL_WARNING, "cannot read the keyspace: %s (%s)", omen_strerror(rc), omen_last_error());

@@ -127,6 +127,8 @@ typedef struct server_state {
     int verbosity; /* 0 warning, 1 notice, 2 verbose */
     size_t write_buffer_size, cache_size;
     int hz;
+    long long key_filter_min_keys; /* key filter sized for at least this many keys */
+    int background_nice;           /* nice value of the engine's background threads */
 
     /* runtime */
     omen_db *db;

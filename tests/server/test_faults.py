@@ -59,3 +59,62 @@ def test_failed_fsync_stops_acknowledgements(tmp_path, monkeypatch):
         assert c.get("after") is None
     finally:
         s2.stop()
+
+
+def test_failed_log_write_everysec_pipelined(tmp_path, monkeypatch):
+    """--sync everysec, several pipelining clients: the log write of a pass
+    fails; no write of it or after it is acknowledged, every acknowledged
+    one is there after a restart, and the server lives on."""
+    import conftest
+    monkeypatch.setattr(conftest, "BIN", FAULT_BIN)
+    monkeypatch.setenv("OMEN_FAULT_WRITE_NTH", "30")
+    s = ServerProc(tmp_path / "d", "--sync", "everysec").start()
+    monkeypatch.delenv("OMEN_FAULT_WRITE_NTH")
+    acked = []
+    try:
+        conns = [Raw(s.port) for _ in range(4)]
+        stop = False
+        for rnd in range(200):
+            sent = {}
+            for j, raw in enumerate(conns):  # all four in flight at once
+                if raw is None:
+                    continue
+                keys = [f"k{rnd}_{j}_{m}" for m in range(8)]
+                try:
+                    raw.send(b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n" % (len(k), k.encode())
+                                      for k in keys))
+                    sent[j] = keys
+                except (ConnectionError, OSError):
+                    conns[j] = None
+                    stop = True
+            for j, keys in sent.items():
+                try:
+                    for k in keys:
+                        rep = conns[j].read()
+                        if rep == ("status", "OK"):
+                            acked.append(k)
+                        else:
+                            assert rep[0] == "error" and rep[1].startswith("MISCONF"), rep
+                            stop = True
+                except (ConnectionError, OSError):
+                    conns[j] = None
+                    stop = True
+            if stop:
+                break
+        assert stop, "the injected write failure never surfaced"
+        assert s.alive()
+        c = s.client()
+        with pytest.raises(redis.ResponseError, match="MISCONF"):
+            c.set("after", "x")
+    finally:
+        s.stop(signal.SIGKILL)
+    monkeypatch.undo()
+    s2 = ServerProc(tmp_path / "d").start()
+    try:
+        c = s2.client()
+        got = c.mget(acked) if acked else []
+        missing = [k for k, v in zip(acked, got) if v != "v"]
+        assert not missing, missing[:5]
+        assert c.get("after") is None
+    finally:
+        s2.stop()

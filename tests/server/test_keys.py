@@ -129,3 +129,46 @@ def test_pathological_pattern(r):
     assert r.keys("*a*a*a*a*a*a*a*a*a*a*b") == []
     assert r.keys("a*") == ["a" * 3000]
     assert r.ping() is True
+
+
+def test_flushall_reclaims_disk_at_once(tmp_path):
+    """FLUSHALL flushes and compacts before it replies: the run files of
+    the deleted data are gone, not left for background compaction."""
+    import os
+    from conftest import ServerProc
+    s = ServerProc(tmp_path / "d").start()
+    try:
+        c = s.client()
+
+        def run_bytes():
+            d = tmp_path / "d"
+            return sum(os.path.getsize(d / f) for f in os.listdir(d) if f.endswith(".run"))
+
+        val = "x" * 1000
+        for start in range(0, 50000, 1000):  # more than a memtable
+            p = c.pipeline(transaction=False)
+            for i in range(start, start + 1000):
+                p.set(f"k{i}", val)
+            p.execute()
+        assert c.flushall() is True
+        assert run_bytes() < 64 * 1024
+        assert c.dbsize() == 0 and c.get("k1") is None
+        c.set("k1", "v")
+        assert c.dbsize() == 1
+        c.close()
+    finally:
+        s.stop()
+
+
+def test_flushall_inside_exec(r):
+    for i in range(50):
+        r.set(f"a{i}", "1")
+    p = r.pipeline(transaction=True)
+    p.flushall()
+    p.set("b", "2")
+    assert p.execute() == [True, True]
+    assert r.dbsize() == 1
+    for i in range(50):
+        r.set(f"a{i}", "3")
+    assert r.dbsize() == 51
+    assert r.get("a7") == "3"

@@ -5,6 +5,7 @@
  *
  * OMEN_FAULT_SYNC_NTH=n makes the n-th fsync (and every later one) fail,
  * a disk that died: the server must stop acknowledging writes.
+ * OMEN_FAULT_WRITE_NTH=n does the same to file writes (the log's first). 
  */
 #include <stdlib.h>
 
@@ -18,6 +19,11 @@ int main(int argc, char **argv)
     if (n) {
         fio_fault_install();
         fio_fault_fail_nth(FIO_FAULT_SYNC, atol(n), FIO_FAULT_STICKY);
+    }
+    const char *w = getenv("OMEN_FAULT_WRITE_NTH");
+    if (w) {
+        fio_fault_install();
+        fio_fault_fail_nth(FIO_FAULT_WRITE, atol(w), FIO_FAULT_STICKY);
     }
     return omen_server_main(argc, argv);
 }
