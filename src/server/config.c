@@ -81,7 +81,7 @@ void config_defaults(void)
     server.tcp_backlog = 511;
     server.hz = 10;
     server.key_filter_min_keys = 1 << 20;
-    server.background_nice = 10;
+    server.background_nice = 0;
     server.verbosity = LL_NOTICE;
     server.write_buffer_size = 32u << 20;
     server.cache_size = 32u << 20;

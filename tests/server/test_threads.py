@@ -1,5 +1,5 @@
-"""The engine's background threads run at a lower priority than the event
-loop (background-nice, default 10); the loop thread keeps the server's."""
+"""background-nice lowers the engine's background threads below the event
+loop (default 0: the same priority); the loop thread keeps the server's."""
 import os
 
 from conftest import ServerProc
@@ -15,7 +15,7 @@ def thread_nices(pid):
 
 
 def test_background_threads_niced(tmp_path):
-    s = ServerProc(tmp_path / "d").start()
+    s = ServerProc(tmp_path / "d", "--background-nice", "10").start()
     try:
         n = thread_nices(s.proc.pid)
         base = os.getpriority(os.PRIO_PROCESS, 0)
@@ -27,10 +27,11 @@ def test_background_threads_niced(tmp_path):
         s.stop()
 
 
-def test_background_nice_zero_leaves_them(tmp_path):
-    s = ServerProc(tmp_path / "d", "--background-nice", "0").start()
+def test_background_nice_default_leaves_them(tmp_path):
+    s = ServerProc(tmp_path / "d").start()
     try:
         base = os.getpriority(os.PRIO_PROCESS, 0)
         assert set(thread_nices(s.proc.pid).values()) == {base}
+        assert s.client().config_get("background-nice") == {"background-nice": "0"}
     finally:
         s.stop()
