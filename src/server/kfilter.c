@@ -12,6 +12,7 @@
  * so fewer false positives.
  */
 #include "server/kfilter.h"
+#include "server/hash.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -36,27 +37,6 @@ static void *map_lines(size_t len)
     (void)madvise(a, len, MADV_HUGEPAGE); /* a hint: fine if refused */
 #endif
     return a;
-}
-
-static uint64_t kf_hash(const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 32;
-    return h;
 }
 
 int kf_init(kfilter *f, uint64_t cap)
@@ -91,7 +71,7 @@ static inline uint64_t *kf_line(const kfilter *f, uint64_t h)
 void kf_add(kfilter *f, const void *key, size_t klen)
 {
     if (!f->lines) return;
-    uint64_t h = kf_hash(key, klen);
+    uint64_t h = srv_hash64(key, klen);
     uint64_t *l = kf_line(f, h);
     for (int j = 0; j < 3; j++) {
         unsigned b = (unsigned)(h >> (9 * j)) & 511;
@@ -102,7 +82,7 @@ void kf_add(kfilter *f, const void *key, size_t klen)
 int kf_may_contain(const kfilter *f, const void *key, size_t klen)
 {
     if (!f->lines) return 1;
-    uint64_t h = kf_hash(key, klen);
+    uint64_t h = srv_hash64(key, klen);
     const uint64_t *l = kf_line(f, h);
     for (int j = 0; j < 3; j++) {
         unsigned b = (unsigned)(h >> (9 * j)) & 511;
@@ -113,7 +93,7 @@ int kf_may_contain(const kfilter *f, const void *key, size_t klen)
 
 void kf_prefetch(const kfilter *f, const void *key, size_t klen)
 {
-    if (f->lines) __builtin_prefetch(kf_line(f, kf_hash(key, klen)), 0, 3);
+    if (f->lines) __builtin_prefetch(kf_line(f, srv_hash64(key, klen)), 0, 3);
 }
 
 void kf_clear(kfilter *f)

@@ -10,6 +10,7 @@
  *    committed at pend_txn_begin) and every access goes through pd.txn.
  */
 #include "server/pending.h"
+#include "server/hash.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -88,27 +89,6 @@ static void arena_reset(void)
     pd.arena = keep;
 }
 
-/* Eight bytes a step (a byte-at-a-time FNV was ~2% of a pass of SETs). */
-static uint64_t hash_bytes(const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
-    }
-    uint64_t w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 29;
-    h *= 0xff51afd7ed558ccdull;
-    return h ^ (h >> 32);
-}
-
 static ov_ent *ov_find(const void *key, size_t klen, uint64_t h, size_t *slot)
 {
     if (!pd.cap) return NULL;
@@ -156,7 +136,7 @@ static int ov_grow(void)
 static int ov_set(const void *key, size_t klen, const void *val, size_t vlen, int del)
 {
     if ((pd.used + 1) * 2 > pd.cap && ov_grow()) return OMEN_NOMEM;
-    uint64_t h = hash_bytes(key, klen);
+    uint64_t h = srv_hash64(key, klen);
     size_t slot;
     ov_ent *e = ov_find(key, klen, h, &slot);
     /* A replaced value stays in the arena until the commit: a caller's
@@ -254,7 +234,7 @@ int pend_get(const void *key, size_t klen, char **buf, size_t *cap, const char *
         return OMEN_OK;
     }
     if (pd.used) {
-        ov_ent *e = ov_find(key, klen, hash_bytes(key, klen), NULL);
+        ov_ent *e = ov_find(key, klen, srv_hash64(key, klen), NULL);
         if (e) {
             if (e->del) return OMEN_NOTFOUND;
             *val = e->data + e->klen;
