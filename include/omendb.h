@@ -366,9 +366,9 @@ OMEN_EXPORT int omen_check(const char *path, void (*report)(void *ctx, const cha
  * HNSW-style graph; see docs/vector.md.
  *
  * Durability: every element is stored as ordinary engine entries under a
- * reserved 14-byte key prefix (FF x8, 00, "omen", 00): user writes of keys
- * with that prefix are rejected with OMEN_INVALID and user iterators step
- * over them (docs/format.md, "Reserved keys").  Each vector write is therefore a write like omen_put:
+ * reserved 14-byte key prefix (FF x8, 00, "omen", 00): user writes and
+ * point reads of keys with that prefix are rejected with OMEN_INVALID and
+ * user iterators step over them (docs/format.md, "Reserved keys").  Each vector write is therefore a write like omen_put:
  * it goes through the write-ahead log and group commit with the given sync
  * mode, and omen_batch / omen_txn may mix key-value and vector writes that
  * commit atomically.  The search graph lives in RAM and is checkpointed to a

@@ -223,6 +223,34 @@ static void test_bad_input(void **state)
     const char *resv = "\xff\xff\xff\xff\xff\xff\xff\xff\x00omen\x00x";
     assert_int_equal(omen_put(db, resv, 15, "v", 1, OMEN_SYNC_DEFAULT), OMEN_INVALID);
     assert_int_equal(omen_delete(db, resv, 14, OMEN_SYNC_DEFAULT), OMEN_INVALID);
+    /* and reading there is refused too, also where an entry exists: the
+     * metadata of set "cos" (prefix, 'V', 'M', name) */
+    unsigned char meta[32];
+    memcpy(meta, resv, 14);
+    memcpy(meta + 14, "VMcos", 5);
+    void *val = NULL;
+    size_t vlen = 7;
+    char vb[8];
+    for (int which = 0; which < 2; which++) {
+        const unsigned char *key = which ? meta : (const unsigned char *)resv;
+        size_t klen = which ? 19 : 15;
+        assert_int_equal(omen_get(db, NULL, key, klen, &val, &vlen), OMEN_INVALID);
+        assert_null(val);
+        assert_non_null(strstr(omen_last_error(), "reserved range"));
+        assert_int_equal(omen_get_into(db, NULL, key, klen, vb, sizeof vb, &vlen), OMEN_INVALID);
+        const void *keys[2] = {"a", key};
+        size_t klens[2] = {1, klen};
+        void *vals[2];
+        size_t vlens[2];
+        assert_int_equal(omen_get_many(db, NULL, 2, keys, klens, vals, vlens), OMEN_INVALID);
+        omen_txn *t;
+        assert_int_equal(omen_txn_begin(db, &t), OMEN_OK);
+        assert_int_equal(omen_txn_get(t, key, klen, &val, &vlen), OMEN_INVALID);
+        omen_txn_rollback(t);
+    }
+    /* the set itself still reads its own entries */
+    assert_int_equal(omen_vset_open(db, "cos", &cs), OMEN_OK);
+    assert_int_equal(omen_vset_close(cs), OMEN_OK);
     unsigned char kmax[8];
     omen_key_u64(UINT64_MAX, kmax);
     assert_int_equal(omen_put(db, kmax, 8, "lo", 2, OMEN_SYNC_DEFAULT), OMEN_OK);

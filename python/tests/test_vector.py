@@ -742,6 +742,9 @@ def test_reserved_keys_rejected_and_hidden(db):
     with pytest.raises(omendb.InvalidArgument):
         with db.batch() as b:
             b.put(RESERVED, b"x")
+    # reading the engine's own entries is refused as well
+    with pytest.raises(omendb.InvalidArgument):
+        db.get(RESERVED + b"VMs")
     # keys around the prefix are ordinary keys, and iteration shows only them
     around = [b"\xff" * 8, b"\xff" * 8 + b"\x00omem", b"\xff" * 8 + b"\x00omen\x01", b"\xff" * 9]
     for k in around:

@@ -8,6 +8,7 @@
 
 #include "db/batch.h"
 #include "db/db.h"
+#include "db/reserved.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -104,7 +105,7 @@ int db_changed_since(db_sv *sv, const void *key, size_t klen, uint64_t snap, int
 /* omen_get and omen_get_into: argument checks, pin, read, unpin.  d is
  * NULL when omen_get was given no val. */
 static int get_common(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen,
-                      const run_vdst *d, size_t *vlen, const char *fn)
+                      const run_vdst *d, size_t *vlen, const char *fn, int reserved_ok)
 {
     int rc = db_check_handle(db, fn);
     if (rc) return rc;
@@ -113,6 +114,8 @@ static int get_common(omen_db *db, const omen_snapshot *snap, const void *key, s
         return util_seterr(OMEN_INVALID, "%s: NULL buffer of %zu bytes", fn, d->cap);
     *vlen = 0;
     if ((rc = batch_check_kv(fn, key, klen, NULL, 0)) != OMEN_OK) return rc;
+    if (!reserved_ok && key && db_key_reserved(key, klen))
+        return util_seterr(OMEN_INVALID, "%s: the key is in the engine's reserved range (docs/format.md)", fn);
     if (snap && snap->db != db)
         return util_seterr(OMEN_INVALID, "%s: snapshot belongs to another handle", fn);
     uint64_t seq;
@@ -134,14 +137,21 @@ int omen_get(omen_db *db, const omen_snapshot *snap, const void *key, size_t kle
 {
     if (val) *val = NULL;
     run_vdst d = {.val = val};
-    return get_common(db, snap, key, klen, val ? &d : NULL, vlen, "omen_get");
+    return get_common(db, snap, key, klen, val ? &d : NULL, vlen, "omen_get", 0);
 }
 
 int omen_get_into(omen_db *db, const omen_snapshot *snap, const void *key, size_t klen, void *buf,
                   size_t cap, size_t *vlen)
 {
     run_vdst d = {.buf = buf, .cap = cap};
-    return get_common(db, snap, key, klen, &d, vlen, "omen_get_into");
+    return get_common(db, snap, key, klen, &d, vlen, "omen_get_into", 0);
+}
+
+int db_get_reserved(omen_db *db, const void *key, size_t klen, void **val, size_t *vlen)
+{
+    if (val) *val = NULL;
+    run_vdst d = {.val = val};
+    return get_common(db, NULL, key, klen, &d, vlen, "engine read", 1);
 }
 
 /* ---- snapshots ------------------------------------------------------------------ */

@@ -17,6 +17,10 @@ int db_get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val,
  * out for some keys. */
 int db_get_many_sv(db_sv *sv, uint64_t seq, size_t n, const void *const *keys, const size_t *klens,
                    const run_vdst *dsts, size_t *vlens);
+/* omen_get for the engine's own entries (the reserved range, reserved.h),
+ * which the public reads refuse: latest state, *val malloc'd (val NULL: the
+ * length only). */
+int db_get_reserved(omen_db *db, const void *key, size_t klen, void **val, size_t *vlen);
 /* *changed = whether key has a committed version newer than snap in sv. */
 int db_changed_since(db_sv *sv, const void *key, size_t klen, uint64_t snap, int *changed);
 

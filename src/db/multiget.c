@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "db/reserved.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -117,6 +118,9 @@ static int check_args(omen_db *db, size_t n, const void *const *keys, const size
         if (klens[i] > OMEN_MAX_KEY_LEN)
             return util_seterr(OMEN_TOOBIG, "omen_get_many: key %zu of %zu bytes exceeds the %u-byte limit",
                                i, klens[i], OMEN_MAX_KEY_LEN);
+        if (keys[i] && db_key_reserved(keys[i], klens[i]))
+            return util_seterr(OMEN_INVALID,
+                               "omen_get_many: key %zu is in the engine's reserved range (docs/format.md)", i);
     }
     return OMEN_OK;
 }

@@ -63,7 +63,7 @@ int omen_txn_begin(omen_db *db, omen_txn **out)
     return OMEN_OK;
 }
 
-int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *vlen)
+static int txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *vlen, int reserved_ok)
 {
     if (val) *val = NULL;
     int rc = txn_check(t, "omen_txn_get");
@@ -72,6 +72,8 @@ int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *
     *vlen = 0;
     rc = batch_check_kv("omen_txn_get", key, klen, NULL, 0);
     if (rc) return rc;
+    if (!reserved_ok && key && db_key_reserved(key, klen))
+        return util_seterr(OMEN_INVALID, "omen_txn_get: the key is in the engine's reserved range (docs/format.md)");
     uint64_t s;
     int type;
     const void *v;
@@ -103,6 +105,16 @@ int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *
         util_seterr(OMEN_NOTFOUND, "omen_txn_get: key not found");
     }
     return rc;
+}
+
+int omen_txn_get(omen_txn *t, const void *key, size_t klen, void **val, size_t *vlen)
+{
+    return txn_get(t, key, klen, val, vlen, 0);
+}
+
+int txn_get_reserved(struct omen_txn *t, const void *key, size_t klen, void **val, size_t *vlen)
+{
+    return txn_get(t, key, klen, val, vlen, 1);
 }
 
 static int txn_write(omen_txn *t, int type, const void *key, size_t klen, const void *val,

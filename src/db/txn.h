@@ -38,6 +38,9 @@ struct omen_txn {
 
 /* A write into the transaction that may use the reserved key range (for
  * engine modules such as the vector layer). */
+/* omen_txn_get for the engine's own entries (the reserved range), which
+ * the public call refuses; the read is tracked for conflicts like any. */
+int txn_get_reserved(struct omen_txn *t, const void *key, size_t klen, void **val, size_t *vlen);
 int txn_write_raw(struct omen_txn *t, int type, const void *key, size_t klen, const void *val,
                   size_t vlen);
 

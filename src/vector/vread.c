@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db/db.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "vector/vkeys.h"
@@ -24,7 +25,7 @@ int omen_vset_contains(omen_vset *vs, const void *id, size_t id_len)
     unsigned char k[VK_SET + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, id, id_len);
     size_t vl;
-    return omen_get_into(vs->db, NULL, k, kl, NULL, 0, &vl);
+    return db_get_reserved(vs->db, k, kl, NULL, &vl);
 }
 
 static int get_value(omen_vset *vs, const void *id, size_t id_len, void **val, size_t *vlen, const char *fn)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db/db.h"
 #include "db/batch.h"
 #include "db/iter.h"
 #include "db/version.h"
@@ -391,7 +392,7 @@ int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opt
     size_t mkl = key_meta(mk, name, strlen(name));
     void *v = NULL;
     size_t vl;
-    rc = omen_get(db, NULL, mk, mkl, &v, &vl);
+    rc = db_get_reserved(db, mk, mkl, &v, &vl);
     if (rc == OMEN_OK) {
         omen_free(v);
         pthread_mutex_unlock(&reg_mu);
@@ -404,7 +405,7 @@ int omen_vset_create(omen_db *db, const char *name, const omen_vset_options *opt
     uint32_t next = 1;
     unsigned char nk[VK_HDR];
     vk_head(nk, 'N');
-    rc = omen_get(db, NULL, nk, VK_HDR, &v, &vl);
+    rc = db_get_reserved(db, nk, VK_HDR, &v, &vl);
     if (rc == OMEN_OK) {
         if (vl == 4) next = get_fixed32(v);
         omen_free(v);
@@ -455,7 +456,7 @@ int omen_vset_open(omen_db *db, const char *name, omen_vset **out)
     size_t mkl = key_meta(mk, name, strlen(name));
     void *v = NULL;
     size_t vl;
-    rc = omen_get(db, NULL, mk, mkl, &v, &vl);
+    rc = db_get_reserved(db, mk, mkl, &v, &vl);
     if (rc == OMEN_NOTFOUND) rc = util_seterr(OMEN_NOTFOUND, "omen_vset_open: no set '%s'", name);
     uint32_t set_id = 0;
     omen_vset_options o;
@@ -570,7 +571,7 @@ int omen_vset_drop(omen_db *db, const char *name)
     size_t mkl = key_meta(mk, name, strlen(name));
     void *v = NULL;
     size_t vl;
-    rc = omen_get(db, NULL, mk, mkl, &v, &vl);
+    rc = db_get_reserved(db, mk, mkl, &v, &vl);
     uint32_t set_id = 0;
     omen_vset_options o;
     if (rc == OMEN_NOTFOUND) rc = util_seterr(OMEN_NOTFOUND, "omen_vset_drop: no set '%s'", name);

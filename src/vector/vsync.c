@@ -11,6 +11,7 @@
  */
 #include <string.h>
 
+#include "db/db.h"
 #include "util/err.h"
 #include "util/mem.h"
 #include "vector/vkeys.h"
@@ -124,7 +125,7 @@ int vset_elem_read(omen_vset *vs, const void *id, size_t idlen, void **val, size
 {
     unsigned char k[VK_SET + OMEN_VSET_MAX_ID];
     size_t kl = key_elem(k, vs->set_id, id, idlen);
-    return omen_get(vs->db, NULL, k, kl, val, vlen);
+    return db_get_reserved(vs->db, k, kl, val, vlen);
 }
 
 /* ---- graph sync (wmu held) ---- */

@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "db/db.h"
 #include "db/batch.h"
 #include "db/txn.h"
 #include "db/memtable.h"
@@ -132,12 +133,12 @@ static int txn_put_fn(void *ctx, int type, const void *k, size_t kl, const void 
 
 static int db_get_fn(void *ctx, const void *k, size_t kl, void **v, size_t *vl)
 {
-    return omen_get(ctx, NULL, k, kl, v, vl);
+    return db_get_reserved(ctx, k, kl, v, vl);
 }
 
 static int txn_get_fn(void *ctx, const void *k, size_t kl, void **v, size_t *vl)
 {
-    return omen_txn_get(ctx, k, kl, v, vl);
+    return txn_get_reserved(ctx, k, kl, v, vl);
 }
 
 /* Record an element write (vec != NULL), an attribute change (vec == NULL,
