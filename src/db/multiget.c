@@ -179,15 +179,23 @@ static int probe_runs(const db_sv *sv, uint64_t seq, run_getq *pend, size_t m)
     return OMEN_OK;
 }
 
+#define MG_STACK_KEYS 16
+
 int db_get_many_sv(db_sv *sv, uint64_t seq, size_t n, const void *const *keys, const size_t *klens,
                    const run_vdst *dsts, size_t *vlens)
 {
     if (n == 0) return OMEN_OK;
-    mg_key *ks = util_malloc(2 * n * sizeof *ks); /* and the sort's scratch */
-    run_getq *pend = util_malloc(n * sizeof *pend);
+    /* Small batches (the vector layer's re-ranking reads) stay on the stack. */
+    mg_key ks_stack[2 * MG_STACK_KEYS];
+    run_getq pend_stack[MG_STACK_KEYS];
+    int small = n <= MG_STACK_KEYS;
+    mg_key *ks = small ? ks_stack : util_malloc(2 * n * sizeof *ks); /* and the sort's scratch */
+    run_getq *pend = small ? pend_stack : util_malloc(n * sizeof *pend);
     if (!ks || !pend) {
-        omen_free(ks);
-        omen_free(pend);
+        if (!small) {
+            omen_free(ks);
+            omen_free(pend);
+        }
         return util_seterr(OMEN_NOMEM, "omen_get_many: out of memory for %zu keys", n);
     }
     for (size_t i = 0; i < n; i++) {
@@ -200,8 +208,10 @@ int db_get_many_sv(db_sv *sv, uint64_t seq, size_t n, const void *const *keys, c
     size_t m = 0;
     int rc = probe_memtables(sv, seq, ks, n, pend, &m, dsts, vlens);
     if (rc == OMEN_OK) rc = probe_runs(sv, seq, pend, m);
-    omen_free(ks);
-    omen_free(pend);
+    if (!small) {
+        omen_free(ks);
+        omen_free(pend);
+    }
     return rc;
 }
 

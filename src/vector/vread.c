@@ -28,12 +28,25 @@ int omen_vset_contains(omen_vset *vs, const void *id, size_t id_len)
     return db_get_reserved(vs->db, k, kl, NULL, &vl);
 }
 
-static int get_value(omen_vset *vs, const void *id, size_t id_len, void **val, size_t *vlen, const char *fn)
+/* Read and decode element id: *own is the value to free (NULL on error),
+ * *vec, *attrs and *alen point into it. */
+static int get_elem(omen_vset *vs, const void *id, size_t id_len, const char *fn, void **own,
+                    const unsigned char **vec, const char **attrs, size_t *alen)
 {
+    *own = NULL;
+    *vec = NULL;
+    *attrs = NULL;
+    *alen = 0;
+    size_t vl;
     int rc = vset_check(vs, fn);
     if (!rc) rc = vset_check_id(id, id_len, fn);
-    if (!rc) rc = vset_elem_read(vs, id, id_len, val, vlen);
+    if (!rc) rc = vset_elem_read(vs, id, id_len, own, &vl);
     if (rc == OMEN_NOTFOUND) return util_seterr(OMEN_NOTFOUND, "%s: no such element", fn);
+    if (!rc) rc = vset_elem_decode(vs, *own, vl, vec, attrs, alen);
+    if (rc) {
+        omen_free(*own);
+        *own = NULL;
+    }
     return rc;
 }
 
@@ -42,16 +55,14 @@ int omen_vset_get(omen_vset *vs, const void *id, size_t id_len, float *out, uint
     if (!out) return util_seterr(OMEN_INVALID, "omen_vset_get: NULL out");
     if (vs && dim != vs->o.dim) return util_seterr(OMEN_INVALID, "omen_vset_get: wrong dimension %u", dim);
     void *v;
-    size_t vl;
-    int rc = get_value(vs, id, id_len, &v, &vl, "omen_vset_get");
+    const unsigned char *vb;
+    const char *a;
+    size_t al;
+    int rc = get_elem(vs, id, id_len, "omen_vset_get", &v, &vb, &a, &al);
     if (rc) return rc;
-    const unsigned char *vb = NULL;
-    const char *a = NULL;
-    size_t al = 0;
-    rc = vset_elem_decode(vs, v, vl, &vb, &a, &al);
-    if (!rc) memcpy(out, vb, (size_t)dim * 4);
+    memcpy(out, vb, (size_t)dim * 4);
     omen_free(v);
-    return rc;
+    return OMEN_OK;
 }
 
 int omen_vset_get_int8(omen_vset *vs, const void *id, size_t id_len, int8_t *out, uint32_t dim, float *scale,
@@ -86,14 +97,12 @@ int omen_vset_get_attrs(omen_vset *vs, const void *id, size_t id_len, char **jso
     *json = NULL;
     *len = 0;
     void *v;
-    size_t vl;
-    int rc = get_value(vs, id, id_len, &v, &vl, "omen_vset_get_attrs");
+    const unsigned char *vb;
+    const char *a;
+    size_t al;
+    int rc = get_elem(vs, id, id_len, "omen_vset_get_attrs", &v, &vb, &a, &al);
     if (rc) return rc;
-    const unsigned char *vb = NULL;
-    const char *a = NULL;
-    size_t al = 0;
-    rc = vset_elem_decode(vs, v, vl, &vb, &a, &al);
-    if (!rc && al) {
+    if (al) {
         char *s = util_malloc(al + 1);
         if (!s) {
             rc = util_seterr(OMEN_NOMEM, "omen_vset_get_attrs: out of memory");

@@ -59,36 +59,41 @@ static int rr_visit(void *arg, const void *v, size_t len)
     return OMEN_OK;
 }
 
-int vrerank_read(vrerank *rr, const vrec *const *recs, size_t n, float *d, signed char *found)
+int vrerank_read(vrerank *rr, const vrec *const *recs, size_t n, float *d, signed char *st)
 {
-    for (size_t at = 0; at < n; at += RR_BATCH) {
-        size_t m = n - at < RR_BATCH ? n - at : RR_BATCH;
+    size_t i = 0;
+    while (i < n) {
+        /* the next RR_BATCH candidates that need a read */
         unsigned char kb[RR_BATCH][VK_SET + 64];
         unsigned char *heap[RR_BATCH] = {0};
         const void *keys[RR_BATCH];
         size_t klens[RR_BATCH], vlens[RR_BATCH];
         run_vdst dsts[RR_BATCH];
         rr_item items[RR_BATCH];
+        size_t m = 0;
         int rc = OMEN_OK;
-        for (size_t i = 0; i < m; i++) {
-            const vrec *r = recs[at + i];
-            unsigned char *k = kb[i];
-            if (r->id_len > sizeof kb[i] - VK_SET) {
+        for (; i < n && m < RR_BATCH && rc == OMEN_OK; i++) {
+            if (st[i] < 0) continue; /* lossless: its int8 distance is exact */
+            const vrec *r = recs[i];
+            st[i] = 0;
+            if (!r) continue;
+            unsigned char *k = kb[m];
+            if (r->id_len > sizeof kb[m] - VK_SET) {
                 /* long ids (up to 1 KiB) are rare: their key goes to the heap */
-                k = heap[i] = util_malloc(VK_SET + (size_t)r->id_len);
+                k = heap[m] = util_malloc(VK_SET + (size_t)r->id_len);
                 if (!k) {
                     rc = util_seterr(OMEN_NOMEM, "vector search: out of memory");
                     break;
                 }
             }
-            keys[i] = k;
-            klens[i] = key_elem(k, rr->set_id, r->data, r->id_len);
-            found[at + i] = 0;
-            items[i] = (rr_item){rr, &d[at + i], &found[at + i]};
-            dsts[i] = (run_vdst){NULL, NULL, 0, rr_visit, &items[i]};
+            keys[m] = k;
+            klens[m] = key_elem(k, rr->set_id, r->data, r->id_len);
+            items[m] = (rr_item){rr, &d[i], &st[i]};
+            dsts[m] = (run_vdst){NULL, NULL, 0, rr_visit, &items[m]};
+            m++;
         }
-        if (rc == OMEN_OK) rc = db_get_many_sv(rr->sv, rr->seq, m, keys, klens, dsts, vlens);
-        for (size_t i = 0; i < m; i++) omen_free(heap[i]);
+        if (rc == OMEN_OK && m) rc = db_get_many_sv(rr->sv, rr->seq, m, keys, klens, dsts, vlens);
+        for (size_t j = 0; j < m; j++) omen_free(heap[j]);
         if (rc) return rc;
     }
     return OMEN_OK;

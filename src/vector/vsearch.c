@@ -227,22 +227,22 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
          * Fashion-MNIST cosine by at most 0.0001 and cost 3-8% of QPS.) */
         size_t cap = i8 ? (size_t)k * (scan ? 4 : 2) + (scan ? 64 : 8) : k;
         if (cap > nc) cap = nc;
-        h = util_malloc(cap * sizeof *h);
-        const vrec **recs = util_malloc(cap * sizeof *recs);
-        float *ed = i8 ? util_malloc(cap * sizeof *ed) : NULL;
-        signed char *st = i8 ? util_malloc(cap) : NULL; /* 1 read, 0 gone, -1 use c[i].d */
-        const vrec **batch = i8 ? util_malloc(cap * sizeof *batch) : NULL;
-        size_t *bidx = i8 ? util_malloc(cap * sizeof *bidx) : NULL;
+        /* one block: hits, then per candidate its element, exact distance
+         * and state (1 read, 0 gone, -1 lossless: use c[i].d) */
+        h = util_malloc(cap * (sizeof *h + sizeof(vrec *) + sizeof(float) + 1));
+        const vrec **recs = h ? (const vrec **)(void *)(h + cap) : NULL;
+        float *ed = h ? (float *)(void *)(recs + cap) : NULL;
+        signed char *st = h ? (signed char *)(ed + cap) : NULL;
         vrerank rr;
         int rr_on = 0;
-        if (!h || !recs || (i8 && (!ed || !st || !batch || !bidx)))
+        if (!h)
             rc = util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
         else if (i8 && !(rc = vrerank_begin(&rr, vs->db, g, vs->set_id, q)))
             rr_on = 1;
         for (size_t i = 0; i < cap && !rc; i++) {
             recs[i] = atomic_load_explicit(&hn_node(g, c[i].slot)->rec, memory_order_acquire);
             /* Both sides lossless: the int8 distance is the exact one. */
-            if (i8) st[i] = qexact && (*hn_flags(g, c[i].slot) & HN_F_EXACT) ? -1 : 0;
+            st[i] = qexact && (*hn_flags(g, c[i].slot) & HN_F_EXACT) ? -1 : 0;
         }
         size_t done = 0; /* candidates [0, done) have had their reads */
         float maxerr = 0;
@@ -253,20 +253,9 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
             float d = c[i].d;
             if (i8 && st[i] >= 0) {
                 if (i >= done) {
-                    size_t end = i + (done == 0 ? (size_t)k : 4), m = 0;
+                    size_t end = i + (done == 0 ? (size_t)k : 4);
                     if (end > cap) end = cap;
-                    for (size_t j = i; j < end; j++)
-                        if (recs[j] && st[j] >= 0) {
-                            bidx[m] = j;
-                            batch[m++] = recs[j];
-                        }
-                    float bd[m ? m : 1];
-                    signed char bf[m ? m : 1];
-                    if ((rc = vrerank_read(&rr, batch, m, bd, bf))) break;
-                    for (size_t j = 0; j < m; j++) {
-                        ed[bidx[j]] = bd[j];
-                        st[bidx[j]] = bf[j];
-                    }
+                    if ((rc = vrerank_read(&rr, recs + i, end - i, ed + i, st + i))) break;
                     done = end;
                 }
                 if (!st[i]) continue;
@@ -284,11 +273,6 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
             h[j] = x;
         }
         if (rr_on) vrerank_end(&rr);
-        omen_free(recs);
-        omen_free(ed);
-        omen_free(st);
-        omen_free(batch);
-        omen_free(bidx);
         if (nh > k) nh = k;
     }
     if (!rc) rc = make_result(h, nh, out);
