@@ -525,8 +525,10 @@ OMEN_EXPORT int omen_vset_contains(omen_vset *vs, const void *id, size_t id_len)
 OMEN_EXPORT int omen_vset_get(omen_vset *vs, const void *id, size_t id_len, float *out, uint32_t dim);
 
 /* The element's vector in the traversal precision: for OMEN_PREC_INT8,
- * out[i] * *scale + *offset approximates component i; for float32 sets
- * OMEN_INVALID (use omen_vset_get).  scale/offset may be NULL. */
+ * out[i] * *scale + *offset approximates component i (the scale and offset
+ * are the set's for L2, the element's own for cosine and inner product);
+ * for float32 sets OMEN_INVALID (use omen_vset_get).  scale/offset may be
+ * NULL. */
 OMEN_EXPORT int omen_vset_get_int8(omen_vset *vs, const void *id, size_t id_len, int8_t *out, uint32_t dim,
                                    float *scale, float *offset);
 

@@ -192,7 +192,8 @@ int hnsw_new(uint32_t dim, int metric, int precision, uint32_t M, uint32_t efc, 
     g->M0 = 2 * M;
     g->efc = efc;
     g->vec_bytes = precision == PREC_I8 ? dim : (size_t)dim * 4;
-    g->vec_off = (4 * (size_t)(g->M0 + 5) + 63) & ~(size_t)63;
+    g->vec_off = (4 * (size_t)(g->M0 + HN_L0_HDR_WORDS + 1) + 63) & ~(size_t)63;
+    g->permap = precision == PREC_I8 && metric != OMEN_METRIC_L2_;
     g->l0_stride = (g->vec_off + g->vec_bytes + 63) & ~(size_t)63;
     g->k = vdist_get(VDIST_AUTO);
     g->l0dir = util_calloc(HN_MAX_CHUNKS, sizeof *g->l0dir);
@@ -380,12 +381,6 @@ int hnsw_ensure_slot(hnsw *g, uint32_t s)
 
 /* ---- distances ---- */
 
-static inline float i8_to_dist(const hnsw *g, int32_t v, int dot)
-{
-    float s2 = g->q.scale * g->q.scale;
-    if (!dot) return (float)v * s2;
-    return g->metric == OMEN_METRIC_IP_ ? -(float)v * s2 : 1.0f - (float)v * s2;
-}
 
 float hnsw_fdist(const hnsw *g, const float *a, const float *b)
 {
@@ -395,13 +390,15 @@ float hnsw_fdist(const hnsw *g, const float *a, const float *b)
 }
 
 /* A traversal vector with the sum of its int8 components and of their
- * squares: with x ~ s q + o, a dot product is s^2 (qa.qb) + s o (sum_a +
- * sum_b) + dim o^2, so dot metrics can use the offset (the whole int8
- * range) too; and where the kernels multiply fast (fast_dot), a squared L2
- * distance is sq_a + sq_b - 2 qa.qb. */
+ * squares, and its map: with x ~ s q + o, a dot product is
+ * sa sb (qa.qb) + sa ob sum_a + oa sb sum_b + dim oa ob, so each vector
+ * may have its own map (dot metrics do); and where the kernels multiply
+ * fast (fast_dot), a squared L2 distance (one map for the set) is
+ * sq_a + sq_b - 2 qa.qb. */
 typedef struct hn_qv {
     const void *v;
     int32_t sum, sq;
+    vquant m;
 } hn_qv;
 
 static inline void i8_sums(const int8_t *v, uint32_t n, int32_t *sum, int32_t *sq)
@@ -415,44 +412,59 @@ static inline void i8_sums(const int8_t *v, uint32_t n, int32_t *sum, int32_t *s
     *sq = q;
 }
 
-static inline float vdist_raw(const hnsw *g, const hn_qv *a, const void *b, int32_t bsum, int32_t bsq)
+static inline float qvdist(const hnsw *g, const hn_qv *a, uint32_t s)
 {
+    const void *b = hn_vec(g, s);
     if (g->precision == PREC_I8) {
+        int32_t bsum = *hn_sum(g, s);
         if (g->metric == OMEN_METRIC_L2_) {
-            int32_t v = g->k->fast_dot ? a->sq + bsq - 2 * g->k->dot_i8s(a->v, b, bsum, g->dim)
+            int32_t v = g->k->fast_dot ? a->sq + *hn_sqsum(g, s) - 2 * g->k->dot_i8s(a->v, b, bsum, g->dim)
                                        : g->k->l2_i8(a->v, b, g->dim);
-            return i8_to_dist(g, v, 0);
+            return (float)v * (g->q.scale * g->q.scale);
         }
-        float sc = g->q.scale, o = g->q.offset;
-        float dot = sc * sc * (float)g->k->dot_i8s(a->v, b, bsum, g->dim) + sc * o * (float)(a->sum + bsum) +
-                    (float)g->dim * o * o;
+        const vquant *m = hn_map(g, s);
+        float sa = a->m.scale, oa = a->m.offset, sb = m->scale, ob = m->offset;
+        float dot = sa * sb * (float)g->k->dot_i8s(a->v, b, bsum, g->dim) + sa * ob * (float)a->sum +
+                    oa * sb * (float)bsum + (float)g->dim * oa * ob;
         return g->metric == OMEN_METRIC_IP_ ? -dot : 1.0f - dot;
     }
     return hnsw_fdist(g, a->v, b);
 }
 
-void hnsw_set_vec_meta(hnsw *g, uint32_t s, int exact)
+void hnsw_set_vec_meta(hnsw *g, uint32_t s, const vquant *m, int exact)
 {
     int32_t sum = 0, sq = 0;
     if (g->precision == PREC_I8) i8_sums(hn_vec(g, s), g->dim, &sum, &sq);
     *hn_sum(g, s) = sum;
     *hn_sqsum(g, s) = sq;
     *hn_flags(g, s) = exact ? HN_F_EXACT : 0;
+    *hn_map(g, s) = *m;
 }
 
 static inline hn_qv node_qv(const hnsw *g, uint32_t s)
 {
-    return (hn_qv){hn_vec(g, s), *hn_sum(g, s), *hn_sqsum(g, s)};
+    return (hn_qv){hn_vec(g, s), *hn_sum(g, s), *hn_sqsum(g, s), *hn_map(g, s)};
 }
 
-static inline float qvdist(const hnsw *g, const hn_qv *q, uint32_t s)
+/* The map for vector x: its own (dot metrics) or the set's. */
+static inline void map_for(const hnsw *g, const float *x, vquant *m)
 {
-    return vdist_raw(g, q, hn_vec(g, s), *hn_sum(g, s), *hn_sqsum(g, s));
+    if (g->permap) vquant_fit(m, x, g->dim);
+    else *m = g->q;
+}
+
+void hnsw_prepare_query(const hnsw *g, const float *f, int8_t *q8, hn_query *out)
+{
+    *out = (hn_query){f, q8, g->q, 0};
+    if (g->precision != PREC_I8) return;
+    map_for(g, f, &out->m);
+    vquant_encode(&out->m, f, q8, g->dim);
+    out->exact = vquant_exact(&out->m, f, q8, g->dim);
 }
 
 static inline hn_qv query_qv(const hnsw *g, const hn_query *q)
 {
-    hn_qv v = {q->f, 0, 0};
+    hn_qv v = {q->f, 0, 0, q->m};
     if (g->precision == PREC_I8) {
         v.v = q->q8;
         i8_sums(q->q8, g->dim, &v.sum, &v.sq);
@@ -667,20 +679,29 @@ void hnsw_train(hnsw *g, const float *vecs, size_t n)
     g->trained = 1;
 }
 
-static void encode(const hnsw *g, const float *vec, void *out)
+/* The traversal representation of vec into out, with its map *m; returns
+ * 1 if the codes are lossless. */
+static int encode(const hnsw *g, const float *vec, void *out, vquant *m)
 {
-    if (g->precision == PREC_I8) vquant_encode(&g->q, vec, out, g->dim);
-    else memcpy(out, vec, (size_t)g->dim * 4);
+    *m = g->q;
+    if (g->precision != PREC_I8) {
+        memcpy(out, vec, (size_t)g->dim * 4);
+        return 0;
+    }
+    map_for(g, vec, m);
+    vquant_encode(m, vec, out, g->dim);
+    return vquant_exact(m, vec, out, g->dim);
 }
 
 int hnsw_same_vector(hnsw *g, uint32_t slot, const float *vec)
 {
     unsigned char buf[g->vec_bytes ? g->vec_bytes : 1];
-    encode(g, vec, buf);
+    vquant m;
+    int exact = encode(g, vec, buf, &m);
     if (memcmp(buf, hn_vec(g, slot), g->vec_bytes) != 0) return 0;
+    if (g->precision == PREC_I8 && memcmp(&m, hn_map(g, slot), sizeof m) != 0) return 0;
     /* Same codes from a different float vector: the node's lossless flag
      * would be stale (re-ranking skipped for a vector that needs it). */
-    int exact = g->precision == PREC_I8 && vquant_exact(&g->q, vec, (const int8_t *)buf, g->dim);
     return exact == ((*hn_flags(g, slot) & HN_F_EXACT) != 0);
 }
 
@@ -765,8 +786,9 @@ int hnsw_insert(hnsw *g, const float *vec, vrec *rec, uint32_t *slot_out)
         atomic_fetch_add(&g->mem, words * 4);
     }
     unsigned char *l0 = hn_l0(g, s);
-    encode(g, vec, l0 + g->vec_off);
-    hnsw_set_vec_meta(g, s, g->precision == PREC_I8 && vquant_exact(&g->q, vec, (const int8_t *)(l0 + g->vec_off), g->dim));
+    vquant m;
+    int exact = encode(g, vec, l0 + g->vec_off, &m);
+    hnsw_set_vec_meta(g, s, &m, exact);
     atomic_store_explicit(hn_links(g, s, 0), 0, memory_order_relaxed);
     node->level = level;
     atomic_store_explicit(&node->upper, up, memory_order_release);

@@ -80,8 +80,9 @@ typedef struct hnsw {
     size_t vec_bytes;  /* traversal vector bytes per node */
     size_t l0_stride;  /* bytes per slot in a level-0 chunk */
     size_t vec_off;    /* offset of the vector in a level-0 record */
-    vquant q;
+    vquant q;          /* int8 L2: the set's map (dot metrics: see hn_map) */
     int trained;       /* int8: quantizer set */
+    int permap;        /* int8 dot metrics: each vector has its own map */
     const vdist_kernels *k;
 
     _Atomic(unsigned char *) *l0dir; /* [HN_MAX_CHUNKS] */
@@ -120,8 +121,9 @@ static inline unsigned char *hn_l0(const hnsw *g, uint32_t s)
 }
 /* A level-0 record: word 0 mirrors the node's state (so a search checks
  * it on the cache line it reads anyway), words 1-3 the vector's sums and
- * flags, word 4 the link count, then M0 links; the vector starts at the
- * next 64-byte boundary. */
+ * flags, words 4-5 its quantizer map, word 6 the link count, then M0 links;
+ * the vector starts at the next 64-byte boundary. */
+#define HN_L0_HDR_WORDS 6
 static inline _Atomic uint32_t *hn_l0state(const hnsw *g, uint32_t s)
 {
     return (_Atomic uint32_t *)(void *)hn_l0(g, s);
@@ -133,7 +135,7 @@ static inline void hn_set_state(const hnsw *g, uint32_t s, uint32_t st)
 }
 static inline _Atomic uint32_t *hn_links(const hnsw *g, uint32_t s, uint32_t level)
 {
-    if (level == 0) return (_Atomic uint32_t *)(void *)hn_l0(g, s) + 4;
+    if (level == 0) return (_Atomic uint32_t *)(void *)hn_l0(g, s) + HN_L0_HDR_WORDS;
     _Atomic uint32_t *u = atomic_load_explicit(&hn_node(g, s)->upper, memory_order_acquire);
     return u + (size_t)(level - 1) * (g->M + 1);
 }
@@ -157,9 +159,15 @@ static inline uint32_t *hn_flags(const hnsw *g, uint32_t s)
 {
     return (uint32_t *)(void *)(hn_l0(g, s) + 12);
 }
-/* Sets sum, square sum and flags of slot s from its stored vector (and
- * exact: whether the codes are lossless). */
-void hnsw_set_vec_meta(hnsw *g, uint32_t s, int exact);
+/* Words 4-5: the map that decodes the node's int8 codes (the set's map
+ * for L2, the vector's own for dot metrics). */
+static inline vquant *hn_map(const hnsw *g, uint32_t s)
+{
+    return (vquant *)(void *)(hn_l0(g, s) + 16);
+}
+/* Sets sum, square sum, flags and map of slot s from its stored vector
+ * (m: the map its codes were made with; exact: whether they are lossless). */
+void hnsw_set_vec_meta(hnsw *g, uint32_t s, const vquant *m, int exact);
 static inline const void *hn_vec(const hnsw *g, uint32_t s)
 {
     return hn_l0(g, s) + g->vec_off;
@@ -173,7 +181,14 @@ void hnsw_read_end(hnsw *g, int slot);
 typedef struct hn_query {
     const float *f; /* float32 query (normalised for cosine) */
     int8_t *q8;     /* int8 sets */
+    vquant m;       /* int8: the map q8 was made with */
+    int exact;      /* int8: q8 decodes to exactly f */
 } hn_query;
+
+/* Fills *out for query f (normalised for cosine); int8 sets encode it into
+ * q8 (dim bytes, owned by the caller, used by *out).  Readers; for an L2
+ * set, after the quantizer is trained (a live node exists). */
+void hnsw_prepare_query(const hnsw *g, const float *f, int8_t *q8, hn_query *out);
 
 /* Distance of the prepared query to slot s in the traversal precision. */
 float hnsw_qdist(const hnsw *g, const hn_query *q, uint32_t s);

@@ -4,6 +4,7 @@
  * Slots keep their numbers across a checkpoint (free slots are recorded as
  * such), so links are stored as they are and loading needs no renumbering.
  */
+#include <math.h>
 #include <string.h>
 
 #include "util/coding.h"
@@ -92,6 +93,11 @@ int vgraph_encode(const hnsw *g, uint32_t set_id, void **out, size_t *len)
             for (uint32_t i = 0; i < cnt; i++) wb_u32(&w, atomic_load(&ls[1 + i]));
         }
         wb_put(&w, hn_vec(g, s), g->vec_bytes);
+        if (g->permap) {
+            const vquant *m = hn_map(g, s);
+            wb_put(&w, &m->scale, 4);
+            wb_put(&w, &m->offset, 4);
+        }
     }
     if (!w.oom) wb_u32(&w, crc32c_mask(crc32c(0, w.p, w.len)));
     if (w.oom) {
@@ -134,7 +140,7 @@ int vgraph_decode(const void *buf, size_t len, const vgraph_params *p, hnsw **ou
     if (crc32c_unmask(get_fixed32(b + len - 4)) != crc32c(0, b, len - 4))
         return util_seterr(OMEN_CORRUPT, "vector graph file: checksum mismatch");
     uint32_t version = get_fixed32(b + 8);
-    if (version != 1 && version != VGRAPH_VERSION)
+    if (version < 1 || version > VGRAPH_VERSION)
         return util_seterr(OMEN_VERSION, "vector graph file: unsupported version %u", get_fixed32(b + 8));
     uint32_t M = b[22] | (uint32_t)b[23] << 8;
     if (get_fixed32(b + 12) != p->set_id || get_fixed32(b + 16) != p->dim || b[20] != p->metric ||
@@ -201,8 +207,14 @@ int vgraph_decode(const void *buf, size_t len, const vgraph_params *p, hnsw **ou
         }
         if ((size_t)(r.end - r.p) < g->vec_bytes) BAD("truncated");
         memcpy((void *)hn_vec(g, s), r.p, g->vec_bytes);
-        hnsw_set_vec_meta(g, s, st == 2);
         r.p += g->vec_bytes;
+        /* Versions before 3 coded every vector with the set's map. */
+        vquant m = g->q;
+        if (g->permap && version >= 3) {
+            if (rb_get(&r, &m.scale, 4) || rb_get(&r, &m.offset, 4)) BAD("truncated");
+            if (!(m.scale > 0) || !isfinite(m.scale) || !isfinite(m.offset)) BAD("bad vector map");
+        }
+        hnsw_set_vec_meta(g, s, &m, st == 2);
     }
     if (r.p != r.end) BAD("trailing bytes");
     if (nlive != live) BAD("live count mismatch");

@@ -17,7 +17,9 @@
 #include "vector/hnsw.h"
 
 #define VGRAPH_MAGIC "OMENVGF1"
-#define VGRAPH_VERSION 2u /* 2: slot state 2 = live, lossless int8 codes; 1 still read */
+/* 2: slot state 2 = live, lossless int8 codes.  3: int8 cosine and inner
+ * product nodes carry their own map.  1 and 2 are still read. */
+#define VGRAPH_VERSION 3u
 
 typedef struct vgraph_params {
     uint32_t set_id, dim, M, efc;

@@ -32,6 +32,24 @@ void vquant_train(vquant *q, const float *vecs, size_t n, uint32_t dim, int cent
     if (!(q->scale > 1e-30f)) q->scale = 1.0f / 127.0f;
 }
 
+void vquant_fit(vquant *q, const float *x, uint32_t dim)
+{
+    float lo = INFINITY, hi = -INFINITY;
+    for (uint32_t i = 0; i < dim; i++) {
+        if (x[i] < lo) lo = x[i];
+        if (x[i] > hi) hi = x[i];
+    }
+    q->scale = (hi - lo) / 255.0f;
+    if (!(q->scale > 1e-30f) || !isfinite(q->scale)) {
+        /* Constant (or empty, or not finite: callers reject those first):
+         * every code 0, decoding to exactly the offset. */
+        q->scale = 1.0f;
+        q->offset = dim && isfinite(lo) ? lo : 0;
+        return;
+    }
+    q->offset = lo + 128.0f * q->scale;
+}
+
 void vquant_encode(const vquant *q, const float *x, int8_t *out, uint32_t dim)
 {
     float inv = 1.0f / q->scale;

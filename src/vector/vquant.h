@@ -1,16 +1,19 @@
 /*
  * vquant.h -- the scalar quantizer: float32 components to signed bytes.
  *
- * One scale and one offset per set (not per dimension): x ~ q * scale +
- * offset with q in [-128, 127], the trained range mapped onto all 256
- * codes, so data that already has 256 evenly spaced levels (8-bit pixels,
- * SIFT's byte components) is encoded without loss.  A single affine map keeps squared L2 proportional (d(x,y) ~
- * scale^2 * d(q,q')); dot products need one correction term from each
- * vector's component sum (hnsw.c), so int8 kernels rank candidates without
- * any per-dimension work; the few best are then re-ranked with the exact
- * float32 vectors.  Components outside the trained
- * range are clipped (only the ranking of traversal suffers, never the final
- * scores).
+ * A map x ~ q * scale + offset with q in [-128, 127], a range mapped onto
+ * all 256 codes, so data that already has 256 evenly spaced levels (8-bit
+ * pixels, SIFT's byte components) is encoded without loss.  L2 sets use one
+ * map for the whole set (vquant_train): squared L2 then stays proportional
+ * (d(x,y) ~ scale^2 * d(q,q')).  Dot-product sets (cosine, inner product)
+ * give each vector its own map (vquant_fit, the locally-adaptive scheme):
+ * unit vectors of different spread then each use the whole code range,
+ * several times finer than a shared range allows, and a dot product of two
+ * encoded vectors still needs only the integer dot product and each side's
+ * code sum, scale and offset (hnsw.c).  int8 kernels rank candidates; the
+ * few best are then re-ranked with the exact float32 vectors.  Components
+ * outside a trained range are clipped (only the ranking of traversal
+ * suffers, never the final scores).
  */
 #ifndef OMEN_VQUANT_H
 #define OMEN_VQUANT_H
@@ -26,6 +29,9 @@ typedef struct vquant {
 /* Derive the map from n sample vectors (row-major, dim each).  centered: 1
  * puts the offset at the middle of the range, 0 keeps it at 0. */
 void vquant_train(vquant *q, const float *vecs, size_t n, uint32_t dim, int centered);
+/* The map of one vector: its own lowest component to -128, highest to 127
+ * (a constant vector gets scale 1 and its value as the offset, code 0). */
+void vquant_fit(vquant *q, const float *x, uint32_t dim);
 void vquant_encode(const vquant *q, const float *x, int8_t *out, uint32_t dim);
 void vquant_decode(const vquant *q, const int8_t *in, float *out, uint32_t dim);
 /* 1 if codes (the encoding of x) decode to exactly x, component by

@@ -83,8 +83,9 @@ int omen_vset_get_int8(omen_vset *vs, const void *id, size_t id_len, int8_t *out
         rc = util_seterr(OMEN_NOTFOUND, "omen_vset_get_int8: no such element");
     } else {
         memcpy(out, hn_vec(vs->g, slot), dim);
-        if (scale) *scale = vs->g->q.scale;
-        if (offset) *offset = vs->g->q.offset;
+        const vquant *m = hn_map(vs->g, slot);
+        if (scale) *scale = m->scale;
+        if (offset) *offset = m->offset;
     }
     pthread_mutex_unlock(&vs->wmu);
     hnsw_read_end(vs->g, rs);

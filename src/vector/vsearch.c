@@ -179,12 +179,8 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
     /* The quantizer is trained before the first node goes live: read the
      * count first, so the scale read below is the trained one. */
     uint64_t live = atomic_load(&g->live);
-    int qexact = 0;
-    if (q8 && live) {
-        vquant_encode(&g->q, q, q8, vs->o.dim);
-        qexact = vquant_exact(&g->q, q, q8, vs->o.dim);
-    }
-    hn_query hq = {q, q8};
+    hn_query hq = {q, q8, g->q, 0};
+    if (q8 && live) hnsw_prepare_query(g, q, q8, &hq);
     hn_cand *c = NULL;
     size_t nc = 0;
     int scan = 0;
@@ -242,7 +238,7 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
         for (size_t i = 0; i < cap && !rc; i++) {
             recs[i] = atomic_load_explicit(&hn_node(g, c[i].slot)->rec, memory_order_acquire);
             /* Both sides lossless: the int8 distance is the exact one. */
-            st[i] = qexact && (*hn_flags(g, c[i].slot) & HN_F_EXACT) ? -1 : 0;
+            st[i] = hq.exact && (*hn_flags(g, c[i].slot) & HN_F_EXACT) ? -1 : 0;
         }
         size_t done = 0; /* candidates [0, done) have had their reads */
         float maxerr = 0;
