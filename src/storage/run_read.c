@@ -543,8 +543,9 @@ int run_latest_seq(run *r, const void *key, size_t klen, uint64_t *seq)
 /* One group of at most RUN_BATCH queries, in phases so each phase's memory
  * misses overlap instead of following one another: prefix check and bloom
  * prefetch; bloom probe and slot; the model's batch lower_bound over the
- * slots (lidx_lower_bound_batch); record and value prefetch; then the
- * exact match and version walk of run_get_to. */
+ * slots (lidx_lower_bound_batch); record and value prefetch; the
+ * searches among tied slots, in lockstep; then the exact match and version
+ * walk of run_get_to. */
 static int get_group(run *r, uint64_t snap, run_getq *q, size_t n)
 {
     uint64_t h[RUN_BATCH], qs[RUN_BATCH];
@@ -574,26 +575,55 @@ static int get_group(run *r, uint64_t snap, run_getq *q, size_t n)
             __builtin_prefetch(rec_at(r, pos[j]));
             run_prefetch_value(r, pos[j]);
         }
+    /* Exact position of each query.  Keys that share their slot (a common
+     * head after the run's prefix, as in "user:123...") are settled among
+     * the tied records by binary search; the searches of the group advance
+     * in lockstep, one probe each per round with every probe's record
+     * prefetched first, so their misses overlap instead of following one
+     * another. */
+    uint64_t ext[RUN_BATCH], thi[RUN_BATCH];
+    int cmp[RUN_BATCH];
+    size_t tie[RUN_BATCH], nt = 0;
+    for (size_t j = 0; j < k; j++) {
+        run_getq *x = &q[live[j]];
+        uint64_t lo = pos[j];
+        cmp[j] = 1;
+        if (lo >= rn || r->slots[lo] != qs[j]) continue;
+        ext[j] = slot_of(x->key, x->klen, r->lcp_len + 8);
+        cmp[j] = run_rec_cmp(r, lo, x->key, x->klen, ext[j]);
+        if (cmp[j] < 0) {
+            thi[j] = qs[j] == UINT64_MAX ? rn : lidx_lower_bound(r->model, r->slots, rn, qs[j] + 1);
+            pos[j] = lo + 1;
+            tie[nt++] = j;
+        }
+    }
+    while (nt) {
+        for (size_t t = 0; t < nt; t++) {
+            size_t j = tie[t];
+            __builtin_prefetch(rec_at(r, pos[j] + (thi[j] - pos[j]) / 2));
+        }
+        size_t left = 0;
+        for (size_t t = 0; t < nt; t++) {
+            size_t j = tie[t];
+            const run_getq *x = &q[live[j]];
+            uint64_t mid = pos[j] + (thi[j] - pos[j]) / 2;
+            if (run_rec_cmp(r, mid, x->key, x->klen, ext[j]) < 0)
+                pos[j] = mid + 1;
+            else
+                thi[j] = mid;
+            if (pos[j] < thi[j]) tie[left++] = j;
+        }
+        nt = left;
+    }
+    for (size_t j = 0; j < k; j++)
+        if (cmp[j] < 0 && pos[j] < rn) run_prefetch_value(r, pos[j]);
     for (size_t j = 0; j < k; j++) {
         run_getq *x = &q[live[j]];
         uint64_t lo = pos[j];
         if (lo >= rn || r->slots[lo] != qs[j]) continue;
         const uint8_t *key = x->key;
-        uint64_t qext = slot_of(key, x->klen, r->lcp_len + 8);
-        int c = run_rec_cmp(r, lo, key, x->klen, qext);
-        if (c < 0) {
-            /* slot tie: settle among the entries of equal slot by full key */
-            uint64_t hi = qs[j] == UINT64_MAX ? rn : lidx_lower_bound(r->model, r->slots, rn, qs[j] + 1);
-            lo++;
-            while (lo < hi) {
-                uint64_t mid = lo + (hi - lo) / 2;
-                if (run_rec_cmp(r, mid, key, x->klen, qext) < 0)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            c = lo < rn && r->slots[lo] == qs[j] ? run_rec_cmp(r, lo, key, x->klen, qext) : 1;
-        }
+        uint64_t qext = ext[j];
+        int c = cmp[j] < 0 ? run_rec_cmp(r, lo, key, x->klen, qext) : cmp[j];
         if (c != 0) continue;
         for (uint64_t i = lo; i < rn; i++) {
             const uint8_t *rec = rec_at(r, i);

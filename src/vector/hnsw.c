@@ -382,7 +382,7 @@ int hnsw_ensure_slot(hnsw *g, uint32_t s)
 /* ---- distances ---- */
 
 
-float hnsw_fdist(const hnsw *g, const float *a, const float *b)
+float hnsw_fdist(const hnsw *g, const float *a, const void *b)
 {
     if (g->metric == OMEN_METRIC_L2_) return g->k->l2_f32(a, b, g->dim);
     float d = g->k->dot_f32(a, b, g->dim);

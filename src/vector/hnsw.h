@@ -192,8 +192,9 @@ void hnsw_prepare_query(const hnsw *g, const float *f, int8_t *q8, hn_query *out
 
 /* Distance of the prepared query to slot s in the traversal precision. */
 float hnsw_qdist(const hnsw *g, const hn_query *q, uint32_t s);
-/* Exact float32 distance of two vectors under the set's metric. */
-float hnsw_fdist(const hnsw *g, const float *a, const float *b);
+/* Exact float32 distance of two vectors under the set's metric (b at any
+ * byte address, see vdist.h). */
+float hnsw_fdist(const hnsw *g, const float *a, const void *b);
 
 /* Up to ef best candidates (live, matching f when non-NULL) by traversal
  * distance, closest first, into out (room for ef).  *visited receives how

@@ -15,8 +15,20 @@
  * VPDPBUSD is SIMDe's.
  */
 #include <immintrin.h>
+#include <string.h>
 
 #include "vector/vdist.h"
+
+/* b's components of the float kernels may lie at any byte address (an
+ * element's value inside a mapped run): the SIMD loads are unaligned ones,
+ * and a scalar read goes through memcpy (one plain load). */
+static inline float vd_ldf(const void *b, size_t i)
+{
+    float v;
+    memcpy(&v, (const char *)b + 4 * i, 4);
+    return v;
+}
+#define VD_BP(b, i) ((const float *)(const void *)((const char *)(b) + 4 * (i)))
 
 #define VD_T_AVX2 __attribute__((target("avx2,fma")))
 #ifdef LIDX_EMULATE_AVX512
@@ -61,36 +73,36 @@ static inline __m512i vd_cvt8_32(const int8_t *p)
 
 /* ---- scalar ---- */
 
-static float l2_f32_scalar(const float *a, const float *b, size_t n)
+static float l2_f32_scalar(const float *a, const void *b, size_t n)
 {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        float d0 = a[i] - b[i], d1 = a[i + 1] - b[i + 1], d2 = a[i + 2] - b[i + 2],
-              d3 = a[i + 3] - b[i + 3];
+        float d0 = a[i] - vd_ldf(b, i), d1 = a[i + 1] - vd_ldf(b, i + 1), d2 = a[i + 2] - vd_ldf(b, i + 2),
+              d3 = a[i + 3] - vd_ldf(b, i + 3);
         s0 += d0 * d0;
         s1 += d1 * d1;
         s2 += d2 * d2;
         s3 += d3 * d3;
     }
     for (; i < n; i++) {
-        float d = a[i] - b[i];
+        float d = a[i] - vd_ldf(b, i);
         s0 += d * d;
     }
     return (s0 + s1) + (s2 + s3);
 }
 
-static float dot_f32_scalar(const float *a, const float *b, size_t n)
+static float dot_f32_scalar(const float *a, const void *b, size_t n)
 {
     float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        s0 += a[i] * b[i];
-        s1 += a[i + 1] * b[i + 1];
-        s2 += a[i + 2] * b[i + 2];
-        s3 += a[i + 3] * b[i + 3];
+        s0 += a[i] * vd_ldf(b, i);
+        s1 += a[i + 1] * vd_ldf(b, i + 1);
+        s2 += a[i + 2] * vd_ldf(b, i + 2);
+        s3 += a[i + 3] * vd_ldf(b, i + 3);
     }
-    for (; i < n; i++) s0 += a[i] * b[i];
+    for (; i < n; i++) s0 += a[i] * vd_ldf(b, i);
     return (s0 + s1) + (s2 + s3);
 }
 
@@ -130,41 +142,41 @@ VD_T_AVX2 static inline int32_t hsum256i(__m256i v)
     return _mm_cvtsi128_si32(lo);
 }
 
-VD_T_AVX2 static float l2_f32_avx2(const float *a, const float *b, size_t n)
+VD_T_AVX2 static float l2_f32_avx2(const float *a, const void *b, size_t n)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
-        __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8));
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(VD_BP(b, i)));
+        __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(VD_BP(b, i + 8)));
         s0 = _mm256_fmadd_ps(d0, d0, s0);
         s1 = _mm256_fmadd_ps(d1, d1, s1);
     }
     for (; i + 8 <= n; i += 8) {
-        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i));
+        __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(VD_BP(b, i)));
         s0 = _mm256_fmadd_ps(d0, d0, s0);
     }
     float s = hsum256(_mm256_add_ps(s0, s1));
     _mm256_zeroupper();
     for (; i < n; i++) {
-        float d = a[i] - b[i];
+        float d = a[i] - vd_ldf(b, i);
         s += d * d;
     }
     return s;
 }
 
-VD_T_AVX2 static float dot_f32_avx2(const float *a, const float *b, size_t n)
+VD_T_AVX2 static float dot_f32_avx2(const float *a, const void *b, size_t n)
 {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(VD_BP(b, i)), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(VD_BP(b, i + 8)), s1);
     }
-    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(VD_BP(b, i)), s0);
     float s = hsum256(_mm256_add_ps(s0, s1));
     _mm256_zeroupper();
-    for (; i < n; i++) s += a[i] * b[i];
+    for (; i < n; i++) s += a[i] * vd_ldf(b, i);
     return s;
 }
 
@@ -215,31 +227,41 @@ VD_T_AVX2 static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n)
 
 /* ---- AVX-512F ---- */
 
-VD_T_AVX512 static float l2_f32_avx512(const float *a, const float *b, size_t n)
+VD_T_AVX512 static float l2_f32_avx512(const float *a, const void *b, size_t n)
 {
-    __m512 s0 = _mm512_setzero_ps();
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(VD_BP(b, i)));
+        __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(VD_BP(b, i + 16)));
+        s0 = _mm512_fmadd_ps(d0, d0, s0);
+        s1 = _mm512_fmadd_ps(d1, d1, s1);
+    }
     for (; i + 16 <= n; i += 16) {
-        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i));
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(VD_BP(b, i)));
         s0 = _mm512_fmadd_ps(d, d, s0);
     }
-    float s = VD_RADD_PS(s0);
+    float s = VD_RADD_PS(_mm512_add_ps(s0, s1));
     VD_Z512();
     for (; i < n; i++) {
-        float d = a[i] - b[i];
+        float d = a[i] - vd_ldf(b, i);
         s += d * d;
     }
     return s;
 }
 
-VD_T_AVX512 static float dot_f32_avx512(const float *a, const float *b, size_t n)
+VD_T_AVX512 static float dot_f32_avx512(const float *a, const void *b, size_t n)
 {
-    __m512 s0 = _mm512_setzero_ps();
+    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-    float s = VD_RADD_PS(s0);
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(VD_BP(b, i)), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(VD_BP(b, i + 16)), s1);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(VD_BP(b, i)), s0);
+    float s = VD_RADD_PS(_mm512_add_ps(s0, s1));
     VD_Z512();
-    for (; i < n; i++) s += a[i] * b[i];
+    for (; i < n; i++) s += a[i] * vd_ldf(b, i);
     return s;
 }
 

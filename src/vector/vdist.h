@@ -22,8 +22,9 @@
 enum { VDIST_AUTO = 0, VDIST_SCALAR = 1, VDIST_AVX2 = 2, VDIST_AVX512 = 3, VDIST_AVX512VNNI = 4 };
 
 typedef struct vdist_kernels {
-    float (*l2_f32)(const float *a, const float *b, size_t n);  /* sum (a-b)^2 */
-    float (*dot_f32)(const float *a, const float *b, size_t n); /* sum a*b     */
+    /* b: dim float32 at any byte address (a value in place in a mapped run) */
+    float (*l2_f32)(const float *a, const void *b, size_t n);  /* sum (a-b)^2 */
+    float (*dot_f32)(const float *a, const void *b, size_t n); /* sum a*b     */
     int32_t (*l2_i8)(const int8_t *a, const int8_t *b, size_t n);
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
     int32_t (*dot_i8s)(const int8_t *a, const int8_t *b, int32_t bsum, size_t n);

@@ -17,8 +17,6 @@
 int vrerank_begin(vrerank *rr, omen_db *db, const hnsw *g, uint32_t set_id, const float *q)
 {
     memset(rr, 0, sizeof *rr);
-    rr->tmp = util_malloc((size_t)g->dim * 4);
-    if (!rr->tmp) return util_seterr(OMEN_NOMEM, "vector search: out of memory");
     rr->db = db;
     rr->g = g;
     rr->set_id = set_id;
@@ -31,8 +29,6 @@ void vrerank_end(vrerank *rr)
 {
     if (rr->sv) db_sv_unpin(rr->db, rr->sv, rr->slot);
     rr->sv = NULL;
-    omen_free(rr->tmp);
-    rr->tmp = NULL;
 }
 
 typedef struct rr_item {
@@ -49,12 +45,7 @@ static int rr_visit(void *arg, const void *v, size_t len)
     size_t vb = (size_t)g->dim * 4;
     const unsigned char *b = v;
     if (len < 1 + vb || b[0] != 1) return OMEN_OK; /* not a live element: leave it not found */
-    const float *x = (const float *)(const void *)(b + 1);
-    if ((uintptr_t)(b + 1) % _Alignof(float)) {
-        memcpy(it->rr->tmp, b + 1, vb);
-        x = it->rr->tmp;
-    }
-    *it->d = hnsw_fdist(g, it->rr->q, x);
+    *it->d = hnsw_fdist(g, it->rr->q, b + 1); /* in place, at any alignment */
     *it->found = 1;
     return OMEN_OK;
 }

@@ -29,10 +29,9 @@ typedef struct vrerank {
     db_sv *sv;
     uint64_t seq;
     int slot;
-    float *tmp; /* dim floats: a value that is not 4-byte aligned is copied here */
 } vrerank;
 
-/* OMEN_OK or OMEN_NOMEM. */
+/* OMEN_OK (an int, for errors to come). */
 int vrerank_begin(vrerank *rr, omen_db *db, const hnsw *g, uint32_t set_id, const float *q);
 void vrerank_end(vrerank *rr);
 

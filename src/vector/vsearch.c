@@ -67,7 +67,6 @@ typedef struct exact_ctx {
     uint32_t k;
     hit_tmp *h; /* max-heap by d, up to k */
     size_t n;
-    float *tmp;
 } exact_ctx;
 
 static void hheap_push(hit_tmp *h, size_t *n, hit_tmp x)
@@ -107,8 +106,7 @@ static int exact_cb(void *ctx, const unsigned char *k, size_t kl, const void *v,
     int rc = vset_elem_decode(c->vs, v, vl, &vb, &a, &al);
     if (rc) return rc;
     if (c->f && !vfilter_match(c->f, a, al)) return 0;
-    memcpy(c->tmp, vb, (size_t)c->vs->o.dim * 4);
-    hit_tmp x = {hnsw_fdist(c->vs->g, c->q, c->tmp), k + VK_SET, kl - VK_SET, NULL};
+    hit_tmp x = {hnsw_fdist(c->vs->g, c->q, vb), k + VK_SET, kl - VK_SET, NULL};
     if (c->n == c->k && hit_cmp(&x, &c->h[0]) >= 0) return 0;
     x.own = util_memdup(k + VK_SET, kl - VK_SET);
     if (!x.own) return OMEN_NOMEM;
@@ -123,10 +121,9 @@ static int exact_cb(void *ctx, const unsigned char *k, size_t kl, const void *v,
 
 static int search_exact(omen_vset *vs, const float *q, uint32_t k, const vfilter *f, omen_vset_result **out)
 {
-    exact_ctx c = {vs, q, f, k, NULL, 0, NULL};
+    exact_ctx c = {vs, q, f, k, NULL, 0};
     c.h = util_malloc((size_t)k * sizeof *c.h);
-    c.tmp = util_malloc((size_t)vs->o.dim * 4);
-    int rc = (!c.h || !c.tmp) ? util_seterr(OMEN_NOMEM, "vector search: out of memory") : OMEN_OK;
+    int rc = !c.h ? util_seterr(OMEN_NOMEM, "vector search: out of memory") : OMEN_OK;
     unsigned char lo[VK_SET], hi[VK_SET];
     key_range(lo, hi, 'E', vs->set_id);
     if (!rc) rc = vset_scan_range(vs->db, lo, VK_SET, hi, VK_SET, exact_cb, &c);
@@ -137,7 +134,6 @@ static int search_exact(omen_vset *vs, const float *q, uint32_t k, const vfilter
     }
     for (size_t i = 0; i < c.n; i++) omen_free(c.h[i].own);
     omen_free(c.h);
-    omen_free(c.tmp);
     return rc;
 }
 
