@@ -1045,6 +1045,41 @@ static void test_kernels(void **state)
             assert_int_equal(k->dot_i8s(x, y, ysum, n), s->dot_i8(x, y, n));
             assert_true(fabsf(k->l2_f32(a, b, n) - s->l2_f32(a, b, n)) <= 1e-3f * (1 + s->l2_f32(a, b, n)));
             assert_true(fabsf(k->dot_f32(a, b, n) - s->dot_f32(a, b, n)) <= 1e-3f * (1 + (float)n));
+            /* the float kernels take b at any byte address */
+            unsigned char raw[300 * 4 + 3];
+            memcpy(raw + 3, b, n * 4);
+            assert_true(k->dot_f32(a, raw + 3, n) == k->dot_f32(a, b, n));
+            assert_true(k->l2_f32(a, raw + 3, n) == k->l2_f32(a, b, n));
+            /* query preparation: the same codes, range and scaling as
+             * scalar, bit for bit; half-way cases and values past the
+             * clamps included (a[i] * 100 spans -200 .. 200) */
+            double ss = s->sumsq(a, n);
+            assert_true(fabs(k->sumsq(a, n) - ss) <= 1e-12 * (1 + ss));
+            float sa[300], ka[300];
+            s->scale(a, 0.37, sa, n);
+            k->scale(a, 0.37, ka, n);
+            assert_memory_equal(sa, ka, n * sizeof(float));
+            int8_t sq8[300], kq8[300];
+            for (size_t i = 0; i < n; i += 5) a[i] = (float)((int)(a[i] * 50) + 0.5) / 50.0f; /* ties */
+            s->quant(a, 0.25f, 100.0f, sq8, n);
+            k->quant(a, 0.25f, 100.0f, kq8, n);
+            assert_memory_equal(sq8, kq8, n);
+            for (size_t i = 0; i < n; i++) {
+                float v = (a[i] - 0.25f) * 100.0f, want = v > 127 ? 127 : v < -128 ? -128 : rintf(v);
+                assert_int_equal(sq8[i], (int)want);
+            }
+            if (n) {
+                float sl, sh, kl, kh;
+                s->range(a, n, &sl, &sh);
+                k->range(a, n, &kl, &kh);
+                assert_true(sl == kl && sh == kh);
+                float ml = a[0], mh = a[0];
+                for (size_t i = 1; i < n; i++) {
+                    ml = fminf(ml, a[i]);
+                    mh = fmaxf(mh, a[i]);
+                }
+                assert_true(sl == ml && sh == mh);
+            }
         }
         /* extremes: -128 vs 127 and -128 vs -128 over many components */
         static int8_t lo[32768], hi[32768];

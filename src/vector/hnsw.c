@@ -449,8 +449,13 @@ static inline hn_qv node_qv(const hnsw *g, uint32_t s)
 /* The map for vector x: its own (dot metrics) or the set's. */
 static inline void map_for(const hnsw *g, const float *x, vquant *m)
 {
-    if (g->permap) vquant_fit(m, x, g->dim);
-    else *m = g->q;
+    if (g->permap) {
+        float lo = 0, hi = 0;
+        if (g->dim) g->k->range(x, g->dim, &lo, &hi);
+        vquant_fit(m, lo, hi);
+    } else {
+        *m = g->q;
+    }
 }
 
 void hnsw_prepare_query(const hnsw *g, const float *f, int8_t *q8, hn_query *out)
@@ -458,7 +463,7 @@ void hnsw_prepare_query(const hnsw *g, const float *f, int8_t *q8, hn_query *out
     *out = (hn_query){f, q8, g->q, 0};
     if (g->precision != PREC_I8) return;
     map_for(g, f, &out->m);
-    vquant_encode(&out->m, f, q8, g->dim);
+    g->k->quant(f, out->m.offset, 1.0f / out->m.scale, q8, g->dim);
     out->exact = vquant_exact(&out->m, f, q8, g->dim);
 }
 
@@ -695,7 +700,7 @@ static int encode(const hnsw *g, const float *vec, void *out, vquant *m)
         return 0;
     }
     map_for(g, vec, m);
-    vquant_encode(m, vec, out, g->dim);
+    g->k->quant(vec, m->offset, 1.0f / m->scale, out, g->dim);
     return vquant_exact(m, vec, out, g->dim);
 }
 

@@ -15,6 +15,7 @@
  * VPDPBUSD is SIMDe's.
  */
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #include "vector/vdist.h"
@@ -104,6 +105,52 @@ static float dot_f32_scalar(const float *a, const void *b, size_t n)
     }
     for (; i < n; i++) s0 += a[i] * vd_ldf(b, i);
     return (s0 + s1) + (s2 + s3);
+}
+
+/* ---- per-query preparation (scalar) ---- */
+
+static double sumsq_scalar(const float *x, size_t n)
+{
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += (double)x[i] * x[i];
+        s1 += (double)x[i + 1] * x[i + 1];
+        s2 += (double)x[i + 2] * x[i + 2];
+        s3 += (double)x[i + 3] * x[i + 3];
+    }
+    for (; i < n; i++) s0 += (double)x[i] * x[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+static void scale_scalar(const float *x, double f, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) out[i] = (float)(x[i] * f);
+}
+
+static void range_scalar(const float *x, size_t n, float *lo, float *hi)
+{
+    float l = INFINITY, h = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        l = x[i] < l ? x[i] : l;
+        h = x[i] > h ? x[i] : h;
+    }
+    *lo = l;
+    *hi = h;
+}
+
+/* Clamped first, then rounded to nearest-even by adding and removing
+ * 1.5 * 2^23 (exact for |v| < 2^22: what rintf does in the default
+ * rounding mode, without a call per component). */
+static void quant_scalar(const float *x, float off, float inv, int8_t *out, size_t n)
+{
+    const float magic = 12582912.0f;
+    for (size_t i = 0; i < n; i++) {
+        float v = (x[i] - off) * inv;
+        v = v > 127.0f ? 127.0f : v;
+        v = v < -128.0f ? -128.0f : v;
+        out[i] = (int8_t)(int)((v + magic) - magic);
+    }
 }
 
 static int32_t l2_i8_scalar(const int8_t *a, const int8_t *b, size_t n)
@@ -223,6 +270,78 @@ VD_T_AVX2 static int32_t dot_i8_avx2(const int8_t *a, const int8_t *b, size_t n)
     _mm256_zeroupper();
     for (; i < n; i++) s += (int32_t)a[i] * b[i];
     return s;
+}
+
+/* Per-query preparation.  Each gives the scalar version's result bit for
+ * bit (the same operations per component), except sumsq, whose partial
+ * sums are added in another order. */
+VD_T_AVX2 static double sumsq_avx2(const float *x, size_t n)
+{
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256d a = _mm256_cvtps_pd(_mm_loadu_ps(x + i)), b = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
+        s0 = _mm256_fmadd_pd(a, a, s0);
+        s1 = _mm256_fmadd_pd(b, b, s1);
+    }
+    double t[4];
+    _mm256_storeu_pd(t, _mm256_add_pd(s0, s1));
+    _mm256_zeroupper();
+    double s = (t[0] + t[1]) + (t[2] + t[3]);
+    for (; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+VD_T_AVX2 static void scale_avx2(const float *x, double f, float *out, size_t n)
+{
+    __m256d vf = _mm256_set1_pd(f);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) _mm_storeu_ps(out + i, _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vf)));
+    _mm256_zeroupper();
+    for (; i < n; i++) out[i] = (float)(x[i] * f);
+}
+
+VD_T_AVX2 static void range_avx2(const float *x, size_t n, float *lo, float *hi)
+{
+    __m256 l = _mm256_set1_ps(INFINITY), h = _mm256_set1_ps(-INFINITY);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        l = _mm256_min_ps(l, v);
+        h = _mm256_max_ps(h, v);
+    }
+    float tl[8], th[8];
+    _mm256_storeu_ps(tl, l);
+    _mm256_storeu_ps(th, h);
+    _mm256_zeroupper();
+    float a = INFINITY, b = -INFINITY;
+    for (int j = 0; j < 8; j++) {
+        a = tl[j] < a ? tl[j] : a;
+        b = th[j] > b ? th[j] : b;
+    }
+    for (; i < n; i++) {
+        a = x[i] < a ? x[i] : a;
+        b = x[i] > b ? x[i] : b;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+VD_T_AVX2 static void quant_avx2(const float *x, float off, float inv, int8_t *out, size_t n)
+{
+    __m256 vo = _mm256_set1_ps(off), vi = _mm256_set1_ps(inv);
+    __m256 top = _mm256_set1_ps(127.0f), bot = _mm256_set1_ps(-128.0f);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vo), vi);
+        v = _mm256_max_ps(_mm256_min_ps(v, top), bot);
+        __m256i q = _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        /* 8 int32 in [-128, 127] to 8 bytes */
+        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+        _mm_storel_epi64((__m128i *)(void *)(out + i), _mm_packs_epi16(w, w));
+    }
+    _mm256_zeroupper();
+    quant_scalar(x + i, off, inv, out + i, n - i);
 }
 
 /* ---- AVX-512F ---- */
@@ -395,14 +514,20 @@ VD_T_VNNI static int32_t dot_i8s_vnni(const int8_t *a, const int8_t *b, int32_t 
     return s;
 }
 
+/* The AVX-512 variants prepare queries with the AVX2 kernels (a CPU with
+ * AVX-512 has AVX2; preparation is a few hundred components per query). */
 static const vdist_kernels k_scalar = {l2_f32_scalar, dot_f32_scalar, l2_i8_scalar, dot_i8_scalar,
-                                       dot_i8s_scalar, 0, VDIST_SCALAR};
+                                       dot_i8s_scalar, sumsq_scalar, scale_scalar, range_scalar,
+                                       quant_scalar, 0, VDIST_SCALAR};
 static const vdist_kernels k_avx2 = {l2_f32_avx2, dot_f32_avx2, l2_i8_avx2, dot_i8_avx2,
-                                     dot_i8s_avx2, 0, VDIST_AVX2};
+                                     dot_i8s_avx2, sumsq_avx2, scale_avx2, range_avx2,
+                                     quant_avx2, 0, VDIST_AVX2};
 static const vdist_kernels k_avx512 = {l2_f32_avx512, dot_f32_avx512, l2_i8_avx512,
-                                       dot_i8_avx512, dot_i8s_avx512, 0, VDIST_AVX512};
+                                       dot_i8_avx512, dot_i8s_avx512, sumsq_avx2, scale_avx2,
+                                       range_avx2, quant_avx2, 0, VDIST_AVX512};
 static const vdist_kernels k_vnni = {l2_f32_avx512, dot_f32_avx512, l2_i8_avx512,
-                                     dot_i8_avx512, dot_i8s_vnni, 1, VDIST_AVX512VNNI};
+                                     dot_i8_avx512, dot_i8s_vnni, sumsq_avx2, scale_avx2,
+                                     range_avx2, quant_avx2, 1, VDIST_AVX512VNNI};
 
 int vdist_supported(int variant)
 {

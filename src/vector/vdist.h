@@ -28,6 +28,14 @@ typedef struct vdist_kernels {
     int32_t (*l2_i8)(const int8_t *a, const int8_t *b, size_t n);
     int32_t (*dot_i8)(const int8_t *a, const int8_t *b, size_t n);
     int32_t (*dot_i8s)(const int8_t *a, const int8_t *b, int32_t bsum, size_t n);
+    /* Per-vector preparation (every query pays it).  sumsq: sum x^2 in
+     * double.  scale: out = (float)(x * f), in double.  range: lowest and
+     * highest component (n > 0).  quant: codes of (x - off) * inv, clamped
+     * to [-128, 127], rounded to nearest-even; identical in every variant. */
+    double (*sumsq)(const float *x, size_t n);
+    void (*scale)(const float *x, double f, float *out, size_t n);
+    void (*range)(const float *x, size_t n, float *lo, float *hi);
+    void (*quant)(const float *x, float off, float inv, int8_t *out, size_t n);
     int fast_dot;
     int variant;
 } vdist_kernels;

@@ -6,7 +6,7 @@
  * pixels, SIFT's byte components) is encoded without loss.  L2 sets use one
  * map for the whole set (vquant_train): squared L2 then stays proportional
  * (d(x,y) ~ scale^2 * d(q,q')).  Dot-product sets (cosine, inner product)
- * give each vector its own map (vquant_fit, the locally-adaptive scheme):
+ * give each vector its own map (vquant_fit, the locally adaptive scheme):
  * unit vectors of different spread then each use the whole code range,
  * several times finer than a shared range allows, and a dot product of two
  * encoded vectors still needs only the integer dot product and each side's
@@ -29,10 +29,11 @@ typedef struct vquant {
 /* Derive the map from n sample vectors (row-major, dim each).  centered: 1
  * puts the offset at the middle of the range, 0 keeps it at 0. */
 void vquant_train(vquant *q, const float *vecs, size_t n, uint32_t dim, int centered);
-/* The map of one vector: its own lowest component to -128, highest to 127
- * (a constant vector gets scale 1 and its value as the offset, code 0). */
-void vquant_fit(vquant *q, const float *x, uint32_t dim);
-void vquant_encode(const vquant *q, const float *x, int8_t *out, uint32_t dim);
+/* The map of one vector from its lowest and highest component: lo to
+ * -128, hi to 127 (a constant vector gets scale 1 and its value as the
+ * offset, code 0).  Codes come from vdist's quant kernel:
+ * (x - offset) / scale, clamped, rounded to nearest. */
+void vquant_fit(vquant *q, float lo, float hi);
 void vquant_decode(const vquant *q, const int8_t *in, float *out, uint32_t dim);
 /* 1 if codes (the encoding of x) decode to exactly x, component by
  * component: distances between such vectors computed on the codes are the

@@ -79,16 +79,12 @@ int vset_check_vec(const omen_vset *vs, const float *vec, uint32_t dim, float **
     if (dim != vs->o.dim)
         return util_seterr(OMEN_INVALID, "%s: vector of dimension %u, set '%s' has %u", fn, dim, vs->name,
                            vs->o.dim);
-    /* four independent sums (a search pays this per query); a NaN or an
-     * infinity makes its lane's sum NaN or infinite */
-    double n4[4] = {0, 0, 0, 0};
-    uint32_t i = 0;
-    for (; i + 4 <= dim; i += 4)
-        for (int j = 0; j < 4; j++) n4[j] += (double)vec[i + j] * vec[i + j];
-    for (; i < dim; i++) n4[0] += (double)vec[i] * vec[i];
-    double norm = (n4[0] + n4[1]) + (n4[2] + n4[3]);
+    /* a NaN or an infinity makes the sum of squares NaN or infinite (a
+     * float's square cannot overflow a double) */
+    const vdist_kernels *k = vs->g ? vs->g->k : vdist_get(VDIST_AUTO);
+    double norm = k->sumsq(vec, dim);
     if (!isfinite(norm))
-        for (i = 0; i < dim; i++)
+        for (uint32_t i = 0; i < dim; i++)
             if (!isfinite(vec[i]))
                 return util_seterr(OMEN_INVALID, "%s: component %u is NaN or infinite", fn, i);
     if (vs->o.metric == OMEN_METRIC_COSINE) {
@@ -96,8 +92,7 @@ int vset_check_vec(const omen_vset *vs, const float *vec, uint32_t dim, float **
         if (!isfinite(norm)) return util_seterr(OMEN_INVALID, "%s: vector norm overflows", fn);
         float *c = util_malloc((size_t)dim * 4);
         if (!c) return util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
-        double inv = 1.0 / sqrt(norm);
-        for (uint32_t i = 0; i < dim; i++) c[i] = (float)(vec[i] * inv);
+        k->scale(vec, 1.0 / sqrt(norm), c, dim);
         *copy = c;
     }
     return OMEN_OK;
