@@ -80,7 +80,22 @@ static void sort_keys(mg_key *ks, mg_key *tmp, size_t n)
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         while (j < n && ks[j].head == ks[i].head) j++;
-        if (j - i > 1) qsort(ks + i, j - i, sizeof *ks, mg_order);
+        if (j - i > 16) {
+            qsort(ks + i, j - i, sizeof *ks, mg_order);
+        } else {
+            /* short runs (a small batch of keys under one common head, as
+             * the vector layer's re-ranking reads): insertion sort, no
+             * qsort set-up per call */
+            for (size_t a = i + 1; a < j; a++) {
+                mg_key t = ks[a];
+                size_t b = a;
+                while (b > i && mg_order(&ks[b - 1], &t) > 0) {
+                    ks[b] = ks[b - 1];
+                    b--;
+                }
+                ks[b] = t;
+            }
+        }
         i = j;
     }
 }
