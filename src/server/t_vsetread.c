@@ -129,11 +129,14 @@ static void vembCommand(client *c)
                 coll_storage_error(c, rc);
                 return;
             }
-            addReplyArrayLen(c, 4);
+            /* Redis's four fields, then the offset its codes lack:
+             * component i = (code * scale + offset) * norm */
+            addReplyArrayLen(c, 5);
             addReplyStatus(c, "int8");
             addReplyBulk(c, q, in.dim);
             addReplyDouble(c, norm);
             addReplyDouble(c, (double)scale * 127.0);
+            addReplyDouble(c, offset);
             free(q);
         } else {
             addReplyArrayLen(c, 3);

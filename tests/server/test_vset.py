@@ -178,7 +178,12 @@ def test_vemb_round_trip(r):
         if quant == "NOQUANT":
             assert raw[0] == b"f32" and len(raw) == 3 and len(raw[1]) == 12 * 4
         else:
-            assert raw[0] == b"int8" and len(raw) == 4 and len(raw[1]) == 12
+            assert raw[0] == b"int8" and len(raw) == 5 and len(raw[1]) == 12
+            # the codes decode with the element's own scale and offset
+            scale, offset, norm = float(raw[3]) / 127, float(raw[4]), float(raw[2])
+            codes = [b - 256 if b > 127 else b for b in raw[1]]
+            dec = [(q * scale + offset) * norm for q in codes]
+            assert dec == pytest.approx(vecs["e0"], abs=0.6 * scale * norm + 1e-6)
         assert float(raw[2]) == pytest.approx(math.sqrt(sum(x * x for x in vecs["e0"])), rel=1e-5)
         info = r.execute_command("VINFO", key)
         assert dict(zip(info[::2], info[1::2]))["quant-type"] == ("f32" if quant == "NOQUANT" else "int8")
