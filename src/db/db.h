@@ -17,6 +17,10 @@ int db_get_sv(db_sv *sv, uint64_t seq, const void *key, size_t klen, void **val,
  * out for some keys. */
 int db_get_many_sv(db_sv *sv, uint64_t seq, size_t n, const void *const *keys, const size_t *klens,
                    const run_vdst *dsts, size_t *vlens);
+/* The len bytes at loc (a run_vdst's loc) if a run of sv holds that place,
+ * else NULL (the run was compacted away, or loc is 0).  Valid while sv is
+ * pinned. */
+const void *db_sv_value_at(const db_sv *sv, uint64_t loc, size_t len);
 /* omen_get for the engine's own entries (the reserved range, reserved.h),
  * which the public reads refuse: latest state, *val malloc'd (val NULL: the
  * length only). */

@@ -194,6 +194,16 @@ static int probe_runs(const db_sv *sv, uint64_t seq, run_getq *pend, size_t m)
     return OMEN_OK;
 }
 
+const void *db_sv_value_at(const db_sv *sv, uint64_t loc, size_t len)
+{
+    if (!loc) return NULL;
+    for (size_t i = 0; i < sv->nruns; i++) {
+        const void *p = run_value_at(sv->runs[i]->r, loc, len);
+        if (p) return p;
+    }
+    return NULL;
+}
+
 #define MG_STACK_KEYS 16
 
 int db_get_many_sv(db_sv *sv, uint64_t seq, size_t n, const void *const *keys, const size_t *klens,

@@ -165,7 +165,16 @@ typedef struct run_vdst {
     size_t cap;
     int (*visit)(void *arg, const void *v, size_t len); /* returns OMEN_OK or an error */
     void *arg;
+    /* Non-NULL: a value read in place from an uncompressed run also sets
+     * *loc to its place there (run_value_at), or to 0 if that cannot be
+     * expressed; other sources leave *loc alone. */
+    uint64_t *loc;
 } run_vdst;
+/* The len bytes at loc (from a run_vdst) if loc names a place in this run
+ * (same file number, uncompressed, within its value blocks), else NULL.  A
+ * second read of a value without a lookup: the bytes stay valid until
+ * run_close, and were checksummed when loc was taken. */
+const void *run_value_at(const run *r, uint64_t loc, size_t len);
 /* Put the len bytes at src where d says and set *vlen (if non-NULL) to len.
  * OMEN_NOMEM (or the visitor's error) is the only failure. */
 int run_vdst_put(const run_vdst *d, const void *src, size_t len, size_t *vlen);

@@ -461,6 +461,24 @@ int run_vdst_put(const run_vdst *d, const void *src, size_t len, size_t *vlen)
     return OMEN_OK;
 }
 
+/* A value's place: file number (24 bits) over offset (40 bits); 0 (never a
+ * place: offset 0 is the file header) when either is too large. */
+#define LOC_OFF_BITS 40
+static inline uint64_t loc_pack(uint64_t number, uint64_t off)
+{
+    if (number >= (UINT64_C(1) << (64 - LOC_OFF_BITS)) || off >= (UINT64_C(1) << LOC_OFF_BITS)) return 0;
+    return number << LOC_OFF_BITS | off;
+}
+
+const void *run_value_at(const run *r, uint64_t loc, size_t len)
+{
+    uint64_t off = loc & ((UINT64_C(1) << LOC_OFF_BITS) - 1);
+    if (loc == 0 || loc >> LOC_OFF_BITS != r->number || r->compression != OMEN_COMPRESS_NONE ||
+        off < r->blocks_off || off > r->blocks_end || len > r->blocks_end - off)
+        return NULL;
+    return r->map + off;
+}
+
 /* Hand the value of record rec to d (its block checked first). */
 static int read_value(const run *r, const uint8_t *rec, const run_vdst *d, size_t *vlen)
 {
@@ -470,7 +488,9 @@ static int read_value(const run *r, const uint8_t *rec, const run_vdst *d, size_
     uint32_t b = ld32(rec + 28);
     if (r->compression == OMEN_COMPRESS_NONE) {
         int rc = raw_block_ok(r, b);
-        return rc != OMEN_OK ? rc : run_vdst_put(d, r->map + vpos, len, vlen);
+        if (rc != OMEN_OK) return rc;
+        if (d->loc) *d->loc = loc_pack(r->number, vpos);
+        return run_vdst_put(d, r->map + vpos, len, vlen);
     }
     cache_handle *h;
     uint8_t *own;

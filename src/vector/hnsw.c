@@ -439,6 +439,7 @@ void hnsw_set_vec_meta(hnsw *g, uint32_t s, const vquant *m, int exact)
     *hn_sqsum(g, s) = sq;
     *hn_flags(g, s) = exact ? HN_F_EXACT : 0;
     *hn_map(g, s) = *m;
+    atomic_store_explicit(hn_loc(g, s), 0, memory_order_relaxed);
 }
 
 static inline hn_qv node_qv(const hnsw *g, uint32_t s)

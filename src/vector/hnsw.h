@@ -121,9 +121,10 @@ static inline unsigned char *hn_l0(const hnsw *g, uint32_t s)
 }
 /* A level-0 record: word 0 mirrors the node's state (so a search checks
  * it on the cache line it reads anyway), words 1-3 the vector's sums and
- * flags, words 4-5 its quantizer map, word 6 the link count, then M0 links;
- * the vector starts at the next 64-byte boundary. */
-#define HN_L0_HDR_WORDS 6
+ * flags, words 4-5 its quantizer map, words 6-7 where its float32 vector
+ * was last read (hn_loc), word 8 the link count, then M0 links; the vector
+ * starts at the next 64-byte boundary. */
+#define HN_L0_HDR_WORDS 8
 static inline _Atomic uint32_t *hn_l0state(const hnsw *g, uint32_t s)
 {
     return (_Atomic uint32_t *)(void *)hn_l0(g, s);
@@ -164,6 +165,17 @@ static inline uint32_t *hn_flags(const hnsw *g, uint32_t s)
 static inline vquant *hn_map(const hnsw *g, uint32_t s)
 {
     return (vquant *)(void *)(hn_l0(g, s) + 16);
+}
+/* Words 6-7: the place in the engine's files where re-ranking last found
+ * the element's float32 vector (db_sv_value_at), 0 for none.  A hint that
+ * saves the lookup next time: readers store it (atomically, any reader's is
+ * as good), it is cleared when the slot gets a vector, and it stays right
+ * for the node's life because a node's vector never changes (a new vector
+ * is a new node) and a file's bytes never change (a compacted-away file
+ * just no longer resolves). */
+static inline _Atomic uint64_t *hn_loc(const hnsw *g, uint32_t s)
+{
+    return (_Atomic uint64_t *)(void *)(hn_l0(g, s) + 24);
 }
 /* Sets sum, square sum, flags and map of slot s from its stored vector
  * (m: the map its codes were made with; exact: whether they are lossless). */

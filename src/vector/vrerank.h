@@ -35,11 +35,14 @@ typedef struct vrerank {
 int vrerank_begin(vrerank *rr, omen_db *db, const hnsw *g, uint32_t set_id, const float *q);
 void vrerank_end(vrerank *rr);
 
-/* Exact distances to q of the elements recs[0..n) whose st[i] is not
- * negative (a negative st[i], a lossless candidate, is left as it is):
- * d[i] and st[i] = 1, or st[i] = 0 when recs[i] is NULL or the element is
- * no longer in the engine (deleted since the graph was read).  OMEN_OK or
- * the engine's error. */
-int vrerank_read(vrerank *rr, const vrec *const *recs, size_t n, float *d, signed char *st);
+/* Exact distances to q of the candidates c[0..n) (elements recs[0..n))
+ * whose st[i] is not negative (a negative st[i], a lossless candidate, is
+ * left as it is): d[i] and st[i] = 1, or st[i] = 0 when recs[i] is NULL or
+ * the element is no longer in the engine (deleted since the graph was
+ * read).  A candidate whose node remembers where its vector lies in a file
+ * of the pinned version (hn_loc) is read there without a lookup; the others
+ * are looked up, and their nodes remember the place.  OMEN_OK or the
+ * engine's error. */
+int vrerank_read(vrerank *rr, const hn_cand *c, const vrec *const *recs, size_t n, float *d, signed char *st);
 
 #endif

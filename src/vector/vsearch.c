@@ -247,7 +247,7 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
                 if (i >= done) {
                     size_t end = i + (done == 0 ? (size_t)k : 4);
                     if (end > cap) end = cap;
-                    if ((rc = vrerank_read(&rr, recs + i, end - i, ed + i, st + i))) break;
+                    if ((rc = vrerank_read(&rr, c + i, recs + i, end - i, ed + i, st + i))) break;
                     done = end;
                 }
                 if (!st[i]) continue;
