@@ -142,10 +142,8 @@ struct mt {
 
 /* The filter line of key and its three bits in it (disjoint parts of the
  * hash pick the 64-bit word and the bit). */
-static inline _Atomic uint64_t *filter_probe(const mt *m, const void *key, size_t klen, unsigned word[3],
-                                             uint64_t mask[3])
+static inline _Atomic uint64_t *filter_line(const mt *m, uint64_t h, unsigned word[3], uint64_t mask[3])
 {
-    uint64_t h = bloom_hash(key, klen);
     for (int i = 0; i < 3; i++) {
         unsigned pos = (unsigned)((h >> (20 + 9 * i)) & 511);
         word[i] = pos >> 6;
@@ -154,11 +152,17 @@ static inline _Atomic uint64_t *filter_probe(const mt *m, const void *key, size_
     return m->filter + (h % MT_FILTER_LINES) * 8;
 }
 
-static inline void filter_add(mt *m, const void *key, size_t klen)
+static inline _Atomic uint64_t *filter_probe(const mt *m, const void *key, size_t klen, unsigned word[3],
+                                             uint64_t mask[3])
+{
+    return filter_line(m, bloom_hash(key, klen), word, mask);
+}
+
+static inline void filter_add(mt *m, uint64_t h)
 {
     unsigned word[3];
     uint64_t mask[3];
-    _Atomic uint64_t *line = filter_probe(m, key, klen, word, mask);
+    _Atomic uint64_t *line = filter_line(m, h, word, mask);
     /* Plain load and store, not a locked OR: only the one writer changes
      * the filter; readers only load, and see each word before or after. */
     for (int i = 0; i < 3; i++) {
@@ -837,7 +841,23 @@ int mt_reserve(mt *m, size_t bytes, size_t count)
     return rc;
 }
 
+uint64_t mt_key_hash(const void *key, size_t klen)
+{
+    return bloom_hash(key, klen);
+}
+
+void mt_filter_prefetch(const mt *m, uint64_t hash)
+{
+    if (m->filter) __builtin_prefetch((const void *)(m->filter + (hash % MT_FILTER_LINES) * 8), 1);
+}
+
 int mt_add(mt *m, uint64_t seq, int type, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    return mt_add_hashed(m, m->filter ? bloom_hash(key, klen) : 0, seq, type, key, klen, val, vlen);
+}
+
+int mt_add_hashed(mt *m, uint64_t hash, uint64_t seq, int type, const void *key, size_t klen, const void *val,
+                  size_t vlen)
 {
     unsigned char *vp = NULL;
     if (vlen && !(vp = arena_alloc(m, m->vals, vlen))) return OMEN_NOMEM;
@@ -851,7 +871,7 @@ int mt_add(mt *m, uint64_t seq, int type, const void *key, size_t klen, const vo
     if (klen) memcpy(kp, key, klen);
     if (vlen) memcpy(vp, val, vlen);
     n->val = vlen ? vp : kp + klen; /* an empty value still gets a valid pointer */
-    if (m->filter) filter_add(m, key, klen);
+    if (m->filter) filter_add(m, hash);
     tkey t;
     tkey_make(&t, key, klen, seq);
     int rc = tree_insert(m, &t, n);
