@@ -129,6 +129,7 @@ typedef struct server_state {
     int hz;
     long long key_filter_min_keys; /* key filter sized for at least this many keys */
     int background_nice;           /* nice value of the engine's background threads */
+    int loop_spin_us;              /* event loop: poll this long before sleeping (ae_set_spin) */
 
     /* runtime */
     omen_db *db;
