@@ -14,11 +14,14 @@
  * polls (epoll_wait with no timeout) for up to spin_us before it blocks.
  * Adaptive: once several polls in a row find nothing (light load, where
  * polling would only burn CPU) it stops polling, and starts again when a
- * blocking wait ends sooner than a poll would have lasted.
+ * blocking wait ends sooner than a poll would have lasted.  Between polls
+ * it yields, so a runnable thread on its CPU (the engine's flush, another
+ * process) is not kept waiting by the polling.
  */
 #include "server/ae.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <time.h>
@@ -85,8 +88,8 @@ static int wait_events(ae_loop *el, int64_t wait_ms)
     int n = 0;
     if (el->spin_us > 0 && el->busy && !el->spin_off && wait_ms > 0) {
         int64_t until = mono_us() + el->spin_us;
-        while ((n = epoll_wait(el->epfd, el->events, el->setsize, 0)) == 0 && mono_us() < until) {
-        }
+        while ((n = epoll_wait(el->epfd, el->events, el->setsize, 0)) == 0 && mono_us() < until)
+            sched_yield();
         if (n > 0)
             el->spin_misses = 0;
         else if (n == 0 && ++el->spin_misses >= AE_SPIN_MAX_MISSES)
