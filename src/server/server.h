@@ -152,7 +152,6 @@ typedef struct server_state {
     int64_t last_sync_ms;
     int64_t avg_commit_us; /* recent synced commit time (--sync always) */
     int npending;          /* clients on pending_write */
-    uint64_t synced_seq;   /* engine sequence covered by the last timed sync */
 } server_state;
 
 extern server_state server;
