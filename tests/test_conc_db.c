@@ -367,7 +367,7 @@ static void *relaxed_putter(void *arg)
     char v[200];
     memset(v, 'v', sizeof v);
     for (int i = 0; i < SR_PUTS; i++) {
-        char k[24];
+        char k[32];
         snprintf(k, sizeof k, "r%d-%05d", t, i);
         int rc = omen_put(db, k, strlen(k), v, sizeof v, OMEN_SYNC_RELAXED);
         if (rc) report_fail("relaxed put", rc);
@@ -406,7 +406,7 @@ static void test_sync_while_writing(void **state)
     assert_int_equal(st.read_only, 0);
     for (int t = 0; t < SR_WRITERS; t++)
         for (int i = 0; i < SR_PUTS; i += 97) {
-            char k[24];
+            char k[32];
             snprintf(k, sizeof k, "r%d-%05d", t, i);
             size_t vl = 0;
             assert_int_equal(omen_get_into(db, NULL, k, strlen(k), NULL, 0, &vl), OMEN_OK);
