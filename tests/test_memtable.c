@@ -207,7 +207,7 @@ static void test_big_and_reserve(void **state)
 /* ---- the tree against a sorted oracle ---- */
 
 typedef struct okey {
-    unsigned char k[40];
+    unsigned char k[48];
     size_t len;
     uint64_t seq;
 } okey;
@@ -228,13 +228,28 @@ static uint64_t xs(uint64_t *x)
 
 /* Keys that tie on their 16-byte prefix (a shared 14-byte stem), are
  * prefixes of each other, are empty or hold zero bytes: the cases where
- * the tree's integer prefixes cannot decide and a full comparison must. */
+ * the tree's integer prefixes cannot decide and a full comparison must.
+ * And keys under a 40-byte stem, cut anywhere in it or extended: nodes
+ * among them skip long shared heads, and a key may end before or inside a
+ * node's skip-plus-16 window. */
 static void random_okey(uint64_t *x, okey *o)
 {
     static const char stem[] = "user:prefix-00";
+    static const char long_stem[] = "session:tenant-0042:user-000000000000000";
     uint64_t r = xs(x);
     size_t len;
-    switch (r % 4) {
+    switch (r % 5) {
+    case 4:
+        if (xs(x) % 4 == 0) {
+            len = 30 + (size_t)(xs(x) % 11);
+            memcpy(o->k, long_stem, len);
+        } else {
+            len = 40 + (size_t)(xs(x) % 7);
+            memcpy(o->k, long_stem, 40);
+            for (size_t i = 40; i < len; i++)
+                o->k[i] = (unsigned char)("\0ab\xff"[xs(x) % 4]);
+        }
+        break;
     case 0: /* stem + 0..20 random bytes from a tiny alphabet */
         len = 14 + (size_t)(xs(x) % 21);
         memcpy(o->k, stem, 14);

@@ -89,6 +89,15 @@ static inline size_t mt_entry_cost(size_t klen, size_t vlen)
 /* Insert an entry.  OMEN_NOMEM only if nothing was reserved for it. */
 int mt_add(mt *m, uint64_t seq, int type, const void *key, size_t klen, const void *val, size_t vlen);
 
+/* Batched inserts: the point-lookup filter line an add writes is a cache
+ * miss (a random line of 2 MiB), so a writer with many entries to add hashes
+ * each a few entries ahead, asks for its line with mt_filter_prefetch, and
+ * adds it with mt_add_hashed passing the same hash. */
+uint64_t mt_key_hash(const void *key, size_t klen);
+void mt_filter_prefetch(const mt *m, uint64_t hash);
+int mt_add_hashed(mt *m, uint64_t hash, uint64_t seq, int type, const void *key, size_t klen, const void *val,
+                  size_t vlen);
+
 /* Newest version of key with seq <= snap.  Returns 1 and fills the outs
  * (value borrowed from the memtable, valid while it is referenced) or 0. */
 int mt_get(const mt *m, const void *key, size_t klen, uint64_t snap, uint64_t *seq, int *type,

@@ -35,6 +35,9 @@ void ae_set_after_pass(ae_loop *el, ae_pass_fn *fn);
  * writes share one fsync under --sync always. */
 typedef long ae_gather_fn(ae_loop *el, int64_t pass_start_us);
 void ae_set_gather(ae_loop *el, ae_gather_fn *fn);
+/* After a pass that served events, poll up to us microseconds for more
+ * before sleeping (0: never); see ae.c. */
+void ae_set_spin(ae_loop *el, int us);
 /* Wall-clock time cached at the start of the current pass. */
 int64_t ae_pass_ms(void);
 void ae_stop(ae_loop *el);

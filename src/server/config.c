@@ -48,6 +48,7 @@ static config_entry table[] = {
     {"hz", C_INT, &server.hz, 1, 1, 500, NULL},
     {"key-filter-min-keys", C_LL, &server.key_filter_min_keys, 0, 1, 1LL << 32, NULL},
     {"background-nice", C_INT, &server.background_nice, 0, 0, 19, NULL},
+    {"loop-spin-us", C_INT, &server.loop_spin_us, 1, 0, 10000, NULL},
     {"loglevel", C_LOGLEVEL, &server.verbosity, 1, 0, 0, NULL},
     {"logfile", C_STR, &server.logfile, 0, 0, 0, NULL},
     {"pidfile", C_STR, &server.pidfile, 0, 0, 0, NULL},
@@ -82,6 +83,7 @@ void config_defaults(void)
     server.hz = 10;
     server.key_filter_min_keys = 1 << 20;
     server.background_nice = 0;
+    server.loop_spin_us = 50;
     server.verbosity = LL_NOTICE;
     server.write_buffer_size = 32u << 20;
     server.cache_size = 32u << 20;

@@ -654,7 +654,7 @@ static void write_handler(ae_loop *el, int fd, void *data, int mask)
 
 void net_after_pass(ae_loop *el)
 {
-    (void)el;
+    ae_set_spin(el, server.loop_spin_us); /* CONFIG SET may have changed it */
     int sync = server.sync_mode == SYNC_ALWAYS ? OMEN_SYNC_FULL : OMEN_SYNC_RELAXED;
     ks_set_commit_sync(sync); /* CONFIG SET sync may have changed it */
     int wrote = ks_pending() > 0;

@@ -129,6 +129,7 @@ typedef struct server_state {
     int hz;
     long long key_filter_min_keys; /* key filter sized for at least this many keys */
     int background_nice;           /* nice value of the engine's background threads */
+    int loop_spin_us;              /* event loop: poll this long before sleeping (ae_set_spin) */
 
     /* runtime */
     omen_db *db;
@@ -151,7 +152,6 @@ typedef struct server_state {
     int64_t last_sync_ms;
     int64_t avg_commit_us; /* recent synced commit time (--sync always) */
     int npending;          /* clients on pending_write */
-    uint64_t synced_seq;   /* engine sequence covered by the last timed sync */
 } server_state;
 
 extern server_state server;

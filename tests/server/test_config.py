@@ -108,3 +108,46 @@ def test_group_commit_counts(tmp_path):
         assert 0 < info["omendb_commits"] < 2000
     finally:
         s.stop()
+
+
+def _main_thread_ticks(pid):
+    with open(f"/proc/{pid}/task/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_loop_spin_setting_and_idle(tmp_path):
+    """loop-spin-us: settable at run time, requests are served whatever its
+    value, and the loop still sleeps once requests stop (polling only
+    follows a pass that served something)."""
+    import threading
+    s = ServerProc(tmp_path / "d", "--loop-spin-us", "10000").start()
+    try:
+        c = s.client()
+        assert c.config_get("loop-spin-us")["loop-spin-us"] == "10000"
+        with pytest.raises(redis.ResponseError):
+            c.config_set("loop-spin-us", "10001")
+
+        def work(t):
+            cc = s.client()
+            for i in range(300):
+                cc.set(f"{t}:{i}", i)
+                assert cc.get(f"{t}:{i}") == str(i)
+        for spin in ("10000", "0", "50"):
+            c.config_set("loop-spin-us", spin)
+            ts = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        assert c.dbsize() == 1200
+        c.config_set("loop-spin-us", "10000")
+        for i in range(200):
+            c.ping()
+        time.sleep(0.5)
+        before = _main_thread_ticks(s.proc.pid)
+        time.sleep(2)
+        # Idle for 2 s: a loop that kept polling would use up to 200 ticks.
+        assert _main_thread_ticks(s.proc.pid) - before < 10
+    finally:
+        s.stop()
