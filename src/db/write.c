@@ -622,7 +622,13 @@ static int sync_log_apart(omen_db *db, int *rc)
     if (*rc) {
         db_set_fatal(db, *rc, "syncing the write-ahead log");
         *rc = OMEN_IO;
+        return 0;
     }
+    /* A descriptor opened after a write-back error was already reported
+     * (to the writer's sync, which then turns the handle read-only) does
+     * not see it again: a handle that went read-only meanwhile fails
+     * this sync too. */
+    *rc = db_check_writable(db, "omen_sync");
     return 0;
 }
 
