@@ -27,8 +27,9 @@ static void check(const uint8_t *buf, size_t len, const vgraph_params *p)
         return;
     }
     float q[4] = {0.5f, -1, 2, 0};
-    int8_t q8[4] = {1, -2, 3, 0};
-    hn_query hq = {q, q8};
+    int8_t q8[4];
+    hn_query hq;
+    hnsw_prepare_query(g, q, q8, &hq);
     hn_cand out[8];
     int rs = hnsw_read_begin(g);
     hnsw_search(g, &hq, 8, NULL, out, NULL);
