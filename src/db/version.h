@@ -100,6 +100,9 @@ struct omen_db {
     mt_pool *mt_pool; /* arena blocks of flushed memtables, for the next ones */
     wal_writer *wal;
     uint64_t wal_number, imm_wal_number;
+    /* The log whose directory entry omen_sync's apart sync made durable
+     * (write.c): once per log, as wal_sync does, not once per call. */
+    _Atomic uint64_t apart_dir_synced;
     uint64_t next_file;
     uint64_t log_number;
 

@@ -608,7 +608,8 @@ static int sync_log_apart(omen_db *db, int *rc)
     char *fn = NULL;
     fio_file *f = NULL;
     pthread_mutex_lock(&db->mu);
-    int orc = db_filename(db->path, db->wal_number, "wal", &fn);
+    uint64_t num = db->wal_number;
+    int orc = db_filename(db->path, num, "wal", &fn);
     if (!orc) orc = fio_open(fn, FIO_READ, &f); /* under mu: the log cannot be switched out meanwhile */
     pthread_mutex_unlock(&db->mu);
     omen_free(fn);
@@ -618,7 +619,10 @@ static int sync_log_apart(omen_db *db, int *rc)
     }
     *rc = fio_sync(f);
     if (fio_close(f) != OMEN_OK) util_clearerr(); /* read-only: nothing to lose */
-    if (*rc == OMEN_OK) *rc = fio_sync_dir(db->path); /* the log's directory entry */
+    if (*rc == OMEN_OK && atomic_load(&db->apart_dir_synced) != num) {
+        *rc = fio_sync_dir(db->path); /* the log's directory entry */
+        if (*rc == OMEN_OK) atomic_store(&db->apart_dir_synced, num);
+    }
     if (*rc) {
         db_set_fatal(db, *rc, "syncing the write-ahead log");
         *rc = OMEN_IO;

@@ -14,7 +14,7 @@
  * few enough that a key buffer per call stays on the stack. */
 #define RR_BATCH 16
 
-int vrerank_begin(vrerank *rr, omen_db *db, const hnsw *g, uint32_t set_id, const float *q)
+void vrerank_begin(vrerank *rr, omen_db *db, const hnsw *g, uint32_t set_id, const float *q)
 {
     memset(rr, 0, sizeof *rr);
     rr->db = db;
@@ -22,7 +22,6 @@ int vrerank_begin(vrerank *rr, omen_db *db, const hnsw *g, uint32_t set_id, cons
     rr->set_id = set_id;
     rr->q = q;
     rr->sv = db_sv_pin(db, &rr->seq, &rr->slot);
-    return OMEN_OK;
 }
 
 void vrerank_end(vrerank *rr)

@@ -31,8 +31,7 @@ typedef struct vrerank {
     int slot;
 } vrerank;
 
-/* OMEN_OK (an int, for errors to come). */
-int vrerank_begin(vrerank *rr, omen_db *db, const hnsw *g, uint32_t set_id, const float *q);
+void vrerank_begin(vrerank *rr, omen_db *db, const hnsw *g, uint32_t set_id, const float *q);
 void vrerank_end(vrerank *rr);
 
 /* Exact distances to q of the candidates c[0..n) (elements recs[0..n))

@@ -229,8 +229,10 @@ static int search_vec(omen_vset *vs, const float *qin, const omen_vset_query *qo
         int rr_on = 0;
         if (!h)
             rc = util_seterr(OMEN_NOMEM, "%s: out of memory", fn);
-        else if (i8 && !(rc = vrerank_begin(&rr, vs->db, g, vs->set_id, q)))
+        else if (i8) {
+            vrerank_begin(&rr, vs->db, g, vs->set_id, q);
             rr_on = 1;
+        }
         for (size_t i = 0; i < cap && !rc; i++) {
             recs[i] = atomic_load_explicit(&hn_node(g, c[i].slot)->rec, memory_order_acquire);
             /* Both sides lossless: the int8 distance is the exact one. */
