@@ -239,7 +239,7 @@ static void *flush_main(void *arg)
 
         /* The new memtable fills while this one is written out: give it
          * faulted-in blocks of the size switch_memtable asks for. */
-        mt_pool_prefill(db->mt_pool, mt_bytes(imm) / 16 + 65536);
+        mt_pool_prefill(db->mt_pool, db_mem_block_size(db));
         db_run *nr = NULL;
         int rc = db_flush_memtable(db, imm, fnum, &nr);
         mt_unref(imm);

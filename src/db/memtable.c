@@ -57,10 +57,13 @@ struct mt_pool {
     size_t max_bytes; /* the budget for mapped               */
 };
 
-/* A bump allocator over a list of blocks. */
+/* A bump allocator over a list of blocks, with blocks set aside ahead
+ * (spare) by a reservation that the current block's room alone did not
+ * cover; allocation moves on to them before it makes new blocks. */
 typedef struct mt_arena {
     mt_block *blocks; /* newest first; blocks->data + used is the bump ptr */
     size_t used;      /* bytes used in the newest block                    */
+    mt_block *spare;  /* reserved, not yet used                            */
 } mt_arena;
 
 /* ---- the B+tree ------------------------------------------------------------
@@ -353,6 +356,15 @@ static void *arena_alloc(mt *m, mt_arena *a, size_t n)
         atomic_fetch_add_explicit(&m->bytes, n, memory_order_relaxed);
         return p;
     }
+    if (a->spare && a->spare->cap >= n) {
+        mt_block *b = a->spare;
+        a->spare = b->next;
+        b->next = a->blocks;
+        a->blocks = b;
+        a->used = n;
+        atomic_fetch_add_explicit(&m->bytes, sizeof(mt_block) + n, memory_order_relaxed);
+        return b->data;
+    }
     /* Big entries get a block of their own, slipped in behind the current
      * block so that its free space keeps serving small entries. */
     int dedicated = n > m->block_size / 4;
@@ -374,15 +386,46 @@ static void *arena_alloc(mt *m, mt_arena *a, size_t n)
     return b->data;
 }
 
-static void arena_free(mt *m, mt_arena *a)
+static void blocks_free(mt *m, mt_block *b)
 {
-    mt_block *b = a->blocks;
     while (b) {
         mt_block *n = b->next;
         if (!pool_give(m->pool, b)) block_free(b);
         b = n;
     }
-    a->blocks = NULL;
+}
+
+static void arena_free(mt *m, mt_arena *a)
+{
+    blocks_free(m, a->blocks);
+    blocks_free(m, a->spare);
+    a->blocks = a->spare = NULL;
+}
+
+/* Room for allocations of up to bytes in all, none over unit bytes, that
+ * need not be contiguous: the current block's room and spare blocks, each
+ * counted less the unit (what a block may leave unused when the next
+ * allocation does not fit).  For tree nodes, whose worst-case reservation
+ * is far above what a batch uses: a contiguous one as large made nearly
+ * every big batch start a fresh block and leave the rest of the last. */
+static int arena_reserve_items(mt *m, mt_arena *a, size_t bytes, size_t unit)
+{
+    unit = (unit + 7) & ~(size_t)7;
+    size_t have = 0;
+    if (a->blocks && a->blocks->cap - a->used >= unit) have = a->blocks->cap - a->used - unit;
+    mt_block **tail = &a->spare;
+    for (; *tail; tail = &(*tail)->next) have += (*tail)->cap - unit;
+    while (have < bytes) {
+        size_t cap = bytes - have + unit;
+        if (cap < m->block_size) cap = m->block_size;
+        mt_block *b = block_new(m->pool, cap);
+        if (!b) return util_seterr(OMEN_NOMEM, "memtable: cannot reserve %zu bytes", bytes);
+        b->next = NULL;
+        *tail = b;
+        tail = &b->next;
+        have += b->cap - unit;
+    }
+    return OMEN_OK;
 }
 
 static int arena_reserve(mt *m, mt_arena *a, size_t bytes)
@@ -956,8 +999,14 @@ int mt_reserve(mt *m, size_t bytes, size_t count)
 {
     /* bytes bounds the entries and the values together, so it bounds each. */
     bytes = (bytes + 7) & ~(size_t)7;
-    int rc = arena_reserve(m, &m->nodes, bytes + nodes_needed(m, count) * MT_TNODE_COST);
-    if (rc == OMEN_OK && m->vals != &m->nodes) rc = arena_reserve(m, m->vals, bytes);
+    if (m->vals == &m->nodes) return arena_reserve(m, &m->nodes, bytes + nodes_needed(m, count) * MT_TNODE_COST);
+    /* The nodes arena holds tree nodes and entries (each at most a header
+     * and a key, and bounded by bytes). */
+    size_t unit = sizeof(mt_node) + OMEN_MAX_KEY_LEN + 64;
+    if (unit > bytes) unit = bytes;
+    if (unit < MT_TNODE_COST) unit = MT_TNODE_COST;
+    int rc = arena_reserve_items(m, &m->nodes, bytes + nodes_needed(m, count) * MT_TNODE_COST, unit);
+    if (rc == OMEN_OK) rc = arena_reserve(m, m->vals, bytes);
     return rc;
 }
 

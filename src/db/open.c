@@ -233,14 +233,6 @@ static int delete_orphans_cb(void *ctx, const char *name)
     return 0;
 }
 
-static size_t mem_block_size(const omen_db *db)
-{
-    size_t b = db->opts.write_buffer_size / 16;
-    if (b < 64 * 1024) b = 64 * 1024;
-    if (b > 4u << 20) b = 4u << 20;
-    return b;
-}
-
 static int db_open_impl(omen_db *db)
 {
     const omen_options *o = &db->opts;
@@ -343,10 +335,10 @@ static int db_open_impl(omen_db *db)
 
     /* The memtable and the immutable one being flushed, what the engine
      * maps anyway under a write load, plus a block of slack each. */
-    rc = mt_pool_new(2 * (db->opts.write_buffer_size + mem_block_size(db)), &db->mt_pool);
+    rc = mt_pool_new(2 * (db->opts.write_buffer_size + db_mem_block_size(db)), &db->mt_pool);
     if (rc) goto fail;
     /* Replay the logs the manifest does not cover. */
-    rc = mt_new_pooled(mem_block_size(db), db->mt_pool, &mem);
+    rc = mt_new_pooled(db_mem_block_size(db), db->mt_pool, &mem);
     if (rc) goto fail;
     if (scan.nwals) qsort(scan.wals, scan.nwals, sizeof(uint64_t), db_u64_cmp);
     replay_ctx rctx = {db, mem, last};
@@ -395,7 +387,7 @@ static int db_open_impl(omen_db *db)
     mem = NULL;
     rc = set_aside(db, &wr);
     if (rc) goto fail;
-    rc = mt_new_pooled(mem_block_size(db), db->mt_pool, &db->mem);
+    rc = mt_new_pooled(db_mem_block_size(db), db->mt_pool, &db->mem);
     if (rc) goto fail;
     db->wal_number = db->next_file++;
     {

@@ -60,6 +60,17 @@ void db_set_fatal(omen_db *db, int rc, const char *what)
 
 /* ---- file names ------------------------------------------------------------- */
 
+size_t db_mem_block_size(const omen_db *db)
+{
+    /* A whole number of huge pages (util_huge_len would round anything
+     * between up to the next one and leave it partly unused). */
+    size_t b = db->opts.write_buffer_size / 16;
+    if (b < 64 * 1024) return 64 * 1024;
+    if (b > 4u << 20) return 4u << 20;
+    if (b >= UTIL_HUGE_PAGE) b -= b % UTIL_HUGE_PAGE;
+    return b;
+}
+
 int db_filename(const char *dir, uint64_t num, const char *ext, char **out)
 {
     size_t n = strlen(dir) + 48;

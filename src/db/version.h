@@ -157,6 +157,9 @@ int db_check_writable(omen_db *db, const char *fn);
 /* Turn the handle read-only after a failure of `what`; the first call's
  * code and message are kept (omen_fatal_error). */
 void db_set_fatal(omen_db *db, int rc, const char *what);
+/* The arena block size of every memtable the database makes: one size, so
+ * that the blocks a flushed memtable gives back to the pool fit the next. */
+size_t db_mem_block_size(const omen_db *db);
 
 /* ---- superversions --------------------------------------------------------- */
 

@@ -100,7 +100,7 @@ static int switch_memtable(omen_db *db)
         return rc;
     }
     mt *nm = NULL;
-    rc = mt_new_pooled(db->mem ? mt_bytes(db->mem) / 16 + 65536 : 65536, db->mt_pool, &nm);
+    rc = mt_new_pooled(db_mem_block_size(db), db->mt_pool, &nm);
     if (rc) {
         wal_writer_close(nw);
         fio_unlink(fn);
