@@ -32,10 +32,11 @@ static int on_record(void *vctx, const void *rec, size_t len)
     if (len && (r < c->lo || r + len > c->hi)) abort();
     c->bytes += WAL_RECORD_HEADER_SIZE + len;
     c->n++;
-    /* Re-encode the record the way the writer does. */
+    /* Re-encode the record the way the writer does (keeping its type: the
+     * header's last byte, just before the payload). */
     uint8_t *p = c->img + c->img_len;
     put_fixed32(p + 4, (uint32_t)len);
-    p[8] = 1;
+    p[8] = r[-1];
     uint32_t crc = crc32c(crc32c(0, p + 4, 5), rec, len);
     put_fixed32(p, crc32c_mask(crc));
     memcpy(p + WAL_RECORD_HEADER_SIZE, rec, len);

@@ -109,9 +109,10 @@ typedef struct omen_options {
  * crash explains: intact records follow it, or a complete record fails its
  * checksum.  docs/design.md, "WAL recovery modes", has the details.
  *  TORN_TAIL (default): a torn tail is dropped silently (it holds no
- *    acknowledged write); corruption makes omen_open fail with OMEN_CORRUPT
- *    and a message naming the log file and the byte offset.  Nothing is
- *    changed on disk.
+ *    write acknowledged as durable; a log torn before it was synced drops
+ *    the records of later logs with it, none of which was synced either);
+ *    corruption makes omen_open fail with OMEN_CORRUPT and a message naming
+ *    the log file and the byte offset.  Nothing is changed on disk.
  *  ABSOLUTE: also a torn tail makes omen_open fail (OMEN_CORRUPT).
  *  POINT_IN_TIME: recover every write up to the first damage and nothing
  *    after it (also not from later logs): a consistent earlier state.

@@ -559,9 +559,10 @@ static size_t wal_names(const char *dir, char out[2][PATH_MAX])
     return n;
 }
 
-/* A database whose older log (synced at rotation) is followed by a newer
- * log holding the write that filled the memtable and nb more synced writes
- * ("b" keys); the process died without closing.  Built by a child. */
+/* A database whose older log (synced by the flush or by the first synced
+ * write after the rotation) is followed by a newer log holding the write
+ * that filled the memtable and nb more synced writes ("b" keys); the
+ * process died without closing.  Built by a child. */
 static void make_two_logs(const char *dir, int nb)
 {
     pid_t pid = fork();
@@ -585,6 +586,54 @@ static void make_two_logs(const char *dir, int nb)
         for (int j = 0; j < nb; j++) {
             int kl = snprintf(k, sizeof k, "b%06d", j);
             if (omen_put(db, k, (size_t)kl, "b", 1, OMEN_SYNC_FULL)) _exit(4);
+        }
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* The first log's path: its syncs never return once armed. */
+static char g_stall_log[PATH_MAX];
+
+static int stall_first_log_sync(fio_file *f)
+{
+    if (g_stall_log[0] && strcmp(fio_file_path(f), g_stall_log) == 0)
+        for (;;) pause();
+    return fio_posix_env()->sync(f);
+}
+
+/* As make_two_logs, but every write is relaxed and the older log is never
+ * synced (the flush thread hangs in that sync): the crash comes between the
+ * rotation and the older log's sync, with nc relaxed writes ("c" keys) in
+ * the newer log. */
+static void make_two_logs_unsynced(const char *dir, int nc)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(30);
+        g_env = *fio_posix_env();
+        g_env.sync = stall_first_log_sync;
+        fio_set_env(&g_env);
+        omen_options o;
+        omen_options_init(&o);
+        o.write_buffer_size = 16 << 10;
+        omen_db *db;
+        if (omen_open(dir, &o, &db)) _exit(2);
+        char k[32], v[64], w[2][PATH_MAX];
+        if (wal_names(dir, w) != 1) _exit(5);
+        snprintf(g_stall_log, sizeof g_stall_log, "%s", w[0]);
+        int i = 0;
+        for (; wal_names(dir, w) < 2 && i < 100000; i++) {
+            int kl = snprintf(k, sizeof k, "a%06d", i), vl = snprintf(v, sizeof v, "value-%d", i);
+            if (omen_put(db, k, (size_t)kl, v, (size_t)vl, OMEN_SYNC_RELAXED)) _exit(3);
+        }
+        for (int j = 0; j < nc; j++) {
+            int kl = snprintf(k, sizeof k, "c%06d", j);
+            if (omen_put(db, k, (size_t)kl, "c", 1, OMEN_SYNC_RELAXED)) _exit(4);
         }
         _exit(0);
     }
@@ -678,6 +727,31 @@ static void test_torn_older_log(void **state)
     assert_true(has_key(db, "b000019"));
     omen_close(db);
     tu_rmrf(cp);
+    tu_rmrf(dir);
+
+    /* relaxed writes only, the older log never synced: the crash came
+     * between the rotation and that sync, so nothing after the tear was
+     * acknowledged as durable.  The default mode drops it all as the torn
+     * tail it is: no error, nothing kept aside, no "c" key. */
+    make_two_logs_unsynced(dir, 20);
+    tear_older_log(dir);
+    o.wal_recovery = OMEN_WAL_RECOVER_TORN_TAIL;
+    TU_OK(omen_open(dir, &o, &db));
+    assert_true(has_key(db, "a000000"));
+    assert_false(has_key(db, "c000000"));
+    assert_false(has_key(db, "c000019"));
+    TU_OK(omen_get_stats(db, &st));
+    assert_int_equal(st.wal_records_skipped, 0);
+    TU_OK(omen_put(db, "d", 1, "d", 1, OMEN_SYNC_FULL));
+    TU_OK(omen_close(db));
+    nd = tu_list(dir, ".damaged", &names);
+    tu_list_free(names, nd);
+    assert_int_equal(nd, 0);
+    TU_OK(omen_open(dir, &o, &db)); /* the dropped logs are gone: a clean reopen */
+    assert_true(has_key(db, "a000000"));
+    assert_true(has_key(db, "d"));
+    assert_false(has_key(db, "c000000"));
+    omen_close(db);
     tu_rmrf(dir);
 
     /* a newer log without records: the crash came between the rotation

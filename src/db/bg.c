@@ -24,6 +24,7 @@
 #include "db/bg.h"
 #include "db/iter.h"
 #include "db/version.h"
+#include "db/write.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -237,6 +238,12 @@ static void *flush_main(void *arg)
         uint64_t fnum = db->next_file++;
         pthread_mutex_unlock(&db->mu);
 
+        /* Its log first: the switch left that fdatasync to this thread. */
+        if (db_sync_imm_wal(db) != OMEN_OK) {
+            mt_unref(imm);
+            pthread_mutex_lock(&db->mu);
+            continue; /* read-only now: waits for the close */
+        }
         /* The new memtable fills while this one is written out: give it
          * faulted-in blocks of the size switch_memtable asks for. */
         mt_pool_prefill(db->mt_pool, db_mem_block_size(db));

@@ -23,6 +23,7 @@
 #include "db/batch.h"
 #include "db/bg.h"
 #include "db/version.h"
+#include "db/write.h"
 #include "util/err.h"
 #include "util/mem.h"
 
@@ -79,11 +80,26 @@ typedef struct wal_recovery {
     size_t naside;
     uint64_t records, bytes;
     /* An earlier log ended in a torn write.  The engine syncs a log before
-     * it writes the next one, so that is only a crash's doing while no later
-     * log holds a record; once one does, the tear lost synced writes. */
+     * any later one (db_sync_imm_wal), and records appended after that say
+     * so: a later log that holds one proves the tear lost synced writes.
+     * Later records without that mark were appended before the torn log was
+     * synced, so none was acknowledged as durable: the crash tore them off
+     * with it (dropped, as a torn tail is, under TORN_TAIL). */
     int torn;
     uint64_t torn_num, torn_off, torn_bytes;
+    int dropping; /* TORN_TAIL past such a tear: later logs are its tail */
 } wal_recovery;
+
+static int torn_lost_synced(const wal_recovery *wr, const char *fn, uint64_t n)
+{
+    return util_seterr(OMEN_CORRUPT,
+                       "WAL %06llu.wal ends in a torn write at offset %llu, but the later log %s holds "
+                       "%llu record(s) written after that log was synced: the tear lost acknowledged "
+                       "writes; not opened, nothing was changed: open with a WAL recovery mode (point "
+                       "in time, or skip corrupted records) to recover around it",
+                       (unsigned long long)wr->torn_num, (unsigned long long)wr->torn_off,
+                       strrchr(fn, '/') ? strrchr(fn, '/') + 1 : fn, (unsigned long long)n);
+}
 
 /* Replay one log into rctx under the recovery mode; fn is its path. */
 static int recover_wal(omen_db *db, wal_recovery *wr, replay_ctx *rctx, uint64_t num,
@@ -95,16 +111,12 @@ static int recover_wal(omen_db *db, wal_recovery *wr, replay_ctx *rctx, uint64_t
         uint64_t n = 0;
         rc = wal_replay_ex(fn, 1, count_record, &n, &info);
         if (rc) return rc;
-        if (n > 0) {
-            if (wr->mode == OMEN_WAL_RECOVER_TORN_TAIL || wr->mode == OMEN_WAL_RECOVER_ABSOLUTE)
-                return util_seterr(OMEN_CORRUPT,
-                                   "WAL %06llu.wal ends in a torn write at offset %llu, but the later "
-                                   "log %s holds %llu record(s): a log is synced before the next one "
-                                   "begins, so the tear lost acknowledged writes; not opened, nothing was "
-                                   "changed: open with a WAL recovery mode (point in time, or skip "
-                                   "corrupted records) to recover around it",
-                                   (unsigned long long)wr->torn_num, (unsigned long long)wr->torn_off,
-                                   strrchr(fn, '/') ? strrchr(fn, '/') + 1 : fn, (unsigned long long)n);
+        if (n > 0 && wr->mode == OMEN_WAL_RECOVER_TORN_TAIL) {
+            if (info.after_durable > 0) return torn_lost_synced(wr, fn, info.after_durable);
+            wr->stopped = wr->dropping = 1;
+            wr->torn = 0;
+            return OMEN_OK;
+        } else if (n > 0) {
             wr->aside[wr->naside++] = wr->torn_num;
             wr->records++; /* the torn region counts as one */
             wr->bytes += wr->torn_bytes;
@@ -118,6 +130,12 @@ static int recover_wal(omen_db *db, wal_recovery *wr, replay_ctx *rctx, uint64_t
         uint64_t n = 0;
         rc = wal_replay_ex(fn, 1, count_record, &n, &info);
         if (rc) return rc;
+        if (wr->dropping) {
+            /* A mark here means every log before this one was durable,
+             * the torn one too (logs are synced in order). */
+            if (info.after_durable > 0) return torn_lost_synced(wr, fn, info.after_durable);
+            return OMEN_OK;
+        }
         wr->records += n + info.regions;
         wr->bytes += info.file_size;
         wr->aside[wr->naside++] = num;
@@ -397,6 +415,9 @@ static int db_open_impl(omen_db *db)
         rc = wal_writer_open(fn, &db->wal);
         omen_free(fn);
         if (rc) goto fail;
+        /* The manifest below retires every earlier log before a record is
+         * written here. */
+        wal_mark_earlier_durable(db->wal);
     }
     rc = db_write_manifest(db, runs, nruns, db->wal_number);
     if (rc) goto fail;
@@ -443,8 +464,9 @@ static void db_release_resources(omen_db *db)
     db->mem = db->imm = NULL;
     mt_pool_unref(db->mt_pool); /* memtables still pinned keep it alive */
     db->mt_pool = NULL;
+    if (db->imm_wal) wal_writer_close(db->imm_wal);
     if (db->wal) wal_writer_close(db->wal);
-    db->wal = NULL;
+    db->wal = db->imm_wal = NULL;
     if (db->cache) cache_free(db->cache);
     db->cache = NULL;
     if (db->lock) fio_close(db->lock);
@@ -520,6 +542,7 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
         atomic_init(&db->hp[i].hp, NULL);
     }
     pthread_mutex_init(&db->manifest_mu, NULL);
+    pthread_mutex_init(&db->imm_wal_mu, NULL);
     pthread_mutex_init(&db->fatal_mu, NULL);
     pthread_cond_init(&db->bg_cv, NULL);
     pthread_cond_init(&db->flush_cv, NULL);
@@ -535,6 +558,7 @@ int omen_open(const char *path, const omen_options *opts, omen_db **out)
         pthread_mutex_destroy(&db->mu);
         pthread_mutex_destroy(&db->retire_mu);
         pthread_mutex_destroy(&db->manifest_mu);
+        pthread_mutex_destroy(&db->imm_wal_mu);
         pthread_mutex_destroy(&db->fatal_mu);
         pthread_cond_destroy(&db->bg_cv);
         pthread_cond_destroy(&db->flush_cv);
@@ -553,13 +577,17 @@ int omen_close(omen_db *db)
     if (!db) return OMEN_OK;
     if (db->closed) return util_seterr(OMEN_CLOSED, "omen_close: handle already closed");
     db_stop_threads(db);
-    int rc = OMEN_OK;
+    /* A log switched out and not yet synced is made durable, as a later
+     * sync of its successor would: a reopen never finds a torn log
+     * followed by records (what a crash inside that window leaves). */
+    int rc = atomic_load(&db->read_only) ? OMEN_OK : db_sync_imm_wal(db);
     long busy = atomic_load(&db->outstanding);
     if (busy > 0) {
-        rc = util_seterr(OMEN_BUSY,
-                         "omen_close: %ld iterator(s), snapshot(s) or transaction(s) were not "
-                         "released; their memory is leaked",
-                         busy);
+        if (rc == OMEN_OK)
+            rc = util_seterr(OMEN_BUSY,
+                             "omen_close: %ld iterator(s), snapshot(s) or transaction(s) were not "
+                             "released; their memory is leaked",
+                             busy);
         /* They pin runs that use the cache: keep the cache alive (and
          * reachable from the zombie handle). */
         db->kept_cache = db->cache;

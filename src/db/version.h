@@ -100,6 +100,13 @@ struct omen_db {
     mt_pool *mt_pool; /* arena blocks of flushed memtables, for the next ones */
     wal_writer *wal;
     uint64_t wal_number, imm_wal_number;
+    /* The log switched out with imm, open until it is synced: a switch
+     * does not wait for that fdatasync, but every log is made durable
+     * before any later one is synced (db_sync_imm_wal, write.c).  Set and
+     * cleared under mu; synced under imm_wal_mu (taken before mu). */
+    wal_writer *imm_wal;
+    atomic_int imm_wal_pending;
+    pthread_mutex_t imm_wal_mu;
     /* The log whose directory entry omen_sync's apart sync made durable
      * (write.c): once per log, as wal_sync does, not once per call. */
     _Atomic uint64_t apart_dir_synced;

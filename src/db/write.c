@@ -108,14 +108,22 @@ static int switch_memtable(omen_db *db)
         return rc;
     }
     omen_free(fn);
-    /* Make the old log durable so that a later synced write in the new log
-     * never survives a crash that loses earlier relaxed writes. */
-    rc = wal_sync(db->wal);
-    if (rc) {
-        wal_writer_close(nw);
-        mt_unref(nm);
-        db_set_fatal(db, rc, "syncing the write-ahead log");
-        return rc;
+    /* The old log stays open, unsynced: the flush thread (or the first sync
+     * of the new log, whichever comes first) makes it durable, so that a
+     * synced write in the new log never survives a crash that loses earlier
+     * relaxed writes.  The writer does not wait here for that fdatasync
+     * (5-20 ms on a full log).  A switch needs imm flushed, which syncs the
+     * log before it; one left unsynced (after a failure) is synced here. */
+    if (db->imm_wal) {
+        rc = wal_sync(db->imm_wal);
+        if (rc) {
+            wal_writer_close(nw);
+            mt_unref(nm);
+            db_set_fatal(db, rc, "syncing the write-ahead log");
+            return rc;
+        }
+        wal_writer_close(db->imm_wal);
+        db->imm_wal = NULL;
     }
     db_sv *nsv = db_sv_new(nm, db->mem, db->sv->runs, db->sv->nruns);
     if (!nsv) {
@@ -123,7 +131,8 @@ static int switch_memtable(omen_db *db)
         mt_unref(nm);
         return util_seterr(OMEN_NOMEM, "out of memory");
     }
-    wal_writer_close(db->wal);
+    db->imm_wal = db->wal;
+    atomic_store_explicit(&db->imm_wal_pending, 1, memory_order_release);
     db->wal = nw;
     db->imm_wal_number = db->wal_number;
     db->wal_number = num;
@@ -489,8 +498,12 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
                 }
                 if (x == last) break;
             }
-            rc = do_sync ? wal_append_synced_v(wal, db->iov, (int)k)
-                         : wal_append_v(wal, db->iov, (int)k);
+            /* Before a synced record: every earlier log durable (and the
+             * record marked as written after that). */
+            if (do_sync) rc = db_sync_imm_wal(db);
+            if (!rc)
+                rc = do_sync ? wal_append_synced_v(wal, db->iov, (int)k)
+                             : wal_append_v(wal, db->iov, (int)k);
             if (!rc && do_sync) rc = wal_sync(wal);
             if (rc) {
                 db_set_fatal(db, rc, do_sync ? "writing or syncing the write-ahead log"
@@ -517,8 +530,9 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
             }
         }
     } else if (do_sync) {
-        /* A group of omen_sync requests only: make the log durable. */
-        rc = wal_sync(wal);
+        /* A group of omen_sync requests only: make the logs durable. */
+        rc = db_sync_imm_wal(db);
+        if (!rc) rc = wal_sync(wal);
         if (rc) {
             db_set_fatal(db, rc, "syncing the write-ahead log");
             for (db_writer *x = &w;; x = next_of(x)) {
@@ -533,6 +547,32 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
         atomic_store_explicit(&db->last_seq, seq0 + n - 1, memory_order_release);
     finish_group(db, &w, last); /* releases mu */
     return w.status;
+}
+
+int db_sync_imm_wal(omen_db *db)
+{
+    if (!atomic_load_explicit(&db->imm_wal_pending, memory_order_acquire)) return OMEN_OK;
+    pthread_mutex_lock(&db->imm_wal_mu);
+    pthread_mutex_lock(&db->mu);
+    wal_writer *w = db->imm_wal;
+    pthread_mutex_unlock(&db->mu);
+    int rc = OMEN_OK;
+    if (w) {
+        /* Only this function (under imm_wal_mu) syncs and closes it. */
+        rc = wal_sync(w);
+        if (rc) {
+            db_set_fatal(db, rc, "syncing the write-ahead log");
+        } else {
+            pthread_mutex_lock(&db->mu);
+            db->imm_wal = NULL;
+            atomic_store_explicit(&db->imm_wal_pending, 0, memory_order_release);
+            wal_mark_earlier_durable(db->wal);
+            pthread_mutex_unlock(&db->mu);
+            wal_writer_close(w);
+        }
+    }
+    pthread_mutex_unlock(&db->imm_wal_mu);
+    return rc;
 }
 
 /* ---- public write calls ------------------------------------------------------- */
@@ -597,8 +637,8 @@ int omen_write(omen_db *db, omen_batch *b, int sync)
  * on appending, instead of holding every one of them behind it (omendb-
  * server's event loop stalled ~10-18 ms on each once-a-second sync).  It
  * covers every write whose call returned before this one began: those
- * bytes are in the current log's page cache (earlier logs were synced
- * when they were switched out).  Through a descriptor of its own, not the
+ * bytes are in the current log's page cache, or in the log switched out
+ * before it, which is synced first.  Through a descriptor of its own, not the
  * writer's: the kernel reports a write-back error to each open file
  * description, so the writer's next sync of the log fails too, and no
  * synced write can be acknowledged past a failure seen here.  1 if it
@@ -617,7 +657,10 @@ static int sync_log_apart(omen_db *db, int *rc)
         util_clearerr();
         return 1;
     }
-    *rc = fio_sync(f);
+    /* Earlier logs first (the one switched out, if unsynced; num itself if
+     * a switch came after it was read). */
+    *rc = db_sync_imm_wal(db);
+    if (*rc == OMEN_OK) *rc = fio_sync(f);
     if (fio_close(f) != OMEN_OK) util_clearerr(); /* read-only: nothing to lose */
     if (*rc == OMEN_OK && atomic_load(&db->apart_dir_synced) != num) {
         *rc = fio_sync_dir(db->path); /* the log's directory entry */

@@ -36,4 +36,10 @@ int db_write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint32_t
                                                   db_writer *self),
                  void *vctx, int sync);
 
+/* Make the log switched out with the immutable memtable durable, if it is
+ * not yet, and mark the current log as following durable ones.  Every
+ * sync of the current log calls this first.  Turns the handle read-only
+ * on failure.  Not with mu held. */
+int db_sync_imm_wal(omen_db *db);
+
 #endif

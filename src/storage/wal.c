@@ -15,6 +15,7 @@
  */
 #include "storage/wal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,8 +27,15 @@
 #include "util/mem.h"
 
 #define WAL_MAGIC "OMENWAL\0"
-#define WAL_VERSION 1u
+/* Version 2 adds record type 2; version 1 files hold type 1 only. */
+#define WAL_VERSION 2u
+#define WAL_VERSION_MIN 1u
 #define WAL_REC_FULL 1u
+/* A whole record appended after every earlier log was durable
+ * (wal_mark_earlier_durable): recovery's proof that a tear in an earlier
+ * log lost writes that were acknowledged as durable. */
+#define WAL_REC_FULL_AFTER 2u
+#define REC_TYPE_OK(t) ((t) == WAL_REC_FULL || (t) == WAL_REC_FULL_AFTER)
 
 /* The writer's preallocation step.  Appends go into space reserved ahead
  * of them in WAL_CHUNK steps (fio_allocate), so that a synced append does
@@ -62,14 +70,15 @@ struct wal_writer {
     int prealloc;       /* 0 after a failed reservation: plain appends */
     int failed;
     int dir_synced;
+    atomic_int earlier_durable; /* appends write WAL_REC_FULL_AFTER */
     char *dir;
     char failmsg[256];
 };
 
-static void make_file_header(uint8_t h[WAL_FILE_HEADER_SIZE])
+static void make_file_header(uint8_t h[WAL_FILE_HEADER_SIZE], uint32_t version)
 {
     memcpy(h, WAL_MAGIC, 8);
-    put_fixed32(h + 8, WAL_VERSION);
+    put_fixed32(h + 8, version);
     put_fixed32(h + 12, crc32c_mask(crc32c(0, h, 12)));
 }
 
@@ -162,7 +171,7 @@ int wal_writer_open(const char *path, wal_writer **out)
         return rc;
     }
     uint8_t h[WAL_FILE_HEADER_SIZE];
-    make_file_header(h);
+    make_file_header(h, WAL_VERSION);
     rc = fio_append(w->f, h, sizeof h);
     w->prealloc = 1;
     w->size = sizeof h;
@@ -204,7 +213,7 @@ static int append_v(wal_writer *w, const struct iovec *iov, int iovcnt, int sync
     }
     uint8_t h[WAL_RECORD_HEADER_SIZE];
     put_fixed32(h + 4, (uint32_t)len);
-    h[8] = WAL_REC_FULL;
+    h[8] = atomic_load_explicit(&w->earlier_durable, memory_order_acquire) ? WAL_REC_FULL_AFTER : WAL_REC_FULL;
     uint32_t crc = crc32c(0, h + 4, 5);
     for (int i = 0; i < iovcnt; i++) crc = crc32c(crc, iov[i].iov_base, iov[i].iov_len);
     put_fixed32(h, crc32c_mask(crc));
@@ -259,6 +268,11 @@ int wal_sync(wal_writer *w)
     return OMEN_OK;
 }
 
+void wal_mark_earlier_durable(wal_writer *w)
+{
+    if (w) atomic_store_explicit(&w->earlier_durable, 1, memory_order_release);
+}
+
 uint64_t wal_size(const wal_writer *w)
 {
     return w ? w->size : 0;
@@ -294,7 +308,7 @@ static size_t intact_at(const uint8_t *p, size_t len, size_t off)
     if (rem < WAL_RECORD_HEADER_SIZE) return 0;
     const uint8_t *r = p + off;
     uint32_t n = get_fixed32(r + 4);
-    if (r[8] != WAL_REC_FULL || n > WAL_MAX_RECORD || (size_t)n > rem - WAL_RECORD_HEADER_SIZE)
+    if (!REC_TYPE_OK(r[8]) || n > WAL_MAX_RECORD || (size_t)n > rem - WAL_RECORD_HEADER_SIZE)
         return 0;
     if (crc32c_mask(crc32c(0, r + 4, 5 + (size_t)n)) != get_fixed32(r)) return 0;
     return WAL_RECORD_HEADER_SIZE + (size_t)n;
@@ -304,7 +318,7 @@ static size_t intact_at(const uint8_t *p, size_t len, size_t off)
 static size_t next_intact(const uint8_t *p, size_t len, size_t from)
 {
     for (size_t q = from; q + WAL_RECORD_HEADER_SIZE <= len; q++)
-        if (p[q + 8] == WAL_REC_FULL && intact_at(p, len, q)) return q;
+        if (REC_TYPE_OK(p[q + 8]) && intact_at(p, len, q)) return q;
     return len;
 }
 
@@ -342,7 +356,7 @@ static int torn_at(const uint8_t *p, size_t len, size_t off)
     const uint8_t *r = p + off;
     if (rem < WAL_RECORD_HEADER_SIZE || all_zero(r + 8, rem - 8)) return 1;
     uint32_t n = get_fixed32(r + 4);
-    if (r[8] != WAL_REC_FULL || n > WAL_MAX_RECORD) return 0;
+    if (!REC_TYPE_OK(r[8]) || n > WAL_MAX_RECORD) return 0;
     uint64_t extent = WAL_RECORD_HEADER_SIZE + (uint64_t)n;
     if (extent > rem) return 1;
     return all_zero(r + extent - 1, rem - (size_t)extent + 1);
@@ -359,13 +373,14 @@ int wal_replay_buf_ex(const void *buf, size_t len, int skip,
     if ((!buf && len) || !fn) return util_seterr(OMEN_INVALID, "wal_replay: bad argument");
     const uint8_t *p = buf;
 
-    uint8_t h[WAL_FILE_HEADER_SIZE];
-    make_file_header(h);
+    uint8_t h[WAL_FILE_HEADER_SIZE], h1[WAL_FILE_HEADER_SIZE];
+    make_file_header(h, WAL_VERSION);
+    make_file_header(h1, WAL_VERSION_MIN);
     size_t off = WAL_FILE_HEADER_SIZE;
     int header_ok = 1;
     if (len < WAL_FILE_HEADER_SIZE) {
         /* A crash right after creating the log; anything else is foreign. */
-        if (!len || memcmp(p, h, len) == 0) {
+        if (!len || memcmp(p, h, len) == 0 || memcmp(p, h1, len) == 0) {
             info->tail_state = WAL_TAIL_TORN;
             info->bytes_after = len;
             return OMEN_OK;
@@ -374,9 +389,9 @@ int wal_replay_buf_ex(const void *buf, size_t len, int skip,
         off = len;
     } else if (memcmp(p, WAL_MAGIC, 8) != 0 || crc32c_mask(crc32c(0, p, 12)) != get_fixed32(p + 12)) {
         header_ok = 0;
-    } else if (get_fixed32(p + 8) != WAL_VERSION) {
-        return util_seterr(OMEN_VERSION, "wal: format version %u unsupported (this build reads %u)",
-                           get_fixed32(p + 8), WAL_VERSION);
+    } else if (get_fixed32(p + 8) < WAL_VERSION_MIN || get_fixed32(p + 8) > WAL_VERSION) {
+        return util_seterr(OMEN_VERSION, "wal: format version %u unsupported (this build reads %u to %u)",
+                           get_fixed32(p + 8), WAL_VERSION_MIN, WAL_VERSION);
     }
     int damaged = 0;
     if (!header_ok) {
@@ -406,6 +421,7 @@ int wal_replay_buf_ex(const void *buf, size_t len, int skip,
         if (ext) {
             int rc = fn(ctx, p + off + WAL_RECORD_HEADER_SIZE, ext - WAL_RECORD_HEADER_SIZE, off);
             if (rc == 0) {
+                info->after_durable += p[off + 8] == WAL_REC_FULL_AFTER;
                 off += ext;
                 if (!damaged) info->valid_len = off;
                 continue;

@@ -95,6 +95,12 @@ int wal_append_v(wal_writer *w, const struct iovec *iov, int iovcnt);
  * reservation (fio_window_writes says why). */
 int wal_append_synced_v(wal_writer *w, const struct iovec *iov, int iovcnt);
 
+/* Every earlier log of the database is durable now: records appended from
+ * here on say so (a record type of their own, docs/format.md), so that
+ * recovery can tell a tear in an earlier log that lost acknowledged writes
+ * from one a crash left before that log was synced.  Safe to call from
+ * another thread than the appending one. */
+void wal_mark_earlier_durable(wal_writer *w);
 /* fdatasync (+ directory fsync the first time).  Failure is sticky. */
 int wal_sync(wal_writer *w);
 
@@ -138,6 +144,8 @@ typedef struct wal_replay_info {
     uint64_t bytes_after;   /* stop mode: bytes from the first damage to the end of the file */
     uint64_t regions;       /* skip mode: damaged regions skipped (torn tail excluded) */
     uint64_t bytes_skipped; /* skip mode: bytes in them */
+    uint64_t after_durable; /* delivered records appended after every earlier log was
+                               durable (wal_mark_earlier_durable) */
 } wal_replay_info;
 
 /* A callback's verdict on an intact record it cannot use (e.g. a batch that
