@@ -242,7 +242,8 @@ static void *flush_main(void *arg)
         if (db_sync_imm_wal(db) != OMEN_OK) {
             mt_unref(imm);
             pthread_mutex_lock(&db->mu);
-            continue; /* read-only now: waits for the close */
+            pthread_cond_broadcast(&db->bg_cv); /* waiters see read-only */
+            continue;                           /* and this thread waits for the close */
         }
         /* The new memtable fills while this one is written out: give it
          * faulted-in blocks of the size switch_memtable asks for. */
