@@ -112,19 +112,7 @@ static int switch_memtable(omen_db *db)
      * of the new log, whichever comes first) makes it durable, so that a
      * synced write in the new log never survives a crash that loses earlier
      * relaxed writes.  The writer does not wait here for that fdatasync
-     * (5-20 ms on a full log).  A switch needs imm flushed, which syncs the
-     * log before it; one left unsynced (after a failure) is synced here. */
-    if (db->imm_wal) {
-        rc = wal_sync(db->imm_wal);
-        if (rc) {
-            wal_writer_close(nw);
-            mt_unref(nm);
-            db_set_fatal(db, rc, "syncing the write-ahead log");
-            return rc;
-        }
-        wal_writer_close(db->imm_wal);
-        db->imm_wal = NULL;
-    }
+     * (5-20 ms on a full log).  make_room saw the log before it synced. */
     db_sv *nsv = db_sv_new(nm, db->mem, db->sv->runs, db->sv->nruns);
     if (!nsv) {
         wal_writer_close(nw);
@@ -170,7 +158,7 @@ static int make_room(omen_db *db, int force)
         } else if (mt_bytes(db->mem) < db->opts.write_buffer_size) {
             return OMEN_OK;
         }
-        if (db->imm) {
+        if (db->imm || db->imm_wal) { /* the flush syncs imm's log first */
             stall_wait(db);
             continue;
         }
@@ -567,6 +555,7 @@ int db_sync_imm_wal(omen_db *db)
             db->imm_wal = NULL;
             atomic_store_explicit(&db->imm_wal_pending, 0, memory_order_release);
             wal_mark_earlier_durable(db->wal);
+            pthread_cond_broadcast(&db->bg_cv); /* a switch may wait for it */
             pthread_mutex_unlock(&db->mu);
             wal_writer_close(w);
         }
