@@ -586,6 +586,20 @@ static inline void leaf_prefetch(const mt_leaf *l)
         __builtin_prefetch(p + off);
 }
 
+/* The lines a search of node x reads (header and slot prefixes), asked for
+ * together as soon as the descent knows x: the binary search then waits
+ * for about one miss instead of one per probe (each probe's line depends
+ * on the last comparison). */
+#define MT_SEARCH_BYTES \
+    (offsetof(mt_leaf, ent) > offsetof(mt_inner, sep) ? offsetof(mt_leaf, ent) : offsetof(mt_inner, sep))
+static inline void node_prefetch(const mt_tnode *x)
+{
+    /* Not x->level first: that load would be a miss of its own. */
+    const char *p = (const char *)x;
+    for (size_t off = 0; off < MT_SEARCH_BYTES; off += 64)
+        __builtin_prefetch(p + off);
+}
+
 /* Child of inner node x to descend to for t (separators <= t), or NULL on a
  * torn read. */
 static inline mt_tnode *inner_child(const mt_tnode *x, tkey *t)
@@ -593,7 +607,9 @@ static inline mt_tnode *inner_child(const mt_tnode *x, tkey *t)
     mt_inner *in = (mt_inner *)(uintptr_t)x;
     int i = bound(t, node_skip(x), in->pk, in->sep, clamp_n(LD(in->h.n)), 1);
     if (i < 0) return NULL;
-    return LD(in->child[i]);
+    mt_tnode *c = LD(in->child[i]);
+    node_prefetch(c); /* a prefetch never faults, even on a torn read's pointer */
+    return c;
 }
 
 /* ---- reader side ------------------------------------------------------------------ */
@@ -845,7 +861,9 @@ static void sep_insert(mt *m, mt_inner **path, unsigned *pci, int k, tkey *t, co
 
 /* Insert entry e (target t) into the tree.  Tree nodes come from space
  * mt_reserve set aside, so this cannot fail after a reservation. */
-static int tree_insert(mt *m, tkey *t, const mt_node *e)
+/* hash: e's key hash, whose filter bits are set once the descent is done
+ * and before e is published (the filter line's miss overlaps the descent). */
+static int tree_insert(mt *m, tkey *t, const mt_node *e, uint64_t hash)
 {
     mt_inner *path[MT_MAX_DEPTH];
     unsigned pci[MT_MAX_DEPTH];
@@ -863,11 +881,13 @@ static int tree_insert(mt *m, tkey *t, const mt_node *e)
             path[d] = in;
             pci[d++] = (unsigned)ci;
             x = LD(in->child[ci]);
+            node_prefetch(x);
         }
         l = (mt_leaf *)x;
         n = LD(l->h.n);
         i = (unsigned)bound(t, node_skip(x), l->pk, l->ent, n, 0);
     }
+    if (m->filter) filter_add(m, hash);
     if (n < MT_FAN) {
         uint64_t v = LD(l->ver);
         ST(l->ver, v + 1);
@@ -1040,10 +1060,10 @@ int mt_add_hashed(mt *m, uint64_t hash, uint64_t seq, int type, const void *key,
     if (klen) memcpy(kp, key, klen);
     if (vlen) memcpy(vp, val, vlen);
     n->val = vlen ? vp : kp + klen; /* an empty value still gets a valid pointer */
-    if (m->filter) filter_add(m, hash);
+    if (m->filter) mt_filter_prefetch(m, hash);
     tkey t;
     tkey_make(&t, key, klen, seq);
-    int rc = tree_insert(m, &t, n);
+    int rc = tree_insert(m, &t, n, hash);
     if (rc) return util_seterr(rc, "memtable: out of memory");
     atomic_fetch_add_explicit(&m->entries, 1, memory_order_relaxed);
     if (seq > atomic_load_explicit(&m->max_seq, memory_order_relaxed))
