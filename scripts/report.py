@@ -597,7 +597,8 @@ def section_server(rows, img, meta):
          "`%s`" % (command_of(meta, "server") or "bench/server_bench --csv"), "",
          "`redis-benchmark` against omendb-server and Debian's redis-server on loopback, in the "
          "same run; Redis `memory` keeps data in RAM only, Redis `always` fsyncs its append-only "
-         "file per write, OmenDB's mode is its `--sync` setting.", "",
+         "file per write, OmenDB's mode is its `--sync` setting.  Each case first runs once, "
+         "untimed, on each server (warm-up), and FLUSHALL precedes every run.", "",
          md_table(header, body), "",
          "![server throughput](%sserver_ops.png)" % img, "",
          "What it means: the client, the server and the kernel's loopback share the same two "
