@@ -559,42 +559,6 @@ static size_t wal_names(const char *dir, char out[2][PATH_MAX])
     return n;
 }
 
-/* A database whose older log (synced by the flush or by the first synced
- * write after the rotation) is followed by a newer log holding the write
- * that filled the memtable and nb more synced writes ("b" keys); the
- * process died without closing.  Built by a child. */
-static void make_two_logs(const char *dir, int nb)
-{
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        alarm(30); /* a hang fails the test instead of stalling it */
-        g_env = *fio_posix_env();
-        g_env.appendv = stall_appendv;
-        fio_set_env(&g_env);
-        omen_options o;
-        omen_options_init(&o);
-        o.write_buffer_size = 16 << 10;
-        omen_db *db;
-        if (omen_open(dir, &o, &db)) _exit(2);
-        char k[32], v[64], w[2][PATH_MAX];
-        int i = 0;
-        for (; wal_names(dir, w) < 2 && i < 100000; i++) {
-            int kl = snprintf(k, sizeof k, "a%06d", i), vl = snprintf(v, sizeof v, "value-%d", i);
-            if (omen_put(db, k, (size_t)kl, v, (size_t)vl, OMEN_SYNC_FULL)) _exit(3);
-        }
-        for (int j = 0; j < nb; j++) {
-            int kl = snprintf(k, sizeof k, "b%06d", j);
-            if (omen_put(db, k, (size_t)kl, "b", 1, OMEN_SYNC_FULL)) _exit(4);
-        }
-        _exit(0);
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
-}
-
 /* The first log's path: its syncs never return once armed. */
 static char g_stall_log[PATH_MAX];
 
@@ -605,35 +569,43 @@ static int stall_first_log_sync(fio_file *f)
     return fio_posix_env()->sync(f);
 }
 
-/* As make_two_logs, but every write is relaxed and the older log is never
- * synced (the flush thread hangs in that sync): the crash comes between the
- * rotation and the older log's sync, with nc relaxed writes ("c" keys) in
- * the newer log. */
-static void make_two_logs_unsynced(const char *dir, int nc)
+/* A database whose older log is followed by a newer log holding the write
+ * that filled the memtable and nb more writes; the process died without
+ * closing.  Built by a child.  unsynced == 0: every write is synced, so the
+ * older log was synced (by the flush or the first synced write after the
+ * rotation), and the later writes are "b" keys.  unsynced == 1: every write
+ * is relaxed and the older log's sync never returns (the flush thread hangs
+ * in it): the crash comes between the rotation and that sync, with "c" keys
+ * in the newer log. */
+static void make_two_logs_ex(const char *dir, int nb, int unsynced)
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        alarm(30);
+        alarm(30); /* a hang fails the test instead of stalling it */
         g_env = *fio_posix_env();
-        g_env.sync = stall_first_log_sync;
+        g_env.appendv = stall_appendv;
+        if (unsynced) g_env.sync = stall_first_log_sync;
         fio_set_env(&g_env);
         omen_options o;
         omen_options_init(&o);
         o.write_buffer_size = 16 << 10;
+        int sync = unsynced ? OMEN_SYNC_RELAXED : OMEN_SYNC_FULL;
         omen_db *db;
         if (omen_open(dir, &o, &db)) _exit(2);
         char k[32], v[64], w[2][PATH_MAX];
-        if (wal_names(dir, w) != 1) _exit(5);
-        snprintf(g_stall_log, sizeof g_stall_log, "%s", w[0]);
+        if (unsynced) {
+            if (wal_names(dir, w) != 1) _exit(5);
+            snprintf(g_stall_log, sizeof g_stall_log, "%s", w[0]);
+        }
         int i = 0;
         for (; wal_names(dir, w) < 2 && i < 100000; i++) {
             int kl = snprintf(k, sizeof k, "a%06d", i), vl = snprintf(v, sizeof v, "value-%d", i);
-            if (omen_put(db, k, (size_t)kl, v, (size_t)vl, OMEN_SYNC_RELAXED)) _exit(3);
+            if (omen_put(db, k, (size_t)kl, v, (size_t)vl, sync)) _exit(3);
         }
-        for (int j = 0; j < nc; j++) {
-            int kl = snprintf(k, sizeof k, "c%06d", j);
-            if (omen_put(db, k, (size_t)kl, "c", 1, OMEN_SYNC_RELAXED)) _exit(4);
+        for (int j = 0; j < nb; j++) {
+            int kl = snprintf(k, sizeof k, "%c%06d", unsynced ? 'c' : 'b', j);
+            if (omen_put(db, k, (size_t)kl, "x", 1, sync)) _exit(4);
         }
         _exit(0);
     }
@@ -642,6 +614,8 @@ static void make_two_logs_unsynced(const char *dir, int nc)
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
 }
+
+static void make_two_logs(const char *dir, int nb) { make_two_logs_ex(dir, nb, 0); }
 
 static int count_record_cb(void *ctx, const void *rec, size_t len, uint64_t off)
 {
@@ -733,7 +707,7 @@ static void test_torn_older_log(void **state)
      * between the rotation and that sync, so nothing after the tear was
      * acknowledged as durable.  The default mode drops it all as the torn
      * tail it is: no error, nothing kept aside, no "c" key. */
-    make_two_logs_unsynced(dir, 20);
+    make_two_logs_ex(dir, 20, 1);
     tear_older_log(dir);
     o.wal_recovery = OMEN_WAL_RECOVER_TORN_TAIL;
     TU_OK(omen_open(dir, &o, &db));
