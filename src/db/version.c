@@ -58,7 +58,7 @@ void db_set_fatal(omen_db *db, int rc, const char *what)
     util_seterr(rc, "%s failed; the database is now read-only (%s)", what, cause);
 }
 
-/* ---- file names ------------------------------------------------------------- */
+/* ---- memtable blocks ---------------------------------------------------------- */
 
 size_t db_mem_block_size(const omen_db *db)
 {
@@ -70,6 +70,8 @@ size_t db_mem_block_size(const omen_db *db)
     if (b >= UTIL_HUGE_PAGE) b -= b % UTIL_HUGE_PAGE;
     return b;
 }
+
+/* ---- file names ------------------------------------------------------------- */
 
 int db_filename(const char *dir, uint64_t num, const char *ext, char **out)
 {
