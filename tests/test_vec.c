@@ -63,15 +63,8 @@ static omen_db *open_db(void)
 
 static omen_vset *mkset(omen_db *db, const char *name, uint32_t dim, int metric, int prec)
 {
-    omen_vset_options o;
-    omen_vset_options_init(&o);
-    o.dim = dim;
-    o.metric = metric;
-    o.precision = prec;
-    o.M = 12;
-    o.ef_construction = 100;
     omen_vset *vs = NULL;
-    assert_int_equal(omen_vset_create(db, name, &o, &vs), OMEN_OK);
+    assert_int_equal(vu_mkset(db, name, dim, metric, prec, &vs), OMEN_OK);
     return vs;
 }
 

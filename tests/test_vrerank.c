@@ -121,15 +121,8 @@ static size_t hints(omen_db *db, omen_vset *vs)
 static void run_case(int compression)
 {
     omen_db *db = open_db(compression);
-    omen_vset_options o;
-    omen_vset_options_init(&o);
-    o.dim = DIM;
-    o.metric = OMEN_METRIC_COSINE;
-    o.precision = OMEN_PREC_INT8;
-    o.M = 12;
-    o.ef_construction = 100;
     omen_vset *vs = NULL;
-    TU_OK(omen_vset_create(db, "v", &o, &vs));
+    TU_OK(vu_mkset(db, "v", DIM, OMEN_METRIC_COSINE, OMEN_PREC_INT8, &vs));
     float *cur = vu_data(N, DIM, 1, 11);
     unsigned char gone[N] = {0};
     for (size_t i = 0; i < N; i++) put(vs, i, cur + i * DIM);

@@ -111,4 +111,19 @@ static inline long vu_id_index(const void *id, size_t len)
     return strtol(b + 1, NULL, 10);
 }
 
+/* Create set name in db with the tests' usual graph (M 12, ef_construction
+ * 100); OMEN_OK or omen_vset_create's error. */
+static inline int vu_mkset(omen_db *db, const char *name, uint32_t dim, int metric, int prec, omen_vset **out)
+{
+    omen_vset_options o;
+    omen_vset_options_init(&o);
+    o.dim = dim;
+    o.metric = metric;
+    o.precision = prec;
+    o.M = 12;
+    o.ef_construction = 100;
+    *out = NULL;
+    return omen_vset_create(db, name, &o, out);
+}
+
 #endif

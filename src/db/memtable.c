@@ -1060,7 +1060,7 @@ int mt_add_hashed(mt *m, uint64_t hash, uint64_t seq, int type, const void *key,
     if (klen) memcpy(kp, key, klen);
     if (vlen) memcpy(vp, val, vlen);
     n->val = vlen ? vp : kp + klen; /* an empty value still gets a valid pointer */
-    if (m->filter) mt_filter_prefetch(m, hash);
+    mt_filter_prefetch(m, hash);
     tkey t;
     tkey_make(&t, key, klen, seq);
     int rc = tree_insert(m, &t, n, hash);

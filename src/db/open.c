@@ -107,39 +107,37 @@ static int recover_wal(omen_db *db, wal_recovery *wr, replay_ctx *rctx, uint64_t
 {
     wal_replay_info info;
     int rc;
-    if (wr->torn && !wr->stopped) {
+    if (wr->torn || wr->stopped) {
+        /* A log after a tear, or past the stop point: counted first (one
+         * pass serves both cases below). */
         uint64_t n = 0;
         rc = wal_replay_ex(fn, 1, count_record, &n, &info);
         if (rc) return rc;
-        if (n > 0 && wr->mode == OMEN_WAL_RECOVER_TORN_TAIL) {
-            if (info.after_durable > 0) return torn_lost_synced(wr, fn, info.after_durable);
-            wr->stopped = wr->dropping = 1;
-            wr->torn = 0;
-            return OMEN_OK;
-        } else if (n > 0) {
-            wr->aside[wr->naside++] = wr->torn_num;
-            wr->records++; /* the torn region counts as one */
-            wr->bytes += wr->torn_bytes;
-            /* Point in time: the tear is the stop; skip: later logs still apply. */
-            if (wr->mode == OMEN_WAL_RECOVER_POINT_IN_TIME) wr->stopped = 1;
+        if (!wr->stopped && n > 0) {
+            if (wr->mode == OMEN_WAL_RECOVER_TORN_TAIL) {
+                wr->stopped = wr->dropping = 1;
+            } else {
+                wr->aside[wr->naside++] = wr->torn_num;
+                wr->records++; /* the torn region counts as one */
+                wr->bytes += wr->torn_bytes;
+                /* Point in time: the tear is the stop; skip: later logs still apply. */
+                if (wr->mode == OMEN_WAL_RECOVER_POINT_IN_TIME) wr->stopped = 1;
+            }
             wr->torn = 0;
         }
-    }
-    if (wr->stopped) {
-        /* Everything in a log after the stop point is left behind. */
-        uint64_t n = 0;
-        rc = wal_replay_ex(fn, 1, count_record, &n, &info);
-        if (rc) return rc;
         if (wr->dropping) {
             /* A mark here means every log before this one was durable,
              * the torn one too (logs are synced in order). */
             if (info.after_durable > 0) return torn_lost_synced(wr, fn, info.after_durable);
             return OMEN_OK;
         }
-        wr->records += n + info.regions;
-        wr->bytes += info.file_size;
-        wr->aside[wr->naside++] = num;
-        return OMEN_OK;
+        if (wr->stopped) {
+            /* Everything in a log after the stop point is left behind. */
+            wr->records += n + info.regions;
+            wr->bytes += info.file_size;
+            wr->aside[wr->naside++] = num;
+            return OMEN_OK;
+        }
     }
     rc = wal_replay_ex(fn, wr->mode == OMEN_WAL_RECOVER_SKIP, replay_record, rctx, &info);
     if (rc) return rc;
@@ -464,9 +462,9 @@ static void db_release_resources(omen_db *db)
     db->mem = db->imm = NULL;
     mt_pool_unref(db->mt_pool); /* memtables still pinned keep it alive */
     db->mt_pool = NULL;
-    if (db->imm_wal) wal_writer_close(db->imm_wal);
+    wal_writer_close(atomic_exchange(&db->imm_wal, NULL)); /* NULL is fine */
     if (db->wal) wal_writer_close(db->wal);
-    db->wal = db->imm_wal = NULL;
+    db->wal = NULL;
     if (db->cache) cache_free(db->cache);
     db->cache = NULL;
     if (db->lock) fio_close(db->lock);

@@ -102,10 +102,11 @@ struct omen_db {
     uint64_t wal_number, imm_wal_number;
     /* The log switched out with imm, open until it is synced: a switch
      * does not wait for that fdatasync, but every log is made durable
-     * before any later one is synced (db_sync_imm_wal, write.c).  Set and
-     * cleared under mu; synced under imm_wal_mu (taken before mu). */
-    wal_writer *imm_wal;
-    atomic_int imm_wal_pending;
+     * before any later one is synced (db_sync_imm_wal, write.c).  Set
+     * under mu, with imm (and only while imm is set: the flush syncs it
+     * before it writes imm out); synced and cleared under imm_wal_mu
+     * (taken before mu).  Atomic: writers check it without a lock. */
+    _Atomic(wal_writer *) imm_wal;
     pthread_mutex_t imm_wal_mu;
     /* The log whose directory entry omen_sync's apart sync made durable
      * (write.c): once per log, as wal_sync does, not once per call. */

@@ -112,15 +112,15 @@ static int switch_memtable(omen_db *db)
      * of the new log, whichever comes first) makes it durable, so that a
      * synced write in the new log never survives a crash that loses earlier
      * relaxed writes.  The writer does not wait here for that fdatasync
-     * (5-20 ms on a full log).  make_room saw the log before it synced. */
+     * (5-20 ms on a full log).  No earlier log is pending: imm was
+     * flushed, and its log synced before that. */
     db_sv *nsv = db_sv_new(nm, db->mem, db->sv->runs, db->sv->nruns);
     if (!nsv) {
         wal_writer_close(nw);
         mt_unref(nm);
         return util_seterr(OMEN_NOMEM, "out of memory");
     }
-    db->imm_wal = db->wal;
-    atomic_store_explicit(&db->imm_wal_pending, 1, memory_order_release);
+    atomic_store_explicit(&db->imm_wal, db->wal, memory_order_release);
     db->wal = nw;
     db->imm_wal_number = db->wal_number;
     db->wal_number = num;
@@ -158,7 +158,7 @@ static int make_room(omen_db *db, int force)
         } else if (mt_bytes(db->mem) < db->opts.write_buffer_size) {
             return OMEN_OK;
         }
-        if (db->imm || db->imm_wal) { /* the flush syncs imm's log first */
+        if (db->imm) {
             stall_wait(db);
             continue;
         }
@@ -539,11 +539,9 @@ static int write_ops(omen_db *db, const unsigned char *ops, size_t ops_len, uint
 
 int db_sync_imm_wal(omen_db *db)
 {
-    if (!atomic_load_explicit(&db->imm_wal_pending, memory_order_acquire)) return OMEN_OK;
+    if (!atomic_load_explicit(&db->imm_wal, memory_order_acquire)) return OMEN_OK;
     pthread_mutex_lock(&db->imm_wal_mu);
-    pthread_mutex_lock(&db->mu);
-    wal_writer *w = db->imm_wal;
-    pthread_mutex_unlock(&db->mu);
+    wal_writer *w = atomic_load_explicit(&db->imm_wal, memory_order_acquire);
     int rc = OMEN_OK;
     if (w) {
         /* Only this function (under imm_wal_mu) syncs and closes it. */
@@ -551,11 +549,9 @@ int db_sync_imm_wal(omen_db *db)
         if (rc) {
             db_set_fatal(db, rc, "syncing the write-ahead log");
         } else {
-            pthread_mutex_lock(&db->mu);
-            db->imm_wal = NULL;
-            atomic_store_explicit(&db->imm_wal_pending, 0, memory_order_release);
+            pthread_mutex_lock(&db->mu); /* db->wal */
+            atomic_store_explicit(&db->imm_wal, NULL, memory_order_release);
             wal_mark_earlier_durable(db->wal);
-            pthread_cond_broadcast(&db->bg_cv); /* a switch may wait for it */
             pthread_mutex_unlock(&db->mu);
             wal_writer_close(w);
         }

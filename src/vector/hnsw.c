@@ -459,13 +459,24 @@ static inline void map_for(const hnsw *g, const float *x, vquant *m)
     }
 }
 
+/* The traversal representation of vec into out, with its map *m; returns
+ * 1 if the codes are lossless. */
+static int encode(const hnsw *g, const float *vec, void *out, vquant *m)
+{
+    *m = g->q;
+    if (g->precision != PREC_I8) {
+        memcpy(out, vec, (size_t)g->dim * 4);
+        return 0;
+    }
+    map_for(g, vec, m);
+    g->k->quant(vec, m->offset, 1.0f / m->scale, out, g->dim);
+    return vquant_exact(m, vec, out, g->dim);
+}
+
 void hnsw_prepare_query(const hnsw *g, const float *f, int8_t *q8, hn_query *out)
 {
     *out = (hn_query){f, q8, g->q, 0};
-    if (g->precision != PREC_I8) return;
-    map_for(g, f, &out->m);
-    g->k->quant(f, out->m.offset, 1.0f / out->m.scale, q8, g->dim);
-    out->exact = vquant_exact(&out->m, f, q8, g->dim);
+    if (g->precision == PREC_I8) out->exact = encode(g, f, q8, &out->m);
 }
 
 static inline hn_qv query_qv(const hnsw *g, const hn_query *q)
@@ -689,20 +700,6 @@ void hnsw_train(hnsw *g, const float *vecs, size_t n)
     if (g->precision != PREC_I8 || g->trained || n == 0) return;
     vquant_train(&g->q, vecs, n, g->dim, 1);
     g->trained = 1;
-}
-
-/* The traversal representation of vec into out, with its map *m; returns
- * 1 if the codes are lossless. */
-static int encode(const hnsw *g, const float *vec, void *out, vquant *m)
-{
-    *m = g->q;
-    if (g->precision != PREC_I8) {
-        memcpy(out, vec, (size_t)g->dim * 4);
-        return 0;
-    }
-    map_for(g, vec, m);
-    g->k->quant(vec, m->offset, 1.0f / m->scale, out, g->dim);
-    return vquant_exact(m, vec, out, g->dim);
 }
 
 int hnsw_same_vector(hnsw *g, uint32_t slot, const float *vec)

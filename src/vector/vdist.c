@@ -314,17 +314,12 @@ VD_T_AVX2 static void range_avx2(const float *x, size_t n, float *lo, float *hi)
     _mm256_storeu_ps(tl, l);
     _mm256_storeu_ps(th, h);
     _mm256_zeroupper();
-    float a = INFINITY, b = -INFINITY;
-    for (int j = 0; j < 8; j++) {
-        a = tl[j] < a ? tl[j] : a;
-        b = th[j] > b ? th[j] : b;
-    }
-    for (; i < n; i++) {
-        a = x[i] < a ? x[i] : a;
-        b = x[i] > b ? x[i] : b;
-    }
-    *lo = a;
-    *hi = b;
+    float a, b, ta, tb;
+    range_scalar(tl, 8, &a, &tb);
+    range_scalar(th, 8, &ta, &b);
+    range_scalar(x + i, n - i, &ta, &tb); /* the tail (none: +inf, -inf) */
+    *lo = ta < a ? ta : a;
+    *hi = tb > b ? tb : b;
 }
 
 VD_T_AVX2 static void quant_avx2(const float *x, float off, float inv, int8_t *out, size_t n)
