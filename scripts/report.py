@@ -735,8 +735,10 @@ def write_report(out, meta, img):
          "inside every repetition, are the figures to trust.",
          "- Every database here fits in memory. The figures compare CPU paths, caches and logs, "
          "not disks, except the fsync'd workloads, which measure this machine's virtual disk.",
-         "- The SIMD search dispatches at run time to the best kernel the CPU reports (AVX-512, "
-         "AVX2 or scalar); the flags above say which were available.",
+         "- SIMD kernels are picked at run time from the flags above: the learned index's "
+         "search takes AVX2 where the CPU has it, even beside AVX-512 (its 512-bit counts "
+         "measured slower; see src/index/lsearch.c); the vector distances take AVX-512 "
+         "(with VNNI when present), then AVX2, then scalar.",
          "- At SCALE=small the data sets are small (the index's arrays and the key-value "
          "databases fit in the CPU caches far more than at SCALE=full), so per-operation costs "
          "are lower than at full scale and ratios can differ.", "",
