@@ -165,13 +165,16 @@ static void bounds(const ent *e, size_t n, const uint8_t **lo, size_t *lol, cons
     *hil = e[n - 1].kl;
 }
 
-static void write_run(const char *path, const ent *e, size_t n, const run_opts *o, run_meta *meta)
+/* write_run with a size hint (run_writer_expect) unless both are 0. */
+static void write_run_hint(const char *path, const ent *e, size_t n, const run_opts *o, run_meta *meta,
+                           uint64_t expect, uint64_t expect_kb)
 {
     const uint8_t *lo, *hi;
     size_t lol, hil;
     bounds(e, n, &lo, &lol, &hi, &hil);
     run_writer *w;
     assert_int_equal(run_writer_open(path, o, lo, lol, hi, hil, &w), OMEN_OK);
+    if (expect || expect_kb) run_writer_expect(w, expect, expect_kb);
     for (size_t i = 0; i < n; i++)
         assert_int_equal(run_writer_add(w, e[i].k, e[i].kl, e[i].seq, e[i].type, e[i].v, e[i].vl), OMEN_OK);
     run_meta m;
@@ -192,6 +195,11 @@ static void write_run(const char *path, const ent *e, size_t n, const run_opts *
         *meta = m;
     else
         run_meta_clear(&m);
+}
+
+static void write_run(const char *path, const ent *e, size_t n, const run_opts *o, run_meta *meta)
+{
+    write_run_hint(path, e, n, o, meta, 0, 0);
 }
 
 /* Oracle: index of the first entry whose key is >= k. */
@@ -765,6 +773,50 @@ static void test_spill_large_run(void **state)
     unlink(path);
 }
 
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long l = ftell(f);
+    assert_true(l > 0);
+    rewind(f);
+    uint8_t *b = malloc((size_t)l);
+    assert_non_null(b);
+    assert_int_equal(fread(b, 1, (size_t)l, f), (size_t)l);
+    fclose(f);
+    *len = (size_t)l;
+    return b;
+}
+
+/* A size hint only sizes the writer's buffers: right, too small, too
+ * large or absurd, the file comes out byte for byte as without one. */
+static void test_writer_expect(void **state)
+{
+    (void)state;
+    size_t n;
+    ent *e = gen(20000, KEYS_VAR, 3, 60, &n);
+    char path[300];
+    path_of(path, sizeof path, "expect.run");
+    run_opts o = {OMEN_COMPRESS_NONE, 10, 0, 0};
+    write_run(path, e, n, &o, NULL);
+    size_t blen;
+    uint8_t *base = slurp(path, &blen);
+    const uint64_t hints[][2] = {{n, n * 40}, {n / 4, 100}, {4 * n, 0}, {1ull << 40, 1ull << 50}, {1, 1}};
+    for (size_t h = 0; h < sizeof hints / sizeof *hints; h++) {
+        write_run_hint(path, e, n, &o, NULL, hints[h][0], hints[h][1]);
+        size_t len;
+        uint8_t *b = slurp(path, &len);
+        assert_int_equal(len, blen);
+        assert_memory_equal(b, base, blen);
+        free(b);
+    }
+    check_file(path, 0, NULL, e, n);
+    free(base);
+    ents_free(e, n);
+    unlink(path);
+}
+
 /* Reading a damaged run: either an error or exactly the oracle's data. */
 static void damaged_reads(const char *path, const ent *e, size_t n, int *detected)
 {
@@ -1037,6 +1089,7 @@ int main(void)
         cmocka_unit_test(test_format_version),
         cmocka_unit_test(test_writer_rejects_bad_input),
         cmocka_unit_test(test_spill_large_run),
+        cmocka_unit_test(test_writer_expect),
         cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_write_faults),
         cmocka_unit_test(test_alloc_faults),

@@ -53,10 +53,11 @@ static size_t stripe_of(const uint64_t *snaps, size_t n, uint64_t seq)
 }
 
 /* Stream m's entries into run file fnum at `level`, dropping what no
- * reader can see.  *out is NULL when nothing survived. */
-static int build_run(omen_db *db, miter *m, uint64_t fnum, unsigned level, const uint64_t *snaps,
-                     size_t nsnaps, int bottom, const void *lo, size_t lolen, const void *hi,
-                     size_t hilen, db_run **out)
+ * reader can see.  `expect` is at least the number of entries m holds.
+ * *out is NULL when nothing survived. */
+static int build_run(omen_db *db, miter *m, uint64_t expect, uint64_t fnum, unsigned level,
+                     const uint64_t *snaps, size_t nsnaps, int bottom, const void *lo, size_t lolen,
+                     const void *hi, size_t hilen, db_run **out)
 {
     *out = NULL;
     char *path = NULL;
@@ -71,6 +72,8 @@ static int build_run(omen_db *db, miter *m, uint64_t fnum, unsigned level, const
         return rc;
     }
     run_writer_set_number(w, fnum);
+    /* Keys as long as the longer bound: a guess, only used to size buffers. */
+    run_writer_expect(w, expect, expect * (lolen > hilen ? lolen : hilen));
     const void *pkey = NULL;
     size_t pklen = 0, pstripe = 0;
     int have = 0;
@@ -160,8 +163,8 @@ int db_flush_memtable(omen_db *db, mt *mem, uint64_t fnum, db_run **out)
     int rc = db_snapshot_list(db, &snaps, &nsnaps);
     pthread_mutex_unlock(&db->mu);
     if (!rc)
-        rc = build_run(db, &m, fnum, 0, snaps, nsnaps, 0, mt_node_key(first), first->klen,
-                       mt_node_key(last), last->klen, out);
+        rc = build_run(db, &m, mt_entries(mem), fnum, 0, snaps, nsnaps, 0, mt_node_key(first),
+                       first->klen, mt_node_key(last), last->klen, out);
     omen_free(snaps);
     miter_free(&m);
     return rc;
@@ -370,6 +373,7 @@ static int do_compaction(omen_db *db, db_run **in, size_t n, unsigned level, int
     const void *lo = NULL, *hi = NULL;
     size_t lolen = 0, hilen = 0;
     int have = 0;
+    uint64_t entries = 0;
     for (size_t i = 0; i < n; i++) {
         arr[i] = citer_run_new(in[i]);
         if (!arr[i]) {
@@ -380,6 +384,7 @@ static int do_compaction(omen_db *db, db_run **in, size_t n, unsigned level, int
         }
         const manifest_run *mr = &in[i]->meta;
         if (!mr->entries) continue;
+        entries += mr->entries;
         if (!have || ukey_cmp(mr->smallest, mr->smallest_len, lo, lolen) < 0) {
             lo = mr->smallest;
             lolen = mr->smallest_len;
@@ -393,7 +398,7 @@ static int do_compaction(omen_db *db, db_run **in, size_t n, unsigned level, int
     miter m;
     miter_init(&m, arr, n);
     int rc = OMEN_OK;
-    if (have) rc = build_run(db, &m, fnum, level, snaps, nsnaps, bottom, lo, lolen, hi, hilen, out);
+    if (have) rc = build_run(db, &m, entries, fnum, level, snaps, nsnaps, bottom, lo, lolen, hi, hilen, out);
     miter_free(&m);
     return rc;
 }

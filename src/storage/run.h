@@ -94,6 +94,13 @@ int run_writer_open(const char *path, const run_opts *o, const void *lcp_lo, siz
  * apart by the manifest check even when the contents look alike. */
 void run_writer_set_number(run_writer *w, uint64_t file_number);
 
+/* Optional, before the first add: how many entries, and how many key
+ * bytes, are about to come (an upper bound serves).  The writer then sizes
+ * its in-memory sections once (each up to its spill limit) instead of
+ * doubling them, and so copying them, as they grow.  Only address space is
+ * reserved: pages are touched as entries arrive. */
+void run_writer_expect(run_writer *w, uint64_t entries, uint64_t key_bytes);
+
 /* Append one entry.  Entries must come in internal-key order (user key
  * ascending, then seq strictly descending for an equal user key), with
  * lcp_lo <= key <= lcp_hi, seq <= RUN_MAX_SEQ, type PUT or DELETE,

@@ -92,6 +92,7 @@ struct run_writer {
     uint8_t *first_key, *last_key;
     size_t first_len, last_len, last_cap;
     uint64_t last_seq;
+    uint64_t expect[SP_N]; /* run_writer_expect: bytes each spill will take */
 };
 
 static int out_flush(run_writer *w)
@@ -166,6 +167,8 @@ static int spill_put(run_writer *w, spill *s, int which, const void *p, size_t n
         }
         if (s->len + n > s->cap) {
             size_t nc = s->cap ? s->cap : 4096;
+            if (!s->cap && w->expect[which] > nc)
+                nc = w->expect[which] < RUN_SPILL_MEM ? (size_t)w->expect[which] : RUN_SPILL_MEM;
             while (nc < s->len + n)
                 nc *= 2;
             if (nc > RUN_SPILL_MEM && s->len + n <= RUN_SPILL_MEM) nc = RUN_SPILL_MEM;
@@ -226,6 +229,16 @@ static void writer_free(run_writer *w, int remove_file)
     omen_free(w->first_key);
     omen_free(w->last_key);
     omen_free(w);
+}
+
+void run_writer_expect(run_writer *w, uint64_t entries, uint64_t key_bytes)
+{
+    if (!w || w->n) return;
+    w->expect[SP_SLOTS] = 8 * entries;
+    w->expect[SP_RECS] = RUN_REC_SIZE * entries;
+    w->expect[SP_KOFFS] = 8 * entries;
+    w->expect[SP_KEYS] = key_bytes;
+    w->expect[SP_HASH] = 8 * entries;
 }
 
 void run_writer_set_number(run_writer *w, uint64_t file_number)
