@@ -28,6 +28,7 @@
 #include "storage/fio.h"
 #include "support/fio_fault.h"
 #include "storage/run.h"
+#include "storage/run_format.h" /* RUN_REC_SIZE, RUN_HOT_HUGE_MIN */
 #include "util/coding.h"
 #include "util/crc32c.h"
 #include "util/mem.h"
@@ -789,30 +790,80 @@ static uint8_t *slurp(const char *path, size_t *len)
     return b;
 }
 
-/* A size hint only sizes the writer's buffers: right, too small, too
- * large or absurd, the file comes out byte for byte as without one. */
+/* Enough entries for the writer's hot region (run_writer_expect) even when
+ * announced at half their number. */
+#define HOT_N ((size_t)(2 * RUN_HOT_HUGE_MIN / (8 + RUN_REC_SIZE)) + 4000)
+
+/* A size hint only sizes the writer's buffers and decides whether the hot
+ * sections are built in place: right, too small (the region's entries move
+ * to the spills), too large or absurd, the file comes out byte for byte as
+ * without one.  With the right count the region is handed over and the run
+ * opened on it reads like any other. */
 static void test_writer_expect(void **state)
 {
     (void)state;
     size_t n;
-    ent *e = gen(20000, KEYS_VAR, 3, 60, &n);
+    ent *e = gen(HOT_N, KEYS_FIXED16, 2, 20, &n);
     char path[300];
     path_of(path, sizeof path, "expect.run");
     run_opts o = {OMEN_COMPRESS_NONE, 10, 0, 0};
     write_run(path, e, n, &o, NULL);
     size_t blen;
     uint8_t *base = slurp(path, &blen);
-    const uint64_t hints[][2] = {{n, n * 40}, {n / 4, 100}, {4 * n, 0}, {1ull << 40, 1ull << 50}, {1, 1}};
+    const uint64_t hints[][3] = {/* entries, key bytes, hands over */
+                                 {n, 16 * n, 1},         {n / 2, 100, 0}, {4 * n, 0, 0},
+                                 {1ull << 40, 1ull << 50, 0}, {1, 1, 0}};
     for (size_t h = 0; h < sizeof hints / sizeof *hints; h++) {
-        write_run_hint(path, e, n, &o, NULL, hints[h][0], hints[h][1]);
+        run_meta m;
+        write_run_hint(path, e, n, &o, &m, hints[h][0], hints[h][1]);
+        assert_int_equal(m.hot != NULL, (int)hints[h][2]);
         size_t len;
         uint8_t *b = slurp(path, &len);
         assert_int_equal(len, blen);
         assert_memory_equal(b, base, blen);
         free(b);
+        run *r;
+        assert_int_equal(run_open_fresh(path, 0, NULL, &m, &r), OMEN_OK);
+        assert_null(m.hot);
+        if (hints[h][2]) check_all(r, e, n);
+        run_close(r);
+        run_meta_clear(&m);
     }
-    check_file(path, 0, NULL, e, n);
     free(base);
+    ents_free(e, n);
+    unlink(path);
+}
+
+/* The handed-over sections are checked against the file's checksums as a
+ * copy would be; a region that does not match the file's layout is not
+ * used (the sections are then copied from the file). */
+static void test_fresh_region_checked(void **state)
+{
+    (void)state;
+    size_t n;
+    ent *e = gen(HOT_N / 2 + 1000, KEYS_FIXED16, 1, 10, &n);
+    char path[300];
+    path_of(path, sizeof path, "fresh.run");
+    run_opts o = {OMEN_COMPRESS_NONE, 10, 0, 0};
+    run_meta m;
+    run *r;
+    write_run_hint(path, e, n, &o, &m, n, 16 * n);
+    assert_non_null(m.hot);
+    m.hot[m.hot_recs + 3 * RUN_REC_SIZE + 9] ^= 0x10; /* a record's key slot */
+    assert_int_equal(run_open_fresh(path, 0, NULL, &m, &r), OMEN_CORRUPT);
+    assert_null(r);
+    assert_null(m.hot);
+    run_meta_clear(&m);
+
+    write_run_hint(path, e, n, &o, &m, n, 16 * n);
+    assert_non_null(m.hot);
+    m.hot[5] ^= 0x01; /* a slot, but the region claims another entry count */
+    m.entries++;
+    assert_int_equal(run_open_fresh(path, 0, NULL, &m, &r), OMEN_OK);
+    assert_null(m.hot);
+    check_all(r, e, n);
+    run_close(r);
+    run_meta_clear(&m);
     ents_free(e, n);
     unlink(path);
 }
@@ -1090,6 +1141,7 @@ int main(void)
         cmocka_unit_test(test_writer_rejects_bad_input),
         cmocka_unit_test(test_spill_large_run),
         cmocka_unit_test(test_writer_expect),
+        cmocka_unit_test(test_fresh_region_checked),
         cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_write_faults),
         cmocka_unit_test(test_alloc_faults),

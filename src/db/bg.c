@@ -132,7 +132,7 @@ static int build_run(omen_db *db, miter *m, uint64_t expect, uint64_t fnum, unsi
     mr.smallest_len = meta.smallest_len;
     mr.largest = meta.largest;
     mr.largest_len = meta.largest_len;
-    rc = db_run_open(db, &mr, out);
+    rc = db_run_open(db, &mr, &meta, out); /* takes meta.hot: no copy of it */
     run_meta_clear(&meta);
     return rc;
 }

@@ -337,7 +337,7 @@ static int db_open_impl(omen_db *db)
                              (unsigned long long)m.runs[i].file_number, m.runs[i].level);
             goto fail;
         }
-        rc = db_run_open(db, &m.runs[i], &runs[nruns]);
+        rc = db_run_open(db, &m.runs[i], NULL, &runs[nruns]);
         if (rc) goto fail;
         nruns++;
     }

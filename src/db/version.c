@@ -196,7 +196,7 @@ int db_run_matches(const manifest_run *meta, run *r, const char *fn)
                        fn, (unsigned long long)meta->file_number, what);
 }
 
-int db_run_open(omen_db *db, const manifest_run *meta, db_run **out)
+int db_run_open(omen_db *db, const manifest_run *meta, run_meta *fresh, db_run **out)
 {
     *out = NULL;
     char *fn = NULL;
@@ -207,7 +207,7 @@ int db_run_open(omen_db *db, const manifest_run *meta, db_run **out)
         omen_free(fn);
         return util_seterr(OMEN_NOMEM, "out of memory");
     }
-    rc = run_open(fn, meta->file_number, db->cache, &r->r);
+    rc = run_open_fresh(fn, meta->file_number, db->cache, fresh, &r->r);
     if (rc) {
         if (rc == OMEN_NOTFOUND) rc = util_seterr(OMEN_CORRUPT, "run file %s listed in MANIFEST is missing", fn);
         omen_free(fn);

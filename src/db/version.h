@@ -189,7 +189,9 @@ void db_sv_reclaim(omen_db *db);
 
 /* ---- runs ------------------------------------------------------------------ */
 
-int db_run_open(omen_db *db, const manifest_run *meta, db_run **out);
+/* Open the run `meta` names.  fresh: NULL, or the meta run_writer_finish
+ * returned for it, whose in-memory sections the run takes (run_open_fresh). */
+int db_run_open(omen_db *db, const manifest_run *meta, run_meta *fresh, db_run **out);
 void db_run_unref(db_run *r);
 /* OMEN_OK if the opened run r (file fn) is the one meta describes: size,
  * entry count, sequence and key range, footer checksum and the file number

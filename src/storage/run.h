@@ -68,9 +68,16 @@ typedef struct run_meta {
     size_t smallest_len;
     void *largest;
     size_t largest_len;
+    /* From a writer told the entry count (run_writer_expect), or NULL: the
+     * run's slots (at hot), records (at hot + hot_recs) and filter (at hot +
+     * hot_bloom) in a util_map_huge region hot_len long, for run_open_fresh
+     * to take instead of copying them from the file. */
+    uint8_t *hot;
+    size_t hot_len;
+    uint64_t hot_recs, hot_bloom;
 } run_meta;
 
-/* Free the keys and zero *m.  NULL is allowed. */
+/* Free the keys and any hot region and zero *m.  NULL is allowed. */
 void run_meta_clear(run_meta *m);
 
 /* ---- Writing --------------------------------------------------------- */
@@ -129,6 +136,13 @@ typedef struct run run;
  * OMEN_NOTFOUND (no file), OMEN_CORRUPT (bad magic, checksum or structure,
  * truncated), OMEN_VERSION (newer format), OMEN_IO, OMEN_NOMEM. */
 int run_open(const char *path, uint64_t file_number, block_cache *cache, run **out);
+/* run_open for the run that run_writer_finish just wrote, with the meta it
+ * returned: the run takes over fresh->hot (which is NULL afterwards,
+ * whatever the result) as its in-memory sections, still checked against
+ * the file's checksums, instead of copying them from the file.  fresh may
+ * be NULL or carry no region; then this is run_open. */
+int run_open_fresh(const char *path, uint64_t file_number, block_cache *cache, run_meta *fresh,
+                   run **out);
 /* Unmap and free.  Every iterator of the run must be freed first.  NULL ok. */
 void run_close(run *r);
 

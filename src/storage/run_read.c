@@ -116,7 +116,17 @@ int run_load_block(const run *r, uint64_t b, cache_handle **h, uint8_t **own, co
     return OMEN_OK;
 }
 
-static int validate(run *r, const uint8_t *ft)
+/* The writer's hot region (run_meta.hot), if its layout holds this file's
+ * sections: slots at 0, records and filter where the writer put them, all
+ * inside the region.  0 when it does not fit (it is then only freed). */
+static int fresh_fits(const run_meta *fresh, uint64_t n, uint64_t bloom_len)
+{
+    return fresh && fresh->hot && n == fresh->entries && 8 * n <= fresh->hot_recs &&
+           fresh->hot_recs + (uint64_t)RUN_REC_SIZE * n <= fresh->hot_bloom &&
+           fresh->hot_bloom <= fresh->hot_len && bloom_len <= fresh->hot_len - fresh->hot_bloom;
+}
+
+static int validate(run *r, const uint8_t *ft, run_meta *fresh)
 {
     uint64_t size = r->size;
     uint64_t blocks_off = get_fixed64(ft + 0), blocks_len = get_fixed64(ft + 8);
@@ -173,23 +183,33 @@ static int validate(run *r, const uint8_t *ft)
      * remains in the map.  The checksums below are checked on the copy, so
      * what is verified is exactly what is used. */
     /* Records start on a cache line so that none straddles two. */
-    uint64_t recs_at = (8 * n + 63) & ~(uint64_t)63;
-    uint64_t hot = recs_at + RUN_REC_SIZE * n + bloom_len;
-    uint8_t *hotp;
-    if (hot >= RUN_HOT_HUGE_MIN) {
-        r->hot_map = util_huge_len((size_t)hot);
-        hotp = r->hot_alloc = util_map_huge(r->hot_map);
+    if (fresh_fits(fresh, n, bloom_len)) {
+        /* The writer built them so already (run_open_fresh). */
+        r->hot_alloc = fresh->hot;
+        r->hot_map = fresh->hot_len;
+        r->slots = (const uint64_t *)(const void *)fresh->hot;
+        r->recs = fresh->hot + fresh->hot_recs;
+        r->bloom = fresh->hot + fresh->hot_bloom;
+        fresh->hot = NULL;
     } else {
-        r->hot_alloc = util_malloc((size_t)hot + 64);
-        hotp = (uint8_t *)(((uintptr_t)r->hot_alloc + 63) & ~(uintptr_t)63);
+        uint64_t recs_at = (8 * n + 63) & ~(uint64_t)63;
+        uint64_t hot = recs_at + RUN_REC_SIZE * n + bloom_len;
+        uint8_t *hotp;
+        if (hot >= RUN_HOT_HUGE_MIN) {
+            r->hot_map = util_huge_len((size_t)hot);
+            hotp = r->hot_alloc = util_map_huge(r->hot_map);
+        } else {
+            r->hot_alloc = util_malloc((size_t)hot + 64);
+            hotp = (uint8_t *)(((uintptr_t)r->hot_alloc + 63) & ~(uintptr_t)63);
+        }
+        if (!r->hot_alloc) return util_seterr(OMEN_NOMEM, "run %s: out of memory", p);
+        memcpy(hotp, r->map + slots_off, 8 * n);
+        memcpy(hotp + recs_at, r->map + recs_off, RUN_REC_SIZE * n);
+        memcpy(hotp + recs_at + RUN_REC_SIZE * n, r->map + bloom_off, bloom_len);
+        r->slots = (const uint64_t *)(const void *)hotp;
+        r->recs = hotp + recs_at;
+        r->bloom = hotp + recs_at + RUN_REC_SIZE * n;
     }
-    if (!r->hot_alloc) return util_seterr(OMEN_NOMEM, "run %s: out of memory", p);
-    memcpy(hotp, r->map + slots_off, 8 * n);
-    memcpy(hotp + recs_at, r->map + recs_off, RUN_REC_SIZE * n);
-    memcpy(hotp + recs_at + RUN_REC_SIZE * n, r->map + bloom_off, bloom_len);
-    r->slots = (const uint64_t *)(const void *)hotp;
-    r->recs = hotp + recs_at;
-    r->bloom = hotp + recs_at + RUN_REC_SIZE * n;
 
     int rc;
     if ((rc = check_crc(r, "slot array", (const uint8_t *)r->slots, 8 * n, get_fixed32(ft + 128))) ||
@@ -278,7 +298,8 @@ static int validate(run *r, const uint8_t *ft)
     return OMEN_OK;
 }
 
-int run_open(const char *path, uint64_t file_number, block_cache *cache, run **out)
+static int run_open_at(const char *path, uint64_t file_number, block_cache *cache, run_meta *fresh,
+                       run **out)
 {
     if (!out) return util_seterr(OMEN_INVALID, "run_open: NULL out");
     *out = NULL;
@@ -333,7 +354,7 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
     r->version = fv;
     r->footer_crc = get_fixed32(ft + 156);
     r->stored_number = fv >= 2 ? get_fixed32(ft + 164) : 0;
-    if ((rc = validate(r, ft)) != OMEN_OK) goto fail;
+    if ((rc = validate(r, ft, fresh)) != OMEN_OK) goto fail;
     r->verified = util_calloc(r->nblocks / 64 + 1, sizeof *r->verified);
     if (!r->verified) {
         rc = util_seterr(OMEN_NOMEM, "run_open: out of memory");
@@ -344,6 +365,23 @@ int run_open(const char *path, uint64_t file_number, block_cache *cache, run **o
 fail:
     if (f) fio_close(f);
     run_close(r);
+    return rc;
+}
+
+int run_open(const char *path, uint64_t file_number, block_cache *cache, run **out)
+{
+    return run_open_fresh(path, file_number, cache, NULL, out);
+}
+
+int run_open_fresh(const char *path, uint64_t file_number, block_cache *cache, run_meta *fresh,
+                   run **out)
+{
+    int rc = run_open_at(path, file_number, cache, fresh, out);
+    if (fresh) { /* not taken: the run failed to open, or the region did not fit */
+        util_unmap_huge(fresh->hot, fresh->hot_len);
+        fresh->hot = NULL;
+        fresh->hot_len = 0;
+    }
     return rc;
 }
 

@@ -7,6 +7,13 @@
  * (memory up to RUN_SPILL_MEM each, then a temporary file) that finish()
  * copies after the blocks.  The learned model is built in the same pass
  * from the slots (lidx_builder), so memory stays bounded for any run size.
+ *
+ * A writer told how many entries will come (run_writer_expect) builds the
+ * sections a reader keeps in memory -- slots, records, filter -- in place,
+ * in one huge-page region laid out as run_open would copy them, and hands
+ * that region over through run_meta (run_open_fresh takes it).  A flushed
+ * or compacted run is then not copied a second time into fresh memory,
+ * whose page faults and zeroing were the larger part of opening it.
  */
 #include "storage/run.h"
 
@@ -52,6 +59,7 @@ void run_meta_clear(run_meta *m)
     if (!m) return;
     omen_free(m->smallest);
     omen_free(m->largest);
+    util_unmap_huge(m->hot, m->hot_len);
     memset(m, 0, sizeof *m);
 }
 
@@ -93,6 +101,12 @@ struct run_writer {
     size_t first_len, last_len, last_cap;
     uint64_t last_seq;
     uint64_t expect[SP_N]; /* run_writer_expect: bytes each spill will take */
+    /* The in-place hot sections (see the top): room for hot_n entries, slots
+     * at hot, records at hot + hot_recs, filter at hot + hot_bloom; while
+     * hot is set, slots and records go there instead of to their spills. */
+    uint8_t *hot;
+    size_t hot_len;
+    uint64_t hot_n, hot_recs, hot_bloom;
 };
 
 static int out_flush(run_writer *w)
@@ -211,9 +225,34 @@ static void spill_drop(spill *s)
     memset(s, 0, sizeof *s);
 }
 
+static void hot_drop(run_writer *w)
+{
+    util_unmap_huge(w->hot, w->hot_len);
+    w->hot = NULL;
+    w->hot_len = 0;
+}
+
+/* More entries than announced: move what the hot region holds to the
+ * slot and record spills, which take every later entry. */
+static int hot_to_spills(run_writer *w)
+{
+    const uint8_t *sec[2] = {w->hot, w->hot + w->hot_recs};
+    const uint64_t len[2] = {8 * w->n, (uint64_t)RUN_REC_SIZE * w->n};
+    const int which[2] = {SP_SLOTS, SP_RECS};
+    for (int i = 0; i < 2; i++)
+        for (uint64_t at = 0; at < len[i]; at += RUN_OBUF) {
+            size_t c = len[i] - at < RUN_OBUF ? (size_t)(len[i] - at) : RUN_OBUF;
+            int rc = spill_put(w, &w->sp[which[i]], which[i], sec[i] + at, c);
+            if (rc != OMEN_OK) return rc;
+        }
+    hot_drop(w);
+    return OMEN_OK;
+}
+
 static void writer_free(run_writer *w, int remove_file)
 {
     if (!w) return;
+    hot_drop(w);
     for (int i = 0; i < SP_N; i++)
         spill_drop(&w->sp[i]);
     if (w->f) fio_close(w->f);
@@ -239,6 +278,21 @@ void run_writer_expect(run_writer *w, uint64_t entries, uint64_t key_bytes)
     w->expect[SP_KOFFS] = 8 * entries;
     w->expect[SP_KEYS] = key_bytes;
     w->expect[SP_HASH] = 8 * entries;
+    /* The hot region, where run_open would put the sections on huge pages
+     * (and never for more entries than a file can describe). */
+    uint64_t recs_at = (8 * entries + 63) & ~(uint64_t)63;
+    uint64_t bloom_at = recs_at + (uint64_t)RUN_REC_SIZE * entries;
+    if (w->hot || entries > (1ull << 36) || bloom_at < RUN_HOT_HUGE_MIN) return;
+    size_t len = util_huge_len((size_t)(bloom_at + bloom_image_size(entries, w->o.bloom_bits_per_key)));
+    w->hot = util_map_huge(len);
+    if (!w->hot) { /* only an optimisation: the spills do without it */
+        util_clearerr();
+        return;
+    }
+    w->hot_len = len;
+    w->hot_n = entries;
+    w->hot_recs = recs_at;
+    w->hot_bloom = bloom_at;
 }
 
 void run_writer_set_number(run_writer *w, uint64_t file_number)
@@ -452,8 +506,14 @@ int run_writer_add(run_writer *w, const void *key, size_t klen, uint64_t seq, in
     uint8_t koff[8];
     put_fixed64(koff, w->keys_len);
     if ((rc = model_add(w, slot)) != OMEN_OK) goto fail;
-    if ((rc = spill_put(w, &w->sp[SP_SLOTS], SP_SLOTS, &slot, 8)) != OMEN_OK) goto fail;
-    if ((rc = spill_put(w, &w->sp[SP_RECS], SP_RECS, rec, sizeof rec)) != OMEN_OK) goto fail;
+    if (w->hot && w->n == w->hot_n && (rc = hot_to_spills(w)) != OMEN_OK) goto fail;
+    if (w->hot) {
+        memcpy(w->hot + 8 * w->n, &slot, 8);
+        memcpy(w->hot + w->hot_recs + RUN_REC_SIZE * w->n, rec, sizeof rec);
+    } else {
+        if ((rc = spill_put(w, &w->sp[SP_SLOTS], SP_SLOTS, &slot, 8)) != OMEN_OK) goto fail;
+        if ((rc = spill_put(w, &w->sp[SP_RECS], SP_RECS, rec, sizeof rec)) != OMEN_OK) goto fail;
+    }
     if ((rc = spill_put(w, &w->sp[SP_KOFFS], SP_KOFFS, koff, 8)) != OMEN_OK) goto fail;
     if (klen && (rc = spill_put(w, &w->sp[SP_KEYS], SP_KEYS, key, klen)) != OMEN_OK) goto fail;
     if (newkey) {
@@ -529,7 +589,7 @@ int run_writer_finish(run_writer *w, run_meta *out)
     if (out) memset(out, 0, sizeof *out);
     if (!w) return util_seterr(OMEN_INVALID, "run_writer_finish: NULL writer");
     int rc = w->err;
-    uint8_t *chunk = NULL, *model = NULL, *bloom = NULL;
+    uint8_t *chunk = NULL, *model = NULL, *bloom = NULL, *bloom_buf = NULL;
     lidx *m = NULL;
     uint32_t crc[7] = {0}; /* slots, recs, koffs, keys, model, filter, block index */
     uint64_t slots_off = 0, recs_off, keys_off, model_off, bloom_off, bindex_off;
@@ -550,7 +610,12 @@ int run_writer_finish(run_writer *w, run_meta *out)
     for (int i = 0; i < 4; i++) {
         struct copy_ctx cc = {w, 0};
         sec_off[i] = w->off;
-        rc = spill_each(&w->sp[i], chunk, RUN_OBUF, copy_fn, &cc);
+        if (w->hot && i == SP_SLOTS)
+            rc = copy_fn(&cc, w->hot, 8 * w->n);
+        else if (w->hot && i == SP_RECS)
+            rc = copy_fn(&cc, w->hot + w->hot_recs, RUN_REC_SIZE * w->n);
+        else
+            rc = spill_each(&w->sp[i], chunk, RUN_OBUF, copy_fn, &cc);
         if (rc != OMEN_OK) goto fail;
         crc[i] = cc.crc;
     }
@@ -583,7 +648,8 @@ int run_writer_finish(run_writer *w, run_meta *out)
     /* Bloom filter over the distinct user keys. */
     bloom_off = w->off;
     bloom_len = bloom_image_size(w->distinct, w->o.bloom_bits_per_key);
-    bloom = util_malloc(bloom_len);
+    /* distinct <= n <= hot_n, so the filter fits the room left for it. */
+    bloom = w->hot ? w->hot + w->hot_bloom : (bloom_buf = util_malloc(bloom_len));
     if (!bloom) {
         rc = util_seterr(OMEN_NOMEM, "run_writer_finish: out of memory");
         goto fail;
@@ -650,17 +716,26 @@ int run_writer_finish(run_writer *w, run_meta *out)
             out->largest_len = w->last_len;
             w->first_key = w->last_key = NULL;
         }
+        /* The hot sections go to the reader, unless most of the room
+         * reserved for them went unused (the count was far too high). */
+        if (w->hot && 2 * w->n >= w->hot_n) {
+            out->hot = w->hot;
+            out->hot_len = w->hot_len;
+            out->hot_recs = w->hot_recs;
+            out->hot_bloom = w->hot_bloom;
+            w->hot = NULL;
+        }
     }
     lidx_free(m);
     omen_free(model);
-    omen_free(bloom);
+    omen_free(bloom_buf);
     omen_free(chunk);
     writer_free(w, 0);
     return OMEN_OK;
 fail:
     lidx_free(m);
     omen_free(model);
-    omen_free(bloom);
+    omen_free(bloom_buf);
     omen_free(chunk);
     writer_free(w, 1);
     return rc;
