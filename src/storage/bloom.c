@@ -29,9 +29,12 @@ static inline uint64_t bloom_mix(uint64_t x)
     return x;
 }
 
+/* The value is part of the file format (run filters are built with it):
+ * test_bloom_hash_stable pins it. */
 uint64_t bloom_hash(const void *key, size_t len)
 {
     const uint8_t *p = (const uint8_t *)key;
+    const size_t all = len;
     uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ ((uint64_t)len * UINT64_C(0xc2b2ae3d27d4eb4f));
     while (len >= 8) {
         h = bloom_mix(h ^ get_fixed64(p)) + UINT64_C(0x165667b19e3779f9);
@@ -39,9 +42,19 @@ uint64_t bloom_hash(const void *key, size_t len)
         len -= 8;
     }
     if (len) {
-        uint8_t tail[8] = {0};
-        memcpy(tail, p, len);
-        h = bloom_mix(h ^ get_fixed64(tail) ^ ((uint64_t)len << 59)) + UINT64_C(0x27d4eb2f165667c5);
+        /* The tail's bytes, zero-extended, as a little-endian word.  A key
+         * of 8 bytes or more has them as the top of its last 8 bytes: one
+         * load, where copying them byte by byte into a word and loading
+         * that stalled on store forwarding (17-byte keys: 15 -> 5.5 ns). */
+        uint64_t t;
+        if (all >= 8) {
+            t = get_fixed64((const uint8_t *)key + all - 8) >> (8 * (8 - len));
+        } else {
+            uint8_t tail[8] = {0};
+            memcpy(tail, p, len);
+            t = get_fixed64(tail);
+        }
+        h = bloom_mix(h ^ t ^ ((uint64_t)len << 59)) + UINT64_C(0x27d4eb2f165667c5);
     }
     return bloom_mix(h);
 }
