@@ -409,6 +409,39 @@ static void test_update_delete(void **state)
     assert_int_equal(omen_close(db), OMEN_OK);
 }
 
+/* A graph whose every node was replaced or deleted: the entry point is a
+ * deleted node with nothing live behind it, so new nodes must start the
+ * graph afresh or no graph search reaches them. */
+static void test_replace_only_node(void **state)
+{
+    (void)state;
+    omen_db *db = open_db();
+    uint32_t dim = 4;
+    omen_vset *vs = mkset(db, "one", dim, OMEN_METRIC_COSINE, OMEN_PREC_INT8);
+    float a[4] = {1, 0, 0, 0}, a2[4] = {1, 1, 0, 0}, b[4] = {0, 1, 0, 0}, c[4] = {0, 0, 1, 0};
+    omen_vset_query qo = {.k = 5, .ef = 10};
+    omen_vset_result *r;
+    assert_int_equal(omen_vset_add(vs, "a", 1, a, dim, NULL, 0, OMEN_SYNC_RELAXED), OMEN_OK);
+    assert_int_equal(omen_vset_add(vs, "a", 1, a2, dim, NULL, 0, OMEN_SYNC_RELAXED), OMEN_OK);
+    assert_int_equal(omen_vset_search(vs, a, dim, &qo, &r), OMEN_OK);
+    assert_int_equal(r->n, 1);
+    omen_free(r);
+    assert_int_equal(omen_vset_add(vs, "b", 1, b, dim, NULL, 0, OMEN_SYNC_RELAXED), OMEN_OK);
+    assert_int_equal(omen_vset_search(vs, b, dim, &qo, &r), OMEN_OK);
+    assert_int_equal(r->n, 2);
+    assert_memory_equal(r->hits[0].id, "b", 1);
+    omen_free(r);
+    assert_int_equal(omen_vset_delete(vs, "a", 1, OMEN_SYNC_RELAXED), OMEN_OK);
+    assert_int_equal(omen_vset_delete(vs, "b", 1, OMEN_SYNC_RELAXED), OMEN_OK);
+    assert_int_equal(omen_vset_add(vs, "c", 1, c, dim, NULL, 0, OMEN_SYNC_RELAXED), OMEN_OK);
+    assert_int_equal(omen_vset_search(vs, a, dim, &qo, &r), OMEN_OK);
+    assert_int_equal(r->n, 1);
+    assert_memory_equal(r->hits[0].id, "c", 1);
+    omen_free(r);
+    assert_int_equal(omen_vset_close(vs), OMEN_OK);
+    assert_int_equal(omen_close(db), OMEN_OK);
+}
+
 static void test_delete_half_insert_new(void **state)
 {
     (void)state;
@@ -1099,6 +1132,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recall, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replace_only_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_half_insert_new, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_txn, setup, teardown),

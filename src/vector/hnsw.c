@@ -806,6 +806,10 @@ int hnsw_insert(hnsw *g, const float *vec, vrec *rec, uint32_t *slot_out)
 
     uint64_t e = atomic_load(&g->entry);
     uint32_t ep = (uint32_t)e, top = (uint32_t)(e >> 32);
+    /* No live node (the only one was just replaced or deleted): the entry
+     * is a deleted node with nothing live behind it, so linking from it
+     * would leave the new node unreachable; start the graph afresh. */
+    if (atomic_load(&g->live) == 0) ep = HN_NONE;
     uint32_t sel[HN_MAX_LEVEL + 1][130];
     uint32_t nsel[HN_MAX_LEVEL + 1] = {0};
     if (ep != HN_NONE) {

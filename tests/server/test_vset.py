@@ -53,6 +53,18 @@ def test_add_update_remove(r):
     assert r.execute_command("VREM", "nokey", "x") == 0
 
 
+def test_update_of_the_only_element_keeps_it_searchable(r):
+    # Replacing the vector of a set's only element left the graph's entry
+    # point on the deleted old node: every later graph search (not TRUTH)
+    # came back empty, even after more elements were added.
+    vadd(r, "vs", [1, 0], "a", "SETATTR", '{"x": 1}')
+    assert vadd(r, "vs", [1, 1], "a") == 0
+    assert r.execute_command("VSIM", "vs", "VALUES", 2, 1, 0) == ["a"]
+    vadd(r, "vs", [0, 1], "b")
+    assert r.execute_command("VSIM", "vs", "VALUES", 2, 0, 1) == ["b", "a"]
+    assert r.execute_command("VSIM", "vs", "ELE", "a", "COUNT", 5) == ["a", "b"]
+
+
 def test_type_and_wrongtype(r):
     vadd(r, "vs", [1, 2], "a")
     assert r.type("vs") == "vectorset"
