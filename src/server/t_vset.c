@@ -258,15 +258,15 @@ int vset_parse_vector(client *c, int at, float **out, uint32_t *dim)
     return 0;
 }
 
-/* Euclidean norm; 0 for a vector with a NaN/infinite component too. */
-static float vec_norm(const float *v, uint32_t dim)
+float vset_vec_norm(const float *v, uint32_t dim)
 {
     double s = 0;
     for (uint32_t i = 0; i < dim; i++) {
         if (!isfinite(v[i])) return 0;
         s += (double)v[i] * v[i];
     }
-    return isfinite(s) ? (float)sqrt(s) : 0;
+    float n = (float)sqrt(s); /* a double sum cannot overflow here */
+    return isfinite(n) ? n : 0;
 }
 
 /* ---- VADD --------------------------------------------------------------- */
@@ -324,7 +324,7 @@ static void vaddCommand(client *c)
         }
     }
     const sarg *el = &c->argv[ei];
-    float norm = vec_norm(vec, dim);
+    float norm = vset_vec_norm(vec, dim);
     if (el->len == 0 || el->len > OMEN_VSET_MAX_ID) {
         free(vec);
         addReplyErrorFormat(c, "ERR element must be 1..%u bytes", OMEN_VSET_MAX_ID);
@@ -332,7 +332,7 @@ static void vaddCommand(client *c)
     }
     if (!(norm > 0)) {
         free(vec);
-        addReplyError(c, "ERR invalid vector: a component is NaN or infinite, or the vector is zero");
+        addReplyError(c, VSET_ERR_BADVEC);
         return;
     }
     if (attr && attr->len > OMEN_VSET_MAX_ATTRS) {

@@ -38,5 +38,10 @@ int vset_lookup_info(client *c, ks_meta *m, omen_vset **vs, omen_vset_info *in);
 /* FP32 blob | VALUES n v1..vn at argv[at]: a malloc'd vector in *out.
  * Returns the number of arguments consumed, or 0 (invalid). */
 int vset_parse_vector(client *c, int at, float **out, uint32_t *dim);
+/* Euclidean norm of v; 0 when a component is NaN or infinite (or the sum
+ * overflows), so a result that is not > 0 means VSET_ERR_BADVEC: a cosine
+ * set can neither store nor search with such a vector. */
+float vset_vec_norm(const float *v, uint32_t dim);
+#define VSET_ERR_BADVEC "ERR invalid vector: a component is NaN or infinite, or the vector is zero"
 
 #endif

@@ -244,6 +244,11 @@ static void vsimCommand(client *c)
             addReplyErrorFormat(c, "ERR Vector dimension mismatch - got %u but set has %u", dim, in.dim);
             return;
         }
+        if (!(vset_vec_norm(vec, dim) > 0)) {
+            free(vec);
+            addReplyError(c, VSET_ERR_BADVEC);
+            return;
+        }
         j = 2 + used;
     } else {
         addReplyError(c, "ERR vector type must be ELE, FP32 or VALUES");
@@ -291,8 +296,16 @@ static void vsimCommand(client *c)
         }
         memcpy(fexpr, filter->p, filter->len);
         fexpr[filter->len] = 0;
-        if (strlen(fexpr) != filter->len || omen_vset_filter_check(fexpr) != OMEN_OK) {
+        /* the engine reads the expression as a C string: a NUL would cut
+         * it short, and the engine's last error would describe something
+         * else */
+        size_t nul = strlen(fexpr);
+        int bad = nul != filter->len || omen_vset_filter_check(fexpr) != OMEN_OK;
+        if (bad && nul != filter->len)
+            addReplyErrorFormat(c, "ERR syntax error in FILTER expression: NUL byte at position %zu", nul);
+        else if (bad)
             addReplyErrorFormat(c, "ERR syntax error in FILTER expression: %s", omen_last_error());
+        if (bad) {
             free(fexpr);
             free(vec);
             return;

@@ -326,6 +326,21 @@ def test_bad_input(r):
     with pytest.raises(redis.ResponseError, match="invalid option"):
         r.execute_command("VEMB", "vs", "a", "BOGUS")
     assert r.execute_command("VSIM", "nokey", "VALUES", 3, 1, 2, 3) == []
+    # the components are finite but the norm overflows a float
+    with pytest.raises(redis.ResponseError, match="invalid vector: a component"):
+        vadd(r, "vs", [3e38, 3e38, 0], "big")
+    # a query vector a cosine set cannot use: the VADD error, not the engine's
+    for q in ([0, 0, 0], ["inf", 0, 0], [1e38, "-inf", 1]):
+        with pytest.raises(redis.ResponseError, match="^invalid vector: a component"):
+            r.execute_command("VSIM", "vs", "VALUES", 3, *q)
+    with pytest.raises(redis.ResponseError, match="^invalid vector: a component"):
+        r.execute_command("VSIM", "vs", "FP32", struct.pack("<3f", 1, float("nan"), 0))
+    # a NUL inside FILTER is named as such (it used to repeat whatever the
+    # engine's last error was)
+    with pytest.raises(redis.ResponseError, match="list too long"):
+        r.execute_command("VSIM", "vs", "ELE", "a", "FILTER", "[" + "1," * 2000 + "1]")
+    with pytest.raises(redis.ResponseError, match="FILTER expression: NUL byte at position 6"):
+        r.execute_command("VSIM", "vs", "ELE", "a", "FILTER", ".a > 1\x00 or 1")
     assert r.execute_command("VCARD", "vs") == 1  # nothing bad was written
     assert r.execute_command("VEMB", "vs", "b") is None
 
