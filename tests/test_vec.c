@@ -497,7 +497,7 @@ static int oracle(int which, int year, const char *genre, double score, int has_
     switch (which) {
     case 0: return year > 1990;
     case 1: return year > 1990 && (!strcmp(genre, "drama") || !strcmp(genre, "noir"));
-    case 2: return !(year >= 2000) || (has_score && score * 2 > 9);
+    case 2: return has_score && (!(year >= 2000) || score * 2 > 9); /* a missing field fails the element */
     case 3: return has_score && score < 3;
     case 4: return year % 7 == 0 && strcmp(genre, "comedy") != 0;
     case 5: return year == 1955;
@@ -594,7 +594,7 @@ static void test_filter_language(void **state)
 {
     (void)state;
     const char *j = "{\"a\": 5, \"s\": \"he\\\"llo\", \"t\": true, \"n\": null, \"l\": [1, \"x\", 3.5],"
-                    " \"o\": {\"a\": 1}, \"e\\u0041\": 2}";
+                    " \"o\": {\"a\": 1}, \"e\\u0041\": 2, \"ns\": \"1990\", \"k-1\": 7, \"2024\": 1}";
     assert_true(fm(".a == 5", j));
     assert_true(fm(".a + 1 * 2 == 7", j));
     assert_true(fm("(.a + 1) * 2 == 12", j));
@@ -605,12 +605,35 @@ static void test_filter_language(void **state)
     assert_true(fm(".s > 'ha' and .s < 'hz'", j));
     assert_true(fm(".t and .t == 1", j));
     assert_true(fm("!(.a > 5)", j));
-    assert_true(fm("not .a > 5", j));
-    assert_true(fm(".a > 1 or .zz", j));
+    /* not binds tighter than comparisons, as in Redis and JavaScript */
+    assert_false(fm("not .a > 5", j));
+    assert_true(fm("not .a < 5", j));
+    assert_true(fm("!!.a == 1 and !!!.a == 0 and not not .t", j));
+    assert_true(fm("!.a ** 2 == 0 and -.a ** 2 == 25", j));
+    assert_true(fm("not!.a", j));
+    /* a field missing anywhere fails the element, even on the side of an
+     * `or` that is not needed (Redis: "the element is skipped") */
+    assert_false(fm(".a > 1 or .zz", j));
+    assert_false(fm(".zz or .a > 1", j));
+    assert_false(fm(".a < 1 and .zz", j));
     assert_false(fm(".zz == 1", j));       /* missing field */
     assert_false(fm("not (.zz == 1)", j)); /* undefined stays undefined */
     assert_false(fm(".s > 3", j));         /* type mismatch */
+    assert_false(fm(".o == 1 or 1", j));   /* an object is not a value */
+    /* a string that is a number compares and computes as that number */
+    assert_true(fm(".ns == 1990 and 1990 == .ns and .ns > 1989.5 and .ns * 2 == 3980", j));
+    assert_true(fm(".a == '5' and .a in ['4', '5'] and '1e1' == 10 and -.ns == -1990", j));
+    assert_true(fm("'10' > '9' and 'b' > 'a' and 'B' < 'a'", j)); /* else bytewise */
+    assert_false(fm(".s == 0", j));
+    assert_true(fm(".s != 0", j));
+    assert_false(fm("'5 ' == 5", j));
+    /* selectors take letters, digits, _ and -, as Redis reads them */
+    assert_true(fm(".k-1 == 7 and .2024 == 1 and .a - 1 == 4", j));
+    assert_false(fm(".a-1 == 4", j)); /* the field "a-1" */
+    /* division is IEEE: x / 0 is infinite; 0 / 0 undefined */
     assert_false(fm(".a / 0 == 1", j));
+    assert_true(fm(".a / 0 > 1e308 and -.a / 0 < -1e308", j));
+    assert_false(fm("0 / 0 == 0 or 1", j));
     assert_true(fm(".n == null", j));
     assert_true(fm("3.5 in .l and 'x' in .l", j));
     assert_false(fm("2 in .l", j));

@@ -1,10 +1,14 @@
 /*
  * vfilter.c -- compiler and evaluator of filter expressions (vfilter.h).
  *
- * Precedence, loosest first:  or ||  |  and &&  |  not !  |  == != < <= > >=
- * in  |  + -  |  * / %  |  **  (right-assoc)  |  unary -  |  primary.
+ * Precedence, loosest first:  or ||  |  and &&  |  == != < <= > >= in  |
+ * + -  |  * / %  |  **  (right-assoc)  |  unary - not !  |  primary.  As in
+ * Redis (and JavaScript), `not` binds tighter than any binary operator:
+ * `not .a > 5` is `(not .a) > 5`.
  * Primaries: numbers, "strings" or 'strings' (with \ escapes), true, false,
- * null, .field, ( expr ), [ list of primaries ].
+ * null, .field, ( expr ), [ list of primaries ].  A field name is every
+ * letter, digit, `_` and `-` after the dot, as Redis reads it: `.a-1` is
+ * the field "a-1" (`.a - 1` subtracts), `.2024` the field "2024".
  *
  * The compiled tree is a flat node array; recursion depth is bounded by
  * VF_MAX_DEPTH so hostile input cannot exhaust the stack (the parser is
@@ -152,6 +156,11 @@ static int parse_string(vparser *ps, char **out, size_t *olen)
 
 static int parse_expr(vparser *ps);
 
+static int field_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '-';
+}
+
 static int parse_primary(vparser *ps)
 {
     skipws(ps);
@@ -175,9 +184,9 @@ static int parse_primary(vparser *ps)
         ps->f->n[id].slen = l;
         return id;
     }
-    if (c == '.' && (isalpha((unsigned char)ps->p[1]) || ps->p[1] == '_')) {
+    if (c == '.' && field_char(ps->p[1])) {
         const char *st = ++ps->p;
-        while (isalnum((unsigned char)*ps->p) || *ps->p == '_') ps->p++;
+        while (field_char(*ps->p)) ps->p++;
         int id = newnode(ps, N_FIELD);
         if (id < 0) return id;
         size_t l = (size_t)(ps->p - st);
@@ -189,7 +198,7 @@ static int parse_primary(vparser *ps)
         ps->f->n[id].slen = l;
         return id;
     }
-    if (isdigit((unsigned char)c) || (c == '.' && isdigit((unsigned char)ps->p[1]))) {
+    if (isdigit((unsigned char)c)) {
         char *end;
         double v = strtod(ps->p, &end);
         if (end == ps->p || !isfinite(v)) return perr(ps, "bad number");
@@ -280,13 +289,22 @@ static int parse_pow(vparser *ps)
 static int parse_unary(vparser *ps)
 {
     skipws(ps);
+    int op = 0;
     if (*ps->p == '-') {
         ps->p++;
+        op = N_NEG;
+    } else if (ps->p[0] == '!' && ps->p[1] != '=') {
+        ps->p++;
+        op = N_NOT;
+    } else if (kw(ps, "not")) {
+        op = N_NOT;
+    }
+    if (op) {
         if (++ps->depth > VF_MAX_DEPTH) return perr(ps, "expression nested too deeply");
         int a = parse_unary(ps);
         ps->depth--;
         if (a < 0) return a;
-        return mk2(ps, N_NEG, a, -1);
+        return mk2(ps, op, a, -1);
     }
     if (++ps->depth > VF_MAX_DEPTH) return perr(ps, "expression nested too deeply");
     int r = parse_primary(ps);
@@ -350,27 +368,13 @@ static int parse_cmp(vparser *ps)
     return l;
 }
 
-static int parse_not(vparser *ps)
-{
-    skipws(ps);
-    if ((ps->p[0] == '!' && ps->p[1] != '=') || kw(ps, "not")) {
-        if (ps->p[0] == '!') ps->p++;
-        if (++ps->depth > VF_MAX_DEPTH) return perr(ps, "expression nested too deeply");
-        int a = parse_not(ps);
-        ps->depth--;
-        if (a < 0) return a;
-        return mk2(ps, N_NOT, a, -1);
-    }
-    return parse_cmp(ps);
-}
-
 static int parse_and(vparser *ps)
 {
-    int l = parse_not(ps);
+    int l = parse_cmp(ps);
     while (l >= 0) {
         skipws(ps);
         if (!(lit(ps, "&&") || kw(ps, "and"))) break;
-        int r = parse_not(ps);
+        int r = parse_cmp(ps);
         if (r < 0) return r;
         l = mk2(ps, N_AND, l, r);
     }
@@ -557,6 +561,7 @@ typedef struct vctx {
     size_t jlen;
     char scratch[VF_SCRATCH];
     size_t used;
+    int missing; /* a field was absent or unreadable: no match at all */
 } vctx;
 
 /* Decode the JSON string at c->p into the scratch buffer. */
@@ -695,6 +700,22 @@ static int truthy(const vval *v)
     return 0;
 }
 
+/* A number for v: itself, or a string that is entirely a number (Redis
+ * compares and computes "1990" as 1990).  0 with *d set, else -1. */
+static int as_num(const vval *v, double *d)
+{
+    if (v->t == T_NUM) {
+        *d = v->num;
+        return 0;
+    }
+    if (v->t != T_STR || v->slen == 0 || v->slen >= 64) return -1;
+    char buf[64], *end;
+    memcpy(buf, v->s, v->slen);
+    buf[v->slen] = 0;
+    *d = strtod(buf, &end);
+    return end != buf + v->slen || isnan(*d) ? -1 : 0;
+}
+
 /* -1 undefined, else 1 equal / 0 not. */
 static int veq(const vval *a, const vval *b)
 {
@@ -702,7 +723,8 @@ static int veq(const vval *a, const vval *b)
     if (a->t == T_STR && b->t == T_STR) return a->slen == b->slen && memcmp(a->s, b->s, a->slen) == 0;
     if (a->t == T_NULL || b->t == T_NULL) return a->t == b->t;
     if (a->t == T_UNDEF || b->t == T_UNDEF || a->t == T_LIST || b->t == T_LIST) return -1;
-    return 0; /* number vs string */
+    double x, y; /* number vs string: equal when the string is that number */
+    return as_num(a, &x) == 0 && as_num(b, &y) == 0 && x == y;
 }
 
 static void eval(vctx *x, int id, vval *out, int depth);
@@ -759,21 +781,20 @@ static void eval(vctx *x, int id, vval *out, int depth)
     case N_NUM: out->t = T_NUM; out->num = n->num; return;
     case N_STR: out->t = T_STR; out->s = n->str; out->slen = n->slen; return;
     case N_NULL: out->t = T_NULL; return;
-    case N_FIELD: field(x, n, out); return;
+    case N_FIELD:
+        field(x, n, out);
+        if (out->t == T_UNDEF) x->missing = 1;
+        return;
     case N_LIST: out->t = T_LIST; out->list_node = id; return;
     case N_AND:
     case N_OR:
+        /* no short cut: a field missing on the side not needed must
+         * still fail the element, as in Redis */
         eval(x, n->a, &a, depth + 1);
-        if (a.t == T_UNDEF) return;
-        if (n->op == N_AND ? !truthy(&a) : truthy(&a)) {
-            out->t = T_NUM;
-            out->num = n->op == N_OR;
-            return;
-        }
         eval(x, n->b, &b, depth + 1);
-        if (b.t == T_UNDEF) return;
+        if (a.t == T_UNDEF || b.t == T_UNDEF) return;
         out->t = T_NUM;
-        out->num = truthy(&b);
+        out->num = n->op == N_AND ? truthy(&a) && truthy(&b) : truthy(&a) || truthy(&b);
         return;
     case N_NOT:
         eval(x, n->a, &a, depth + 1);
@@ -783,9 +804,9 @@ static void eval(vctx *x, int id, vval *out, int depth)
         return;
     case N_NEG:
         eval(x, n->a, &a, depth + 1);
-        if (a.t != T_NUM) return;
+        if (as_num(&a, &out->num)) return;
         out->t = T_NUM;
-        out->num = -a.num;
+        out->num = -out->num;
         return;
     default: break;
     }
@@ -802,10 +823,12 @@ static void eval(vctx *x, int id, vval *out, int depth)
         out->num = n->op == N_EQ ? e : !e;
         return;
     }
+    double u, w;
+    int numeric = as_num(&a, &u) == 0 && as_num(&b, &w) == 0;
     if (n->op >= N_LT && n->op <= N_GE) {
         int c;
-        if (a.t == T_NUM && b.t == T_NUM) {
-            c = a.num < b.num ? -1 : a.num > b.num ? 1 : 0;
+        if (numeric) {
+            c = u < w ? -1 : u > w ? 1 : 0;
         } else if (a.t == T_STR && b.t == T_STR) {
             size_t m = a.slen < b.slen ? a.slen : b.slen;
             c = memcmp(a.s, b.s, m);
@@ -817,15 +840,15 @@ static void eval(vctx *x, int id, vval *out, int depth)
         out->num = n->op == N_LT ? c < 0 : n->op == N_LE ? c <= 0 : n->op == N_GT ? c > 0 : c >= 0;
         return;
     }
-    if (a.t != T_NUM || b.t != T_NUM) return;
-    double r;
+    if (!numeric) return;
+    double r; /* IEEE, as Redis: x / 0 is infinite; 0 / 0 and x % 0 are NaN */
     switch (n->op) {
-    case N_ADD: r = a.num + b.num; break;
-    case N_SUB: r = a.num - b.num; break;
-    case N_MUL: r = a.num * b.num; break;
-    case N_DIV: if (b.num == 0) return; r = a.num / b.num; break;
-    case N_MOD: if (b.num == 0) return; r = fmod(a.num, b.num); break;
-    case N_POW: r = pow(a.num, b.num); break;
+    case N_ADD: r = u + w; break;
+    case N_SUB: r = u - w; break;
+    case N_MUL: r = u * w; break;
+    case N_DIV: r = u / w; break;
+    case N_MOD: r = fmod(u, w); break;
+    case N_POW: r = pow(u, w); break;
     default: return;
     }
     if (isnan(r)) return;
@@ -841,7 +864,8 @@ int vfilter_match(const vfilter *f, const char *json, size_t len)
     x.json = json;
     x.jlen = json ? len : 0;
     x.used = 0;
+    x.missing = 0;
     vval v;
     eval(&x, f->root, &v, 0);
-    return v.t != T_UNDEF && truthy(&v);
+    return !x.missing && v.t != T_UNDEF && truthy(&v);
 }

@@ -9,8 +9,12 @@
  *
  * Values are numbers (double; true/false are 1/0 as in Redis), strings,
  * and lists (literal [..] or JSON arrays of scalars, right of `in` only).
- * A missing field, malformed JSON, or an operator applied to types it does
- * not take yields "undefined", which propagates and never matches.
+ * A string that is entirely a number stands for that number wherever a
+ * number is wanted or compared against ("1990" == 1990), as in Redis.
+ * A field that is missing or unreadable (malformed JSON, an object value)
+ * fails the element whatever the rest of the expression says, as Redis
+ * documents; an operator applied to types it does not take (or a NaN)
+ * yields "undefined", which propagates and never matches.
  */
 #ifndef OMEN_VFILTER_H
 #define OMEN_VFILTER_H

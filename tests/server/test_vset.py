@@ -174,6 +174,36 @@ def test_filter_expressions(r):
         r.execute_command("VSIM", "films", "VALUES", 4, *q, "BOGUS")
 
 
+def test_filter_semantics_as_redis(r):
+    """The FILTER rules Redis documents or its own tests pin, where ours
+    used to differ: `not`/`!` bind tighter than comparisons, a field missing
+    anywhere skips the element, a string holding a number compares as that
+    number, and selectors keep `-` and digits."""
+    vadd(r, "vs", [1, 0], "i1", "SETATTR", '{"active": true, "n": 5, "year": "1950", "release-year": 2001}')
+    vadd(r, "vs", [0, 1], "i2", "SETATTR", '{"active": false, "n": 0, "year": 1960, "2024": 1}')
+
+    def match(expr):
+        return sorted(r.execute_command("VSIM", "vs", "VALUES", 2, 1, 0, "FILTER", expr))
+
+    # Redis's own test (filter_double_not.py): ! binds tighter than ==
+    assert match("!!.n == 1") == ["i1"]
+    assert match("!.active or !!.active") == ["i1", "i2"]
+    assert match("not .n > 3") == []  # (not .n) > 3: 0 or 1 is never > 3
+    assert match("not .n < 1") == ["i1"]  # (not 5) < 1
+    assert match("not (.n > 3)") == ["i2"]
+    # "If a field is missing or invalid, the element is skipped"
+    assert match('.n == 5 or .release-year == 2001') == ["i1"]
+    assert match(".n >= 0 or .nothere == 1") == []
+    # numbers stored as strings
+    assert match(".year == 1950") == ["i1"]
+    assert match('.year > 1940 and .year < "1955"') == ["i1"]
+    assert match(".year in [1950, 1960]") == ["i1", "i2"]
+    # selectors: letters, digits, _ and -
+    assert match(".release-year > 2000") == ["i1"]
+    assert match(".2024 == 1") == ["i2"]
+    assert match(".n - 1 == 4") == ["i1"]
+
+
 def test_vemb_round_trip(r):
     rnd = random.Random(3)
     for quant, tol in (("Q8", 1e-4), ("NOQUANT", 1e-5)):
