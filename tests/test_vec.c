@@ -644,6 +644,7 @@ static void test_filter_language(void **state)
     assert_true(fm(".eA == 2", j));
     assert_true(fm("true", "{}"));
     assert_false(fm(".a", ""));
+    assert_false(fm("true", "")); /* no attributes: no filter matches */
     assert_false(fm(".a == 1", "{bad json"));
     const char *bad[] = {"", ".a >", "(.a", ".a == 'x", "[1,", ".a in [.b]", "1 2", "@", ".a ==== 1", NULL};
     for (int i = 0; bad[i]; i++) {

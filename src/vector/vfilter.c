@@ -859,10 +859,11 @@ static void eval(vctx *x, int id, vval *out, int depth)
 int vfilter_match(const vfilter *f, const char *json, size_t len)
 {
     if (!f) return 1;
+    if (!json || !len) return 0; /* as Redis: no attributes, no match, even for `true` */
     vctx x;
     x.f = f;
     x.json = json;
-    x.jlen = json ? len : 0;
+    x.jlen = len;
     x.used = 0;
     x.missing = 0;
     vval v;

@@ -28,8 +28,8 @@ typedef struct vfilter vfilter;
 int vfilter_compile(const char *expr, vfilter **out);
 void vfilter_free(vfilter *f);
 
-/* 1 if the attributes (JSON object text, may be NULL/empty = no fields)
- * satisfy f, else 0. */
+/* 1 if the attributes (JSON object text) satisfy f, else 0; an element
+ * without attributes (NULL or empty) satisfies no filter, as in Redis. */
 int vfilter_match(const vfilter *f, const char *json, size_t len);
 
 /* OMEN_OK if [json, json+len) is one JSON object (nesting up to 64 deep),
