@@ -250,8 +250,8 @@ static void vsimCommand(client *c)
             return;
         }
         j = 2 + used;
-    } else {
-        addReplyError(c, "ERR vector type must be ELE, FP32 or VALUES");
+    } else { /* Redis's reply too: it parses any other word as a vector */
+        addReplyError(c, "ERR invalid vector specification");
         return;
     }
     int withscores = 0, withattribs = 0, truth = 0;
