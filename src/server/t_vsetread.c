@@ -482,18 +482,22 @@ static void vrandmemberCommand(client *c)
     long long count = 1;
     int with_count = c->argc == 3;
     if (with_count && arg_ll(&c->argv[2], &count)) {
-        addReplyErrorNotInt(c);
+        addReplyError(c, "ERR COUNT value is not an integer");
         return;
     }
     if (c->argc > 3) {
         addReplyErrorArity(c);
         return;
     }
+    if (with_count && count == 0) { /* before the key is read, as Redis */
+        addReplyArrayLen(c, 0);
+        return;
+    }
     ks_meta m;
     omen_vset *vs;
     int r = vset_lookup(c, &m, &vs);
     if (r < 0) return;
-    if (r == 0 || (with_count && count == 0)) {
+    if (r == 0) {
         if (with_count)
             addReplyArrayLen(c, 0);
         else

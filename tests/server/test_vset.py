@@ -290,6 +290,13 @@ def test_card_dim_info_ismember_randmember(r):
         vadd(r, "vs", [1, 1, 1], "x")  # default M 16 against a set built with M 8
     assert r.execute_command("VRANDMEMBER", "vs") in names
     assert r.execute_command("VRANDMEMBER", "vs", 0) == []
+    # Redis's error, and a count of 0 answers before the key is even read
+    with pytest.raises(redis.ResponseError, match="^COUNT value is not an integer$"):
+        r.execute_command("VRANDMEMBER", "vs", "x")
+    r.set("str", "v")
+    assert r.execute_command("VRANDMEMBER", "str", 0) == []
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        r.execute_command("VRANDMEMBER", "str", 1)
     five = r.execute_command("VRANDMEMBER", "vs", 5)
     assert len(five) == 5 and len(set(five)) == 5 and set(five) <= set(names)
     allm = r.execute_command("VRANDMEMBER", "vs", 100)
