@@ -458,6 +458,12 @@ static void vremCommand(client *c)
 
 static void vsetattrCommand(client *c)
 {
+    /* as VADD says it: the engine's OMEN_TOOBIG would read as a string
+     * beyond proto-max-bulk-len */
+    if (c->argv[3].len > OMEN_VSET_MAX_ATTRS) {
+        addReplyErrorFormat(c, "ERR attributes longer than %u bytes", OMEN_VSET_MAX_ATTRS);
+        return;
+    }
     ks_meta m;
     omen_vset *vs;
     int r = vset_lookup(c, &m, &vs);

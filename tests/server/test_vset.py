@@ -259,6 +259,11 @@ def test_attributes(r):
     assert r.execute_command("VGETATTR", "nokey", "a") is None
     with pytest.raises(redis.ResponseError, match="JSON"):
         r.execute_command("VSETATTR", "vs", "a", "[1, 2]")
+    big = '{"s": "%s"}' % ("x" * 70000)
+    for cmd in (("VSETATTR", "vs", "a", big), ("VADD", "vs", "VALUES", 2, 1, 0, "a", "SETATTR", big)):
+        with pytest.raises(redis.ResponseError, match="^attributes longer than 65536 bytes$"):
+            r.execute_command(*cmd)
+    assert r.execute_command("VGETATTR", "vs", "a") is None
     with pytest.raises(redis.ResponseError, match="JSON"):
         vadd(r, "vs", [1, 1], "c", "SETATTR", "not json")
     assert r.execute_command("VISMEMBER", "vs", "c") == 0
