@@ -19,8 +19,9 @@
 
 int expire_from_arg(long long v, long long unit_ms, int absolute, int64_t *out)
 {
-    if (v <= 0 && !absolute) return -1;
-    if (v < 0) return -1;
+    /* Redis refuses 0 for EXAT/PXAT too (0 also means "no expiry" in the
+     * metadata). */
+    if (v <= 0) return -1;
     if (v > LLONG_MAX / unit_ms) return -1;
     long long ms = v * unit_ms;
     if (!absolute) {
@@ -28,7 +29,6 @@ int expire_from_arg(long long v, long long unit_ms, int absolute, int64_t *out)
         if (ms > LLONG_MAX - now) return -1;
         ms += now;
     }
-    if (ms <= 0) ms = 1; /* 0 means "no expiry" in the metadata */
     *out = ms;
     return 0;
 }
