@@ -26,6 +26,7 @@
 #include "server/commands.h"
 #include "server/keyspace.h"
 #include "server/multi.h"
+#include "server/util.h"
 
 #define IOBUF_LEN (64 * 1024)
 
@@ -229,18 +230,13 @@ void addReplyDouble(client *c, double d)
 
 void addReplyHumanLongDouble(client *c, long double d)
 {
-    char b[128];
+    char b[LD_HUMAN_MAX];
     int l;
-    if (isinf(d)) {
+    if (isinf(d))
         l = snprintf(b, sizeof b, "%s", d > 0 ? "inf" : "-inf");
-    } else {
-        l = snprintf(b, sizeof b, "%.17Lf", d);
-        if (strchr(b, '.')) { /* trim trailing zeros like Redis's humanfriendly mode */
-            while (l > 0 && b[l - 1] == '0') l--;
-            if (l > 0 && b[l - 1] == '.') l--;
-        }
-        if (l == 2 && b[0] == '-' && b[1] == '0') b[0] = '0', l = 1;
-    }
+    else
+        l = ld_fmt_human(b, sizeof b, d);
+    if (l < 0) l = 0;
     addReplyBulk(c, b, (size_t)l);
 }
 

@@ -461,13 +461,12 @@ static void incrbyfloatCommand(client *c)
         addReplyError(c, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char b[128];
-    int l = snprintf(b, sizeof b, "%.17Lf", v);
-    if (strchr(b, '.')) {
-        while (l > 0 && b[l - 1] == '0') l--;
-        if (l > 0 && b[l - 1] == '.') l--;
+    char b[LD_HUMAN_MAX];
+    int l = ld_fmt_human(b, sizeof b, v);
+    if (l < 0) {
+        addReplyError(c, "ERR increment would produce NaN or Infinity");
+        return;
     }
-    if (l == 2 && b[0] == '-' && b[1] == '0') b[0] = '0', l = 1;
     int rc = ks_set_string(c->argv[1].p, c->argv[1].len, b, (size_t)l, r > 0 ? m.expire_ms : 0, r > 0 ? &m : NULL);
     if (rc)
         reply_storage_error(c, rc);
