@@ -17,7 +17,15 @@
 #include "server/networking.h"
 #include "server/util.h"
 
-#define STRING_MAX (512LL * 1024 * 1024)
+/* 1 if a string of old + add bytes would exceed proto-max-bulk-len (Redis
+ * bounds APPEND and SETRANGE results by it); replies the error. */
+static int string_too_long(client *c, long long old, long long add)
+{
+    long long max = server.proto_max_bulk_len;
+    if (add <= max && old <= max - add) return 0;
+    addReplyError(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    return 1;
+}
 
 void reply_storage_error(client *c, int rc)
 {
@@ -298,10 +306,7 @@ static void appendCommand(client *c)
     int r = ks_lookup_reply(c, c->argv[1].p, c->argv[1].len, OBJ_STRING, &m);
     if (r < 0) return;
     size_t ol = r > 0 ? m.slen : 0, nl = ol + c->argv[2].len;
-    if ((long long)nl > STRING_MAX) {
-        addReplyError(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-        return;
-    }
+    if (string_too_long(c, (long long)ol, (long long)c->argv[2].len)) return;
     char *buf = malloc(nl + 1);
     if (!buf) {
         addReplyError(c, "ERR out of memory");
@@ -372,10 +377,7 @@ static void setrangeCommand(client *c)
         addReplyLongLong(c, (long long)ol);
         return;
     }
-    if (off + (long long)v->len > STRING_MAX) {
-        addReplyError(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-        return;
-    }
+    if (string_too_long(c, off, (long long)v->len)) return;
     size_t nl = (size_t)off + v->len > ol ? (size_t)off + v->len : ol;
     char *buf = calloc(1, nl + 1);
     if (!buf) {
