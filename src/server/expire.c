@@ -56,11 +56,6 @@ int expire_set(const void *key, size_t klen, ks_meta *m, int64_t when)
 
 static void expire_generic(client *c, long long unit, int absolute)
 {
-    long long v;
-    if (arg_ll(&c->argv[2], &v)) {
-        addReplyErrorNotInt(c);
-        return;
-    }
     int flags = 0;
     for (int j = 3; j < c->argc; j++) {
         if (arg_is(&c->argv[j], "nx")) flags |= EXP_NX;
@@ -78,6 +73,12 @@ static void expire_generic(client *c, long long unit, int absolute)
     }
     if ((flags & EXP_GT) && (flags & EXP_LT)) {
         addReplyError(c, "ERR GT and LT options at the same time are not compatible");
+        return;
+    }
+    /* The time after the options, in Redis's order. */
+    long long v;
+    if (arg_ll(&c->argv[2], &v)) {
+        addReplyErrorNotInt(c);
         return;
     }
     /* Compute the absolute time; Redis checks overflow before the key. */
