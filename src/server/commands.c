@@ -122,9 +122,18 @@ int arg_is(const sarg *a, const char *s)
     return a->len == n && strncasecmp(a->p, s, n) == 0;
 }
 
+/* err is "CODE message".  A refused EXEC discards the transaction (even
+ * outside MULTI it unwatches) and says why, as Redis does. */
 static void reject(client *c, const char *err)
 {
     if (c->cmd) counters_of(c->cmd)->rejected++;
+    if (c->cmd && c->cmd->fn == execCommand) {
+        multi_discard_state(c);
+        watch_unwatch_all(c);
+        if (strncmp(err, "ERR ", 4) == 0) err += 4;
+        addReplyErrorFormat(c, "EXECABORT Transaction discarded because of: %s", err);
+        return;
+    }
     if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
     addReplyError(c, err);
 }
@@ -163,9 +172,9 @@ void process_command(client *c)
     }
     command *cmd = c->cmd;
     if ((cmd->arity > 0 && c->argc != cmd->arity) || (c->argc < -cmd->arity)) {
-        counters_of(cmd)->rejected++;
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
-        addReplyErrorArity(c);
+        char msg[128];
+        snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s' command", cmd->name);
+        reject(c, msg);
         return;
     }
     if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
@@ -176,6 +185,10 @@ void process_command(client *c)
         c->flags |= CLIENT_DIRTY_EXEC;
         addReplyErrorFormat(c, "ERR %s is not allowed inside MULTI (vector set commands run outside transactions)",
                             cmd->name);
+        return;
+    }
+    if ((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_DENYMULTI)) {
+        reject(c, "ERR Command not allowed inside a transaction");
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOMULTI)) {
@@ -205,6 +218,7 @@ static void reply_flags(client *c, command *cmd)
     if (cmd->flags & CMD_STALE) names[n++] = "stale";
     if (cmd->flags & CMD_NOAUTH) names[n++] = "no_auth";
     if (cmd->flags & CMD_FAST) names[n++] = "fast";
+    if (cmd->flags & CMD_DENYMULTI) names[n++] = "no_multi";
     addReplySetLen(c, n);
     for (int i = 0; i < n; i++) addReplyStatus(c, names[i]);
 }

@@ -258,6 +258,6 @@ command multi_commands[] = {
     {"exec", execCommand, 1, CMD_NOMULTI | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "transactions", "Executes all commands in a transaction", "1.2.0", 0},
     {"discard", discardCommand, 1, F, 0, 0, 0, "transactions", "Discards a transaction", "2.0.0", 0},
     {"watch", watchCommand, -2, F, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction", "2.2.0", 0},
-    {"unwatch", unwatchCommand, 1, F, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction", "2.2.0", 0},
+    {"unwatch", unwatchCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction", "2.2.0", 0},
     {0},
 };

@@ -380,7 +380,7 @@ command server_commands[] = {
     {"info", infoCommand, -1, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns information and statistics about the server", "1.0.0", 0},
     {"time", timeCommand, 1, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns the server time", "2.6.0", 0},
     {"lastsave", lastsaveCommand, 1, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns the Unix timestamp of the last timed log sync", "1.0.0", 0},
-    {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NOMULTI, 0, 0, 0, "server", "Synchronously syncs the log and shuts down the server", "1.0.0", 0},
+    {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_DENYMULTI, 0, 0, 0, "server", "Synchronously syncs the log and shuts down the server", "1.0.0", 0},
     {0},
 };
 

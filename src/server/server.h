@@ -88,6 +88,7 @@ typedef struct client {
 #define CMD_LOADING (1 << 8)
 #define CMD_STALE (1 << 9)
 #define CMD_NOTXN (1 << 10)    /* refused inside MULTI (vector sets)       */
+#define CMD_DENYMULTI (1 << 11) /* refused inside MULTI (Redis's no-multi)  */
 
 typedef void command_fn(client *c);
 
