@@ -383,10 +383,14 @@ static void configCommand(client *c)
         addReplyStatus(c, "SET <directive> <value> [<directive> <value> ...]");
         addReplyStatus(c, "RESETSTAT");
     } else {
-        addReplyErrorFormat(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CONFIG HELP.",
-                            (int)(sub->len > 64 ? 64 : sub->len), sub->p);
+        addReplyErrorFormat(c, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
+                            (int)(sub->len > 128 ? 128 : sub->len), sub->p);
     }
 }
+
+const subcommand config_subcommands[] = {
+    {"get", -3}, {"set", -4}, {"resetstat", 2}, {"rewrite", 2}, {"help", 2}, {NULL, 0},
+};
 
 command config_commands[] = {
     {"config", configCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "A container for server configuration commands", "2.0.0", 0},
