@@ -363,12 +363,22 @@ static void lastsaveCommand(client *c)
 
 static void shutdownCommand(client *c)
 {
+    int save = 0, nosave = 0, abort_ = 0, other = 0;
     for (int j = 1; j < c->argc; j++) {
-        if (!arg_is(&c->argv[j], "nosave") && !arg_is(&c->argv[j], "save") &&
-            !arg_is(&c->argv[j], "now") && !arg_is(&c->argv[j], "force") && !arg_is(&c->argv[j], "abort")) {
-            addReplyErrorSyntax(c);
-            return;
-        }
+        if (arg_is(&c->argv[j], "nosave")) nosave = 1;
+        else if (arg_is(&c->argv[j], "save")) save = 1;
+        else if (arg_is(&c->argv[j], "now") || arg_is(&c->argv[j], "force")) other = 1;
+        else if (arg_is(&c->argv[j], "abort")) abort_ = 1;
+        else other = save = nosave = 1; /* a syntax error */
+    }
+    if ((save && nosave) || (abort_ && (save || nosave || other))) {
+        addReplyErrorSyntax(c);
+        return;
+    }
+    /* ABORT cancels a shutdown waiting for replicas; ours never waits. */
+    if (abort_) {
+        addReplyError(c, "ERR No shutdown in progress.");
+        return;
     }
     server_log(LL_WARNING, "user requested shutdown...");
     server_request_shutdown();
