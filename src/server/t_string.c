@@ -296,8 +296,16 @@ static void getexCommand(client *c)
     addReplyBulk(c, m.sval, m.slen);
     if (!o.exp && !(o.flags & SET_PERSIST)) return; /* no option: a plain GET */
     if (nexp == m.expire_ms) return;
-    int rc = ks_set_string(c->argv[1].p, c->argv[1].len, m.sval, m.slen, nexp, &m);
-    if (rc) client_close_async(c);
+    int rc;
+    if (nexp && nexp <= ae_now_ms()) {
+        /* A time already past: Redis deletes the key at once (SET stores
+         * it to expire), so DBSIZE no longer counts it. */
+        m.sval = NULL;
+        rc = ks_delete(c->argv[1].p, c->argv[1].len, &m);
+    } else {
+        rc = ks_set_string(c->argv[1].p, c->argv[1].len, m.sval, m.slen, nexp, &m);
+    }
+    if (rc) client_close_async(c); /* the reply is queued; the pass fails as a whole */
 }
 
 static void appendCommand(client *c)
