@@ -452,10 +452,8 @@ static void decrbyCommand(client *c)
 static void incrbyfloatCommand(client *c)
 {
     long double by, v = 0;
-    if (arg_long_double(&c->argv[2], &by)) {
-        addReplyErrorNotFloat(c);
-        return;
-    }
+    /* Unlike INCRBY's, the increment is read after the key (WRONGTYPE
+     * first), as Redis does. */
     ks_meta m;
     int r = ks_lookup_reply(c, c->argv[1].p, c->argv[1].len, OBJ_STRING, &m);
     if (r < 0) return;
@@ -465,6 +463,10 @@ static void incrbyfloatCommand(client *c)
             addReplyErrorNotFloat(c);
             return;
         }
+    }
+    if (arg_long_double(&c->argv[2], &by)) {
+        addReplyErrorNotFloat(c);
+        return;
     }
     v += by;
     if (isnan(v) || isinf(v)) {
