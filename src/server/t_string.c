@@ -442,8 +442,12 @@ static void incrbyCommand(client *c)
 static void decrbyCommand(client *c)
 {
     long long by;
-    if (arg_ll(&c->argv[2], &by) || by == LLONG_MIN) {
-        addReplyError(c, by == LLONG_MIN ? "ERR decrement would overflow" : "ERR value is not an integer or out of range");
+    if (arg_ll(&c->argv[2], &by)) {
+        addReplyErrorNotInt(c);
+        return;
+    }
+    if (by == LLONG_MIN) {
+        addReplyError(c, "ERR decrement would overflow");
         return;
     }
     incr_generic(c, -by);
