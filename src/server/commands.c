@@ -162,12 +162,14 @@ void call_command(client *c)
     if (server.stat_errors != errors) counters_of(cmd)->failed++;
     server.stat_cmds++;
     if (cmd->flags & CMD_WRITE) c->flags |= CLIENT_WROTE;
-    c->lastcmd = cmd;
 }
 
 void process_command(client *c)
 {
-    c->cmd = command_lookup(c->argv[0].p, c->argv[0].len);
+    /* CLIENT LIST's cmd= is the command last received, as in Redis (an
+     * EXEC, not what it ran; NULL if unknown). */
+    c->cmd = c->lastcmd = command_lookup(c->argv[0].p, c->argv[0].len);
+    c->lastsub = NULL;
     if (!c->cmd) {
         char args[256];
         size_t off = 0;
@@ -199,7 +201,9 @@ void process_command(client *c)
         const subcommand *sc = subs;
         while (sc->name && !arg_is(&c->argv[1], sc->name)) sc++;
         char msg[256];
+        c->lastsub = sc->name;
         if (!sc->name) {
+            c->lastcmd = NULL;
             char up[32];
             size_t i = 0;
             for (; cmd->name[i] && i < sizeof up - 1; i++) up[i] = (char)toupper((unsigned char)cmd->name[i]);

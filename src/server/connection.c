@@ -187,7 +187,10 @@ static void client_list(client *c, uint64_t *ids, int nids)
 {
     char *out = NULL;
     size_t len = 0, cap = 0;
-    for (client *x = server.clients; x; x = x->next) {
+    /* Oldest first, as Redis lists them (new clients are pushed in front). */
+    client *last = server.clients;
+    while (last && last->next) last = last->next;
+    for (client *x = last; x; x = x->prev) {
         if (x->fd < 0) continue;
         if (nids) {
             int hit = 0;

@@ -745,12 +745,13 @@ const char *client_info_line(client *c)
     snprintf(b, sizeof b,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
              "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
-             "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default redir=-1 "
+             "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s%s%s user=default redir=-1 "
              "resp=%d",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)(now - c->ctime_ms) / 1000, (long long)(now - c->last_ms) / 1000, flags,
              (c->flags & CLIENT_MULTI) ? c->mq_len : -1, c->qlen - c->qpos, c->qcap - c->qlen,
              c->bcap, c->blen - c->bsent, c->qcap + c->bcap + sizeof *c,
-             c->lastcmd ? c->lastcmd->name : "NULL", c->resp);
+             c->lastcmd ? c->lastcmd->name : "NULL", c->lastcmd && c->lastsub ? "|" : "",
+             c->lastcmd && c->lastsub ? c->lastsub : "", c->resp);
     return b;
 }

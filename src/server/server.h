@@ -59,6 +59,7 @@ typedef struct client {
     sarg *argv;        /* arguments of the command being run (point into qbuf) */
     int argv_cap;
     struct command *cmd, *lastcmd;
+    const char *lastsub; /* lastcmd's subcommand, if a container's (CLIENT LIST cmd=) */
 
     /* reply buffer: bytes [bsent, blen) are unsent */
     char *buf;
