@@ -19,6 +19,7 @@ command tables), connection ids, HELLO's version, TIME, RANDOMKEY, INFO
 contents, and remaining TTLs (compared within a second).
 """
 import random
+import re
 
 import pytest
 
@@ -1442,3 +1443,29 @@ def test_scan_full_iteration_matches_redis(oracle, server):  # noqa: F811
     finally:
         a.close()
         b.close()
+
+
+# ---- CLIENT LIST: order and cmd= ---------------------------------------------
+
+def test_client_list_cmd_matches_redis(oracle, server):  # noqa: F811
+    """cmd= is the command last received (a subcommand as client|setname,
+    NULL when unknown, exec during EXEC), clients oldest first."""
+    def ours(listing, ids):  # other tests' connections may linger a moment
+        rows = re.findall(rb"id=(\d+) .* cmd=(\S+)", listing)
+        return [cmd for i, cmd in rows if int(i) in ids]
+
+    seen = []
+    for port in (oracle, server.port):
+        a, b = Wire(port), Wire(port)
+        ids = [int(w.cmd(["client", "id"])[1:]) for w in (a, b)]
+        out = []
+        for args in (["foo"], ["client", "foo"], ["client", "setname"], ["get", "x"], ["client", "getname"],
+                     ["multi"], ["get", "x"], ["client", "info"], ["exec"], ["config", "get", "hz"],
+                     ["command", "count"], ["ping"]):
+            a.cmd(args)
+            out.append(ours(b.cmd(["client", "list"]), ids))
+        out.append(ours(a.cmd(["client", "info"]), ids))
+        a.close()
+        b.close()
+        seen.append(out)
+    assert seen[0] == seen[1]
