@@ -1294,12 +1294,14 @@ def test_script_matches_redis(oracle, server, name, resp):  # noqa: F811
 
 def test_requirepass_matches_redis(oracle, server):  # noqa: F811
     """Before AUTH: EXEC's refusal discards the transaction as EXECABORT;
-    AUTH and HELLO queued inside MULTI run in EXEC."""
+    AUTH and HELLO queued inside MULTI run in EXEC; RESET logs out."""
     script = [["exec"], ["exec", "x"], ["multi"], ["discard"], ["discard", "x"], ["unwatch", "x"],
               ["auth", "pw"], ["multi"], ["exec", "x"], ["exec"], ["multi"], ["auth", "bad"], ["auth", "pw"],
               ["hello", "2"], ["get", "x"], ["exec"], ["get", "x"], ["auth", "default", "pw"], ["auth", "pw", "x"],
               ["auth", "nobody", "pw"], ["hello", "3", "auth", "default", "bad"],
-              ["hello", "3", "auth", "nobody", "pw"]]
+              ["hello", "3", "auth", "nobody", "pw"], ["reset"], ["get", "x"],
+              ["hello", "3", "auth", "default", "pw", "setname", "nm"], ["client", "getname"], ["reset"],
+              ["client", "getname"], ["ping"], ["auth", "pw"], ["client", "getname"]]
     replies = []
     for port in (oracle, server.port):
         admin = Wire(port)
