@@ -1490,3 +1490,40 @@ def test_info_sections_match_redis(oracle, server):  # noqa: F811
     finally:
         a.close()
         b.close()
+
+
+# ---- odd arguments in every position ----------------------------------------
+
+ODD = [b"", b"\x00", b"\xff", b"a\x00b", b"-", b"+", b"9223372036854775807", b"-9223372036854775808",
+       b"9223372036854775808", b"1e309", b"-0", b"0x10", b" 1", b"1 ", b"nan", b"inf", b"-inf", b"1.5", b"0",
+       b"-1", b"100000", b"ex", b"px", b"exat", b"pxat", b"nx", b"xx", b"gt", b"lt", b"get", b"keepttl",
+       b"persist", b"k", b"s", b"l", str(T1).encode(), str(T1 * 1000).encode(), b"abc"]
+ODD_CMDS = ["get", "set", "setnx", "setex", "psetex", "mget", "mset", "msetnx", "getset", "getdel", "getex",
+            "append", "strlen", "getrange", "setrange", "incr", "decr", "incrby", "decrby", "incrbyfloat", "del",
+            "exists", "type", "rename", "renamenx", "expire", "pexpire", "expireat", "pexpireat", "ttl", "pttl",
+            "persist", "substr", "unlink", "touch", "expiretime"]
+
+
+def test_odd_arguments_match_redis(oracle, server):  # noqa: F811
+    """Binary, empty, borderline numbers and option words anywhere: the
+    same replies (checks in Redis's order) and the same keys after."""
+    rng = random.Random(11)
+    a, b = Wire(oracle), Wire(server.port)
+    try:
+        for w in (a, b):
+            w.cmd([b"flushall"])
+            w.cmd([b"rpush", b"l", b"x"])
+        for i in range(2500):
+            c = rng.choice(ODD_CMDS)
+            args = [c.encode(), rng.choice([b"k", b"s", b"l", b"n"])]
+            args += [rng.choice(ODD) for _ in range(rng.randint(0, 4))]
+            ra, rb = a.cmd(args), b.cmd(args)
+            assert same([c], ra, rb), (i, args, ra, rb)
+            if i % 10 == 0:
+                for k in (b"k", b"s", b"l", b"n"):
+                    for q in ([b"type", k], [b"get", k], [b"ttl", k]):
+                        ra, rb = a.cmd(q), b.cmd(q)
+                        assert same([q[0].decode()], ra, rb), (i, args, q, ra, rb)
+    finally:
+        a.close()
+        b.close()
