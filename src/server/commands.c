@@ -25,6 +25,7 @@
 #include "server/t_string.h"
 #include "server/t_vset.h"
 #include "server/t_zset.h"
+#include "server/util.h"
 
 /* Every family's table. */
 static command *tables[] = {
@@ -47,6 +48,19 @@ static command *tables[] = {
 };
 
 #define NTABLES (sizeof tables / sizeof tables[0])
+
+/* Container commands (rows of the tables above), found by commands_init. */
+static struct container {
+    const char *name;
+    const subcommand *subs;
+    command *cmd;
+} containers[] = {
+    {"client", client_subcommands, NULL},
+    {"config", config_subcommands, NULL},
+    {"command", command_subcommands, NULL},
+};
+
+#define NCONTAINERS (sizeof containers / sizeof containers[0])
 
 static command **htab;
 static size_t hcap, ncommands;
@@ -97,6 +111,7 @@ int commands_init(void)
             while (htab[i]) i = (i + 1) & (hcap - 1);
             htab[i] = c;
         }
+    for (size_t i = 0; i < NCONTAINERS; i++) containers[i].cmd = command_lookup(containers[i].name, strlen(containers[i].name));
     return 0;
 }
 
@@ -122,9 +137,18 @@ int arg_is(const sarg *a, const char *s)
     return a->len == n && strncasecmp(a->p, s, n) == 0;
 }
 
+/* err is "CODE message".  A refused EXEC discards the transaction (even
+ * outside MULTI it unwatches) and says why, as Redis does. */
 static void reject(client *c, const char *err)
 {
     if (c->cmd) counters_of(c->cmd)->rejected++;
+    if (c->cmd && c->cmd->fn == execCommand) {
+        multi_discard_state(c);
+        watch_unwatch_all(c);
+        if (strncmp(err, "ERR ", 4) == 0) err += 4;
+        addReplyErrorFormat(c, "EXECABORT Transaction discarded because of: %s", err);
+        return;
+    }
     if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
     addReplyError(c, err);
 }
@@ -138,12 +162,14 @@ void call_command(client *c)
     if (server.stat_errors != errors) counters_of(cmd)->failed++;
     server.stat_cmds++;
     if (cmd->flags & CMD_WRITE) c->flags |= CLIENT_WROTE;
-    c->lastcmd = cmd;
 }
 
 void process_command(client *c)
 {
-    c->cmd = command_lookup(c->argv[0].p, c->argv[0].len);
+    /* CLIENT LIST's cmd= is the command last received, as in Redis (an
+     * EXEC, not what it ran; NULL if unknown). */
+    c->cmd = c->lastcmd = command_lookup(c->argv[0].p, c->argv[0].len);
+    c->lastsub = NULL;
     if (!c->cmd) {
         char args[256];
         size_t off = 0;
@@ -163,10 +189,35 @@ void process_command(client *c)
     }
     command *cmd = c->cmd;
     if ((cmd->arity > 0 && c->argc != cmd->arity) || (c->argc < -cmd->arity)) {
-        counters_of(cmd)->rejected++;
-        if (c->flags & CLIENT_MULTI) c->flags |= CLIENT_DIRTY_EXEC;
-        addReplyErrorArity(c);
+        char msg[128];
+        snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s' command", cmd->name);
+        reject(c, msg);
         return;
+    }
+    const subcommand *subs = NULL;
+    for (size_t i = 0; i < NCONTAINERS && c->argc >= 2; i++)
+        if (cmd == containers[i].cmd) subs = containers[i].subs;
+    if (subs) {
+        const subcommand *sc = subs;
+        while (sc->name && !arg_is(&c->argv[1], sc->name)) sc++;
+        char msg[256];
+        c->lastsub = sc->name;
+        if (!sc->name) {
+            c->lastcmd = NULL;
+            char up[32];
+            size_t i = 0;
+            for (; cmd->name[i] && i < sizeof up - 1; i++) up[i] = (char)toupper((unsigned char)cmd->name[i]);
+            up[i] = 0;
+            snprintf(msg, sizeof msg, "ERR unknown subcommand '%.*s'. Try %s HELP.",
+                     (int)(c->argv[1].len > 128 ? 128 : c->argv[1].len), c->argv[1].p, up);
+            reject(c, msg);
+            return;
+        }
+        if ((sc->arity > 0 && c->argc != sc->arity) || c->argc < -sc->arity) {
+            snprintf(msg, sizeof msg, "ERR wrong number of arguments for '%s|%s' command", cmd->name, sc->name);
+            reject(c, msg);
+            return;
+        }
     }
     if (!c->authenticated && !(cmd->flags & CMD_NOAUTH)) {
         reject(c, "NOAUTH Authentication required.");
@@ -176,6 +227,10 @@ void process_command(client *c)
         c->flags |= CLIENT_DIRTY_EXEC;
         addReplyErrorFormat(c, "ERR %s is not allowed inside MULTI (vector set commands run outside transactions)",
                             cmd->name);
+        return;
+    }
+    if ((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_DENYMULTI)) {
+        reject(c, "ERR Command not allowed inside a transaction");
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOMULTI)) {
@@ -205,6 +260,7 @@ static void reply_flags(client *c, command *cmd)
     if (cmd->flags & CMD_STALE) names[n++] = "stale";
     if (cmd->flags & CMD_NOAUTH) names[n++] = "no_auth";
     if (cmd->flags & CMD_FAST) names[n++] = "fast";
+    if (cmd->flags & CMD_DENYMULTI) names[n++] = "no_multi";
     addReplySetLen(c, n);
     for (int i = 0; i < n; i++) addReplyStatus(c, names[i]);
 }
@@ -212,7 +268,7 @@ static void reply_flags(client *c, command *cmd)
 static void reply_info(client *c, command *cmd)
 {
     if (!cmd) {
-        addReplyNullArray(c);
+        addReplyNull(c);
         return;
     }
     addReplyArrayLen(c, 10);
@@ -277,17 +333,40 @@ void commandCommand(client *c)
             n++;
         }
         setDeferredMapLen(c, h, n);
-    } else if (arg_is(sub, "list") && c->argc == 2) {
-        addReplyArrayLen(c, (long long)ncommands);
-        for (size_t t = 0; t < NTABLES; t++)
-            for (command *cmd = tables[t]; cmd->name; cmd++) addReplyBulkCString(c, cmd->name);
-    } else if (arg_is(sub, "getkeys") && c->argc >= 3) {
+    } else if (arg_is(sub, "list")) {
+        /* FILTERBY MODULE and ACLCAT match nothing: there are no modules,
+         * and COMMAND INFO lists no ACL categories. */
+        const sarg *pat = NULL;
+        int none = 0;
+        if (c->argc == 5 && arg_is(&c->argv[2], "filterby") && arg_is(&c->argv[3], "pattern")) {
+            pat = &c->argv[4];
+        } else if (c->argc == 5 && arg_is(&c->argv[2], "filterby") &&
+                   (arg_is(&c->argv[3], "module") || arg_is(&c->argv[3], "aclcat"))) {
+            none = 1;
+        } else if (c->argc != 2) {
+            addReplyErrorSyntax(c);
+            return;
+        }
+        size_t h = addReplyDeferredLen(c);
+        long long n = 0;
+        for (size_t t = 0; t < NTABLES && !none; t++)
+            for (command *cmd = tables[t]; cmd->name; cmd++) {
+                if (pat && !glob_match(pat->p, pat->len, cmd->name, strlen(cmd->name), 1)) continue;
+                addReplyBulkCString(c, cmd->name);
+                n++;
+            }
+        setDeferredArrayLen(c, h, n);
+    } else if (arg_is(sub, "getkeys")) {
         command *cmd = command_lookup(c->argv[2].p, c->argv[2].len);
         if (!cmd) {
             addReplyError(c, "ERR Invalid command specified");
             return;
         }
         int argc = c->argc - 2;
+        if ((cmd->arity > 0 && argc != cmd->arity) || argc < -cmd->arity) {
+            addReplyError(c, "ERR Invalid number of arguments specified for command");
+            return;
+        }
         if (cmd->first_key == 0) {
             addReplyError(c, "ERR The command has no key arguments");
             return;
@@ -312,6 +391,10 @@ void commandCommand(client *c)
                             (int)(sub->len > 128 ? 128 : sub->len), sub->p);
     }
 }
+
+const subcommand command_subcommands[] = {
+    {"count", 2}, {"info", -2}, {"docs", -2}, {"list", -2}, {"getkeys", -4}, {"help", 2}, {NULL, 0},
+};
 
 command command_family[] = {
     {"command", commandCommand, -1, CMD_LOADING | CMD_STALE, 0, 0, 0, "server",

@@ -19,7 +19,8 @@
 #include "server/networking.h"
 #include "server/util.h"
 
-enum { C_INT, C_LL, C_BOOL, C_STR, C_SYNC, C_BIND, C_LOGLEVEL, C_CONST, C_OBL };
+/* C_MEM: a long long byte count ("64mb"); C_INT, C_LL: counts. */
+enum { C_INT, C_LL, C_MEM, C_BOOL, C_STR, C_SYNC, C_BIND, C_LOGLEVEL, C_CONST, C_OBL };
 
 typedef struct config_entry {
     const char *name;
@@ -40,20 +41,21 @@ static config_entry table[] = {
     {"maxclients", C_INT, &server.maxclients, 1, 1, 1000000, NULL},
     {"timeout", C_INT, &server.timeout_s, 1, 0, 1 << 30, NULL},
     {"protected-mode", C_BOOL, &server.protected_mode, 1, 0, 1, NULL},
-    {"proto-max-bulk-len", C_LL, &server.proto_max_bulk_len, 1, 1024 * 1024, 512LL * 1024 * 1024, NULL},
-    {"client-query-buffer-limit", C_LL, &server.client_query_buffer_limit, 1, 1024 * 1024, 1LL << 40, NULL},
+    {"proto-max-bulk-len", C_MEM, &server.proto_max_bulk_len, 1, 1024 * 1024, 512LL * 1024 * 1024, NULL},
+    {"client-query-buffer-limit", C_MEM, &server.client_query_buffer_limit, 1, 1024 * 1024, 1LL << 40, NULL},
     {"client-output-buffer-limit", C_OBL, &server.client_output_buffer_limit, 1, 0, 1LL << 40, NULL},
     {"max-multibulk-len", C_LL, &server.max_multibulk, 1, 1024, 0x7FFFFFFF, NULL},
     {"tcp-backlog", C_INT, &server.tcp_backlog, 0, 1, 65535, NULL},
-    {"hz", C_INT, &server.hz, 1, 1, 500, NULL},
+    /* Redis's bounds; the value is then clamped to 1..500, as Redis does. */
+    {"hz", C_INT, &server.hz, 1, 0, 0x7FFFFFFF, NULL},
     {"key-filter-min-keys", C_LL, &server.key_filter_min_keys, 0, 1, 1LL << 32, NULL},
     {"background-nice", C_INT, &server.background_nice, 0, 0, 19, NULL},
     {"loop-spin-us", C_INT, &server.loop_spin_us, 1, 0, 10000, NULL},
     {"loglevel", C_LOGLEVEL, &server.verbosity, 1, 0, 0, NULL},
     {"logfile", C_STR, &server.logfile, 0, 0, 0, NULL},
     {"pidfile", C_STR, &server.pidfile, 0, 0, 0, NULL},
-    {"write-buffer-size", C_LL, NULL, 0, 1 << 20, 1LL << 34, NULL},
-    {"cache-size", C_LL, NULL, 0, 0, 1LL << 40, NULL},
+    {"write-buffer-size", C_MEM, NULL, 0, 1 << 20, 1LL << 34, NULL},
+    {"cache-size", C_MEM, NULL, 0, 0, 1LL << 40, NULL},
     /* Redis settings tools ask about; the engine's log is always on. */
     {"appendonly", C_CONST, NULL, 0, 0, 0, "yes"},
     {"save", C_CONST, NULL, 0, 0, 0, ""},
@@ -113,30 +115,31 @@ static config_entry *find(const char *name)
     return NULL;
 }
 
-int config_apply(const char *name, int argc, char **argv, int startup, const char **err)
+/* Parses e's value from argv and, unless check_only, stores it.  0, or -1
+ * with *err set (in Redis's words where Redis has the setting). */
+static int config_value(config_entry *e, int argc, char **argv, int startup, int check_only, const char **err)
 {
-    config_entry *e = find(name);
-    if (!e) {
-        *err = "Unknown option or number of arguments for CONFIG SET";
-        return -1;
-    }
-    if (!startup && !e->mutable_) {
-        *err = "can't set immutable config";
-        return -1;
-    }
-    if (e->kind != C_BIND && argc != 1 && !(e->kind == C_OBL && argc >= 1)) {
-        *err = "wrong number of arguments";
-        return -1;
-    }
+    static char range_err[96];
     const char *v = argc ? argv[0] : "";
     long long n;
     switch (e->kind) {
     case C_INT:
     case C_LL:
-        if (parse_size(v, &n) || n < e->min || n > e->max) {
-            *err = "argument must be a number in range";
+    case C_MEM:
+        /* A negative count parses (and is out of range); a size cannot. */
+        if (e->kind != C_MEM && v[0] == '-' && v[1] != '-' && !parse_size(v + 1, &n)) {
+            n = -n;
+        } else if (parse_size(v, &n)) {
+            *err = e->kind == C_MEM ? "argument must be a memory value" : "argument couldn't be parsed into an integer";
             return -1;
         }
+        if (n < e->min || n > e->max) {
+            snprintf(range_err, sizeof range_err, "argument must be between %lld and %lld inclusive", e->min, e->max);
+            *err = range_err;
+            return -1;
+        }
+        if (check_only) return 0;
+        if (e->ptr == &server.hz) n = n < 1 ? 1 : n > 500 ? 500 : n;
         if (!strcmp(e->name, "write-buffer-size")) server.write_buffer_size = (size_t)n;
         else if (!strcmp(e->name, "cache-size")) server.cache_size = (size_t)n;
         else if (e->kind == C_INT) *(int *)e->ptr = (int)n;
@@ -160,17 +163,19 @@ int config_apply(const char *name, int argc, char **argv, int startup, const cha
             *err = "argument must be a memory value";
             return -1;
         }
-        *(long long *)e->ptr = n;
+        if (!check_only) *(long long *)e->ptr = n;
         return 0;
-    case C_BOOL:
-        if (!strcasecmp(v, "yes")) *(int *)e->ptr = 1;
-        else if (!strcasecmp(v, "no")) *(int *)e->ptr = 0;
-        else {
+    case C_BOOL: {
+        int b = !strcasecmp(v, "yes") ? 1 : !strcasecmp(v, "no") ? 0 : -1;
+        if (b < 0) {
             *err = "argument must be 'yes' or 'no'";
             return -1;
         }
+        if (!check_only) *(int *)e->ptr = b;
         return 0;
+    }
     case C_STR: {
+        if (check_only) return 0;
         char **p = e->ptr;
         free(*p);
         *p = (*v || e->ptr != &server.requirepass) ? strdup(v) : NULL;
@@ -180,16 +185,18 @@ int config_apply(const char *name, int argc, char **argv, int startup, const cha
         }
         return 0;
     }
-    case C_SYNC:
-        if (!strcasecmp(v, "always")) server.sync_mode = SYNC_ALWAYS;
-        else if (!strcasecmp(v, "everysec")) server.sync_mode = SYNC_EVERYSEC;
-        else if (!strcasecmp(v, "no")) server.sync_mode = SYNC_NO;
-        else {
-            *err = "argument must be one of the following: always, everysec, no";
+    case C_SYNC: {
+        int m = !strcasecmp(v, "always") ? SYNC_ALWAYS : !strcasecmp(v, "everysec") ? SYNC_EVERYSEC
+              : !strcasecmp(v, "no") ? SYNC_NO : -1;
+        if (m < 0) {
+            *err = "argument(s) must be one of the following: everysec, always, no";
             return -1;
         }
+        if (!check_only) server.sync_mode = m;
         return 0;
+    }
     case C_BIND:
+        if (check_only) return 0;
         for (int i = 0; i < server.nbind; i++) free(server.bind[i]);
         server.nbind = 0;
         for (int i = 0; i < argc && i < 16; i++) {
@@ -200,15 +207,16 @@ int config_apply(const char *name, int argc, char **argv, int startup, const cha
             free(copy);
         }
         return 0;
-    case C_LOGLEVEL:
-        if (!strcasecmp(v, "warning")) server.verbosity = LL_WARNING;
-        else if (!strcasecmp(v, "notice")) server.verbosity = LL_NOTICE;
-        else if (!strcasecmp(v, "verbose") || !strcasecmp(v, "debug")) server.verbosity = LL_VERBOSE;
-        else {
-            *err = "argument must be one of the following: debug, verbose, notice, warning";
+    case C_LOGLEVEL: {
+        int l = !strcasecmp(v, "warning") ? LL_WARNING : !strcasecmp(v, "notice") ? LL_NOTICE
+              : (!strcasecmp(v, "verbose") || !strcasecmp(v, "debug")) ? LL_VERBOSE : -1;
+        if (l < 0) {
+            *err = "argument(s) must be one of the following: debug, verbose, notice, warning";
             return -1;
         }
+        if (!check_only) server.verbosity = l;
         return 0;
+    }
     case C_CONST:
         if (startup) return 0; /* accepted in files for compatibility, ignored */
         *err = "can't set immutable config";
@@ -217,11 +225,30 @@ int config_apply(const char *name, int argc, char **argv, int startup, const cha
     return -1;
 }
 
+int config_apply(const char *name, int argc, char **argv, int startup, const char **err)
+{
+    config_entry *e = find(name);
+    if (!e) {
+        *err = "Unknown option or number of arguments for CONFIG SET";
+        return -1;
+    }
+    if (!startup && !e->mutable_) {
+        *err = "can't set immutable config";
+        return -1;
+    }
+    if (e->kind != C_BIND && argc != 1 && !(e->kind == C_OBL && argc >= 1)) {
+        *err = "wrong number of arguments";
+        return -1;
+    }
+    return config_value(e, argc, argv, startup, 0, err);
+}
+
 static void value_of(config_entry *e, char *out, size_t cap)
 {
     switch (e->kind) {
     case C_INT: snprintf(out, cap, "%d", *(int *)e->ptr); break;
     case C_LL:
+    case C_MEM:
         if (!strcmp(e->name, "write-buffer-size")) snprintf(out, cap, "%zu", server.write_buffer_size);
         else if (!strcmp(e->name, "cache-size")) snprintf(out, cap, "%zu", server.cache_size);
         else snprintf(out, cap, "%lld", *(long long *)e->ptr);
@@ -332,43 +359,116 @@ int config_parse_args(int argc, char **argv)
     return 0;
 }
 
-static void configCommand(client *c)
+/* CONFIG SET's pair at argv[j]: its entry's value parsed into *e from
+ * the argument (words split for client-output-buffer-limit). */
+static int config_set_pair(client *c, int j, config_entry *e, int check_only, const char **err)
 {
-    sarg *sub = &c->argv[1];
-    if (arg_is(sub, "get") && c->argc >= 3) {
-        size_t h = addReplyDeferredLen(c);
-        long long n = 0;
-        for (config_entry *e = table; e->name; e++) {
-            int hit = 0;
-            for (int j = 2; j < c->argc; j++)
-                hit |= glob_match(c->argv[j].p, c->argv[j].len, e->name, strlen(e->name), 1);
-            if (!hit) continue;
-            char v[1024];
+    char val[4096];
+    snprintf(val, sizeof val, "%.*s", (int)c->argv[j + 1].len, c->argv[j + 1].p);
+    char *vp = val, *words[16];
+    int nargs = 1;
+    if (e->kind == C_OBL) {
+        nargs = split_words(val, words, 16);
+        return config_value(e, nargs, words, 0, check_only, err);
+    }
+    return config_value(e, nargs, &vp, 0, check_only, err);
+}
+
+/* As Redis: names and duplicates first, then every value, and only then
+ * is anything changed, so a failed CONFIG SET changes nothing. */
+static void config_set(client *c)
+{
+    if (c->argc % 2) {
+        addReplyErrorSyntax(c);
+        return;
+    }
+    int npairs = (c->argc - 2) / 2;
+    config_entry **es = calloc((size_t)npairs, sizeof *es);
+    if (!es) {
+        addReplyError(c, "ERR out of memory");
+        return;
+    }
+    const char *err = NULL;
+    int bad = -1;
+    for (int i = 0; i < npairs && bad < 0; i++) {
+        const sarg *a = &c->argv[2 + 2 * i];
+        char name[128];
+        snprintf(name, sizeof name, "%.*s", (int)a->len, a->p);
+        config_entry *e = a->len < sizeof name ? find(name) : NULL;
+        if (!e) {
+            addReplyErrorFormat(c, "ERR Unknown option or number of arguments for CONFIG SET - '%s'", name);
+            free(es);
+            return;
+        }
+        es[i] = e;
+        if (!e->mutable_) err = "can't set immutable config", bad = i;
+        for (int k = 0; k < i && bad < 0; k++)
+            if (es[k] == e || (e->ptr && es[k]->ptr == e->ptr)) err = "duplicate parameter", bad = i;
+    }
+    for (int i = 0; i < npairs && bad < 0; i++)
+        if (config_set_pair(c, 2 + 2 * i, es[i], 1, &err)) bad = i;
+    for (int i = 0; i < npairs && bad < 0; i++)
+        if (config_set_pair(c, 2 + 2 * i, es[i], 0, &err)) bad = i; /* checked above: cannot fail */
+    free(es);
+    if (bad >= 0) {
+        const sarg *a = &c->argv[2 + 2 * bad];
+        addReplyErrorFormat(c, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+                            (int)(a->len > 128 ? 128 : a->len), a->p, err);
+        return;
+    }
+    addReplyOK(c);
+}
+
+/* A pattern without glob characters names one setting and is answered
+ * under the name as given (Redis does so); patterns match names
+ * case-insensitively, and each setting is answered once. */
+static void config_get(client *c)
+{
+    size_t nent = 0;
+    while (table[nent].name) nent++;
+    char *seen = calloc(nent, 1);
+    if (!seen) {
+        addReplyError(c, "ERR out of memory");
+        return;
+    }
+    size_t h = addReplyDeferredLen(c);
+    long long n = 0;
+    char v[1024];
+    for (int j = 2; j < c->argc; j++) {
+        const sarg *p = &c->argv[j];
+        if (!memchr(p->p, '*', p->len) && !memchr(p->p, '?', p->len) && !memchr(p->p, '[', p->len)) {
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)p->len, p->p);
+            config_entry *e = p->len < sizeof name ? find(name) : NULL;
+            if (!e || seen[e - table]) continue;
+            seen[e - table] = 1;
+            value_of(e, v, sizeof v);
+            addReplyBulk(c, p->p, p->len);
+            addReplyBulkCString(c, v);
+            n++;
+            continue;
+        }
+        for (size_t i = 0; i < nent; i++) {
+            config_entry *e = &table[i];
+            if (seen[i] || !glob_match(p->p, p->len, e->name, strlen(e->name), 1)) continue;
+            seen[i] = 1;
             value_of(e, v, sizeof v);
             addReplyBulkCString(c, e->name);
             addReplyBulkCString(c, v);
             n++;
         }
-        setDeferredMapLen(c, h, n);
-    } else if (arg_is(sub, "set") && c->argc >= 4 && c->argc % 2 == 0) {
-        for (int j = 2; j < c->argc; j += 2) {
-            char name[128], val[4096];
-            snprintf(name, sizeof name, "%.*s", (int)c->argv[j].len, c->argv[j].p);
-            snprintf(val, sizeof val, "%.*s", (int)c->argv[j + 1].len, c->argv[j + 1].p);
-            char *vp = val;
-            const char *err = NULL;
-            int nargs = 1;
-            char *words[16];
-            if (find(name) && find(name)->kind == C_OBL) {
-                nargs = split_words(val, words, 16);
-                vp = NULL;
-            }
-            if (config_apply(name, nargs, vp ? &vp : words, 0, &err)) {
-                addReplyErrorFormat(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", name, err);
-                return;
-            }
-        }
-        addReplyOK(c);
+    }
+    free(seen);
+    setDeferredMapLen(c, h, n);
+}
+
+static void configCommand(client *c)
+{
+    sarg *sub = &c->argv[1];
+    if (arg_is(sub, "get")) {
+        config_get(c);
+    } else if (arg_is(sub, "set")) {
+        config_set(c);
     } else if (arg_is(sub, "resetstat") && c->argc == 2) {
         server.stat_conns = server.stat_cmds = server.stat_rejected_conns = server.stat_expired = 0;
         server.stat_keyspace_hits = server.stat_keyspace_misses = server.stat_net_in = server.stat_net_out = 0;
@@ -383,10 +483,14 @@ static void configCommand(client *c)
         addReplyStatus(c, "SET <directive> <value> [<directive> <value> ...]");
         addReplyStatus(c, "RESETSTAT");
     } else {
-        addReplyErrorFormat(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CONFIG HELP.",
-                            (int)(sub->len > 64 ? 64 : sub->len), sub->p);
+        addReplyErrorFormat(c, "ERR unknown subcommand '%.*s'. Try CONFIG HELP.",
+                            (int)(sub->len > 128 ? 128 : sub->len), sub->p);
     }
 }
+
+const subcommand config_subcommands[] = {
+    {"get", -3}, {"set", -4}, {"resetstat", 2}, {"rewrite", 2}, {"help", 2}, {NULL, 0},
+};
 
 command config_commands[] = {
     {"config", configCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "A container for server configuration commands", "2.0.0", 0},

@@ -108,7 +108,11 @@ static void helloCommand(client *c)
     long long ver = 0;
     int next = 1;
     if (c->argc >= 2) {
-        if (arg_ll(&c->argv[1], &ver) || ver < 2 || ver > 3) {
+        if (arg_ll(&c->argv[1], &ver)) {
+            addReplyError(c, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver < 2 || ver > 3) {
             addReplyError(c, "NOPROTO unsupported protocol version");
             return;
         }
@@ -183,7 +187,10 @@ static void client_list(client *c, uint64_t *ids, int nids)
 {
     char *out = NULL;
     size_t len = 0, cap = 0;
-    for (client *x = server.clients; x; x = x->next) {
+    /* Oldest first, as Redis lists them (new clients are pushed in front). */
+    client *last = server.clients;
+    while (last && last->next) last = last->next;
+    for (client *x = last; x; x = x->prev) {
         if (x->fd < 0) continue;
         if (nids) {
             int hit = 0;
@@ -204,6 +211,15 @@ static void client_list(client *c, uint64_t *ids, int nids)
     }
     addReplyVerbatim(c, out ? out : "", len, "txt");
     free(out);
+}
+
+/* A client type name: 1 "normal" (every client here), 0 another type
+ * Redis knows (matching no client here), -1 none. */
+static int client_type(const sarg *a)
+{
+    if (arg_is(a, "normal")) return 1;
+    if (arg_is(a, "master") || arg_is(a, "replica") || arg_is(a, "slave") || arg_is(a, "pubsub")) return 0;
+    return -1;
 }
 
 static void clientCommand(client *c)
@@ -234,23 +250,24 @@ static void clientCommand(client *c)
         uint64_t ids[64];
         int nids = 0;
         if (c->argc == 4 && arg_is(&c->argv[2], "type")) {
-            if (!arg_is(&c->argv[3], "normal") && !arg_is(&c->argv[3], "master") &&
-                !arg_is(&c->argv[3], "replica") && !arg_is(&c->argv[3], "pubsub")) {
+            int t = client_type(&c->argv[3]);
+            if (t < 0) {
                 addReplyErrorFormat(c, "ERR Unknown client type '%.*s'", (int)(c->argv[3].len > 32 ? 32 : c->argv[3].len), c->argv[3].p);
                 return;
             }
-            if (!arg_is(&c->argv[3], "normal")) {
+            if (t == 0) {
                 addReplyVerbatim(c, "", 0, "txt");
                 return;
             }
         } else if (c->argc >= 4 && arg_is(&c->argv[2], "id")) {
             for (int i = 3; i < c->argc && nids < 64; i++) {
                 long long v;
-                if (arg_ll(&c->argv[i], &v) || v <= 0) {
+                if (arg_ll(&c->argv[i], &v)) {
                     addReplyError(c, "ERR Invalid client ID");
                     return;
                 }
-                ids[nids++] = (uint64_t)v;
+                /* Redis takes any integer; no client has an id below 1. */
+                ids[nids++] = v > 0 ? (uint64_t)v : 0;
             }
         } else if (c->argc != 2) {
             addReplyErrorSyntax(c);
@@ -274,7 +291,7 @@ static void clientCommand(client *c)
         }
         long long id = -1;
         const sarg *addr = NULL, *laddr = NULL;
-        int skipme = 1;
+        int skipme = 1, nomatch = 0;
         for (int i = 2; i < c->argc; i += 2) {
             sarg *k = &c->argv[i], *v = &c->argv[i + 1];
             if (arg_is(k, "id")) {
@@ -295,15 +312,27 @@ static void clientCommand(client *c)
                     addReplyErrorSyntax(c);
                     return;
                 }
-            } else if (arg_is(k, "type") || arg_is(k, "user") || arg_is(k, "maxage")) {
-                /* accepted; every client is a normal client of the default user */
+            } else if (arg_is(k, "type")) {
+                int t = client_type(v);
+                if (t < 0) {
+                    addReplyErrorFormat(c, "ERR Unknown client type '%.*s'", (int)(v->len > 32 ? 32 : v->len), v->p);
+                    return;
+                }
+                nomatch |= t == 0;
+            } else if (arg_is(k, "user")) {
+                if (!arg_is(v, "default")) {
+                    addReplyErrorFormat(c, "ERR No such user '%.*s'", (int)(v->len > 64 ? 64 : v->len), v->p);
+                    return;
+                }
+            } else if (arg_is(k, "maxage")) {
+                /* accepted (Redis 7.4); no connection age is kept */
             } else {
                 addReplyErrorSyntax(c);
                 return;
             }
         }
         long long killed = 0;
-        for (client *x = server.clients; x; x = x->next) {
+        for (client *x = server.clients; x && !nomatch; x = x->next) {
             if (x == c && skipme) continue;
             if (id > 0 && x->id != (uint64_t)id) continue;
             if (addr && (strlen(x->addr) != addr->len || memcmp(x->addr, addr->p, addr->len))) continue;
@@ -318,6 +347,10 @@ static void clientCommand(client *c)
     } else if (arg_is(sub, "setinfo") && c->argc == 4) {
         addReplyOK(c);
     } else if ((arg_is(sub, "no-evict") || arg_is(sub, "no-touch")) && c->argc == 3) {
+        if (!arg_is(&c->argv[2], "on") && !arg_is(&c->argv[2], "off")) {
+            addReplyErrorSyntax(c);
+            return;
+        }
         addReplyOK(c);
     } else if (arg_is(sub, "help")) {
         static const char *h[] = {
@@ -328,17 +361,22 @@ static void clientCommand(client *c)
         addReplyArrayLen(c, (long long)(sizeof h / sizeof h[0]));
         for (size_t i = 0; i < sizeof h / sizeof h[0]; i++) addReplyStatus(c, h[i]);
     } else {
-        addReplyErrorFormat(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
-                            (int)(sub->len > 64 ? 64 : sub->len), sub->p);
+        addReplyErrorFormat(c, "ERR unknown subcommand '%.*s'. Try CLIENT HELP.",
+                            (int)(sub->len > 128 ? 128 : sub->len), sub->p);
     }
 }
+
+const subcommand client_subcommands[] = {
+    {"id", 2}, {"setname", 3}, {"getname", 2}, {"info", 2}, {"list", -2}, {"kill", -3},
+    {"setinfo", 4}, {"no-evict", 3}, {"no-touch", 3}, {"help", 2}, {NULL, 0},
+};
 
 command connection_commands[] = {
     {"ping", pingCommand, -1, CMD_FAST, 0, 0, 0, "connection", "Returns the server's liveliness response", "1.0.0", 0},
     {"echo", echoCommand, 2, CMD_FAST, 0, 0, 0, "connection", "Returns the given string", "1.0.0", 0},
     {"select", selectCommand, 2, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Changes the selected database (only 0 exists)", "1.0.0", 0},
-    {"auth", authCommand, -2, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Authenticates the connection", "1.0.0", 0},
-    {"hello", helloCommand, -1, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Handshakes with the server (RESP2 or RESP3)", "6.0.0", 0},
+    {"auth", authCommand, -2, CMD_NOAUTH | CMD_FAST | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Authenticates the connection", "1.0.0", 0},
+    {"hello", helloCommand, -1, CMD_NOAUTH | CMD_FAST | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Handshakes with the server (RESP2 or RESP3)", "6.0.0", 0},
     {"quit", quitCommand, -1, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Closes the connection", "1.0.0", 0},
     {"reset", resetCommand, 1, CMD_NOAUTH | CMD_NOMULTI | CMD_FAST | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "Resets the connection", "6.2.0", 0},
     {"client", clientCommand, -2, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "connection", "A container for client connection commands", "2.4.0", 0},

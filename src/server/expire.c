@@ -19,8 +19,9 @@
 
 int expire_from_arg(long long v, long long unit_ms, int absolute, int64_t *out)
 {
-    if (v <= 0 && !absolute) return -1;
-    if (v < 0) return -1;
+    /* Redis refuses 0 for EXAT/PXAT too (0 also means "no expiry" in the
+     * metadata). */
+    if (v <= 0) return -1;
     if (v > LLONG_MAX / unit_ms) return -1;
     long long ms = v * unit_ms;
     if (!absolute) {
@@ -28,7 +29,6 @@ int expire_from_arg(long long v, long long unit_ms, int absolute, int64_t *out)
         if (ms > LLONG_MAX - now) return -1;
         ms += now;
     }
-    if (ms <= 0) ms = 1; /* 0 means "no expiry" in the metadata */
     *out = ms;
     return 0;
 }
@@ -56,11 +56,6 @@ int expire_set(const void *key, size_t klen, ks_meta *m, int64_t when)
 
 static void expire_generic(client *c, long long unit, int absolute)
 {
-    long long v;
-    if (arg_ll(&c->argv[2], &v)) {
-        addReplyErrorNotInt(c);
-        return;
-    }
     int flags = 0;
     for (int j = 3; j < c->argc; j++) {
         if (arg_is(&c->argv[j], "nx")) flags |= EXP_NX;
@@ -78,6 +73,12 @@ static void expire_generic(client *c, long long unit, int absolute)
     }
     if ((flags & EXP_GT) && (flags & EXP_LT)) {
         addReplyError(c, "ERR GT and LT options at the same time are not compatible");
+        return;
+    }
+    /* The time after the options, in Redis's order. */
+    long long v;
+    if (arg_ll(&c->argv[2], &v)) {
+        addReplyErrorNotInt(c);
         return;
     }
     /* Compute the absolute time; Redis checks overflow before the key. */

@@ -16,8 +16,8 @@
 extern command expire_commands[];
 
 /* v in units of `unit_ms` (1000 for seconds), absolute (unix) or relative
- * to now, to absolute unix ms in *out.  -1 if it overflows or (relative)
- * v <= 0, as SET's EX/PX demand. */
+ * to now, to absolute unix ms in *out.  -1 if it overflows or v <= 0, as
+ * SET's EX/PX/EXAT/PXAT demand. */
 int expire_from_arg(long long v, long long unit_ms, int absolute, int64_t *out);
 /* Change key's expiry (0 = persist) given its metadata m. */
 int expire_set(const void *key, size_t klen, ks_meta *m, int64_t when);

@@ -522,6 +522,7 @@ static int delete_range(const char *lo, size_t lolen, const char *hi, size_t hil
 
 int ks_flushall(void)
 {
+    touch(NULL, 0); /* while the keys are still there to be asked about */
     int rc = pend_commit_mid();
     /* Everything goes: metadata, elements, expiry index, pending garbage. */
     if (!rc) rc = delete_range("g", 1, "h", 1);
@@ -541,7 +542,6 @@ int ks_flushall(void)
     if (!rc && !in_txn) kf_clear(&ks.kf); /* on failure some keys may remain: keep them */
     ks.nkeys = ks.nexpires = ks.ngarbage = 0;
     if (!rc && ks.vsweep) ks.vsweep();
-    touch(NULL, 0);
     return rc;
 }
 

@@ -180,7 +180,7 @@ int ks_commit_failed(void);
  * entries per call; returns the number of keys expired. */
 long ks_background(long budget, int64_t now_ms);
 /* fn is called with the user key whenever a key is modified or deleted,
- * and with key NULL when every key goes (FLUSHALL): WATCH uses it. */
+ * and with key NULL just before every key goes (FLUSHALL): WATCH uses it. */
 void ks_set_touch_hook(void (*fn)(const void *key, size_t klen));
 /* "string", "list", ... as TYPE replies. */
 const char *ks_type_name(int type);

@@ -41,8 +41,14 @@ void watch_touch(const void *key, size_t klen)
 {
     if (!nwatch) return;
     if (!key) {
+        /* FLUSHALL changes only the watched keys that exist (Redis: a
+         * watched missing key stays untouched).  A lookup that finds a key
+         * expired deletes it, which flags its watchers as well. */
         for (size_t b = 0; b < WATCH_BUCKETS; b++)
-            for (wnode *n = wtab[b]; n; n = n->next) n->c->flags |= CLIENT_DIRTY_CAS;
+            for (wnode *n = wtab[b]; n; n = n->next) {
+                ks_meta m;
+                if (ks_lookup(n->key, n->klen, &m) != OMEN_NOTFOUND) n->c->flags |= CLIENT_DIRTY_CAS;
+            }
         return;
     }
     for (wnode *n = wtab[wbucket(key, klen)]; n; n = n->next)
@@ -53,6 +59,11 @@ static void watch_key(client *c, const sarg *k)
 {
     for (int i = 0; i < c->nwatched; i++)
         if (c->watched[i].len == k->len && memcmp(c->watched[i].p, k->p, k->len) == 0) return;
+    /* A key already expired is deleted now, before we watch it: Redis
+     * does not count the later removal of a key that was expired at WATCH
+     * as a change. */
+    ks_meta m;
+    (void)ks_lookup(k->p, k->len, &m);
     sarg *nw = realloc(c->watched, (size_t)(c->nwatched + 1) * sizeof *nw);
     wnode *n = malloc(sizeof *n);
     char *copy = malloc(k->len + 1);
@@ -178,6 +189,12 @@ void execCommand(client *c)
         watch_unwatch_all(c);
         return;
     }
+    /* A watched key that expired since WATCH fails the EXEC, as in Redis:
+     * looking it up deletes it, which flags us. */
+    for (int i = 0; i < c->nwatched && !(c->flags & CLIENT_DIRTY_CAS); i++) {
+        ks_meta m;
+        (void)ks_lookup(c->watched[i].p, c->watched[i].len, &m);
+    }
     if (c->flags & CLIENT_DIRTY_CAS) {
         addReplyNullArray(c);
         multi_discard_state(c);
@@ -258,6 +275,6 @@ command multi_commands[] = {
     {"exec", execCommand, 1, CMD_NOMULTI | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE, 0, 0, 0, "transactions", "Executes all commands in a transaction", "1.2.0", 0},
     {"discard", discardCommand, 1, F, 0, 0, 0, "transactions", "Discards a transaction", "2.0.0", 0},
     {"watch", watchCommand, -2, F, 1, -1, 1, "transactions", "Monitors changes to keys to determine the execution of a transaction", "2.2.0", 0},
-    {"unwatch", unwatchCommand, 1, F, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction", "2.2.0", 0},
+    {"unwatch", unwatchCommand, 1, CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_FAST, 0, 0, 0, "transactions", "Forgets about watched keys of a transaction", "2.2.0", 0},
     {0},
 };

@@ -22,7 +22,7 @@ void multi_queue(client *c);
 /* Drop the MULTI queue and state. */
 void multi_discard_state(client *c);
 void watch_unwatch_all(client *c);
-/* The keyspace touch hook: key NULL means every key. */
+/* The keyspace touch hook: key NULL means every key is about to go. */
 void watch_touch(const void *key, size_t klen);
 void execCommand(client *c);
 

@@ -26,6 +26,7 @@
 #include "server/commands.h"
 #include "server/keyspace.h"
 #include "server/multi.h"
+#include "server/util.h"
 
 #define IOBUF_LEN (64 * 1024)
 
@@ -229,18 +230,13 @@ void addReplyDouble(client *c, double d)
 
 void addReplyHumanLongDouble(client *c, long double d)
 {
-    char b[128];
+    char b[LD_HUMAN_MAX];
     int l;
-    if (isinf(d)) {
+    if (isinf(d))
         l = snprintf(b, sizeof b, "%s", d > 0 ? "inf" : "-inf");
-    } else {
-        l = snprintf(b, sizeof b, "%.17Lf", d);
-        if (strchr(b, '.')) { /* trim trailing zeros like Redis's humanfriendly mode */
-            while (l > 0 && b[l - 1] == '0') l--;
-            if (l > 0 && b[l - 1] == '.') l--;
-        }
-        if (l == 2 && b[0] == '-' && b[1] == '0') b[0] = '0', l = 1;
-    }
+    else
+        l = ld_fmt_human(b, sizeof b, d);
+    if (l < 0) l = 0;
     addReplyBulk(c, b, (size_t)l);
 }
 
@@ -749,12 +745,13 @@ const char *client_info_line(client *c)
     snprintf(b, sizeof b,
              "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
              "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
-             "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s user=default redir=-1 "
+             "rbp=0 obl=0 oll=0 omem=%zu tot-mem=%zu events=r cmd=%s%s%s user=default redir=-1 "
              "resp=%d",
              (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
              (long long)(now - c->ctime_ms) / 1000, (long long)(now - c->last_ms) / 1000, flags,
              (c->flags & CLIENT_MULTI) ? c->mq_len : -1, c->qlen - c->qpos, c->qcap - c->qlen,
              c->bcap, c->blen - c->bsent, c->qcap + c->bcap + sizeof *c,
-             c->lastcmd ? c->lastcmd->name : "NULL", c->resp);
+             c->lastcmd ? c->lastcmd->name : "NULL", c->lastcmd && c->lastsub ? "|" : "",
+             c->lastcmd && c->lastsub ? c->lastsub : "", c->resp);
     return b;
 }

@@ -223,9 +223,38 @@ static long long rss_bytes(void)
     return rss * sysconf(_SC_PAGESIZE);
 }
 
-static int want(const char *sec, const char *name, int all)
+enum {
+    INFO_SERVER = 1 << 0,
+    INFO_CLIENTS = 1 << 1,
+    INFO_MEMORY = 1 << 2,
+    INFO_PERSISTENCE = 1 << 3,
+    INFO_STATS = 1 << 4,
+    INFO_REPLICATION = 1 << 5,
+    INFO_COMMANDSTATS = 1 << 6,
+    INFO_KEYSPACE = 1 << 7,
+    INFO_ALL = (1 << 8) - 1,
+    INFO_DEFAULT = INFO_ALL & ~INFO_COMMANDSTATS,
+};
+
+/* INFO's sections: the union of its arguments (Redis 7 takes several),
+ * "default" (or none), "all"/"everything"; unknown names add nothing. */
+static int info_sections(client *c)
 {
-    return all || !sec || !strcasecmp(sec, name);
+    static const struct {
+        const char *name;
+        int bits;
+    } names[] = {
+        {"server", INFO_SERVER}, {"clients", INFO_CLIENTS}, {"memory", INFO_MEMORY},
+        {"persistence", INFO_PERSISTENCE}, {"stats", INFO_STATS}, {"replication", INFO_REPLICATION},
+        {"commandstats", INFO_COMMANDSTATS}, {"keyspace", INFO_KEYSPACE}, {"default", INFO_DEFAULT},
+        {"all", INFO_ALL}, {"everything", INFO_ALL},
+    };
+    if (c->argc == 1) return INFO_DEFAULT;
+    int bits = 0;
+    for (int j = 1; j < c->argc; j++)
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (arg_is(&c->argv[j], names[i].name)) bits |= names[i].bits;
+    return bits;
 }
 
 typedef struct info_buf {
@@ -252,14 +281,7 @@ static void cmdstat_line(command *cmd, void *ctx)
 
 static void infoCommand(client *c)
 {
-    char sec[64] = "";
-    int all = 0;
-    if (c->argc >= 2) {
-        snprintf(sec, sizeof sec, "%.*s", (int)(c->argv[1].len > 60 ? 60 : c->argv[1].len), c->argv[1].p);
-        all = !strcasecmp(sec, "all") || !strcasecmp(sec, "everything");
-        if (!strcasecmp(sec, "default")) sec[0] = 0;
-    }
-    const char *s = sec[0] ? sec : NULL;
+    int want = info_sections(c);
     char *b = malloc(65536);
     if (!b) {
         addReplyError(c, "ERR out of memory");
@@ -268,7 +290,7 @@ static void infoCommand(client *c)
     size_t o = 0, cap = 65536;
 #define P(...) o += (size_t)snprintf(b + o, o < cap ? cap - o : 0, __VA_ARGS__)
     int64_t now = ae_now_ms();
-    if (want(s, "server", all)) {
+    if (want & INFO_SERVER) {
         struct utsname u;
         uname(&u);
         P("# Server\r\nredis_version:%s\r\nomendb_version:%s\r\nredis_mode:standalone\r\n"
@@ -280,11 +302,11 @@ static void infoCommand(client *c)
           (long long)(now - server.start_ms) / 86400000, server.hz,
           server.config_file ? server.config_file : "");
     }
-    if (want(s, "clients", all)) {
+    if (want & INFO_CLIENTS) {
         P("# Clients\r\nconnected_clients:%d\r\nmaxclients:%d\r\nblocked_clients:0\r\n"
           "tracking_clients:0\r\n\r\n", server.nclients, server.maxclients);
     }
-    if (want(s, "memory", all)) {
+    if (want & INFO_MEMORY) {
         omen_stats st;
         memset(&st, 0, sizeof st);
         omen_get_stats(server.db, &st);
@@ -297,7 +319,7 @@ static void infoCommand(client *c)
           (unsigned long long)st.index_bytes, (unsigned long long)st.filter_bytes,
           ks_filter_bytes());
     }
-    if (want(s, "persistence", all)) {
+    if (want & INFO_PERSISTENCE) {
         omen_stats st;
         memset(&st, 0, sizeof st);
         omen_get_stats(server.db, &st);
@@ -314,7 +336,7 @@ static void infoCommand(client *c)
           (unsigned long long)st.compactions, server.stat_commits, server.stat_syncs,
           st.read_only || server.read_only_err, (unsigned long long)ks_garbage_pending());
     }
-    if (want(s, "stats", all)) {
+    if (want & INFO_STATS) {
         P("# Stats\r\ntotal_connections_received:%lld\r\ntotal_commands_processed:%lld\r\n"
           "total_net_input_bytes:%lld\r\ntotal_net_output_bytes:%lld\r\nrejected_connections:%lld\r\n"
           "expired_keys:%lld\r\nevicted_keys:0\r\nkeyspace_hits:%lld\r\nkeyspace_misses:%lld\r\n"
@@ -323,10 +345,10 @@ static void infoCommand(client *c)
           server.stat_rejected_conns, server.stat_expired, server.stat_keyspace_hits,
           server.stat_keyspace_misses, server.stat_errors, server.stat_output_limit_drops);
     }
-    if (want(s, "replication", all) && (all || s)) {
+    if (want & INFO_REPLICATION) {
         P("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
     }
-    if (s && (all || !strcasecmp(s, "commandstats"))) {
+    if (want & INFO_COMMANDSTATS) {
         info_buf ib = {malloc(1024), 0, 1024};
         if (ib.b) {
             commands_foreach(cmdstat_line, &ib);
@@ -334,7 +356,7 @@ static void infoCommand(client *c)
             free(ib.b);
         }
     }
-    if (want(s, "keyspace", all)) {
+    if (want & INFO_KEYSPACE) {
         P("# Keyspace\r\n");
         if (ks_dbsize())
             P("db0:keys=%llu,expires=%llu,avg_ttl=0\r\n", (unsigned long long)ks_dbsize(),
@@ -363,12 +385,22 @@ static void lastsaveCommand(client *c)
 
 static void shutdownCommand(client *c)
 {
+    int save = 0, nosave = 0, abort_ = 0, other = 0;
     for (int j = 1; j < c->argc; j++) {
-        if (!arg_is(&c->argv[j], "nosave") && !arg_is(&c->argv[j], "save") &&
-            !arg_is(&c->argv[j], "now") && !arg_is(&c->argv[j], "force") && !arg_is(&c->argv[j], "abort")) {
-            addReplyErrorSyntax(c);
-            return;
-        }
+        if (arg_is(&c->argv[j], "nosave")) nosave = 1;
+        else if (arg_is(&c->argv[j], "save")) save = 1;
+        else if (arg_is(&c->argv[j], "now") || arg_is(&c->argv[j], "force")) other = 1;
+        else if (arg_is(&c->argv[j], "abort")) abort_ = 1;
+        else other = save = nosave = 1; /* a syntax error */
+    }
+    if ((save && nosave) || (abort_ && (save || nosave || other))) {
+        addReplyErrorSyntax(c);
+        return;
+    }
+    /* ABORT cancels a shutdown waiting for replicas; ours never waits. */
+    if (abort_) {
+        addReplyError(c, "ERR No shutdown in progress.");
+        return;
     }
     server_log(LL_WARNING, "user requested shutdown...");
     server_request_shutdown();
@@ -380,7 +412,7 @@ command server_commands[] = {
     {"info", infoCommand, -1, CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns information and statistics about the server", "1.0.0", 0},
     {"time", timeCommand, 1, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns the server time", "2.6.0", 0},
     {"lastsave", lastsaveCommand, 1, CMD_FAST | CMD_LOADING | CMD_STALE, 0, 0, 0, "server", "Returns the Unix timestamp of the last timed log sync", "1.0.0", 0},
-    {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_NOMULTI, 0, 0, 0, "server", "Synchronously syncs the log and shuts down the server", "1.0.0", 0},
+    {"shutdown", shutdownCommand, -1, CMD_ADMIN | CMD_NOSCRIPT | CMD_LOADING | CMD_STALE | CMD_DENYMULTI, 0, 0, 0, "server", "Synchronously syncs the log and shuts down the server", "1.0.0", 0},
     {0},
 };
 

@@ -59,6 +59,7 @@ typedef struct client {
     sarg *argv;        /* arguments of the command being run (point into qbuf) */
     int argv_cap;
     struct command *cmd, *lastcmd;
+    const char *lastsub; /* lastcmd's subcommand, if a container's (CLIENT LIST cmd=) */
 
     /* reply buffer: bytes [bsent, blen) are unsent */
     char *buf;
@@ -88,6 +89,7 @@ typedef struct client {
 #define CMD_LOADING (1 << 8)
 #define CMD_STALE (1 << 9)
 #define CMD_NOTXN (1 << 10)    /* refused inside MULTI (vector sets)       */
+#define CMD_DENYMULTI (1 << 11) /* refused inside MULTI (Redis's no-multi)  */
 
 typedef void command_fn(client *c);
 

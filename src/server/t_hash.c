@@ -310,20 +310,6 @@ static void hincrbyCommand(client *c)
     addReplyLongLong(c, cur);
 }
 
-/* Redis's "human friendly" long double text (%.17Lf, zeros trimmed). */
-static int fmt_human_ld(char *b, size_t cap, long double d)
-{
-    int l = snprintf(b, cap, "%.17Lf", d);
-    if (l < 0 || (size_t)l >= cap) return -1;
-    if (strchr(b, '.')) {
-        while (l > 0 && b[l - 1] == '0') l--;
-        if (l > 0 && b[l - 1] == '.') l--;
-    }
-    if (l == 2 && b[0] == '-' && b[1] == '0') b[0] = '0', l = 1;
-    b[l] = 0;
-    return l;
-}
-
 static void hincrbyfloatCommand(client *c)
 {
     long double incr, cur = 0;
@@ -352,8 +338,8 @@ static void hincrbyfloatCommand(client *c)
         addReplyError(c, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char b[5120];
-    int bl = fmt_human_ld(b, sizeof b, cur);
+    char b[LD_HUMAN_MAX];
+    int bl = ld_fmt_human(b, sizeof b, cur);
     if (bl < 0) {
         addReplyError(c, "ERR increment would produce NaN or Infinity");
         return;

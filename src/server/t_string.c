@@ -17,7 +17,15 @@
 #include "server/networking.h"
 #include "server/util.h"
 
-#define STRING_MAX (512LL * 1024 * 1024)
+/* 1 if a string of old + add bytes would exceed proto-max-bulk-len (Redis
+ * bounds APPEND and SETRANGE results by it); replies the error. */
+static int string_too_long(client *c, long long old, long long add)
+{
+    long long max = server.proto_max_bulk_len;
+    if (add <= max && old <= max - add) return 0;
+    addReplyError(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    return 1;
+}
 
 void reply_storage_error(client *c, int rc)
 {
@@ -51,47 +59,68 @@ static void getCommand(client *c)
 #define SET_XX 2
 #define SET_KEEPTTL 4
 #define SET_GET 8
+#define SET_PERSIST 16
 
-/* Parses SET/GETEX-style expiry options; returns 0, or -1 after replying. */
-static int parse_set_args(client *c, int from, int *flags, int64_t *expire, int getex)
+/* SET's or GETEX's options.  Redis checks them in two steps: the words
+ * first (a misplaced one is a syntax error even after a bad number), the
+ * expiry's value later (SET: before the key is read; GETEX: only once the
+ * key is found to be a string), so its argument is kept unparsed here. */
+typedef struct set_opts {
+    int flags;
+    const sarg *exp; /* the EX/PX/EXAT/PXAT value, NULL if none */
+    long long unit;  /* ms per unit of *exp */
+    int absolute;    /* EXAT, PXAT */
+} set_opts;
+
+/* Returns 0, or -1 after replying.  An expiry option may repeat (the last
+ * one counts, as in Redis) but not be mixed with another expiry option,
+ * KEEPTTL or PERSIST. */
+static int parse_set_opts(client *c, int from, int getex, set_opts *o)
 {
-    *flags = 0;
-    *expire = 0;
-    int have_exp = 0;
+    static const char *exp_names[] = {"ex", "px", "exat", "pxat"};
+    int kind = -1;
+    memset(o, 0, sizeof *o);
     for (int j = from; j < c->argc; j++) {
         sarg *a = &c->argv[j];
-        int next = j + 1 < c->argc;
-        if (!getex && arg_is(a, "nx") && !(*flags & SET_XX)) {
-            *flags |= SET_NX;
-        } else if (!getex && arg_is(a, "xx") && !(*flags & SET_NX)) {
-            *flags |= SET_XX;
+        int e = -1;
+        for (int i = 0; i < 4; i++)
+            if (arg_is(a, exp_names[i])) e = i;
+        if (e >= 0 && j + 1 < c->argc && (kind < 0 || kind == e) && !(o->flags & (SET_KEEPTTL | SET_PERSIST))) {
+            kind = e;
+            o->exp = &c->argv[++j];
+            o->unit = (e == 0 || e == 2) ? 1000 : 1;
+            o->absolute = e >= 2;
+        } else if (!getex && arg_is(a, "nx") && !(o->flags & SET_XX)) {
+            o->flags |= SET_NX;
+        } else if (!getex && arg_is(a, "xx") && !(o->flags & SET_NX)) {
+            o->flags |= SET_XX;
         } else if (!getex && arg_is(a, "get")) {
-            *flags |= SET_GET;
-        } else if (!getex && arg_is(a, "keepttl") && !have_exp) {
-            *flags |= SET_KEEPTTL;
-        } else if (getex && arg_is(a, "persist") && !have_exp) {
-            *flags |= SET_KEEPTTL; /* reused: "persist" for GETEX */
-            have_exp = 1;
-            *expire = -1;
-        } else if ((arg_is(a, "ex") || arg_is(a, "px") || arg_is(a, "exat") || arg_is(a, "pxat")) &&
-                   next && !have_exp && !(*flags & SET_KEEPTTL)) {
-            long long v;
-            if (arg_ll(&c->argv[j + 1], &v)) {
-                addReplyErrorNotInt(c);
-                return -1;
-            }
-            int rc = expire_from_arg(v, arg_is(a, "ex") || arg_is(a, "exat") ? 1000 : 1,
-                                     arg_is(a, "exat") || arg_is(a, "pxat"), expire);
-            if (rc) {
-                addReplyErrorFormat(c, "ERR invalid expire time in '%s' command", getex ? "getex" : "set");
-                return -1;
-            }
-            have_exp = 1;
-            j++;
+            o->flags |= SET_GET;
+        } else if (!getex && arg_is(a, "keepttl") && kind < 0) {
+            o->flags |= SET_KEEPTTL;
+        } else if (getex && arg_is(a, "persist") && kind < 0) {
+            o->flags |= SET_PERSIST;
         } else {
             addReplyErrorSyntax(c);
             return -1;
         }
+    }
+    return 0;
+}
+
+/* The options' expiry as absolute unix ms (0: none); -1 after replying. */
+static int set_opts_expire(client *c, const set_opts *o, const char *cmdname, int64_t *expire)
+{
+    *expire = 0;
+    if (!o->exp) return 0;
+    long long v;
+    if (arg_ll(o->exp, &v)) {
+        addReplyErrorNotInt(c);
+        return -1;
+    }
+    if (expire_from_arg(v, o->unit, o->absolute, expire)) {
+        addReplyErrorFormat(c, "ERR invalid expire time in '%s' command", cmdname);
+        return -1;
     }
     return 0;
 }
@@ -141,10 +170,10 @@ static void set_generic(client *c, const sarg *k, const sarg *v, int flags, int6
 
 static void setCommand(client *c)
 {
-    int flags;
+    set_opts o;
     int64_t expire;
-    if (parse_set_args(c, 3, &flags, &expire, 0)) return;
-    set_generic(c, &c->argv[1], &c->argv[2], flags, expire, "+OK\r\n", NULL);
+    if (parse_set_opts(c, 3, 0, &o) || set_opts_expire(c, &o, "set", &expire)) return;
+    set_generic(c, &c->argv[1], &c->argv[2], o.flags, expire, "+OK\r\n", NULL);
 }
 
 static void setnxCommand(client *c)
@@ -253,9 +282,8 @@ static void getdelCommand(client *c)
 
 static void getexCommand(client *c)
 {
-    int flags;
-    int64_t expire;
-    if (parse_set_args(c, 2, &flags, &expire, 1)) return;
+    set_opts o;
+    if (parse_set_opts(c, 2, 1, &o)) return;
     ks_meta m;
     int r = get_string(c, &c->argv[1], &m);
     if (r < 0) return;
@@ -263,12 +291,21 @@ static void getexCommand(client *c)
         addReplyNull(c);
         return;
     }
+    int64_t nexp;
+    if (set_opts_expire(c, &o, "getex", &nexp)) return;
     addReplyBulk(c, m.sval, m.slen);
-    if (expire == 0) return; /* no option: a plain GET */
-    int64_t nexp = expire < 0 ? 0 : expire;
+    if (!o.exp && !(o.flags & SET_PERSIST)) return; /* no option: a plain GET */
     if (nexp == m.expire_ms) return;
-    int rc = ks_set_string(c->argv[1].p, c->argv[1].len, m.sval, m.slen, nexp, &m);
-    if (rc) client_close_async(c);
+    int rc;
+    if (nexp && nexp <= ae_now_ms()) {
+        /* A time already past: Redis deletes the key at once (SET stores
+         * it to expire), so DBSIZE no longer counts it. */
+        m.sval = NULL;
+        rc = ks_delete(c->argv[1].p, c->argv[1].len, &m);
+    } else {
+        rc = ks_set_string(c->argv[1].p, c->argv[1].len, m.sval, m.slen, nexp, &m);
+    }
+    if (rc) client_close_async(c); /* the reply is queued; the pass fails as a whole */
 }
 
 static void appendCommand(client *c)
@@ -277,10 +314,7 @@ static void appendCommand(client *c)
     int r = ks_lookup_reply(c, c->argv[1].p, c->argv[1].len, OBJ_STRING, &m);
     if (r < 0) return;
     size_t ol = r > 0 ? m.slen : 0, nl = ol + c->argv[2].len;
-    if ((long long)nl > STRING_MAX) {
-        addReplyError(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-        return;
-    }
+    if (string_too_long(c, (long long)ol, (long long)c->argv[2].len)) return;
     char *buf = malloc(nl + 1);
     if (!buf) {
         addReplyError(c, "ERR out of memory");
@@ -351,10 +385,7 @@ static void setrangeCommand(client *c)
         addReplyLongLong(c, (long long)ol);
         return;
     }
-    if (off + (long long)v->len > STRING_MAX) {
-        addReplyError(c, "ERR string exceeds maximum allowed size (proto-max-bulk-len)");
-        return;
-    }
+    if (string_too_long(c, off, (long long)v->len)) return;
     size_t nl = (size_t)off + v->len > ol ? (size_t)off + v->len : ol;
     char *buf = calloc(1, nl + 1);
     if (!buf) {
@@ -411,8 +442,12 @@ static void incrbyCommand(client *c)
 static void decrbyCommand(client *c)
 {
     long long by;
-    if (arg_ll(&c->argv[2], &by) || by == LLONG_MIN) {
-        addReplyError(c, by == LLONG_MIN ? "ERR decrement would overflow" : "ERR value is not an integer or out of range");
+    if (arg_ll(&c->argv[2], &by)) {
+        addReplyErrorNotInt(c);
+        return;
+    }
+    if (by == LLONG_MIN) {
+        addReplyError(c, "ERR decrement would overflow");
         return;
     }
     incr_generic(c, -by);
@@ -421,10 +456,8 @@ static void decrbyCommand(client *c)
 static void incrbyfloatCommand(client *c)
 {
     long double by, v = 0;
-    if (arg_long_double(&c->argv[2], &by)) {
-        addReplyErrorNotFloat(c);
-        return;
-    }
+    /* Unlike INCRBY's, the increment is read after the key (WRONGTYPE
+     * first), as Redis does. */
     ks_meta m;
     int r = ks_lookup_reply(c, c->argv[1].p, c->argv[1].len, OBJ_STRING, &m);
     if (r < 0) return;
@@ -435,18 +468,21 @@ static void incrbyfloatCommand(client *c)
             return;
         }
     }
+    if (arg_long_double(&c->argv[2], &by)) {
+        addReplyErrorNotFloat(c);
+        return;
+    }
     v += by;
     if (isnan(v) || isinf(v)) {
         addReplyError(c, "ERR increment would produce NaN or Infinity");
         return;
     }
-    char b[128];
-    int l = snprintf(b, sizeof b, "%.17Lf", v);
-    if (strchr(b, '.')) {
-        while (l > 0 && b[l - 1] == '0') l--;
-        if (l > 0 && b[l - 1] == '.') l--;
+    char b[LD_HUMAN_MAX];
+    int l = ld_fmt_human(b, sizeof b, v);
+    if (l < 0) {
+        addReplyError(c, "ERR increment would produce NaN or Infinity");
+        return;
     }
-    if (l == 2 && b[0] == '-' && b[1] == '0') b[0] = '0', l = 1;
     int rc = ks_set_string(c->argv[1].p, c->argv[1].len, b, (size_t)l, r > 0 ? m.expire_ms : 0, r > 0 ? &m : NULL);
     if (rc)
         reply_storage_error(c, rc);

@@ -60,7 +60,9 @@ int arg_double(const sarg *a, double *out)
 
 int arg_long_double(const sarg *a, long double *out)
 {
-    char b[128];
+    /* As long as ld_fmt_human's longest text, so that every value INCRBYFLOAT
+     * stores reads back (Redis's limit as well). */
+    char b[LD_HUMAN_MAX];
     if (a->len == 0 || a->len >= sizeof b) return -1;
     memcpy(b, a->p, a->len);
     b[a->len] = 0;
@@ -68,9 +70,24 @@ int arg_long_double(const sarg *a, long double *out)
     char *end;
     errno = 0;
     long double d = strtold(b, &end);
-    if (end != b + a->len || isnan(d) || errno == ERANGE) return -1;
+    if (end != b + a->len || isnan(d)) return -1;
+    /* Overflow, or underflow to zero; a denormal result is a value. */
+    if (errno == ERANGE && (isinf(d) || fpclassify(d) == FP_ZERO)) return -1;
     *out = d;
     return 0;
+}
+
+int ld_fmt_human(char *b, size_t cap, long double d)
+{
+    int l = snprintf(b, cap, "%.17Lf", d);
+    if (l < 0 || (size_t)l >= cap) return -1;
+    if (strchr(b, '.')) {
+        while (l > 0 && b[l - 1] == '0') l--;
+        if (l > 0 && b[l - 1] == '.') l--;
+    }
+    if (l == 2 && b[0] == '-' && b[1] == '0') b[0] = '0', l = 1;
+    b[l] = 0;
+    return l;
 }
 
 int ll_fmt(char *b, long long v) { return snprintf(b, 24, "%lld", v); }
