@@ -44,7 +44,9 @@ static int push_arg(proto_state *ps, size_t off, size_t len)
     return 0;
 }
 
-/* Parse a decimal integer of exactly [p, end); 0 on success. */
+/* Parse a decimal integer of exactly [p, end); 0 on success.  Canonical
+ * form only, as Redis reads lengths: "*02" or "$-0" is a protocol error
+ * there, and a request Redis refuses must not run here. */
 static int parse_ll(const char *p, const char *end, int64_t *out)
 {
     int neg = 0;
@@ -54,6 +56,7 @@ static int parse_ll(const char *p, const char *end, int64_t *out)
         neg = 1;
         if (++p == end) return -1;
     }
+    if (*p == '0' && (neg || end - p > 1)) return -1;
     for (; p < end; p++) {
         if (*p < '0' || *p > '9') return -1;
         if (v > (INT64_MAX - (*p - '0')) / 10) return -1;

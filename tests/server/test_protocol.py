@@ -224,3 +224,23 @@ def test_many_idle_connections(server):
         assert c.read() == ("status", "PONG")
     for c in conns:
         c.close()
+
+
+# Lengths are read in canonical form only, as Redis reads them: a leading
+# zero or "-0" is a protocol error there, so such a request must not run.
+@pytest.mark.parametrize("payload,err", [
+    (b"*02\r\n$4\r\nECHO\r\n$1\r\na\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*-0\r\nPING\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*2\r\n$04\r\nECHO\r\n$1\r\na\r\n", "ERR Protocol error: invalid bulk length"),
+    (b"*1\r\n$-0\r\n\r\n", "ERR Protocol error: invalid bulk length"),
+    (b"*1\r\n$00000000000000000004\r\nPING\r\n", "ERR Protocol error: invalid bulk length"),
+])
+def test_noncanonical_lengths_refused(raw, payload, err):
+    raw.send(payload)
+    assert raw.read() == ("error", err)
+    assert raw.closed()
+
+
+def test_negative_multibulk_is_skipped(raw):
+    raw.send(b"*-1\r\n*0\r\n*1\r\n$4\r\nPING\r\n")
+    assert raw.read() == ("status", "PONG")
