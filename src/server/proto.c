@@ -74,6 +74,12 @@ static int hexval(char c)
     return -1;
 }
 
+/* Whitespace between arguments and after a closing quote (C's isspace).
+ * An unquoted argument ends only at a space, tab, CR or LF (is_sep), so
+ * "a\vb" is one argument, as Redis splits it. */
+static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static int is_sep(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 /* Split an inline line in place: unquoted arguments are recorded as
  * offsets; quoted ones are unescaped in place (the result is never longer
  * than the source) -- which is why buf is written to. */
@@ -81,9 +87,7 @@ static int split_inline(proto_state *ps, char *buf, size_t start, size_t end, co
 {
     size_t i = start;
     for (;;) {
-        while (i < end && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r' ||
-                           buf[i] == '\v' || buf[i] == '\f'))
-            i++;
+        while (i < end && is_space(buf[i])) i++;
         if (i >= end) return 0;
         size_t out = i, argstart = i;
         int inq = 0, insq = 0;
@@ -100,8 +104,7 @@ static int split_inline(proto_state *ps, char *buf, size_t start, size_t end, co
                     i += 2;
                 } else if (buf[i] == '"') {
                     i++;
-                    if (i < end && buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n')
-                        goto unbalanced;
+                    if (i < end && !is_space(buf[i])) goto unbalanced;
                     inq = 0;
                     break;
                 } else {
@@ -114,17 +117,14 @@ static int split_inline(proto_state *ps, char *buf, size_t start, size_t end, co
                     i += 2;
                 } else if (buf[i] == '\'') {
                     i++;
-                    if (i < end && buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n')
-                        goto unbalanced;
+                    if (i < end && !is_space(buf[i])) goto unbalanced;
                     insq = 0;
                     break;
                 } else {
                     buf[out++] = buf[i++];
                 }
             } else {
-                if (i >= end || buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r' ||
-                    buf[i] == '\v' || buf[i] == '\f')
-                    break;
+                if (i >= end || is_sep(buf[i])) break;
                 if (buf[i] == '"') {
                     inq = 1;
                     i++;

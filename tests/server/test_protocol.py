@@ -244,3 +244,18 @@ def test_noncanonical_lengths_refused(raw, payload, err):
 def test_negative_multibulk_is_skipped(raw):
     raw.send(b"*-1\r\n*0\r\n*1\r\n$4\r\nPING\r\n")
     assert raw.read() == ("status", "PONG")
+
+
+def test_inline_split_like_redis(raw):
+    # Only space, tab, CR and LF end an unquoted argument; any C isspace
+    # may follow a closing quote.
+    raw.send(b"ECHO a\x0bb\r\n")
+    assert raw.read() == b"a\x0bb"
+    raw.send(b"ECHO a\x0cb\r\n")
+    assert raw.read() == b"a\x0cb"
+    raw.send(b"ECHO \"abc\"\x0b\r\n")
+    assert raw.read() == b"abc"
+    raw.send(b"ECHO 'abc'\x0c\r\n")
+    assert raw.read() == b"abc"
+    raw.send(b"\x0b\x0cECHO x\r\n")
+    assert raw.read() == b"x"
