@@ -223,7 +223,9 @@ int proto_parse(proto_state *ps, const char *buf, size_t len, const proto_limits
             if (hl + 2 > avail) return PROTO_NEED_MORE;
             if (p[0] != '$') {
                 static char msg[64];
-                snprintf(msg, sizeof msg, "Protocol error: expected '$', got '%c'", p[0]);
+                /* A NUL would end the message early (the reply is a C
+                 * string): show it as a space, as CR and LF are shown. */
+                snprintf(msg, sizeof msg, "Protocol error: expected '$', got '%c'", p[0] ? p[0] : ' ');
                 *err = msg;
                 return PROTO_ERROR;
             }

@@ -259,3 +259,10 @@ def test_inline_split_like_redis(raw):
     assert raw.read() == b"abc"
     raw.send(b"\x0b\x0cECHO x\r\n")
     assert raw.read() == b"x"
+
+
+def test_expected_dollar_error_shows_nul(raw):
+    # The offending byte is part of the message: a NUL must not cut it.
+    raw.send(b"*1\r\n\x00\r\n")
+    assert raw.read() == ("error", "ERR Protocol error: expected '$', got ' '")
+    assert raw.closed()
