@@ -178,8 +178,12 @@ int proto_parse(proto_state *ps, const char *buf, size_t len, const proto_limits
     }
     if (ps->type == 2) return parse_inline(ps, buf, len, consumed, err);
 
+    /* A header's CR is looked for in all that has arrived, as Redis does:
+     * a line over PROTO_INLINE_MAX that has ended is an invalid length, one
+     * that has not is "too big".  The server reads 64 KiB at a time, so a
+     * search that finds no CR covers at most 128 KiB before it errs. */
     if (ps->pos == 0) {
-        const char *nl = memchr(buf, '\r', len < PROTO_INLINE_MAX ? len : PROTO_INLINE_MAX);
+        const char *nl = memchr(buf, '\r', len);
         if (!nl) {
             if (len > PROTO_INLINE_MAX) {
                 *err = "Protocol error: too big mbulk count string";
@@ -211,7 +215,7 @@ int proto_parse(proto_state *ps, const char *buf, size_t len, const proto_limits
         if (ps->bulk < 0) {
             size_t avail = len - ps->pos;
             const char *p = buf + ps->pos;
-            const char *nl = memchr(p, '\r', avail < PROTO_INLINE_MAX ? avail : PROTO_INLINE_MAX);
+            const char *nl = memchr(p, '\r', avail);
             if (!nl) {
                 if (avail > PROTO_INLINE_MAX) {
                     *err = "Protocol error: too big bulk count string";

@@ -241,6 +241,20 @@ def test_noncanonical_lengths_refused(raw, payload, err):
     assert raw.closed()
 
 
+@pytest.mark.parametrize("payload,err", [
+    (b"*" + b"1" * 70000 + b"\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*1\r\n$" + b"1" * 70000 + b"\r\n", "ERR Protocol error: invalid bulk length"),
+    (b"*" + b"1" * 70000, "ERR Protocol error: too big mbulk count string"),
+    (b"*1\r\n$" + b"1" * 70000, "ERR Protocol error: too big bulk count string"),
+], ids=["mbulk-ended", "bulk-ended", "mbulk-open", "bulk-open"])
+def test_long_header_lines(raw, payload, err):
+    # As in Redis: a header line over 64 KiB that has ended is a bad length;
+    # only one still without its CR is "too big".
+    raw.send(payload)
+    assert raw.read() == ("error", err)
+    assert raw.closed()
+
+
 def test_negative_multibulk_is_skipped(raw):
     raw.send(b"*-1\r\n*0\r\n*1\r\n$4\r\nPING\r\n")
     assert raw.read() == ("status", "PONG")
