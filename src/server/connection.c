@@ -108,7 +108,11 @@ static void helloCommand(client *c)
     long long ver = 0;
     int next = 1;
     if (c->argc >= 2) {
-        if (arg_ll(&c->argv[1], &ver) || ver < 2 || ver > 3) {
+        if (arg_ll(&c->argv[1], &ver)) {
+            addReplyError(c, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver < 2 || ver > 3) {
             addReplyError(c, "NOPROTO unsupported protocol version");
             return;
         }

@@ -280,3 +280,22 @@ def test_expected_dollar_error_shows_nul(raw):
     raw.send(b"*1\r\n\x00\r\n")
     assert raw.read() == ("error", "ERR Protocol error: expected '$', got ' '")
     assert raw.closed()
+
+
+def test_unknown_command_args_like_redis(raw):
+    # Redis quotes arguments until 128 characters are shown, the last cut
+    # to what is left of them.
+    raw.send(b"FOO " + b" ".join(b"a%d" % i for i in range(100)) + b"\r\n")
+    shown = "".join(f"'a{i}' " for i in range(23))
+    assert raw.read() == ("error", f"ERR unknown command 'FOO', with args beginning with: {shown}")
+    raw.send(b"FOO " + b"y" * 300 + b" z\r\n")
+    assert raw.read() == ("error", "ERR unknown command 'FOO', with args beginning with: '" + "y" * 128 + "' ")
+    raw.send(b"FOO " + b"y" * 120 + b" zzzzzzzzzzzz w\r\n")
+    assert raw.read() == ("error", "ERR unknown command 'FOO', with args beginning with: '"
+                          + "y" * 120 + "' 'zzzzz' ")
+
+
+def test_hello_version_not_integer(raw):
+    assert raw.cmd("HELLO", "x") == ("error", "ERR Protocol version is not an integer or out of range")
+    assert raw.cmd("HELLO", "4") == ("error", "NOPROTO unsupported protocol version")
+    assert raw.cmd("PING") == ("status", "PONG")
