@@ -565,7 +565,22 @@ static void read_handler(ae_loop *el, int fd, void *data, int mask)
 {
     (void)el, (void)fd, (void)mask;
     client *c = data;
-    if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSE_AFTER_REPLY)) return;
+    if (c->flags & CLIENT_CLOSE_ASAP) return; /* freed at the end of this pass */
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+        /* Nothing it sends now is used, but it is read and dropped: left
+         * unread, it would wake the level-triggered loop on every pass (a
+         * busy loop for as long as the last reply waits for the client to
+         * read it), and closing a socket with unread input resets the
+         * connection, which can destroy that reply before the client reads
+         * it.  After EOF the client may still be reading: keep it. */
+        char sink[16384];
+        ssize_t n = read(c->fd, sink, sizeof sink);
+        if (n == 0)
+            ae_del(server.el, c->fd, AE_READABLE);
+        else if (n < 0 && errno != EAGAIN && errno != EINTR)
+            client_close_async(c);
+        return;
+    }
     size_t want = IOBUF_LEN;
     /* A big bulk in progress: read it in larger pieces. */
     if (c->ps.bulk >= IOBUF_LEN) {

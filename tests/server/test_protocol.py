@@ -1,4 +1,5 @@
 """The wire protocol: inline commands, pipelines, protocol errors, limits."""
+import os
 import socket
 import threading
 import time
@@ -299,3 +300,43 @@ def test_hello_version_not_integer(raw):
     assert raw.cmd("HELLO", "x") == ("error", "ERR Protocol version is not an integer or out of range")
     assert raw.cmd("HELLO", "4") == ("error", "NOPROTO unsupported protocol version")
     assert raw.cmd("PING") == ("status", "PONG")
+
+
+def _cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        st = f.read().rsplit(")", 1)[1].split()
+    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("last", [b"*x\r\n", b"QUIT\r\n"])
+def test_close_after_reply_does_not_spin(server, last):
+    # A client to be closed once its reply is sent (protocol error, QUIT)
+    # whose reply waits for it to read (more than the socket buffers hold),
+    # while more of its input, then EOF, is pending: the loop must not keep
+    # waking up for that input.
+    c = server.client()
+    c.set("big", "x" * 1000000)
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * 40)
+    time.sleep(0.3)
+    s.sendall(last)
+    time.sleep(0.2)
+    s.sendall(b"PING\r\n" * 10)
+    s.shutdown(socket.SHUT_WR)
+    time.sleep(0.3)
+    before = _cpu_seconds(server.proc.pid)
+    time.sleep(2)
+    assert _cpu_seconds(server.proc.pid) - before < 0.5
+    # The reply still arrives whole once the client reads, then the close
+    # (a graceful one: input left unread would reset the connection).
+    s.settimeout(10)
+    data = bytearray()
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        data += d
+    s.close()
+    tail = b"-ERR Protocol error: invalid multibulk length\r\n" if last.startswith(b"*") else b"+OK\r\n"
+    assert data == (b"$1000000\r\n" + b"x" * 1000000 + b"\r\n") * 40 + tail
+    assert c.ping() is True
