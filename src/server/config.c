@@ -137,6 +137,16 @@ int config_apply(const char *name, int argc, char **argv, int startup, const cha
             *err = "argument must be a number in range";
             return -1;
         }
+        if (!startup && e->ptr == &server.maxclients) {
+            int fit = net_fit_maxclients((int)n);
+            if (fit < n) {
+                static char msg[128];
+                snprintf(msg, sizeof msg, "The operating system is not able to handle the specified "
+                         "number of clients, try with %d", fit);
+                *err = msg;
+                return -1;
+            }
+        }
         if (!strcmp(e->name, "write-buffer-size")) server.write_buffer_size = (size_t)n;
         else if (!strcmp(e->name, "cache-size")) server.cache_size = (size_t)n;
         else if (e->kind == C_INT) *(int *)e->ptr = (int)n;

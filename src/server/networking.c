@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -427,6 +428,31 @@ client *client_by_id(uint64_t id)
     return NULL;
 }
 
+int net_fit_maxclients(int want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl)) return want;
+    rlim_t need = (rlim_t)want + NET_RESERVED_FDS;
+    if (rl.rlim_cur < need) {
+        struct rlimit up = rl;
+        up.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+    }
+    if (rl.rlim_cur >= need) return want;
+    return rl.rlim_cur > (rlim_t)NET_RESERVED_FDS + 1 ? (int)(rl.rlim_cur - NET_RESERVED_FDS) : 1;
+}
+
+/* Set while the listening sockets are off the loop (out of descriptors). */
+static int accept_paused;
+
+void net_resume_accept(void)
+{
+    if (!accept_paused) return;
+    accept_paused = 0;
+    for (int i = 0; i < server.nlisten; i++)
+        ae_add(server.el, server.listen_fd[i], AE_READABLE, net_accept_handler, NULL);
+}
+
 void net_accept_handler(ae_loop *el, int lfd, void *data, int mask)
 {
     (void)el, (void)data, (void)mask;
@@ -434,6 +460,21 @@ void net_accept_handler(ae_loop *el, int lfd, void *data, int mask)
         struct sockaddr_storage sa;
         socklen_t sl = sizeof sa;
         int fd = accept4(lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            /* The connection stays pending, so the listening socket stays
+             * readable: the level-triggered loop would spin on it until a
+             * descriptor is freed.  Stop listening instead; the cron
+             * listens again (net_resume_accept) a tick later. */
+            static int64_t logged_ms;
+            int64_t now = ae_now_ms();
+            if (now - logged_ms >= 10000) {
+                server_log(LL_WARNING, "out of file descriptors: not accepting connections for now");
+                logged_ms = now;
+            }
+            ae_del(server.el, lfd, AE_READABLE);
+            accept_paused = 1;
+            return;
+        }
         if (fd < 0) return;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -340,3 +340,40 @@ def test_close_after_reply_does_not_spin(server, last):
     tail = b"-ERR Protocol error: invalid multibulk length\r\n" if last.startswith(b"*") else b"+OK\r\n"
     assert data == (b"$1000000\r\n" + b"x" * 1000000 + b"\r\n") * 40 + tail
     assert c.ping() is True
+
+
+def _nofile(n):
+    def lower():
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return lower
+
+
+def test_maxclients_fits_open_file_limit(tmp_path):
+    # 200 descriptors leave room for 72 clients beside the engine's 128:
+    # more clients would take the descriptors the engine needs to roll its
+    # log, and accepting would fail (EMFILE) with no reply.
+    s = ServerProc(tmp_path / "d", "--write-buffer-size", "1mb", preexec_fn=_nofile(200)).start()
+    try:
+        c = s.client()
+        assert c.config_get("maxclients") == {"maxclients": "72"}
+        with pytest.raises(redis.ResponseError, match="not able to handle the specified number of clients"):
+            c.config_set("maxclients", "100")
+        conns = [Raw(s.port) for _ in range(90)]
+        replies = []
+        for r in conns:
+            r.send(b"PING\r\n")
+            replies.append(r.read())
+        assert replies.count(("status", "PONG")) == 71  # c holds a slot
+        assert replies.count(("error", "ERR max number of clients reached")) == 19
+        # The engine still has descriptors: writes that roll the log work.
+        for i in range(3000):
+            c.set(f"k{i}", "v" * 1000)
+        assert c.dbsize() == 3000
+        before = _cpu_seconds(s.proc.pid)
+        time.sleep(1)
+        assert _cpu_seconds(s.proc.pid) - before < 0.5
+        for r in conns:
+            r.close()
+    finally:
+        s.stop()
