@@ -681,6 +681,8 @@ static int send_replies(client *c)
         }
         c->bsent += (size_t)n;
         server.stat_net_out += n;
+        /* A client reading a long reply is busy, not idle (timeout). */
+        c->last_ms = ae_pass_ms();
     }
     if (c->bsent == c->blen) {
         c->bsent = c->blen = c->bsafe = 0;
@@ -785,7 +787,6 @@ void net_close_idle(void)
     if (server.timeout_s <= 0) return;
     int64_t now = ae_now_ms();
     for (client *c = server.clients; c; c = c->next) {
-        if (c->flags & (CLIENT_MULTI)) continue;
         if (now - c->last_ms > (int64_t)server.timeout_s * 1000) client_close_async(c);
     }
 }

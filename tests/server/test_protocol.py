@@ -377,3 +377,38 @@ def test_maxclients_fits_open_file_limit(tmp_path):
             r.close()
     finally:
         s.stop()
+
+
+def test_idle_timeout_spares_reader_of_long_reply(tmp_path):
+    s = ServerProc(tmp_path / "d", "--timeout", "1").start()
+    try:
+        c = s.client()
+        size = 20 * 1024 * 1024
+        c.set("huge", "x" * size)
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(b"*2\r\n$3\r\nGET\r\n$4\r\nhuge\r\n")
+        want = len(b"$%d\r\n" % size) + size + 2
+        got = 0
+        t0 = time.time()
+        while got < want:
+            d = sock.recv(65536)
+            if not d:
+                break
+            got += len(d)
+            time.sleep(0.01)  # a slow reader: the reply takes seconds
+        sock.close()
+        assert time.time() - t0 > 1.5
+        assert got == want
+    finally:
+        s.stop()
+
+
+def test_idle_timeout_closes_client_in_multi(tmp_path):
+    s = ServerProc(tmp_path / "d", "--timeout", "1").start()
+    try:
+        raw = Raw(s.port)
+        assert raw.cmd("MULTI") == ("status", "OK")
+        assert raw.closed(timeout=5)
+    finally:
+        s.stop()
