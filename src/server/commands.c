@@ -171,12 +171,15 @@ void process_command(client *c)
     c->cmd = c->lastcmd = command_lookup(c->argv[0].p, c->argv[0].len);
     c->lastsub = NULL;
     if (!c->cmd) {
+        /* Redis's text: arguments quoted until 128 characters are shown,
+         * the last one cut to what is left of those 128. */
         char args[256];
         size_t off = 0;
         args[0] = 0;
-        for (int i = 1; i < c->argc && off < 200; i++) {
+        for (int i = 1; i < c->argc && off < 128; i++) {
+            size_t room = 128 - off;
             int n = snprintf(args + off, sizeof args - off, "'%.*s' ",
-                             (int)(c->argv[i].len > 40 ? 40 : c->argv[i].len), c->argv[i].p);
+                             (int)(c->argv[i].len > room ? room : c->argv[i].len), c->argv[i].p);
             if (n < 0) break;
             off += (size_t)n;
             if (off >= sizeof args) off = sizeof args - 1;

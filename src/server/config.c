@@ -138,6 +138,16 @@ static int config_value(config_entry *e, int argc, char **argv, int startup, int
             *err = range_err;
             return -1;
         }
+        if (!startup && e->ptr == &server.maxclients) {
+            int fit = net_fit_maxclients((int)n);
+            if (fit < n) {
+                static char msg[128];
+                snprintf(msg, sizeof msg, "The operating system is not able to handle the specified "
+                         "number of clients, try with %d", fit);
+                *err = msg;
+                return -1;
+            }
+        }
         if (check_only) return 0;
         if (e->ptr == &server.hz) n = n < 1 ? 1 : n > 500 ? 500 : n;
         if (!strcmp(e->name, "write-buffer-size")) server.write_buffer_size = (size_t)n;

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -423,6 +424,31 @@ client *client_by_id(uint64_t id)
     return NULL;
 }
 
+int net_fit_maxclients(int want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl)) return want;
+    rlim_t need = (rlim_t)want + NET_RESERVED_FDS;
+    if (rl.rlim_cur < need) {
+        struct rlimit up = rl;
+        up.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+    }
+    if (rl.rlim_cur >= need) return want;
+    return rl.rlim_cur > (rlim_t)NET_RESERVED_FDS + 1 ? (int)(rl.rlim_cur - NET_RESERVED_FDS) : 1;
+}
+
+/* Set while the listening sockets are off the loop (out of descriptors). */
+static int accept_paused;
+
+void net_resume_accept(void)
+{
+    if (!accept_paused) return;
+    accept_paused = 0;
+    for (int i = 0; i < server.nlisten; i++)
+        ae_add(server.el, server.listen_fd[i], AE_READABLE, net_accept_handler, NULL);
+}
+
 void net_accept_handler(ae_loop *el, int lfd, void *data, int mask)
 {
     (void)el, (void)data, (void)mask;
@@ -430,6 +456,21 @@ void net_accept_handler(ae_loop *el, int lfd, void *data, int mask)
         struct sockaddr_storage sa;
         socklen_t sl = sizeof sa;
         int fd = accept4(lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            /* The connection stays pending, so the listening socket stays
+             * readable: the level-triggered loop would spin on it until a
+             * descriptor is freed.  Stop listening instead; the cron
+             * listens again (net_resume_accept) a tick later. */
+            static int64_t logged_ms;
+            int64_t now = ae_now_ms();
+            if (now - logged_ms >= 10000) {
+                server_log(LL_WARNING, "out of file descriptors: not accepting connections for now");
+                logged_ms = now;
+            }
+            ae_del(server.el, lfd, AE_READABLE);
+            accept_paused = 1;
+            return;
+        }
         if (fd < 0) return;
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -561,7 +602,22 @@ static void read_handler(ae_loop *el, int fd, void *data, int mask)
 {
     (void)el, (void)fd, (void)mask;
     client *c = data;
-    if (c->flags & (CLIENT_CLOSE_ASAP | CLIENT_CLOSE_AFTER_REPLY)) return;
+    if (c->flags & CLIENT_CLOSE_ASAP) return; /* freed at the end of this pass */
+    if (c->flags & CLIENT_CLOSE_AFTER_REPLY) {
+        /* Nothing it sends now is used, but it is read and dropped: left
+         * unread, it would wake the level-triggered loop on every pass (a
+         * busy loop for as long as the last reply waits for the client to
+         * read it), and closing a socket with unread input resets the
+         * connection, which can destroy that reply before the client reads
+         * it.  After EOF the client may still be reading: keep it. */
+        char sink[16384];
+        ssize_t n = read(c->fd, sink, sizeof sink);
+        if (n == 0)
+            ae_del(server.el, c->fd, AE_READABLE);
+        else if (n < 0 && errno != EAGAIN && errno != EINTR)
+            client_close_async(c);
+        return;
+    }
     size_t want = IOBUF_LEN;
     /* A big bulk in progress: read it in larger pieces. */
     if (c->ps.bulk >= IOBUF_LEN) {
@@ -621,6 +677,8 @@ static int send_replies(client *c)
         }
         c->bsent += (size_t)n;
         server.stat_net_out += n;
+        /* A client reading a long reply is busy, not idle (timeout). */
+        c->last_ms = ae_pass_ms();
     }
     if (c->bsent == c->blen) {
         c->bsent = c->blen = c->bsafe = 0;
@@ -725,7 +783,6 @@ void net_close_idle(void)
     if (server.timeout_s <= 0) return;
     int64_t now = ae_now_ms();
     for (client *c = server.clients; c; c = c->next) {
-        if (c->flags & (CLIENT_MULTI)) continue;
         if (now - c->last_ms > (int64_t)server.timeout_s * 1000) client_close_async(c);
     }
 }

@@ -18,6 +18,16 @@
 #include "server/server.h"
 
 void net_accept_handler(ae_loop *el, int fd, void *data, int mask);
+/* Listen again after running out of descriptors paused accepting (cron). */
+void net_resume_accept(void);
+
+/* Descriptors kept for the engine's own files, beyond one per client. */
+#define NET_RESERVED_FDS 128
+/* Raise the open-file limit for `want` clients plus the engine's files as
+ * far as the hard limit allows; returns how many clients fit (want, or
+ * fewer).  Clients beyond that would take the descriptors the engine needs
+ * to roll its log or write a run, and its writes would fail. */
+int net_fit_maxclients(int want);
 client *client_create(int fd);
 void client_free(client *c);
 /* Drop the client at the end of the pass, without sending what is queued. */

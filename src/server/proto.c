@@ -44,7 +44,9 @@ static int push_arg(proto_state *ps, size_t off, size_t len)
     return 0;
 }
 
-/* Parse a decimal integer of exactly [p, end); 0 on success. */
+/* Parse a decimal integer of exactly [p, end); 0 on success.  Canonical
+ * form only, as Redis reads lengths: "*02" or "$-0" is a protocol error
+ * there, and a request Redis refuses must not run here. */
 static int parse_ll(const char *p, const char *end, int64_t *out)
 {
     int neg = 0;
@@ -54,6 +56,7 @@ static int parse_ll(const char *p, const char *end, int64_t *out)
         neg = 1;
         if (++p == end) return -1;
     }
+    if (*p == '0' && (neg || end - p > 1)) return -1;
     for (; p < end; p++) {
         if (*p < '0' || *p > '9') return -1;
         if (v > (INT64_MAX - (*p - '0')) / 10) return -1;
@@ -71,6 +74,12 @@ static int hexval(char c)
     return -1;
 }
 
+/* Whitespace between arguments and after a closing quote (C's isspace).
+ * An unquoted argument ends only at a space, tab, CR or LF (is_sep), so
+ * "a\vb" is one argument, as Redis splits it. */
+static int is_space(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+static int is_sep(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
 /* Split an inline line in place: unquoted arguments are recorded as
  * offsets; quoted ones are unescaped in place (the result is never longer
  * than the source) -- which is why buf is written to. */
@@ -78,9 +87,7 @@ static int split_inline(proto_state *ps, char *buf, size_t start, size_t end, co
 {
     size_t i = start;
     for (;;) {
-        while (i < end && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r' ||
-                           buf[i] == '\v' || buf[i] == '\f'))
-            i++;
+        while (i < end && is_space(buf[i])) i++;
         if (i >= end) return 0;
         size_t out = i, argstart = i;
         int inq = 0, insq = 0;
@@ -97,8 +104,7 @@ static int split_inline(proto_state *ps, char *buf, size_t start, size_t end, co
                     i += 2;
                 } else if (buf[i] == '"') {
                     i++;
-                    if (i < end && buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n')
-                        goto unbalanced;
+                    if (i < end && !is_space(buf[i])) goto unbalanced;
                     inq = 0;
                     break;
                 } else {
@@ -111,17 +117,14 @@ static int split_inline(proto_state *ps, char *buf, size_t start, size_t end, co
                     i += 2;
                 } else if (buf[i] == '\'') {
                     i++;
-                    if (i < end && buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n')
-                        goto unbalanced;
+                    if (i < end && !is_space(buf[i])) goto unbalanced;
                     insq = 0;
                     break;
                 } else {
                     buf[out++] = buf[i++];
                 }
             } else {
-                if (i >= end || buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\n' || buf[i] == '\r' ||
-                    buf[i] == '\v' || buf[i] == '\f')
-                    break;
+                if (i >= end || is_sep(buf[i])) break;
                 if (buf[i] == '"') {
                     inq = 1;
                     i++;
@@ -175,8 +178,12 @@ int proto_parse(proto_state *ps, const char *buf, size_t len, const proto_limits
     }
     if (ps->type == 2) return parse_inline(ps, buf, len, consumed, err);
 
+    /* A header's CR is looked for in all that has arrived, as Redis does:
+     * a line over PROTO_INLINE_MAX that has ended is an invalid length, one
+     * that has not is "too big".  The server reads 64 KiB at a time, so a
+     * search that finds no CR covers at most 128 KiB before it errs. */
     if (ps->pos == 0) {
-        const char *nl = memchr(buf, '\r', len < PROTO_INLINE_MAX ? len : PROTO_INLINE_MAX);
+        const char *nl = memchr(buf, '\r', len);
         if (!nl) {
             if (len > PROTO_INLINE_MAX) {
                 *err = "Protocol error: too big mbulk count string";
@@ -208,7 +215,7 @@ int proto_parse(proto_state *ps, const char *buf, size_t len, const proto_limits
         if (ps->bulk < 0) {
             size_t avail = len - ps->pos;
             const char *p = buf + ps->pos;
-            const char *nl = memchr(p, '\r', avail < PROTO_INLINE_MAX ? avail : PROTO_INLINE_MAX);
+            const char *nl = memchr(p, '\r', avail);
             if (!nl) {
                 if (avail > PROTO_INLINE_MAX) {
                     *err = "Protocol error: too big bulk count string";
@@ -220,7 +227,9 @@ int proto_parse(proto_state *ps, const char *buf, size_t len, const proto_limits
             if (hl + 2 > avail) return PROTO_NEED_MORE;
             if (p[0] != '$') {
                 static char msg[64];
-                snprintf(msg, sizeof msg, "Protocol error: expected '$', got '%c'", p[0]);
+                /* A NUL would end the message early (the reply is a C
+                 * string): show it as a space, as CR and LF are shown. */
+                snprintf(msg, sizeof msg, "Protocol error: expected '$', got '%c'", p[0] ? p[0] : ' ');
                 *err = msg;
                 return PROTO_ERROR;
             }

@@ -84,6 +84,7 @@ static long cron(ae_loop *el, long long id, void *data)
         (void)el;
     }
     net_close_idle();
+    net_resume_accept();
     /* Give freed heap (a large pass's batch and overlay, the engine
      * threads' buffers) back to the OS: every 5 s, and at once when a
      * burst of commands ends (a tick without any after ticks with some). */
@@ -482,12 +483,13 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
 
-    /* Enough descriptors for maxclients (plus the engine's files). */
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)server.maxclients + 128) {
-        rlim_t want_fd = (rlim_t)server.maxclients + 128;
-        rl.rlim_cur = want_fd < rl.rlim_max ? want_fd : rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+    /* Enough descriptors for maxclients (plus the engine's files); under a
+     * lower hard limit, fewer clients, as Redis does. */
+    int fit = net_fit_maxclients(server.maxclients);
+    if (fit < server.maxclients) {
+        server_log(LL_WARNING, "maxclients %d needs %d open files, more than the limit allows: "
+                   "maxclients is now %d", server.maxclients, server.maxclients + NET_RESERVED_FDS, fit);
+        server.maxclients = fit;
     }
 
     omen_options o;

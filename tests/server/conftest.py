@@ -30,10 +30,11 @@ def free_port():
 
 
 class ServerProc:
-    def __init__(self, datadir, *args, port=None):
+    def __init__(self, datadir, *args, port=None, preexec_fn=None):
         self.datadir = str(datadir)
         self.args = list(args)
         self.port = port or free_port()
+        self.preexec_fn = preexec_fn  # e.g. lower a resource limit of the server
         self.proc = None
         self.log = None
 
@@ -41,7 +42,7 @@ class ServerProc:
         self.log = open(os.path.join(os.path.dirname(self.datadir), f"server-{self.port}.log"), "ab")
         self.proc = subprocess.Popen(
             [BIN, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.datadir, *self.args],
-            stdout=self.log, stderr=self.log)
+            stdout=self.log, stderr=self.log, preexec_fn=self.preexec_fn)
         deadline = time.time() + 30
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -1,4 +1,5 @@
 """The wire protocol: inline commands, pipelines, protocol errors, limits."""
+import os
 import socket
 import threading
 import time
@@ -224,3 +225,190 @@ def test_many_idle_connections(server):
         assert c.read() == ("status", "PONG")
     for c in conns:
         c.close()
+
+
+# Lengths are read in canonical form only, as Redis reads them: a leading
+# zero or "-0" is a protocol error there, so such a request must not run.
+@pytest.mark.parametrize("payload,err", [
+    (b"*02\r\n$4\r\nECHO\r\n$1\r\na\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*-0\r\nPING\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*2\r\n$04\r\nECHO\r\n$1\r\na\r\n", "ERR Protocol error: invalid bulk length"),
+    (b"*1\r\n$-0\r\n\r\n", "ERR Protocol error: invalid bulk length"),
+    (b"*1\r\n$00000000000000000004\r\nPING\r\n", "ERR Protocol error: invalid bulk length"),
+])
+def test_noncanonical_lengths_refused(raw, payload, err):
+    raw.send(payload)
+    assert raw.read() == ("error", err)
+    assert raw.closed()
+
+
+@pytest.mark.parametrize("payload,err", [
+    (b"*" + b"1" * 70000 + b"\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*1\r\n$" + b"1" * 70000 + b"\r\n", "ERR Protocol error: invalid bulk length"),
+    (b"*" + b"1" * 70000, "ERR Protocol error: too big mbulk count string"),
+    (b"*1\r\n$" + b"1" * 70000, "ERR Protocol error: too big bulk count string"),
+], ids=["mbulk-ended", "bulk-ended", "mbulk-open", "bulk-open"])
+def test_long_header_lines(raw, payload, err):
+    # As in Redis: a header line over 64 KiB that has ended is a bad length;
+    # only one still without its CR is "too big".
+    raw.send(payload)
+    assert raw.read() == ("error", err)
+    assert raw.closed()
+
+
+def test_negative_multibulk_is_skipped(raw):
+    raw.send(b"*-1\r\n*0\r\n*1\r\n$4\r\nPING\r\n")
+    assert raw.read() == ("status", "PONG")
+
+
+def test_inline_split_like_redis(raw):
+    # Only space, tab, CR and LF end an unquoted argument; any C isspace
+    # may follow a closing quote.
+    raw.send(b"ECHO a\x0bb\r\n")
+    assert raw.read() == b"a\x0bb"
+    raw.send(b"ECHO a\x0cb\r\n")
+    assert raw.read() == b"a\x0cb"
+    raw.send(b"ECHO \"abc\"\x0b\r\n")
+    assert raw.read() == b"abc"
+    raw.send(b"ECHO 'abc'\x0c\r\n")
+    assert raw.read() == b"abc"
+    raw.send(b"\x0b\x0cECHO x\r\n")
+    assert raw.read() == b"x"
+
+
+def test_expected_dollar_error_shows_nul(raw):
+    # The offending byte is part of the message: a NUL must not cut it.
+    raw.send(b"*1\r\n\x00\r\n")
+    assert raw.read() == ("error", "ERR Protocol error: expected '$', got ' '")
+    assert raw.closed()
+
+
+def test_unknown_command_args_like_redis(raw):
+    # Redis quotes arguments until 128 characters are shown, the last cut
+    # to what is left of them.
+    raw.send(b"FOO " + b" ".join(b"a%d" % i for i in range(100)) + b"\r\n")
+    shown = "".join(f"'a{i}' " for i in range(23))
+    assert raw.read() == ("error", f"ERR unknown command 'FOO', with args beginning with: {shown}")
+    raw.send(b"FOO " + b"y" * 300 + b" z\r\n")
+    assert raw.read() == ("error", "ERR unknown command 'FOO', with args beginning with: '" + "y" * 128 + "' ")
+    raw.send(b"FOO " + b"y" * 120 + b" zzzzzzzzzzzz w\r\n")
+    assert raw.read() == ("error", "ERR unknown command 'FOO', with args beginning with: '"
+                          + "y" * 120 + "' 'zzzzz' ")
+
+
+def test_hello_version_not_integer(raw):
+    assert raw.cmd("HELLO", "x") == ("error", "ERR Protocol version is not an integer or out of range")
+    assert raw.cmd("HELLO", "4") == ("error", "NOPROTO unsupported protocol version")
+    assert raw.cmd("PING") == ("status", "PONG")
+
+
+def _cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        st = f.read().rsplit(")", 1)[1].split()
+    return (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.parametrize("last", [b"*x\r\n", b"QUIT\r\n"])
+def test_close_after_reply_does_not_spin(server, last):
+    # A client to be closed once its reply is sent (protocol error, QUIT)
+    # whose reply waits for it to read (more than the socket buffers hold),
+    # while more of its input, then EOF, is pending: the loop must not keep
+    # waking up for that input.
+    c = server.client()
+    c.set("big", "x" * 1000000)
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * 40)
+    time.sleep(0.3)
+    s.sendall(last)
+    time.sleep(0.2)
+    s.sendall(b"PING\r\n" * 10)
+    s.shutdown(socket.SHUT_WR)
+    time.sleep(0.3)
+    before = _cpu_seconds(server.proc.pid)
+    time.sleep(2)
+    assert _cpu_seconds(server.proc.pid) - before < 0.5
+    # The reply still arrives whole once the client reads, then the close
+    # (a graceful one: input left unread would reset the connection).
+    s.settimeout(10)
+    data = bytearray()
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        data += d
+    s.close()
+    tail = b"-ERR Protocol error: invalid multibulk length\r\n" if last.startswith(b"*") else b"+OK\r\n"
+    assert data == (b"$1000000\r\n" + b"x" * 1000000 + b"\r\n") * 40 + tail
+    assert c.ping() is True
+
+
+def _nofile(n):
+    def lower():
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return lower
+
+
+def test_maxclients_fits_open_file_limit(tmp_path):
+    # 200 descriptors leave room for 72 clients beside the engine's 128:
+    # more clients would take the descriptors the engine needs to roll its
+    # log, and accepting would fail (EMFILE) with no reply.
+    s = ServerProc(tmp_path / "d", "--write-buffer-size", "1mb", preexec_fn=_nofile(200)).start()
+    try:
+        c = s.client()
+        assert c.config_get("maxclients") == {"maxclients": "72"}
+        with pytest.raises(redis.ResponseError, match="not able to handle the specified number of clients"):
+            c.config_set("maxclients", "100")
+        conns = [Raw(s.port) for _ in range(90)]
+        replies = []
+        for r in conns:
+            r.send(b"PING\r\n")
+            replies.append(r.read())
+        assert replies.count(("status", "PONG")) == 71  # c holds a slot
+        assert replies.count(("error", "ERR max number of clients reached")) == 19
+        # The engine still has descriptors: writes that roll the log work.
+        for i in range(3000):
+            c.set(f"k{i}", "v" * 1000)
+        assert c.dbsize() == 3000
+        before = _cpu_seconds(s.proc.pid)
+        time.sleep(1)
+        assert _cpu_seconds(s.proc.pid) - before < 0.5
+        for r in conns:
+            r.close()
+    finally:
+        s.stop()
+
+
+def test_idle_timeout_spares_reader_of_long_reply(tmp_path):
+    s = ServerProc(tmp_path / "d", "--timeout", "1").start()
+    try:
+        c = s.client()
+        size = 20 * 1024 * 1024
+        c.set("huge", "x" * size)
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(b"*2\r\n$3\r\nGET\r\n$4\r\nhuge\r\n")
+        want = len(b"$%d\r\n" % size) + size + 2
+        got = 0
+        t0 = time.time()
+        while got < want:
+            d = sock.recv(65536)
+            if not d:
+                break
+            got += len(d)
+            time.sleep(0.01)  # a slow reader: the reply takes seconds
+        sock.close()
+        assert time.time() - t0 > 1.5
+        assert got == want
+    finally:
+        s.stop()
+
+
+def test_idle_timeout_closes_client_in_multi(tmp_path):
+    s = ServerProc(tmp_path / "d", "--timeout", "1").start()
+    try:
+        raw = Raw(s.port)
+        assert raw.cmd("MULTI") == ("status", "OK")
+        assert raw.closed(timeout=5)
+    finally:
+        s.stop()
