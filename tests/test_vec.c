@@ -633,7 +633,13 @@ static void test_filter_language(void **state)
     /* division is IEEE: x / 0 is infinite; 0 / 0 undefined */
     assert_false(fm(".a / 0 == 1", j));
     assert_true(fm(".a / 0 > 1e308 and -.a / 0 < -1e308", j));
-    assert_false(fm("0 / 0 == 0 or 1", j));
+    /* undefined (not missing) is settled by the other side of and/or */
+    assert_true(fm("0 / 0 == 0 or 1", j));
+    assert_false(fm("0 / 0 == 0 and 1", j));
+    assert_false(fm("0 / 0 == 0 and 0 or 0 / 0 == 0", j));
+    assert_true(fm(".a > 4 or .s > 5", j));
+    assert_false(fm(".a > 4 and .s > 5", j));
+    assert_false(fm("0 and .s > 5 or .zz == 1", j)); /* missing still fails */
     assert_true(fm(".n == null", j));
     assert_true(fm("3.5 in .l and 'x' in .l", j));
     assert_false(fm("2 in .l", j));
@@ -662,6 +668,34 @@ static void test_filter_language(void **state)
     assert_int_equal(vfilter_json_check("{\"a\":[1,{\"b\":null}]}", 20), OMEN_OK);
     assert_int_equal(vfilter_json_check("{\"a\":}", 6), OMEN_INVALID);
     assert_int_equal(vfilter_json_check("{} x", 4), OMEN_INVALID);
+}
+
+/* Strings longer than the evaluator's scratch space, plain and escaped,
+ * read many times in one expression: every read is a real value, never a
+ * missing field (which would fail the element). */
+static void test_filter_long_strings(void **state)
+{
+    (void)state;
+    size_t n = 20000;
+    char *json = malloc(2 * n + 64), *expr = malloc(64 * 40 + 64);
+    assert_non_null(json);
+    assert_non_null(expr);
+    char *p = json + sprintf(json, "{\"y\": 2020, \"p\": \"");
+    memset(p, 'd', n);
+    p += n;
+    p += sprintf(p, "\", \"e\": \"");
+    for (size_t i = 0; i < n / 2; i++) p += sprintf(p, "\\n"); /* n/2 escaped newlines */
+    strcpy(p, "\"}");
+    assert_true(fm(".y > 2000 or .p == 'x'", json));
+    assert_true(fm(".y > 2000 and .p != 'x' and .e != 'x'", json));
+    assert_true(fm("'ddd' in .p and '\n\n' in .e and not ('x' in .e)", json));
+    /* 40 reads of the escaped string: each one's space is given back */
+    char *q = expr + sprintf(expr, ".y == 2020");
+    for (int i = 0; i < 40; i++) q += sprintf(q, " and .e != '%d'", i);
+    assert_true(fm(expr, json));
+    assert_false(fm(".e == 'x' or .p == 'x'", json));
+    free(expr);
+    free(json);
 }
 
 /* ---- batches, transactions, persistence ---- */
@@ -1153,6 +1187,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_filter_language),
+        cmocka_unit_test(test_filter_long_strings),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recall, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_delete, setup, teardown),

@@ -554,24 +554,57 @@ typedef struct vval {
     int list_node; /* T_LIST literal: node index; -1: JSON array in s/slen */
 } vval;
 
+/* Strings with escapes are decoded into the scratch buffer, or, when it
+ * is full, into heap blocks; an operator node gives back what its operands
+ * took once its result (a number) is known, so the space held at any time
+ * is bounded by the expression's depth, not by how many strings it reads. */
 #define VF_SCRATCH 8192
+#define VF_HEAP_MAX 16
 typedef struct vctx {
     const vfilter *f;
     const char *json;
     size_t jlen;
     char scratch[VF_SCRATCH];
     size_t used;
+    char *heap[VF_HEAP_MAX];
+    int nheap;
     int missing; /* a field was absent or unreadable: no match at all */
 } vctx;
 
-/* Decode the JSON string at c->p into the scratch buffer. */
+typedef struct vmark {
+    size_t used;
+    int nheap;
+} vmark;
+
+static vmark ctx_mark(const vctx *x) { return (vmark){x->used, x->nheap}; }
+
+static void ctx_release(vctx *x, vmark m)
+{
+    x->used = m.used;
+    while (x->nheap > m.nheap) free(x->heap[--x->nheap]);
+}
+
+/* Read the JSON string at c->p: in place when it has no escapes, else
+ * decoded (never longer than its source) into scratch or a heap block. */
 static int jdecode_str(vctx *x, jcur *c, vval *v)
 {
     const char *st = c->p;
     if (jskip_str(c)) return -1;
     const char *s = st + 1, *e = c->p - 1;
+    v->t = T_STR;
+    if (!memchr(s, '\\', (size_t)(e - s))) {
+        v->s = s;
+        v->slen = (size_t)(e - s);
+        return 0;
+    }
     char *o = x->scratch + x->used;
     size_t room = VF_SCRATCH - x->used, n = 0;
+    int on_heap = (size_t)(e - s) > room;
+    if (on_heap) {
+        if (x->nheap == VF_HEAP_MAX || !(o = malloc((size_t)(e - s)))) return -1;
+        x->heap[x->nheap++] = o;
+        room = (size_t)(e - s);
+    }
     while (s < e) {
         char ch = *s++;
         if (ch == '\\') {
@@ -604,8 +637,7 @@ static int jdecode_str(vctx *x, jcur *c, vval *v)
         if (n + 1 > room) return -1;
         o[n++] = ch;
     }
-    x->used += n;
-    v->t = T_STR;
+    if (!on_heap) x->used += n;
     v->s = o;
     v->slen = n;
     return 0;
@@ -670,11 +702,11 @@ static void field(vctx *x, const vnode *n, vval *v)
         size_t klen = (size_t)(c.p - ks) - 2;
         if (memchr(ks + 1, '\\', klen)) {
             jcur kc = {ks, c.p};
-            size_t saved = x->used;
+            vmark m = ctx_mark(x);
             vval kv;
             if (jdecode_str(x, &kc, &kv)) return;
             match = kv.slen == n->slen && memcmp(kv.s, n->str, n->slen) == 0;
-            x->used = saved;
+            ctx_release(x, m);
         } else {
             match = klen == n->slen && memcmp(ks + 1, n->str, klen) == 0;
         }
@@ -757,45 +789,46 @@ static void eval_in(vctx *x, const vval *l, const vval *r, vval *out)
     jws(&c);
     if (c.p < c.e && *c.p == ']') return;
     for (;;) {
-        size_t saved = x->used;
+        vmark m = ctx_mark(x);
         vval it;
         if (jread_value(x, &c, &it)) return;
-        if (veq(l, &it) == 1) {
+        int eq = veq(l, &it) == 1;
+        ctx_release(x, m);
+        if (eq) {
             out->num = 1;
             return;
         }
-        x->used = saved;
         jws(&c);
         if (c.p >= c.e || *c.p != ',') return;
         c.p++;
     }
 }
 
-static void eval(vctx *x, int id, vval *out, int depth)
+/* An operator node: its result is a number (or undefined), so nothing it
+ * returns points into space its operands took (eval gives that back). */
+static void eval_op(vctx *x, const vnode *n, vval *out, int depth)
 {
-    const vnode *n = &x->f->n[id];
-    out->t = T_UNDEF;
-    if (depth > 3 * VF_MAX_DEPTH + 8) return;
     vval a, b;
     switch (n->op) {
-    case N_NUM: out->t = T_NUM; out->num = n->num; return;
-    case N_STR: out->t = T_STR; out->s = n->str; out->slen = n->slen; return;
-    case N_NULL: out->t = T_NULL; return;
-    case N_FIELD:
-        field(x, n, out);
-        if (out->t == T_UNDEF) x->missing = 1;
-        return;
-    case N_LIST: out->t = T_LIST; out->list_node = id; return;
     case N_AND:
-    case N_OR:
-        /* no short cut: a field missing on the side not needed must
-         * still fail the element, as in Redis */
+    case N_OR: {
+        /* No short cut: a field missing on the side not needed must still
+         * fail the element, as in Redis (x->missing).  A side that is
+         * undefined for another reason (operands of unfit types) does not
+         * matter when the other side settles the result. */
         eval(x, n->a, &a, depth + 1);
         eval(x, n->b, &b, depth + 1);
+        int settles = n->op == N_OR; /* the value that decides it alone */
+        if ((a.t != T_UNDEF && truthy(&a) == settles) || (b.t != T_UNDEF && truthy(&b) == settles)) {
+            out->t = T_NUM;
+            out->num = settles;
+            return;
+        }
         if (a.t == T_UNDEF || b.t == T_UNDEF) return;
         out->t = T_NUM;
-        out->num = n->op == N_AND ? truthy(&a) && truthy(&b) : truthy(&a) || truthy(&b);
+        out->num = !settles;
         return;
+    }
     case N_NOT:
         eval(x, n->a, &a, depth + 1);
         if (a.t == T_UNDEF) return;
@@ -856,6 +889,27 @@ static void eval(vctx *x, int id, vval *out, int depth)
     out->num = r;
 }
 
+static void eval(vctx *x, int id, vval *out, int depth)
+{
+    const vnode *n = &x->f->n[id];
+    out->t = T_UNDEF;
+    if (depth > 3 * VF_MAX_DEPTH + 8) return;
+    switch (n->op) {
+    case N_NUM: out->t = T_NUM; out->num = n->num; return;
+    case N_STR: out->t = T_STR; out->s = n->str; out->slen = n->slen; return;
+    case N_NULL: out->t = T_NULL; return;
+    case N_FIELD:
+        field(x, n, out);
+        if (out->t == T_UNDEF) x->missing = 1;
+        return;
+    case N_LIST: out->t = T_LIST; out->list_node = id; return;
+    default: break;
+    }
+    vmark m = ctx_mark(x);
+    eval_op(x, n, out, depth);
+    ctx_release(x, m);
+}
+
 int vfilter_match(const vfilter *f, const char *json, size_t len)
 {
     if (!f) return 1;
@@ -865,8 +919,11 @@ int vfilter_match(const vfilter *f, const char *json, size_t len)
     x.json = json;
     x.jlen = len;
     x.used = 0;
+    x.nheap = 0;
     x.missing = 0;
     vval v;
     eval(&x, f->root, &v, 0);
-    return !x.missing && v.t != T_UNDEF && truthy(&v);
+    int match = !x.missing && v.t != T_UNDEF && truthy(&v);
+    ctx_release(&x, (vmark){0, 0});
+    return match;
 }
