@@ -91,10 +91,25 @@ void config_defaults(void)
     server.cache_size = 32u << 20;
 }
 
+/* A count, as Redis reads one: an optional '-' and decimal digits, no
+ * leading zero, sign, space or unit ("1k" is a size, not a count). */
+static int parse_count(const char *s, long long *out)
+{
+    const char *d = s + (*s == '-');
+    if (*d < '0' || *d > '9' || (*d == '0' && (d[1] || d != s))) return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || errno) return -1;
+    *out = v;
+    return 0;
+}
+
 static int parse_size(const char *s, long long *out)
 {
     /* 1k 1kb 1m 1mb 1g 1gb (1024-based, like redis.conf) or plain bytes */
     char *end;
+    if (*s < '0' || *s > '9') return -1; /* no sign or space, as Redis */
     errno = 0;
     long long v = strtoll(s, &end, 10);
     if (end == s || errno) return -1;
@@ -127,9 +142,7 @@ static int config_value(config_entry *e, int argc, char **argv, int startup, int
     case C_LL:
     case C_MEM:
         /* A negative count parses (and is out of range); a size cannot. */
-        if (e->kind != C_MEM && v[0] == '-' && v[1] != '-' && !parse_size(v + 1, &n)) {
-            n = -n;
-        } else if (parse_size(v, &n)) {
+        if (e->kind == C_MEM ? parse_size(v, &n) : parse_count(v, &n)) {
             *err = e->kind == C_MEM ? "argument must be a memory value" : "argument couldn't be parsed into an integer";
             return -1;
         }
@@ -139,7 +152,7 @@ static int config_value(config_entry *e, int argc, char **argv, int startup, int
             return -1;
         }
         if (!startup && e->ptr == &server.maxclients) {
-            int fit = net_fit_maxclients((int)n);
+            int fit = net_fit_maxclients((int)n, !check_only);
             if (fit < n) {
                 static char msg[128];
                 snprintf(msg, sizeof msg, "The operating system is not able to handle the specified "
@@ -373,15 +386,30 @@ int config_parse_args(int argc, char **argv)
  * the argument (words split for client-output-buffer-limit). */
 static int config_set_pair(client *c, int j, config_entry *e, int check_only, const char **err)
 {
-    char val[4096];
-    snprintf(val, sizeof val, "%.*s", (int)c->argv[j + 1].len, c->argv[j + 1].p);
-    char *vp = val, *words[16];
-    int nargs = 1;
-    if (e->kind == C_OBL) {
-        nargs = split_words(val, words, 16);
-        return config_value(e, nargs, words, 0, check_only, err);
+    const sarg *a = &c->argv[j + 1];
+    /* Values are C strings from here on (as from the command line): one
+     * with a NUL would be cut short, so it is refused. */
+    if (memchr(a->p, 0, a->len)) {
+        *err = "argument must not contain a NUL byte";
+        return -1;
     }
-    return config_value(e, nargs, &vp, 0, check_only, err);
+    char *val = malloc(a->len + 1);
+    if (!val) {
+        *err = "out of memory";
+        return -1;
+    }
+    memcpy(val, a->p, a->len);
+    val[a->len] = 0;
+    char *vp = val, *words[16];
+    int rc;
+    if (e->kind == C_OBL) {
+        int nargs = split_words(val, words, 16);
+        rc = config_value(e, nargs, words, 0, check_only, err);
+    } else {
+        rc = config_value(e, 1, &vp, 0, check_only, err);
+    }
+    free(val);
+    return rc;
 }
 
 /* As Redis: names and duplicates first, then every value, and only then

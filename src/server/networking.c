@@ -424,11 +424,12 @@ client *client_by_id(uint64_t id)
     return NULL;
 }
 
-int net_fit_maxclients(int want)
+int net_fit_maxclients(int want, int apply)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl)) return want;
     rlim_t need = (rlim_t)want + NET_RESERVED_FDS;
+    if (!apply) rl.rlim_cur = rl.rlim_max; /* what raising it could reach */
     if (rl.rlim_cur < need) {
         struct rlimit up = rl;
         up.rlim_cur = need < rl.rlim_max ? need : rl.rlim_max;

@@ -23,11 +23,13 @@ void net_resume_accept(void);
 
 /* Descriptors kept for the engine's own files, beyond one per client. */
 #define NET_RESERVED_FDS 128
-/* Raise the open-file limit for `want` clients plus the engine's files as
- * far as the hard limit allows; returns how many clients fit (want, or
- * fewer).  Clients beyond that would take the descriptors the engine needs
- * to roll its log or write a run, and its writes would fail. */
-int net_fit_maxclients(int want);
+/* How many of `want` clients fit the open-file limit beside the engine's
+ * files (want, or fewer), raising the limit as far as the hard limit
+ * allows when `apply` (else only answering what raising it would give, so
+ * a CONFIG SET that fails later has changed nothing).  Clients beyond that
+ * would take the descriptors the engine needs to roll its log or write a
+ * run, and its writes would fail. */
+int net_fit_maxclients(int want, int apply);
 client *client_create(int fd);
 void client_free(client *c);
 /* Drop the client at the end of the pass, without sending what is queued. */

@@ -485,7 +485,7 @@ int main(int argc, char **argv)
 
     /* Enough descriptors for maxclients (plus the engine's files); under a
      * lower hard limit, fewer clients, as Redis does. */
-    int fit = net_fit_maxclients(server.maxclients);
+    int fit = net_fit_maxclients(server.maxclients, 1);
     if (fit < server.maxclients) {
         server_log(LL_WARNING, "maxclients %d needs %d open files, more than the limit allows: "
                    "maxclients is now %d", server.maxclients, server.maxclients + NET_RESERVED_FDS, fit);

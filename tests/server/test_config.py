@@ -75,6 +75,18 @@ def test_requirepass_at_runtime(server, r):
     assert raw2.cmd("PING") == ("status", "PONG")
 
 
+def test_long_requirepass_is_kept_whole(server, r):
+    pw = "p" * 5000 + "end"
+    assert r.config_set("requirepass", pw) is True
+    raw = Raw(server.port)
+    assert raw.cmd("AUTH", pw[:4095]) == ("error", "WRONGPASS invalid username-password pair or user is disabled.")
+    assert raw.cmd("AUTH", pw) == ("status", "OK")
+    r.config_set("requirepass", "")
+    with pytest.raises(redis.ResponseError, match="NUL byte"):
+        r.config_set("requirepass", "a\0b")
+    assert Raw(server.port).cmd("PING") == ("status", "PONG")
+
+
 def test_everysec_timer_syncs(server, r):
     before = r.info("persistence")["omendb_timed_syncs"]
     r.set("k", "v")

@@ -379,6 +379,35 @@ def test_maxclients_fits_open_file_limit(tmp_path):
         s.stop()
 
 
+def _soft_nofile(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return int(line.split()[3])
+    raise AssertionError("no open-file limit in /proc")
+
+
+def test_failed_config_set_leaves_open_file_limit(tmp_path):
+    # Soft 300, hard 1000: maxclients 500 fits once the soft limit is
+    # raised.  A CONFIG SET that fails on another pair changes nothing, the
+    # process's limit included; one that succeeds raises it.
+    def lower():
+        import resource
+        resource.setrlimit(resource.RLIMIT_NOFILE, (300, 1000))
+    s = ServerProc(tmp_path / "d", "--maxclients", "100", preexec_fn=lower).start()
+    try:
+        c = s.client()
+        soft = _soft_nofile(s.proc.pid)
+        with pytest.raises(redis.ResponseError, match="couldn't be parsed"):
+            c.execute_command("CONFIG", "SET", "maxclients", "500", "timeout", "abc")
+        assert c.config_get("maxclients") == {"maxclients": "100"}
+        assert _soft_nofile(s.proc.pid) == soft
+        assert c.config_set("maxclients", "500") is True
+        assert _soft_nofile(s.proc.pid) >= 500 + 128
+    finally:
+        s.stop()
+
+
 def test_idle_timeout_spares_reader_of_long_reply(tmp_path):
     s = ServerProc(tmp_path / "d", "--timeout", "1").start()
     try:

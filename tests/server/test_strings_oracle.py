@@ -1249,6 +1249,17 @@ config set hz 10
 config set timeout 0 hz 10
 config get timeout
 config set maxclients abc
+config set timeout 1k
+config set timeout +5
+config set timeout " 5"
+config set timeout 05
+config set timeout -0
+config set maxclients 1k
+config set hz 1kb
+config get timeout
+config get hz
+config set proto-max-bulk-len +1048576
+config set proto-max-bulk-len " 1048576"
 # Not out-of-range values of maxclients, timeout, proto-max-bulk-len:
 # their bounds differ (the error names ours); nor SET of port, dir, save,
 # appendonly, maxmemory (fixed here), nor max-multibulk-len (ours).
