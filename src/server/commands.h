@@ -13,16 +13,9 @@
 
 #include "server/server.h"
 
-/* A subcommand of a container command (CLIENT ID, CONFIG GET, ...); a
- * container's list ends with name NULL.  An unknown subcommand or a wrong
- * count of arguments is refused before the command runs or is queued, as
- * Redis refuses them. */
-typedef struct subcommand {
-    const char *name;
-    int arity; /* as a command's, counting the container's name */
-} subcommand;
-
-extern const subcommand client_subcommands[], config_subcommands[], command_subcommands[];
+/* COMMAND's subcommands (the container tables of CLIENT and CONFIG are in
+ * connection.h and config.h). */
+extern const subcommand command_subcommands[];
 
 int commands_init(void);
 /* Call fn for every command of every table (INFO commandstats). */

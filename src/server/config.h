@@ -8,6 +8,8 @@
 #include "server/server.h"
 
 extern command config_commands[];
+/* CONFIG's subcommands, checked by the dispatcher (commands.c). */
+extern const subcommand config_subcommands[];
 
 void config_defaults(void);
 /* Apply one setting; argv are its values.  0, or -1 with *err set to a

@@ -105,6 +105,15 @@ typedef struct command {
     long long calls; /* INFO commandstats (rejected/failed: commands_stats) */
 } command;
 
+/* A subcommand of a container command (CLIENT ID, CONFIG GET, ...); a
+ * container's list ends with name NULL.  An unknown subcommand or a wrong
+ * count of arguments is refused before the command runs or is queued, as
+ * Redis refuses them (commands.c). */
+typedef struct subcommand {
+    const char *name;
+    int arity; /* as a command's, counting the container's name */
+} subcommand;
+
 enum { SYNC_NO = 0, SYNC_EVERYSEC = 1, SYNC_ALWAYS = 2 };
 
 typedef struct server_state {

@@ -175,10 +175,10 @@ def test_filter_expressions(r):
 
 
 def test_filter_semantics_as_redis(r):
-    """The FILTER rules Redis documents or its own tests pin, where ours
-    used to differ: `not`/`!` bind tighter than comparisons, a field missing
-    anywhere skips the element, a string holding a number compares as that
-    number, selectors keep `-` and digits, and an element without attributes matches
+    """The FILTER rules Redis documents or its own tests pin: `not`/`!`
+    bind tighter than comparisons, a field missing anywhere skips the
+    element, a string holding a number compares as that number, selectors
+    keep `-` and digits, and an element without attributes matches
     nothing."""
     vadd(r, "vs", [1, 0], "i1", "SETATTR", '{"active": true, "n": 5, "year": "1950", "release-year": 2001}')
     vadd(r, "vs", [0, 1], "i2", "SETATTR", '{"active": false, "n": 0, "year": 1960, "2024": 1}')
@@ -381,8 +381,8 @@ def test_bad_input(r):
             r.execute_command("VSIM", "vs", "VALUES", 3, *q)
     with pytest.raises(redis.ResponseError, match="^invalid vector: a component"):
         r.execute_command("VSIM", "vs", "FP32", struct.pack("<3f", 1, float("nan"), 0))
-    # a NUL inside FILTER is named as such (it used to repeat whatever the
-    # engine's last error was)
+    # a NUL inside FILTER is named as such, not as the engine's last,
+    # unrelated error
     with pytest.raises(redis.ResponseError, match="list too long"):
         r.execute_command("VSIM", "vs", "ELE", "a", "FILTER", "[" + "1," * 2000 + "1]")
     with pytest.raises(redis.ResponseError, match="FILTER expression: NUL byte at position 6"):
