@@ -685,7 +685,10 @@ expire k abc nx xx
 expire k abc foo
 expire k abc gt lt
 expire k 100 xx
-expire k 100 gt
+# GT/LT against a TTL set a moment ago: never the same number of seconds
+# (a millisecond may pass between the two commands, on either server).
+expire k 50 gt
+expire k 200 gt
 expire k 100 lt
 expire k 100 nx
 ttl k
