@@ -130,6 +130,14 @@ static config_entry *find(const char *name)
     return NULL;
 }
 
+/* The setting a command argument names (find for a request's bytes). */
+static config_entry *find_arg(const sarg *a)
+{
+    for (config_entry *e = table; e->name; e++)
+        if (arg_is(a, e->name)) return e;
+    return NULL;
+}
+
 /* Parses e's value from argv and, unless check_only, stores it.  0, or -1
  * with *err set (in Redis's words where Redis has the setting). */
 static int config_value(config_entry *e, int argc, char **argv, int startup, int check_only, const char **err)
@@ -430,11 +438,10 @@ static void config_set(client *c)
     int bad = -1;
     for (int i = 0; i < npairs && bad < 0; i++) {
         const sarg *a = &c->argv[2 + 2 * i];
-        char name[128];
-        snprintf(name, sizeof name, "%.*s", (int)a->len, a->p);
-        config_entry *e = a->len < sizeof name ? find(name) : NULL;
+        config_entry *e = find_arg(a);
         if (!e) {
-            addReplyErrorFormat(c, "ERR Unknown option or number of arguments for CONFIG SET - '%s'", name);
+            addReplyErrorFormat(c, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                                (int)(a->len > 127 ? 127 : a->len), a->p);
             free(es);
             return;
         }
@@ -475,9 +482,7 @@ static void config_get(client *c)
     for (int j = 2; j < c->argc; j++) {
         const sarg *p = &c->argv[j];
         if (!memchr(p->p, '*', p->len) && !memchr(p->p, '?', p->len) && !memchr(p->p, '[', p->len)) {
-            char name[128];
-            snprintf(name, sizeof name, "%.*s", (int)p->len, p->p);
-            config_entry *e = p->len < sizeof name ? find(name) : NULL;
+            config_entry *e = find_arg(p);
             if (!e || seen[e - table]) continue;
             seen[e - table] = 1;
             value_of(e, v, sizeof v);

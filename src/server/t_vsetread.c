@@ -300,11 +300,13 @@ static void vsimCommand(client *c)
          * it short, and the engine's last error would describe something
          * else */
         size_t nul = strlen(fexpr);
-        int bad = nul != filter->len || omen_vset_filter_check(fexpr) != OMEN_OK;
-        if (bad && nul != filter->len)
+        int bad = 1;
+        if (nul != filter->len)
             addReplyErrorFormat(c, "ERR syntax error in FILTER expression: NUL byte at position %zu", nul);
-        else if (bad)
+        else if (omen_vset_filter_check(fexpr) != OMEN_OK)
             addReplyErrorFormat(c, "ERR syntax error in FILTER expression: %s", omen_last_error());
+        else
+            bad = 0;
         if (bad) {
             free(fexpr);
             free(vec);
